@@ -1,0 +1,134 @@
+# This file is part of the member module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+import datetime as dt
+
+from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.tools import timezone as tz
+from trytond.transaction import Transaction
+
+TIMEZONES = [(z, z) for z in tz.available_timezones()]
+
+
+class Configuration(ModelSingleton, ModelSQL, ModelView):
+    "Member Configuration"
+    __name__ = 'member.configuration'
+
+    timezone = fields.Selection(
+        TIMEZONES, "Timezone", required=True, translate=False,
+        help="The time zone of the local day used for streaks and "
+        "daily sign-ins.")
+    allow_negative = fields.Boolean(
+        "Allow Negative Balance",
+        help="If checked, spending may bring a member's balance below zero.")
+    downgrade_policy = fields.Selection([
+            ('never', "Never"),
+            ('period_end', "At Period End"),
+            ], "Downgrade Policy", required=True,
+        help="When a member whose lifetime points no longer reach the "
+        "threshold of their tier moves down.\n"
+        "Upgrades always take effect at once.")
+    downgrade_period = fields.Selection([
+            ('month', "Month"),
+            ('quarter', "Quarter"),
+            ('year', "Year"),
+            ], "Downgrade Period", required=True)
+    streak_base_points = fields.Integer(
+        "Daily Points", required=True,
+        help="Points awarded for each day of activity.")
+    streak_rules = fields.One2Many(
+        'member.streak.rule', 'configuration', "Streak Bonuses")
+
+    @classmethod
+    def default_timezone(cls):
+        pool = Pool()
+        Company = pool.get('company.company')
+        company_id = Transaction().context.get('company')
+        if company_id is not None and company_id >= 0:
+            company = Company(company_id)
+            if company.timezone:
+                return company.timezone
+        return 'UTC'
+
+    @classmethod
+    def default_allow_negative(cls):
+        return False
+
+    @classmethod
+    def default_downgrade_policy(cls):
+        return 'never'
+
+    @classmethod
+    def default_downgrade_period(cls):
+        return 'year'
+
+    @classmethod
+    def default_streak_base_points(cls):
+        return 10
+
+    @property
+    def tzinfo(self):
+        return tz.get_tzinfo(self.timezone or 'UTC')
+
+    def local_date(self, datetime=None):
+        "Return the local date of the UTC datetime (default now)"
+        if datetime is None:
+            datetime = dt.datetime.now(dt.timezone.utc)
+        elif datetime.tzinfo is None:
+            datetime = datetime.replace(tzinfo=dt.timezone.utc)
+        return datetime.astimezone(self.tzinfo).date()
+
+    def streak_points(self, streak):
+        "Return the points earned on the day a streak reaches its length"
+        points = self.streak_base_points or 0
+        for rule in self.streak_rules:
+            if rule.applies(streak):
+                points += rule.bonus
+        return points
+
+    def is_period_start(self, date):
+        "Tell if date is the first day of a downgrade period"
+        if date.day != 1:
+            return False
+        if self.downgrade_period == 'month':
+            return True
+        elif self.downgrade_period == 'quarter':
+            return date.month in {1, 4, 7, 10}
+        else:
+            return date.month == 1
+
+
+class StreakRule(ModelSQL, ModelView):
+    "Streak Bonus"
+    __name__ = 'member.streak.rule'
+
+    configuration = fields.Many2One(
+        'member.configuration', "Configuration", required=True,
+        ondelete='CASCADE')
+    day = fields.Integer(
+        "Streak Day", required=True,
+        domain=[('day', '>', 0)],
+        help="The length of the streak on which the bonus is awarded.")
+    repeat = fields.Boolean(
+        "Repeat",
+        help="If checked, the bonus is awarded on every multiple of the "
+        "streak day.")
+    bonus = fields.Integer(
+        "Bonus Points", required=True,
+        domain=[('bonus', '>', 0)])
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('configuration')
+        cls._order.insert(0, ('day', 'ASC'))
+
+    @classmethod
+    def default_configuration(cls):
+        return 1
+
+    def applies(self, streak):
+        if self.repeat:
+            return streak > 0 and streak % self.day == 0
+        return streak == self.day

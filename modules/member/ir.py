@@ -1,0 +1,42 @@
+# This file is part of the member module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+from trytond.pool import PoolMeta
+from trytond.transaction import Transaction
+
+# The models whose record rules depend on the member of the context
+MEMBER_RULE_MODELS = {'member.member', 'member.points.line'}
+
+
+class Rule(metaclass=PoolMeta):
+    __name__ = 'ir.rule'
+
+    @classmethod
+    def _member_rule_models(cls):
+        "Models whose rules read `member_id`; other modules extend it"
+        return MEMBER_RULE_MODELS
+
+    @classmethod
+    def _get_context(cls, model_name):
+        context = super()._get_context(model_name)
+        if model_name in cls._member_rule_models():
+            context['member_id'] = Transaction().context.get('member', -1)
+        return context
+
+    @classmethod
+    def _get_cache_key(cls, model_names):
+        key = super()._get_cache_key(model_names)
+        if model_names & cls._member_rule_models():
+            key = (*key, Transaction().context.get('member', -1))
+        return key
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.extend([
+                ('member.member|recompute_tiers', "Recompute Member Tiers"),
+                ])

@@ -1,0 +1,516 @@
+# This file is part of the member module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+import datetime as dt
+import re
+
+from sql import Literal, Null
+from sql.aggregate import Sum
+from sql.conditionals import Case, Coalesce
+
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, ModelSQL, ModelView, Unique, fields)
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.tools import grouped_slice, reduce_ids
+from trytond.transaction import Transaction, without_check_access
+
+from .exceptions import (
+    IdempotencyKeyError, NegativeBalanceError, PhoneValidationError,
+    PointsError)
+
+_MAINLAND_MOBILE = re.compile(r'^1[3-9]\d{9}$')
+_E164 = re.compile(r'^\+[1-9]\d{7,14}$')
+
+
+def normalize_phone(value):
+    """Return the E.164 form of a phone number or raise ValueError.
+
+    Mainland China mobile numbers may be written with or without the
+    country code (+86, 0086 or 86) and with spaces, dashes, dots or
+    parentheses; other numbers must be written in international form
+    (starting with + or 00).
+    """
+    if value is None:
+        return None
+    number = re.sub(r'[\s\-.()/]', '', str(value))
+    if not number:
+        return None
+    if number.startswith('00'):
+        number = '+' + number[2:]
+    if number.startswith('+86'):
+        national = number[3:]
+    elif number.startswith('86') and len(number) == 13:
+        national = number[2:]
+    elif not number.startswith('+'):
+        national = number
+    else:
+        national = None
+    if national is not None:
+        if not _MAINLAND_MOBILE.match(national):
+            raise ValueError(value)
+        return '+86' + national
+    if not _E164.match(number):
+        raise ValueError(value)
+    return number
+
+
+def mask_phone(phone):
+    "Return the phone masked for display: 138****0000"
+    if not phone:
+        return phone
+    national = phone[3:] if phone.startswith('+86') else phone
+    if len(national) < 8:
+        return national[:2] + '****'
+    return national[:3] + '****' + national[-4:]
+
+
+class Member(DeactivableMixin, ModelSQL, ModelView):
+    "Member"
+    __name__ = 'member.member'
+
+    party = fields.Many2One(
+        'party.party', "Party", required=True, ondelete='RESTRICT',
+        help="The party that holds the member's name and addresses.")
+    name = fields.Function(
+        fields.Char("Name"), 'get_name', setter='set_name',
+        searcher='search_name')
+    phone = fields.Char(
+        "Phone",
+        help="Mobile number, stored in international (E.164) form.")
+    wechat_openid = fields.Char("WeChat OpenID", readonly=True)
+    wechat_unionid = fields.Char("WeChat UnionID", readonly=True)
+    user = fields.Many2One(
+        'res.user', "User", ondelete='SET NULL',
+        help="The staff user linked to this member, if any.")
+    join_date = fields.Date("Join Date", required=True)
+    avatar_url = fields.Char("Avatar URL")
+    address = fields.Text("Address")
+    tier = fields.Many2One(
+        'member.tier', "Tier", readonly=True, ondelete='RESTRICT',
+        help="Recomputed from the lifetime points.")
+    points_balance = fields.Function(
+        fields.Integer("Points Balance"), 'get_points',
+        searcher='search_points')
+    lifetime_points = fields.Function(
+        fields.Integer(
+            "Lifetime Points",
+            help="Points earned so far, less reversals."),
+        'get_points', searcher='search_points')
+    points_lines = fields.One2Many(
+        'member.points.line', 'member', "Points", readonly=True,
+        order=[('id', 'DESC')])
+    streak_length = fields.Integer(
+        "Streak Length", readonly=True,
+        help="The length of the last run of consecutive active days.")
+    streak_days = fields.Function(
+        fields.Integer(
+            "Current Streak",
+            help="Consecutive active days up to today or yesterday."),
+        'get_streak_days')
+    best_streak = fields.Integer("Best Streak", readonly=True)
+    last_activity_date = fields.Date("Last Activity", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('party_unique', Unique(t, t.party),
+                'member.msg_member_party_unique'),
+            ('phone_unique', Unique(t, t.phone),
+                'member.msg_member_phone_unique'),
+            ('wechat_openid_unique', Unique(t, t.wechat_openid),
+                'member.msg_member_wechat_openid_unique'),
+            ('wechat_unionid_unique', Unique(t, t.wechat_unionid),
+                'member.msg_member_wechat_unionid_unique'),
+            ('user_unique', Unique(t, t.user),
+                'member.msg_member_user_unique'),
+            ]
+        cls._order = [('join_date', 'DESC'), ('id', 'DESC')]
+        cls._buttons.update({
+                'adjust_points': {
+                    'invisible': ~Eval('id', -1) | (Eval('id', -1) < 0),
+                    'depends': ['id'],
+                    },
+                })
+
+    @classmethod
+    def default_join_date(cls):
+        return Pool().get('ir.date').today()
+
+    @classmethod
+    def default_streak_length(cls):
+        return 0
+
+    @classmethod
+    def default_best_streak(cls):
+        return 0
+
+    def get_name(self, name):
+        return self.party.name if self.party else None
+
+    @classmethod
+    def set_name(cls, members, name, value):
+        pool = Pool()
+        Party = pool.get('party.party')
+        if value:
+            Party.write([m.party for m in members], {'name': value})
+
+    @classmethod
+    def search_name(cls, name, clause):
+        return [('party.name',) + tuple(clause[1:])]
+
+    def get_rec_name(self, name):
+        return self.party.rec_name if self.party else str(self.id)
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        if clause[1].startswith('!') or clause[1].startswith('not '):
+            bool_op = 'AND'
+        else:
+            bool_op = 'OR'
+        return [bool_op,
+            ('party.rec_name',) + tuple(clause[1:]),
+            ('phone',) + tuple(clause[1:]),
+            ]
+
+    @property
+    def phone_masked(self):
+        return mask_phone(self.phone)
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        pool = Pool()
+        Party = pool.get('party.party')
+        values = super().preprocess_values(mode, values)
+        for field in ['phone', 'wechat_openid', 'wechat_unionid']:
+            if field in values and not (values[field] or '').strip():
+                values[field] = None
+        if values.get('phone'):
+            try:
+                values['phone'] = normalize_phone(values['phone'])
+            except ValueError:
+                raise PhoneValidationError(gettext(
+                        'member.msg_member_phone_invalid',
+                        phone=values['phone']))
+        if mode == 'create' and not values.get('party'):
+            party, = Party.create([{
+                        'name': values.get('name') or values.get('phone'),
+                        }])
+            values['party'] = party.id
+            values.pop('name', None)
+        return values
+
+    @classmethod
+    def copy(cls, members, default=None):
+        default = default.copy() if default is not None else {}
+        for field in [
+                'phone', 'wechat_openid', 'wechat_unionid', 'user',
+                'points_lines', 'tier', 'last_activity_date']:
+            default.setdefault(field, None)
+        default.setdefault('streak_length', 0)
+        default.setdefault('best_streak', 0)
+        default.setdefault('party', None)
+        return super().copy(members, default=default)
+
+    # Points
+
+    @classmethod
+    def _points_columns(cls, line):
+        return {
+            'points_balance': Sum(line.points),
+            'lifetime_points': Sum(Case(
+                    ((line.points > 0) | (line.reversal == Literal(True)),
+                        line.points),
+                    else_=0)),
+            }
+
+    @classmethod
+    def get_points(cls, members, names):
+        pool = Pool()
+        Line = pool.get('member.points.line')
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        columns = cls._points_columns(line)
+        result = {n: {m.id: 0 for m in members} for n in names}
+        for sub_ids in grouped_slice([m.id for m in members]):
+            cursor.execute(*line.select(
+                    line.member, *(columns[n] for n in names),
+                    where=reduce_ids(line.member, sub_ids),
+                    group_by=[line.member]))
+            for member_id, *values in cursor:
+                for name, value in zip(names, values):
+                    result[name][member_id] = int(value or 0)
+        return result
+
+    @classmethod
+    def search_points(cls, name, clause):
+        pool = Pool()
+        Line = pool.get('member.points.line')
+        line = Line.__table__()
+        member = cls.__table__()
+        _, operator, value = clause[:3]
+        Operator = fields.SQL_OPERATORS[operator]
+        column = cls._points_columns(line)[name]
+        query = member.join(line, 'LEFT',
+            condition=line.member == member.id).select(
+            member.id,
+            group_by=[member.id],
+            having=Operator(Coalesce(column, 0), value))
+        return [('id', 'in', query)]
+
+    @classmethod
+    def balances(cls, members):
+        "Return a dictionary of member id to balance, read from the ledger"
+        return cls.get_points(members, ['points_balance'])['points_balance']
+
+    @classmethod
+    def post_points(cls, entries):
+        """Append lines to the points ledger and return them.
+
+        Each entry is a dictionary with the keys:
+            member, points, reason and optionally origin, key (idempotency
+            key), date, reversal and allow_negative.
+
+        The members are locked first (the transaction restarts with the
+        lock held so that it reads every line committed before), so the
+        balances computed here and the `balance after` of each line stay
+        exact under concurrent postings.  An entry whose key was already
+        posted is not posted again: the existing line is returned.
+        """
+        pool = Pool()
+        Line = pool.get('member.points.line')
+        Configuration = pool.get('member.configuration')
+        Date = pool.get('ir.date')
+
+        if not entries:
+            return []
+        members = list({int(e['member']): e['member'] for e in entries}
+            .values())
+        members = cls.browse(members)
+        cls.lock(members)
+
+        keys = [e['key'] for e in entries if e.get('key')]
+        existing = {}
+        if keys:
+            for line in Line.search([('idempotency_key', 'in', keys)]):
+                existing[line.idempotency_key] = line
+        balances = cls.balances(members)
+        allow_negative = Configuration(1).allow_negative
+        now = dt.datetime.now()
+        results, to_create, positions = [], [], []
+        for entry in entries:
+            member = cls(int(entry['member']))
+            points = entry.get('points')
+            key = entry.get('key') or None
+            if key in existing:
+                line = existing[key]
+                if line is not None and line.member.id != member.id:
+                    raise IdempotencyKeyError(gettext(
+                            'member.msg_points_key_other_member', key=key))
+                results.append(line)
+                continue
+            if (not isinstance(points, int) or isinstance(points, bool)
+                    or not points):
+                raise PointsError(gettext(
+                        'member.msg_points_invalid', points=points))
+            reason = (entry.get('reason') or '').strip()
+            if not reason:
+                raise PointsError(gettext('member.msg_points_reason_required'))
+            balance = balances[member.id] + points
+            if (points < 0 and balance < 0
+                    and not (allow_negative or entry.get('allow_negative'))):
+                raise NegativeBalanceError(gettext(
+                        'member.msg_points_negative_balance',
+                        member=member.rec_name,
+                        balance=balances[member.id],
+                        points=-points))
+            balances[member.id] = balance
+            origin = entry.get('origin')
+            if origin is not None and not isinstance(origin, str):
+                origin = str(origin)
+            to_create.append({
+                    'member': member.id,
+                    'date': entry.get('date') or now,
+                    'points': points,
+                    'reason': reason,
+                    'origin': origin,
+                    'idempotency_key': key,
+                    'reversal': bool(entry.get('reversal')),
+                    'balance_after': balance,
+                    })
+            positions.append(len(results))
+            results.append(None)
+            if key:
+                # A key repeated in the same batch is posted once
+                existing[key] = None
+        if to_create:
+            with Transaction().set_context(_member_points_posting=True), \
+                    without_check_access():
+                lines = Line.create(to_create)
+            for position, line in zip(positions, lines):
+                results[position] = line
+            by_key = {l.idempotency_key: l for l in lines
+                if l.idempotency_key}
+            results = [r if r is not None else by_key[e['key']]
+                for r, e in zip(results, entries)]
+            cls.update_tiers(members, date=Date.today())
+        return results
+
+    @classmethod
+    def add_points(cls, member, points, reason, origin=None, key=None,
+            date=None, reversal=False):
+        "Post one line to the ledger of member and return it"
+        line, = cls.post_points([{
+                    'member': member,
+                    'points': points,
+                    'reason': reason,
+                    'origin': origin,
+                    'key': key,
+                    'date': date,
+                    'reversal': reversal,
+                    }])
+        return line
+
+    # Tiers
+
+    @classmethod
+    def update_tiers(cls, members, allow_downgrade=False, date=None):
+        """Set the tier reached with the lifetime points.
+
+        Upgrades always apply; a downgrade applies only with
+        allow_downgrade."""
+        pool = Pool()
+        Tier = pool.get('member.tier')
+        lifetime = cls.get_points(members, ['lifetime_points'])[
+            'lifetime_points']
+        to_write = {}
+        for member in members:
+            tier = Tier.tier_for(lifetime[member.id])
+            current = member.tier
+            if tier == current:
+                continue
+            if (current and current.active
+                    and (tier is None or tier.threshold < current.threshold)
+                    and not allow_downgrade):
+                continue
+            to_write.setdefault(tier.id if tier else None, []).append(member)
+        if to_write:
+            args = []
+            for tier_id, records in to_write.items():
+                args.extend((records, {'tier': tier_id}))
+            with without_check_access():
+                cls.write(*args)
+
+    @classmethod
+    def recompute_tiers(cls, date=None):
+        "Recompute the tier of every member (run by cron)"
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        config = Configuration(1)
+        if date is None:
+            date = config.local_date()
+        allow_downgrade = (config.downgrade_policy == 'period_end'
+            and config.is_period_start(date))
+        for sub_members in grouped_slice(cls.search([])):
+            cls.update_tiers(
+                cls.browse(sub_members), allow_downgrade=allow_downgrade,
+                date=date)
+
+    # Streaks
+
+    def get_streak_days(self, name):
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        today = Configuration(1).local_date()
+        if (self.last_activity_date
+                and self.last_activity_date >= today - dt.timedelta(days=1)):
+            return self.streak_length or 0
+        return 0
+
+    @classmethod
+    def record_daily_activity(cls, member, date=None, origin=None,
+            reason=None):
+        """Record that member was active on the local date.
+
+        The date defaults to today in the configured time zone.  The first
+        activity of a day extends the streak (or starts a new one after a
+        missed day), updates the best streak and posts the day's points
+        (base points and the bonuses of the streak rules) with the
+        idempotency key `streak:<member>:<date>`.  Later calls for the same
+        day, or for an earlier day, change nothing.
+
+        Return a dictionary with the keys: counted (bool), streak, points
+        and line.
+        """
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        config = Configuration(1)
+        if date is None:
+            date = config.local_date()
+        elif isinstance(date, dt.datetime):
+            date = config.local_date(date)
+        cls.lock([member])
+        member = cls(member.id)
+        last = member.last_activity_date
+        if last and date <= last:
+            return {
+                'counted': False,
+                'streak': member.streak_length if date == last else None,
+                'points': 0,
+                'line': None,
+                }
+        if last and date == last + dt.timedelta(days=1):
+            streak = (member.streak_length or 0) + 1
+        else:
+            streak = 1
+        with without_check_access():
+            cls.write([member], {
+                    'streak_length': streak,
+                    'best_streak': max(member.best_streak or 0, streak),
+                    'last_activity_date': date,
+                    })
+        points = config.streak_points(streak)
+        line = None
+        if points:
+            line = cls.add_points(
+                member, points,
+                reason or gettext(
+                    'member.msg_streak_reason', date=date, streak=streak),
+                origin=origin,
+                key='streak:%s:%s' % (member.id, date.isoformat()))
+        return {
+            'counted': True,
+            'streak': streak,
+            'points': points,
+            'line': line,
+            }
+
+    @classmethod
+    @ModelView.button_action('member.wizard_points_adjust')
+    def adjust_points(cls, members):
+        pass
+
+    @classmethod
+    def check_balances(cls, members=None):
+        """Return the members whose ledger is not consistent: the
+        `balance after` of a line is not the running sum of the lines up to
+        it, or an idempotency key is used twice.  Used by tests and
+        monitoring; an empty list means the ledger is sound."""
+        pool = Pool()
+        Line = pool.get('member.points.line')
+        if members is None:
+            members = cls.search([], order=[('id', 'ASC')])
+        wrong = []
+        for member in members:
+            lines = Line.search(
+                [('member', '=', member.id)], order=[('id', 'ASC')])
+            running = 0
+            for line in lines:
+                running += line.points
+                if line.balance_after != running:
+                    wrong.append(member)
+                    break
+        return wrong

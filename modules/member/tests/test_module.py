@@ -1,0 +1,358 @@
+# This file is part of the member module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+import datetime as dt
+
+from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError, SQLConstraintError
+from trytond.modules.company.tests import (
+    CompanyTestMixin, create_company, set_company)
+from trytond.modules.member.member import mask_phone, normalize_phone
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction
+
+
+def create_tiers():
+    pool = Pool()
+    Tier = pool.get('member.tier')
+    return Tier.create([
+            {'code': 'basic', 'name': "Basic", 'threshold': 0},
+            {'code': 'silver', 'name': "Silver", 'threshold': 100,
+                'discount': 5},
+            {'code': 'gold', 'name': "Gold", 'threshold': 500,
+                'discount': 10},
+            ])
+
+
+def create_member(name="Alice", phone=None):
+    pool = Pool()
+    Member = pool.get('member.member')
+    member, = Member.create([{'name': name, 'phone': phone}])
+    return member
+
+
+class MemberTestCase(CompanyTestMixin, ModuleTestCase):
+    "Test Member module"
+    module = 'member'
+
+    def test_normalize_phone(self):
+        "Mainland mobile numbers are normalised, others refused"
+        for value in [
+                '13800138000', '138 0013 8000', '138-0013-8000',
+                '+86 138 0013 8000', '008613800138000', '8613800138000']:
+            with self.subTest(value=value):
+                self.assertEqual(normalize_phone(value), '+8613800138000')
+        self.assertEqual(normalize_phone('+44 20 7946 0958'), '+442079460958')
+        for value in [
+                '12800138000', '1380013800', '138001380001', 'abc',
+                '+86 12800138000', '+0123', '0571-8888888']:
+            with self.subTest(value=value):
+                with self.assertRaises(ValueError):
+                    normalize_phone(value)
+        self.assertIsNone(normalize_phone(''))
+
+    def test_mask_phone(self):
+        "Phone masked like 138****0000"
+        self.assertEqual(mask_phone('+8613800000000'), '138****0000')
+
+    @with_transaction()
+    def test_member_create_party(self):
+        "A member created with a name gets a party"
+        member = create_member("Bob", '13800138000')
+        self.assertEqual(member.party.name, "Bob")
+        self.assertEqual(member.name, "Bob")
+        self.assertEqual(member.phone, '+8613800138000')
+        self.assertEqual(member.points_balance, 0)
+        self.assertEqual(member.join_date, Pool().get('ir.date').today())
+
+    @with_transaction()
+    def test_member_invalid_phone(self):
+        "An invalid phone is refused with a clear message"
+        with self.assertRaisesRegex(UserError, 'not valid'):
+            create_member("Bob", '12345')
+
+    @with_transaction()
+    def test_member_phone_unique(self):
+        "The same phone, written differently, cannot be used twice"
+        create_member("A", '13800138000')
+        with self.assertRaises(SQLConstraintError):
+            create_member("B", '+86 138-0013-8000')
+
+    @with_transaction()
+    def test_member_openid_unique_when_set(self):
+        "Empty WeChat ids are not unique, set ones are"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Member.create([{'name': "A", 'wechat_openid': ''},
+                {'name': "B", 'wechat_openid': None}])
+        Member.create([{'name': "C", 'wechat_openid': 'o1'}])
+        with self.assertRaises(SQLConstraintError):
+            Member.create([{'name': "D", 'wechat_openid': 'o1'}])
+
+    @with_transaction()
+    def test_points_earn_spend(self):
+        "Points earned and spent, balance is the sum of lines"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member()
+        line = Member.add_points(member, 50, "Welcome")
+        self.assertEqual(line.balance_after, 50)
+        line = Member.add_points(member, -20, "Coupon")
+        self.assertEqual(line.balance_after, 30)
+        member = Member(member.id)
+        self.assertEqual(member.points_balance, 30)
+        self.assertEqual(member.lifetime_points, 50)
+        self.assertEqual(Member.check_balances([member]), [])
+        self.assertEqual(
+            Member.search([('points_balance', '=', 30)]), [member])
+        self.assertEqual(
+            Member.search([('points_balance', '>', 30)]), [])
+
+    @with_transaction()
+    def test_points_negative_refused(self):
+        "A spend below zero is refused and posts nothing"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        member = create_member()
+        Member.add_points(member, 10, "Welcome")
+        with self.assertRaisesRegex(UserError, 'cannot spend 11'):
+            Member.add_points(member, -11, "Too much")
+        self.assertEqual(Line.search_count([('member', '=', member.id)]), 1)
+
+    @with_transaction()
+    def test_points_negative_allowed(self):
+        "The configuration may allow a negative balance"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Configuration = pool.get('member.configuration')
+        Configuration(1, allow_negative=True).save()
+        member = create_member()
+        line = Member.add_points(member, -5, "Advance")
+        self.assertEqual(line.balance_after, -5)
+
+    @with_transaction()
+    def test_points_invalid(self):
+        "Zero or non-integer points and empty reasons are refused"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member()
+        for points in [0, 1.5, '3', None, True]:
+            with self.subTest(points=points):
+                with self.assertRaises(UserError):
+                    Member.add_points(member, points, "x")
+        with self.assertRaises(UserError):
+            Member.add_points(member, 5, "  ")
+
+    @with_transaction()
+    def test_points_idempotency_key(self):
+        "A key is posted once, also twice in the same batch"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        member = create_member()
+        other = create_member("Other")
+        line1 = Member.add_points(member, 10, "Check-in", key='k1')
+        line2 = Member.add_points(member, 10, "Check-in", key='k1')
+        self.assertEqual(line1, line2)
+        lines = Member.post_points([
+                {'member': member, 'points': 5, 'reason': "x", 'key': 'k2'},
+                {'member': member, 'points': 5, 'reason': "x", 'key': 'k2'},
+                ])
+        self.assertEqual(lines[0], lines[1])
+        self.assertEqual(Member(member.id).points_balance, 15)
+        self.assertEqual(Line.search_count([]), 2)
+        with self.assertRaisesRegex(UserError, 'another member'):
+            Member.add_points(other, 10, "Check-in", key='k1')
+
+    @with_transaction()
+    def test_points_line_immutable(self):
+        "Ledger lines cannot be written, deleted or created directly"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        member = create_member()
+        line = Member.add_points(member, 10, "Welcome")
+        with self.assertRaises(AccessError):
+            Line.write([line], {'points': 100})
+        with self.assertRaises(AccessError):
+            Line.delete([line])
+        with self.assertRaises(AccessError):
+            Line.create([{
+                        'member': member.id, 'points': 5, 'reason': "x",
+                        'date': dt.datetime.now(), 'balance_after': 15}])
+
+    @with_transaction()
+    def test_tier_upgrade(self):
+        "Tier follows lifetime points upwards at once"
+        pool = Pool()
+        Member = pool.get('member.member')
+        basic, silver, gold = create_tiers()
+        member = create_member()
+        Member.add_points(member, 10, "a")
+        self.assertEqual(Member(member.id).tier, basic)
+        Member.add_points(member, 95, "b")
+        self.assertEqual(Member(member.id).tier, silver)
+        # Spending does not lower lifetime points nor the tier
+        Member.add_points(member, -100, "spend")
+        self.assertEqual(Member(member.id).tier, silver)
+        self.assertEqual(Member(member.id).lifetime_points, 105)
+
+    @with_transaction()
+    def test_tier_downgrade_policy(self):
+        "A reversal lowers lifetime points; downgrades follow the policy"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Configuration = pool.get('member.configuration')
+        basic, silver, gold = create_tiers()
+        member = create_member()
+        Member.add_points(member, 150, "a")
+        Member.add_points(member, -100, "mistake", reversal=True)
+        member = Member(member.id)
+        self.assertEqual(member.lifetime_points, 50)
+        self.assertEqual(member.tier, silver)
+
+        # never
+        Member.recompute_tiers(date=dt.date(2026, 1, 1))
+        self.assertEqual(Member(member.id).tier, silver)
+
+        Configuration(1, downgrade_policy='period_end',
+            downgrade_period='quarter').save()
+        Member.recompute_tiers(date=dt.date(2026, 2, 1))
+        self.assertEqual(Member(member.id).tier, silver)
+        Member.recompute_tiers(date=dt.date(2026, 4, 1))
+        self.assertEqual(Member(member.id).tier, basic)
+
+    @with_transaction()
+    def test_streak(self):
+        "Consecutive days extend the streak, a missed day resets it"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Configuration = pool.get('member.configuration')
+        StreakRule = pool.get('member.streak.rule')
+        config = Configuration(1)
+        config.streak_base_points = 2
+        config.streak_rules = [
+            StreakRule(day=3, bonus=10),
+            StreakRule(day=2, bonus=1, repeat=True),
+            ]
+        config.save()
+        member = create_member()
+        day = dt.date(2026, 3, 1)
+        results = []
+        for offset in [0, 1, 2, 2, 3, 5]:
+            result = Member.record_daily_activity(
+                member, day + dt.timedelta(days=offset))
+            results.append((result['counted'], result['streak'],
+                    result['points']))
+        self.assertEqual(results, [
+                (True, 1, 2),
+                (True, 2, 3),
+                (True, 3, 12),
+                (False, 3, 0),
+                (True, 4, 3),
+                (True, 1, 2),
+                ])
+        member = Member(member.id)
+        self.assertEqual(member.best_streak, 4)
+        self.assertEqual(member.streak_length, 1)
+        self.assertEqual(member.points_balance, 2 + 3 + 12 + 3 + 2)
+        # An earlier day changes nothing
+        result = Member.record_daily_activity(member, day)
+        self.assertFalse(result['counted'])
+
+    @with_transaction()
+    def test_streak_timezone(self):
+        "The local day of a UTC time follows the configured time zone"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Configuration = pool.get('member.configuration')
+        Configuration(1, timezone='Asia/Shanghai').save()
+        member = create_member()
+        # 2026-03-01 23:30 in Shanghai is 15:30 UTC
+        result = Member.record_daily_activity(
+            member, dt.datetime(2026, 3, 1, 15, 30))
+        self.assertEqual(Member(member.id).last_activity_date,
+            dt.date(2026, 3, 1))
+        # 16:30 UTC is already the next local day
+        result = Member.record_daily_activity(
+            member, dt.datetime(2026, 3, 1, 16, 30))
+        self.assertEqual(result['streak'], 2)
+
+    @with_transaction()
+    def test_streak_days_current(self):
+        "The current streak is 0 once a day was missed"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Configuration = pool.get('member.configuration')
+        member = create_member()
+        today = Configuration(1).local_date()
+        Member.record_daily_activity(member, today - dt.timedelta(days=1))
+        self.assertEqual(Member(member.id).streak_days, 1)
+        member2 = create_member("Two")
+        Member.record_daily_activity(member2, today - dt.timedelta(days=2))
+        self.assertEqual(Member(member2.id).streak_days, 0)
+
+    @with_transaction()
+    def test_configuration_timezone_default(self):
+        "The time zone defaults to the company's"
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        company = create_company()
+        company.timezone = 'Asia/Shanghai'
+        company.save()
+        with set_company(company):
+            self.assertEqual(Configuration.default_timezone(),
+                'Asia/Shanghai')
+        self.assertEqual(Configuration.default_timezone(), 'UTC')
+
+    @with_transaction()
+    def test_adjust_wizard(self):
+        "The adjustment wizard posts a line with the reason"
+        pool = Pool()
+        Adjust = pool.get('member.points.adjust', type='wizard')
+        Member = pool.get('member.member')
+        member = create_member()
+        session_id, _, _ = Adjust.create()
+        with Transaction().set_context(
+                active_model='member.member', active_id=member.id,
+                active_ids=[member.id]):
+            adjust = Adjust(session_id)
+            adjust.start.points = 25
+            adjust.start.reason = "Goodwill"
+            adjust.start.reversal = False
+            adjust.transition_adjust()
+        member = Member(member.id)
+        self.assertEqual(member.points_balance, 25)
+        line, = member.points_lines
+        self.assertEqual(line.reason, "Goodwill")
+        self.assertEqual(line.origin.__name__, 'res.user')
+
+    @with_transaction()
+    def test_self_service_rule(self):
+        "A self-service user sees only the member of its context"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        group_id = ModelData.get_id('member', 'group_member_self')
+        user, = User.create([{
+                    'name': "API", 'login': 'api',
+                    'groups': [('add', [group_id])]}])
+        alice = create_member("Alice")
+        bob = create_member("Bob")
+        Member.add_points(alice, 5, "a")
+        Member.add_points(bob, 7, "b")
+        with Transaction().set_user(user.id), \
+                Transaction().set_context(member=alice.id, _check_access=True):
+            self.assertEqual(Member.search([]), [alice])
+            self.assertEqual(
+                [l.member.id for l in Line.search([])], [alice.id])
+        with Transaction().set_user(user.id), \
+                Transaction().set_context(member=bob.id, _check_access=True):
+            self.assertEqual(Member.search([]), [bob])
+
+
+del ModuleTestCase

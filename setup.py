@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+# This file is part of the check-in/membership/booking suite.  The COPYRIGHT
+# file at the top level of this repository contains the full copyright
+# notices and license terms.
+"""Install every folder under modules/ as trytond.modules.<name>.
+
+Tryton finds modules through the ``trytond.modules`` entry point group, and
+imports them as ``trytond.modules.<name>``.  Mapping the package names onto
+the folders with ``package_dir`` keeps ``pip install -e .`` working (the
+hatchling layout of Tryton's own modules cannot be installed editable).
+"""
+import os
+
+from setuptools import setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODULES_DIR = os.path.join(HERE, 'modules')
+
+SERIES = '>=8.0,<8.1'
+
+
+def module_names():
+    return sorted(
+        name for name in os.listdir(MODULES_DIR)
+        if os.path.isfile(os.path.join(MODULES_DIR, name, 'tryton.cfg')))
+
+
+def packages_of(name):
+    "The package and its sub-packages (tests, ...) of a module folder"
+    root = os.path.join(MODULES_DIR, name)
+    packages = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames
+            if not d.startswith(('.', '__pycache__'))]
+        if '__init__.py' in filenames:
+            rel = os.path.relpath(dirpath, root)
+            package = 'trytond.modules.' + name
+            if rel != '.':
+                package += '.' + rel.replace(os.sep, '.')
+            packages.append(package)
+    return packages
+
+
+MODULES = module_names()
+packages, package_dir, package_data = [], {}, {}
+for name in MODULES:
+    package = 'trytond.modules.' + name
+    packages.extend(packages_of(name))
+    package_dir[package] = os.path.join('modules', name)
+    package_data[package] = [
+        'tryton.cfg', '*.xml', 'view/*.xml', 'locale/*.po', 'tests/*.rst',
+        'tests/*.json', 'icons/*.svg', 'templates/*', 'static/*',
+        'doc/*.rst', 'CHANGELOG']
+
+setup(
+    name='tryton-checkin-member-suite',
+    version='8.0.0',
+    description='Check-in, membership and service booking for Tryton 8.0, '
+    'with a mini-program JSON API',
+    license='GPL-3.0-or-later',
+    python_requires='>=3.9',
+    packages=packages,
+    package_dir=package_dir,
+    package_data=package_data,
+    install_requires=[
+        'trytond' + SERIES,
+        'proteus' + SERIES,
+        'trytond_party' + SERIES,
+        'trytond_company' + SERIES,
+        'trytond_currency' + SERIES,
+        'trytond_country' + SERIES,
+        'trytond_product' + SERIES,
+        'qrcode>=7.4',
+        'Pillow>=10',
+        'PyJWT>=2.8',
+        'werkzeug>=2.3',
+        'openpyxl>=3.1',
+        'psycopg[binary,pool]>=3.2',
+        'pwdlib[argon2]',
+        ],
+    extras_require={
+        'test': ['hypothesis', 'aiosmtpd'],
+        'server': ['gunicorn'],
+        },
+    entry_points={
+        'trytond.modules': [
+            '%s = trytond.modules.%s' % (n, n) for n in MODULES],
+        },
+    zip_safe=False,
+    )
