@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Run the test suites of the modules and tests/ on the current backend.
+
+The backend comes from the environment (TRYTOND_DATABASE_URI; SQLite when
+unset).  Usage: run_tests.py [--label NAME] [--summary FILE] [PATTERN ...]
+where a pattern selects test modules by substring of their dotted name.
+"""
+import argparse
+import glob
+import importlib
+import json
+import os
+import sys
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def module_test_names():
+    names = []
+    for path in sorted(glob.glob(
+                os.path.join(ROOT, 'modules', '*', 'tests', 'test_*.py'))):
+        module = path.split(os.sep)[-3]
+        base = os.path.splitext(os.path.basename(path))[0]
+        names.append('trytond.modules.%s.tests.%s' % (module, base))
+    return names
+
+
+def cross_test_names():
+    names = []
+    for path in sorted(glob.glob(os.path.join(ROOT, 'tests', 'test_*.py'))):
+        names.append('tests.' + os.path.splitext(os.path.basename(path))[0])
+    return names
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--label', default='tests')
+    parser.add_argument('--summary', help="write the counts as JSON")
+    parser.add_argument('--verbose', '-v', action='store_true')
+    parser.add_argument('patterns', nargs='*')
+    args = parser.parse_args()
+
+    sys.path.insert(0, ROOT)
+    names = module_test_names() + cross_test_names()
+    if args.patterns:
+        names = [n for n in names if any(p in n for p in args.patterns)]
+
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    import_errors = 0
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except Exception:
+            import traceback
+            traceback.print_exc()
+            print("ERROR: cannot import %s" % name, file=sys.stderr)
+            import_errors += 1
+            continue
+        suite.addTests(loader.loadTestsFromModule(module))
+
+    runner = unittest.TextTestRunner(
+        verbosity=2 if args.verbose else 1, stream=sys.stdout)
+    start = time.monotonic()
+    result = runner.run(suite)
+    elapsed = time.monotonic() - start
+    failed = len(result.failures) + len(result.errors) + import_errors \
+        + len(result.unexpectedSuccesses)
+    skipped = len(result.skipped)
+    passed = result.testsRun - len(result.failures) - len(result.errors) \
+        - skipped - len(result.unexpectedSuccesses)
+    print("%s: %d passed, %d failed, %d skipped (%.0f s)" % (
+            args.label, passed, failed, skipped, elapsed))
+    if args.summary:
+        with open(args.summary, 'w') as fp:
+            json.dump({'passed': passed, 'failed': failed,
+                    'skipped': skipped}, fp)
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
