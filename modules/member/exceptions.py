@@ -23,3 +23,7 @@ class IdempotencyKeyError(UserError):
 
 class LedgerAccessError(AccessError):
     pass
+
+
+class PasswordError(UserError):
+    pass

@@ -17,8 +17,18 @@ from trytond.tools import grouped_slice, reduce_ids
 from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import (
-    IdempotencyKeyError, NegativeBalanceError, PhoneValidationError,
-    PointsError)
+    IdempotencyKeyError, NegativeBalanceError, PasswordError,
+    PhoneValidationError, PointsError)
+
+# Refused as member passwords, whatever their length
+COMMON_PASSWORDS = {
+    '12345678', '123456789', '1234567890', '87654321', '11111111',
+    '88888888', '00000000', '66666666', 'password', 'password1',
+    'passw0rd', 'qwertyui', 'qwerty123', 'abcd1234', 'abc12345',
+    '1qaz2wsx', 'iloveyou', 'a1234567', 'woaini1314', '5201314a',
+    'aa123456', 'qq123456', 'asdfghjk', 'zxcvbnm1', '123123123',
+    '147258369', '987654321', 'admin123', 'welcome1', 'letmein1',
+    }
 
 _MAINLAND_MOBILE = re.compile(r'^1[3-9]\d{9}$')
 _E164 = re.compile(r'^\+[1-9]\d{7,14}$')
@@ -109,6 +119,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
             "Current Streak",
             help="Consecutive active days up to today or yesterday."),
         'get_streak_days')
+    password_hash = fields.Char("Password Hash", strip=False, readonly=True)
     best_streak = fields.Integer("Best Streak", readonly=True)
     last_activity_date = fields.Date("Last Activity", readonly=True)
 
@@ -208,12 +219,44 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         default = default.copy() if default is not None else {}
         for field in [
                 'phone', 'wechat_openid', 'wechat_unionid', 'user',
-                'points_lines', 'tier', 'last_activity_date']:
+                'password_hash', 'points_lines', 'tier', 'last_activity_date']:
             default.setdefault(field, None)
         default.setdefault('streak_length', 0)
         default.setdefault('best_streak', 0)
         default.setdefault('party', None)
         return super().copy(members, default=default)
+
+    # Mini-program credential
+
+    @classmethod
+    def validate_password(cls, password):
+        "Raise PasswordError if password is too weak"
+        if not isinstance(password, str) or len(password) < 8:
+            raise PasswordError(gettext('member.msg_password_too_short'))
+        if (password.lower() in COMMON_PASSWORDS
+                or len(set(password)) < 3):
+            raise PasswordError(gettext('member.msg_password_too_common'))
+
+    @classmethod
+    def set_password(cls, members, password):
+        "Hash password with Tryton's scheme and store it on members"
+        pool = Pool()
+        User = pool.get('res.user')
+        cls.validate_password(password)
+        with without_check_access():
+            cls.write(members, {'password_hash': User.hash_password(password)})
+
+    def check_password(self, password):
+        "Tell if password is the member's; rehash an outdated hash"
+        pool = Pool()
+        User = pool.get('res.user')
+        if not self.password_hash or not password:
+            return False
+        valid, new_hash = User.check_password(password, self.password_hash)
+        if valid and new_hash:
+            with without_check_access():
+                self.write([self], {'password_hash': new_hash})
+        return valid
 
     # Points
 

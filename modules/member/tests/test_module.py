@@ -67,6 +67,24 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(member.join_date, Pool().get('ir.date').today())
 
     @with_transaction()
+    def test_member_password(self):
+        "Passwords are hashed with Tryton's scheme and checked"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member()
+        for password in ['short', '12345678', 'password', 'aaaaaaaaaa']:
+            with self.subTest(password=password):
+                with self.assertRaises(UserError):
+                    Member.set_password([member], password)
+        Member.set_password([member], 'Lantern-42')
+        member = Member(member.id)
+        self.assertNotIn('Lantern-42', member.password_hash)
+        self.assertTrue(member.password_hash.startswith('$argon2'))
+        self.assertTrue(member.check_password('Lantern-42'))
+        self.assertFalse(member.check_password('Lantern-43'))
+        self.assertFalse(member.check_password(''))
+
+    @with_transaction()
     def test_member_invalid_phone(self):
         "An invalid phone is refused with a clear message"
         with self.assertRaisesRegex(UserError, 'not valid'):
