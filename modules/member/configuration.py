@@ -79,9 +79,11 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
             datetime = datetime.replace(tzinfo=dt.timezone.utc)
         return datetime.astimezone(self.tzinfo).date()
 
-    def streak_points(self, streak):
+    def streak_points(self, streak, base_points=None):
         "Return the points earned on the day a streak reaches its length"
-        points = self.streak_base_points or 0
+        if base_points is None:
+            base_points = self.streak_base_points or 0
+        points = base_points
         for rule in self.streak_rules:
             if rule.applies(streak):
                 points += rule.bonus

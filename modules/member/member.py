@@ -475,7 +475,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def record_daily_activity(cls, member, date=None, origin=None,
-            reason=None):
+            reason=None, base_points=None):
         """Record that member was active on the local date.
 
         The date defaults to today in the configured time zone.  The first
@@ -515,7 +515,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                     'best_streak': max(member.best_streak or 0, streak),
                     'last_activity_date': date,
                     })
-        points = config.streak_points(streak)
+        points = config.streak_points(streak, base_points=base_points)
         line = None
         if points:
             line = cls.add_points(

@@ -279,6 +279,10 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
         # An earlier day changes nothing
         result = Member.record_daily_activity(member, day)
         self.assertFalse(result['counted'])
+        # Other base points: only the bonuses of the rules are added
+        result = Member.record_daily_activity(
+            member, day + dt.timedelta(days=6), base_points=0)
+        self.assertEqual((result['streak'], result['points']), (2, 1))
 
     @with_transaction()
     def test_streak_timezone(self):
