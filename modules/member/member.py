@@ -11,8 +11,10 @@ from sql.conditionals import Case, Coalesce
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields)
+from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
+from trytond.rpc import RPC
 from trytond.tools import grouped_slice, reduce_ids
 from trytond.transaction import Transaction, without_check_access
 
@@ -74,6 +76,25 @@ def mask_phone(phone):
     if len(national) < 8:
         return national[:2] + '****'
     return national[:3] + '****' + national[-4:]
+
+
+def _activity_result(result):
+    result = dict(result)
+    if result.get('line') is not None:
+        result['line'] = result['line'].id
+    return result
+
+
+def _check_points_manager():
+    "Refuse RPC callers who are not points managers"
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    transaction = Transaction()
+    if transaction.user and transaction.check_access:
+        group_id = ModelData.get_id('member', 'group_points_manager')
+        if group_id not in User.get_groups():
+            raise AccessError(gettext('member.msg_points_manager_only'))
 
 
 class Member(DeactivableMixin, ModelSQL, ModelView):
@@ -140,6 +161,13 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                 'member.msg_member_user_unique'),
             ]
         cls._order = [('join_date', 'DESC'), ('id', 'DESC')]
+        cls.__rpc__.update({
+                'post_points': RPC(
+                    readonly=False, result=lambda lines: [
+                        l.id for l in lines]),
+                'record_daily_activity': RPC(
+                    readonly=False, result=_activity_result),
+                })
         cls._buttons.update({
                 'adjust_points': {
                     'invisible': ~Eval('id', -1) | (Eval('id', -1) < 0),
@@ -250,13 +278,31 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         "Tell if password is the member's; rehash an outdated hash"
         pool = Pool()
         User = pool.get('res.user')
-        if not self.password_hash or not password:
+        table = self.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(
+                table.password_hash, where=table.id == self.id))
+        row = cursor.fetchone()
+        password_hash = row[0] if row else None
+        if not password_hash or not password:
             return False
-        valid, new_hash = User.check_password(password, self.password_hash)
+        valid, new_hash = User.check_password(password, password_hash)
         if valid and new_hash:
             with without_check_access():
                 self.write([self], {'password_hash': new_hash})
         return valid
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        # The hash never leaves the server (as res.user does)
+        result = super().read(ids, fields_names)
+        cache = Transaction().get_cache().get(cls.__name__)
+        for values in result:
+            if 'password_hash' in values:
+                values['password_hash'] = None
+            if cache and values['id'] in cache:
+                cache[values['id']]['password_hash'] = None
+        return result
 
     # Points
 
@@ -330,6 +376,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
 
         if not entries:
             return []
+        _check_points_manager()
         members = list({int(e['member']): e['member'] for e in entries}
             .values())
         members = cls.browse(members)
@@ -491,12 +538,13 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         pool = Pool()
         Configuration = pool.get('member.configuration')
         config = Configuration(1)
+        _check_points_manager()
         if date is None:
             date = config.local_date()
         elif isinstance(date, dt.datetime):
             date = config.local_date(date)
         cls.lock([member])
-        member = cls(member.id)
+        member = cls(int(member))
         last = member.last_activity_date
         if last and date <= last:
             return {

@@ -79,7 +79,8 @@ def load(pool, rng, company):
                 Tier.write([tier], {'name': zh_names[tier.name]})
 
     names = [n for pair in zip(CHINESE, ENGLISH) for n in pair]
-    today = dt.date.today()
+    names += CHINESE[len(ENGLISH):]
+    today = config.local_date()
     now = dt.datetime.now().replace(microsecond=0)
     members = []
     for i, name in enumerate(names):

@@ -78,8 +78,14 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
                     Member.set_password([member], password)
         Member.set_password([member], 'Lantern-42')
         member = Member(member.id)
-        self.assertNotIn('Lantern-42', member.password_hash)
-        self.assertTrue(member.password_hash.startswith('$argon2'))
+        self.assertIsNone(member.password_hash)
+        table = Member.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(
+                table.password_hash, where=table.id == member.id))
+        password_hash, = cursor.fetchone()
+        self.assertNotIn('Lantern-42', password_hash)
+        self.assertTrue(password_hash.startswith('$argon2'))
         self.assertTrue(member.check_password('Lantern-42'))
         self.assertFalse(member.check_password('Lantern-43'))
         self.assertFalse(member.check_password(''))
@@ -350,6 +356,33 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
         line, = member.points_lines
         self.assertEqual(line.reason, "Goodwill")
         self.assertEqual(line.origin.__name__, 'res.user')
+
+    @with_transaction()
+    def test_post_points_rpc_points_manager_only(self):
+        "Through RPC, only points managers post points"
+        pool = Pool()
+        Member = pool.get('member.member')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        member = create_member()
+        clerk, manager = User.create([{
+                    'name': "Clerk", 'login': 'clerk',
+                    'groups': [('add', [ModelData.get_id(
+                                    'member', 'group_member_user')])],
+                    }, {
+                    'name': "Manager", 'login': 'manager',
+                    'groups': [('add', [ModelData.get_id(
+                                    'member', 'group_points_manager')])],
+                    }])
+        entry = {'member': member.id, 'points': 5, 'reason': "x"}
+        with Transaction().set_user(clerk.id), \
+                Transaction().set_context(_check_access=True):
+            with self.assertRaises(AccessError):
+                Member.post_points([entry])
+        with Transaction().set_user(manager.id), \
+                Transaction().set_context(_check_access=True):
+            Member.post_points([entry])
+        self.assertEqual(Member(member.id).points_balance, 5)
 
     @with_transaction()
     def test_self_service_rule(self):
