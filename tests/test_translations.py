@@ -1,0 +1,52 @@
+"""Every module of the suite ships a complete Simplified Chinese translation
+(locale/zh_CN.po: Tryton loads locale/<language code>.po), and Tryton
+shows it to a user whose language is zh_CN."""
+import glob
+import os
+import unittest
+
+import polib
+
+from trytond.tests.test_tryton import (
+    DB_NAME, activate_module, drop_db, with_transaction)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODULES = sorted(
+    os.path.basename(os.path.dirname(p))
+    for p in glob.glob(os.path.join(ROOT, 'modules', '*', 'tryton.cfg')))
+
+
+class TranslationFilesTestCase(unittest.TestCase):
+
+    def test_complete(self):
+        for module in MODULES:
+            with self.subTest(module=module):
+                path = os.path.join(
+                    ROOT, 'modules', module, 'locale', 'zh_CN.po')
+                self.assertTrue(os.path.exists(path), path)
+                po = polib.pofile(path)
+                self.assertGreater(len(po), 0)
+                self.assertEqual(
+                    [e.msgid for e in po if not e.msgstr], [])
+                self.assertEqual(
+                    [e.msgid for e in po if 'fuzzy' in e.flags], [])
+
+
+class TranslationLoadedTestCase(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        drop_db()
+        activate_module(['member'], lang='zh_CN')
+
+    @classmethod
+    def tearDownClass(cls):
+        drop_db()
+
+    @with_transaction(context={'language': 'zh_CN'})
+    def test_member_labels(self):
+        from trytond.pool import Pool
+        Member = Pool().get('member.member')
+        fields = Member.fields_get(['points_balance', 'phone'])
+        self.assertEqual(fields['points_balance']['string'], "积分余额")
+        self.assertEqual(fields['phone']['string'], "手机号")
