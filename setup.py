@@ -79,7 +79,7 @@ setup(
         'pwdlib[argon2]',
         ],
     extras_require={
-        'test': ['hypothesis', 'aiosmtpd'],
+        'test': ['hypothesis', 'aiosmtpd', 'sphinx'],
         'server': ['gunicorn'],
         },
     entry_points={
