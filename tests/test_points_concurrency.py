@@ -1,10 +1,16 @@
 """Several processes add and spend points on the same members at once, on
-PostgreSQL.  Afterwards every balance equals the sum of its lines, every
-line's `balance after` is the running sum (no lost update), no balance went
-negative and no idempotency key was applied twice.
+PostgreSQL.  Afterwards every stored balance equals the sum of its lines,
+every line's `balance after` is the running sum (no lost update), no
+balance went negative and no idempotency key was applied twice.
 
-Without the member lock taken by post_points, concurrent postings read the
-same balance and the running sums break: this test then fails."""
+post_points protects the ledger by locking the member (Model.lock) and
+writing the member row in the same transaction.  Under REPEATABLE READ the
+row write is what guarantees it (a transaction whose snapshot missed a
+concurrent posting fails to update the row and is retried; the lock alone
+leaves a window, found by this test); the lock makes concurrent postings
+queue at transaction start instead of failing late.  Checked: without the
+lock and the row write this test fails (every member's running balance
+breaks); without the lock alone it passes."""
 import json
 import os
 import random

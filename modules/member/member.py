@@ -4,9 +4,9 @@
 import datetime as dt
 import re
 
-from sql import Literal, Null
+from sql import Literal
 from sql.aggregate import Sum
-from sql.conditionals import Case, Coalesce
+from sql.conditionals import Case
 
 from trytond.i18n import gettext
 from trytond.model import (
@@ -19,8 +19,8 @@ from trytond.tools import grouped_slice, reduce_ids
 from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import (
-    IdempotencyKeyError, NegativeBalanceError, PasswordError,
-    PhoneValidationError, PointsError)
+    IdempotencyKeyError, LedgerAccessError, NegativeBalanceError,
+    PasswordError, PhoneValidationError, PointsError)
 
 # Refused as member passwords, whatever their length
 COMMON_PASSWORDS = {
@@ -121,14 +121,12 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     tier = fields.Many2One(
         'member.tier', "Tier", readonly=True, ondelete='RESTRICT',
         help="Recomputed from the lifetime points.")
-    points_balance = fields.Function(
-        fields.Integer("Points Balance"), 'get_points',
-        searcher='search_points')
-    lifetime_points = fields.Function(
-        fields.Integer(
-            "Lifetime Points",
-            help="Points earned so far, less reversals."),
-        'get_points', searcher='search_points')
+    points_balance = fields.Integer(
+        "Points Balance", readonly=True,
+        help="The sum of the ledger lines, kept with each posting.")
+    lifetime_points = fields.Integer(
+        "Lifetime Points", readonly=True,
+        help="Points earned so far, less reversals.")
     points_lines = fields.One2Many(
         'member.points.line', 'member', "Points", readonly=True,
         order=[('id', 'DESC')])
@@ -224,6 +222,12 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         pool = Pool()
         Party = pool.get('party.party')
         values = super().preprocess_values(mode, values)
+        if (mode == 'create'
+                and not Transaction().context.get('_member_points_posting')
+                and any(values.get(f) for f in [
+                        'points_balance', 'lifetime_points'])):
+            raise LedgerAccessError(gettext(
+                    'member.msg_points_line_post_only'))
         for field in ['phone', 'wechat_openid', 'wechat_unionid']:
             if field in values and not (values[field] or '').strip():
                 values[field] = None
@@ -243,8 +247,21 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         return values
 
     @classmethod
+    def check_modification(cls, mode, members, values=None, external=False):
+        super().check_modification(
+            mode, members, values=values, external=external)
+        if (mode in {'create', 'write'} and values
+                and not Transaction().context.get('_member_points_posting')
+                and any(values.get(f) for f in [
+                        'points_balance', 'lifetime_points'])):
+            raise LedgerAccessError(gettext(
+                    'member.msg_points_line_post_only'))
+
+    @classmethod
     def copy(cls, members, default=None):
         default = default.copy() if default is not None else {}
+        default.setdefault('points_balance', 0)
+        default.setdefault('lifetime_points', 0)
         for field in [
                 'phone', 'wechat_openid', 'wechat_unionid', 'user',
                 'password_hash', 'points_lines', 'tier', 'last_activity_date']:
@@ -307,7 +324,15 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     # Points
 
     @classmethod
-    def _points_columns(cls, line):
+    def default_points_balance(cls):
+        return 0
+
+    @classmethod
+    def default_lifetime_points(cls):
+        return 0
+
+    @classmethod
+    def _ledger_columns(cls, line):
         return {
             'points_balance': Sum(line.points),
             'lifetime_points': Sum(Case(
@@ -317,43 +342,38 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
             }
 
     @classmethod
-    def get_points(cls, members, names):
+    def ledger_sums(cls, members):
+        """Return {member id: (balance, lifetime points)} summed from the
+        ledger lines (the truth the stored values must equal)"""
         pool = Pool()
         Line = pool.get('member.points.line')
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
-        columns = cls._points_columns(line)
-        result = {n: {m.id: 0 for m in members} for n in names}
+        columns = cls._ledger_columns(line)
+        result = {m.id: (0, 0) for m in members}
         for sub_ids in grouped_slice([m.id for m in members]):
             cursor.execute(*line.select(
-                    line.member, *(columns[n] for n in names),
+                    line.member, columns['points_balance'],
+                    columns['lifetime_points'],
                     where=reduce_ids(line.member, sub_ids),
                     group_by=[line.member]))
-            for member_id, *values in cursor:
-                for name, value in zip(names, values):
-                    result[name][member_id] = int(value or 0)
+            for member_id, balance, lifetime in cursor:
+                result[member_id] = (int(balance or 0), int(lifetime or 0))
         return result
 
     @classmethod
-    def search_points(cls, name, clause):
-        pool = Pool()
-        Line = pool.get('member.points.line')
-        line = Line.__table__()
+    def _read_points(cls, members):
+        "The stored balance and lifetime points, read from the database"
         member = cls.__table__()
-        _, operator, value = clause[:3]
-        Operator = fields.SQL_OPERATORS[operator]
-        column = cls._points_columns(line)[name]
-        query = member.join(line, 'LEFT',
-            condition=line.member == member.id).select(
-            member.id,
-            group_by=[member.id],
-            having=Operator(Coalesce(column, 0), value))
-        return [('id', 'in', query)]
-
-    @classmethod
-    def balances(cls, members):
-        "Return a dictionary of member id to balance, read from the ledger"
-        return cls.get_points(members, ['points_balance'])['points_balance']
+        cursor = Transaction().connection.cursor()
+        result = {}
+        for sub_ids in grouped_slice([m.id for m in members]):
+            cursor.execute(*member.select(
+                    member.id, member.points_balance, member.lifetime_points,
+                    where=reduce_ids(member.id, sub_ids)))
+            for member_id, balance, lifetime in cursor:
+                result[member_id] = (balance or 0, lifetime or 0)
+        return result
 
     @classmethod
     def post_points(cls, entries):
@@ -363,11 +383,16 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
             member, points, reason and optionally origin, key (idempotency
             key), date, reversal and allow_negative.
 
-        The members are locked first (the transaction restarts with the
-        lock held so that it reads every line committed before), so the
-        balances computed here and the `balance after` of each line stay
-        exact under concurrent postings.  An entry whose key was already
-        posted is not posted again: the existing line is returned.
+        Concurrency: the members are locked first (in Tryton 8.0 the
+        transaction restarts with the lock taken before any read), then the
+        stored balance of each member is written in the same transaction as
+        its lines.  Writing the member row is what makes it exact on
+        PostgreSQL: under REPEATABLE READ a transaction whose snapshot
+        missed a concurrent posting fails to update the row (serialization
+        failure) and is retried, so the `balance after` of each line is the
+        running sum and the stored balance the sum of the lines.  An entry
+        whose key was already posted is not posted again: the existing line
+        is returned.
         """
         pool = Pool()
         Line = pool.get('member.points.line')
@@ -387,7 +412,9 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         if keys:
             for line in Line.search([('idempotency_key', 'in', keys)]):
                 existing[line.idempotency_key] = line
-        balances = cls.balances(members)
+        stored = cls._read_points(members)
+        balances = {i: b for i, (b, _) in stored.items()}
+        lifetimes = {i: l for i, (_, l) in stored.items()}
         allow_negative = Configuration(1).allow_negative
         now = dt.datetime.now()
         results, to_create, positions = [], [], []
@@ -418,6 +445,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                         balance=balances[member.id],
                         points=-points))
             balances[member.id] = balance
+            if points > 0 or entry.get('reversal'):
+                lifetimes[member.id] += points
             origin = entry.get('origin')
             if origin is not None and not isinstance(origin, str):
                 origin = str(origin)
@@ -446,6 +475,17 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                 if l.idempotency_key}
             results = [r if r is not None else by_key[e['key']]
                 for r, e in zip(results, entries)]
+            touched = {l.member.id for l in lines}
+            args = []
+            for member in members:
+                if member.id in touched:
+                    args.extend(([member], {
+                                'points_balance': balances[member.id],
+                                'lifetime_points': lifetimes[member.id],
+                                }))
+            with without_check_access(), Transaction().set_context(
+                    _member_points_posting=True):
+                cls.write(*args)
             cls.update_tiers(members, date=Date.today())
         return results
 
@@ -474,8 +514,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         allow_downgrade."""
         pool = Pool()
         Tier = pool.get('member.tier')
-        lifetime = cls.get_points(members, ['lifetime_points'])[
-            'lifetime_points']
+        lifetime = {i: l for i, (_, l) in cls._read_points(members).items()}
         to_write = {}
         for member in members:
             tier = Tier.tier_for(lifetime[member.id])
@@ -586,16 +625,22 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def check_balances(cls, members=None):
-        """Return the members whose ledger is not consistent: the
-        `balance after` of a line is not the running sum of the lines up to
-        it, or an idempotency key is used twice.  Used by tests and
-        monitoring; an empty list means the ledger is sound."""
+        """Return the members whose ledger is not consistent: the stored
+        balance or lifetime points differ from the sums of the lines, or
+        the `balance after` of a line is not the running sum of the lines up
+        to it.  Used by tests and monitoring; an empty list means the ledger
+        is sound."""
         pool = Pool()
         Line = pool.get('member.points.line')
         if members is None:
             members = cls.search([], order=[('id', 'ASC')])
         wrong = []
+        sums = cls.ledger_sums(members)
+        stored = cls._read_points(members)
         for member in members:
+            if sums[member.id] != stored[member.id]:
+                wrong.append(member)
+                continue
             lines = Line.search(
                 [('member', '=', member.id)], order=[('id', 'ASC')])
             running = 0

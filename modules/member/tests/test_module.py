@@ -206,6 +206,12 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
             Line.create([{
                         'member': member.id, 'points': 5, 'reason': "x",
                         'date': dt.datetime.now(), 'balance_after': 15}])
+        # Nor the stored balance of the member
+        with self.assertRaises(AccessError):
+            Member.write([member], {'points_balance': 1000})
+        with self.assertRaises(AccessError):
+            Member.create([{'name': "Rich", 'lifetime_points': 5000}])
+        self.assertEqual(Member(member.id).points_balance, 10)
 
     @with_transaction()
     def test_tier_upgrade(self):
