@@ -6,7 +6,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /srv/suite
 COPY . .
-RUN PYTHON=python3 scripts/setup
+# No signing key in the image: each deployment passes its own
+RUN PYTHON=python3 scripts/setup && rm -f var/jwt_secret
 ENV TRYTOND_CONFIG=/srv/suite/tryton.conf \
     TRYTOND_WEB__ROOT=/srv/suite/var/sao \
     TRYTOND_DATABASE__PATH=/srv/suite/var/db

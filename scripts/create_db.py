@@ -37,6 +37,11 @@ def server_env(uri=None):
     env['TRYTOND_CONFIG'] = os.path.join(ROOT, 'tryton.conf')
     env['TRYTOND_DATABASE__PATH'] = os.path.join(ROOT, 'var', 'db')
     env.setdefault('TRYTOND_WEB__ROOT', os.path.join(ROOT, 'var', 'sao'))
+    secret = os.path.join(ROOT, 'var', 'jwt_secret')
+    if not env.get('TRYTOND_MINIPROGRAM__JWT_SECRET') and os.path.exists(
+            secret):
+        with open(secret) as fp:
+            env['TRYTOND_MINIPROGRAM__JWT_SECRET'] = fp.read().strip()
     if uri:
         env['TRYTOND_DATABASE__URI'] = uri
     return env

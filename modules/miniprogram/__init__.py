@@ -1,0 +1,4 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+from . import routes  # noqa: F401

@@ -1,0 +1,610 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The HTTP layer of the mini-program API: strict JSON in and out, request
+validation against the same schemas the OpenAPI document publishes, one
+error shape for every failure, authentication and the member's execution
+context.  Business rules stay in model methods."""
+import datetime as dt
+import json
+import logging
+import math
+import re
+import uuid
+from decimal import Decimal
+from functools import wraps
+from http import HTTPStatus
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Response
+
+from trytond import backend
+from trytond.config import config
+from trytond.exceptions import UserError, UserWarning
+from trytond.protocols.wrappers import (
+    allow_null_origin, with_pool, with_transaction)
+from trytond.transaction import Transaction, TransactionError
+from trytond.wsgi import app
+
+logger = logging.getLogger(__name__)
+
+PREFIX = '/mp/v1/'
+MAX_BODY = 64 * 1024
+MAX_DEPTH = 20
+JSON_TYPE = 'application/json; charset=utf-8'
+
+# HTTP status of the machine codes raised by the models (exception classes
+# carry an `error_code` attribute); unknown codes are 422.
+CODE_STATUS = {
+    'invalid_request': 400,
+    'unauthorized': 401,
+    'invalid_credentials': 401,
+    'forbidden': 403,
+    'not_found': 404,
+    'method_not_allowed': 405,
+    'conflict': 409,
+    'phone_taken': 409,
+    'already_checked_in': 409,
+    'slot_full': 409,
+    'payload_too_large': 413,
+    'unsupported_media_type': 415,
+    'rate_limited': 429,
+    'internal_error': 500,
+    'wechat_unavailable': 502,
+    'service_unavailable': 503,
+    }
+
+
+class ApiError(Exception):
+    'An error answered as {"error": {code, message, details}}'
+
+    def __init__(self, code, message, details=None, status=None,
+            headers=None, rollback=True):
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.status = status or CODE_STATUS.get(code, 422)
+        self.headers = headers or {}
+        self.rollback = rollback
+
+
+def error_body(code, message, details=None):
+    return {'error': {
+            'code': code, 'message': message, 'details': details or {}}}
+
+
+def json_response(data, status=200, headers=None):
+    if status == 204:
+        return Response(status=204, headers=headers)
+    return Response(
+        json.dumps(data, ensure_ascii=False, default=_default,
+            separators=(',', ':')),
+        status=status, content_type=JSON_TYPE, headers=headers)
+
+
+def error_response(error):
+    return json_response(
+        error_body(error.code, error.message, error.details),
+        status=error.status, headers=error.headers)
+
+
+def _default(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    raise TypeError(repr(value))
+
+
+def isoformat(value):
+    "UTC naive datetime (as Tryton stores it) to ISO 8601 with offset"
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.isoformat()
+    return value.isoformat()
+
+
+def parse_datetime(value):
+    "ISO 8601 with offset or Z to a UTC naive datetime"
+    if value.endswith(('Z', 'z')):
+        value = value[:-1] + '+00:00'
+    parsed = dt.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("missing offset")
+    return parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+# Schemas: a subset of JSON Schema that the validator below enforces and the
+# OpenAPI document publishes as is.
+
+def string(min_length=None, max_length=None, **kw):
+    s = {'type': 'string'}
+    if min_length is not None:
+        s['minLength'] = min_length
+    if max_length is not None:
+        s['maxLength'] = max_length
+    s.update(kw)
+    return s
+
+
+def integer(minimum=None, maximum=None, **kw):
+    s = {'type': 'integer'}
+    if minimum is not None:
+        s['minimum'] = minimum
+    if maximum is not None:
+        s['maximum'] = maximum
+    s.update(kw)
+    return s
+
+
+def number(minimum=None, maximum=None, **kw):
+    s = {'type': 'number'}
+    if minimum is not None:
+        s['minimum'] = minimum
+    if maximum is not None:
+        s['maximum'] = maximum
+    s.update(kw)
+    return s
+
+
+def boolean(**kw):
+    return dict(type='boolean', **kw)
+
+
+def array(items, max_items=None, min_items=None, **kw):
+    s = {'type': 'array', 'items': items}
+    if max_items is not None:
+        s['maxItems'] = max_items
+    if min_items is not None:
+        s['minItems'] = min_items
+    s.update(kw)
+    return s
+
+
+def obj(properties, required=(), additional=False, **kw):
+    s = {'type': 'object', 'properties': properties,
+        'additionalProperties': additional}
+    if required:
+        s['required'] = list(required)
+    s.update(kw)
+    return s
+
+
+def nullable(schema):
+    return dict(schema, nullable=True)
+
+
+DATETIME = string(format='date-time', max_length=40)
+DATE = string(format='date', max_length=10)
+UUID = string(format='uuid', max_length=36)
+MONEY = string(pattern=r'^-?\d+\.\d+$', description="decimal string")
+
+_TYPES = {
+    'string': str,
+    'boolean': bool,
+    'array': list,
+    'object': dict,
+    }
+
+
+def validate(schema, value, path='body'):
+    "Raise ApiError invalid_request when value does not match schema"
+    def fail(reason):
+        raise ApiError('invalid_request', "%s: %s" % (path, reason),
+            details={'field': path, 'reason': reason})
+
+    if value is None:
+        if schema.get('nullable'):
+            return
+        fail("must not be null")
+    kind = schema.get('type')
+    if kind == 'integer':
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail("must be an integer")
+    elif kind == 'number':
+        if (isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or (isinstance(value, float) and not math.isfinite(value))):
+            fail("must be a finite number")
+    elif kind in _TYPES:
+        if not isinstance(value, _TYPES[kind]):
+            fail("must be of type %s" % kind)
+    if kind in {'integer', 'number'}:
+        if 'minimum' in schema and value < schema['minimum']:
+            fail("must be at least %s" % schema['minimum'])
+        if 'maximum' in schema and value > schema['maximum']:
+            fail("must be at most %s" % schema['maximum'])
+    if kind == 'string':
+        if 'minLength' in schema and len(value) < schema['minLength']:
+            fail("must have at least %s characters" % schema['minLength'])
+        if 'maxLength' in schema and len(value) > schema['maxLength']:
+            fail("must have at most %s characters" % schema['maxLength'])
+        if 'enum' in schema and value not in schema['enum']:
+            fail("must be one of %s" % ', '.join(schema['enum']))
+        if 'pattern' in schema and not re.search(schema['pattern'], value):
+            fail("has not the expected format")
+        fmt = schema.get('format')
+        try:
+            if fmt == 'date-time':
+                parse_datetime(value)
+            elif fmt == 'date':
+                dt.date.fromisoformat(value)
+                if len(value) != 10:
+                    raise ValueError(value)
+            elif fmt == 'uuid':
+                uuid.UUID(value)
+        except ValueError:
+            fail("must be a valid %s" % fmt)
+        if '\x00' in value:
+            fail("must not contain NUL characters")
+    if kind == 'array':
+        if 'maxItems' in schema and len(value) > schema['maxItems']:
+            fail("must have at most %s items" % schema['maxItems'])
+        if 'minItems' in schema and len(value) < schema['minItems']:
+            fail("must have at least %s items" % schema['minItems'])
+        for i, item in enumerate(value):
+            validate(schema['items'], item, '%s[%s]' % (path, i))
+    if kind == 'object':
+        properties = schema.get('properties', {})
+        for name in schema.get('required', []):
+            if name not in value:
+                raise ApiError('invalid_request',
+                    "%s.%s is required" % (path, name),
+                    details={'field': '%s.%s' % (path, name),
+                        'reason': "required"})
+        for name, item in value.items():
+            if name not in properties:
+                if not schema.get('additionalProperties', False):
+                    raise ApiError('invalid_request',
+                        "%s.%s is not an accepted field" % (path, name),
+                        details={'field': '%s.%s' % (path, name),
+                            'reason': "unknown field"})
+                continue
+            validate(properties[name], item, '%s.%s' % (path, name))
+        if 'minProperties' in schema and len(value) < schema['minProperties']:
+            fail("must have at least %s fields" % schema['minProperties'])
+
+
+def _reject_constant(name):
+    raise ValueError("%s is not valid JSON" % name)
+
+
+def _no_duplicates(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError("duplicate key %r" % key)
+        result[key] = value
+    return result
+
+
+def _depth(value, limit):
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def parse_json(request, schema):
+    "Return the validated JSON body of request"
+    content_type = request.headers.get('Content-Type', '')
+    if request.content_length is None and not request.get_data(cache=True):
+        data = b''
+    else:
+        data = request.get_data(cache=True)
+    if not data:
+        raise ApiError('invalid_request', "A JSON body is required.",
+            details={'reason': "empty body"})
+    if content_type.split(';')[0].strip().lower() != 'application/json':
+        raise ApiError('unsupported_media_type',
+            "The body must be sent as application/json.",
+            details={'content_type': content_type})
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise ApiError('invalid_request', "The body is not valid UTF-8.",
+            details={'reason': "invalid UTF-8"})
+    try:
+        value = json.loads(text, parse_constant=_reject_constant,
+            object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise ApiError('invalid_request', "The JSON body is nested too deep.",
+            details={'reason': "too deep"})
+    except ValueError as e:
+        raise ApiError('invalid_request', "The body is not valid JSON.",
+            details={'reason': str(e)[:200]})
+    if not _depth(value, MAX_DEPTH):
+        raise ApiError('invalid_request', "The JSON body is nested too deep.",
+            details={'reason': "too deep"})
+    validate(schema, value)
+    return value
+
+
+def parse_query(request, schema):
+    "Return the query parameters of request converted along schema"
+    values = {}
+    properties = schema['properties']
+    for name in request.args:
+        if name not in properties:
+            raise ApiError('invalid_request',
+                "%s is not an accepted parameter" % name,
+                details={'field': name, 'reason': "unknown parameter"})
+        raw = request.args.getlist(name)
+        if len(raw) > 1:
+            raise ApiError('invalid_request', "%s is given twice" % name,
+                details={'field': name, 'reason': "repeated"})
+        raw = raw[0]
+        kind = properties[name].get('type')
+        try:
+            if kind == 'integer':
+                if not re.fullmatch(r'-?\d{1,12}', raw):
+                    raise ValueError(raw)
+                value = int(raw)
+            elif kind == 'boolean':
+                if raw not in {'true', 'false'}:
+                    raise ValueError(raw)
+                value = raw == 'true'
+            else:
+                value = raw
+        except ValueError:
+            raise ApiError('invalid_request', "%s must be an %s" % (
+                    name, kind), details={'field': name, 'reason': kind})
+        values[name] = value
+    validate(schema, values, 'query')
+    for name, prop in properties.items():
+        if name not in values and 'default' in prop:
+            values[name] = prop['default']
+    return values
+
+
+LIST_QUERY = {
+    'limit': integer(1, 100, default=20),
+    'offset': integer(0, 1000000, default=0),
+    }
+
+# The registry of routes, published by openapi.json
+ROUTES = []
+# The same routes, to tell an unknown path (404) from a wrong method (405)
+# before Tryton's own routes answer
+_url_map = Map()
+
+
+class Request:
+    "What a handler gets: the request, the pool and the parsed inputs"
+
+    def __init__(self, http, pool, body, query, path):
+        self.http = http
+        self.pool = pool
+        self.body = body
+        self.query = query
+        self.path = path
+        self.member = None
+        self.staff_user = None
+
+
+def api_route(method, path, summary, auth='member', body=None, query=None,
+        status=200, response=None, errors=(), tags=(), max_size=None,
+        content_type='application/json', description=None):
+    """Register a handler of the mini-program API.
+
+    auth: 'member' (a member's access token), 'organizer' (a member's or a
+    staff token, the handler checks the event), or None.
+    body/query: schemas of the request; response: schema of the answer.
+    errors: the (status, code) pairs the route may answer with besides the
+    generic ones.
+    """
+    def decorator(func):
+        ROUTES.append({
+                'method': method, 'path': path, 'summary': summary,
+                'description': description or (func.__doc__ or '').strip(),
+                'auth': auth, 'body': body,
+                'query': query, 'status': status, 'response': response,
+                'errors': list(errors), 'tags': list(tags),
+                'content_type': content_type,
+                'operation_id': func.__name__,
+                })
+        url = '/<database_name>' + PREFIX + re.sub(
+            r'\{(\w+)\}', r'<int:\1>', path)
+        readonly = method in {'GET', 'HEAD'}
+        _url_map.add(Rule(url, endpoint=func.__name__, methods=[method]))
+
+        @app.route(url, methods=[method])
+        @allow_null_origin
+        @with_pool
+        @with_transaction(readonly=readonly)
+        @wraps(func)
+        def endpoint(request, pool, **path_args):
+            transaction = Transaction()
+            try:
+                if not _activated(pool):
+                    raise ApiError('not_found',
+                        "The mini-program API is not activated on this "
+                        "database.")
+                body_value = parse_json(request, body) if body else None
+                if not body and request.get_data(cache=True) \
+                        and method in {'GET', 'HEAD', 'DELETE'}:
+                    raise ApiError('invalid_request',
+                        "This request takes no body.")
+                query_value = parse_query(
+                    request, query or obj({})) if (
+                    query or request.args) else {}
+                api_request = Request(
+                    request, pool, body_value, query_value, path_args)
+                with transaction.set_context(language=_language(request)):
+                    if auth:
+                        from .auth import authenticate
+                        authenticate(api_request, auth)
+                    result = func(api_request)
+            except (TransactionError, backend.DatabaseOperationalError):
+                raise
+            except ApiError as e:
+                if e.rollback:
+                    transaction.rollback()
+                return error_response(e)
+            except (UserError, UserWarning) as e:
+                error = from_user_error(e)
+                if error.rollback:
+                    transaction.rollback()
+                return error_response(error)
+            except HTTPException:
+                # e.g. body too large: answered as JSON by the middleware
+                transaction.rollback()
+                raise
+            except Exception:
+                transaction.rollback()
+                logger.exception("mini-program API error on %s %s",
+                    method, request.path)
+                return error_response(ApiError('internal_error',
+                        "An internal error occurred."))
+            if isinstance(result, Response):
+                return result
+            return json_response(result, status=status)
+        endpoint.max_request_size = max_size or MAX_BODY
+        return endpoint
+    return decorator
+
+
+def _activated(pool):
+    "Routes are registered for every database, activated or not"
+    try:
+        pool.get('miniprogram.refresh_token')
+    except KeyError:
+        return False
+    return True
+
+
+def from_user_error(error):
+    "An ApiError from a UserError raised by a model"
+    code = getattr(error, 'error_code', None)
+    if not code and isinstance(getattr(error, 'code', None), str):
+        code = error.code
+    message = error.message
+    details = getattr(error, 'details', None) or {}
+    if not code:
+        code = 'invalid_request'
+    headers = {}
+    if getattr(error, 'retry_after', None) is not None:
+        headers['Retry-After'] = str(int(error.retry_after))
+    if code == 'unauthorized':
+        headers['WWW-Authenticate'] = 'Bearer'
+    return ApiError(code, message, details=details,
+        status=getattr(error, 'status', None), headers=headers,
+        rollback=getattr(error, 'rollback', True))
+
+
+def _language(request):
+    for lang, _ in request.accept_languages:
+        lang = lang.lower()
+        if lang.startswith('zh'):
+            return 'zh_CN'
+        if lang.startswith('en'):
+            return 'en'
+    return 'en'
+
+
+def paginate(request, records_or_count, items):
+    return {'items': items, 'total': records_or_count}
+
+
+# The WSGI middleware of the prefix: clean JSON errors for everything that
+# does not reach a handler (unknown path, wrong method, body too large,
+# refused origin, database unavailable).
+
+_PREFIX_RE = re.compile(r'^/[^/]+' + re.escape(PREFIX))
+
+_STATUS_CODES = {
+    400: ('invalid_request', "The request is not valid."),
+    401: ('unauthorized', "Authentication is required."),
+    403: ('forbidden', "This request is not allowed."),
+    404: ('not_found', "There is nothing at this address."),
+    405: ('method_not_allowed', "This method is not allowed here."),
+    413: ('payload_too_large', "The request body is too large."),
+    415: ('unsupported_media_type', "The body must be JSON."),
+    429: ('rate_limited', "Too many requests."),
+    500: ('internal_error', "An internal error occurred."),
+    502: ('wechat_unavailable', "An upstream service is unavailable."),
+    503: ('service_unavailable', "The service is unavailable, retry later."),
+    }
+
+
+def _allowed_origins():
+    return set(filter(None, (config.get('web', 'cors', default='')
+                + '\n' + config.get('miniprogram', 'cors', default='')
+                ).split()))
+
+
+class PrefixMiddleware:
+    "Answer JSON errors on the API prefix, whatever fails"
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get('PATH_INFO', '')
+        if not _PREFIX_RE.match(path):
+            return self.app(environ, start_response)
+        origin = environ.get('HTTP_ORIGIN')
+        if origin and origin != 'null':
+            host = environ.get('HTTP_HOST', '')
+            from urllib.parse import urlparse
+            if (urlparse(origin).netloc != host
+                    and origin not in _allowed_origins()):
+                return self._error(403, start_response,
+                    "The origin %s is not allowed." % origin[:100])
+        try:
+            _url_map.bind_to_environ(environ).match()
+        except NotFound:
+            return self._error(404, start_response)
+        except MethodNotAllowed:
+            return self._error(405, start_response)
+        except HTTPException:
+            pass
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured['status'] = status
+            captured['headers'] = headers
+            return lambda data: None
+        try:
+            body = self.app(environ, capture)
+            content_type = dict(
+                (k.lower(), v) for k, v in captured.get('headers', [])
+                ).get('content-type', '')
+            code = int(captured['status'].split()[0])
+        except Exception:
+            logger.exception("mini-program API failure on %s", path)
+            return self._error(500, start_response)
+        if code >= 400 and not content_type.startswith('application/json'):
+            if hasattr(body, 'close'):
+                body.close()
+            return self._error(code, start_response)
+        start_response(captured['status'], captured['headers'])
+        return body
+
+    def _error(self, status, start_response, message=None):
+        code, default = _STATUS_CODES.get(
+            status, ('internal_error' if status >= 500 else 'invalid_request',
+                "The request failed."))
+        payload = json.dumps(error_body(code, message or default)).encode()
+        headers = [('Content-Type', JSON_TYPE),
+            ('Content-Length', str(len(payload)))]
+        if status == 503:
+            headers.append(('Retry-After', '1'))
+        start_response('%s %s' % (status, HTTPStatus(status).phrase), headers)
+        return [payload]
+
+
+if not getattr(app.wsgi_app, '_miniprogram', False):
+    app.wsgi_app = PrefixMiddleware(app.wsgi_app)
+    app.wsgi_app._miniprogram = True

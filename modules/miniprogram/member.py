@@ -1,0 +1,177 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+import datetime as dt
+
+from trytond.config import config
+from trytond.i18n import gettext
+from trytond.model import fields
+from trytond.modules.member.member import normalize_phone
+from trytond.pool import Pool, PoolMeta
+from trytond.transaction import Transaction, without_check_access
+
+from .exceptions import (
+    InvalidCredentials, LoginThrottled, MiniprogramError, PhoneTaken,
+    WeChatUnavailable)
+from .wechat import WeChatError, code2session
+
+
+class Member(metaclass=PoolMeta):
+    __name__ = 'member.member'
+
+    wechat_session_key = fields.Char(
+        "WeChat Session Key", readonly=True, strip=False)
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        # The WeChat session key never leaves the server
+        result = super().read(ids, fields_names)
+        cache = Transaction().get_cache().get(cls.__name__)
+        for values in result:
+            if 'wechat_session_key' in values:
+                values['wechat_session_key'] = None
+            if cache and values['id'] in cache:
+                cache[values['id']]['wechat_session_key'] = None
+        return result
+
+    @classmethod
+    def copy(cls, members, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('wechat_session_key', None)
+        return super().copy(members, default=default)
+
+    @classmethod
+    def _mp_phone(cls, phone):
+        try:
+            return normalize_phone(phone)
+        except ValueError:
+            raise MiniprogramError(
+                gettext('member.msg_member_phone_invalid', phone=phone),
+                details={'field': 'phone'})
+
+    @classmethod
+    def mp_register(cls, phone, password, name=None):
+        "Create a member with a phone and a password and return it"
+        phone = cls._mp_phone(phone)
+        cls.validate_password(password)
+        with without_check_access():
+            if cls.search([('phone', '=', phone)], limit=1):
+                raise PhoneTaken(gettext('miniprogram.msg_phone_taken'))
+            member, = cls.create([{
+                        'name': (name or '').strip() or phone,
+                        'phone': phone,
+                        }])
+        cls.set_password([member], password)
+        return member
+
+    @classmethod
+    def _throttle_key(cls, phone):
+        return 'miniprogram:%s' % phone
+
+    @classmethod
+    def _check_throttle(cls, key):
+        pool = Pool()
+        Attempt = pool.get('res.user.login.attempt')
+        per_login = config.getint('session', 'max_attempt', default=5)
+        per_network = config.getint(
+            'session', 'max_attempt_ip_network', default=300)
+        if (Attempt.count(key) >= per_login
+                or Attempt.count_ip() >= per_network):
+            raise LoginThrottled(
+                gettext('miniprogram.msg_login_throttled'),
+                retry_after=cls._retry_after(key))
+
+    @classmethod
+    def _retry_after(cls, key):
+        pool = Pool()
+        Attempt = pool.get('res.user.login.attempt')
+        table = Attempt.__table__()
+        cursor = Transaction().connection.cursor()
+        from sql.aggregate import Min
+        cursor.execute(*table.select(Min(table.create_date),
+                where=(table.login == key[:Attempt.login.size])
+                & (table.create_date >= Attempt.delay())))
+        oldest, = cursor.fetchone()
+        timeout = config.getint('session', 'timeout')
+        if not oldest:
+            return 1
+        if isinstance(oldest, str):
+            oldest = dt.datetime.fromisoformat(oldest)
+        remaining = (oldest + dt.timedelta(seconds=timeout)
+            - dt.datetime.now()).total_seconds()
+        return max(1, int(remaining) + 1)
+
+    @classmethod
+    def mp_login(cls, phone, password):
+        """Return the active member of phone if password matches.
+
+        Failed attempts are counted per phone and per IP network like
+        Tryton's own logins; past the limits LoginThrottled is raised."""
+        pool = Pool()
+        Attempt = pool.get('res.user.login.attempt')
+        try:
+            phone = normalize_phone(phone)
+        except ValueError:
+            pass
+        key = cls._throttle_key(phone)
+        with without_check_access():
+            cls._check_throttle(key)
+            members = cls.search([('phone', '=', phone)], limit=1)
+            if members and members[0].check_password(password):
+                Attempt.remove(key)
+                return members[0]
+            Attempt.add(key)
+        raise InvalidCredentials(
+            gettext('miniprogram.msg_invalid_credentials'))
+
+    @classmethod
+    def mp_wechat_login(cls, code):
+        """Exchange a wx.login code for the member of its openid, created on
+        first login; the session key is kept on the server"""
+        try:
+            session = code2session(code)
+        except WeChatError as e:
+            if e.code_invalid:
+                from .exceptions import WeChatCodeInvalid
+                raise WeChatCodeInvalid(
+                    gettext('miniprogram.msg_wechat_code_invalid'))
+            raise WeChatUnavailable(
+                gettext('miniprogram.msg_wechat_unavailable'))
+        openid = session['openid']
+        with without_check_access():
+            members = cls.search([('wechat_openid', '=', openid)], limit=1)
+            values = {'wechat_session_key': session.get('session_key')}
+            if session.get('unionid'):
+                values['wechat_unionid'] = session['unionid']
+            if members:
+                member, = members
+                cls.write([member], values)
+            else:
+                member, = cls.create([dict(values,
+                            name=gettext('miniprogram.msg_wechat_user'),
+                            wechat_openid=openid)])
+        return member
+
+    def mp_update_profile(self, values):
+        "Change the profile fields a member may change themself"
+        allowed = {'name', 'avatar_url', 'address'}
+        unknown = set(values) - allowed
+        if unknown:
+            raise MiniprogramError(
+                gettext('miniprogram.msg_field_not_writable',
+                    fields=', '.join(sorted(unknown))),
+                details={'fields': sorted(unknown)})
+        with without_check_access():
+            to_write = {}
+            if 'name' in values:
+                name = (values['name'] or '').strip()
+                if not name:
+                    raise MiniprogramError(
+                        gettext('miniprogram.msg_name_required'),
+                        details={'field': 'name'})
+                to_write['name'] = name
+            for field in ['avatar_url', 'address']:
+                if field in values:
+                    to_write[field] = values[field] or None
+            if to_write:
+                self.write([self], to_write)

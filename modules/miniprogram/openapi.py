@@ -1,0 +1,126 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The OpenAPI 3 document, built from the route registry: the schemas
+published are the ones the requests are validated against."""
+import copy
+import re
+
+from .api import PREFIX, ROUTES, _STATUS_CODES, obj, string
+
+ERROR = obj({
+        'error': obj({
+                'code': string(),
+                'message': string(),
+                'details': obj({}, additional=True),
+                }, required=['code', 'message', 'details']),
+        }, required=['error'])
+
+GENERIC = {
+    None: [(400, 'invalid_request'), (404, 'not_found'),
+        (405, 'method_not_allowed'), (413, 'payload_too_large'),
+        (415, 'unsupported_media_type'), (500, 'internal_error'),
+        (503, 'service_unavailable')],
+    'member': [(401, 'unauthorized')],
+    'organizer': [(401, 'unauthorized'), (403, 'forbidden')],
+    }
+
+
+def _clean(schema):
+    "JSON Schema of the registry to OpenAPI 3.0 (nullable, no defaults)"
+    schema = copy.deepcopy(schema)
+    return schema
+
+
+def document(request=None):
+    paths = {}
+    for route in ROUTES:
+        path = PREFIX.rstrip('/') + '/' + route['path']
+        item = paths.setdefault('/{database}' + path, {})
+        params = [{
+                'name': 'database', 'in': 'path', 'required': True,
+                'schema': {'type': 'string'},
+                }]
+        for name in re.findall(r'\{(\w+)\}', route['path']):
+            params.append({
+                    'name': name, 'in': 'path', 'required': True,
+                    'schema': {'type': 'integer', 'minimum': 1},
+                    })
+        if route['query']:
+            for name, schema in route['query']['properties'].items():
+                params.append({
+                        'name': name, 'in': 'query', 'required': False,
+                        'schema': _clean(schema),
+                        })
+        operation = {
+            'operationId': route['operation_id'],
+            'summary': route['summary'],
+            'tags': route['tags'],
+            'parameters': params,
+            'responses': {},
+            }
+        if route['description']:
+            operation['description'] = route['description']
+        if route['auth']:
+            operation['security'] = [{'bearer': []}]
+        if route['body']:
+            operation['requestBody'] = {
+                'required': True,
+                'content': {'application/json': {
+                        'schema': _clean(route['body'])}},
+                }
+        status = str(route['status'])
+        if route['status'] == 204:
+            operation['responses'][status] = {'description': "Done"}
+        elif route['content_type'] != 'application/json':
+            operation['responses'][status] = {
+                'description': "Done",
+                'content': {route['content_type']: {
+                        'schema': {'type': 'string'}}},
+                }
+        else:
+            operation['responses'][status] = {
+                'description': "Done",
+                'content': {'application/json': {
+                        'schema': _clean(route['response'] or obj(
+                                    {}, additional=True))}},
+                }
+        errors = {}
+        for code_status, code in (GENERIC[None]
+                + GENERIC.get(route['auth'], []) + route['errors']):
+            errors.setdefault(code_status, []).append(code)
+        for code_status, codes in sorted(errors.items()):
+            response = {
+                'description': "Error: %s" % ', '.join(sorted(set(codes))),
+                'content': {'application/json': {'schema': {
+                            '$ref': '#/components/schemas/Error'}}},
+                }
+            if code_status == 429:
+                response['headers'] = {'Retry-After': {
+                        'schema': {'type': 'integer'},
+                        'description': "seconds to wait"}}
+            operation['responses'][str(code_status)] = response
+        item[route['method'].lower()] = operation
+    servers = []
+    if request is not None:
+        servers.append({'url': request.host_url.rstrip('/')})
+    return {
+        'openapi': '3.0.3',
+        'info': {
+            'title': "Mini-program API",
+            'version': '1.0.0',
+            'description': "Check-in, membership and service booking for "
+            "WeChat mini-programs, served by Tryton. Errors are "
+            "{\"error\": {\"code\", \"message\", \"details\"}}; the codes "
+            "are listed per response. Generic codes: %s." % ', '.join(
+                sorted({c for c, _ in _STATUS_CODES.values()})),
+            },
+        'servers': servers,
+        'paths': paths,
+        'components': {
+            'securitySchemes': {'bearer': {
+                    'type': 'http', 'scheme': 'bearer',
+                    'bearerFormat': 'JWT'}},
+            'schemas': {'Error': ERROR},
+            },
+        }

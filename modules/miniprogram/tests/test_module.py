@@ -1,0 +1,363 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+import datetime as dt
+import json
+import time
+import unittest
+
+import jwt
+
+from trytond.config import config
+from trytond.modules.miniprogram import auth
+from trytond.pool import Pool
+from trytond.tests.test_tryton import (
+    DB_NAME, ModuleTestCase, RouteTestCase)
+from trytond.transaction import Transaction
+
+from .tools import Api, FakeWeChat, in_transaction
+
+_counter = iter(range(10, 10 ** 6))
+
+
+def new_phone():
+    return '1390000%04d' % next(_counter)
+
+
+class MiniprogramTestCase(ModuleTestCase):
+    "Test Miniprogram module"
+    module = 'miniprogram'
+
+
+class ApiTestCase(RouteTestCase):
+    "Mini-program API: auth, me, errors"
+    module = 'miniprogram'
+
+    def setUp(self):
+        super().setUp()
+        self.api = Api(self.client())
+
+    def register(self, password='Lotus-2026-x', name="Test"):
+        phone = new_phone()
+        status, data = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': password, 'name': name})
+        self.assertEqual(status, 201, data)
+        return phone, data
+
+    def assertError(self, response_or_tuple, status, code):
+        if isinstance(response_or_tuple, tuple):
+            got_status, data = response_or_tuple
+        else:
+            got_status = response_or_tuple.status_code
+            self.assertTrue(response_or_tuple.content_type.startswith(
+                    'application/json'), response_or_tuple.data[:200])
+            data = json.loads(response_or_tuple.data)
+        self.assertEqual(got_status, status, data)
+        self.assertEqual(data['error']['code'], code, data)
+        self.assertIsInstance(data['error']['message'], str)
+        self.assertIsInstance(data['error']['details'], dict)
+        self.assertNotIn('Traceback', json.dumps(data))
+        return data
+
+    # Auth
+
+    def test_register(self):
+        "Registration answers tokens and the member with a masked phone"
+        phone, data = self.register(name="李雷")
+        self.assertEqual(data['token_type'], 'Bearer')
+        self.assertEqual(data['expires_in'], auth.access_ttl())
+        member = data['member']
+        self.assertEqual(member['name'], "李雷")
+        self.assertEqual(member['phone'], phone[:3] + '****' + phone[-4:])
+        self.assertEqual(member['points_balance'], 0)
+        self.assertEqual(member['streak_days'], 0)
+        self.assertEqual(
+            member['joined'], dt.date.today().isoformat())
+        status, me = self.api.json('GET', 'me', token=data['access_token'])
+        self.assertEqual(status, 200)
+        self.assertEqual(me['member']['id'], member['id'])
+
+    def test_register_errors(self):
+        "Registration refuses taken phones and bad input, creating nothing"
+        phone, _ = self.register()
+        with Transaction().start(DB_NAME, 0):
+            count = Pool().get('member.member').search_count([])
+        self.assertError(self.api.json('POST', 'auth/register', {
+                    'phone': '+86 ' + phone, 'password': 'Another-pass-1'}),
+            409, 'phone_taken')
+        for body in [
+                {'phone': '12345', 'password': 'Lotus-2026-x'},
+                {'phone': new_phone(), 'password': 'short'},
+                {'phone': new_phone(), 'password': '12345678'},
+                {'phone': new_phone(), 'password': 'password'},
+                {'phone': new_phone()},
+                {'phone': new_phone(), 'password': 'Lotus-2026-x',
+                    'tier': 'gold'},
+                {'phone': 13900000000, 'password': 'Lotus-2026-x'},
+                {'phone': new_phone(), 'password': 'Lotus-2026-x',
+                    'name': ''},
+                ]:
+            with self.subTest(body=body):
+                self.assertError(
+                    self.api.json('POST', 'auth/register', body),
+                    400, 'invalid_request')
+        with Transaction().start(DB_NAME, 0):
+            Member = Pool().get('member.member')
+            self.assertEqual(Member.search_count([]), count)
+
+    def test_malformed_bodies(self):
+        "Malformed bodies are 400/413/415 JSON errors"
+        for raw in [b'{', b'[]', b'null', b'{"phone": NaN}',
+                b'{"phone": Infinity, "password": "x"}',
+                b'{"phone": "1", "phone": "2", "password": "x"}',
+                b'\xff\xfe{}', b'[' * 5000 + b']' * 5000,
+                b'{"a":' * 30 + b'1' + b'}' * 30]:
+            with self.subTest(raw=raw[:30]):
+                self.assertError(self.api('POST', 'auth/login', raw=raw),
+                    400, 'invalid_request')
+        self.assertError(self.api('POST', 'auth/login',
+                raw=b'phone=1', content_type='application/x-www-form-urlencoded'),
+            415, 'unsupported_media_type')
+        self.assertError(self.api('POST', 'auth/login',
+                raw=b'{"phone": "' + b'1' * 200000 + b'"}'),
+            413, 'payload_too_large')
+
+    def test_login(self):
+        "Login with the right password answers tokens"
+        phone, _ = self.register(password='Right-pass-1')
+        status, data = self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': 'Right-pass-1'})
+        self.assertEqual(status, 200, data)
+        self.assertIn('access_token', data)
+        self.assertEqual(data['member']['phone'][:3], phone[:3])
+        self.assertError(self.api.json('POST', 'auth/login', {
+                    'phone': phone, 'password': 'Wrong-pass-1'}),
+            401, 'invalid_credentials')
+        self.assertError(self.api.json('POST', 'auth/login', {
+                    'phone': new_phone(), 'password': 'Wrong-pass-1'}),
+            401, 'invalid_credentials')
+
+    def test_login_throttled(self):
+        "Repeated failures are throttled with Retry-After, also the right one"
+        phone, _ = self.register(password='Right-pass-1')
+        limit = config.getint('session', 'max_attempt')
+        for _ in range(limit):
+            self.assertError(self.api.json('POST', 'auth/login', {
+                        'phone': phone, 'password': 'Wrong-pass-1'}),
+                401, 'invalid_credentials')
+        response = self.api('POST', 'auth/login', {
+                'phone': phone, 'password': 'Right-pass-1'})
+        self.assertError(response, 429, 'rate_limited')
+        self.assertGreater(int(response.headers['Retry-After']), 0)
+        # Another phone is not throttled
+        other, _ = self.register(password='Right-pass-2')
+        status, _ = self.api.json('POST', 'auth/login', {
+                'phone': other, 'password': 'Right-pass-2'})
+        self.assertEqual(status, 200)
+
+    def test_refresh_rotation(self):
+        "A refresh token works once; reusing it ends the whole family"
+        _, data = self.register()
+        status, new = self.api.json('POST', 'auth/refresh', {
+                'refresh_token': data['refresh_token']})
+        self.assertEqual(status, 200, new)
+        self.assertNotEqual(new['refresh_token'], data['refresh_token'])
+        self.assertNotIn('member', new)
+        # Reuse of the rotated token: refused and the new one is revoked
+        self.assertError(self.api.json('POST', 'auth/refresh', {
+                    'refresh_token': data['refresh_token']}),
+            401, 'unauthorized')
+        self.assertError(self.api.json('POST', 'auth/refresh', {
+                    'refresh_token': new['refresh_token']}),
+            401, 'unauthorized')
+        # An access token is no refresh token
+        self.assertError(self.api.json('POST', 'auth/refresh', {
+                    'refresh_token': new['access_token']}),
+            401, 'unauthorized')
+
+    def test_logout(self):
+        "After logout the refresh token no longer works"
+        _, data = self.register()
+        response = self.api('POST', 'auth/logout', {
+                'refresh_token': data['refresh_token']})
+        self.assertEqual(response.status_code, 204)
+        self.assertEqual(response.data, b'')
+        self.assertError(self.api.json('POST', 'auth/refresh', {
+                    'refresh_token': data['refresh_token']}),
+            401, 'unauthorized')
+
+    def test_token_attacks(self):
+        "Missing, forged, expired, none-algorithm and refresh tokens: 401"
+        _, data = self.register()
+        member_id = data['member']['id']
+        now = int(time.time())
+        claims = {'iss': auth.issuer(), 'aud': auth.audience(),
+            'sub': str(member_id), 'iat': now, 'exp': now + 60,
+            'jti': 'x', 'typ': 'access'}
+        tokens = {
+            'missing': '',
+            'garbage': 'abc.def.ghi',
+            'forged': jwt.encode(claims, 'another-secret-' * 4,
+                algorithm='HS256'),
+            'none': jwt.encode(claims, None, algorithm='none'),
+            'expired': jwt.encode(dict(claims, exp=now - 10),
+                auth.jwt_secret(), algorithm='HS256'),
+            'audience': jwt.encode(dict(claims, aud='other'),
+                auth.jwt_secret(), algorithm='HS256'),
+            'refresh': data['refresh_token'],
+            'unknown member': jwt.encode(dict(claims, sub='999999'),
+                auth.jwt_secret(), algorithm='HS256'),
+            }
+        for name, token in tokens.items():
+            with self.subTest(token=name):
+                response = self.api('GET', 'me', token=token or None)
+                self.assertError(response, 401, 'unauthorized')
+        response = self.api('GET', 'me', headers={
+                'Authorization': 'Basic YWRtaW46YWRtaW4='})
+        self.assertError(response, 401, 'unauthorized')
+
+    # Me
+
+    def test_patch_me(self):
+        "A member changes name, avatar and address, nothing else"
+        _, data = self.register()
+        api = Api(self.client(), token=data['access_token'])
+        status, me = api.json('PATCH', 'me', {
+                'name': "New Name", 'address': "上海市", 'avatar_url':
+                'https://example.com/a.png'})
+        self.assertEqual(status, 200, me)
+        self.assertEqual(me['member']['name'], "New Name")
+        self.assertEqual(me['member']['address'], "上海市")
+        for body in [{'tier': 'gold'}, {'points_balance': 10000},
+                {'phone': '13800000000'}, {}, {'name': ''},
+                {'avatar_url': 'javascript:alert(1)'}]:
+            with self.subTest(body=body):
+                self.assertError(api.json('PATCH', 'me', body),
+                    400, 'invalid_request')
+        status, me = api.json('GET', 'me')
+        self.assertEqual(me['member']['name'], "New Name")
+        self.assertEqual(me['member']['points_balance'], 0)
+
+    def test_my_points(self):
+        "The ledger of the member only, newest first, paginated"
+        _, alice = self.register()
+        _, bob = self.register()
+        def post():
+            Member = Pool().get('member.member')
+            for points in [10, 20, 30]:
+                Member.add_points(Member(alice['member']['id']), points,
+                    "Points %s" % points)
+            Member.add_points(Member(bob['member']['id']), 99, "Bob")
+        in_transaction(post)
+        api = Api(self.client(), token=alice['access_token'])
+        status, data = api.json('GET', 'me/points?limit=2')
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data['total'], 3)
+        self.assertEqual([l['points'] for l in data['items']], [30, 20])
+        self.assertEqual(data['items'][0]['balance_after'], 60)
+        self.assertIsNone(data['items'][0]['origin'])
+        status, data = api.json('GET', 'me/points?limit=2&offset=2')
+        self.assertEqual([l['points'] for l in data['items']], [10])
+        for query in ['limit=101', 'limit=0', 'offset=-1', 'limit=abc',
+                'foo=1', 'limit=1&limit=2']:
+            with self.subTest(query=query):
+                self.assertError(api.json('GET', 'me/points?' + query),
+                    400, 'invalid_request')
+
+    # Errors outside the handlers
+
+    def test_prefix_errors_are_json(self):
+        "Unknown paths, wrong methods and refused origins answer JSON"
+        self.assertError(self.api('GET', 'nowhere'), 404, 'not_found')
+        self.assertError(self.api('DELETE', 'me'), 405, 'method_not_allowed')
+        self.assertError(self.api('GET', 'me', headers={
+                    'Origin': 'https://evil.example.com'}),
+            403, 'forbidden')
+        response = self.client().get('/no_such_db/mp/v1/me')
+        self.assertError(response, 404, 'not_found')
+
+    # WeChat
+
+    def test_wechat_login(self):
+        "WeChat login creates the member once; the session key stays here"
+        if not config.has_section('miniprogram'):
+            config.add_section('miniprogram')
+        with FakeWeChat() as wechat:
+            config.set('miniprogram', 'wechat_api', wechat.url)
+            config.set('miniprogram', 'appid', 'wx-test')
+            config.set('miniprogram', 'secret', 'wx-secret')
+            try:
+                status, first = self.api.json(
+                    'POST', 'auth/wechat', {'code': 'ok-amy'})
+                self.assertEqual(status, 200, first)
+                status, second = self.api.json(
+                    'POST', 'auth/wechat', {'code': 'ok-amy'})
+                self.assertEqual(
+                    second['member']['id'], first['member']['id'])
+                self.assertIsNone(first['member']['phone'])
+                self.assertNotIn('sk-secret', json.dumps(first))
+                self.assertEqual(wechat.calls[0]['appid'], 'wx-test')
+                self.assertEqual(
+                    wechat.calls[0]['grant_type'], 'authorization_code')
+                self.assertError(self.api.json(
+                        'POST', 'auth/wechat', {'code': 'bad'}),
+                    401, 'invalid_credentials')
+                for code in ['down', 'busy']:
+                    self.assertError(self.api.json(
+                            'POST', 'auth/wechat', {'code': code}),
+                        502, 'wechat_unavailable')
+            finally:
+                config.set('miniprogram', 'wechat_api',
+                    'http://127.0.0.1:9')
+            # Unreachable WeChat
+            self.assertError(self.api.json(
+                    'POST', 'auth/wechat', {'code': 'ok-amy'}),
+                502, 'wechat_unavailable')
+        with Transaction().start(DB_NAME, 0):
+            Member = Pool().get('member.member')
+            member = Member(first['member']['id'])
+            self.assertEqual(member.wechat_openid, 'openid-amy')
+            self.assertIsNone(member.wechat_session_key)
+            table = Member.__table__()
+            cursor = Transaction().connection.cursor()
+            cursor.execute(*table.select(table.wechat_session_key,
+                    where=table.id == member.id))
+            self.assertEqual(cursor.fetchone()[0], 'sk-secret-amy')
+
+    # OpenAPI
+
+    def test_openapi(self):
+        "openapi.json describes every route with its errors"
+        from trytond.modules.miniprogram.api import ROUTES
+        status, doc = self.api.json('GET', 'openapi.json')
+        self.assertEqual(status, 200)
+        self.assertTrue(doc['openapi'].startswith('3.'))
+        for route in ROUTES:
+            path = '/{database}/mp/v1/' + route['path']
+            operation = doc['paths'][path][route['method'].lower()]
+            self.assertIn(str(route['status']), operation['responses'])
+            for error_status, _ in route['errors']:
+                self.assertIn(str(error_status), operation['responses'])
+            if route['auth']:
+                self.assertIn('401', operation['responses'])
+        login = doc['paths']['/{database}/mp/v1/auth/login']['post']
+        schema = login['requestBody']['content']['application/json'][
+            'schema']
+        self.assertEqual(schema['required'], ['phone', 'password'])
+        self.assertFalse(schema['additionalProperties'])
+
+
+class ApiChineseTestCase(RouteTestCase):
+    "Mini-program API messages in Simplified Chinese"
+    module = 'miniprogram'
+    language = 'zh_CN'
+
+    def test_error_in_chinese(self):
+        api = Api(self.client(), language='zh-CN')
+        status, data = api.json('POST', 'auth/login', {
+                'phone': new_phone(), 'password': 'Wrong-pass-1'})
+        self.assertEqual(status, 401)
+        self.assertEqual(data['error']['message'], "手机号或密码错误。")
+
+
+del ModuleTestCase

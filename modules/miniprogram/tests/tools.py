@@ -1,0 +1,113 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Test helpers: an API client and a fake WeChat server on 127.0.0.1."""
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from trytond.tests.test_tryton import DB_NAME
+from trytond.transaction import Transaction, TransactionError
+
+PREFIX = '/%s/mp/v1/' % DB_NAME
+
+
+class Api:
+    "Call the mini-program API of the test database like a mini-program"
+
+    def __init__(self, client, token=None, language=None):
+        self.client = client
+        self.token = token
+        self.language = language
+
+    def __call__(self, method, path, body=None, token=None, headers=None,
+            raw=None, content_type='application/json'):
+        headers = dict(headers or {})
+        token = token if token is not None else self.token
+        if token:
+            headers['Authorization'] = 'Bearer %s' % token
+        if self.language:
+            headers['Accept-Language'] = self.language
+        data = raw
+        if body is not None:
+            data = json.dumps(body)
+        if data is not None:
+            headers.setdefault('Content-Type', content_type)
+        response = self.client.open(
+            PREFIX + path, method=method, data=data, headers=headers)
+        return response
+
+    def json(self, *args, **kwargs):
+        response = self(*args, **kwargs)
+        return response.status_code, (
+            json.loads(response.data) if response.data else None)
+
+
+class FakeWeChat:
+    """code2session: code 'ok-<name>' gives openid 'openid-<name>', code
+    'bad' errcode 40029, code 'busy' errcode -1, code 'down' a 500."""
+
+    def __init__(self):
+        calls = self.calls = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                url = urllib.parse.urlparse(self.path)
+                query = dict(urllib.parse.parse_qsl(url.query))
+                calls.append(query)
+                code = query.get('js_code', '')
+                if url.path != '/sns/jscode2session':
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                if code == 'down':
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if code.startswith('ok-'):
+                    data = {'openid': 'openid-' + code[3:],
+                        'session_key': 'sk-secret-' + code[3:]}
+                elif code == 'bad':
+                    data = {'errcode': 40029, 'errmsg': "invalid code"}
+                else:
+                    data = {'errcode': -1, 'errmsg': "system busy"}
+                payload = json.dumps(data).encode()
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%s' % self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *args):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def in_transaction(func, user=0, context=None):
+    """Run func() in a committed transaction of the test database, restarted
+    with the locks taken first when it asks for them (Tryton 8.0)"""
+    extras = {}
+    while True:
+        with Transaction().start(
+                DB_NAME, user, context=context, **extras) as transaction:
+            try:
+                result = func()
+            except TransactionError as e:
+                transaction.rollback()
+                e.fix(extras)
+                continue
+            transaction.commit()
+            return result
