@@ -181,7 +181,9 @@ def _setup_company(pool, company_name):
                 'currency': currency.id,
                 'timezone': 'Asia/Shanghai',
                 }])
-    admins = User.search([('login', '=', 'admin')])
+    # The admin and the mini-program API user work in the company (the
+    # records with a company are only visible to users of that company)
+    admins = User.search([('login', 'in', ['admin', 'miniprogram'])])
     User.write(admins, {
             'companies': [('add', [company.id])],
             'company': company.id,

@@ -15,7 +15,7 @@ from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
-from trytond.tools import grouped_slice, reduce_ids
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import (
@@ -34,6 +34,9 @@ COMMON_PASSWORDS = {
 
 _MAINLAND_MOBILE = re.compile(r'^1[3-9]\d{9}$')
 _E164 = re.compile(r'^\+[1-9]\d{7,14}$')
+
+# Ids per SQL query in batch reads
+SLICE = 1000
 
 
 def normalize_phone(value):
@@ -351,11 +354,11 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         cursor = Transaction().connection.cursor()
         columns = cls._ledger_columns(line)
         result = {m.id: (0, 0) for m in members}
-        for sub_ids in grouped_slice([m.id for m in members]):
+        for sub_ids in grouped_slice([m.id for m in members], SLICE):
             cursor.execute(*line.select(
                     line.member, columns['points_balance'],
                     columns['lifetime_points'],
-                    where=reduce_ids(line.member, sub_ids),
+                    where=fields.SQL_OPERATORS['in'](line.member, sub_ids),
                     group_by=[line.member]))
             for member_id, balance, lifetime in cursor:
                 result[member_id] = (int(balance or 0), int(lifetime or 0))
@@ -367,10 +370,10 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         member = cls.__table__()
         cursor = Transaction().connection.cursor()
         result = {}
-        for sub_ids in grouped_slice([m.id for m in members]):
+        for sub_ids in grouped_slice([m.id for m in members], SLICE):
             cursor.execute(*member.select(
                     member.id, member.points_balance, member.lifetime_points,
-                    where=reduce_ids(member.id, sub_ids)))
+                    where=fields.SQL_OPERATORS['in'](member.id, sub_ids)))
             for member_id, balance, lifetime in cursor:
                 result[member_id] = (balance or 0, lifetime or 0)
         return result
@@ -543,7 +546,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
             date = config.local_date()
         allow_downgrade = (config.downgrade_policy == 'period_end'
             and config.is_period_start(date))
-        for sub_members in grouped_slice(cls.search([])):
+        for sub_members in grouped_slice(cls.search([]), SLICE):
             cls.update_tiers(
                 cls.browse(sub_members), allow_downgrade=allow_downgrade,
                 date=date)

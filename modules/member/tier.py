@@ -9,8 +9,11 @@ from sql.aggregate import Count
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields, sequence_ordered)
 from trytond.pool import Pool
-from trytond.tools import grouped_slice, reduce_ids
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
+
+# Ids per SQL query in batch reads
+SLICE = 1000
 
 
 class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
@@ -81,10 +84,10 @@ class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         member = Member.__table__()
         cursor = Transaction().connection.cursor()
         counts = {t.id: 0 for t in tiers}
-        for sub_ids in grouped_slice([t.id for t in tiers]):
+        for sub_ids in grouped_slice([t.id for t in tiers], SLICE):
             cursor.execute(*member.select(
                     member.tier, Count(Literal('*')),
-                    where=reduce_ids(member.tier, sub_ids)
+                    where=fields.SQL_OPERATORS['in'](member.tier, sub_ids)
                     & (member.active == Literal(True)),
                     group_by=[member.tier]))
             counts.update(cursor)

@@ -47,6 +47,7 @@ CODE_STATUS = {
     'phone_taken': 409,
     'already_checked_in': 409,
     'slot_full': 409,
+    'booking_overlap': 409,
     'payload_too_large': 413,
     'unsupported_media_type': 415,
     'rate_limited': 429,

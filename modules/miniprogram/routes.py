@@ -7,8 +7,8 @@ from trytond.pool import Pool
 
 from . import openapi
 from .api import (
-    DATE, DATETIME, LIST_QUERY, MONEY, ApiError, api_route, array, integer,
-    isoformat, nullable, obj, string)
+    DATE, DATETIME, LIST_QUERY, MONEY, api_route, array, integer,
+    isoformat, nullable, obj, parse_datetime, string)
 
 # Schemas of the answers
 
@@ -217,3 +217,183 @@ def openapi_document(request):
     """The OpenAPI 3 document of every route, built from the registry that
     also validates the requests."""
     return openapi.document(request.http)
+
+
+# Booking
+
+SERVICE = obj({
+        'id': integer(),
+        'name': string(),
+        'description': string(),
+        'duration_min': integer(),
+        'price': nullable(MONEY),
+        'member_price': nullable(MONEY),
+        'discount_percent': MONEY,
+        'currency': string(),
+        'capacity': integer(),
+        'lead_time_min': integer(),
+        'horizon_days': integer(),
+        'cancel_hours': integer(),
+        'timezone': string(),
+        }, required=['id', 'name', 'description', 'duration_min', 'price',
+        'member_price', 'currency'])
+SLOT = obj({
+        'start': DATETIME,
+        'end': DATETIME,
+        'resource': obj({'id': integer(), 'name': string()},
+            required=['id', 'name']),
+        'capacity_left': integer(),
+        }, required=['start', 'end', 'resource', 'capacity_left'])
+BOOKING = obj({
+        'id': integer(),
+        'state': string(enum=['draft', 'pending', 'confirmed', 'in_progress',
+                'done', 'cancelled', 'no_show']),
+        'service': obj({'id': integer(), 'name': string()},
+            required=['id', 'name']),
+        'resource': nullable(obj({'id': integer(), 'name': string()},
+                required=['id', 'name'])),
+        'start': DATETIME,
+        'end': DATETIME,
+        'address': nullable(string()),
+        'note': nullable(string()),
+        'price': nullable(MONEY),
+        'discount': nullable(MONEY),
+        'discount_percent': nullable(MONEY),
+        'final_price': nullable(MONEY),
+        'currency': string(),
+        'points_earned': integer(),
+        }, required=['id', 'state', 'service', 'start', 'end', 'price',
+        'discount', 'final_price', 'currency'])
+
+
+def money(value):
+    return None if value is None else '%.2f' % value
+
+
+def service_json(values):
+    return {
+        'id': values['id'],
+        'name': values['name'],
+        'description': values['description'],
+        'duration_min': values['duration_min'],
+        'price': money(values['price']),
+        'member_price': money(values['member_price']),
+        'discount_percent': money(values['discount']),
+        'currency': values['currency'],
+        'capacity': values['capacity'],
+        'lead_time_min': values['lead_time_min'],
+        'horizon_days': values['horizon_days'],
+        'cancel_hours': values['cancel_hours'],
+        'timezone': values['timezone'],
+        }
+
+
+def booking_json(booking):
+    price, final = booking.price, booking.final_price
+    return {
+        'id': booking.id,
+        'state': booking.state,
+        'service': {'id': booking.service.id, 'name': booking.service.name},
+        'resource': {
+            'id': booking.resource.id, 'name': booking.resource.rec_name,
+            } if booking.resource else None,
+        'start': isoformat(booking.start),
+        'end': isoformat(booking.end),
+        'address': booking.address,
+        'note': booking.note,
+        'price': money(price),
+        'discount': money(price - final)
+        if price is not None and final is not None else None,
+        'discount_percent': money(booking.discount),
+        'final_price': money(final),
+        'currency': booking.currency.code,
+        'points_earned': booking.points_earned or 0,
+        }
+
+
+@api_route('GET', 'services', "The bookable services with the member price",
+    tags=['booking'], query=obj(dict(LIST_QUERY)), response=page(SERVICE))
+def services(request):
+    Service = request.pool.get('booking.service')
+    values = Service.list_services(member=request.member)
+    offset, limit = request.query['offset'], request.query['limit']
+    return {
+        'items': [service_json(v) for v in values[offset:offset + limit]],
+        'total': len(values),
+        }
+
+
+@api_route('GET', 'services/{service_id}/slots',
+    "The free slots of a service on a local date", tags=['booking'],
+    description="Slots the member's tier may not book yet are absent.",
+    query=obj({'date': DATE, 'resource_id': integer(1)},
+        required=['date']),
+    response=obj({'slots': array(SLOT)}, required=['slots']),
+    errors=[(404, 'not_found')])
+def service_slots(request):
+    Service = request.pool.get('booking.service')
+    slots = Service.free_slots(
+        request.path['service_id'], request.query['date'],
+        member=request.member,
+        resource=request.query.get('resource_id'))
+    return {'slots': [{
+                'start': s['local_start'],
+                'end': s['local_end'],
+                'resource': {'id': s['resource'],
+                    'name': s['resource_name']},
+                'capacity_left': s['capacity_left'],
+                } for s in slots]}
+
+
+@api_route('POST', 'bookings', "Book a slot", status=201, tags=['booking'],
+    body=obj({
+            'service_id': integer(1),
+            'start': DATETIME,
+            'resource_id': nullable(integer(1)),
+            'address': nullable(string(0, 500)),
+            'note': nullable(string(0, 2000)),
+            }, required=['service_id', 'start']),
+    response=obj({'booking': BOOKING}, required=['booking']),
+    errors=[(409, 'slot_full'), (409, 'booking_overlap'),
+        (422, 'slot_unavailable'), (404, 'not_found')])
+def create_booking(request):
+    Booking = request.pool.get('booking.booking')
+    body = request.body
+    booking = Booking.create_booking(
+        request.member, body['service_id'], parse_datetime(body['start']),
+        resource=body.get('resource_id'), address=body.get('address'),
+        note=body.get('note'))
+    return {'booking': booking_json(booking)}
+
+
+@api_route('GET', 'bookings/{booking_id}', "One booking of the member",
+    tags=['booking'], response=obj({'booking': BOOKING},
+        required=['booking']),
+    errors=[(404, 'not_found')])
+def get_booking(request):
+    Booking = request.pool.get('booking.booking')
+    booking = Booking.get_booking(request.path['booking_id'],
+        member=request.member)
+    return {'booking': booking_json(booking)}
+
+
+@api_route('POST', 'bookings/{booking_id}/cancel', "Cancel a booking",
+    tags=['booking'], response=obj({'booking': BOOKING},
+        required=['booking']),
+    errors=[(404, 'not_found'), (422, 'cancel_window_passed'),
+        (422, 'invalid_state')])
+def cancel_booking(request):
+    Booking = request.pool.get('booking.booking')
+    booking = Booking.cancel_booking(request.path['booking_id'],
+        member=request.member)
+    return {'booking': booking_json(booking)}
+
+
+@api_route('GET', 'me/bookings', "The member's bookings, newest first",
+    tags=['me', 'booking'], query=obj(dict(LIST_QUERY)),
+    response=page(BOOKING))
+def my_bookings(request):
+    Booking = request.pool.get('booking.booking')
+    bookings, total = Booking.member_bookings(request.member,
+        limit=request.query['limit'], offset=request.query['offset'])
+    return {'items': [booking_json(b) for b in bookings], 'total': total}

@@ -1,0 +1,667 @@
+# This file is part of the service_booking module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and license
+# terms.
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.pool import Pool
+from trytond.pyson import Bool, Eval, If
+from trytond.rpc import RPC
+from trytond.transaction import Transaction, without_check_access
+
+from . import clock
+from .exceptions import (
+    BookingAccessError, BookingModificationError, BookingNotFoundError,
+    BookingOverlapError, CancelWindowError, InvalidStateError,
+    NoShowTooEarlyError)
+from .service import OCCUPYING_STATES
+
+# The states in which the member may still cancel
+CANCELLABLE_STATES = ('draft', 'pending', 'confirmed')
+# The fields that only change while the booking is a draft
+FROZEN_FIELDS = {
+    'company', 'member', 'service', 'resource', 'start', 'price', 'discount',
+    'final_price', 'currency', 'tier',
+    }
+
+
+class Booking(Workflow, ModelSQL, ModelView):
+    "Booking"
+    __name__ = 'booking.booking'
+
+    _draft = {
+        'readonly': Eval('state') != 'draft',
+        }
+    company = fields.Many2One(
+        'company.company', "Company", required=True,
+        states={
+            'readonly': (Eval('state') != 'draft') | Bool(Eval('service')),
+            })
+    member = fields.Many2One(
+        'member.member', "Member", required=True, ondelete='RESTRICT',
+        states=_draft)
+    service = fields.Many2One(
+        'booking.service', "Service", required=True, ondelete='RESTRICT',
+        domain=[
+            ('company', '=', Eval('company', -1)),
+            ],
+        states=_draft)
+    resource = fields.Many2One(
+        'booking.resource', "Resource", ondelete='RESTRICT',
+        domain=[
+            ('company', '=', Eval('company', -1)),
+            If(Bool(Eval('service')),
+                ('services', '=', Eval('service', -1)),
+                ()),
+            ],
+        states={
+            'readonly': Eval('state') != 'draft',
+            'required': ~Eval('state').in_(['draft', 'cancelled']),
+            },
+        help="Leave empty to take a resource of the service with capacity "
+        "left when booking.")
+    start = fields.DateTime("Start", required=True, states=_draft)
+    end = fields.DateTime(
+        "End", readonly=True,
+        help="The start plus the duration of the service.")
+    busy_until = fields.DateTime(
+        "Busy Until", readonly=True,
+        help="The end plus the buffer of the service: the resource takes no "
+        "other booking before.")
+    date = fields.Date(
+        "Date", readonly=True,
+        help="The local date of the start in the time zone of the service.")
+    address = fields.Text(
+        "Address",
+        states={
+            'readonly': Eval('state').in_(['done', 'cancelled', 'no_show']),
+            })
+    note = fields.Text("Note")
+    tier = fields.Many2One(
+        'member.tier', "Tier", readonly=True, ondelete='RESTRICT',
+        help="The tier of the member when booking.")
+    price = fields.Numeric("Price", digits='currency', readonly=True)
+    discount = fields.Numeric(
+        "Discount", digits=(None, 2), readonly=True,
+        help="In %, the booking discount of the member's tier.")
+    final_price = fields.Numeric(
+        "Final Price", digits='currency', readonly=True)
+    currency = fields.Many2One(
+        'currency.currency', "Currency", required=True, readonly=True)
+    points_earned = fields.Integer(
+        "Points Earned", readonly=True,
+        help="Posted to the member's points when the booking is done.")
+    points_line = fields.Many2One(
+        'member.points.line', "Points Line", readonly=True,
+        ondelete='RESTRICT')
+    state = fields.Selection([
+            ('draft', "Draft"),
+            ('pending', "Pending"),
+            ('confirmed', "Confirmed"),
+            ('in_progress', "In Progress"),
+            ('done', "Done"),
+            ('cancelled', "Cancelled"),
+            ('no_show', "No-Show"),
+            ], "State", required=True, readonly=True, sort=False)
+    state_string = state.translated('state')
+    color = fields.Function(fields.Char("Colour"), 'get_color')
+    count = fields.Function(
+        fields.Integer(
+            "Bookings", help="1 for each booking (to count in graphs)."),
+        'get_count')
+
+    del _draft
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(
+                    t, (t.resource, Index.Range()), (t.start, Index.Range())),
+                Index(
+                    t, (t.member, Index.Range()), (t.start, Index.Range())),
+                Index(t, (t.date, Index.Range())),
+                Index(
+                    t, (t.state, Index.Equality(cardinality='low')),
+                    where=t.state.in_(['pending', 'confirmed'])),
+                })
+        cls._order = [('start', 'DESC'), ('id', 'DESC')]
+        cls._transitions |= {
+            ('draft', 'pending'),
+            ('pending', 'confirmed'),
+            ('confirmed', 'in_progress'),
+            ('in_progress', 'done'),
+            ('draft', 'cancelled'),
+            ('pending', 'cancelled'),
+            ('confirmed', 'cancelled'),
+            ('confirmed', 'no_show'),
+            ('cancelled', 'draft'),
+            }
+        cls._buttons.update({
+                'draft': {
+                    'invisible': Eval('state') != 'cancelled',
+                    'icon': 'tryton-undo',
+                    'depends': ['state'],
+                    },
+                'submit': {
+                    'invisible': Eval('state') != 'draft',
+                    'icon': 'tryton-forward',
+                    'depends': ['state'],
+                    },
+                'confirm': {
+                    'invisible': Eval('state') != 'pending',
+                    'icon': 'tryton-ok',
+                    'depends': ['state'],
+                    },
+                'begin': {
+                    'invisible': Eval('state') != 'confirmed',
+                    'icon': 'tryton-launch',
+                    'depends': ['state'],
+                    },
+                'finish': {
+                    'invisible': Eval('state') != 'in_progress',
+                    'icon': 'tryton-ok',
+                    'depends': ['state'],
+                    },
+                'no_show': {
+                    'invisible': Eval('state') != 'confirmed',
+                    'icon': 'tryton-cancel',
+                    'depends': ['state'],
+                    },
+                'cancel': {
+                    'invisible': ~Eval('state').in_(list(CANCELLABLE_STATES)),
+                    'icon': 'tryton-cancel',
+                    'depends': ['state'],
+                    },
+                })
+        cls.__rpc__.update({
+                'create_booking': RPC(readonly=False, result=int),
+                'cancel_booking': RPC(readonly=False, result=int),
+                })
+
+    @classmethod
+    def default_company(cls):
+        return Transaction().context.get('company')
+
+    @classmethod
+    def default_currency(cls):
+        pool = Pool()
+        Company = pool.get('company.company')
+        company_id = cls.default_company()
+        if company_id is not None and company_id >= 0:
+            return Company(company_id).currency.id
+
+    @classmethod
+    def default_state(cls):
+        return 'draft'
+
+    @classmethod
+    def default_points_earned(cls):
+        return 0
+
+    @fields.depends('service', 'company', methods=['_set_prices'])
+    def on_change_service(self):
+        if self.service:
+            self.company = self.service.company
+            self.currency = self.service.company.currency
+        self._set_prices()
+
+    @fields.depends('member', 'address', methods=['_set_prices'])
+    def on_change_member(self):
+        self._set_prices()
+        if self.member and not self.address:
+            self.address = self.member.address
+
+    @fields.depends('service', 'member', 'tier', 'price', 'discount',
+        'final_price')
+    def _set_prices(self):
+        if self.service:
+            self.price, self.discount, self.final_price = (
+                self.service.member_price(self.member))
+            self.tier = self.member.tier if self.member else None
+        else:
+            self.price = self.discount = self.final_price = None
+
+    @fields.depends('start', 'service')
+    def on_change_with_end(self):
+        if self.start and self.service and self.service.duration:
+            return self.start + self.service.duration
+
+    def get_color(self, name):
+        return self.resource.color if self.resource else None
+
+    def get_count(self, name):
+        return 1
+
+    def get_rec_name(self, name):
+        start = ''
+        if self.start and self.service:
+            start = clock.to_local(self.start, self.service.tzinfo).strftime(
+                '%Y-%m-%d %H:%M')
+        return '%s @ %s' % (
+            self.service.rec_name if self.service else '', start)
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        if clause[1].startswith('!') or clause[1].startswith('not '):
+            bool_op = 'AND'
+        else:
+            bool_op = 'OR'
+        return [bool_op,
+            ('service.rec_name',) + tuple(clause[1:]),
+            ('member.rec_name',) + tuple(clause[1:]),
+            ]
+
+    def compute_fields(self, field_names=None):
+        values = super().compute_fields(field_names)
+        if field_names is None or field_names & {'start', 'service'}:
+            end = busy_until = date = None
+            if self.start and self.service:
+                end = self.start + self.service.duration
+                busy_until = end + self.service.buffer
+                date = self.service.local_date(self.start)
+            for name, value in [
+                    ('end', end), ('busy_until', busy_until),
+                    ('date', date)]:
+                if getattr(self, name) != value:
+                    values[name] = value
+        return values
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if values.get('start'):
+            values['start'] = clock.to_utc(values['start'])
+        return values
+
+    @classmethod
+    def check_modification(cls, mode, bookings, values=None, external=False):
+        super().check_modification(
+            mode, bookings, values=values, external=external)
+        if mode == 'write' and values.keys() & FROZEN_FIELDS:
+            for booking in bookings:
+                if booking.state != 'draft':
+                    raise BookingModificationError(gettext(
+                            'service_booking.msg_booking_modify_draft',
+                            booking=booking.rec_name))
+        elif mode == 'delete':
+            for booking in bookings:
+                if booking.state not in {'draft', 'cancelled'}:
+                    raise BookingModificationError(gettext(
+                            'service_booking.msg_booking_delete',
+                            booking=booking.rec_name))
+
+    @classmethod
+    def copy(cls, bookings, default=None):
+        default = default.copy() if default is not None else {}
+        for name in [
+                'end', 'busy_until', 'date', 'tier', 'price', 'discount',
+                'final_price', 'points_line']:
+            default.setdefault(name, None)
+        default.setdefault('points_earned', 0)
+        return super().copy(bookings, default=default)
+
+    # Workflow
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('draft')
+    def draft(cls, bookings):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('pending')
+    def submit(cls, bookings):
+        cls._book(bookings)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('confirmed')
+    def confirm(cls, bookings):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('in_progress')
+    def begin(cls, bookings):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('done')
+    def finish(cls, bookings):
+        cls.post_points(bookings)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('no_show')
+    def no_show(cls, bookings):
+        now = clock.now()
+        for booking in bookings:
+            if booking.start > now:
+                raise NoShowTooEarlyError(gettext(
+                        'service_booking.msg_booking_no_show_too_early',
+                        booking=booking.rec_name))
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('cancelled')
+    def cancel(cls, bookings):
+        pass
+
+    # Slot holding
+
+    @classmethod
+    def _lock_slot(cls, resources, members):
+        """Lock the resources and the members until the end of the
+        transaction.
+
+        Tryton 8.0 restarts a transaction whose locks were not taken at its
+        start, with the locks taken first: the bookings it then reads include
+        those of every transaction that held them before.  Touching the rows
+        closes the last gap on PostgreSQL: a transaction whose snapshot was
+        taken before this one commits cannot lock them afterwards (it gets a
+        serialization failure and restarts with a fresh snapshot)."""
+        pool = Pool()
+        Resource = pool.get('booking.resource')
+        Member = pool.get('member.member')
+        cursor = Transaction().connection.cursor()
+        resources = Resource.browse(sorted({int(r) for r in resources}))
+        members = Member.browse(sorted({int(m) for m in members}))
+        Resource.lock(resources)
+        Member.lock(members)
+        in_ = fields.SQL_OPERATORS['in']
+        for Model, records in [(Resource, resources), (Member, members)]:
+            if not records:
+                continue
+            table = Model.__table__()
+            cursor.execute(*table.update(
+                    [table.id], [table.id],
+                    where=in_(table.id, [r.id for r in records])))
+
+    @classmethod
+    def _book(cls, bookings):
+        """Hold the slot of each draft booking and set its prices, under the
+        lock of its resources and member: refuse a closed, past, too soon or
+        too far slot, a full slot and a member's overlapping booking."""
+        resources, members = set(), set()
+        with without_check_access():
+            for booking in bookings:
+                if booking.resource:
+                    resources.add(booking.resource.id)
+                else:
+                    resources.update(
+                        r.id for r in booking.service.available_resources())
+                members.add(booking.member.id)
+            cls._lock_slot(resources, members)
+            for booking in cls.browse([b.id for b in bookings]):
+                service, member = booking.service, booking.member
+                candidates = service.check_slot(
+                    booking.start, member=member, resource=booking.resource)
+                booking.check_member_overlap()
+                price, discount, final_price = service.member_price(member)
+                # Written at once: the next bookings see this one
+                cls.write([booking], {
+                        'resource': candidates[0].id,
+                        'tier': member.tier.id if member.tier else None,
+                        'price': price,
+                        'discount': discount,
+                        'final_price': final_price,
+                        'currency': service.company.currency.id,
+                        'state': 'pending',
+                        })
+
+    def check_member_overlap(self):
+        "Refuse if the member holds another booking during this one"
+        table = self.__table__()
+        cursor = Transaction().connection.cursor()
+        end = self.start + self.service.duration
+        cursor.execute(*table.select(
+                table.id,
+                where=(table.member == self.member.id)
+                & table.state.in_(list(OCCUPYING_STATES))
+                & (table.start < end)
+                & (table.end > self.start)
+                & (table.id != self.id),
+                limit=1))
+        row = cursor.fetchone()
+        if row:
+            other = self.__class__(row[0])
+            raise BookingOverlapError(gettext(
+                    'service_booking.msg_booking_overlap',
+                    member=self.member.rec_name, booking=other.rec_name),
+                details={'booking': other.id})
+
+    # Points
+
+    def compute_points(self):
+        """Return the points earned by the booking: the final price times
+        the points multiplier of the member's tier, rounded half up"""
+        if not self.final_price:
+            return 0
+        multiplier = Decimal(1)
+        if self.member.tier:
+            multiplier = self.member.tier.points_multiplier or Decimal(0)
+        return int((self.final_price * multiplier).quantize(
+                Decimal(1), rounding=ROUND_HALF_UP))
+
+    @classmethod
+    def post_points(cls, bookings):
+        """Post the points of the bookings to the members' ledger, once: the
+        idempotency key booking:<id> makes a repeated posting return the
+        first line"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        with without_check_access():
+            bookings = [b for b in cls.browse([b.id for b in bookings])
+                if not b.points_line]
+            entries, posted = [], []
+            for booking in bookings:
+                points = booking.compute_points()
+                if points <= 0:
+                    continue
+                entries.append({
+                        'member': booking.member,
+                        'points': points,
+                        'reason': gettext(
+                            'service_booking.msg_booking_points_reason',
+                            booking=booking.rec_name),
+                        'origin': str(booking),
+                        'key': 'booking:%d' % booking.id,
+                        })
+                posted.append(booking)
+            if not entries:
+                return
+            lines = Member.post_points(entries)
+            to_write = []
+            for booking, line in zip(posted, lines):
+                to_write.extend([[booking], {
+                            'points_earned': line.points,
+                            'points_line': line.id,
+                            }])
+            cls.write(*to_write)
+
+    # Methods called by the mini-program API
+
+    @classmethod
+    def create_booking(cls, member, service, start, resource=None,
+            address=None, note=None):
+        """Book the slot of service starting at start for member and return
+        the booking, pending confirmation.
+
+        start is an aware datetime (or ISO 8601 string), or a naive UTC one;
+        resource (id) is optional: the resource of the service with the most
+        capacity left is taken; address defaults to the member's address.
+
+        With a `member` in the context (the mini-program user), only that
+        member may be booked for; otherwise the user needs the right to
+        create bookings.  Raise BookingNotFoundError (not_found),
+        SlotUnavailableError (slot_unavailable, details['reason']),
+        SlotFullError (slot_full), BookingOverlapError (booking_overlap) or
+        BookingAccessError (forbidden)."""
+        pool = Pool()
+        Member = pool.get('member.member')
+        ModelAccess = pool.get('ir.model.access')
+        Service = pool.get('booking.service')
+        member_id = cls._check_member(member)
+        if Transaction().context.get('member') is None:
+            ModelAccess.check(cls.__name__, 'create')
+        service = Service._get_service(service)
+        if isinstance(start, str):
+            start = dt.datetime.fromisoformat(start.replace('Z', '+00:00'))
+        start = clock.to_utc(start)
+        with without_check_access():
+            members = Member.search([('id', '=', member_id)])
+            if not members:
+                raise BookingNotFoundError(gettext(
+                        'service_booking.msg_member_not_found',
+                        id=member_id),
+                    details={'model': 'member.member', 'id': member_id})
+            member, = members
+            # Lock first: the transaction may restart with the locks taken
+            cls._lock_slot(
+                [r.id for r in service.available_resources(resource)],
+                [member.id])
+            # Refuse before writing anything
+            service.check_slot(start, member=member, resource=resource)
+            booking = cls(
+                company=service.company,
+                currency=service.company.currency,
+                member=member,
+                service=service,
+                resource=(int(resource) if resource is not None else None),
+                start=start,
+                address=member.address if address is None else address,
+                note=note)
+            booking.save()
+            cls.submit([booking])
+        return cls(booking.id)
+
+    @classmethod
+    def cancel_booking(cls, booking, member=None):
+        """Cancel booking (id) for its member and return it.
+
+        The member may cancel a draft at any time, a pending or confirmed
+        booking until the cancellation window before its start (the window
+        of the service, or the free cancellation hours of the member's tier
+        when they are fewer).  Raise BookingNotFoundError (not_found) for a
+        booking of another member, InvalidStateError (invalid_state) or
+        CancelWindowError (cancel_window_passed, with the deadline)."""
+        booking = cls.get_booking(booking, member=member)
+        with without_check_access():
+            if booking.state not in CANCELLABLE_STATES:
+                raise InvalidStateError(gettext(
+                        'service_booking.msg_booking_cancel_state',
+                        booking=booking.rec_name,
+                        state=booking.state_string),
+                    details={'state': booking.state})
+            deadline = booking.cancel_deadline()
+            if booking.state != 'draft' and clock.now() > deadline:
+                tzinfo = booking.service.tzinfo
+                raise CancelWindowError(gettext(
+                        'service_booking.msg_booking_cancel_window',
+                        booking=booking.rec_name,
+                        hours=booking.service.cancel_window(booking.member),
+                        deadline=clock.to_local(deadline, tzinfo).strftime(
+                            '%Y-%m-%d %H:%M')),
+                    details={
+                        'deadline': clock.to_local(
+                            deadline, tzinfo).isoformat(),
+                        'window_hours': booking.service.cancel_window(
+                            booking.member),
+                        })
+            cls.cancel([booking])
+        return cls(booking.id)
+
+    def cancel_deadline(self):
+        "Return the last time (naive UTC) the member may cancel"
+        hours = self.service.cancel_window(self.member)
+        return self.start - dt.timedelta(hours=hours)
+
+    @classmethod
+    def get_booking(cls, booking, member=None):
+        """Return the booking (id) of member (default: the member of the
+        context) that the user may read, or raise BookingNotFoundError"""
+        pool = Pool()
+        ModelAccess = pool.get('ir.model.access')
+        member_id = cls._check_member(member, required=False)
+        if member_id is None:
+            ModelAccess.check(cls.__name__, 'write')
+        try:
+            booking_id = int(booking)
+        except (TypeError, ValueError):
+            booking_id = None
+        domain = [('id', '=', booking_id)]
+        if member_id is not None:
+            domain.append(('member', '=', member_id))
+        bookings = cls.search(domain) if booking_id is not None else []
+        if not bookings:
+            raise BookingNotFoundError(gettext(
+                    'service_booking.msg_booking_not_found', id=booking),
+                details={'model': cls.__name__, 'id': booking})
+        return bookings[0]
+
+    @classmethod
+    def member_bookings(cls, member=None, limit=20, offset=0):
+        """Return the bookings of member (default: the member of the
+        context), newest first, and their total count"""
+        member_id = cls._check_member(member)
+        domain = [('member', '=', member_id)]
+        order = [('start', 'DESC'), ('id', 'DESC')]
+        return (cls.search(domain, offset=offset, limit=limit, order=order),
+            cls.search_count(domain))
+
+    @classmethod
+    def _check_member(cls, member, required=True):
+        """Return the id of member, checked against the member of the
+        context (a mini-program user acts only for its member)"""
+        context_member = Transaction().context.get('member')
+        if member is None:
+            member = context_member
+        member_id = int(member) if member is not None else None
+        if context_member is not None and member_id != context_member:
+            raise BookingAccessError(gettext(
+                    'service_booking.msg_booking_other_member'),
+                details={'member': member_id})
+        if required and member_id is None:
+            raise BookingNotFoundError(gettext(
+                    'service_booking.msg_member_not_found', id=member),
+                details={'model': 'member.member', 'id': member})
+        return member_id
+
+    def booking_values(self):
+        "Return the plain values of the booking for the mini-program"
+        tzinfo = self.service.tzinfo
+
+        def local(value):
+            return clock.to_local(value, tzinfo).isoformat() if value else None
+        return {
+            'id': self.id,
+            'state': self.state,
+            'member': self.member.id,
+            'service': {
+                'id': self.service.id,
+                'name': self.service.name,
+                },
+            'resource': ({
+                    'id': self.resource.id,
+                    'name': self.resource.name,
+                    } if self.resource else None),
+            'start': self.start,
+            'end': self.end,
+            'local_start': local(self.start),
+            'local_end': local(self.end),
+            'address': self.address or '',
+            'note': self.note or '',
+            'price': self.price,
+            'discount': self.discount,
+            'final_price': self.final_price,
+            'currency': self.currency.code,
+            'points_earned': self.points_earned or 0,
+            'cancel_deadline': (local(self.cancel_deadline())
+                if self.state in CANCELLABLE_STATES else None),
+            }

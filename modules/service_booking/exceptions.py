@@ -1,0 +1,76 @@
+# This file is part of the service_booking module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and license
+# terms.
+from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError, ValidationError
+
+
+class _Coded:
+    """A refusal the mini-program API reports as is.
+
+    `error_code` is the machine code of API.md and `details` a dictionary
+    of plain values (ids, ISO dates, reasons) for the error object.  (`code`
+    stays UserError's numeric RPC fault code.)"""
+    error_code = None
+
+    def __init__(self, *args, details=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.details = dict(details or {})
+
+
+class BookingError(_Coded, UserError):
+    error_code = 'booking_error'
+
+
+class SlotFullError(BookingError):
+    "No capacity is left in the slot"
+    error_code = 'slot_full'
+
+
+class SlotUnavailableError(BookingError):
+    """The start is not bookable: closed, in the past, within the lead time,
+    beyond the booking horizon of the member's tier, off the slot grid or not
+    served by the resource.  details['reason'] says which."""
+    error_code = 'slot_unavailable'
+
+
+class BookingOverlapError(BookingError):
+    "The member already holds a booking at that time"
+    error_code = 'booking_overlap'
+
+
+class CancelWindowError(BookingError):
+    "Too late for the member to cancel"
+    error_code = 'cancel_window_passed'
+
+
+class InvalidStateError(BookingError):
+    "The booking is not in a state that allows the action"
+    error_code = 'invalid_state'
+
+
+class NoShowTooEarlyError(BookingError):
+    "A booking marked as no-show before its start"
+    error_code = 'too_early'
+
+
+class BookingNotFoundError(BookingError):
+    "The booking or service does not exist or is not the member's"
+    error_code = 'not_found'
+
+
+class BookingAccessError(_Coded, AccessError):
+    "A member acting for another member"
+    error_code = 'forbidden'
+
+
+class BookingModificationError(_Coded, AccessError):
+    error_code = 'invalid_state'
+
+
+class ScheduleValidationError(ValidationError):
+    pass
+
+
+class ServiceValidationError(ValidationError):
+    pass

@@ -1,0 +1,214 @@
+"""Demo data of the service_booking module: home cleaning, appliance repair
+and massage services with their staff and rooms, opening hours, holidays and
+leave, and bookings of the demo members in every state over the last three
+weeks and the next week."""
+import datetime as dt
+from decimal import Decimal
+
+SERVICES = [
+    # code, English name, Chinese name, price, duration, buffer, capacity,
+    # lead time, horizon, cancellation hours, description (zh)
+    ('CLEAN', "Home Cleaning", "家庭保洁", Decimal('158.00'),
+        dt.timedelta(hours=2), dt.timedelta(minutes=30), 1,
+        dt.timedelta(hours=4), 7, 24,
+        "两小时上门保洁：客厅、卧室、厨房和卫生间，自带清洁工具。"),
+    ('REPAIR', "Appliance Repair", "家电维修", Decimal('80.00'),
+        dt.timedelta(hours=1, minutes=30), dt.timedelta(minutes=30), 1,
+        dt.timedelta(hours=2), 7, 12,
+        "上门检测维修冰箱、洗衣机、空调和热水器，上门费80元，配件另计。"),
+    ('MASSAGE', "Massage", "推拿按摩", Decimal('198.00'),
+        dt.timedelta(hours=1), dt.timedelta(minutes=15), 1,
+        dt.timedelta(hours=1), 14, 6,
+        "60分钟中式推拿，缓解肩颈和腰背疲劳。"),
+    ]
+STAFF = [
+    # name, service codes, weekdays, start, end
+    ("王芳", ['CLEAN'], '012345', dt.time(8, 30), dt.time(18)),
+    ("李强", ['CLEAN'], '123456', dt.time(8, 30), dt.time(18)),
+    ("张建国", ['REPAIR'], '0123456', dt.time(9), dt.time(19)),
+    ("刘师傅", ['REPAIR'], '01234', dt.time(9), dt.time(17)),
+    ("陈静", ['MASSAGE'], '0123456', dt.time(10), dt.time(22)),
+    ]
+ROOMS = [
+    # name, kind, service codes, capacity
+    ("推拿室一", 'room', ['MASSAGE'], None),
+    ("推拿室二", 'room', ['MASSAGE'], None),
+    ]
+COLORS = ['#3465a4', '#4e9a06', '#c4a000', '#ce5c00', '#75507b', '#cc0000',
+    '#06989a']
+NOTES = [
+    None, None, "家里有猫，请随手关门", "请先打电话", "小区东门进",
+    "冰箱不制冷", "洗衣机漏水", "肩颈酸痛", "需要带梯子", "Please call "
+    "before coming",
+    ]
+
+
+def load(pool, rng, company):
+    from trytond.modules.service_booking import clock
+    from trytond.modules.service_booking.exceptions import BookingError
+    from trytond.transaction import Transaction
+
+    Booking = pool.get('booking.booking')
+    Employee = pool.get('company.employee')
+    Exception_ = pool.get('booking.resource.exception')
+    Lang = pool.get('ir.lang')
+    Member = pool.get('member.member')
+    ModelData = pool.get('ir.model.data')
+    Party = pool.get('party.party')
+    Resource = pool.get('booking.resource')
+    Service = pool.get('booking.service')
+    Template = pool.get('product.template')
+
+    members = Member.search([], order=[('id', 'ASC')])
+    # Lock the members at once: posting points needs it, and a transaction
+    # restarts for each lock it did not take first
+    Member.lock(members)
+    translatable = bool(Lang.search([
+                ('code', '=', 'zh_CN'), ('translatable', '=', True)]))
+
+    services = {}
+    for (code, name, zh_name, price, duration, buffer, capacity, lead_time,
+            horizon, cancel_hours, description) in SERVICES:
+        template, = Template.create([{
+                    'name': name,
+                    'code': code,
+                    'type': 'service',
+                    'default_uom': ModelData.get_id('product', 'uom_unit'),
+                    'list_price': price,
+                    'products': [('create', [{}])],
+                    }])
+        service, = Service.create([{
+                    'product': template.products[0].id,
+                    'duration': duration,
+                    'buffer': buffer,
+                    'capacity': capacity,
+                    'lead_time': lead_time,
+                    'horizon': horizon,
+                    'cancel_hours': cancel_hours,
+                    'timezone': company.timezone or 'Asia/Shanghai',
+                    'description': description,
+                    'service_area': "上海市内环以内" if code != 'MASSAGE'
+                    else None,
+                    }])
+        if translatable:
+            with Transaction().set_context(language='zh_CN'):
+                Template.write([Template(template.id)], {'name': zh_name})
+        services[code] = service
+
+    resources = []
+    for i, (name, codes, weekdays, start, end) in enumerate(STAFF):
+        party, = Party.create([{'name': name}])
+        employee, = Employee.create([{
+                    'party': party.id, 'company': company.id}])
+        resources.append((codes, {
+                    'name': name, 'kind': 'employee',
+                    'employee': employee.id, 'color': COLORS[i],
+                    'hours': [('create', [{
+                                    'weekday': d, 'start_time': start,
+                                    'end_time': end} for d in weekdays])],
+                    }))
+    for j, (name, kind, codes, capacity) in enumerate(ROOMS):
+        resources.append((codes, {
+                    'name': name, 'kind': kind, 'capacity': capacity,
+                    'color': COLORS[len(STAFF) + j],
+                    'hours': [('create', [{
+                                    'weekday': str(d),
+                                    'start_time': dt.time(10),
+                                    'end_time': dt.time(22)}
+                                for d in range(7)])],
+                    }))
+    records = Resource.create([values for _, values in resources])
+    for (codes, _), resource in zip(resources, records):
+        for code in codes:
+            Service.write([services[code]], {
+                    'booking_resources': [('add', [resource.id])]})
+
+    now = clock.now()
+    today = services['CLEAN'].local_date(now)
+    # Holidays and leave
+    holiday = today + dt.timedelta(days=(5 - today.weekday()) % 7 + 7)
+    Exception_.create([{
+                'resource': r.id, 'reason': "公司团建",
+                'start_date': holiday, 'end_date': holiday,
+                } for r in records if r.kind == 'employee'] + [{
+                'resource': records[1].id, 'reason': "年假",
+                'start_date': today + dt.timedelta(days=2),
+                'end_date': today + dt.timedelta(days=4),
+                }, {
+                'resource': records[4].id, 'reason': "下午培训",
+                'start_date': today + dt.timedelta(days=1),
+                'end_date': today + dt.timedelta(days=1),
+                'closed': False,
+                'start_time': dt.time(10), 'end_time': dt.time(13),
+                }])
+
+    # Bookings: the clock of each booking is a day before its start, then
+    # moves to its start to run the workflow
+    if not members:
+        return
+    created = []
+    for day in range(-21, 8):
+        date = today + dt.timedelta(days=day)
+        for code, service in sorted(services.items()):
+            service = Service(service.id)
+            start, end = service.day_bounds(date)
+            slots = service.compute_slots(
+                service.available_resources(), start, end)
+            rng.shuffle(slots)
+            for slot in slots[:rng.randint(1, 3)]:
+                member = rng.choice(members)
+                created.append(
+                    (slot['start'], service, slot['resource'], member))
+    created.sort(key=lambda c: c[0])
+    booked = []
+    for start, service, resource, member in created:
+        note = rng.choice(NOTES)
+        if start > now and rng.random() < 0.05:
+            Booking.create([{
+                        'member': member.id, 'service': service.id,
+                        'start': start, 'address': member.address,
+                        'note': note,
+                        }])
+            continue
+        try:
+            with Transaction().set_context(
+                    _booking_now=start - dt.timedelta(days=1)):
+                booking = Booking.create_booking(
+                    member, service, start, resource=resource.id,
+                    note=note)
+        except BookingError:
+            continue
+        booked.append(booking)
+    # The last two bookings that started are in progress
+    started = [b for b in booked if b.start < now]
+    in_progress = set(started[-2:])
+    for booking in booked:
+        with Transaction().set_context(_booking_now=booking.start):
+            _run_workflow(
+                Booking, booking, now, rng, booking in in_progress)
+
+
+def _run_workflow(Booking, booking, now, rng, in_progress=False):
+    "Move the booking to a state fitting its time"
+    from trytond.transaction import Transaction
+
+    draw = rng.random()
+    if in_progress:
+        Booking.confirm([booking])
+        Booking.begin([booking])
+    elif booking.start < now:
+        if draw < 0.12:
+            Booking.cancel([booking])
+        elif draw < 0.2:
+            Booking.confirm([booking])
+            with Transaction().set_context(
+                    _booking_now=booking.start + dt.timedelta(minutes=20)):
+                Booking.no_show([booking])
+        else:
+            Booking.confirm([booking])
+            Booking.begin([booking])
+            Booking.finish([booking])
+    elif draw < 0.1:
+        Booking.cancel([booking])
+    elif draw < 0.6:
+        Booking.confirm([booking])
