@@ -86,7 +86,7 @@ class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         counts = {t.id: 0 for t in tiers}
         for sub_ids in grouped_slice([t.id for t in tiers], SLICE):
             cursor.execute(*member.select(
-                    member.tier, Count(Literal('*')),
+                    member.tier, Count(member.id),
                     where=fields.SQL_OPERATORS['in'](member.tier, sub_ids)
                     & (member.active == Literal(True)),
                     group_by=[member.tier]))

@@ -230,6 +230,21 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(Member(member.id).lifetime_points, 105)
 
     @with_transaction()
+    def test_tier_member_count(self):
+        "Each tier counts its active members"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Tier = pool.get('member.tier')
+        basic, silver, gold = create_tiers()
+        for name, points in [("A", 10), ("B", 150), ("C", 120), ("D", 0)]:
+            member = create_member(name)
+            if points:
+                Member.add_points(member, points, "x")
+        counts = {t.code: t.member_count for t in Tier.browse(
+                    [basic, silver, gold])}
+        self.assertEqual(counts, {'basic': 1, 'silver': 2, 'gold': 0})
+
+    @with_transaction()
     def test_tier_downgrade_policy(self):
         "A reversal lowers lifetime points; downgrades follow the policy"
         pool = Pool()

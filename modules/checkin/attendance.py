@@ -1,0 +1,1063 @@
+# This file is part of the checkin module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+import datetime as dt
+from contextlib import contextmanager
+
+from sql.operators import Equal
+
+from trytond import backend
+from trytond.i18n import gettext
+from trytond.model import (
+    Exclude, Index, ModelSQL, ModelView, Unique, fields)
+from trytond.model.exceptions import SQLConstraintError
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.rpc import RPC
+from trytond.transaction import Transaction, without_check_access
+
+from . import clock
+from .event import (
+    METHODS, TIMED_METHODS, isoformat, normalize_bssid)
+from .exceptions import (
+    AlreadyCheckedInError, AttendanceAccessError, CheckInAccessError,
+    CheckInError, CheckInRestart, EventNotOpenError, InvalidCheckInError,
+    InvalidTokenError, MethodNotAllowedError, NotOnRosterError,
+    OutOfRangeError, QRExpiredError, ReviewError, WifiMismatchError)
+
+STATUSES = [
+    ('valid', "Valid"),
+    ('late', "Late"),
+    ('flagged', "Flagged"),
+    ('rejected', "Rejected"),
+    ]
+# The statuses that count as the member's attendance
+COUNTED = {'valid', 'late', 'flagged'}
+REASONS = [
+    ('out_of_range', "Out of Range"),
+    ('wifi_mismatch', "Wi-Fi Mismatch"),
+    ('not_on_roster', "Not on Roster"),
+    ]
+REASON_ERRORS = {
+    'out_of_range': (OutOfRangeError, 'checkin.msg_out_of_range'),
+    'wifi_mismatch': (WifiMismatchError, 'checkin.msg_wifi_mismatch'),
+    'not_on_roster': (NotOnRosterError, 'checkin.msg_not_on_roster'),
+    }
+CREDENTIAL_KEYS = {'qr_token', 'code', 'nfc_tag', 'event_id', 'method'}
+SYNC_MAX_ITEMS = 100
+ARRIVAL_MINUTES = 5
+
+
+@contextmanager
+def savepoint(name):
+    """Roll back to a savepoint when the block fails.
+
+    PostgreSQL aborts the whole transaction on an error, so an expected
+    constraint violation must be wrapped.  SQLite only aborts the failed
+    statement (and shares the connection of an in-memory database with
+    the transaction that Tryton opens to report a constraint error, which
+    releases every savepoint), so nothing is needed there."""
+    if backend.name != 'postgresql':
+        yield
+        return
+    cursor = Transaction().connection.cursor()
+    cursor.execute('SAVEPOINT %s' % name)
+    try:
+        yield
+    except Exception:
+        cursor.execute('ROLLBACK TO SAVEPOINT %s' % name)
+        raise
+    else:
+        cursor.execute('RELEASE SAVEPOINT %s' % name)
+
+
+def parse_datetime(value):
+    "Return the naive UTC datetime of an ISO 8601 string or a datetime"
+    if value is None or value == '':
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(('Z', 'z')):
+            text = text[:-1] + '+00:00'
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_client_time_invalid', value=value),
+                {'field': 'client_time'})
+        if value.tzinfo is None:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_client_time_invalid', value=text),
+                {'field': 'client_time'})
+    if not isinstance(value, dt.datetime):
+        raise InvalidCheckInError(gettext(
+                'checkin.msg_client_time_invalid', value=value),
+            {'field': 'client_time'})
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def parse_position(position):
+    """Return (latitude, longitude, accuracy) of position or None.
+
+    position is a dictionary with the keys lat, lon and accuracy_m (the API
+    names) or a tuple."""
+    if not position:
+        return None
+    if isinstance(position, dict):
+        values = (position.get('lat'), position.get('lon'),
+            position.get('accuracy_m'))
+    else:
+        values = tuple(position) + (None,) * (3 - len(position))
+    latitude, longitude, accuracy = values[:3]
+    if latitude is None and longitude is None:
+        return None
+    try:
+        latitude, longitude = float(latitude), float(longitude)
+        accuracy = float(accuracy) if accuracy is not None else None
+    except (TypeError, ValueError):
+        raise InvalidCheckInError(gettext('checkin.msg_position_invalid'),
+            {'field': 'position'})
+    if (not -90 <= latitude <= 90 or not -180 <= longitude <= 180
+            or (accuracy is not None and not 0 <= accuracy < 1e7)):
+        raise InvalidCheckInError(gettext('checkin.msg_position_invalid'),
+            {'field': 'position'})
+    # The precision of the fields: about 1 cm and 10 cm
+    return (round(latitude, 7), round(longitude, 7),
+        round(accuracy, 1) if accuracy is not None else None)
+
+
+def normalize_uuid(value):
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        raise InvalidCheckInError(gettext('checkin.msg_client_uuid_invalid'),
+            {'field': 'client_uuid'})
+    return value.strip().lower()
+
+
+class CheckInResult:
+    """The result of a check-in attempt.
+
+    status is 'created', 'duplicate' (attendance is the existing record) or
+    'refused' (error is the CheckInError; attendance the rejected record
+    kept for review, if any)."""
+    __slots__ = ('status', 'attendance', 'error', 'client_uuid')
+
+    def __init__(self, status, attendance=None, error=None,
+            client_uuid=None):
+        assert status in {'created', 'duplicate', 'refused'}
+        self.status = status
+        self.attendance = attendance
+        self.error = error
+        self.client_uuid = client_uuid
+
+    def __repr__(self):
+        return '<CheckInResult %s %s %s>' % (
+            self.status, self.attendance, self.code)
+
+    @property
+    def code(self):
+        "The error code of API.md or None when created"
+        return self.error.error_code if self.error else None
+
+    def to_dict(self):
+        "Return the result as JSON-serialisable values"
+        pool = Pool()
+        Member = pool.get('member.member')
+        result = {
+            'status': self.status,
+            'client_uuid': self.client_uuid,
+            'checkin': None,
+            'error': None,
+            'member': None,
+            }
+        if self.attendance:
+            result['checkin'] = self.attendance.summary()
+            with without_check_access():
+                member = Member(self.attendance.member.id)
+                result['member'] = {
+                    'id': member.id,
+                    'points_balance': member.points_balance,
+                    'streak_days': member.streak_days,
+                    }
+        if self.error:
+            result['error'] = {
+                'code': self.error.error_code,
+                'message': self.error.message,
+                'details': self.error.details,
+                }
+        return result
+
+
+class Attendance(ModelSQL, ModelView):
+    "Check-in"
+    __name__ = 'checkin.attendance'
+    __string__ = "Check-in"
+
+    event = fields.Many2One(
+        'checkin.event', "Event", required=True, readonly=True,
+        ondelete='RESTRICT')
+    member = fields.Many2One(
+        'member.member', "Member", required=True, readonly=True,
+        ondelete='RESTRICT')
+    time = fields.DateTime(
+        "Time", required=True, readonly=True,
+        help="When the member checked in: the server time, or the time of "
+        "the device for an offline check-in with a QR code or an "
+        "activity code.")
+    server_time = fields.DateTime(
+        "Server Time", required=True, readonly=True,
+        help="When the server received the check-in.")
+    client_time = fields.DateTime(
+        "Client Time", readonly=True,
+        help="The time reported by the device.")
+    offline = fields.Boolean(
+        "Offline", readonly=True,
+        help="Checked in without network and synchronised later.")
+    local_date = fields.Date(
+        "Date", required=True, readonly=True,
+        help="The local date in the time zone of the event.")
+    arrival = fields.Char(
+        "Arrival", readonly=True,
+        help="The local time of the check-in, by 5 minutes.")
+    day_key = fields.Integer(
+        "Day Key", required=True, readonly=True,
+        help="The local day for daily kinds, 0 for the others.")
+    epoch_minute = fields.Integer("Minute", required=True, readonly=True)
+    method = fields.Selection(
+        METHODS, "Method", required=True, readonly=True)
+    tag = fields.Many2One(
+        'checkin.tag', "NFC Tag", readonly=True, ondelete='SET NULL')
+    latitude = fields.Float("Latitude", digits=(3, 7), readonly=True)
+    longitude = fields.Float("Longitude", digits=(3, 7), readonly=True)
+    accuracy = fields.Float(
+        "Accuracy", digits=(16, 1), readonly=True,
+        help="In meters, as reported by the device.")
+    distance = fields.Float(
+        "Distance", digits=(16, 1), readonly=True,
+        help="In meters, from the location of the event.")
+    bssid = fields.Char("Wi-Fi BSSID", readonly=True)
+    status = fields.Selection(
+        STATUSES, "Status", required=True, readonly=True, sort=False)
+    counted = fields.Boolean(
+        "Counted", readonly=True,
+        help="Valid, late and flagged check-ins count; rejected ones do "
+        "not.")
+    late = fields.Boolean("Late", readonly=True)
+    reasons = fields.MultiSelection(
+        REASONS, "Reasons", readonly=True,
+        help="Why the check-in is suspicious.")
+    reason_details = fields.Text("Details", readonly=True)
+    client_uuid = fields.Char(
+        "Client UUID", readonly=True,
+        help="Set by the device: a check-in sent again is not recorded "
+        "twice.")
+    checked_in_by = fields.Many2One(
+        'res.user', "Checked In By", readonly=True, ondelete='SET NULL')
+    reviewed_by = fields.Many2One(
+        'res.user', "Reviewed By", readonly=True, ondelete='SET NULL')
+    reviewed_at = fields.DateTime("Reviewed At", readonly=True)
+    review_note = fields.Text("Review Note")
+    points_granted = fields.Boolean(
+        "Points Granted", readonly=True,
+        help="If checked, the points of the check-in are on the member's "
+        "ledger.")
+    points_line = fields.Many2One(
+        'member.points.line', "Points Line", readonly=True,
+        ondelete='RESTRICT')
+    points_lines = fields.One2Many(
+        'member.points.line', 'origin', "Points Lines", readonly=True)
+    points_awarded = fields.Function(
+        fields.Integer("Points"), 'get_points_awarded')
+    check_ins = fields.Function(
+        fields.Integer(
+            "Check-ins", help="1 for each check-in, to count in graphs."),
+        'get_check_ins')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            # One counted check-in per member and event, and per local day
+            # for the daily kinds.  A partial unique constraint (an
+            # exclusion constraint on PostgreSQL, a partial unique index on
+            # SQLite): concurrent check-ins of the same member cannot both
+            # be committed.
+            ('counted_unique',
+                Exclude(t,
+                    (t.event, Equal), (t.member, Equal), (t.day_key, Equal),
+                    where=t.counted),
+                'checkin.msg_attendance_unique'),
+            ('client_uuid_unique', Unique(t, t.client_uuid),
+                'checkin.msg_attendance_client_uuid_unique'),
+            ]
+        cls._sql_indexes.update({
+                Index(t, (t.event, Index.Equality()),
+                    (t.time, Index.Range())),
+                Index(t, (t.event, Index.Equality()),
+                    (t.local_date, Index.Range())),
+                Index(t, (t.member, Index.Equality()),
+                    (t.time, Index.Range())),
+                Index(t, (t.local_date, Index.Range())),
+                Index(t, (t.status, Index.Equality(cardinality='low'))),
+                # Covers the query of the live statistics (Event.stats):
+                # it is answered from the index alone
+                Index(t,
+                    (t.event, Index.Range()),
+                    (t.status, Index.Range(cardinality='low')),
+                    (t.late, Index.Range(cardinality='low')),
+                    (t.epoch_minute, Index.Range())),
+                })
+        cls._order = [('time', 'DESC'), ('id', 'DESC')]
+        cls.__rpc__.update({
+                'submit': RPC(readonly=False),
+                'submit_sync': RPC(readonly=False),
+                })
+        cls._buttons.update({
+                'approve': {
+                    'invisible': ~Eval('status').in_(['flagged', 'rejected']),
+                    'icon': 'tryton-ok',
+                    'depends': ['status'],
+                    },
+                'reject': {
+                    'invisible': Eval('status') == 'rejected',
+                    'icon': 'tryton-cancel',
+                    'depends': ['status'],
+                    },
+                })
+
+    @classmethod
+    def default_offline(cls):
+        return False
+
+    @classmethod
+    def default_counted(cls):
+        return False
+
+    @classmethod
+    def default_late(cls):
+        return False
+
+    @classmethod
+    def default_points_granted(cls):
+        return False
+
+    def get_rec_name(self, name):
+        return '%s @ %s' % (self.member.rec_name, self.event.rec_name)
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        if clause[1].startswith('!') or clause[1].startswith('not '):
+            bool_op = 'AND'
+        else:
+            bool_op = 'OR'
+        return [bool_op,
+            ('member.rec_name',) + tuple(clause[1:]),
+            ('event.rec_name',) + tuple(clause[1:]),
+            ]
+
+    def get_check_ins(self, name):
+        return 1
+
+    @classmethod
+    def get_points_awarded(cls, attendances, name):
+        pool = Pool()
+        Line = pool.get('member.points.line')
+        result = {a.id: 0 for a in attendances}
+        with without_check_access():
+            lines = Line.search([
+                    ('origin', 'in', [str(a) for a in attendances]),
+                    ], order=[])
+        for line in lines:
+            result[line.origin.id] += line.points
+        return result
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if 'status' in values:
+            values['counted'] = values['status'] in COUNTED
+        if mode == 'create' and values.get('time'):
+            values.setdefault('epoch_minute',
+                int(clock.timestamp(values['time']) // 60))
+        return values
+
+    @classmethod
+    def check_modification(
+            cls, mode, attendances, values=None, external=False):
+        super().check_modification(
+            mode, attendances, values=values, external=external)
+        if not external:
+            return
+        if mode == 'create':
+            raise AttendanceAccessError(gettext(
+                    'checkin.msg_attendance_create'))
+        elif mode == 'write' and set(values) - {'review_note'}:
+            raise AttendanceAccessError(gettext(
+                    'checkin.msg_attendance_modify'))
+        elif mode == 'delete':
+            raise AttendanceAccessError(gettext(
+                    'checkin.msg_attendance_delete'))
+
+    @classmethod
+    def copy(cls, attendances, default=None):
+        if not attendances:
+            return []
+        raise AttendanceAccessError(gettext('checkin.msg_attendance_create'))
+
+    def summary(self):
+        "Return the check-in as JSON-serialisable values (API shape)"
+        tzinfo = self.event.tzinfo
+        return {
+            'id': self.id,
+            'event_id': self.event.id,
+            'member_id': self.member.id,
+            'time': isoformat(self.time, tzinfo),
+            'status': self.status,
+            'method': self.method,
+            'distance_m': (
+                round(self.distance) if self.distance is not None else None),
+            'points_awarded': self.points_awarded,
+            'late': bool(self.late),
+            'reasons': list(self.reasons or []),
+            'client_uuid': self.client_uuid,
+            'offline': bool(self.offline),
+            }
+
+    # Check-in
+
+    @classmethod
+    def _is_admin(cls):
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        User = pool.get('res.user')
+        group_id = ModelData.get_id('checkin', 'group_checkin_admin')
+        return group_id in User.get_groups()
+
+    @classmethod
+    def _check_access(cls, member, credential):
+        """Check that the user may check member in.
+
+        Without access check (server code, the scheduler), anyone.  Else a
+        user checks in the member of its context (the self-service user of
+        the mini-program); the organizers of the event check in anybody
+        with the staff method; check-in administrators anybody."""
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        transaction = Transaction()
+        if not transaction.check_access or not transaction.user:
+            return
+        if cls._is_admin():
+            return
+        if credential.get('method') == 'staff':
+            event_id = credential.get('event_id')
+            with without_check_access():
+                events = Event.search([('id', '=', event_id or -1)])
+            if events and events[0].is_organizer():
+                return
+        elif transaction.context.get('member') == member.id:
+            return
+        raise CheckInAccessError(gettext('checkin.msg_checkin_access'))
+
+    @classmethod
+    def check_in(cls, member, credential, position=None, bssid=None,
+            client_uuid=None, client_time=None, offline=False):
+        """Check member in and return a CheckInResult.
+
+        credential is a dictionary with one of:
+            qr_token: a rotating QR token (event_id optional: when given,
+                a token of another event is refused),
+            code: an activity code with event_id,
+            nfc_tag: the UID of an NFC tag,
+            method 'staff' or 'app' with event_id;
+        position is a dictionary with lat, lon and accuracy_m (meters);
+        bssid the BSSID of the Wi-Fi of the device; client_uuid a unique
+        identifier set by the device (a check-in sent again with it is a
+        duplicate); client_time its time (datetime or ISO 8601 string).
+        offline: the check-in was made without network and is synchronised
+        now: the QR window is checked against client_time, which must not
+        be older than the sync delay.
+
+        Business refusals are returned, not raised, so that the rejected
+        check-ins kept for review are committed; the result error is a
+        CheckInError with the code of API.md.  The member is locked first
+        (Tryton 8.0 restarts the transaction to take the lock), then the
+        check-in is inserted: the database constraint decides whether it
+        is a duplicate.  The points of the event and the streak are posted
+        in the same transaction."""
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = Member(int(member))
+        try:
+            client_uuid = normalize_uuid(client_uuid)
+            credential = dict(credential or {})
+            if set(credential) - CREDENTIAL_KEYS:
+                raise InvalidCheckInError(gettext(
+                        'checkin.msg_credential_invalid'),
+                    {'fields': sorted(set(credential) - CREDENTIAL_KEYS)})
+            position = parse_position(position)
+            client_time = parse_datetime(client_time)
+            if bssid is not None and (
+                    not isinstance(bssid, str) or len(bssid) > 64):
+                raise InvalidCheckInError(gettext(
+                        'checkin.msg_credential_invalid'),
+                    {'fields': ['bssid']})
+        except CheckInError as error:
+            return CheckInResult('refused', error=error,
+                client_uuid=client_uuid if isinstance(
+                    client_uuid, str) else None)
+        cls._check_access(member, credential)
+        Member.lock([member])
+        with without_check_access():
+            try:
+                return cls._check_in(
+                    member, credential, position, bssid, client_uuid,
+                    client_time, offline)
+            except CheckInError as error:
+                return CheckInResult(
+                    'refused', error=error, client_uuid=client_uuid)
+
+    @classmethod
+    def _check_in(cls, member, credential, position, bssid, client_uuid,
+            client_time, offline):
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        config = Configuration(1)
+        now = clock.now()
+
+        if client_uuid:
+            existing = cls.search([('client_uuid', '=', client_uuid)])
+            if existing:
+                existing, = existing
+                if existing.member != member:
+                    raise InvalidCheckInError(gettext(
+                            'checkin.msg_client_uuid_other'),
+                        {'field': 'client_uuid'})
+                return cls._duplicate(existing, client_uuid)
+
+        if offline:
+            if client_time is None:
+                raise InvalidCheckInError(gettext(
+                        'checkin.msg_client_time_required'),
+                    {'field': 'client_time'})
+            if client_time > now + dt.timedelta(seconds=config.clock_skew):
+                raise InvalidCheckInError(gettext(
+                        'checkin.msg_client_time_future'),
+                    {'field': 'client_time'})
+            if client_time < now - dt.timedelta(hours=config.sync_delay):
+                raise QRExpiredError(gettext(
+                        'checkin.msg_sync_too_late',
+                        hours=config.sync_delay),
+                    {'reason': 'sync_delay',
+                        'sync_delay_hours': config.sync_delay})
+            reference = client_time
+        else:
+            reference = now
+
+        event, method, tag = cls._resolve_credential(
+            credential, reference, offline)
+        if method not in (event.methods or ()):
+            raise MethodNotAllowedError(gettext(
+                    'checkin.msg_method_not_allowed',
+                    method=cls._method_label(method), event=event.rec_name),
+                {'method': method, 'allowed': list(event.methods or ())})
+        # Only a credential bound to the clock proves the time of an
+        # offline check-in: the others are dated when they are received.
+        time = reference if method in TIMED_METHODS else now
+        event.check_open(time, offline=offline)
+
+        values = {
+            'event': event.id,
+            'member': member.id,
+            'time': time,
+            'server_time': now,
+            'client_time': client_time,
+            'offline': bool(offline),
+            'method': method,
+            'tag': tag.id if tag else None,
+            'client_uuid': client_uuid,
+            'local_date': event.local_date(time),
+            'arrival': cls._arrival(event, time),
+            'day_key': event.day_key(time),
+            'epoch_minute': int(clock.timestamp(time) // 60),
+            'late': event.is_late(time),
+            'bssid': normalize_bssid(bssid) or (bssid or None),
+            }
+        if method == 'staff':
+            values['checked_in_by'] = Transaction().user or None
+        if position:
+            latitude, longitude, accuracy = position
+            values.update({
+                    'latitude': latitude,
+                    'longitude': longitude,
+                    'accuracy': accuracy,
+                    })
+            if event.has_location:
+                values['distance'] = round(
+                    event.distance(latitude, longitude), 1)
+        reasons = cls._suspicious(event, member, method, position,
+            values.get('distance'), values['bssid'])
+        values['reasons'] = tuple(reasons)
+        values['reason_details'] = '\n'.join(
+            gettext(REASON_ERRORS[r][1], **cls._reason_args(d))
+            for r, d in reasons.items()) or None
+
+        if reasons and event.policy == 'reject':
+            reason, details = next(iter(reasons.items()))
+            Error, message = REASON_ERRORS[reason]
+            error = Error(gettext(message, **cls._reason_args(details)),
+                details)
+            existing = cls._find_counted(values)
+            if existing:
+                return cls._duplicate(existing, client_uuid)
+            values['status'] = 'rejected'
+            attendance, existing = cls._insert(values)
+            if existing:
+                return cls._duplicate(existing, client_uuid)
+            return CheckInResult('refused', attendance=attendance,
+                error=error, client_uuid=client_uuid)
+        elif reasons:
+            values['status'] = 'flagged'
+        else:
+            values['status'] = 'late' if values['late'] else 'valid'
+
+        attendance, existing = cls._insert(values)
+        if existing:
+            return cls._duplicate(existing, client_uuid)
+        if attendance.status != 'flagged':
+            attendance._grant_points()
+        return CheckInResult(
+            'created', attendance=cls(attendance.id), client_uuid=client_uuid)
+
+    @classmethod
+    def _method_label(cls, method):
+        "Return the label of method in the language of the user"
+        selection = cls.fields_get(['method'])['method']['selection']
+        return dict(selection).get(method, method)
+
+    @classmethod
+    def _arrival(cls, event, time):
+        local = event.local(time)
+        minute = local.minute - local.minute % ARRIVAL_MINUTES
+        return '%02d:%02d' % (local.hour, minute)
+
+    @classmethod
+    def _resolve_credential(cls, credential, when, offline):
+        "Return the event, the method and the tag of credential"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        Tag = pool.get('checkin.tag')
+        given = [k for k in ['qr_token', 'code', 'nfc_tag']
+            if credential.get(k)]
+        if credential.get('method'):
+            given.append('method')
+        if len(given) > 1:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_credential_invalid'), {'fields': given})
+        event_id = credential.get('event_id')
+        if event_id is not None:
+            try:
+                event_id = int(event_id)
+            except (TypeError, ValueError):
+                raise InvalidCheckInError(gettext(
+                        'checkin.msg_credential_invalid'),
+                    {'fields': ['event_id']})
+        tag = None
+
+        def get_event(reason):
+            if event_id is None:
+                raise InvalidCheckInError(gettext(
+                        'checkin.msg_event_required'),
+                    {'fields': ['event_id']})
+            events = Event.search([('id', '=', event_id)])
+            if not events:
+                raise InvalidTokenError(gettext(
+                        'checkin.msg_event_unknown'),
+                    {'reason': reason})
+            return events[0]
+
+        if credential.get('qr_token'):
+            method = 'qr'
+            event = Event.verify_token(
+                credential['qr_token'], when, event=event_id)
+        elif credential.get('code'):
+            method = 'code'
+            event = get_event('unknown_event')
+            if 'code' not in (event.methods or ()):
+                raise MethodNotAllowedError(gettext(
+                        'checkin.msg_method_not_allowed',
+                        method=cls._method_label('code'),
+                        event=event.rec_name),
+                    {'method': 'code', 'allowed': list(event.methods or ())})
+            event.verify_code(credential['code'], when)
+        elif credential.get('nfc_tag'):
+            method = 'nfc'
+            tag, event = Tag.resolve(credential['nfc_tag'], when, offline)
+            if event_id is not None and event.id != event_id:
+                raise InvalidTokenError(gettext('checkin.msg_tag_unknown'),
+                    {'reason': 'other_event'})
+        elif credential.get('method') in {'staff', 'app'}:
+            method = credential['method']
+            event = get_event('unknown_event')
+        else:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_credential_invalid'), {'fields': []})
+        return event, method, tag
+
+    @classmethod
+    def _suspicious(cls, event, member, method, position, distance, bssid):
+        """Return a dictionary of the reasons why the check-in is suspicious
+        and their details.
+
+        The organizers vouch for a staff check-in and an NFC tag is at the
+        place, so their position and Wi-Fi are not checked (the position
+        of an NFC check-in is, when the device gives it).  The distance
+        tolerates the reported accuracy, up to the radius: a check-in
+        counts when `distance <= radius + min(accuracy, radius)`."""
+        reasons = {}
+        if method != 'staff' and event.has_location and (
+                method != 'nfc' or position):
+            if not position:
+                reasons['out_of_range'] = {
+                    'reason': 'no_position',
+                    'distance_m': None,
+                    'radius_m': event.radius,
+                    }
+            else:
+                accuracy = position[2] or 0
+                tolerance = min(accuracy, event.radius)
+                if distance > event.radius + tolerance:
+                    reasons['out_of_range'] = {
+                        'reason': 'distance',
+                        'distance_m': round(distance),
+                        'radius_m': event.radius,
+                        'accuracy_m': (
+                            round(position[2])
+                            if position[2] is not None else None),
+                        }
+        bssids = event.bssid_list
+        if method not in {'staff', 'nfc'} and bssids:
+            if bssid not in bssids:
+                reasons['wifi_mismatch'] = {
+                    'bssid': bssid,
+                    }
+        if not event.on_roster(member):
+            reasons['not_on_roster'] = {
+                'member_id': member.id,
+                }
+        return reasons
+
+    @classmethod
+    def _reason_args(cls, details):
+        args = {k: ('-' if v is None else v) for k, v in details.items()}
+        args.setdefault('distance_m', '-')
+        args.setdefault('radius_m', '-')
+        args.setdefault('bssid', '-')
+        return args
+
+    @classmethod
+    def _find_counted(cls, values):
+        "Return the counted check-in of the same member, event and day"
+        attendances = cls.search([
+                ('event', '=', values['event']),
+                ('member', '=', values['member']),
+                ('day_key', '=', values['day_key']),
+                ('counted', '=', True),
+                ], limit=1)
+        return attendances[0] if attendances else None
+
+    @classmethod
+    def _insert(cls, values):
+        """Insert the check-in and return (attendance, None), or return
+        (None, existing) when the database refuses it as a duplicate of
+        existing (the same counted check-in or the same client UUID).
+
+        On PostgreSQL the database alone decides: a concurrent duplicate
+        waits for the first transaction and is refused by the exclusion
+        constraint.  SQLite has a single writer: the existing check-in is
+        looked up first (see savepoint)."""
+        values = values.copy()
+        counted = values['status'] in COUNTED
+
+        def find():
+            if counted:
+                existing = cls._find_counted(values)
+                if existing:
+                    return existing
+            if values.get('client_uuid'):
+                existing = cls.search([
+                        ('client_uuid', '=', values['client_uuid']),
+                        ], limit=1)
+                if existing:
+                    return existing[0]
+
+        if backend.name != 'postgresql':
+            existing = find()
+            if existing:
+                return None, existing
+        try:
+            with savepoint('checkin_attendance_insert'):
+                attendance, = cls.create([values])
+        except (SQLConstraintError, backend.DatabaseIntegrityError) as e:
+            existing = find()
+            if existing:
+                return None, existing
+            if cls._is_duplicate_error(e):
+                # The duplicate was committed after this transaction took
+                # its snapshot: read it in a new one.
+                raise CheckInRestart() from e
+            raise
+        return attendance, None
+
+    @classmethod
+    def _is_duplicate_error(cls, exception):
+        messages = {
+            gettext('checkin.msg_attendance_unique'),
+            gettext('checkin.msg_attendance_client_uuid_unique'),
+            }
+        text = str(getattr(exception, 'message', exception))
+        if text in messages:
+            return True
+        return any(name in str(exception) for name in [
+                'checkin_attendance_counted_unique',
+                'checkin_attendance_client_uuid_unique'])
+
+    @classmethod
+    def _duplicate(cls, existing, client_uuid):
+        error = AlreadyCheckedInError(
+            gettext('checkin.msg_already_checked_in'),
+            {'checkin': existing.summary()})
+        return CheckInResult('duplicate', attendance=existing, error=error,
+            client_uuid=client_uuid)
+
+    @classmethod
+    def check_in_batch(cls, event, members):
+        """Check several members in to event with the staff method and
+        return a CheckInResult for each member, in order"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        members = Member.browse([int(m) for m in members])
+        if members:
+            Member.lock(members)
+        return [cls.check_in(m, {'event_id': int(event), 'method': 'staff'})
+            for m in members]
+
+    @classmethod
+    def sync(cls, member, items):
+        """Check in the items queued offline by member's device and return
+        a CheckInResult for each item, in order.
+
+        Each item is a dictionary with the keys of the API: qr_token, code
+        (+ event_id), nfc_tag, lat, lon, accuracy_m, bssid and the required
+        client_uuid and client_time.  Sending the same items again creates
+        nothing new: each one is then a duplicate."""
+        pool = Pool()
+        Member = pool.get('member.member')
+        if len(items) > SYNC_MAX_ITEMS:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_sync_too_many', max=SYNC_MAX_ITEMS),
+                {'max': SYNC_MAX_ITEMS})
+        Member.lock([Member(int(member))])
+        results = []
+        for item in items:
+            try:
+                kwargs = cls.parse_item(item)
+                if not kwargs.get('client_uuid'):
+                    raise InvalidCheckInError(gettext(
+                            'checkin.msg_client_uuid_required'),
+                        {'field': 'client_uuid'})
+                if not kwargs.get('client_time'):
+                    raise InvalidCheckInError(gettext(
+                            'checkin.msg_client_time_required'),
+                        {'field': 'client_time'})
+            except CheckInError as error:
+                client_uuid = (item.get('client_uuid')
+                    if isinstance(item, dict) else None)
+                results.append(CheckInResult(
+                        'refused', error=error,
+                        client_uuid=client_uuid
+                        if isinstance(client_uuid, str) else None))
+                continue
+            results.append(cls.check_in(member, offline=True, **kwargs))
+        return results
+
+    @classmethod
+    def parse_item(cls, item):
+        """Return the keyword arguments of check_in for an item with the
+        field names of the API"""
+        if not isinstance(item, dict):
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_credential_invalid'), {'fields': []})
+        credential = {k: item[k]
+            for k in ['qr_token', 'code', 'event_id', 'nfc_tag', 'method']
+            if item.get(k) is not None}
+        position = None
+        if item.get('lat') is not None or item.get('lon') is not None:
+            position = {
+                'lat': item.get('lat'),
+                'lon': item.get('lon'),
+                'accuracy_m': item.get('accuracy_m'),
+                }
+        return {
+            'credential': credential,
+            'position': position,
+            'bssid': item.get('bssid'),
+            'client_uuid': item.get('client_uuid'),
+            'client_time': item.get('client_time'),
+            }
+
+    @classmethod
+    def sign_in(cls, member, client_uuid=None, client_time=None):
+        """The daily points sign-in of the mini-program: check member in to
+        the sign-in event of the configuration with the in-app method.
+        A second sign-in the same local day is a duplicate."""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        with without_check_access():
+            event = Configuration(1).sign_in_event
+        if not event:
+            return CheckInResult('refused', error=EventNotOpenError(
+                    gettext('checkin.msg_sign_in_event_missing'),
+                    {'reason': 'no_sign_in_event'}),
+                client_uuid=client_uuid)
+        return cls.check_in(member, {'event_id': event.id, 'method': 'app'},
+            client_uuid=client_uuid, client_time=client_time)
+
+    # RPC entry points for the Tryton client and proteus
+
+    @classmethod
+    def submit(cls, member, item):
+        "Check member in with an item of the API, return the result values"
+        try:
+            kwargs = cls.parse_item(item)
+        except CheckInError as error:
+            return CheckInResult('refused', error=error).to_dict()
+        return cls.check_in(member, **kwargs).to_dict()
+
+    @classmethod
+    def submit_sync(cls, member, items):
+        "Synchronise offline items of member, return the results values"
+        return [r.to_dict() for r in cls.sync(member, items)]
+
+    # Points
+
+    def _points_reason(self):
+        return gettext('checkin.msg_points_reason',
+            event=self.event.rec_name, date=self.local_date)
+
+    def _grant_points(self):
+        """Post the points of the check-in and record the member's daily
+        activity, once per decision (the record is locked by the caller or
+        just created)"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        if self.points_granted:
+            return
+        event = self.event
+        values = {'points_granted': True}
+        if event.points:
+            key = 'checkin:%d' % self.id
+            previous = Line.search([
+                    ('origin', '=', str(self)),
+                    ('idempotency_key', 'like', key + '%'),
+                    ('points', '>', 0),
+                    ], order=[])
+            if previous:
+                key += ':award:%d' % (len(previous) + 1)
+            line = Member.add_points(
+                self.member, event.points, self._points_reason(),
+                origin=self, key=key)
+            values['points_line'] = line.id
+        if event.streak:
+            Member.record_daily_activity(
+                self.member, date=self.time, origin=self,
+                base_points=0 if event.points else None)
+        self.__class__.write([self], values)
+
+    def _take_back_points(self):
+        """Post a reversal of the points earned with the check-in (its own
+        and the streak points), once per decision.  The reversal may bring
+        the balance below zero: points earned by cheating are taken back
+        even when spent."""
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        if not self.points_granted:
+            return
+        lines = Line.search([('origin', '=', str(self))], order=[])
+        net = sum(l.points for l in lines)
+        if net > 0:
+            key = 'checkin:%d:reversal:%d' % (
+                self.id, len([l for l in lines if l.points < 0]) + 1)
+            Member.post_points([{
+                        'member': self.member,
+                        'points': -net,
+                        'reason': gettext(
+                            'checkin.msg_points_reversal_reason',
+                            event=self.event.rec_name, date=self.local_date),
+                        'origin': self,
+                        'key': key,
+                        'reversal': True,
+                        'allow_negative': True,
+                        }])
+        self.__class__.write([self], {'points_granted': False})
+
+    # Review
+
+    @classmethod
+    @ModelView.button
+    def approve(cls, attendances):
+        """Accept flagged (or rejected) check-ins: they count and earn their
+        points"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        cls.lock(attendances)
+        Member.lock(list({a.member for a in attendances}))
+        now = clock.now()
+        user = Transaction().user or None
+        with without_check_access():
+            for attendance in cls.browse([a.id for a in attendances]):
+                if attendance.status not in {'flagged', 'rejected'}:
+                    continue
+                if attendance.status == 'rejected':
+                    existing = cls._find_counted({
+                            'event': attendance.event.id,
+                            'member': attendance.member.id,
+                            'day_key': attendance.day_key,
+                            })
+                    if existing:
+                        raise ReviewError(gettext(
+                                'checkin.msg_review_already_counted',
+                                checkin=attendance.rec_name))
+                cls.write([attendance], {
+                        'status': 'late' if attendance.late else 'valid',
+                        'reviewed_by': user,
+                        'reviewed_at': now,
+                        })
+                cls(attendance.id)._grant_points()
+
+    @classmethod
+    @ModelView.button
+    def reject(cls, attendances):
+        """Refuse check-ins: they no longer count and the points they
+        earned are taken back"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        cls.lock(attendances)
+        Member.lock(list({a.member for a in attendances}))
+        now = clock.now()
+        user = Transaction().user or None
+        with without_check_access():
+            for attendance in cls.browse([a.id for a in attendances]):
+                if attendance.status == 'rejected':
+                    continue
+                cls.write([attendance], {
+                        'status': 'rejected',
+                        'reviewed_by': user,
+                        'reviewed_at': now,
+                        })
+                cls(attendance.id)._take_back_points()

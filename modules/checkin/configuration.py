@@ -1,0 +1,82 @@
+# This file is part of the checkin module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
+
+POLICIES = [
+    ('reject', "Reject"),
+    ('flag', "Accept and Flag"),
+    ]
+
+
+class Configuration(ModelSingleton, ModelSQL, ModelView):
+    "Check-in Configuration"
+    __name__ = 'checkin.configuration'
+    __string__ = "Check-in Configuration"
+
+    qr_window = fields.Integer(
+        "QR Window", required=True,
+        domain=[('qr_window', '>=', 10)],
+        help="The default number of seconds a QR code is shown before it "
+        "changes.")
+    code_window = fields.Integer(
+        "Code Window", required=True,
+        domain=[('code_window', '>=', 10)],
+        help="The default number of seconds an activity code is valid.")
+    radius = fields.Integer(
+        "Radius", required=True,
+        domain=[('radius', '>', 0)],
+        help="The default radius in meters around the location of an event.")
+    policy = fields.Selection(
+        POLICIES, "Suspicious Check-ins", required=True,
+        help="The default policy for check-ins that are out of range, on "
+        "another Wi-Fi or not on the roster.")
+    sync_delay = fields.Integer(
+        "Offline Sync Delay", required=True,
+        domain=[('sync_delay', '>', 0)],
+        help="In hours, how long after the check-in an offline check-in "
+        "may be synchronised.")
+    clock_skew = fields.Integer(
+        "Clock Tolerance", required=True,
+        domain=[('clock_skew', '>=', 0)],
+        help="In seconds, how far ahead of the server the clock of a device "
+        "may be.")
+    secret_rotation = fields.Integer(
+        "Secret Rotation", required=True,
+        domain=[('secret_rotation', '>', 0)],
+        help="In hours, how often the secrets that sign the QR codes of "
+        "events are renewed.\n"
+        "A secret is kept at least as long as the offline sync delay.")
+    sign_in_event = fields.Many2One(
+        'checkin.event', "Daily Sign-in Event",
+        domain=[('kind', '=', 'points')],
+        help="The points sign-in event used by the daily sign-in of the "
+        "mini-program.")
+
+    @classmethod
+    def default_qr_window(cls):
+        return 60
+
+    @classmethod
+    def default_code_window(cls):
+        return 120
+
+    @classmethod
+    def default_radius(cls):
+        return 500
+
+    @classmethod
+    def default_policy(cls):
+        return 'flag'
+
+    @classmethod
+    def default_sync_delay(cls):
+        return 24
+
+    @classmethod
+    def default_clock_skew(cls):
+        return 60
+
+    @classmethod
+    def default_secret_rotation(cls):
+        return 24

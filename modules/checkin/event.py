@@ -1,0 +1,1199 @@
+# This file is part of the checkin module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+import base64
+import datetime as dt
+import math
+import re
+
+from sql import Literal
+from sql.aggregate import Count
+
+from trytond import backend
+from trytond.i18n import gettext
+from trytond.model import (
+    Check, Index, ModelSQL, ModelView, Workflow, fields)
+from trytond.modules.member.configuration import TIMEZONES
+from trytond.pool import Pool
+from trytond.pyson import Bool, Eval, If
+from trytond.rpc import RPC
+from trytond.tools import grouped_slice
+from trytond.tools import timezone as tz
+from trytond.transaction import Transaction, without_check_access
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from . import clock, token
+from .configuration import POLICIES
+from .exceptions import (
+    CheckInAccessError, EventError, EventNotOpenError, EventValidationError,
+    InvalidTokenError, QRExpiredError)
+
+KINDS = [
+    ('meeting', "Meeting / Activity"),
+    ('daily', "Daily Attendance"),
+    ('points', "Points Sign-in"),
+    ]
+# Kinds with one attendance per member per local day
+DAILY_KINDS = {'daily', 'points'}
+METHODS = [
+    ('qr', "Rotating QR Code"),
+    ('code', "Activity Code"),
+    ('nfc', "NFC Tag"),
+    ('staff', "Staff Check-in"),
+    ('app', "In-app Sign-in"),
+    ]
+# Methods whose credential proves the time of the check-in
+TIMED_METHODS = {'qr', 'code'}
+STATES = [
+    ('draft', "Draft"),
+    ('open', "Open"),
+    ('closed', "Closed"),
+    ('cancelled', "Cancelled"),
+    ]
+EARTH_RADIUS = 6371008.8  # mean radius in meters
+_BSSID = re.compile(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$')
+BUCKETS = [1, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440]
+
+
+def haversine(lat1, lon1, lat2, lon2):
+    "Return the great-circle distance in meters between two points"
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = math.radians(lon2 - lon1)
+    a = (math.sin(dphi / 2) ** 2
+        + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2)
+    return 2 * EARTH_RADIUS * math.asin(min(1, math.sqrt(a)))
+
+
+def normalize_bssid(value):
+    "Return the lower-case colon form of a BSSID or None if invalid"
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip().lower().replace('-', ':')
+    if re.match(r'^[0-9a-f]{12}$', value):
+        value = ':'.join(value[i:i + 2] for i in range(0, 12, 2))
+    if not _BSSID.match(value):
+        return None
+    return value
+
+
+def parse_bssids(text):
+    "Return the list of BSSIDs of text (one a line) and the invalid lines"
+    bssids, invalid = [], []
+    for line in (text or '').splitlines():
+        line = line.split('#', 1)[0].strip()
+        if not line:
+            continue
+        bssid = normalize_bssid(line)
+        if bssid:
+            if bssid not in bssids:
+                bssids.append(bssid)
+        else:
+            invalid.append(line)
+    return bssids, invalid
+
+
+def isoformat(value, tzinfo=None):
+    "Return the ISO 8601 form with offset of a naive UTC datetime"
+    if value is None:
+        return None
+    value = value.replace(tzinfo=dt.timezone.utc)
+    if tzinfo is not None:
+        value = value.astimezone(tzinfo)
+    return value.isoformat()
+
+
+class Event(Workflow, ModelSQL, ModelView):
+    "Check-in Event"
+    __name__ = 'checkin.event'
+    __string__ = "Check-in Event"
+
+    _draft = {'readonly': Eval('state') != 'draft'}
+    _active = {'readonly': Eval('state').in_(['closed', 'cancelled'])}
+
+    name = fields.Char("Name", required=True, states=_active)
+    kind = fields.Selection(
+        KINDS, "Kind", required=True, states=_draft,
+        help="Meeting: one check-in per member.\n"
+        "Daily attendance and points sign-in: one check-in per member and "
+        "local day.")
+    state = fields.Selection(
+        STATES, "State", required=True, readonly=True, sort=False)
+    organizers = fields.Many2Many(
+        'checkin.event-res.user', 'event', 'user', "Organizers",
+        states=_active,
+        help="The users who run the event: they see and manage it.")
+    start = fields.DateTime(
+        "Start", required=True, states=_draft,
+        domain=[If(Bool(Eval('end')), ('start', '<', Eval('end')), ())])
+    end = fields.DateTime(
+        "End", required=True, states=_active,
+        domain=[If(Bool(Eval('start')), ('end', '>', Eval('start')), ())])
+    timezone = fields.Selection(
+        TIMEZONES, "Timezone", required=True, translate=False, states=_draft,
+        help="The time zone of the local day and of the late threshold.")
+    open_before = fields.Integer(
+        "Open Before", required=True, states=_active,
+        domain=[('open_before', '>=', 0)],
+        help="In minutes, how long before the start (or the daily start) "
+        "members may check in.")
+    auto_open = fields.Boolean(
+        "Open Automatically", states=_active,
+        help="If checked, the event is opened when check-in starts and "
+        "closed at its end by the scheduler.")
+    day_start = fields.Time(
+        "Daily Start", states={
+            'invisible': ~Eval('kind').in_(list(DAILY_KINDS)),
+            'readonly': Eval('state') != 'draft',
+            },
+        help="The local time each day from which members are expected.")
+    day_end = fields.Time(
+        "Daily End", states={
+            'invisible': ~Eval('kind').in_(list(DAILY_KINDS)),
+            'readonly': Eval('state') != 'draft',
+            },
+        help="The local time each day after which check-in is closed.")
+    late_after = fields.Integer(
+        "Late After", states=_active,
+        domain=['OR',
+            ('late_after', '=', None),
+            ('late_after', '>=', 0),
+            ],
+        help="In minutes after the start (or the daily start), from when a "
+        "check-in is late.\nLeave empty to never mark late check-ins.")
+
+    place = fields.Many2One(
+        'checkin.place', "Place", ondelete='RESTRICT', states=_active)
+    address = fields.Char("Address", states=_active)
+    latitude = fields.Float(
+        "Latitude", digits=(3, 7), states=_active,
+        domain=[If(Bool(Eval('latitude')), [
+                    ('latitude', '>=', -90), ('latitude', '<=', 90)], [])])
+    longitude = fields.Float(
+        "Longitude", digits=(3, 7), states=_active,
+        domain=[If(Bool(Eval('longitude')), [
+                    ('longitude', '>=', -180), ('longitude', '<=', 180)],
+                [])])
+    radius = fields.Integer(
+        "Radius", required=True, states=_active,
+        domain=[('radius', '>', 0)],
+        help="In meters, how far from the location members may check in.")
+    bssids = fields.Text(
+        "Wi-Fi BSSIDs", states=_active,
+        help="The BSSIDs (access point MAC addresses) of the Wi-Fi of the "
+        "place, one a line.\nWhen set, a check-in must report one of them.")
+    methods = fields.MultiSelection(
+        METHODS, "Methods", required=True, states=_active)
+    policy = fields.Selection(
+        POLICIES, "Suspicious Check-ins", required=True, states=_active,
+        help="Reject: an out-of-range, wrong Wi-Fi or off-roster check-in is "
+        "refused.\nAccept and flag: it is recorded for review.")
+    roster = fields.Many2Many(
+        'checkin.event-member.member', 'event', 'member', "Roster",
+        states=_active,
+        help="The members expected.\nWhen set, other members are refused or "
+        "flagged following the policy.")
+    points = fields.Integer(
+        "Points", required=True, states=_active,
+        domain=[('points', '>=', 0)],
+        help="The points a member earns with a check-in.")
+    streak = fields.Boolean(
+        "Counts for Streak", states=_active,
+        help="If checked, a check-in counts as the member's daily activity.")
+    qr_window = fields.Integer(
+        "QR Window", required=True, states=_draft,
+        domain=[('qr_window', '>=', 10)],
+        help="In seconds, how long a QR code is shown before it changes.\n"
+        "The current and the previous code are accepted.")
+    code_window = fields.Integer(
+        "Code Window", required=True, states=_draft,
+        domain=[('code_window', '>=', 10)],
+        help="In seconds, how long an activity code is shown.")
+    secret = fields.Char("Secret", readonly=True, strip=False)
+    previous_secret = fields.Char(
+        "Previous Secret", readonly=True, strip=False)
+    secret_date = fields.DateTime("Secret Date", readonly=True)
+
+    attendances = fields.One2Many(
+        'checkin.attendance', 'event', "Check-ins", readonly=True)
+    expected = fields.Function(fields.Integer(
+            "Expected",
+            help="The number of members on the roster."),
+        'get_counts')
+    checked_in = fields.Function(fields.Integer(
+            "Checked In",
+            help="The number of counted check-ins (valid, late or flagged)."),
+        'get_counts')
+    late = fields.Function(fields.Integer("Late"), 'get_counts')
+    flagged = fields.Function(fields.Integer("To Review"), 'get_counts')
+    rate = fields.Function(fields.Float(
+            "Rate",
+            help="Checked in / expected; for daily kinds, the average over "
+            "the days so far."),
+        'get_counts')
+
+    qr_token = fields.Function(fields.Char("QR Token"), 'get_kiosk')
+    qr_image = fields.Function(fields.Binary("QR Code"), 'get_kiosk')
+    activity_code = fields.Function(
+        fields.Char("Activity Code"), 'get_kiosk')
+    kiosk_refresh = fields.Function(
+        fields.DateTime("Next Code"), 'get_kiosk')
+
+    del _draft, _active
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('dates', Check(t, t.end > t.start),
+                'checkin.msg_event_dates'),
+            ]
+        cls._sql_indexes.update({
+                Index(t, (t.state, Index.Equality(cardinality='low')),
+                    (t.start, Index.Range())),
+                Index(t, (t.end, Index.Range())),
+                })
+        cls._order = [('start', 'DESC'), ('id', 'DESC')]
+        cls.__rpc__.update({
+                'stats': RPC(readonly=True, instantiate=0),
+                'qr': RPC(readonly=True, instantiate=0),
+                })
+        cls._transitions |= {
+            ('draft', 'open'),
+            ('closed', 'open'),
+            ('open', 'closed'),
+            ('draft', 'cancelled'),
+            ('open', 'cancelled'),
+            ('cancelled', 'draft'),
+            }
+        cls._buttons.update({
+                'open': {
+                    'invisible': ~Eval('state').in_(['draft', 'closed']),
+                    'icon': 'tryton-forward',
+                    'depends': ['state'],
+                    },
+                'close': {
+                    'invisible': Eval('state') != 'open',
+                    'icon': 'tryton-close',
+                    'depends': ['state'],
+                    },
+                'cancel': {
+                    'invisible': ~Eval('state').in_(['draft', 'open']),
+                    'icon': 'tryton-cancel',
+                    'depends': ['state'],
+                    },
+                'draft': {
+                    'invisible': Eval('state') != 'cancelled',
+                    'icon': 'tryton-back',
+                    'depends': ['state'],
+                    },
+                'batch_check_in': {
+                    'invisible': ((Eval('state') != 'open')
+                        | ~Eval('methods', []).contains('staff')),
+                    'icon': 'tryton-add',
+                    'depends': ['state', 'methods'],
+                    },
+                'renew_secret': {
+                    'invisible': Eval('state').in_(['closed', 'cancelled']),
+                    'icon': 'tryton-refresh',
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'draft'
+
+    @classmethod
+    def default_kind(cls):
+        return 'meeting'
+
+    @classmethod
+    def default_timezone(cls):
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        return Configuration(1).timezone or 'UTC'
+
+    @classmethod
+    def default_open_before(cls):
+        return 30
+
+    @classmethod
+    def default_auto_open(cls):
+        return True
+
+    @classmethod
+    def default_radius(cls):
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        return Configuration(1).radius
+
+    @classmethod
+    def default_methods(cls):
+        return ('qr', 'staff')
+
+    @classmethod
+    def default_policy(cls):
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        return Configuration(1).policy
+
+    @classmethod
+    def default_points(cls):
+        return 0
+
+    @classmethod
+    def default_streak(cls):
+        return True
+
+    @classmethod
+    def default_qr_window(cls):
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        return Configuration(1).qr_window
+
+    @classmethod
+    def default_code_window(cls):
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        return Configuration(1).code_window
+
+    @classmethod
+    def default_organizers(cls):
+        user = Transaction().user
+        return [user] if user else []
+
+    @fields.depends('place', 'address', 'latitude', 'longitude', 'radius',
+        'bssids')
+    def on_change_place(self):
+        if self.place:
+            self.address = self.place.address or self.address
+            self.latitude = self.place.latitude
+            self.longitude = self.place.longitude
+            if self.place.radius:
+                self.radius = self.place.radius
+            if self.place.bssids:
+                self.bssids = self.place.bssids
+
+    @fields.depends('kind', 'methods')
+    def on_change_kind(self):
+        if self.kind == 'points' and 'app' not in (self.methods or ()):
+            self.methods = tuple(self.methods or ()) + ('app',)
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if mode == 'create':
+            values.setdefault('secret', token.new_secret())
+            values.setdefault('secret_date', clock.now())
+        if values.get('bssids'):
+            bssids, invalid = parse_bssids(values['bssids'])
+            if invalid:
+                raise EventValidationError(gettext(
+                        'checkin.msg_event_bssid_invalid',
+                        bssid=invalid[0]))
+            values['bssids'] = '\n'.join(bssids)
+        return values
+
+    @classmethod
+    def validate_fields(cls, events, field_names):
+        super().validate_fields(events, field_names)
+        cls.check_location(events, field_names)
+        cls.check_day_times(events, field_names)
+
+    @classmethod
+    def check_location(cls, events, field_names=None):
+        if field_names and not (field_names & {'latitude', 'longitude'}):
+            return
+        for event in events:
+            if (event.latitude is None) != (event.longitude is None):
+                raise EventValidationError(gettext(
+                        'checkin.msg_event_location_incomplete',
+                        event=event.rec_name))
+
+    @classmethod
+    def check_day_times(cls, events, field_names=None):
+        if field_names and not (field_names & {'day_start', 'day_end'}):
+            return
+        for event in events:
+            if (event.day_start and event.day_end
+                    and event.day_start >= event.day_end):
+                raise EventValidationError(gettext(
+                        'checkin.msg_event_day_times',
+                        event=event.rec_name))
+
+    @classmethod
+    def check_modification(cls, mode, events, values=None, external=False):
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        super().check_modification(
+            mode, events, values=values, external=external)
+        if mode == 'delete':
+            for event in events:
+                if event.state not in {'draft', 'cancelled'}:
+                    raise EventError(gettext(
+                            'checkin.msg_event_delete_state',
+                            event=event.rec_name))
+            if Attendance.search([
+                        ('event', 'in', [e.id for e in events]),
+                        ], limit=1, order=[]):
+                raise EventError(gettext('checkin.msg_event_delete_checkins'))
+
+    @classmethod
+    def copy(cls, events, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('state', 'draft')
+        default.setdefault('attendances', None)
+        # Left out of the values (they are not writable by organizers):
+        # preprocess_values gives the copies a new secret
+        default.setdefault('previous_secret', None)
+        default.setdefault('secret', None)
+        default.setdefault('secret_date', None)
+        return super().copy(events, default=default)
+
+    # Time
+
+    @property
+    def tzinfo(self):
+        return tz.get_tzinfo(self.timezone or 'UTC')
+
+    def local(self, when):
+        "Return the aware local datetime of a naive UTC datetime"
+        return when.replace(tzinfo=dt.timezone.utc).astimezone(self.tzinfo)
+
+    def local_date(self, when):
+        "Return the local date of a naive UTC datetime"
+        return self.local(when).date()
+
+    def utc(self, date, time):
+        "Return the naive UTC datetime of a local date and time"
+        local = dt.datetime.combine(date, time).replace(tzinfo=self.tzinfo)
+        return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    @property
+    def daily(self):
+        return self.kind in DAILY_KINDS
+
+    def day_key(self, when):
+        """Return the key of the attendance made at when: the ordinal of the
+        local date for daily kinds, 0 otherwise (one per event)"""
+        if self.daily:
+            return self.local_date(when).toordinal()
+        return 0
+
+    def reference_time(self, when):
+        "Return the UTC time from which a check-in made at when is late"
+        if self.daily:
+            time = self.day_start or self.local(self.start).time()
+            return self.utc(self.local_date(when), time)
+        return self.start
+
+    def is_late(self, when):
+        if self.late_after is None:
+            return False
+        return when > self.reference_time(when) + dt.timedelta(
+            minutes=self.late_after)
+
+    def opening(self):
+        "Return the UTC time from which check-in is possible"
+        return self.start - dt.timedelta(minutes=self.open_before or 0)
+
+    def check_open(self, when, offline=False):
+        """Raise EventNotOpenError unless members may check in at when.
+
+        A live check-in needs an open event; an offline one, synchronised
+        later, may find the event closed already."""
+        states = {'open', 'closed'} if offline else {'open'}
+        details = {
+            'event_id': self.id,
+            'state': self.state,
+            'start': isoformat(self.start, self.tzinfo),
+            'end': isoformat(self.end, self.tzinfo),
+            }
+        if self.state not in states:
+            raise EventNotOpenError(gettext(
+                    'checkin.msg_event_not_open_state',
+                    event=self.rec_name), details)
+        if when < self.opening() or when > self.end:
+            raise EventNotOpenError(gettext(
+                    'checkin.msg_event_not_open_time',
+                    event=self.rec_name), details)
+        if self.daily and (self.day_start or self.day_end):
+            local = self.local(when)
+            date = local.date()
+            if self.day_start:
+                first = self.utc(date, self.day_start) - dt.timedelta(
+                    minutes=self.open_before or 0)
+                if when < first:
+                    details['day_start'] = self.day_start.isoformat()
+                    raise EventNotOpenError(gettext(
+                            'checkin.msg_event_not_open_day',
+                            event=self.rec_name), details)
+            if self.day_end and when > self.utc(date, self.day_end):
+                details['day_end'] = self.day_end.isoformat()
+                raise EventNotOpenError(gettext(
+                        'checkin.msg_event_not_open_day',
+                        event=self.rec_name), details)
+
+    # Location
+
+    @property
+    def has_location(self):
+        return self.latitude is not None and self.longitude is not None
+
+    def distance(self, latitude, longitude):
+        "Return the distance in meters from the location of the event"
+        return haversine(self.latitude, self.longitude, latitude, longitude)
+
+    @property
+    def bssid_list(self):
+        return parse_bssids(self.bssids)[0]
+
+    # Tokens
+
+    def _secrets(self, when):
+        "Return the secrets that may have signed a credential of when"
+        with without_check_access():
+            event = self.__class__(self.id)
+            secrets = [event.secret]
+            if (event.previous_secret
+                    and (event.secret_date is None
+                        or when <= event.secret_date + dt.timedelta(
+                            seconds=2 * max(
+                                event.qr_window, event.code_window)))):
+                secrets.append(event.previous_secret)
+        return [s for s in secrets if s]
+
+    def _current_secret(self):
+        with without_check_access():
+            return self.__class__(self.id).secret
+
+    def current_token(self, when=None):
+        "Return the QR token of the window that contains when (default now)"
+        if when is None:
+            when = clock.now()
+        window = token.window_of(when, self.qr_window)
+        return token.make_token(self._current_secret(), self.id, window)
+
+    def qr(self, when=None, images=True):
+        """Return the QR code of the current window for a kiosk:
+        a dictionary with the keys token, window, expires_at (the end of
+        the next window, until when the token is accepted), refresh_in
+        (seconds until the next token), png (base64) and svg.
+
+        With access check, only the organizers of the event and the
+        check-in administrators get it."""
+        self.check_organizer()
+        if when is None:
+            when = clock.now()
+        window = token.window_of(when, self.qr_window)
+        value = token.make_token(self._current_secret(), self.id, window)
+        next_start = token.window_start(window + 1, self.qr_window)
+        result = {
+            'token': value,
+            'window': window,
+            'expires_at': isoformat(
+                token.window_start(window + 2, self.qr_window), self.tzinfo),
+            'refresh_in': max(
+                0, math.ceil((next_start - when).total_seconds())),
+            }
+        if images:
+            result['png'] = base64.b64encode(
+                token.qr_png(value)).decode('ascii')
+            result['svg'] = token.qr_svg(value)
+        return result
+
+    def code(self, when=None):
+        "Return the activity code of the window that contains when"
+        if when is None:
+            when = clock.now()
+        window = token.window_of(when, self.code_window)
+        return token.make_code(self._current_secret(), self.id, window)
+
+    @classmethod
+    def verify_token(cls, value, when, event=None):
+        """Return the event of the QR token value, scanned at when.
+
+        The tokens of the window of when and of the previous window are
+        accepted (a token is shown for a whole window, and a member may scan
+        it at the end of it).  Raise InvalidTokenError for a malformed or
+        forged token, for an unknown event or for a token of another event
+        than event; QRExpiredError for an older window."""
+        parsed = token.parse_token(value)
+        if not parsed:
+            raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
+                {'reason': 'malformed'})
+        event_id, window, sig = parsed
+        if event is not None and int(event) != event_id:
+            raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
+                {'reason': 'other_event'})
+        with without_check_access():
+            events = cls.search([('id', '=', event_id)])
+        if not events:
+            raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
+                {'reason': 'unknown_event'})
+        event, = events
+        if not any(token.verify(s, event_id, window, sig)
+                for s in event._secrets(
+                    token.window_start(window, event.qr_window))):
+            raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
+                {'reason': 'signature'})
+        event._check_window(window, event.qr_window, when)
+        return event
+
+    def verify_code(self, code, when):
+        """Check the activity code typed at when.
+
+        The codes of the current and the previous window are accepted; a
+        code of one of the 10 windows before is expired, others invalid."""
+        value = token.normalize_code(code)
+        if not value:
+            raise InvalidTokenError(gettext('checkin.msg_code_invalid'),
+                {'reason': 'malformed'})
+        seconds = self.code_window
+        current = token.window_of(when, seconds)
+        for window in range(current + 1, current - 11, -1):
+            for secret in self._secrets(token.window_start(window, seconds)):
+                if token.make_code(secret, self.id, window) == value:
+                    self._check_window(window, seconds, when)
+                    return
+        raise InvalidTokenError(gettext('checkin.msg_code_invalid'),
+            {'reason': 'no_match'})
+
+    def _check_window(self, window, seconds, when):
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        current = token.window_of(when, seconds)
+        if window < current - 1:
+            raise QRExpiredError(gettext('checkin.msg_token_expired'), {
+                    'expired_at': isoformat(
+                        token.window_start(window + 2, seconds), self.tzinfo),
+                    })
+        if window > current:
+            # Only a clock a little behind the kiosk's is tolerated
+            skew = Configuration(1).clock_skew
+            if (token.window_start(window, seconds) - when
+                    > dt.timedelta(seconds=skew)):
+                raise InvalidTokenError(
+                    gettext('checkin.msg_token_invalid'),
+                    {'reason': 'future'})
+
+    def is_organizer(self, user=None):
+        "Tell if user (default the transaction's) organizes the event"
+        if user is None:
+            user = Transaction().user
+        with without_check_access():
+            return int(user) in {
+                u.id for u in self.__class__(self.id).organizers}
+
+    @classmethod
+    def _is_checkin_admin(cls):
+        "Tell if the transaction may act on every event"
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        User = pool.get('res.user')
+        transaction = Transaction()
+        return (not transaction.check_access or not transaction.user
+            or ModelData.get_id('checkin', 'group_checkin_admin')
+            in User.get_groups())
+
+    def check_organizer(self):
+        "Raise AccessError unless the user organizes the event"
+        if not self._is_checkin_admin() and not self.is_organizer():
+            raise CheckInAccessError(gettext(
+                    'checkin.msg_event_organizer_only',
+                    event=self.rec_name))
+
+    @classmethod
+    def get_kiosk(cls, events, names):
+        result = {n: {e.id: None for e in events} for n in names}
+        when = clock.now()
+        # Only the organizers may show the codes of an event
+        everyone = cls._is_checkin_admin()
+        for event in events:
+            if event.state != 'open':
+                continue
+            if not everyone and not event.is_organizer():
+                continue
+            with without_check_access():
+                qr = event.qr(when, images=False)
+            if 'qr_token' in names:
+                result['qr_token'][event.id] = qr['token']
+            if 'qr_image' in names:
+                result['qr_image'][event.id] = token.qr_png(qr['token'])
+            if 'activity_code' in names:
+                result['activity_code'][event.id] = event.code(when)
+            if 'kiosk_refresh' in names:
+                result['kiosk_refresh'][event.id] = when + dt.timedelta(
+                    seconds=qr['refresh_in'])
+        return result
+
+    # Statistics
+
+    @classmethod
+    def get_counts(cls, events, names):
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Roster = pool.get('checkin.event-member.member')
+        attendance = Attendance.__table__()
+        roster = Roster.__table__()
+        cursor = Transaction().connection.cursor()
+        ids = [e.id for e in events]
+        counted = {i: 0 for i in ids}
+        late = {i: 0 for i in ids}
+        flagged = {i: 0 for i in ids}
+        expected = {i: None for i in ids}
+        in_ = fields.SQL_OPERATORS['in']
+        for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
+            sub_ids = list(sub_ids)
+            cursor.execute(*attendance.select(
+                    attendance.event, attendance.status, attendance.late,
+                    Count(attendance.id),
+                    where=in_(attendance.event, sub_ids)
+                    & (attendance.counted == Literal(True)),
+                    group_by=[
+                        attendance.event, attendance.status,
+                        attendance.late]))
+            for event_id, status, is_late, count in cursor:
+                counted[event_id] += count
+                if is_late:
+                    late[event_id] += count
+                if status == 'flagged':
+                    flagged[event_id] += count
+            cursor.execute(*roster.select(
+                    roster.event, Count(roster.id),
+                    where=in_(roster.event, sub_ids),
+                    group_by=[roster.event]))
+            expected.update(cursor)
+        result = {
+            'expected': expected,
+            'checked_in': counted,
+            'late': late,
+            'flagged': flagged,
+            }
+        if 'rate' in names:
+            rate = result['rate'] = {}
+            for event in events:
+                if not expected[event.id]:
+                    rate[event.id] = None
+                    continue
+                total = expected[event.id] * event.days_so_far()
+                rate[event.id] = (
+                    round(counted[event.id] / total, 4) if total else None)
+        return {n: result[n] for n in names}
+
+    def days_so_far(self, when=None):
+        "Return the number of local days of the event up to when (now)"
+        if not self.daily:
+            return 1
+        if when is None:
+            when = clock.now()
+        first = self.local_date(self.start)
+        last = self.local_date(min(when, self.end))
+        return max(0, (last - first).days + 1)
+
+    def bucket_minutes(self, date=None):
+        "Return the bucket size in minutes that gives about 48 bars"
+        if self.daily:
+            if self.day_start and self.day_end:
+                length = dt.datetime.combine(dt.date.min, self.day_end) - (
+                    dt.datetime.combine(dt.date.min, self.day_start))
+            else:
+                length = dt.timedelta(days=1)
+        else:
+            length = self.end - self.opening()
+        minutes = length.total_seconds() / 60 / 48
+        for bucket in BUCKETS:
+            if bucket >= minutes:
+                return bucket
+        return BUCKETS[-1]
+
+    def stats(self, date=None, bucket=None, recent=10):
+        """Return the live statistics of the event (the JSON of the API
+        `events/<id>/stats`): expected (roster size or None), checked_in
+        (counted check-ins: valid, late and flagged), rate, late, flagged
+        (waiting for review), rejected, by_bucket (arrivals per bucket of
+        minutes, local times), recent (the last check-ins).
+
+        For daily kinds the figures are those of the local date (default
+        today, or the last day of a past event).  With access check, the
+        user must be allowed to read the event."""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Roster = pool.get('checkin.event-member.member')
+        Member = pool.get('member.member')
+        Party = pool.get('party.party')
+        attendance = Attendance.__table__()
+        roster = Roster.__table__()
+        member = Member.__table__()
+        party = Party.__table__()
+        cursor = Transaction().connection.cursor()
+        tzinfo = self.tzinfo
+        if Transaction().check_access and not self.__class__.search([
+                    ('id', '=', self.id),
+                    ]):
+            raise CheckInAccessError(gettext(
+                    'checkin.msg_event_organizer_only',
+                    event=self.rec_name))
+
+        where = attendance.event == self.id
+        if self.daily:
+            if date is None:
+                when = min(max(clock.now(), self.start), self.end)
+                date = self.local_date(when)
+            where &= attendance.local_date == date
+        else:
+            date = None
+        if not bucket:
+            bucket = self.bucket_minutes(date)
+
+        cursor.execute(*attendance.select(
+                attendance.status, attendance.late, attendance.epoch_minute,
+                Count(attendance.id),
+                where=where,
+                group_by=[
+                    attendance.status, attendance.late,
+                    attendance.epoch_minute]))
+        checked_in = late = flagged = rejected = 0
+        buckets = {}
+        for status, is_late, minute, count in cursor:
+            if status == 'rejected':
+                rejected += count
+                continue
+            checked_in += count
+            if is_late:
+                late += count
+            if status == 'flagged':
+                flagged += count
+            key = minute // bucket
+            buckets[key] = buckets.get(key, 0) + count
+
+        cursor.execute(*roster.select(
+                Count(roster.id), where=roster.event == self.id))
+        expected, = cursor.fetchone()
+        expected = expected or None
+
+        by_bucket = []
+        if buckets:
+            for key in range(min(buckets), max(buckets) + 1):
+                start = clock.from_timestamp(key * bucket * 60)
+                by_bucket.append({
+                        'start': isoformat(start, tzinfo),
+                        'count': buckets.get(key, 0),
+                        })
+
+        query = attendance.join(member,
+            condition=attendance.member == member.id
+            ).join(party, condition=member.party == party.id
+            ).select(
+                attendance.id, attendance.member, party.name,
+                attendance.time, attendance.status, attendance.method,
+                where=where,
+                order_by=[attendance.time.desc, attendance.id.desc],
+                limit=recent)
+        cursor.execute(*query)
+        recents = [{
+                'id': id_,
+                'member_id': member_id,
+                'member': name,
+                'time': isoformat(time, tzinfo),
+                'status': status,
+                'method': method,
+                } for id_, member_id, name, time, status, method in cursor]
+        return {
+            'event_id': self.id,
+            'date': date.isoformat() if date else None,
+            'expected': expected,
+            'checked_in': checked_in,
+            'rate': round(checked_in / expected, 4) if expected else None,
+            'late': late,
+            'flagged': flagged,
+            'rejected': rejected,
+            'bucket_minutes': bucket,
+            'by_bucket': by_bucket,
+            'recent': recents,
+            }
+
+    # Members
+
+    def on_roster(self, member):
+        pool = Pool()
+        Roster = pool.get('checkin.event-member.member')
+        with without_check_access():
+            if not Roster.search([('event', '=', self.id)], limit=1):
+                return True
+            return bool(Roster.search([
+                        ('event', '=', self.id),
+                        ('member', '=', int(member)),
+                        ], limit=1))
+
+    @classmethod
+    def available(cls, member, start=None, end=None):
+        """Return the events member may check in to.
+
+        Without start and end: the events open now.  With them: the events
+        open or closed that overlap the period.  Events with a roster and
+        the reject policy are left out unless member is on the roster."""
+        pool = Pool()
+        Roster = pool.get('checkin.event-member.member')
+        if start is None and end is None:
+            domain = [
+                ('state', '=', 'open'),
+                ('end', '>=', clock.now()),
+                ]
+        else:
+            domain = [('state', 'in', ['open', 'closed'])]
+            if start is not None:
+                domain.append(('end', '>=', start))
+            if end is not None:
+                domain.append(('start', '<=', end))
+        with without_check_access():
+            events = cls.search(
+                domain, order=[('start', 'ASC'), ('id', 'ASC')])
+            rostered = {r.event.id for r in Roster.search([
+                        ('event', 'in', [e.id for e in events]),
+                        ])}
+            allowed = {r.event.id for r in Roster.search([
+                        ('event', 'in', list(rostered)),
+                        ('member', '=', int(member)),
+                        ])}
+        return [e for e in events
+            if e.id not in rostered or e.id in allowed or e.policy == 'flag']
+
+    @classmethod
+    def checked_in_ids(cls, member, events, when=None):
+        """Return the ids of events to which member has a counted check-in
+        (today, in the local day of the event, for daily kinds)"""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        if when is None:
+            when = clock.now()
+        result = set()
+        with without_check_access():
+            attendances = Attendance.search([
+                    ('event', 'in', [int(e) for e in events]),
+                    ('member', '=', int(member)),
+                    ('counted', '=', True),
+                    ])
+        for attendance in attendances:
+            event = attendance.event
+            if attendance.day_key == event.day_key(when):
+                result.add(event.id)
+        return result
+
+    # Workflow
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('open')
+    def open(cls, events):
+        pass
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('closed')
+    def close(cls, events):
+        # Tokens shown before the close must not open the event again
+        cls._renew_secret(events)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('cancelled')
+    def cancel(cls, events):
+        cls._renew_secret(events)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('draft')
+    def draft(cls, events):
+        pass
+
+    @classmethod
+    @ModelView.button_action('checkin.wizard_batch_check_in')
+    def batch_check_in(cls, events):
+        pass
+
+    @classmethod
+    @ModelView.button
+    def renew_secret(cls, events):
+        cls._renew_secret(events)
+
+    @classmethod
+    def _renew_secret(cls, events):
+        now = clock.now()
+        with without_check_access():
+            for event in cls.browse(events):
+                cls.write([event], {
+                        'previous_secret': event.secret,
+                        'secret': token.new_secret(),
+                        'secret_date': now,
+                        })
+
+    @classmethod
+    def update_states(cls):
+        """Open the events whose check-in starts and close those that ended
+        (run by the scheduler)"""
+        now = clock.now()
+        with without_check_access():
+            to_open = [e for e in cls.search([
+                        ('state', '=', 'draft'),
+                        ('auto_open', '=', True),
+                        ('end', '>', now),
+                        ])
+                if e.opening() <= now]
+            if to_open:
+                cls.open(to_open)
+            to_close = cls.search([
+                    ('state', '=', 'open'),
+                    ('auto_open', '=', True),
+                    ('end', '<=', now),
+                    ])
+            if to_close:
+                cls.close(to_close)
+
+    @classmethod
+    def rotate_secrets(cls):
+        """Renew the secrets older than the rotation period (run by the
+        scheduler); the previous secret stays valid for the credentials
+        made before, see _secrets"""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        config = Configuration(1)
+        hours = max(config.secret_rotation, config.sync_delay)
+        limit = clock.now() - dt.timedelta(hours=hours)
+        with without_check_access():
+            events = cls.search([
+                    ('state', 'in', ['draft', 'open']),
+                    ['OR',
+                        ('secret_date', '=', None),
+                        ('secret_date', '<=', limit),
+                        ],
+                    ])
+        cls._renew_secret(events)
+
+
+class EventOrganizer(ModelSQL):
+    "Check-in Event Organizer"
+    __name__ = 'checkin.event-res.user'
+    __string__ = "Event Organizer"
+
+    event = fields.Many2One(
+        'checkin.event', "Event", required=True, ondelete='CASCADE')
+    user = fields.Many2One(
+        'res.user', "User", required=True, ondelete='CASCADE')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('event')
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.user, Index.Equality()),
+                    (t.event, Index.Equality())),
+                })
+
+
+class EventRoster(ModelSQL):
+    "Check-in Event Roster"
+    __name__ = 'checkin.event-member.member'
+    __string__ = "Event Roster"
+
+    event = fields.Many2One(
+        'checkin.event', "Event", required=True, ondelete='CASCADE')
+    member = fields.Many2One(
+        'member.member', "Member", required=True, ondelete='CASCADE')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('event')
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.event, Index.Equality()),
+                    (t.member, Index.Equality())),
+                Index(t, (t.member, Index.Equality())),
+                })
+
+
+class BatchCheckInStart(ModelView):
+    "Batch Check-in"
+    __name__ = 'checkin.event.batch_check_in.start'
+    __string__ = "Batch Check-in"
+
+    event = fields.Many2One('checkin.event', "Event", readonly=True)
+    members = fields.Many2Many(
+        'member.member', None, None, "Members", required=True,
+        help="The members to check in.")
+
+
+class BatchCheckInResult(ModelView):
+    "Batch Check-in"
+    __name__ = 'checkin.event.batch_check_in.result'
+    __string__ = "Batch Check-in Result"
+
+    created = fields.Integer("Checked In", readonly=True)
+    duplicates = fields.Integer("Already Checked In", readonly=True)
+    refused = fields.Integer("Refused", readonly=True)
+    summary = fields.Text("Summary", readonly=True)
+
+
+class BatchCheckIn(Wizard):
+    "Batch Check-in"
+    __name__ = 'checkin.event.batch_check_in'
+
+    start = StateView('checkin.event.batch_check_in.start',
+        'checkin.event_batch_check_in_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Check In", 'check_in', 'tryton-ok', default=True),
+            ])
+    check_in = StateTransition()
+    result = StateView('checkin.event.batch_check_in.result',
+        'checkin.event_batch_check_in_result_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+    def default_start(self, fields):
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = self.record
+        checked = set()
+        if event.roster:
+            with without_check_access():
+                checked = {a.member.id for a in Attendance.search([
+                            ('event', '=', event.id),
+                            ('counted', '=', True),
+                            ('day_key', '=', event.day_key(clock.now())),
+                            ])}
+        return {
+            'event': event.id,
+            'members': [m.id for m in event.roster if m.id not in checked],
+            }
+
+    def transition_check_in(self):
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        results = Attendance.check_in_batch(self.record, self.start.members)
+        counts = {'created': 0, 'duplicate': 0, 'refused': 0}
+        lines = []
+        for member, result in zip(self.start.members, results):
+            counts[result.status] += 1
+            if result.status == 'refused':
+                lines.append('%s: %s' % (
+                        member.rec_name, result.error.message))
+            elif result.status == 'duplicate':
+                lines.append('%s: %s' % (member.rec_name, gettext(
+                            'checkin.msg_already_checked_in')))
+        self.result.created = counts['created']
+        self.result.duplicates = counts['duplicate']
+        self.result.refused = counts['refused']
+        self.result.summary = '\n'.join(lines)
+        return 'result'
+
+    def default_result(self, fields):
+        return {
+            'created': self.result.created,
+            'duplicates': self.result.duplicates,
+            'refused': self.result.refused,
+            'summary': self.result.summary,
+            }

@@ -1,0 +1,96 @@
+# This file is part of the checkin module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError, ValidationError
+from trytond.transaction import TransactionError
+
+
+class CheckInError(UserError):
+    """A check-in refused by a business rule.
+
+    `error_code` is the machine-readable code of the mini-program API
+    (API.md) and `details` a JSON-serialisable dictionary that explains it
+    (for example the distance and the radius of `out_of_range`).  `code`
+    stays UserError's numeric RPC fault code."""
+    error_code = 'checkin_refused'
+
+    def __init__(self, message, details=None, description=''):
+        super().__init__(message, description)
+        self.details = dict(details or {})
+
+
+class AlreadyCheckedInError(CheckInError):
+    error_code = 'already_checked_in'
+
+
+class QRExpiredError(CheckInError):
+    error_code = 'qr_expired'
+
+
+class InvalidTokenError(CheckInError):
+    error_code = 'invalid_token'
+
+
+class EventNotOpenError(CheckInError):
+    error_code = 'event_not_open'
+
+
+class OutOfRangeError(CheckInError):
+    error_code = 'out_of_range'
+
+
+class WifiMismatchError(CheckInError):
+    error_code = 'wifi_mismatch'
+
+
+class NotOnRosterError(CheckInError):
+    error_code = 'not_on_roster'
+
+
+class MethodNotAllowedError(CheckInError):
+    error_code = 'method_not_allowed'
+
+
+class InvalidCheckInError(CheckInError):
+    "Malformed check-in data (the API answers 400 invalid_request)"
+    error_code = 'invalid_request'
+
+
+class CheckInAccessError(AccessError):
+    pass
+
+
+class EventValidationError(ValidationError):
+    pass
+
+
+class EventError(UserError):
+    pass
+
+
+class TagValidationError(ValidationError):
+    pass
+
+
+class ReviewError(UserError):
+    pass
+
+
+class AttendanceAccessError(AccessError):
+    pass
+
+
+class ConfigurationValidationError(ValidationError):
+    pass
+
+
+class CheckInRestart(TransactionError):
+    """Restart the transaction with a new snapshot.
+
+    Raised when the database refused a duplicate check-in whose existing
+    record was committed after the transaction started: the restarted
+    transaction reads it and answers `duplicate`."""
+
+    def fix(self, extras):
+        super().fix(extras)

@@ -1,0 +1,47 @@
+# This file is part of the checkin module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+from trytond.pool import PoolMeta
+from trytond.transaction import Transaction
+
+# The models whose record rules depend on the user (the organizers)
+USER_RULE_MODELS = {
+    'checkin.event', 'checkin.attendance', 'checkin.event-res.user',
+    'checkin.event-member.member',
+    }
+
+
+class Rule(metaclass=PoolMeta):
+    __name__ = 'ir.rule'
+
+    @classmethod
+    def _member_rule_models(cls):
+        return super()._member_rule_models() | {'checkin.attendance'}
+
+    @classmethod
+    def _get_context(cls, model_name):
+        context = super()._get_context(model_name)
+        if model_name in USER_RULE_MODELS:
+            context['user_id'] = Transaction().user
+        return context
+
+    @classmethod
+    def _get_cache_key(cls, model_names):
+        key = super()._get_cache_key(model_names)
+        if model_names & USER_RULE_MODELS:
+            key = (*key, Transaction().user)
+        return key
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.extend([
+                ('checkin.event|update_states',
+                    "Open and Close Check-in Events"),
+                ('checkin.event|rotate_secrets',
+                    "Rotate Check-in Secrets"),
+                ])

@@ -1,0 +1,12 @@
+# This file is part of the checkin module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+from trytond.pool import PoolMeta
+
+
+class PointsLine(metaclass=PoolMeta):
+    __name__ = 'member.points.line'
+
+    @classmethod
+    def _get_origin(cls):
+        return super()._get_origin() + ['checkin.attendance']

@@ -1,0 +1,1157 @@
+# This file is part of the checkin module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+import datetime as dt
+import io
+
+from trytond.exceptions import UserError
+from trytond.model.exceptions import (
+    AccessButtonError, AccessError, SQLConstraintError)
+from trytond.modules.checkin import clock, token
+from trytond.modules.checkin.event import (
+    haversine, normalize_bssid, parse_bssids)
+from trytond.modules.checkin.exceptions import (
+    CheckInError, InvalidTokenError, QRExpiredError)
+from trytond.modules.checkin.tag import normalize_tag
+from trytond.modules.member.tests.test_module import create_member
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction
+
+# People's Square, Shanghai
+LAT, LON = 31.2304, 121.4737
+# 2026-03-02 09:00 in Shanghai
+START = dt.datetime(2026, 3, 2, 1, 0)
+
+
+def north(meters):
+    "Return the latitude meters north of LAT"
+    return LAT + meters / 111195.08
+
+
+def at(when):
+    "Set the clock of the check-in rules"
+    return Transaction().set_context(_checkin_now=when)
+
+
+def create_event(**values):
+    pool = Pool()
+    Event = pool.get('checkin.event')
+    defaults = {
+        'name': "Meeting",
+        'kind': 'meeting',
+        'start': START,
+        'end': START + dt.timedelta(hours=2),
+        'timezone': 'Asia/Shanghai',
+        'latitude': LAT,
+        'longitude': LON,
+        'radius': 500,
+        'methods': ['qr', 'code', 'nfc', 'staff', 'app'],
+        'policy': 'reject',
+        'points': 10,
+        'state': 'open',
+        }
+    defaults.update(values)
+    event, = Event.create([defaults])
+    return event
+
+
+def here(accuracy=None):
+    return {'lat': LAT, 'lon': LON, 'accuracy_m': accuracy}
+
+
+class CheckinTestCase(ModuleTestCase):
+    "Test Check-in module"
+    module = 'checkin'
+
+    def check_in(self, member, event, when, position=None, **kwargs):
+        "Check member in to event with the QR token shown at when"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        with at(when):
+            return Attendance.check_in(member, {
+                    'qr_token': event.current_token(when)},
+                position=here() if position is None else position, **kwargs)
+
+    def test_haversine(self):
+        "The great-circle distance on the mean Earth radius"
+        self.assertEqual(haversine(LAT, LON, LAT, LON), 0)
+        self.assertAlmostEqual(
+            haversine(0, 0, 1, 0), 111195.08, delta=0.01)
+        self.assertAlmostEqual(
+            haversine(LAT, LON, north(500), LON), 500, delta=0.01)
+        self.assertAlmostEqual(
+            haversine(LAT, LON, 39.9042, 116.4074),
+            haversine(39.9042, 116.4074, LAT, LON))
+        # Shanghai - Beijing is about 1067 km
+        self.assertAlmostEqual(
+            haversine(LAT, LON, 39.9042, 116.4074) / 1000, 1067, delta=5)
+        self.assertAlmostEqual(
+            haversine(0, 0, 0, 180), 6371008.8 * 3.141592653589793, delta=1)
+
+    def test_bssid(self):
+        "BSSIDs are normalised and invalid lines reported"
+        self.assertEqual(
+            normalize_bssid('00-11-22-AA-BB-CC'), '00:11:22:aa:bb:cc')
+        self.assertEqual(normalize_bssid('001122aabbcc'), '00:11:22:aa:bb:cc')
+        self.assertIsNone(normalize_bssid('00:11:22:aa:bb'))
+        self.assertIsNone(normalize_bssid(None))
+        self.assertEqual(
+            parse_bssids('00:11:22:AA:BB:CC\n# lobby\n\n00:11:22:aa:bb:cc\nx'),
+            (['00:11:22:aa:bb:cc'], ['x']))
+
+    def test_tag_uid(self):
+        "NFC UIDs are normalised to upper-case hexadecimal"
+        self.assertEqual(normalize_tag('04:a2:2b:1a'), '04A22B1A')
+        self.assertIsNone(normalize_tag('xyz'))
+
+    def test_token_signature(self):
+        "A token is bound to its event and window by its signature"
+        secret = token.new_secret()
+        value = token.make_token(secret, 7, 1000)
+        event_id, window, sig = token.parse_token(value)
+        self.assertEqual((event_id, window), (7, 1000))
+        self.assertTrue(token.verify(secret, 7, 1000, sig))
+        self.assertFalse(token.verify(secret, 7, 1001, sig))
+        self.assertFalse(token.verify(secret, 8, 1000, sig))
+        self.assertFalse(token.verify(token.new_secret(), 7, 1000, sig))
+        self.assertLess(len(value), 40)
+        for bad in ['', 'abc', '7.1000', '7.1000.short', None, 7]:
+            self.assertIsNone(token.parse_token(bad))
+        code = token.make_code(secret, 7, 1000)
+        self.assertRegex(code, r'^\d{6}$')
+        self.assertEqual(token.normalize_code(' 123-456 '), '123456')
+        self.assertIsNone(token.normalize_code('12345'))
+
+    def test_qr_images(self):
+        "QR codes are rendered as PNG and SVG"
+        png = token.qr_png('1.2.abc')
+        self.assertTrue(png.startswith(b'\x89PNG'))
+        self.assertIn('<svg', token.qr_svg('1.2.abc'))
+
+    @with_transaction()
+    def test_clock(self):
+        "The clock follows the context, then freeze, then the system"
+        when = dt.datetime(2026, 1, 1, 12, 0)
+        with at(when):
+            self.assertEqual(clock.now(), when)
+        clock.freeze(dt.datetime(2026, 1, 1, 20, 0,
+                tzinfo=dt.timezone(dt.timedelta(hours=8))))
+        try:
+            self.assertEqual(clock.now(), when)
+        finally:
+            clock.unfreeze()
+        system = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        self.assertLess(abs(clock.now() - system), dt.timedelta(seconds=5))
+
+    @with_transaction()
+    def test_qr_windows(self):
+        "The current and previous windows are accepted, older expired"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        event = create_event(qr_window=60)
+        shown = START + dt.timedelta(seconds=5)
+        value = event.current_token(shown)
+        for seconds in [0, 54, 60, 114]:
+            with self.subTest(seconds=seconds):
+                self.assertEqual(Event.verify_token(
+                        value, shown + dt.timedelta(seconds=seconds)), event)
+        for seconds in [115, 600, 86400]:
+            with self.subTest(seconds=seconds):
+                with self.assertRaises(QRExpiredError) as cm:
+                    Event.verify_token(
+                        value, shown + dt.timedelta(seconds=seconds))
+                self.assertEqual(cm.exception.error_code, 'qr_expired')
+        # A token of a later window than the clock (+ tolerance) is refused
+        with self.assertRaises(InvalidTokenError):
+            Event.verify_token(value, shown - dt.timedelta(minutes=10))
+
+    @with_transaction()
+    def test_qr_forged(self):
+        "Tampered tokens, tokens of other events and unknown events"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        event = create_event()
+        other = create_event(name="Other")
+        value = event.current_token(START)
+        event_id, window, sig = token.parse_token(value)
+        tampered = [
+            '%d.%d.%s' % (event_id, window, sig[:-1]
+                + ('A' if sig[-1] != 'A' else 'B')),
+            '%d.%d.%s' % (event_id, window + 1, sig),
+            '%d.%d.%s' % (other.id, window, sig),
+            token.make_token(token.new_secret(), event.id, window),
+            '999999.%d.%s' % (window, sig),
+            'garbage',
+            ]
+        for value_ in tampered:
+            with self.subTest(token=value_):
+                with self.assertRaises(InvalidTokenError) as cm:
+                    Event.verify_token(value_, START)
+                self.assertEqual(cm.exception.error_code, 'invalid_token')
+        # A token of another event than the one asked for
+        with self.assertRaises(InvalidTokenError) as cm:
+            Event.verify_token(value, START, event=other.id)
+        self.assertEqual(cm.exception.details['reason'], 'other_event')
+
+    @with_transaction()
+    def test_check_in_qr(self):
+        "A QR check-in counts once, earns the points and the streak"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        event = create_event(points=10)
+        member = create_member()
+        result = self.check_in(member, event, START, bssid='00:11:22:33:44:55')
+        self.assertEqual(result.status, 'created')
+        attendance = result.attendance
+        self.assertEqual(attendance.status, 'valid')
+        self.assertTrue(attendance.counted)
+        self.assertEqual(attendance.method, 'qr')
+        self.assertEqual(attendance.local_date, dt.date(2026, 3, 2))
+        self.assertEqual(attendance.arrival, '09:00')
+        self.assertEqual(attendance.distance, 0)
+        self.assertEqual(attendance.points_awarded, 10)
+        self.assertEqual(attendance.points_line.idempotency_key,
+            'checkin:%d' % attendance.id)
+        member = Member(member.id)
+        self.assertEqual(member.points_balance, 10)
+        self.assertEqual(member.last_activity_date, dt.date(2026, 3, 2))
+        self.assertEqual(member.streak_length, 1)
+
+        result2 = self.check_in(
+            member, event, START + dt.timedelta(seconds=30))
+        self.assertEqual(result2.status, 'duplicate')
+        self.assertEqual(result2.code, 'already_checked_in')
+        self.assertEqual(result2.attendance, attendance)
+        self.assertEqual(
+            result2.error.details['checkin']['id'], attendance.id)
+        self.assertEqual(Member(member.id).points_balance, 10)
+        self.assertEqual(Line.search_count([('member', '=', member.id)]), 1)
+
+        values = result.to_dict()
+        self.assertEqual(values['status'], 'created')
+        self.assertEqual(values['checkin']['event_id'], event.id)
+        self.assertEqual(values['checkin']['points_awarded'], 10)
+        self.assertEqual(values['checkin']['time'],
+            '2026-03-02T09:00:00+08:00')
+        self.assertEqual(values['member']['points_balance'], 10)
+
+    @with_transaction()
+    def test_refusal_codes(self):
+        "Every refusal comes with the code of the API"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Event = pool.get('checkin.event')
+        event = create_event(
+            roster=[('add', [create_member("Rostered").id])],
+            bssids='00:11:22:33:44:55', methods=['qr', 'staff'])
+        member = create_member()
+        draft = create_event(name="Draft", state='draft')
+
+        def code(result):
+            self.assertEqual(result.status, 'refused')
+            return result.code
+
+        with at(START):
+            self.assertEqual(code(Attendance.check_in(member, {
+                            'qr_token': event.current_token(
+                                START - dt.timedelta(minutes=5))})),
+                'qr_expired')
+            self.assertEqual(code(Attendance.check_in(member, {
+                            'qr_token': 'nope'})), 'invalid_token')
+            self.assertEqual(code(Attendance.check_in(member, {
+                            'qr_token': draft.current_token(START)},
+                        position=here())), 'event_not_open')
+            self.assertEqual(code(Attendance.check_in(member, {
+                            'code': event.code(START),
+                            'event_id': event.id})), 'method_not_allowed')
+            self.assertEqual(code(Attendance.check_in(member, {
+                            'event_id': event.id, 'method': 'app'})),
+                'method_not_allowed')
+            self.assertEqual(code(Attendance.check_in(member, {})),
+                'invalid_request')
+            self.assertEqual(code(Attendance.check_in(member, {
+                            'qr_token': event.current_token(START),
+                            'nfc_tag': '04A22B1A'})), 'invalid_request')
+
+        # The reasons, one at a time
+        Event.write([event], {'bssids': None})
+        result = self.check_in(member, event, START)
+        self.assertEqual(code(result), 'not_on_roster')
+        self.assertEqual(result.attendance.status, 'rejected')
+        Event.write([event], {'roster': [('add', [member.id])]})
+        result = self.check_in(member, event, START, position={
+                'lat': north(1000), 'lon': LON})
+        self.assertEqual(code(result), 'out_of_range')
+        self.assertEqual(result.error.details['distance_m'], 1000)
+        self.assertEqual(result.error.details['radius_m'], 500)
+        self.assertIn('1000 m', result.error.message)
+        Event.write([event], {'bssids': '00:11:22:33:44:55'})
+        result = self.check_in(member, event, START, bssid='66:77:88:99:aa:bb')
+        self.assertEqual(code(result), 'wifi_mismatch')
+        result = self.check_in(member, event, START, bssid='00-11-22-33-44-55')
+        self.assertEqual(result.status, 'created')
+        self.assertEqual(result.attendance.bssid, '00:11:22:33:44:55')
+        result = self.check_in(member, event, START, bssid='00:11:22:33:44:55')
+        self.assertEqual(result.code, 'already_checked_in')
+        # The rejected attempts are kept, not counted
+        self.assertEqual(Attendance.search_count([
+                    ('member', '=', member.id), ('status', '=', 'rejected'),
+                    ]), 3)
+        # Once in, a suspicious attempt is a duplicate, not a new rejection
+        result = self.check_in(member, event, START, position={
+                'lat': north(1000), 'lon': LON},
+            bssid='00:11:22:33:44:55')
+        self.assertEqual(result.status, 'duplicate')
+
+    @with_transaction()
+    def test_event_not_open_times(self):
+        "Check-in opens before the start and closes at the end"
+        event = create_event(open_before=30)
+        member = create_member()
+        result = self.check_in(member, event, START - dt.timedelta(minutes=31))
+        self.assertEqual(result.code, 'event_not_open')
+        result = self.check_in(
+            member, event, START + dt.timedelta(hours=2, seconds=1))
+        self.assertEqual(result.code, 'event_not_open')
+        result = self.check_in(member, event, START - dt.timedelta(minutes=29))
+        self.assertEqual(result.status, 'created')
+
+    @with_transaction()
+    def test_accuracy(self):
+        "The reported accuracy widens the radius, at most twice"
+        event = create_event(radius=500, policy='flag')
+        cases = [
+            (400, None, []),
+            (600, 50, ['out_of_range']),
+            (600, 150, []),
+            (900, 5000, []),
+            (1200, 5000, ['out_of_range']),
+            ]
+        for i, (distance, accuracy, reasons) in enumerate(cases):
+            with self.subTest(distance=distance, accuracy=accuracy):
+                member = create_member("M%s" % i)
+                result = self.check_in(member, event, START, position={
+                        'lat': north(distance), 'lon': LON,
+                        'accuracy_m': accuracy})
+                self.assertEqual(result.status, 'created')
+                self.assertEqual(list(result.attendance.reasons), reasons)
+                self.assertAlmostEqual(
+                    result.attendance.distance, distance, delta=0.1)
+        member = create_member("No position")
+        result = self.check_in(member, event, START, position={})
+        self.assertEqual(list(result.attendance.reasons), ['out_of_range'])
+        self.assertIsNone(result.attendance.distance)
+
+    @with_transaction()
+    def test_flag_review(self):
+        "A flagged check-in earns its points when approved, once"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        event = create_event(policy='flag', points=20, streak=False)
+        member = create_member()
+        result = self.check_in(member, event, START, position={
+                'lat': north(800), 'lon': LON})
+        self.assertEqual(result.status, 'created')
+        attendance = result.attendance
+        self.assertEqual(attendance.status, 'flagged')
+        self.assertTrue(attendance.counted)
+        self.assertEqual(list(attendance.reasons), ['out_of_range'])
+        self.assertIn('800 m', attendance.reason_details)
+        self.assertEqual(Member(member.id).points_balance, 0)
+        # Counted: a second check-in is a duplicate
+        self.assertEqual(
+            self.check_in(member, event, START).status, 'duplicate')
+
+        with at(START + dt.timedelta(hours=1)):
+            Attendance.approve([attendance])
+            Attendance.approve([attendance])
+        attendance = Attendance(attendance.id)
+        self.assertEqual(attendance.status, 'valid')
+        self.assertEqual(attendance.reviewed_at,
+            START + dt.timedelta(hours=1))
+        self.assertEqual(Member(member.id).points_balance, 20)
+
+        Attendance.reject([attendance])
+        Attendance.reject([attendance])
+        attendance = Attendance(attendance.id)
+        self.assertEqual(attendance.status, 'rejected')
+        self.assertFalse(attendance.counted)
+        self.assertEqual(Member(member.id).points_balance, 0)
+        self.assertEqual(attendance.points_awarded, 0)
+
+        Attendance.approve([attendance])
+        self.assertEqual(Member(member.id).points_balance, 20)
+        keys = sorted(l.idempotency_key for l in Line.search([
+                    ('member', '=', member.id)]))
+        self.assertEqual(keys, [
+                'checkin:%d' % attendance.id,
+                'checkin:%d:award:2' % attendance.id,
+                'checkin:%d:reversal:1' % attendance.id,
+                ])
+        self.assertEqual(Member.check_balances([member]), [])
+
+    @with_transaction()
+    def test_reject_valid(self):
+        "Rejecting a valid check-in takes back all its points"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Member = pool.get('member.member')
+        event = create_event(points=0, streak=True)
+        member = create_member()
+        result = self.check_in(member, event, START)
+        # No own points: the daily points of the streak apply
+        self.assertEqual(Member(member.id).points_balance, 10)
+        self.assertEqual(result.attendance.points_awarded, 10)
+        # Spent points are taken back too (the balance may go negative)
+        Member.add_points(member, -10, "Coupon")
+        Attendance.reject([result.attendance])
+        self.assertEqual(Member(member.id).points_balance, -10)
+        self.assertEqual(Member(member.id).lifetime_points, 0)
+
+    @with_transaction()
+    def test_approve_rejected_conflict(self):
+        "A rejected check-in cannot be approved over a counted one"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = create_event(policy='reject')
+        member = create_member()
+        rejected = self.check_in(member, event, START, position={
+                'lat': north(2000), 'lon': LON}).attendance
+        self.assertEqual(rejected.status, 'rejected')
+        self.assertEqual(self.check_in(member, event, START).status,
+            'created')
+        with self.assertRaisesRegex(UserError,
+                'another counted check-in'):
+            Attendance.approve([rejected])
+
+    @with_transaction()
+    def test_late(self):
+        "Check-ins after the late threshold are late"
+        event = create_event(late_after=10)
+        early = self.check_in(create_member("A"), event,
+            START + dt.timedelta(minutes=10))
+        self.assertEqual(early.attendance.status, 'valid')
+        late = self.check_in(create_member("B"), event,
+            START + dt.timedelta(minutes=10, seconds=1))
+        self.assertEqual(late.attendance.status, 'late')
+        self.assertTrue(late.attendance.late)
+        self.assertTrue(late.attendance.counted)
+        flagged = self.check_in(create_member("C"), event,
+            START + dt.timedelta(minutes=30), position={
+                'lat': north(900), 'lon': LON})
+        self.assertEqual(flagged.status, 'refused')
+        self.assertTrue(flagged.attendance.late)
+
+    @with_transaction()
+    def test_daily_midnight(self):
+        "Daily attendance: one check-in per local day, across midnight"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = create_event(
+            kind='daily', start=dt.datetime(2026, 3, 1, 0, 0),
+            end=dt.datetime(2026, 3, 31, 0, 0), latitude=None,
+            longitude=None, points=5)
+        member = create_member()
+        # 23:50 on 2 March in Shanghai is 15:50 UTC
+        evening = dt.datetime(2026, 3, 2, 15, 50)
+        first = self.check_in(member, event, evening)
+        self.assertEqual(first.status, 'created')
+        self.assertEqual(first.attendance.local_date, dt.date(2026, 3, 2))
+        self.assertEqual(
+            first.attendance.day_key, dt.date(2026, 3, 2).toordinal())
+        again = self.check_in(
+            member, event, evening + dt.timedelta(minutes=5))
+        self.assertEqual(again.status, 'duplicate')
+        # 00:05 on 3 March in Shanghai
+        after = self.check_in(
+            member, event, evening + dt.timedelta(minutes=15))
+        self.assertEqual(after.status, 'created')
+        self.assertEqual(after.attendance.local_date, dt.date(2026, 3, 3))
+        self.assertEqual(Attendance.search_count([
+                    ('member', '=', member.id), ('counted', '=', True)]), 2)
+
+    @with_transaction()
+    def test_daily_hours_dst(self):
+        "Daily hours and lateness follow the local time, also over DST"
+        event = create_event(
+            kind='daily', timezone='Europe/Paris',
+            start=dt.datetime(2026, 3, 20, 0, 0),
+            end=dt.datetime(2026, 4, 10, 0, 0),
+            day_start=dt.time(9, 0), day_end=dt.time(18, 0),
+            open_before=60, late_after=0, latitude=None, longitude=None)
+        member = create_member()
+        # 07:30 UTC is 08:30 in Paris before 29 March (UTC+1), 09:30 after
+        before = self.check_in(member, event, dt.datetime(2026, 3, 28, 7, 30))
+        self.assertEqual(before.attendance.status, 'valid')
+        self.assertEqual(before.attendance.arrival, '08:30')
+        after = self.check_in(member, event, dt.datetime(2026, 3, 30, 7, 30))
+        self.assertEqual(after.attendance.status, 'late')
+        self.assertEqual(after.attendance.arrival, '09:30')
+        # 17:30 UTC is 18:30 in Paris in summer time: closed
+        closed = self.check_in(member, event, dt.datetime(2026, 3, 31, 16, 30))
+        self.assertEqual(closed.code, 'event_not_open')
+        self.assertEqual(closed.error.details['day_end'], '18:00:00')
+        # 06:30 UTC is 08:30 in summer time: within open_before
+        opened = self.check_in(member, event, dt.datetime(2026, 3, 31, 6, 30))
+        self.assertEqual(opened.attendance.status, 'valid')
+        early = self.check_in(member, event, dt.datetime(2026, 4, 1, 5, 30))
+        self.assertEqual(early.code, 'event_not_open')
+
+    @with_transaction()
+    def test_client_uuid(self):
+        "A check-in sent again with its client UUID is a duplicate"
+        event = create_event()
+        member = create_member()
+        other = create_member("Other")
+        uuid = '0b7e2c4e-7f55-4c4b-9d6c-1f9f8d7a0001'
+        first = self.check_in(member, event, START, client_uuid=uuid)
+        self.assertEqual(first.status, 'created')
+        self.assertEqual(first.attendance.client_uuid, uuid)
+        # Even when the token has expired since
+        again = self.check_in(
+            member, event, START + dt.timedelta(minutes=10),
+            client_uuid=uuid.upper())
+        self.assertEqual(again.status, 'duplicate')
+        self.assertEqual(again.attendance, first.attendance)
+        stolen = self.check_in(other, event, START, client_uuid=uuid)
+        self.assertEqual(stolen.code, 'invalid_request')
+        bad = self.check_in(other, event, START, client_uuid='x' * 65)
+        self.assertEqual(bad.code, 'invalid_request')
+
+    @with_transaction()
+    def test_offline_sync(self):
+        "Offline items are checked against the client time, once"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Configuration = pool.get('checkin.configuration')
+        Event = pool.get('checkin.event')
+        Configuration(1, sync_delay=6).save()
+        event = create_event(late_after=5)
+        member = create_member()
+        scanned = START + dt.timedelta(minutes=20)
+        items = [{
+                'qr_token': event.current_token(scanned),
+                'lat': LAT, 'lon': LON, 'accuracy_m': 20,
+                'client_uuid': 'u-1',
+                'client_time': '2026-03-02T09:20:30+08:00',
+                }, {
+                'qr_token': event.current_token(START),
+                'client_uuid': 'u-2',
+                'client_time': START.isoformat() + 'Z',
+                }, {
+                'qr_token': event.current_token(START),
+                'client_time': START.isoformat() + 'Z',
+                }]
+        # Synchronised after the event closed
+        Event.close([event])
+        received = START + dt.timedelta(hours=3)
+        with at(received):
+            results = Attendance.sync(member, items)
+        self.assertEqual([r.status for r in results],
+            ['created', 'duplicate', 'refused'])
+        attendance = results[0].attendance
+        self.assertTrue(attendance.offline)
+        self.assertEqual(attendance.time, scanned + dt.timedelta(seconds=30))
+        self.assertEqual(attendance.server_time, received)
+        self.assertEqual(attendance.status, 'late')
+        self.assertEqual(results[2].code, 'invalid_request')
+
+        # Sent twice more: nothing new
+        for _ in range(2):
+            with at(received + dt.timedelta(minutes=1)):
+                again = Attendance.sync(member, items[:2])
+            self.assertEqual(
+                [r.status for r in again], ['duplicate', 'duplicate'])
+            self.assertEqual(again[0].attendance, attendance)
+        self.assertEqual(Attendance.search_count([]), 1)
+
+        # Beyond the sync delay
+        with at(START + dt.timedelta(hours=7)):
+            late, = Attendance.sync(create_member("Late"), [
+                    dict(items[0], client_uuid='u-3')])
+        self.assertEqual(late.code, 'qr_expired')
+        self.assertEqual(late.error.details['reason'], 'sync_delay')
+        # A device clock in the future
+        with at(START):
+            future, = Attendance.sync(create_member("Future"), [
+                    dict(items[0], client_uuid='u-4')])
+        self.assertEqual(future.code, 'invalid_request')
+        # A replayed token: the window does not match the client time
+        with at(received):
+            replay, = Attendance.sync(create_member("Replay"), [
+                    dict(items[0], client_uuid='u-5',
+                        client_time=(scanned + dt.timedelta(
+                                minutes=5)).isoformat() + 'Z')])
+        self.assertEqual(replay.code, 'qr_expired')
+        # At most 100 items
+        with self.assertRaises(CheckInError):
+            Attendance.sync(member, [items[0]] * 101)
+
+    @with_transaction()
+    def test_activity_code(self):
+        "Activity codes rotate with the same windows"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = create_event(code_window=120)
+        code = event.code(START)
+
+        def check(member, value, when):
+            with at(when):
+                return Attendance.check_in(member, {
+                        'code': value, 'event_id': event.id},
+                    position=here())
+        self.assertEqual(check(create_member("A"), code,
+                START + dt.timedelta(seconds=150)).status, 'created')
+        self.assertEqual(check(create_member("B"), code,
+                START + dt.timedelta(minutes=10)).code, 'qr_expired')
+        wrong = '%06d' % ((int(code) + 1) % 1000000)
+        self.assertEqual(check(create_member("C"), wrong, START).code,
+            'invalid_token')
+        self.assertEqual(check(create_member("D"), 'abc', START).code,
+            'invalid_token')
+        with at(START):
+            result = Attendance.check_in(create_member("E"), {'code': code})
+        self.assertEqual(result.code, 'invalid_request')
+
+    @with_transaction()
+    def test_nfc(self):
+        "NFC tags check in to their event or to the event of their place"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Place = pool.get('checkin.place')
+        Tag = pool.get('checkin.tag')
+        place, = Place.create([{
+                    'name': "Hall", 'latitude': LAT, 'longitude': LON}])
+        event = create_event(place=place.id)
+        other = create_event(name="Other")
+        tag1, tag2 = Tag.create([
+                {'uid': '04:a2:2b:1a:00:01', 'event': other.id},
+                {'uid': '04a22b1a0002', 'place': place.id},
+                ])
+        self.assertEqual(tag1.uid, '04A22B1A0001')
+        with self.assertRaises(UserError):
+            Tag.create([{'uid': '04A22B1A0003'}])
+        with self.assertRaises(UserError):
+            Tag.create([{'uid': 'not hex', 'event': event.id}])
+        member = create_member()
+        with at(START):
+            result = Attendance.check_in(member, {'nfc_tag': '04A22B1A0002'})
+            self.assertEqual(result.status, 'created')
+            self.assertEqual(result.attendance.event, event)
+            self.assertEqual(result.attendance.tag, tag2)
+            self.assertEqual(result.attendance.method, 'nfc')
+            result = Attendance.check_in(member, {'nfc_tag': '04a22b1a0001'})
+            self.assertEqual(result.attendance.event, other)
+            result = Attendance.check_in(member, {'nfc_tag': 'FFFFFFFF'})
+            self.assertEqual(result.code, 'invalid_token')
+        with at(START + dt.timedelta(hours=3)):
+            result = Attendance.check_in(
+                create_member("Late"), {'nfc_tag': '04A22B1A0002'})
+            self.assertEqual(result.code, 'event_not_open')
+        # The last statement: on SQLite the error ends the transaction
+        with self.assertRaises(SQLConstraintError):
+            Tag.create([{'uid': '04A22B1A0001', 'event': event.id}])
+
+    @with_transaction()
+    def test_staff_batch(self):
+        "Organizers check several members in; others may not"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        group_id = ModelData.get_id('checkin', 'group_checkin')
+        organizer, outsider = User.create([
+                {'name': "Organizer", 'login': 'organizer',
+                    'groups': [('add', [group_id])]},
+                {'name': "Outsider", 'login': 'outsider',
+                    'groups': [('add', [group_id])]},
+                ])
+        members = [create_member("M%s" % i) for i in range(3)]
+        stranger = create_member("Stranger")
+        event = create_event(
+            organizers=[('add', [organizer.id])],
+            roster=[('add', [m.id for m in members])], latitude=None,
+            longitude=None)
+        self.check_in(members[0], event, START)
+        with at(START), Transaction().set_user(organizer.id), \
+                Transaction().set_context(_check_access=True):
+            results = Attendance.check_in_batch(event, members + [stranger])
+        self.assertEqual([r.status for r in results],
+            ['duplicate', 'created', 'created', 'refused'])
+        self.assertEqual(results[3].code, 'not_on_roster')
+        self.assertEqual(results[1].attendance.method, 'staff')
+        self.assertEqual(results[1].attendance.checked_in_by, organizer)
+        with at(START), Transaction().set_user(outsider.id), \
+                Transaction().set_context(_check_access=True):
+            with self.assertRaises(AccessError):
+                Attendance.check_in_batch(event, [stranger])
+            # Nor in the name of a member
+            with self.assertRaises(AccessError):
+                Attendance.check_in(stranger, {
+                        'qr_token': event.current_token(START)})
+
+    @with_transaction()
+    def test_batch_wizard(self):
+        "The batch wizard proposes the roster members not checked in"
+        pool = Pool()
+        BatchCheckIn = pool.get('checkin.event.batch_check_in', type='wizard')
+        members = [create_member("M%s" % i) for i in range(3)]
+        event = create_event(
+            roster=[('add', [m.id for m in members])], latitude=None,
+            longitude=None)
+        self.check_in(members[0], event, START)
+        session_id, _, _ = BatchCheckIn.create()
+        with at(START), Transaction().set_context(
+                active_model='checkin.event', active_id=event.id,
+                active_ids=[event.id]):
+            wizard = BatchCheckIn(session_id)
+            values = wizard.default_start(None)
+            self.assertEqual(
+                sorted(values['members']), sorted(m.id for m in members[1:]))
+            wizard.start.members = members
+            self.assertEqual(wizard.transition_check_in(), 'result')
+            result = wizard.default_result(None)
+        self.assertEqual(
+            (result['created'], result['duplicates'], result['refused']),
+            (2, 1, 0))
+
+    @with_transaction()
+    def test_database_unique(self):
+        "The database keeps one counted check-in per member, event and day"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = create_event()
+        member = create_member()
+        values = {
+            'event': event.id, 'member': member.id, 'time': START,
+            'server_time': START, 'local_date': dt.date(2026, 3, 2),
+            'day_key': 0, 'method': 'staff',
+            }
+        # Rejected records do not count, flagged ones do
+        Attendance.create([
+                dict(values, status='rejected'),
+                dict(values, status='rejected'),
+                dict(values, status='valid'),
+                dict(values, status='valid', day_key=1),
+                ])
+        # The last statement: on SQLite the error ends the transaction
+        with self.assertRaises(SQLConstraintError):
+            Attendance.create([dict(values, status='flagged')])
+
+    @with_transaction()
+    def test_database_unique_uuid(self):
+        "The database keeps the client UUIDs unique"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = create_event()
+        values = {
+            'event': event.id, 'time': START, 'server_time': START,
+            'local_date': dt.date(2026, 3, 2), 'day_key': 0,
+            'method': 'staff', 'status': 'rejected', 'client_uuid': 'u',
+            }
+        Attendance.create([dict(values, member=create_member("A").id)])
+        with self.assertRaises(SQLConstraintError):
+            Attendance.create([dict(values, member=create_member("B").id)])
+
+    @with_transaction()
+    def test_attendance_protected(self):
+        "Check-ins are made by the methods only and are not deleted"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = create_event()
+        attendance = self.check_in(create_member(), event, START).attendance
+        with Transaction().set_context(_check_access=True):
+            with self.assertRaises(AccessError):
+                Attendance.write([attendance], {'status': 'valid'})
+            with self.assertRaises(AccessError):
+                Attendance.delete([attendance])
+            with self.assertRaises(AccessError):
+                Attendance.create([{
+                            'event': event.id,
+                            'member': create_member("B").id,
+                            'time': START, 'server_time': START,
+                            'local_date': START.date(), 'day_key': 0,
+                            'method': 'staff', 'status': 'valid'}])
+            Attendance.write([attendance], {'review_note': "Seen"})
+        with self.assertRaises(AccessError):
+            Attendance.copy([attendance])
+
+    @with_transaction()
+    def test_stats(self):
+        "The live statistics of an event"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        members = [create_member("M%s" % i) for i in range(6)]
+        event = create_event(
+            roster=[('add', [m.id for m in members[:5]])],
+            late_after=10, policy='flag')
+        for i, minutes in enumerate([-20, -3, 2, 12]):
+            self.check_in(members[i], event,
+                START + dt.timedelta(minutes=minutes))
+        self.check_in(members[4], event, START + dt.timedelta(minutes=4),
+            position={'lat': north(3000), 'lon': LON})
+        self.check_in(members[5], event, START + dt.timedelta(minutes=5))
+        with at(START + dt.timedelta(minutes=30)):
+            stats = event.stats(bucket=15)
+        self.assertEqual(stats['expected'], 5)
+        self.assertEqual(stats['checked_in'], 6)
+        self.assertEqual(stats['rate'], 1.2)
+        self.assertEqual(stats['late'], 1)
+        self.assertEqual(stats['flagged'], 2)
+        self.assertEqual(stats['rejected'], 0)
+        self.assertEqual(stats['by_bucket'], [
+                {'start': '2026-03-02T08:30:00+08:00', 'count': 1},
+                {'start': '2026-03-02T08:45:00+08:00', 'count': 1},
+                {'start': '2026-03-02T09:00:00+08:00', 'count': 4},
+                ])
+        self.assertEqual([r['member'] for r in stats['recent']],
+            ["M3", "M5", "M4", "M2", "M1", "M0"])
+        self.assertEqual(stats['recent'][0]['time'],
+            '2026-03-02T09:12:00+08:00')
+        self.assertEqual(stats['bucket_minutes'], 15)
+        self.assertEqual(event.stats()['bucket_minutes'], 5)
+        event = Event(event.id)
+        self.assertEqual(
+            (event.expected, event.checked_in, event.late, event.flagged),
+            (5, 6, 1, 2))
+
+    @with_transaction()
+    def test_stats_daily(self):
+        "The statistics of a daily event are those of a local day"
+        event = create_event(kind='daily', start=dt.datetime(2026, 3, 1),
+            end=dt.datetime(2026, 3, 10), latitude=None, longitude=None)
+        member = create_member()
+        self.check_in(member, event, dt.datetime(2026, 3, 2, 1))
+        self.check_in(member, event, dt.datetime(2026, 3, 3, 1))
+        self.check_in(create_member("B"), event, dt.datetime(2026, 3, 3, 2))
+        with at(dt.datetime(2026, 3, 3, 3)):
+            self.assertEqual(event.stats()['checked_in'], 2)
+            self.assertEqual(event.stats()['date'], '2026-03-03')
+            self.assertEqual(
+                event.stats(date=dt.date(2026, 3, 2))['checked_in'], 1)
+
+    @with_transaction()
+    def test_excel_export(self):
+        "The Excel export has a summary and a detail sheet"
+        import openpyxl
+        pool = Pool()
+        Excel = pool.get('checkin.attendance.excel', type='report')
+        members = [create_member(n) for n in ["Ann", "Bob", "Chen", "Far"]]
+        event = create_event(roster=[('add', [m.id for m in members])])
+        for member in members[1:3]:
+            self.check_in(member, event, START)
+        self.check_in(members[3], event, START, position={
+                'lat': north(3000), 'lon': LON})
+        data = io.BytesIO()
+        Excel.write_workbook(data, [event])
+        data.seek(0)
+        workbook = openpyxl.load_workbook(data)
+        self.assertEqual(workbook.sheetnames, ["Summary", "Check-ins"])
+        summary = list(workbook["Summary"].values)
+        self.assertEqual(summary[0][:5],
+            ("Event", "Kind", "Date", "Expected", "Checked In"))
+        self.assertEqual(summary[1][3:], (4, 2, 0.5, 0, 0, 1))
+        detail = list(workbook["Check-ins"].values)
+        self.assertEqual(len(detail), 4)
+        self.assertEqual([r[3] for r in detail[1:]], ["Bob", "Chen", "Far"])
+        self.assertEqual(detail[1][2], dt.datetime(2026, 3, 2, 9, 0))
+        self.assertEqual(detail[3][5], "Rejected")
+        self.assertEqual(detail[3][8], "Out of Range")
+        self.assertEqual(detail[1][9], 10)
+
+        oext, content, _, name = Excel.execute([event.id], {})
+        self.assertEqual(oext, 'xlsx')
+        self.assertTrue(content.startswith(b'PK'))
+        oext, content, _, name = Excel.execute([], {
+                'from_date': dt.date(2026, 3, 1),
+                'to_date': dt.date(2026, 3, 31)})
+        workbook = openpyxl.load_workbook(io.BytesIO(content))
+        self.assertEqual(len(list(workbook["Check-ins"].values)), 4)
+
+    @with_transaction()
+    def test_event_report(self):
+        "The printable report lists the check-ins and the absents"
+        pool = Pool()
+        Report = pool.get('checkin.event.report', type='report')
+        event = create_event(roster=[('add', [create_member("Ann").id])])
+        self.check_in(create_member("Bob"), event, START)
+        oext, content, _, name = Report.execute([event.id], {})
+        self.assertEqual(oext, 'html')
+        if isinstance(content, bytes):
+            content = content.decode('utf-8')
+        self.assertIn("Bob", content)
+        self.assertIn("Ann", content)
+        self.assertIn("Meeting", content)
+
+    @with_transaction()
+    def test_report_models(self):
+        "Reports by day and by member"
+        pool = Pool()
+        ReportDay = pool.get('checkin.report.day')
+        ReportMember = pool.get('checkin.report.member')
+        event = create_event(late_after=0)
+        member = create_member()
+        self.check_in(member, event, START + dt.timedelta(minutes=1))
+        self.check_in(create_member("B"), event, START)
+        with Transaction().set_context(from_date=dt.date(2026, 3, 1)):
+            day, = ReportDay.search([])
+            self.assertEqual(
+                (day.date, day.event, day.checked_in, day.late),
+                (dt.date(2026, 3, 2), event, 2, 1))
+            rows = ReportMember.search([('member', '=', member.id)])
+            self.assertEqual([(r.checked_in, r.late) for r in rows], [(1, 1)])
+        with Transaction().set_context(from_date=dt.date(2026, 4, 1)):
+            self.assertEqual(ReportDay.search([]), [])
+
+    @with_transaction()
+    def test_cron_states(self):
+        "The scheduler opens and closes events and rotates secrets"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        event = create_event(state='draft', open_before=30)
+        manual = create_event(name="Manual", state='draft', auto_open=False)
+        with at(START - dt.timedelta(minutes=31)):
+            Event.update_states()
+        self.assertEqual(Event(event.id).state, 'draft')
+        with at(START - dt.timedelta(minutes=30)):
+            Event.update_states()
+        self.assertEqual(Event(event.id).state, 'open')
+        self.assertEqual(Event(manual.id).state, 'draft')
+        secret = Event(event.id).secret
+        with at(START + dt.timedelta(hours=2)):
+            Event.update_states()
+        event = Event(event.id)
+        self.assertEqual(event.state, 'closed')
+        self.assertNotEqual(event.secret, secret)
+        self.assertEqual(event.previous_secret, secret)
+
+    @with_transaction()
+    def test_rotate_secrets(self):
+        "Rotated secrets still accept the credentials made just before"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        with at(START - dt.timedelta(days=2)):
+            event = create_event()
+        token_ = event.current_token(START)
+        with at(START + dt.timedelta(seconds=30)):
+            Event.rotate_secrets()
+        self.assertNotEqual(event.current_token(START), token_)
+        self.assertEqual(
+            Event.verify_token(token_, START + dt.timedelta(seconds=61)),
+            event)
+        with at(START + dt.timedelta(seconds=31)):
+            Event.rotate_secrets()
+        # Not due again
+        self.assertEqual(
+            Event.verify_token(token_, START + dt.timedelta(seconds=61)),
+            event)
+
+    @with_transaction()
+    def test_kiosk_fields(self):
+        "The codes of an open event are shown to its organizers only"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        group_id = ModelData.get_id('checkin', 'group_checkin')
+        organizer, other = User.create([
+                {'name': "Organizer", 'login': 'organizer',
+                    'groups': [('add', [group_id])]},
+                {'name': "Other", 'login': 'other',
+                    'groups': [('add', [group_id])]},
+                ])
+        event = create_event(organizers=[('add', [organizer.id])])
+        with at(START):
+            qr = event.qr()
+            self.assertEqual(qr['refresh_in'], 60)
+            self.assertEqual(qr['expires_at'], '2026-03-02T09:02:00+08:00')
+            self.assertTrue(qr['png'])
+            self.assertIn('<svg', qr['svg'])
+            with Transaction().set_user(organizer.id), \
+                    Transaction().set_context(_check_access=True):
+                event_, = Event.search([])
+                self.assertEqual(event_.qr_token, qr['token'])
+                self.assertRegex(event_.activity_code, r'^\d{6}$')
+                self.assertTrue(event_.qr_image.startswith(b'\x89PNG'))
+            with Transaction().set_user(other.id), \
+                    Transaction().set_context(_check_access=True):
+                # Organizers see only the events they organize
+                self.assertEqual(Event.search([]), [])
+
+    @with_transaction()
+    def test_organizer_workflow(self):
+        "An organizer creates, copies, opens and follows its own events"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        group_id = ModelData.get_id('checkin', 'group_checkin')
+        organizer, other = User.create([
+                {'name': "Organizer", 'login': 'organizer',
+                    'groups': [('add', [group_id])]},
+                {'name': "Other", 'login': 'other',
+                    'groups': [('add', [group_id])]},
+                ])
+        with at(START), Transaction().set_user(organizer.id), \
+                Transaction().set_context(_check_access=True):
+            event, = Event.create([{
+                        'name': "Mine", 'start': START,
+                        'end': START + dt.timedelta(hours=1)}])
+            self.assertEqual(list(event.organizers), [organizer])
+            copy, = Event.copy([event])
+            Event.open([event])
+            self.assertEqual(event.stats()['checked_in'], 0)
+            self.assertTrue(event.qr(images=False)['token'])
+            with self.assertRaises(AccessButtonError):
+                Event.renew_secret([event])
+        with at(START), Transaction().set_user(other.id), \
+                Transaction().set_context(_check_access=True):
+            self.assertEqual(Event.search([]), [])
+            with self.assertRaises(AccessError):
+                Event(event.id).stats()
+            with self.assertRaises(AccessError):
+                Event(event.id).qr()
+
+    @with_transaction()
+    def test_self_service_rules(self):
+        "A member sees the published events and its own check-ins only"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Event = pool.get('checkin.event')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        group_id = ModelData.get_id('member', 'group_member_self')
+        user, = User.create([{
+                    'name': "API", 'login': 'api',
+                    'groups': [('add', [group_id])]}])
+        event = create_event()
+        create_event(name="Draft", state='draft')
+        alice = create_member("Alice")
+        bob = create_member("Bob")
+        mine = self.check_in(alice, event, START).attendance
+        self.check_in(bob, event, START)
+        with at(START), Transaction().set_user(user.id), \
+                Transaction().set_context(
+                    member=alice.id, _check_access=True):
+            self.assertEqual(Event.search([]), [event])
+            self.assertEqual(Attendance.search([]), [mine])
+            # The member checks itself in, not another one
+            result = Attendance.check_in(alice, {
+                    'qr_token': event.current_token(START)},
+                position=here())
+            self.assertEqual(result.status, 'duplicate')
+            with self.assertRaises(AccessError):
+                Attendance.check_in(bob, {
+                        'qr_token': event.current_token(START)})
+
+    @with_transaction()
+    def test_available_events(self):
+        "The events a member may check in to"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        member = create_member()
+        other = create_member("Other")
+        open_ = create_event(name="Open")
+        rostered = create_event(
+            name="Roster", roster=[('add', [other.id])], policy='reject')
+        create_event(name="Draft", state='draft')
+        with at(START):
+            self.assertEqual(Event.available(member), [open_])
+            self.assertEqual(Event.available(other), [open_, rostered])
+            self.assertEqual(Event.checked_in_ids(member, [open_]), set())
+            self.check_in(member, open_, START)
+            self.assertEqual(
+                Event.checked_in_ids(member, [open_]), {open_.id})
+
+    @with_transaction()
+    def test_sign_in(self):
+        "The daily sign-in of the mini-program"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Configuration = pool.get('checkin.configuration')
+        Member = pool.get('member.member')
+        member = create_member()
+        with at(START):
+            result = Attendance.sign_in(member)
+        self.assertEqual(result.code, 'event_not_open')
+        event = create_event(
+            kind='points', methods=['app'], start=dt.datetime(2026, 1, 1),
+            end=dt.datetime(2027, 1, 1), latitude=None, longitude=None,
+            points=5)
+        Configuration(1, sign_in_event=event.id).save()
+        with at(START):
+            self.assertEqual(Attendance.sign_in(member).status, 'created')
+            self.assertEqual(Attendance.sign_in(member).status, 'duplicate')
+        with at(START + dt.timedelta(days=1)):
+            self.assertEqual(Attendance.sign_in(member).status, 'created')
+        member = Member(member.id)
+        self.assertEqual(member.points_balance, 10)
+        self.assertEqual(member.streak_length, 2)
+
+    @with_transaction()
+    def test_submit(self):
+        "The RPC entry points answer JSON-ready values"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = create_event()
+        member = create_member()
+        with at(START):
+            result = Attendance.submit(member.id, {
+                    'qr_token': event.current_token(START),
+                    'lat': LAT, 'lon': LON, 'client_uuid': 'x-1'})
+            self.assertEqual(result['status'], 'created')
+            self.assertEqual(result['client_uuid'], 'x-1')
+            results = Attendance.submit_sync(member.id, [{
+                        'qr_token': event.current_token(START),
+                        'lat': LAT, 'lon': LON, 'client_uuid': 'x-1',
+                        'client_time': '2026-03-02T01:00:00Z'}])
+            self.assertEqual(results[0]['status'], 'duplicate')
+            self.assertEqual(
+                results[0]['error']['code'], 'already_checked_in')
+            result = Attendance.submit(member.id, {
+                    'qr_token': event.current_token(START),
+                    'lat': 'north', 'lon': LON})
+            self.assertEqual(result['error']['code'], 'invalid_request')
+
+    @with_transaction()
+    def test_event_rules(self):
+        "Events: dates, location, BSSIDs, copy and deletion"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        with self.assertRaises(UserError):
+            create_event(latitude=LAT, longitude=None)
+        with self.assertRaises(UserError):
+            create_event(bssids='not a bssid')
+        event = create_event(bssids='00-11-22-33-44-55\n00:11:22:33:44:66')
+        self.assertEqual(event.bssids, '00:11:22:33:44:55\n00:11:22:33:44:66')
+        copy, = Event.copy([event])
+        self.assertEqual(copy.state, 'draft')
+        self.assertNotEqual(copy.secret, event.secret)
+        self.check_in(create_member(), event, START)
+        with self.assertRaises(UserError):
+            Event.delete([event])
+        Event.cancel([event])
+        with self.assertRaises(UserError):
+            Event.delete([event])
+        Event.delete([copy])
+        # The last statement: the database refuses it
+        with self.assertRaises(UserError):
+            create_event(end=START - dt.timedelta(hours=1))
+
+    @with_transaction()
+    def test_points_origin(self):
+        "Points lines point back to their check-in"
+        pool = Pool()
+        Line = pool.get('member.points.line')
+        event = create_event()
+        attendance = self.check_in(create_member(), event, START).attendance
+        line, = Line.search([])
+        self.assertEqual(line.origin, attendance)
+        self.assertEqual(list(attendance.points_lines), [line])
+
+
+del ModuleTestCase

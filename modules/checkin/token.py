@@ -1,0 +1,126 @@
+# This file is part of the checkin module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""Rotating QR tokens and activity codes.
+
+A QR token is `<event id>.<window>.<signature>`: the window is the number of
+whole windows of the event (default 60 s) since the Unix epoch, and the
+signature the first 128 bits of HMAC-SHA256 over `qr:<event id>:<window>`
+with the secret of the event, in unpadded URL-safe base64.  The token is
+about 35 characters, which keeps the QR code small and easy to scan.
+
+An activity code is a HOTP-like number of 6 digits made with the same
+secret and clock windows over `code:<event id>:<window>`.
+"""
+import base64
+import hashlib
+import hmac
+import io
+import math
+import re
+import secrets
+
+from . import clock
+
+SIGNATURE_BYTES = 16
+CODE_DIGITS = 6
+_TOKEN = re.compile(r'^([0-9]{1,12})\.([0-9]{1,14})\.([A-Za-z0-9_-]{22})$')
+
+
+def new_secret():
+    "Return a new random secret"
+    return secrets.token_urlsafe(32)
+
+
+def window_of(when, seconds):
+    "Return the index of the window of seconds that contains when (UTC)"
+    return math.floor(clock.timestamp(when) / seconds)
+
+
+def window_start(window, seconds):
+    "Return the UTC datetime at which window starts"
+    return clock.from_timestamp(window * seconds)
+
+
+def _digest(secret, message):
+    return hmac.new(
+        secret.encode('utf-8'), message.encode('utf-8'),
+        hashlib.sha256).digest()
+
+
+def signature(secret, event_id, window):
+    digest = _digest(secret, 'qr:%d:%d' % (event_id, window))
+    return base64.urlsafe_b64encode(
+        digest[:SIGNATURE_BYTES]).decode('ascii').rstrip('=')
+
+
+def make_token(secret, event_id, window):
+    "Return the QR token of event_id for window"
+    return '%d.%d.%s' % (event_id, window, signature(
+            secret, event_id, window))
+
+
+def parse_token(token):
+    """Return (event id, window, signature) of a well-formed token or None.
+
+    Only the form is checked: the signature is checked by `verify`."""
+    if not isinstance(token, str):
+        return None
+    match = _TOKEN.match(token.strip())
+    if not match:
+        return None
+    event_id, window, sig = match.groups()
+    return int(event_id), int(window), sig
+
+
+def verify(secret, event_id, window, sig):
+    "Tell if sig is the signature of event_id and window with secret"
+    if not secret:
+        return False
+    return hmac.compare_digest(signature(secret, event_id, window), sig)
+
+
+def make_code(secret, event_id, window, digits=CODE_DIGITS):
+    "Return the activity code of event_id for window"
+    digest = _digest(secret, 'code:%d:%d' % (event_id, window))
+    offset = digest[-1] & 0x0f
+    number = int.from_bytes(digest[offset:offset + 4], 'big') & 0x7fffffff
+    return str(number % (10 ** digits)).zfill(digits)
+
+
+def normalize_code(code):
+    "Return the digits of a typed code or None"
+    if code is None:
+        return None
+    code = re.sub(r'[\s-]', '', str(code))
+    if not code.isdigit() or len(code) != CODE_DIGITS:
+        return None
+    return code
+
+
+def qr_png(text, box_size=10, border=2):
+    "Return the PNG image of a QR code of text"
+    import qrcode
+    qr = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        box_size=box_size, border=border)
+    qr.add_data(text)
+    qr.make(fit=True)
+    image = qr.make_image()
+    data = io.BytesIO()
+    image.save(data, format='PNG')
+    return data.getvalue()
+
+
+def qr_svg(text, border=2):
+    "Return the SVG image of a QR code of text"
+    import qrcode
+    import qrcode.image.svg
+    qr = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        border=border, image_factory=qrcode.image.svg.SvgPathImage)
+    qr.add_data(text)
+    qr.make(fit=True)
+    data = io.BytesIO()
+    qr.make_image().save(data)
+    return data.getvalue().decode('utf-8')

@@ -1,0 +1,210 @@
+"""Demo data of the checkin module: places with Wi-Fi and NFC tags in
+Shanghai, a past meeting (closed, with late, flagged and rejected
+check-ins), a class open now, a daily attendance with two weeks of history,
+the daily points sign-in of the mini-program and a future hike.  The admin
+user organizes every event.
+
+Check-ins go through `checkin.attendance.check_in` with the clock set to
+their time, so they earn points and streaks like real ones."""
+import datetime as dt
+
+PLACES = [
+    {'name': "People's Square Community Centre",
+        'address': "上海市黄浦区人民大道120号",
+        'latitude': 31.2304, 'longitude': 121.4737, 'radius': 300,
+        'bssids': '3c:84:6a:10:20:01\n3c:84:6a:10:20:02'},
+    {'name': "Lujiazui Office",
+        'address': "上海市浦东新区陆家嘴环路1000号",
+        'latitude': 31.2397, 'longitude': 121.4998, 'radius': 200,
+        'bssids': '74:da:88:aa:00:10'},
+    {'name': "Century Park North Gate",
+        'address': "上海市浦东新区锦绣路1001号",
+        'latitude': 31.2196, 'longitude': 121.5447, 'radius': 500},
+    ]
+
+
+def _near(place, rng, meters=60):
+    "A position around place, within about meters"
+    return {
+        'lat': place.latitude + rng.uniform(-meters, meters) / 111195,
+        'lon': place.longitude + rng.uniform(-meters, meters) / 95000,
+        'accuracy_m': rng.choice([8, 12, 20, 35]),
+        }
+
+
+def load(pool, rng, company):
+    from trytond.transaction import Transaction
+
+    Attendance = pool.get('checkin.attendance')
+    Configuration = pool.get('checkin.configuration')
+    Event = pool.get('checkin.event')
+    Member = pool.get('member.member')
+    Place = pool.get('checkin.place')
+    Tag = pool.get('checkin.tag')
+    User = pool.get('res.user')
+
+    members = Member.search([], order=[('id', 'ASC')])
+    if not members:
+        return
+    # Every check-in locks its member and the configuration is created:
+    # take all the locks before writing anything (Tryton 8.0 restarts the
+    # transaction to take a lock, once here instead of once per member)
+    Member.lock(members)
+    Configuration.lock()
+    admins = User.search([('login', '=', 'admin')])
+    organizers = [('add', [u.id for u in admins])]
+
+    now = dt.datetime.now(dt.timezone.utc).replace(
+        tzinfo=None, second=0, microsecond=0)
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    today = now.replace(tzinfo=dt.timezone.utc).astimezone(shanghai).date()
+
+    def utc(date, hour, minute=0):
+        "The UTC time of a local time in Shanghai"
+        return dt.datetime.combine(date, dt.time(hour, minute)) - (
+            dt.timedelta(hours=8))
+
+    def at(when):
+        return Transaction().set_context(_checkin_now=when)
+
+    hall, office, park = Place.create(PLACES)
+    Tag.create([
+            {'uid': '04:A2:2B:1A:6C:80:01', 'name': "Hall entrance",
+                'place': hall.id},
+            {'uid': '04:A2:2B:1A:6C:80:02', 'name': "Office lobby",
+                'place': office.id},
+            ])
+
+    common = {
+        'timezone': 'Asia/Shanghai',
+        'organizers': organizers,
+        }
+
+    def located(place):
+        return {
+            'place': place.id,
+            'address': place.address,
+            'latitude': place.latitude,
+            'longitude': place.longitude,
+            'radius': place.radius,
+            'bssids': place.bssids,
+            }
+
+    def scan(member, event, when, position=None, **kwargs):
+        "Check member in with the QR code shown at when"
+        with at(when):
+            return Attendance.check_in(
+                member, {'qr_token': event.current_token(when)},
+                position=position, **kwargs)
+
+    # A meeting last evening, closed
+    yesterday = today - dt.timedelta(days=1)
+    meeting, = Event.create([dict(common, **located(hall),
+                name="Neighbourhood committee meeting",
+                kind='meeting', state='open',
+                start=utc(yesterday, 19), end=utc(yesterday, 21),
+                methods=['qr', 'nfc', 'staff'], policy='flag',
+                points=30, late_after=10,
+                roster=[('add', [m.id for m in members[:24]])])])
+    Tag.create([{
+                'uid': '04:A2:2B:1A:6C:80:10', 'name': "Meeting desk",
+                'event': meeting.id}])
+    flagged = []
+    for i, member in enumerate(members[:24]):
+        if i % 8 == 7:
+            continue  # absent
+        minutes = rng.randint(-25, 5) if i % 6 else rng.randint(11, 40)
+        when = meeting.start + dt.timedelta(minutes=minutes)
+        if i in {3, 13}:
+            # The phone was somewhere else: flagged for review
+            position = {'lat': hall.latitude + 0.02, 'lon': hall.longitude,
+                'accuracy_m': 25}
+        else:
+            position = _near(hall, rng)
+        result = scan(member, meeting, when, position=position,
+            bssid=rng.choice(hall.bssids.splitlines()))
+        if result.attendance and result.attendance.status == 'flagged':
+            flagged.append(result.attendance)
+    # A walk-in who is not on the roster
+    scan(members[30], meeting, meeting.start + dt.timedelta(minutes=3),
+        position=_near(hall, rng))
+    with at(meeting.end + dt.timedelta(hours=1)):
+        if flagged:
+            Attendance.approve(flagged[:1])
+            Attendance.reject(flagged[1:])
+        Event.close([meeting])
+
+    # A yoga class open now, in the park
+    yoga, = Event.create([dict(common, **located(park),
+                name="Morning yoga in Century Park",
+                kind='meeting', state='open',
+                start=now - dt.timedelta(minutes=40),
+                end=now + dt.timedelta(minutes=80),
+                methods=['qr', 'code', 'staff'], policy='flag',
+                points=20, late_after=15,
+                roster=[('add', [m.id for m in members[10:30]])])])
+    for i, member in enumerate(members[10:24]):
+        when = yoga.start + dt.timedelta(minutes=rng.randint(-20, 30))
+        position = _near(park, rng, 150)
+        if i == 5:
+            position = {'lat': park.latitude - 0.015,
+                'lon': park.longitude, 'accuracy_m': 40}
+        scan(member, yoga, when, position=position)
+
+    # Daily attendance at the office for the last two weeks
+    start_day = today - dt.timedelta(days=14)
+    office_event, = Event.create([dict(common, **located(office),
+                name="Lujiazui office attendance",
+                kind='daily', state='open',
+                start=utc(start_day, 0),
+                end=utc(today + dt.timedelta(days=30), 0),
+                day_start=dt.time(9, 0), day_end=dt.time(18, 0),
+                open_before=60, late_after=15, streak=False,
+                methods=['qr', 'nfc', 'staff'], policy='reject',
+                points=2,
+                roster=[('add', [m.id for m in members[:12]])])])
+    for offset in range(14, -1, -1):
+        date = today - dt.timedelta(days=offset)
+        if date.weekday() >= 5:
+            continue
+        for member in members[:12]:
+            if rng.random() < 0.1:
+                continue
+            when = utc(date, 8, rng.randint(20, 59)) + dt.timedelta(
+                minutes=rng.choice([0, 0, 0, 10, 25]))
+            if when > now:
+                continue
+            if rng.random() < 0.3:
+                with at(when):
+                    Attendance.check_in(member, {
+                            'nfc_tag': '04A22B1A6C8002'})
+            else:
+                scan(member, office_event, when, position=_near(office, rng),
+                    bssid='74:da:88:aa:00:10')
+
+    # The daily points sign-in of the mini-program
+    sign_in, = Event.create([dict(common,
+                name="Daily sign-in", kind='points', state='open',
+                start=utc(today.replace(month=1, day=1), 0),
+                end=utc(today.replace(month=12, day=31), 23, 59),
+                methods=['app'], points=5)])
+    config = Configuration(1)
+    config.sign_in_event = sign_in
+    config.save()
+    for member in members[:20]:
+        for offset in range(rng.choice([0, 1, 3, 6]), 0, -1):
+            when = utc(today - dt.timedelta(days=offset), 7,
+                rng.randint(0, 59))
+            with at(when):
+                Attendance.sign_in(member)
+
+    # A hike next Saturday, opened by the scheduler
+    saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
+    Event.create([dict(common,
+                name="Spring hike to She Mountain", kind='meeting',
+                start=utc(saturday, 8), end=utc(saturday, 12),
+                address="上海市松江区佘山", latitude=31.0960,
+                longitude=121.1890, radius=800,
+                methods=['qr', 'code'], policy='flag', points=50,
+                late_after=20,
+                roster=[('add', [m.id for m in members[5:35]])])])

@@ -1,0 +1,275 @@
+# This file is part of the check-in/membership/booking suite.  The COPYRIGHT
+# file at the top level of this repository contains the full copyright
+# notices and license terms.
+"""Concurrent check-ins on PostgreSQL.
+
+Several worker processes check the same 100 members in to the same event
+at the same moment, each member twice, through `checkin.attendance`
+`check_in` in their own transactions (as the trytond web workers of the
+API do).  Afterwards there must be exactly one counted check-in per member
+and one points line per check-in, and the balances must be exact.
+
+The second test removes the database constraint and shows that the same
+run then records duplicates: the constraint, not a read before the
+insert, is what keeps one check-in per member.
+
+Run from the top of the repository:
+
+    TRYTOND_DATABASE_URI=postgresql:/// DB_NAME=test_checkinc_$$ \\
+        .venv/bin/python -m unittest tests.test_checkin_concurrency
+
+The test is skipped on other backends.  The workers are started with
+`sys.executable -m tests.test_checkin_concurrency worker ...` and connect
+to the same DB_NAME with the same TRYTOND_DATABASE_URI.
+"""
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from trytond import backend
+
+from .tools import run_transaction
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MEMBERS = 100
+PROCESSES = 4
+ATTEMPTS = 2  # each member is checked in by this many processes at once
+POINTS = 10
+# Bounds of every wait and loop
+READY_TIMEOUT = 300
+RUN_TIMEOUT = 600
+MAX_RETRIES = 200
+CONSTRAINT = 'checkin_attendance_counted_unique'
+
+
+def worker(database_name, directory, name, event_id, token, now, member_ids):
+    """Check member_ids in to event_id once each, as soon as the go file
+    exists, and print the counts of the results as JSON"""
+    from trytond.pool import Pool
+
+    Pool(database_name).init()
+    open(os.path.join(directory, 'ready-%s' % name), 'w').close()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not os.path.exists(os.path.join(directory, 'go')):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no go")
+        time.sleep(0.01)
+
+    context = {'_checkin_now': dt.datetime.fromisoformat(now)}
+    counts = {'created': 0, 'duplicate': 0, 'refused': 0}
+    codes = []
+    for member_id in member_ids:
+        def check_in():
+            Attendance = Pool().get('checkin.attendance')
+            result = Attendance.check_in(
+                member_id, {'qr_token': token},
+                position={'lat': 31.2304, 'lon': 121.4737},
+                client_time=now + 'Z')
+            return result.status, result.code
+        # Restarted to take the member lock first, retried when the lock
+        # is held by the other process (NOWAIT), as the web workers do
+        status, code = run_transaction(
+            database_name, check_in, context=context, retries=MAX_RETRIES)
+        counts[status] += 1
+        if status == 'refused':
+            codes.append(code)
+    counts['codes'] = codes
+    print(json.dumps(counts), flush=True)
+
+
+@unittest.skipUnless(backend.name == 'postgresql',
+    "concurrent check-ins need PostgreSQL (TRYTOND_DATABASE_URI="
+    "postgresql:///); SQLite has a single writer")
+class CheckinConcurrencyTestCase(unittest.TestCase):
+    "Concurrent check-ins from several processes"
+
+    @classmethod
+    def setUpClass(cls):
+        from trytond.tests.test_tryton import (
+            DB_NAME, activate_module, drop_db)
+        super().setUpClass()
+        cls.database_name = DB_NAME
+        drop_db()
+        activate_module(['checkin'])
+        cls.addClassCleanup(drop_db)
+
+    def prepare(self, name):
+        "Create an open event and the members, return their ids and a token"
+        from trytond.modules.checkin import clock
+        from trytond.pool import Pool
+
+        def create():
+            now = clock.now()
+            pool = Pool()
+            Event = pool.get('checkin.event')
+            Member = pool.get('member.member')
+            event, = Event.create([{
+                        'name': name,
+                        'kind': 'meeting',
+                        'state': 'open',
+                        'start': now - dt.timedelta(hours=1),
+                        'end': now + dt.timedelta(hours=2),
+                        'timezone': 'Asia/Shanghai',
+                        'latitude': 31.2304,
+                        'longitude': 121.4737,
+                        'methods': ['qr'],
+                        'policy': 'reject',
+                        'points': POINTS,
+                        }])
+            members = Member.create([
+                    {'name': '%s %03d' % (name, i)} for i in range(MEMBERS)])
+            return (event.id, [m.id for m in members],
+                event.current_token(now), now)
+        return run_transaction(self.database_name, create)
+
+    def run_workers(self, event_id, member_ids, token_, now):
+        "Run the processes and return their counts"
+        env = os.environ.copy()
+        env['DB_NAME'] = self.database_name
+        env['PYTHONPATH'] = os.pathsep.join(
+            filter(None, [ROOT, env.get('PYTHONPATH')]))
+        # Each member is given to ATTEMPTS processes, in the same order so
+        # that they try it at the same moment
+        groups = PROCESSES // ATTEMPTS
+        shares = [member_ids[i::groups] for i in range(groups)]
+        with tempfile.TemporaryDirectory() as directory:
+            processes = []
+            for i in range(PROCESSES):
+                share = shares[i % groups]
+                processes.append(subprocess.Popen([
+                            sys.executable, '-m',
+                            'tests.test_checkin_concurrency', 'worker',
+                            self.database_name, directory, str(i),
+                            str(event_id), token_, now.isoformat(),
+                            ','.join(map(str, share))],
+                        cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True))
+            try:
+                deadline = time.monotonic() + READY_TIMEOUT
+                while len([f for f in os.listdir(directory)
+                            if f.startswith('ready-')]) < PROCESSES:
+                    if time.monotonic() > deadline:
+                        self.fail("the workers did not start")
+                    if any(p.poll() not in {None, 0} for p in processes):
+                        self.fail("a worker failed: %s" % [
+                                p.stderr.read() for p in processes
+                                if p.poll()])
+                    time.sleep(0.05)
+                open(os.path.join(directory, 'go'), 'w').close()
+                results = []
+                for process in processes:
+                    out, err = process.communicate(timeout=RUN_TIMEOUT)
+                    self.assertEqual(process.returncode, 0, err[-3000:])
+                    results.append(json.loads(out.strip().splitlines()[-1]))
+            finally:
+                for process in processes:
+                    if process.poll() is None:
+                        process.kill()
+                        process.wait(timeout=30)
+        return results
+
+    def counts(self, event_id):
+        "Return the counted check-ins and points lines of event_id"
+        from trytond.pool import Pool
+
+        def read():
+            pool = Pool()
+            Attendance = pool.get('checkin.attendance')
+            Line = pool.get('member.points.line')
+            Member = pool.get('member.member')
+            attendances = Attendance.search([
+                    ('event', '=', event_id), ('counted', '=', True)])
+            lines = Line.search([('origin', 'in', [
+                            str(a) for a in attendances])])
+            members = Member.browse(list({a.member.id for a in attendances}))
+            return {
+                'attendances': [(a.id, a.member.id) for a in attendances],
+                'lines': [(l.origin.id, l.points) for l in lines],
+                'balances': {m.id: m.points_balance for m in members},
+                'unsound': [m.id for m in Member.check_balances(members)],
+                }
+        return run_transaction(self.database_name, read)
+
+    def test_concurrent_check_ins(self):
+        "200 simultaneous check-ins of 100 members record 100 check-ins"
+        event_id, member_ids, token_, now = self.prepare("Concurrency")
+        results = self.run_workers(event_id, member_ids, token_, now)
+        created = sum(r['created'] for r in results)
+        duplicates = sum(r['duplicate'] for r in results)
+        refused = [c for r in results for c in r['codes']]
+        self.assertEqual(refused, [])
+        self.assertEqual(created, MEMBERS)
+        self.assertEqual(duplicates, MEMBERS * (ATTEMPTS - 1))
+
+        counts = self.counts(event_id)
+        members = [m for _, m in counts['attendances']]
+        self.assertEqual(len(counts['attendances']), MEMBERS)
+        self.assertEqual(sorted(members), sorted(member_ids))
+        self.assertEqual(len(counts['lines']), MEMBERS)
+        self.assertEqual(
+            sorted(a for a, _ in counts['lines']),
+            sorted(a for a, _ in counts['attendances']))
+        self.assertEqual(set(p for _, p in counts['lines']), {POINTS})
+        self.assertEqual(counts['balances'], {m: POINTS for m in member_ids})
+        self.assertEqual(counts['unsound'], [])
+
+    def test_constraint_is_load_bearing(self):
+        "Without the database constraint the same run records duplicates"
+        from trytond.transaction import Transaction
+        event_id, member_ids, token_, now = self.prepare("No constraint")
+
+        def drop():
+            cursor = Transaction().connection.cursor()
+            cursor.execute(
+                'ALTER TABLE checkin_attendance DROP CONSTRAINT IF EXISTS '
+                + CONSTRAINT)
+        run_transaction(self.database_name, drop)
+        try:
+            results = self.run_workers(event_id, member_ids, token_, now)
+            counts = self.counts(event_id)
+        finally:
+            self.restore_constraint(event_id)
+        created = sum(r['created'] for r in results)
+        # Every second attempt was recorded too
+        self.assertEqual(created, MEMBERS * ATTEMPTS)
+        self.assertEqual(len(counts['attendances']), MEMBERS * ATTEMPTS)
+
+    def restore_constraint(self, event_id):
+        "Uncount the duplicates of event_id and add the constraint again"
+        from trytond.pool import Pool
+        from trytond.transaction import Transaction
+
+        def restore():
+            pool = Pool()
+            Attendance = pool.get('checkin.attendance')
+            cursor = Transaction().connection.cursor()
+            cursor.execute(
+                'UPDATE checkin_attendance SET counted = false '
+                'WHERE event = %s AND counted AND id NOT IN ('
+                'SELECT MIN(id) FROM checkin_attendance '
+                'WHERE event = %s AND counted GROUP BY member, day_key)',
+                (event_id, event_id))
+            table = backend.TableHandler(Attendance)
+            for name, constraint, _ in Attendance._sql_constraints:
+                if name == 'counted_unique':
+                    table.add_constraint(name, constraint)
+        run_transaction(self.database_name, restore)
+
+
+def main(argv):
+    if argv[:1] == ['worker']:
+        (database_name, directory, name, event_id, token_, now,
+            member_ids) = argv[1:]
+        worker(database_name, directory, name, int(event_id), token_, now,
+            [int(m) for m in member_ids.split(',') if m])
+        return 0
+    unittest.main(argv=[sys.argv[0]] + argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
