@@ -20,8 +20,9 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
 from trytond import backend
-from trytond.config import config
+from trytond import config
 from trytond.exceptions import UserError, UserWarning
+from trytond.model.exceptions import AccessError
 from trytond.protocols.wrappers import (
     allow_null_origin, with_pool, with_transaction)
 from trytond.transaction import Transaction, TransactionError
@@ -42,10 +43,18 @@ CODE_STATUS = {
     'invalid_credentials': 401,
     'forbidden': 403,
     'not_found': 404,
-    'method_not_allowed': 405,
+    # A check-in method the event does not accept (HTTP 405 is answered
+    # by the middleware with the same code)
+    'method_not_allowed': 422,
     'conflict': 409,
     'phone_taken': 409,
     'already_checked_in': 409,
+    'qr_expired': 422,
+    'invalid_token': 422,
+    'event_not_open': 422,
+    'out_of_range': 422,
+    'wifi_mismatch': 422,
+    'not_on_roster': 422,
     'slot_full': 409,
     'booking_overlap': 409,
     'payload_too_large': 413,
@@ -490,6 +499,8 @@ def from_user_error(error):
     code = getattr(error, 'error_code', None)
     if not code and isinstance(getattr(error, 'code', None), str):
         code = error.code
+    if not code and isinstance(error, AccessError):
+        code = 'forbidden'
     message = error.message
     details = getattr(error, 'details', None) or {}
     if not code:

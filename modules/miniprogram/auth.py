@@ -9,13 +9,13 @@ import uuid
 
 import jwt
 
-from trytond.config import config
+from trytond import config
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from trytond.i18n import gettext
 
-from .exceptions import TokenInvalid
+from .exceptions import Forbidden, TokenInvalid
 
 ALGORITHMS = ['HS256']
 MIN_SECRET_BYTES = 32
@@ -158,11 +158,18 @@ def authenticate(api_request, auth):
     company = _company()
     if company:
         context['company'] = company
+    api_request.member = pool.get('member.member')(member.id)
+    if auth == 'organizer':
+        # Organizer routes run as the staff user linked to the member: the
+        # check-in rules then decide whether that user organizes the event
+        if not member.user or not member.user.active:
+            raise Forbidden(gettext('miniprogram.msg_not_organizer'))
+        api_request.staff_user = member.user
+        transaction.set_user(member.user.id)
+        transaction.set_context(**context)
+        return
     transaction.set_user(api_user_id())
     transaction.set_context(**context)
-    api_request.member = pool.get('member.member')(member.id)
-    if member.user:
-        api_request.staff_user = member.user
 
 
 def _company():

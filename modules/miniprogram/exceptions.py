@@ -45,3 +45,7 @@ class WeChatUnavailable(MiniprogramError):
 
 class WeChatCodeInvalid(MiniprogramError):
     error_code = 'invalid_credentials'
+
+
+class Forbidden(MiniprogramError):
+    error_code = 'forbidden'

@@ -3,7 +3,7 @@
 # license terms.
 import datetime as dt
 
-from trytond.config import config
+from trytond import config
 from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.modules.member.member import normalize_phone

@@ -3,12 +3,11 @@
 # license terms.
 """The routes of the mini-program API (API.md).  HTTP concerns only: the
 rules are model methods shared with the Tryton client and proteus."""
-from trytond.pool import Pool
-
 from . import openapi
 from .api import (
-    DATE, DATETIME, LIST_QUERY, MONEY, api_route, array, integer,
-    isoformat, nullable, obj, parse_datetime, string)
+    DATE, DATETIME, LIST_QUERY, MONEY, UUID, ApiError, api_route, array,
+    boolean, from_user_error, integer, isoformat, nullable, number, obj,
+    parse_datetime, string)
 
 # Schemas of the answers
 
@@ -397,3 +396,306 @@ def my_bookings(request):
     bookings, total = Booking.member_bookings(request.member,
         limit=request.query['limit'], offset=request.query['offset'])
     return {'items': [booking_json(b) for b in bookings], 'total': total}
+
+
+# Check-in
+
+EVENT = obj({
+        'id': integer(),
+        'name': string(),
+        'kind': string(enum=['meeting', 'daily', 'points']),
+        'start': DATETIME,
+        'end': DATETIME,
+        'location': nullable(obj({
+                    'lat': number(), 'lon': number(), 'radius_m': integer(),
+                    }, required=['lat', 'lon', 'radius_m'])),
+        'methods': array(string()),
+        'checked_in': boolean(),
+        }, required=['id', 'name', 'kind', 'start', 'end', 'location',
+        'methods', 'checked_in'])
+CHECKIN = obj({
+        'id': integer(),
+        'event_id': integer(),
+        'time': DATETIME,
+        'status': string(enum=['valid', 'late', 'flagged', 'rejected']),
+        'method': string(),
+        'distance_m': nullable(integer()),
+        'points_awarded': integer(),
+        'late': boolean(),
+        'reasons': array(string()),
+        'client_uuid': nullable(string()),
+        'offline': boolean(),
+        }, required=['id', 'event_id', 'time', 'status', 'method',
+        'distance_m', 'points_awarded'], additional=True)
+CHECKIN_MEMBER = obj({'points_balance': integer(), 'streak_days': integer()},
+    required=['points_balance', 'streak_days'], additional=True)
+CHECKIN_ANSWER = obj({'checkin': CHECKIN, 'member': CHECKIN_MEMBER},
+    required=['checkin', 'member'])
+CHECKIN_FIELDS = {
+    'qr_token': string(1, 512),
+    'code': string(1, 32),
+    'event_id': integer(1),
+    'nfc_tag': string(1, 128),
+    'lat': number(-90, 90),
+    'lon': number(-180, 180),
+    'accuracy_m': number(0, 100000),
+    'bssid': string(1, 64),
+    'client_uuid': UUID,
+    'client_time': DATETIME,
+    }
+CHECKIN_BODY = obj(CHECKIN_FIELDS)
+SYNC_ITEM = obj(CHECKIN_FIELDS, required=['client_uuid', 'client_time'])
+CHECKIN_ERRORS = [
+    (409, 'already_checked_in'), (422, 'qr_expired'), (422, 'invalid_token'),
+    (422, 'event_not_open'), (422, 'out_of_range'), (422, 'wifi_mismatch'),
+    (422, 'not_on_roster'), (422, 'method_not_allowed')]
+
+
+def event_json(event, checked_in):
+    location = None
+    if event.latitude is not None and event.longitude is not None:
+        location = {
+            'lat': event.latitude, 'lon': event.longitude,
+            'radius_m': event.radius,
+            }
+    return {
+        'id': event.id,
+        'name': event.name,
+        'kind': event.kind,
+        'start': isoformat(event.start),
+        'end': isoformat(event.end),
+        'location': location,
+        'methods': list(event.methods or []),
+        'checked_in': event.id in checked_in,
+        }
+
+
+def _credential_count(body):
+    return sum(1 for k in ['qr_token', 'code', 'nfc_tag'] if body.get(k))
+
+
+def _check_credential(body):
+    if _credential_count(body) != 1:
+        raise ApiError('invalid_request',
+            "Give exactly one of qr_token, code (with event_id) or nfc_tag.",
+            details={'fields': ['qr_token', 'code', 'nfc_tag']})
+    if body.get('code') and not body.get('event_id'):
+        raise ApiError('invalid_request', "code needs event_id.",
+            details={'field': 'event_id', 'reason': "required"})
+
+
+def _result_error(result):
+    "ApiError of a refused CheckInResult"
+    error = result.error
+    api_error = from_user_error(error)
+    if result.status == 'duplicate' or api_error.code == 'already_checked_in':
+        details = dict(api_error.details)
+        if result.attendance:
+            details['checkin'] = result.attendance.summary()
+        api_error = ApiError('already_checked_in', api_error.message,
+            details=details, rollback=False)
+    # Rejected check-ins kept for review must be committed
+    api_error.rollback = False
+    return api_error
+
+
+def _checkin_answer(pool, result):
+    Member = pool.get('member.member')
+    member = Member(result.attendance.member.id)
+    return {
+        'checkin': result.attendance.summary(),
+        'member': {
+            'points_balance': member.points_balance,
+            'streak_days': member.streak_days,
+            },
+        }
+
+
+@api_route('GET', 'events', "The events the member may check in to",
+    tags=['checkin'],
+    description="The events open now, or those overlapping from-to.",
+    query=obj(dict(LIST_QUERY, **{'from': DATETIME, 'to': DATETIME})),
+    response=page(EVENT))
+def events(request):
+    Event = request.pool.get('checkin.event')
+    start = request.query.get('from')
+    end = request.query.get('to')
+    if (start is None) != (end is None):
+        raise ApiError('invalid_request', "Give both from and to, or none.",
+            details={'fields': ['from', 'to']})
+    if start is not None:
+        start, end = parse_datetime(start), parse_datetime(end)
+        if end < start:
+            raise ApiError('invalid_request', "to is before from.",
+                details={'field': 'to'})
+    found = Event.available(request.member, start=start, end=end)
+    total = len(found)
+    offset, limit = request.query['offset'], request.query['limit']
+    found = found[offset:offset + limit]
+    checked = Event.checked_in_ids(request.member, found)
+    return {'items': [event_json(e, checked) for e in found], 'total': total}
+
+
+@api_route('POST', 'checkins', "Check in", status=201, tags=['checkin'],
+    description="With one of qr_token, code (+ event_id) or nfc_tag. When "
+    "the event accepts and flags a suspicious check-in, the answer is 201 "
+    "with status flagged and the reasons.",
+    body=CHECKIN_BODY, response=CHECKIN_ANSWER, errors=CHECKIN_ERRORS)
+def checkin(request):
+    Attendance = request.pool.get('checkin.attendance')
+    _check_credential(request.body)
+    kwargs = Attendance.parse_item(request.body)
+    result = Attendance.check_in(request.member, **kwargs)
+    if result.status != 'created':
+        raise _result_error(result)
+    return _checkin_answer(request.pool, result)
+
+
+@api_route('POST', 'checkins/sync', "Send check-ins queued offline",
+    tags=['checkin'],
+    description="Each item gets its own result; resending the same items "
+    "creates nothing new (status duplicate).",
+    body=obj({'items': array(SYNC_ITEM, max_items=100, min_items=1)},
+        required=['items']),
+    response=obj({'results': array(obj({
+                        'client_uuid': nullable(string()),
+                        'status': string(
+                            enum=['created', 'duplicate', 'error']),
+                        'checkin': CHECKIN,
+                        'error': obj({'code': string(), 'message': string(),
+                                'details': obj({}, additional=True)}),
+                        }, required=['client_uuid', 'status']))},
+        required=['results']))
+def checkins_sync(request):
+    Attendance = request.pool.get('checkin.attendance')
+    for i, item in enumerate(request.body['items']):
+        try:
+            _check_credential(item)
+        except ApiError as e:
+            e.details['item'] = i
+            raise
+    results = Attendance.sync(request.member, request.body['items'])
+    answer = []
+    for result in results:
+        entry = {'client_uuid': result.client_uuid,
+            'status': {'refused': 'error'}.get(result.status, result.status)}
+        if result.attendance and result.status != 'refused':
+            entry['checkin'] = result.attendance.summary()
+        if result.status == 'refused':
+            error = from_user_error(result.error)
+            entry['error'] = {'code': error.code, 'message': error.message,
+                'details': error.details}
+        answer.append(entry)
+    return {'results': answer}
+
+
+@api_route('POST', 'checkins/daily', "The daily points sign-in",
+    status=201, tags=['checkin'],
+    body=obj({'client_uuid': UUID, 'client_time': DATETIME}),
+    response=CHECKIN_ANSWER,
+    errors=[(409, 'already_checked_in'), (422, 'event_not_open')])
+def checkins_daily(request):
+    Attendance = request.pool.get('checkin.attendance')
+    result = Attendance.sign_in(request.member,
+        client_uuid=request.body.get('client_uuid'),
+        client_time=request.body.get('client_time'))
+    if result.status != 'created':
+        raise _result_error(result)
+    return _checkin_answer(request.pool, result)
+
+
+@api_route('GET', 'me/checkins', "The member's check-ins, newest first",
+    tags=['me', 'checkin'], query=obj(dict(LIST_QUERY)),
+    response=page(CHECKIN))
+def my_checkins(request):
+    Attendance = request.pool.get('checkin.attendance')
+    domain = [('member', '=', request.member.id)]
+    records = Attendance.search(domain, offset=request.query['offset'],
+        limit=request.query['limit'], order=[('time', 'DESC'), ('id', 'DESC')])
+    return {'items': [a.summary() for a in records],
+        'total': Attendance.search_count(domain)}
+
+
+def _organized_event(request):
+    "The event of the path, if the request's user organizes it"
+    Event = request.pool.get('checkin.event')
+    events = Event.search([('id', '=', request.path['event_id'])])
+    if not events:
+        raise ApiError('not_found', "There is no such event.",
+            details={'event_id': request.path['event_id']})
+    event, = events
+    event.check_organizer()
+    return event
+
+
+@api_route('GET', 'events/{event_id}/qr', "The current rotating QR code",
+    auth='organizer', tags=['organizer'],
+    response=obj({'token': string(), 'expires_at': DATETIME,
+            'refresh_in': number(), 'png': string(), 'svg': string()},
+        required=['token', 'expires_at', 'refresh_in', 'png', 'svg'],
+        additional=True),
+    errors=[(404, 'not_found')])
+def event_qr(request):
+    event = _organized_event(request)
+    qr = dict(event.qr())
+    for key in ['expires_at']:
+        if not isinstance(qr.get(key), str):
+            qr[key] = isoformat(qr[key])
+    return qr
+
+
+@api_route('GET', 'events/{event_id}/stats', "Live statistics of an event",
+    auth='organizer', tags=['organizer'],
+    response=obj({'expected': nullable(integer()), 'checked_in': integer(),
+            'rate': nullable(number()), 'late': integer(),
+            'flagged': integer(), 'by_bucket': array(obj({
+                        'start': DATETIME, 'count': integer()},
+                    required=['start', 'count'])),
+            'recent': array(obj({}, additional=True))},
+        required=['expected', 'checked_in', 'rate', 'late', 'flagged',
+            'by_bucket', 'recent'], additional=True),
+    errors=[(404, 'not_found')])
+def event_stats(request):
+    event = _organized_event(request)
+    return event.stats()
+
+
+@api_route('POST', 'events/{event_id}/batch-checkin',
+    "Check several members in at once", auth='organizer',
+    tags=['organizer'],
+    body=obj({'member_ids': array(integer(1), max_items=500, min_items=1)},
+        required=['member_ids']),
+    response=obj({'results': array(obj({
+                        'member_id': integer(),
+                        'status': string(
+                            enum=['created', 'duplicate', 'error']),
+                        'checkin': CHECKIN,
+                        'error': obj({}, additional=True),
+                        }, required=['member_id', 'status']))},
+        required=['results']),
+    errors=[(404, 'not_found')])
+def event_batch_checkin(request):
+    Attendance = request.pool.get('checkin.attendance')
+    Member = request.pool.get('member.member')
+    event = _organized_event(request)
+    ids = list(dict.fromkeys(request.body['member_ids']))
+    from trytond.transaction import without_check_access
+    with without_check_access():
+        known = {m.id for m in Member.search([('id', 'in', ids)])}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ApiError('not_found', "Unknown members.",
+            details={'member_ids': unknown})
+    results = Attendance.check_in_batch(event, ids)
+    answer = []
+    for member_id, result in zip(ids, results):
+        entry = {'member_id': member_id,
+            'status': {'refused': 'error'}.get(result.status, result.status)}
+        if result.attendance and result.status != 'refused':
+            entry['checkin'] = result.attendance.summary()
+        if result.status == 'refused':
+            error = from_user_error(result.error)
+            entry['error'] = {'code': error.code, 'message': error.message,
+                'details': error.details}
+        answer.append(entry)
+    return {'results': answer}

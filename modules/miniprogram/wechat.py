@@ -10,7 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from trytond.config import config
+from trytond import config
 
 logger = logging.getLogger(__name__)
 

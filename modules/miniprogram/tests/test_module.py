@@ -8,7 +8,7 @@ import unittest
 
 import jwt
 
-from trytond.config import config
+from trytond import config
 from trytond.modules.miniprogram import auth
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (

@@ -1,0 +1,213 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The check-in routes of the mini-program API, from a mini-program's and
+an organizer's point of view."""
+import datetime as dt
+import uuid
+
+from trytond.modules.checkin import clock
+from trytond.modules.checkin.tests.test_module import (
+    LAT, LON, START, create_event, north)
+from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME, RouteTestCase
+from trytond.transaction import Transaction
+
+from .tools import Api, in_transaction
+
+NOW = START + dt.timedelta(minutes=5)
+
+
+class CheckinApiTestCase(RouteTestCase):
+    "Mini-program API: check-in"
+    module = 'miniprogram'
+
+    @classmethod
+    def setUpDatabase(cls):
+        pool = Pool()
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        organizer, = User.create([{
+                    'name': "Organizer", 'login': 'organizer',
+                    'groups': [('add', [ModelData.get_id(
+                                    'checkin', 'group_checkin')])],
+                    }])
+        create_event(name="Meeting", organizers=[('add', [organizer.id])])
+        create_event(name="Other", organizers=[('add', [organizer.id])])
+
+    def setUp(self):
+        super().setUp()
+        clock.freeze(NOW)
+        self.addCleanup(clock.unfreeze)
+        self.api = Api(self.client())
+        with Transaction().start(DB_NAME, 0):
+            Event = Pool().get('checkin.event')
+            self.event, = Event.search([('name', '=', "Meeting")])
+            self.event_id = self.event.id
+            self.token = self.event.current_token(NOW)
+            self.old_token = self.event.current_token(
+                NOW - dt.timedelta(minutes=5))
+
+    _phones = iter(range(100, 10 ** 6))
+
+    def login(self, organizer=False):
+        phone = '1360000%04d' % next(self._phones)
+        status, data = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': 'Lotus-2026-x'})
+        self.assertEqual(status, 201, data)
+        if organizer:
+            def link():
+                pool = Pool()
+                Member = pool.get('member.member')
+                User = pool.get('res.user')
+                user, = User.search([('login', '=', 'organizer')])
+                Member.write([Member(data['member']['id'])],
+                    {'user': user.id})
+            in_transaction(link)
+        api = Api(self.client(), token=data['access_token'])
+        api.member_id = data['member']['id']
+        return api
+
+    def assertError(self, result, status, code):
+        got_status, data = result
+        self.assertEqual(got_status, status, data)
+        self.assertEqual(data['error']['code'], code, data)
+        return data
+
+    def here(self, **extra):
+        return dict({'lat': LAT, 'lon': LON}, **extra)
+
+    def test_events(self):
+        "Open events with location, methods and checked_in"
+        api = self.login()
+        status, data = api.json('GET', 'events')
+        self.assertEqual(status, 200, data)
+        event = {e['name']: e for e in data['items']}["Meeting"]
+        self.assertEqual(event['location']['radius_m'], 500)
+        self.assertIn('qr', event['methods'])
+        self.assertFalse(event['checked_in'])
+        self.assertError(api.json('GET', 'events?from=2026-03-01T00:00:00Z'),
+            400, 'invalid_request')
+
+    def test_checkin_and_duplicate(self):
+        "A QR check-in in range is created once; the second is 409"
+        api = self.login()
+        status, data = api.json('POST', 'checkins', self.here(
+                qr_token=self.token, accuracy_m=20,
+                client_uuid=str(uuid.uuid4())))
+        self.assertEqual(status, 201, data)
+        self.assertEqual(data['checkin']['event_id'], self.event_id)
+        self.assertEqual(data['checkin']['status'], 'valid')
+        self.assertEqual(data['checkin']['points_awarded'], 10)
+        self.assertEqual(data['member']['points_balance'], 10)
+        first = data['checkin']['id']
+        data = self.assertError(api.json('POST', 'checkins', self.here(
+                    qr_token=self.token)), 409, 'already_checked_in')
+        self.assertEqual(data['error']['details']['checkin']['id'], first)
+        status, data = api.json('GET', 'events')
+        event = {e['name']: e for e in data['items']}["Meeting"]
+        self.assertTrue(event['checked_in'])
+        status, mine = api.json('GET', 'me/checkins')
+        self.assertEqual([c['id'] for c in mine['items']], [first])
+
+    def test_checkin_refusals(self):
+        "Refusals: token, expiry, range, input; nothing is counted"
+        api = self.login()
+        self.assertError(api.json('POST', 'checkins', self.here(
+                    qr_token=self.token[:-2] + 'xx')), 422, 'invalid_token')
+        self.assertError(api.json('POST', 'checkins', self.here(
+                    qr_token=self.old_token)), 422, 'qr_expired')
+        lat, lon = north(2000), LON
+        data = self.assertError(api.json('POST', 'checkins', {
+                    'qr_token': self.token, 'lat': lat, 'lon': lon}),
+            422, 'out_of_range')
+        self.assertEqual(data['error']['details']['radius_m'], 500)
+        for body in [
+                self.here(),
+                self.here(qr_token=self.token, nfc_tag='04A1'),
+                self.here(code='123456'),
+                {'qr_token': self.token, 'lat': 91, 'lon': LON},
+                {'qr_token': self.token, 'lat': LAT, 'lon': 'east'},
+                self.here(qr_token=self.token, client_uuid='not-a-uuid'),
+                self.here(qr_token=self.token, points=100),
+                ]:
+            with self.subTest(body=body):
+                self.assertError(api.json('POST', 'checkins', body),
+                    400, 'invalid_request')
+        status, mine = api.json('GET', 'me/checkins')
+        self.assertTrue(all(c['status'] == 'rejected'
+                for c in mine['items']))
+
+    def test_sync(self):
+        "An offline batch gets one result per item; resending is harmless"
+        api = self.login()
+        other = self.login()
+        items = [
+            self.here(qr_token=self.token, client_uuid=str(uuid.uuid4()),
+                client_time=(NOW - dt.timedelta(seconds=10)).isoformat()
+                + 'Z'),
+            self.here(qr_token='bad', client_uuid=str(uuid.uuid4()),
+                client_time=NOW.isoformat() + 'Z'),
+            ]
+        status, data = api.json('POST', 'checkins/sync', {'items': items})
+        self.assertEqual(status, 200, data)
+        self.assertEqual([r['status'] for r in data['results']],
+            ['created', 'error'])
+        self.assertEqual(data['results'][1]['error']['code'], 'invalid_token')
+        status, again = api.json('POST', 'checkins/sync', {'items': items})
+        self.assertEqual(again['results'][0]['status'], 'duplicate')
+        self.assertEqual(again['results'][0]['checkin']['id'],
+            data['results'][0]['checkin']['id'])
+        # Another member's client UUID is not theirs to replay
+        status, stolen = other.json('POST', 'checkins/sync',
+            {'items': items[:1]})
+        self.assertEqual(stolen['results'][0]['status'], 'error')
+        self.assertError(api.json('POST', 'checkins/sync', {'items': [
+                        self.here(qr_token=self.token)]}),
+            400, 'invalid_request')
+        self.assertError(api.json('POST', 'checkins/sync', {'items': [
+                        items[0]] * 101}), 400, 'invalid_request')
+
+    def test_organizer_routes(self):
+        "Only a member linked to an organizing user gets QR and stats"
+        member = self.login()
+        organizer = self.login(organizer=True)
+        for path in ['events/%s/qr', 'events/%s/stats']:
+            with self.subTest(path=path):
+                self.assertError(member.json('GET', path % self.event_id),
+                    403, 'forbidden')
+        status, qr = organizer.json('GET', 'events/%s/qr' % self.event_id)
+        self.assertEqual(status, 200, qr)
+        self.assertEqual(qr['token'], self.token)
+        self.assertTrue(qr['png'])
+        self.assertIn('<svg', qr['svg'])
+        # The token of the QR is accepted
+        status, data = member.json('POST', 'checkins', self.here(
+                qr_token=qr['token']))
+        self.assertEqual(status, 201, data)
+        status, stats = organizer.json(
+            'GET', 'events/%s/stats' % self.event_id)
+        self.assertEqual(status, 200, stats)
+        self.assertGreaterEqual(stats['checked_in'], 1)
+        # Batch check-in by the organizer
+        third = self.login()
+        status, batch = organizer.json('POST', 'events/%s/batch-checkin'
+            % self.event_id, {'member_ids': [member.member_id,
+                    third.member_id]})
+        self.assertEqual(status, 200, batch)
+        self.assertEqual([r['status'] for r in batch['results']],
+            ['duplicate', 'created'])
+        self.assertError(organizer.json('POST', 'events/%s/batch-checkin'
+                % self.event_id, {'member_ids': [999999]}),
+            404, 'not_found')
+        self.assertError(member.json('POST', 'events/%s/batch-checkin'
+                % self.event_id, {'member_ids': [third.member_id]}),
+            403, 'forbidden')
+        self.assertError(organizer.json('GET', 'events/999999/qr'),
+            404, 'not_found')
+
+    def test_daily_without_sign_in_event(self):
+        "The daily sign-in needs the sign-in event of the configuration"
+        api = self.login()
+        self.assertError(api.json('POST', 'checkins/daily', {}),
+            422, 'event_not_open')
