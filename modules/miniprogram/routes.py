@@ -499,6 +499,19 @@ def _result_error(result):
     return api_error
 
 
+def _result_entry(result, **keys):
+    "One item of a batch answer: created, duplicate or error"
+    entry = dict(keys,
+        status={'refused': 'error'}.get(result.status, result.status))
+    if result.status == 'refused':
+        error = from_user_error(result.error)
+        entry['error'] = {'code': error.code, 'message': error.message,
+            'details': error.details}
+    elif result.attendance:
+        entry['checkin'] = result.attendance.summary()
+    return entry
+
+
 def _checkin_answer(pool, result):
     Member = pool.get('member.member')
     member = Member(result.attendance.member.id)
@@ -575,18 +588,8 @@ def checkins_sync(request):
             e.details['item'] = i
             raise
     results = Attendance.sync(request.member, request.body['items'])
-    answer = []
-    for result in results:
-        entry = {'client_uuid': result.client_uuid,
-            'status': {'refused': 'error'}.get(result.status, result.status)}
-        if result.attendance and result.status != 'refused':
-            entry['checkin'] = result.attendance.summary()
-        if result.status == 'refused':
-            error = from_user_error(result.error)
-            entry['error'] = {'code': error.code, 'message': error.message,
-                'details': error.details}
-        answer.append(entry)
-    return {'results': answer}
+    return {'results': [
+            _result_entry(r, client_uuid=r.client_uuid) for r in results]}
 
 
 @api_route('POST', 'checkins/daily', "The daily points sign-in",
@@ -687,15 +690,5 @@ def event_batch_checkin(request):
         raise ApiError('not_found', "Unknown members.",
             details={'member_ids': unknown})
     results = Attendance.check_in_batch(event, ids)
-    answer = []
-    for member_id, result in zip(ids, results):
-        entry = {'member_id': member_id,
-            'status': {'refused': 'error'}.get(result.status, result.status)}
-        if result.attendance and result.status != 'refused':
-            entry['checkin'] = result.attendance.summary()
-        if result.status == 'refused':
-            error = from_user_error(result.error)
-            entry['error'] = {'code': error.code, 'message': error.message,
-                'details': error.details}
-        answer.append(entry)
-    return {'results': answer}
+    return {'results': [_result_entry(r, member_id=i)
+            for i, r in zip(ids, results)]}
