@@ -309,10 +309,7 @@ def _depth(value, limit):
 def parse_json(request, schema):
     "Return the validated JSON body of request"
     content_type = request.headers.get('Content-Type', '')
-    if request.content_length is None and not request.get_data(cache=True):
-        data = b''
-    else:
-        data = request.get_data(cache=True)
+    data = request.get_data(cache=True)
     if not data:
         raise ApiError('invalid_request', "A JSON body is required.",
             details={'reason': "empty body"})
@@ -523,10 +520,6 @@ def _language(request):
         if lang.startswith('en'):
             return 'en'
     return 'en'
-
-
-def paginate(request, records_or_count, items):
-    return {'items': items, 'total': records_or_count}
 
 
 # The WSGI middleware of the prefix: clean JSON errors for everything that

@@ -26,12 +26,6 @@ GENERIC = {
     }
 
 
-def _clean(schema):
-    "JSON Schema of the registry to OpenAPI 3.0 (nullable, no defaults)"
-    schema = copy.deepcopy(schema)
-    return schema
-
-
 def document(request=None):
     paths = {}
     for route in ROUTES:
@@ -50,7 +44,7 @@ def document(request=None):
             for name, schema in route['query']['properties'].items():
                 params.append({
                         'name': name, 'in': 'query', 'required': False,
-                        'schema': _clean(schema),
+                        'schema': copy.deepcopy(schema),
                         })
         operation = {
             'operationId': route['operation_id'],
@@ -67,7 +61,7 @@ def document(request=None):
             operation['requestBody'] = {
                 'required': True,
                 'content': {'application/json': {
-                        'schema': _clean(route['body'])}},
+                        'schema': copy.deepcopy(route['body'])}},
                 }
         status = str(route['status'])
         if route['status'] == 204:
@@ -82,7 +76,7 @@ def document(request=None):
             operation['responses'][status] = {
                 'description': "Done",
                 'content': {'application/json': {
-                        'schema': _clean(route['response'] or obj(
+                        'schema': copy.deepcopy(route['response'] or obj(
                                     {}, additional=True))}},
                 }
         errors = {}
