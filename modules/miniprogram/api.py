@@ -398,11 +398,13 @@ class Request:
         self.path = path
         self.member = None
         self.staff_user = None
+        # The kiosk token the request was made with, if any
+        self.kiosk_token = None
 
 
 def api_route(method, path, summary, auth='member', body=None, query=None,
         status=200, response=None, errors=(), tags=(), max_size=None,
-        content_type='application/json', description=None):
+        content_type='application/json', description=None, kiosk=False):
     """Register a handler of the mini-program API.
 
     auth: 'member' (a member's access token), 'organizer' (a member's or a
@@ -410,6 +412,8 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
     body/query: schemas of the request; response: schema of the answer.
     errors: the (status, code) pairs the route may answer with besides the
     generic ones.
+    kiosk: an organizer route that also accepts the kiosk token of its
+    event, as bearer or as the `token` query parameter.
     """
     def decorator(func):
         ROUTES.append({
@@ -420,6 +424,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
                 'errors': list(errors), 'tags': list(tags),
                 'content_type': content_type,
                 'operation_id': func.__name__,
+                'kiosk': kiosk,
                 })
         url = '/<database_name>' + PREFIX + re.sub(
             r'\{(\w+)\}', r'<int:\1>', path)
@@ -451,7 +456,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
                 with transaction.set_context(language=_language(request)):
                     if auth:
                         from .auth import authenticate
-                        authenticate(api_request, auth)
+                        authenticate(api_request, auth, kiosk=kiosk)
                     result = func(api_request)
             except (TransactionError, backend.DatabaseOperationalError):
                 raise

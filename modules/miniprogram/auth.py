@@ -10,12 +10,13 @@ import uuid
 import jwt
 
 from trytond import config
-from trytond.pool import Pool
-from trytond.transaction import Transaction
-
+from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
+from trytond.pool import Pool
+from trytond.transaction import Transaction, without_check_access
 
-from .exceptions import Forbidden, TokenInvalid
+from .exceptions import (
+    Forbidden, InvalidCredentials, LoginThrottled, TokenInvalid)
 
 ALGORITHMS = ['HS256']
 MIN_SECRET_BYTES = 32
@@ -120,29 +121,122 @@ def api_user_id():
     return ModelData.get_id('miniprogram', 'user_miniprogram')
 
 
-def authenticate(api_request, auth):
+def staff_ttl():
+    return config.getint('miniprogram', 'staff_ttl', default=8 * 60 * 60)
+
+
+def kiosk_max_ttl():
+    return config.getint(
+        'miniprogram', 'kiosk_max_ttl', default=7 * 24 * 60 * 60)
+
+
+def staff_login(login, password):
+    """Return the id of the active Tryton user of login and password.
+
+    Tryton's own login checks run (password hash, attempts per login and
+    per IP network, the delay after failures); the API user cannot log
+    in."""
+    pool = Pool()
+    User = pool.get('res.user')
+    Member = pool.get('member.member')
+    try:
+        with without_check_access():
+            user_id = User.get_login(login, {'password': password})
+    except RateLimitException:
+        raise LoginThrottled(gettext('miniprogram.msg_login_throttled'),
+            retry_after=Member._retry_after(login))
+    if not user_id or user_id == api_user_id():
+        raise InvalidCredentials(
+            gettext('miniprogram.msg_staff_invalid_credentials'))
+    return user_id
+
+
+def staff_token(user_id):
+    "Return the answer of auth/staff for the Tryton user user_id"
+    ttl = staff_ttl()
+    token, _ = encode(user_id, 'staff', ttl)
+    return {'access_token': token, 'token_type': 'Bearer', 'expires_in': ttl}
+
+
+def kiosk_token(user_id, event):
+    """Return a token that shows the QR code and the figures of event (and
+    nothing else) on behalf of user_id, and its expiry as a UTC timestamp;
+    (None, None) when the event is over.
+
+    It lasts until an hour after the end of the event (measured with the
+    check-in clock), at most [miniprogram] kiosk_max_ttl seconds (default 7
+    days)."""
+    from trytond.modules.checkin import clock
+    left = (event.end - clock.now()).total_seconds() + 60 * 60
+    ttl = int(min(left, kiosk_max_ttl()))
+    if ttl <= 0:
+        return None, None
+    token, claims = encode(user_id, 'kiosk', ttl, extra={'evt': event.id})
+    return token, claims['exp']
+
+
+def _token_type(token):
+    try:
+        return jwt.decode(token, options={'verify_signature': False}).get(
+            'typ')
+    except jwt.PyJWTError:
+        return None
+
+
+def _staff_user(claims):
+    "The active Tryton user a staff or kiosk token was issued to"
+    User = Pool().get('res.user')
+    try:
+        user_id = int(claims['sub'])
+    except ValueError:
+        user_id = None
+    users = User.search([('id', '=', user_id)]) if user_id else []
+    if not users or user_id == api_user_id():
+        raise TokenInvalid(gettext('miniprogram.msg_token_invalid'),
+            details={'reason': "unknown user"})
+    return users[0]
+
+
+def authenticate(api_request, auth, kiosk=False):
     """Check the bearer token and switch the transaction to the API user
     with access checks on and the member in the context.
 
     auth 'member' needs a member's access token; 'organizer' also accepts a
-    staff token (issued to a Tryton user, see auth/staff)."""
+    staff token (issued to a Tryton user by auth/staff) and, where kiosk is
+    set, the kiosk token of the event of the path, also as the `token`
+    query parameter (a TV browser cannot send a header)."""
     pool = api_request.pool
     Member = pool.get('member.member')
-    token = bearer(api_request.http)
-    try:
-        unverified = jwt.decode(token, options={'verify_signature': False})
-        typ = unverified.get('typ')
-    except jwt.PyJWTError:
-        typ = None
     transaction = Transaction()
+    query_token = (api_request.query or {}).get('token')
+    if (kiosk and query_token
+            and not api_request.http.headers.get('Authorization')):
+        if _token_type(query_token) != 'kiosk':
+            # Long-lived tokens are never accepted in an address (logs,
+            # browser history): only the narrow kiosk token is
+            raise TokenInvalid(gettext('miniprogram.msg_query_token_kiosk'),
+                details={'reason': "not a kiosk token"})
+        token = query_token
+    else:
+        token = bearer(api_request.http)
+    typ = _token_type(token)
+    if auth == 'organizer' and typ == 'kiosk':
+        claims = decode(token, 'kiosk')
+        if not kiosk:
+            raise Forbidden(gettext('miniprogram.msg_kiosk_token_scope'))
+        if claims.get('evt') != api_request.path.get('event_id'):
+            raise Forbidden(gettext('miniprogram.msg_kiosk_token_event'))
+        user = _staff_user(claims)
+        api_request.staff_user = user
+        api_request.kiosk_token = token
+        transaction.set_user(user.id)
+        transaction.set_context(_check_access=True)
+        return
     if auth == 'organizer' and typ == 'staff':
         claims = decode(token, 'staff')
-        User = pool.get('res.user')
-        users = User.search([('id', '=', int(claims['sub']))])
-        if not users:
-            raise TokenInvalid(gettext('miniprogram.msg_token_invalid'))
-        api_request.staff_user = users[0]
-        transaction.set_user(users[0].id)
+        user = _staff_user(claims)
+        api_request.staff_user = user
+        transaction.set_user(user.id)
         transaction.set_context(_check_access=True)
         return
     claims = decode(token, 'access')

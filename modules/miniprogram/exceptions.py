@@ -49,3 +49,7 @@ class WeChatCodeInvalid(MiniprogramError):
 
 class Forbidden(MiniprogramError):
     error_code = 'forbidden'
+
+
+class KioskEventOver(MiniprogramError):
+    error_code = 'event_not_open'

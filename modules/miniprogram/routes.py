@@ -3,11 +3,20 @@
 # license terms.
 """The routes of the mini-program API (API.md).  HTTP concerns only: the
 rules are model methods shared with the Tryton client and proteus."""
+import datetime as dt
+from urllib.parse import quote
+
+from trytond.i18n import gettext
+from trytond.transaction import Transaction, without_check_access
+
 from . import openapi
 from .api import (
     DATE, DATETIME, LIST_QUERY, MONEY, UUID, ApiError, api_route, array,
     boolean, from_user_error, integer, isoformat, nullable, number, obj,
     parse_datetime, string)
+from .auth import kiosk_token, staff_login, staff_token
+from .exceptions import KioskEventOver
+from .kiosk import dashboard_page, kiosk_page
 
 # Schemas of the answers
 
@@ -171,6 +180,25 @@ def logout(request):
     RefreshToken = request.pool.get('miniprogram.refresh_token')
     RefreshToken.logout(request.body['refresh_token'])
     return None
+
+
+@api_route('POST', 'auth/staff', "Staff login: a token for organizer routes",
+    auth=None, tags=['auth', 'organizer'],
+    description="With the login and password of a Tryton user (the same "
+    "throttling as the Tryton clients' login). The token is accepted by "
+    "the organizer routes, for the events that user organizes (or every "
+    "event for check-in administrators); it cannot be refreshed.",
+    body=obj({'login': string(1, 100), 'password': string(1, 128)},
+        required=['login', 'password']),
+    response=obj({
+            'access_token': string(),
+            'token_type': string(enum=['Bearer']),
+            'expires_in': integer(description="seconds"),
+            }, required=['access_token', 'token_type', 'expires_in']),
+    errors=[(401, 'invalid_credentials'), (429, 'rate_limited')])
+def staff_auth(request):
+    user_id = staff_login(request.body['login'], request.body['password'])
+    return staff_token(user_id)
 
 
 # Me
@@ -631,8 +659,13 @@ def _organized_event(request):
     return event
 
 
+KIOSK_QUERY = obj({'token': string(1, 4096,
+            description="the kiosk token, for browsers that cannot send "
+            "an Authorization header")})
+
+
 @api_route('GET', 'events/{event_id}/qr', "The current rotating QR code",
-    auth='organizer', tags=['organizer'],
+    auth='organizer', kiosk=True, tags=['organizer'], query=KIOSK_QUERY,
     response=obj({'token': string(), 'expires_at': DATETIME,
             'refresh_in': number(), 'png': string(), 'svg': string()},
         required=['token', 'expires_at', 'refresh_in', 'png', 'svg'],
@@ -648,7 +681,7 @@ def event_qr(request):
 
 
 @api_route('GET', 'events/{event_id}/stats', "Live statistics of an event",
-    auth='organizer', tags=['organizer'],
+    auth='organizer', kiosk=True, tags=['organizer'], query=KIOSK_QUERY,
     response=obj({'expected': nullable(integer()), 'checked_in': integer(),
             'rate': nullable(number()), 'late': integer(),
             'flagged': integer(), 'by_bucket': array(obj({
@@ -682,7 +715,6 @@ def event_batch_checkin(request):
     Member = request.pool.get('member.member')
     event = _organized_event(request)
     ids = list(dict.fromkeys(request.body['member_ids']))
-    from trytond.transaction import without_check_access
     with without_check_access():
         known = {m.id for m in Member.search([('id', 'in', ids)])}
     unknown = [i for i in ids if i not in known]
@@ -692,3 +724,80 @@ def event_batch_checkin(request):
     results = Attendance.check_in_batch(event, ids)
     return {'results': [_result_entry(r, member_id=i)
             for i, r in zip(ids, results)]}
+
+
+def _kiosk_token(request, event):
+    "The kiosk token of the request, or a new one for its user"
+    if request.kiosk_token:
+        return request.kiosk_token, None
+    token, expires = kiosk_token(request.staff_user.id, event)
+    if not token:
+        raise KioskEventOver(gettext(
+                'miniprogram.msg_kiosk_event_over', event=event.rec_name),
+            details={'end': isoformat(event.end)})
+    return token, expires
+
+
+def _page_base(request):
+    "The URL of the event's routes, as seen by the browser"
+    path = request.http.path
+    return request.http.script_root + path[:path.rindex('/') + 1]
+
+
+@api_route('POST', 'events/{event_id}/kiosk-token',
+    "A link for the kiosk screen and the live dashboard",
+    auth='organizer', tags=['organizer'], status=201,
+    description="The kiosk token shows the QR code and the figures of this "
+    "event only (routes qr, stats, kiosk and dashboard, as bearer or as "
+    "the token query parameter). It expires an hour after the end of the "
+    "event (at most 7 days).",
+    response=obj({
+            'token': string(),
+            'expires_at': DATETIME,
+            'kiosk_url': string(format='uri'),
+            'dashboard_url': string(format='uri'),
+            }, required=['token', 'expires_at', 'kiosk_url',
+            'dashboard_url']),
+    errors=[(404, 'not_found'), (422, 'event_not_open')])
+def event_kiosk_token(request):
+    event = _organized_event(request)
+    token, expires = _kiosk_token(request, event)
+    base = request.http.host_url.rstrip('/') + _page_base(request)
+    return {
+        'token': token,
+        'expires_at': isoformat(dt.datetime.fromtimestamp(
+                expires, dt.timezone.utc)),
+        'kiosk_url': base + 'kiosk?token=' + quote(token),
+        'dashboard_url': base + 'dashboard?token=' + quote(token),
+        }
+
+
+@api_route('GET', 'events/{event_id}/kiosk',
+    "The kiosk page: full-screen rotating QR code and live count",
+    auth='organizer', kiosk=True, tags=['organizer'], query=KIOSK_QUERY,
+    content_type='text/html',
+    description="An HTML page for a screen at the door, opened with the "
+    "kiosk_url of kiosk-token (or with an organizer's bearer token). It "
+    "shows the current QR code, fetches the next one when its window "
+    "starts and the count every 5 seconds.",
+    errors=[(404, 'not_found'), (422, 'event_not_open')])
+def event_kiosk(request):
+    event = _organized_event(request)
+    token, _ = _kiosk_token(request, event)
+    return kiosk_page(event, token, _page_base(request),
+        Transaction().context.get('language'))
+
+
+@api_route('GET', 'events/{event_id}/dashboard',
+    "The live dashboard page of an event",
+    auth='organizer', kiosk=True, tags=['organizer'], query=KIOSK_QUERY,
+    content_type='text/html',
+    description="An HTML page with the figures of the stats route, "
+    "refreshed every 5 seconds: count, rate, late, to review, arrivals "
+    "per bucket and the latest check-ins.",
+    errors=[(404, 'not_found'), (422, 'event_not_open')])
+def event_dashboard(request):
+    event = _organized_event(request)
+    token, _ = _kiosk_token(request, event)
+    return dashboard_page(event, token, _page_base(request),
+        Transaction().context.get('language'))

@@ -4,8 +4,15 @@
 """The check-in routes of the mini-program API, from a mini-program's and
 an organizer's point of view."""
 import datetime as dt
+import json
+import re
 import uuid
+from unittest.mock import patch
+from urllib.parse import parse_qs, urlsplit
 
+import jwt
+
+from trytond.model.exceptions import AccessError
 from trytond.modules.checkin import clock
 from trytond.modules.checkin.tests.test_module import (
     LAT, LON, START, create_event, north)
@@ -16,6 +23,7 @@ from trytond.transaction import Transaction
 from .tools import Api, in_transaction
 
 NOW = START + dt.timedelta(minutes=5)
+STAFF_PASSWORD = 'Kiosk-Staff-2026'
 
 
 class CheckinApiTestCase(RouteTestCase):
@@ -29,11 +37,13 @@ class CheckinApiTestCase(RouteTestCase):
         ModelData = pool.get('ir.model.data')
         organizer, = User.create([{
                     'name': "Organizer", 'login': 'organizer',
+                    'password': STAFF_PASSWORD,
                     'groups': [('add', [ModelData.get_id(
                                     'checkin', 'group_checkin')])],
                     }])
         create_event(name="Meeting", organizers=[('add', [organizer.id])])
         create_event(name="Other", organizers=[('add', [organizer.id])])
+        create_event(name="Foreign")
 
     def setUp(self):
         super().setUp()
@@ -61,6 +71,9 @@ class CheckinApiTestCase(RouteTestCase):
                 Member = pool.get('member.member')
                 User = pool.get('res.user')
                 user, = User.search([('login', '=', 'organizer')])
+                # One member per user: the last one logged in
+                Member.write(Member.search([('user', '=', user.id)]),
+                    {'user': None})
                 Member.write([Member(data['member']['id'])],
                     {'user': user.id})
             in_transaction(link)
@@ -211,3 +224,176 @@ class CheckinApiTestCase(RouteTestCase):
         api = self.login()
         self.assertError(api.json('POST', 'checkins/daily', {}),
             422, 'event_not_open')
+
+    def event_id_of(self, name):
+        def get():
+            Event = Pool().get('checkin.event')
+            event, = Event.search([('name', '=', name)])
+            return event.id
+        return in_transaction(get)
+
+    def test_staff_token(self):
+        "A Tryton user's staff token opens the organizer routes it may use"
+        api = Api(self.client())
+        self.assertError(api.json('POST', 'auth/staff', {
+                    'login': 'organizer', 'password': 'wrong-password'}),
+            401, 'invalid_credentials')
+        self.assertError(api.json('POST', 'auth/staff', {
+                    'login': 'miniprogram', 'password': 'anything'}),
+            401, 'invalid_credentials')
+        self.assertError(api.json('POST', 'auth/staff', {
+                    'login': 'organizer', 'password': STAFF_PASSWORD,
+                    'role': 'admin'}), 400, 'invalid_request')
+        status, data = api.json('POST', 'auth/staff', {
+                'login': 'organizer', 'password': STAFF_PASSWORD})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data['token_type'], 'Bearer')
+        staff = Api(self.client(), token=data['access_token'])
+        status, qr = staff.json('GET', 'events/%s/qr' % self.event_id)
+        self.assertEqual(status, 200, qr)
+        self.assertEqual(qr['token'], self.token)
+        # Not an organizer of that event (it is not even visible), not a
+        # member
+        self.assertError(staff.json('GET', 'events/%s/stats'
+                % self.event_id_of("Foreign")), 404, 'not_found')
+        self.assertError(staff.json('GET', 'me'), 401, 'unauthorized')
+
+    def test_staff_login_throttled(self):
+        "Repeated failed staff logins are answered 429 with Retry-After"
+        api = Api(self.client())
+
+        def forget():
+            Attempt = Pool().get('res.user.login.attempt')
+            Attempt.delete(Attempt.search([]))
+        self.addCleanup(in_transaction, forget)
+        # Tryton delays each failed login a random time: not in a test
+        with patch('time.sleep'):
+            for _ in range(6):
+                self.assertError(api.json('POST', 'auth/staff', {
+                            'login': 'organizer', 'password': 'guess'}),
+                    401, 'invalid_credentials')
+            response = api('POST', 'auth/staff', {
+                    'login': 'organizer', 'password': STAFF_PASSWORD})
+        self.assertEqual(response.status_code, 429, response.data)
+        self.assertEqual(json.loads(response.data)['error']['code'],
+            'rate_limited')
+        self.assertGreaterEqual(int(response.headers['Retry-After']), 1)
+
+    def test_kiosk_token(self):
+        "A kiosk token shows the QR code and the figures of its event only"
+        member = self.login()
+        organizer = self.login(organizer=True)
+        path = 'events/%s/kiosk-token' % self.event_id
+        self.assertError(member.json('POST', path), 403, 'forbidden')
+        status, data = organizer.json('POST', path)
+        self.assertEqual(status, 201, data)
+        kiosk_token = data['token']
+        claims = jwt.decode(kiosk_token, options={'verify_signature': False})
+        self.assertEqual((claims['typ'], claims['evt']),
+            ('kiosk', self.event_id))
+        url = urlsplit(data['kiosk_url'])
+        self.assertTrue(url.path.endswith(
+                '/mp/v1/events/%s/kiosk' % self.event_id), url)
+        self.assertEqual(parse_qs(url.query)['token'], [kiosk_token])
+        self.assertIn('/dashboard?token=', data['dashboard_url'])
+
+        kiosk = Api(self.client(), token=kiosk_token)
+        for route in ['qr', 'stats']:
+            with self.subTest(route=route):
+                status, answer = kiosk.json(
+                    'GET', 'events/%s/%s' % (self.event_id, route))
+                self.assertEqual(status, 200, answer)
+                # A TV browser gives it in the address
+                status, answer = Api(self.client()).json('GET',
+                    'events/%s/%s?token=%s' % (
+                        self.event_id, route, kiosk_token))
+                self.assertEqual(status, 200, answer)
+        # Nothing else: no batch check-in, no other event, no member route,
+        # no token creation
+        self.assertError(kiosk.json('POST', 'events/%s/batch-checkin'
+                % self.event_id, {'member_ids': [member.member_id]}),
+            403, 'forbidden')
+        self.assertError(kiosk.json('POST', path), 403, 'forbidden')
+        self.assertError(kiosk.json('GET', 'events/%s/qr'
+                % self.event_id_of("Other")), 403, 'forbidden')
+        self.assertError(kiosk.json('GET', 'me'), 401, 'unauthorized')
+        # Other tokens are never accepted in the address
+        self.assertError(Api(self.client()).json('GET',
+                'events/%s/qr?token=%s' % (self.event_id, organizer.token)),
+            401, 'unauthorized')
+        self.assertError(Api(self.client()).json('GET',
+                'events/%s/qr?token=%s' % (
+                    self.event_id, kiosk_token[:-3] + 'xyz')),
+            401, 'unauthorized')
+        # The event is over an hour after its end
+        with Transaction().start(DB_NAME, 0):
+            end = Pool().get('checkin.event')(self.event_id).end
+        clock.freeze(end + dt.timedelta(hours=2))
+        self.assertError(organizer.json('POST', path), 422, 'event_not_open')
+
+    def test_kiosk_page(self):
+        "The kiosk and dashboard pages embed a kiosk token of their event"
+        member = self.login()
+        organizer = self.login(organizer=True)
+        status, data = organizer.json(
+            'POST', 'events/%s/kiosk-token' % self.event_id)
+        kiosk_token = data['token']
+        anonymous = Api(self.client())
+        for page in ['kiosk', 'dashboard']:
+            with self.subTest(page=page):
+                path = 'events/%s/%s' % (self.event_id, page)
+                response = anonymous('GET', path + '?token=' + kiosk_token,
+                    headers={'Accept-Language': 'zh-CN,zh;q=0.9'})
+                self.assertEqual(response.status_code, 200)
+                self.assertTrue(response.content_type.startswith(
+                        'text/html'))
+                html = response.get_data(as_text=True)
+                self.assertIn('<title>Meeting</title>', html)
+                self.assertIn('扫码签到' if page == 'kiosk' else '实时看板',
+                    html)
+                self.assertIn("default-src 'none'",
+                    response.headers['Content-Security-Policy'])
+                config = json.loads(re.search(
+                        r'<script type="application/json" id="config">'
+                        r'(.*?)</script>', html, re.S).group(1))
+                self.assertEqual(config['token'], kiosk_token)
+                self.assertTrue(config['base'].endswith(
+                        '/mp/v1/events/%s/' % self.event_id))
+                # With an organizer's bearer token, a kiosk token is made
+                response = organizer('GET', path)
+                self.assertEqual(response.status_code, 200)
+                config = json.loads(re.search(
+                        r'id="config">(.*?)</script>',
+                        response.get_data(as_text=True), re.S).group(1))
+                self.assertEqual(jwt.decode(config['token'],
+                        options={'verify_signature': False})['typ'],
+                    'kiosk')
+                # Errors stay JSON
+                self.assertError(anonymous.json('GET', path),
+                    401, 'unauthorized')
+                self.assertError(member.json('GET', path), 403, 'forbidden')
+
+    def test_kiosk_wizard(self):
+        "The Kiosk Screen button of the client gives the two addresses"
+        def run():
+            pool = Pool()
+            User = pool.get('res.user')
+            Event = pool.get('checkin.event')
+            EventKiosk = pool.get('miniprogram.event.kiosk', type='wizard')
+            user, = User.search([('login', '=', 'organizer')])
+            foreign, = Event.search([('name', '=', "Foreign")])
+            with Transaction().set_user(user.id), \
+                    Transaction().set_context(_check_access=True):
+                event = Event(self.event_id)
+                session_id, _, _ = EventKiosk.create()
+                with Transaction().set_context(
+                        active_model='checkin.event', active_id=event.id,
+                        active_ids=[event.id]):
+                    result = EventKiosk.execute(session_id, {}, 'start')
+                values = result['view']['defaults']
+                self.assertIn('/%s/mp/v1/events/%s/kiosk?token=' % (
+                        DB_NAME, event.id), values['kiosk_url'])
+                self.assertIn('/dashboard?token=', values['dashboard_url'])
+                with self.assertRaises(AccessError):
+                    Event(foreign.id).kiosk_urls()
+        in_transaction(run)
