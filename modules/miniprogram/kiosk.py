@@ -78,8 +78,9 @@ text-align:center;font-size:2.6vh;background:#b91c1c;display:none}
 .grid{display:grid;grid-template-columns:repeat(4,1fr);gap:2vw;width:100%}
 .card{background:#1e293b;border-radius:1.5vh;padding:2.5vh}
 .card .value{font-size:7vh;font-weight:700}
-.dash main{flex-direction:column;align-items:stretch}
-.chart{display:flex;align-items:flex-end;gap:.4vw;height:25vh;
+.dash main{flex-direction:column;align-items:stretch;
+justify-content:flex-start;gap:2vh}
+.chart{display:flex;align-items:flex-end;gap:.4vw;height:20vh;
 background:#1e293b;border-radius:1.5vh;padding:2vh}
 .chart div{flex:1;background:#38bdf8;min-height:2px;border-radius:.4vh .4vh 0 0}
 table{width:100%;border-collapse:collapse;font-size:2.6vh}
@@ -106,14 +107,15 @@ async function api(path) {
   return r.json();
 }
 function time(iso) {
-  return new Date(iso).toLocaleTimeString(C.locale,
-    {hour: '2-digit', minute: '2-digit', second: '2-digit'});
+  // In the time zone of the event, like the header, whatever the TV's
+  return new Date(iso).toLocaleTimeString(C.locale, {timeZone: C.tz,
+    hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false});
 }
 function renderCount(s) {
   $('count').firstChild.nodeValue = s.checked_in;
   $('expected').textContent = s.expected ? ' / ' + s.expected : '';
   const rate = s.rate === null ? null : Math.round(s.rate * 100);
-  $('rate').textContent = rate === null ? '' : C.labels.rate + ' ' + rate + '%';
+  $('rate').textContent = rate === null ? '' : rate + '%';
   $('bar').style.width = (rate === null ? 0 : Math.min(rate, 100)) + '%';
 }
 async function loopStats(render) {
@@ -197,6 +199,7 @@ def _config(event, token, base, language):
         'locale': 'zh-CN' if language == 'zh_CN' else 'en-GB',
         'labels': labels,
         'stats_every': 5,
+        'tz': event.timezone or 'UTC',
         }
     # JSON inside <script type="application/json">: "</" cannot close it
     return json.dumps(config, ensure_ascii=False).replace('</', '<\\/')
@@ -247,7 +250,7 @@ def kiosk_page(event, token, base, language):
 <main><div class="qr"><img id="qr" alt="QR"></div>
 <div class="side"><div class="hint">{scan}</div>
 <div><div id="count" class="count">0<small id="expected"></small></div>
-<div class="label">{checked_in} <span id="rate"></span></div></div>
+<div class="label">{checked_in} · {rate} <span id="rate"></span></div></div>
 <div class="bar"><div id="bar"></div></div>
 <div class="timer">{code_until} <span id="until"></span><br>
 {next_in} <span id="next"></span></div></div></main>""".format(
@@ -265,7 +268,7 @@ def dashboard_page(event, token, base, language):
 <div class="card"><div id="count" class="value">0<small id="expected"></small>
 </div><div class="label">{checked_in}</div></div>
 <div class="card"><div class="value"><span id="rate"></span></div>
-<div class="bar"><div id="bar"></div></div></div>
+<div class="label">{rate}</div><div class="bar"><div id="bar"></div></div></div>
 <div class="card"><div id="late" class="value">0</div>
 <div class="label">{late}</div></div>
 <div class="card"><div id="flagged" class="value">0</div>
