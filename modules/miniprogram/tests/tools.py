@@ -3,6 +3,7 @@
 # license terms.
 """Test helpers: an API client and a fake WeChat server on 127.0.0.1."""
 import json
+import re
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,10 +39,47 @@ class Api:
             PREFIX + path, method=method, data=data, headers=headers)
         return response
 
-    def json(self, *args, **kwargs):
-        response = self(*args, **kwargs)
-        return response.status_code, (
-            json.loads(response.data) if response.data else None)
+    def json(self, method, path, *args, **kwargs):
+        """Return the status and the JSON answer of the request, checked
+        against what the OpenAPI document says of that route and status"""
+        response = self(method, path, *args, **kwargs)
+        data = json.loads(response.data) if response.data else None
+        check_documented(method, path, response.status_code, data)
+        return response.status_code, data
+
+
+def check_documented(method, path, status, data):
+    "Fail unless data matches the OpenAPI answer of method path and status"
+    from trytond.modules.miniprogram.api import (
+        ApiError, ROUTES, obj, validate)
+    from trytond.modules.miniprogram.openapi import ERROR, GENERIC
+    path = path.split('?')[0]
+    for route in ROUTES:
+        pattern = re.sub(r'\\\{\w+\\\}', r'\\d+', re.escape(route['path']))
+        if route['method'] == method and re.fullmatch(pattern, path):
+            break
+    else:
+        route = None
+    if status >= 400:
+        schema = ERROR
+        if route is not None:
+            documented = {s for s, _ in GENERIC[None]
+                + GENERIC.get(route['auth'], []) + route['errors']}
+            if status not in documented:
+                raise AssertionError("%s %s answered %s, not documented"
+                    % (method, path, status))
+    elif route is None or status != route['status']:
+        raise AssertionError("%s %s answered %s, not documented" % (
+                method, path, status))
+    elif status == 204:
+        return
+    else:
+        schema = route['response'] or obj({}, additional=True)
+    try:
+        validate(schema, data, 'answer')
+    except ApiError as e:
+        raise AssertionError("%s %s answered %s not as documented: %s\n%s"
+            % (method, path, status, e.message, data))
 
 
 class FakeWeChat:
