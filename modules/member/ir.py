@@ -1,11 +1,19 @@
 # This file is part of the member module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+from trytond.cache import BaseCache
 from trytond.pool import PoolMeta
 from trytond.transaction import Transaction
 
 # The models whose record rules depend on the member of the context
 MEMBER_RULE_MODELS = {'member.member', 'member.points.line'}
+
+# Every mini-program request has its member in the context.  Tryton's
+# caches key on the context by default, so with the member in the key each
+# request missed every cache (model names, translations, access...) and
+# rebuilt them.  Only the record rules depend on the member, and their cache
+# key has it (Rule._get_cache_key below).
+BaseCache.context_ignored_keys.add('member')
 
 
 class Rule(metaclass=PoolMeta):

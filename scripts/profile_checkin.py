@@ -1,0 +1,115 @@
+"""Profile the check-in route in one process: N members check in to one
+open event through `POST /<db>/mp/v1/checkins` (Werkzeug test client, no
+network), on the database of TRYTOND_DATABASE_URI (default PostgreSQL on
+the local socket).  Prints the wall and CPU time per check-in and, with
+--profile, the functions where the time goes (cProfile, cumulative).
+
+    .venv/bin/python scripts/profile_checkin.py -n 300 --profile
+"""
+import argparse
+import cProfile
+import datetime as dt
+import io
+import json
+import os
+import pstats
+import secrets
+import sys
+import time
+
+os.environ.setdefault('TRYTOND_DATABASE_URI', 'postgresql:///')
+os.environ.setdefault('DB_NAME', 'profile_checkin')
+os.environ.setdefault(
+    'TRYTOND_MINIPROGRAM__JWT_SECRET', secrets.token_hex(32))
+os.environ.setdefault('DB_CACHE', os.path.join(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__))), 'var', 'test-cache',
+        'profile'))
+os.makedirs(os.environ['DB_CACHE'], exist_ok=True)
+
+LAT, LON = 31.2304, 121.4737
+
+
+def setup(n):
+    from trytond.pool import Pool
+    from trytond.modules.miniprogram.auth import encode, access_ttl
+    pool = Pool()
+    Event = pool.get('checkin.event')
+    Member = pool.get('member.member')
+    now = dt.datetime.utcnow().replace(microsecond=0)
+    event, = Event.create([{
+                'name': "Profile", 'kind': 'meeting', 'state': 'open',
+                'start': now - dt.timedelta(minutes=5),
+                'end': now + dt.timedelta(hours=3),
+                'timezone': 'Asia/Shanghai', 'latitude': LAT,
+                'longitude': LON, 'radius': 500, 'methods': ['qr'],
+                'policy': 'reject', 'points': 10, 'qr_window': 3600,
+                }])
+    stamp = int(time.time())
+    members = Member.create([{
+                'name': "Member %s" % i,
+                'phone': '+86139%08d' % ((stamp + i) % 10 ** 8),
+                } for i in range(n)])
+    tokens = [encode(m.id, 'access', access_ttl())[0] for m in members]
+    return event.id, event.current_token(), tokens
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('-n', type=int, default=300)
+    parser.add_argument('--profile', action='store_true')
+    parser.add_argument('--top', type=int, default=30)
+    args = parser.parse_args()
+
+    from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
+    from trytond.transaction import Transaction
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+    drop_db()
+    activate_module(['miniprogram'])
+    with Transaction().start(DB_NAME, 0) as transaction:
+        event_id, qr, tokens = setup(args.n)
+        transaction.commit()
+    from trytond.wsgi import app
+    client = Client(app, Response)
+    url = '/%s/mp/v1/checkins' % DB_NAME
+    body = json.dumps({'qr_token': qr, 'lat': LAT, 'lon': LON})
+
+    def call(token):
+        response = client.post(url, data=body, headers={
+                'Authorization': 'Bearer ' + token,
+                'Content-Type': 'application/json'})
+        return response.status_code
+
+    # Warm-up: pool, caches, first requests
+    warm = 20
+    statuses = [call(t) for t in tokens[:warm]]
+    profiler = cProfile.Profile() if args.profile else None
+    start, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    statuses += [call(t) for t in tokens[warm:]]
+    if profiler:
+        profiler.disable()
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    count = len(tokens) - warm
+    print("check-ins: %d, statuses: %s" % (count, {
+                s: statuses.count(s) for s in set(statuses)}))
+    print("per check-in: %.2f ms wall, %.2f ms CPU of this process "
+        "(server side, PostgreSQL not included)%s" % (
+            wall / count * 1000, cpu / count * 1000,
+            " [under cProfile]" if profiler else ""))
+    if profiler:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats('cumulative').print_stats(args.top)
+        print(out.getvalue())
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats('tottime').print_stats(args.top)
+        print(out.getvalue())
+    drop_db()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
