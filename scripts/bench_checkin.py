@@ -1,0 +1,201 @@
+"""Check-in burst benchmark: the project's API against the reference server
+of ../shared/bench, in the same run, on PostgreSQL.
+
+For each side: a fresh database, an open event with a rotating QR code and
+M members with access tokens, N gunicorn web workers, one burst of M
+check-ins (one per member, real kiosk QR tokens, positions inside the
+radius) at concurrency C from the same generator, then a check in the
+database that every acknowledged check-in exists exactly once with its
+points line and exact balances.  Prints one table and the ratio
+project/reference.
+
+    scripts/bench_checkin [-n 1000] [-c 100] [-w 2] [--dup] [--no-reference]
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'bench'))
+VENV = os.path.join(ROOT, '.venv', 'bin')
+BENCH_VENV = os.path.join(ROOT, 'var', 'bench-venv')
+BENCH_PACKAGES = ['werkzeug', 'psycopg2-binary', 'pyjwt', 'gunicorn',
+    'aiohttp']
+
+
+def log(*args):
+    print('bench:', *args, file=sys.stderr, flush=True)
+
+
+def bench_venv():
+    "A venv for the reference server and the generator"
+    python = os.path.join(BENCH_VENV, 'bin', 'python')
+    stamp = os.path.join(BENCH_VENV, '.packages')
+    if (not os.path.exists(stamp)
+            or open(stamp).read() != ' '.join(BENCH_PACKAGES)):
+        log("making", BENCH_VENV)
+        subprocess.run([sys.executable, '-m', 'venv', BENCH_VENV],
+            check=True)
+        subprocess.run([python, '-m', 'pip', 'install', '-q']
+            + BENCH_PACKAGES, check=True)
+        with open(stamp, 'w') as f:
+            f.write(' '.join(BENCH_PACKAGES))
+    return python
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited")
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def burst(python, target, url, run_file, args, acked):
+    command = [python, os.path.join(ROOT, 'scripts', 'bench_checkin_load.py'),
+        target, url, run_file, '-c', str(args.c), '--acked', acked]
+    if args.dup:
+        command.append('--dup')
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def reference(python, args, tmp):
+    env = dict(os.environ, LIMIT_POOL_SIZE='1')
+    dsn = env.setdefault('LIMIT_DSN',
+        'dbname=bench_limit host=/var/run/postgresql')
+    subprocess.run([python, 'limit_app.py', 'initdb'], cwd=BENCH, env=env,
+        check=True, stdout=subprocess.DEVNULL)
+    run_file = os.path.join(tmp, 'reference.json')
+    subprocess.run([python, 'load.py', 'setup', '-n', str(args.n),
+            '--dsn', dsn, '--run-file', run_file], cwd=BENCH, env=env,
+        check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    server = subprocess.Popen([os.path.join(BENCH_VENV, 'bin', 'gunicorn'),
+            '-w', str(args.workers), '-k', 'sync',
+            '-b', '127.0.0.1:%s' % port, '--log-level', 'warning',
+            'limit_app:application'], cwd=BENCH, env=env,
+        start_new_session=True)
+    try:
+        wait_port(port, server)
+        acked = os.path.join(tmp, 'reference-acked.json')
+        result = burst(python, 'reference', 'http://127.0.0.1:%s' % port,
+            run_file, args, acked)
+    finally:
+        stop(server)
+    verify = subprocess.run([python, 'load.py', 'verify', '--run-file',
+            run_file, '--dsn', dsn, '--expect-ok', str(args.n)],
+        cwd=BENCH, env=env, capture_output=True, text=True)
+    result['verified'] = verify.returncode == 0
+    result['rows'] = args.n if verify.returncode == 0 else None
+    return result
+
+
+def project(python, args, tmp):
+    database = args.database
+    env = dict(os.environ,
+        TRYTOND_CONFIG=os.path.join(ROOT, 'tryton.conf'),
+        TRYTOND_DATABASE__URI=args.uri,
+        TRYTOND_DATABASE_NAMES=database)
+    env.setdefault('TRYTOND_MINIPROGRAM__JWT_SECRET', os.urandom(32).hex())
+    env.pop('TRYTOND_DATABASE__PATH', None)
+    log("creating the database", database)
+    subprocess.run([os.path.join(VENV, 'python'),
+            os.path.join(ROOT, 'scripts', 'create_db.py'), database,
+            '--uri', args.uri, '--drop'], env=env,
+        check=True, stdout=subprocess.DEVNULL)
+    run_file = os.path.join(tmp, 'project.json')
+    helper = os.path.join(ROOT, 'scripts', 'bench_checkin_project.py')
+    subprocess.run([os.path.join(VENV, 'python'), helper, 'setup', database,
+            str(args.n), run_file], env=env, check=True)
+    port = free_port()
+    # The command of docker-compose's web service (scripts/service web)
+    server = subprocess.Popen([os.path.join(VENV, 'gunicorn'),
+            '--workers', str(args.workers), '--bind', '127.0.0.1:%s' % port,
+            '--graceful-timeout', '30', 'trytond.application:app'],
+        env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=open(os.path.join(tmp, 'gunicorn.log'), 'w'))
+    url = 'http://127.0.0.1:%s/%s/mp/v1' % (port, database)
+    try:
+        wait_port(port, server)
+        # Warm every worker up (pool, caches) like a server that runs
+        import urllib.request
+        for _ in range(4 * args.workers):
+            urllib.request.urlopen(url + '/openapi.json').read()
+        acked = os.path.join(tmp, 'project-acked.json')
+        result = burst(python, 'project', url, run_file, args, acked)
+    finally:
+        stop(server)
+    out = subprocess.run([os.path.join(VENV, 'python'), helper, 'verify',
+            database, run_file, acked], env=env, check=True,
+        capture_output=True, text=True)
+    check = json.loads(out.stdout)
+    result['verified'] = check['ok']
+    result['rows'] = check['attendance rows']
+    result['check'] = check
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('-n', type=int, default=1000, help="members")
+    parser.add_argument('-c', type=int, default=100, help="concurrency")
+    parser.add_argument('-w', '--workers', type=int, default=2)
+    parser.add_argument('--dup', action='store_true',
+        help="duplicate storm: every request twice, concurrently")
+    parser.add_argument('--no-reference', action='store_true')
+    parser.add_argument('--database', default='bench_checkin')
+    parser.add_argument('--uri', default=os.environ.get(
+            'TRYTOND_DATABASE__URI', 'postgresql://127.0.0.1:5432/'))
+    args = parser.parse_args()
+    python = bench_venv()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results.append(project(python, args, tmp))
+        if not args.no_reference:
+            results.append(reference(python, args, tmp))
+    columns = ['target', 'requests', 'rate', 'p50_ms', 'p95_ms', 'p99_ms',
+        'max_ms', 'created', 'duplicates', 'errors', 'rows', 'verified']
+    print('  '.join('%12s' % c for c in columns))
+    for result in results:
+        print('  '.join('%12s' % result.get(c) for c in columns))
+    if len(results) == 2:
+        print("ratio project/reference (check-ins/s): %.3f" % (
+                results[0]['rate'] / results[1]['rate']))
+    for result in results:
+        if result.get('error_kinds'):
+            print("%s errors: %s" % (result['target'],
+                    result['error_kinds']))
+    if 'check' in results[0]:
+        print("project database check: %s" % json.dumps(results[0]['check']))
+    return 0 if all(r['verified'] and not r['errors'] for r in results) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The load generator of scripts/bench_checkin: one burst of check-ins, one
+per member, at a fixed concurrency, against the project's API or the
+reference server of ../shared/bench (the same generator for both, so that
+its own CPU cost is the same on both sides).
+
+    bench_checkin_load.py project URL RUN_FILE -c C [--dup] --acked F
+    bench_checkin_load.py reference URL RUN_FILE -c C [--dup] --acked F
+
+Prints one JSON object: requests, wall, rate, p50/p95/p99/max in ms,
+created, duplicates, errors (by kind).  --acked writes the member ids whose
+check-in was acknowledged (created), for the database verification.
+"""
+import argparse
+import asyncio
+import base64
+import collections
+import hashlib
+import hmac
+import json
+import math
+import random
+import time
+
+
+def reference_qr(key, event_id, window):
+    mac = hmac.new(key, f"{event_id}.{window}".encode(),
+        hashlib.sha256).digest()
+    sig = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    return f"{event_id}.{window}.{sig}"
+
+
+def pct(values, p):
+    if not values:
+        return float('nan')
+    k = max(0, min(len(values) - 1, math.ceil(p / 100 * len(values)) - 1))
+    return values[k]
+
+
+async def burst(args, run):
+    import aiohttp
+    n = run['n']
+    order = list(range(n))
+    if args.dup:
+        # Every request twice, the copies adjacent: they race on two workers
+        order = [i for i in order for _ in range(2)]
+    if args.shuffle:
+        random.Random(2).shuffle(order)
+    window_s = run.get('qr_window', 60)
+    if args.target == 'project':
+        path = args.path or '/checkins'
+
+        def qr(window):
+            # The kiosk's token of the window, made by the project's code
+            return run['qr_tokens'][str(window)]
+    else:
+        path = args.path or '/checkin'
+        key = bytes.fromhex(run['qr_secret'])
+
+        def qr(window):
+            return reference_qr(key, run['event_id'], window)
+    url = args.url.rstrip('/') + path
+    cache = {}
+
+    def body(i):
+        window = int(time.time()) // window_s
+        if window not in cache:
+            cache.clear()
+            cache[window] = qr(window)
+        lat, lon = run['positions'][i]
+        if args.target == 'project':
+            data = {'qr_token': cache[window], 'lat': lat, 'lon': lon}
+        else:
+            data = {'token': cache[window], 'lat': lat, 'lon': lon}
+        return json.dumps(data).encode()
+
+    latencies = []
+    outcomes = collections.Counter()
+    acked = set()
+    it = iter(order)
+    connector = aiohttp.TCPConnector(limit=args.c, limit_per_host=0)
+    timeout = aiohttp.ClientTimeout(total=args.timeout)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
+            skip_auto_headers=('User-Agent',)) as session:
+        async def worker():
+            for i in it:
+                headers = {
+                    'Authorization': 'Bearer ' + run['jwts'][i],
+                    'Content-Type': 'application/json',
+                    }
+                t0 = time.perf_counter()
+                try:
+                    async with session.post(
+                            url, data=body(i), headers=headers) as response:
+                        data = await response.read()
+                        status = response.status
+                except Exception as e:  # every failure is counted
+                    outcomes['error:' + type(e).__name__] += 1
+                    continue
+                latencies.append(time.perf_counter() - t0)
+                try:
+                    answer = json.loads(data)
+                except ValueError:
+                    answer = {}
+                if args.target == 'project':
+                    if status == 201:
+                        kind = 'created'
+                    elif (status == 409 and answer.get('error', {}).get(
+                                'code') == 'already_checked_in'):
+                        kind = 'duplicate'
+                    else:
+                        kind = 'error:%s %s' % (status, answer.get(
+                                'error', {}).get('code'))
+                else:
+                    st = answer.get('status') if status == 200 else None
+                    kind = {'ok': 'created', 'duplicate': 'duplicate'}.get(
+                        st, 'error:%s' % status)
+                outcomes[kind] += 1
+                if kind == 'created':
+                    acked.add(run['members'][i])
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(args.c)))
+        wall = time.perf_counter() - start
+    latencies.sort()
+    errors = {k[6:]: v for k, v in outcomes.items() if k.startswith('error:')}
+    result = {
+        'target': args.target,
+        'requests': len(order),
+        'concurrency': args.c,
+        'wall_s': round(wall, 3),
+        'rate': round(len(order) / wall, 1),
+        'p50_ms': round(pct(latencies, 50) * 1000, 1),
+        'p95_ms': round(pct(latencies, 95) * 1000, 1),
+        'p99_ms': round(pct(latencies, 99) * 1000, 1),
+        'max_ms': round(latencies[-1] * 1000, 1) if latencies else None,
+        'created': outcomes['created'],
+        'duplicates': outcomes['duplicate'],
+        'errors': sum(errors.values()),
+        'error_kinds': errors,
+        }
+    if args.acked:
+        with open(args.acked, 'w') as f:
+            json.dump(sorted(acked), f)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('target', choices=['project', 'reference'])
+    parser.add_argument('url')
+    parser.add_argument('run_file')
+    parser.add_argument('-c', type=int, default=100)
+    parser.add_argument('--dup', action='store_true')
+    parser.add_argument('--shuffle', action='store_true')
+    parser.add_argument('--path')
+    parser.add_argument('--timeout', type=float, default=60)
+    parser.add_argument('--acked')
+    args = parser.parse_args()
+    with open(args.run_file) as f:
+        run = json.load(f)
+    print(json.dumps(asyncio.run(burst(args, run))))
+
+
+if __name__ == '__main__':
+    main()

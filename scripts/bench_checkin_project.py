@@ -1,0 +1,164 @@
+"""The project side of scripts/bench_checkin, run with the project's venv.
+
+    bench_checkin_project.py setup DATABASE N RUN_FILE
+        an open event with rotating QR and N members with access tokens,
+        made with the project's own code (check-in and miniprogram modules)
+        on the PostgreSQL DATABASE (TRYTOND_DATABASE__URI); writes the run
+        file the generator reads (event, members, tokens, positions, the
+        current kiosk QR token).
+    bench_checkin_project.py verify DATABASE RUN_FILE ACKED_JSON
+        checks in the database that every acknowledged check-in exists
+        exactly once with its points line and that the balances are exact;
+        prints one JSON object.
+"""
+import datetime as dt
+import json
+import math
+import random
+import sys
+import time
+
+LAT, LON = 31.2304, 121.4737
+RADIUS = 200
+POINTS = 10
+
+
+def _pool(database):
+    from trytond.pool import Pool
+    Pool.start()
+    pool = Pool(database)
+    pool.init()
+    return pool
+
+
+def setup(database, n, run_file):
+    from trytond.transaction import Transaction
+    pool = _pool(database)
+    with Transaction().start(database, 0) as transaction:
+        from trytond.modules.miniprogram.auth import encode
+        Event = pool.get('checkin.event')
+        Member = pool.get('member.member')
+        Party = pool.get('party.party')
+        now = dt.datetime.utcnow().replace(microsecond=0)
+        event, = Event.create([{
+                    'name': "Burst %s" % int(time.time()),
+                    'kind': 'meeting', 'state': 'open',
+                    'start': now - dt.timedelta(minutes=5),
+                    'end': now + dt.timedelta(hours=6),
+                    'timezone': 'Asia/Shanghai',
+                    'latitude': LAT, 'longitude': LON, 'radius': RADIUS,
+                    'methods': ['qr'], 'policy': 'reject',
+                    'points': POINTS,
+                    }])
+        t0 = time.perf_counter()
+        members = []
+        for start in range(0, n, 1000):
+            size = min(1000, n - start)
+            parties = Party.create([{'name': "Bench %s" % (start + i)}
+                    for i in range(size)])
+            members += Member.create([{
+                        'party': p.id,
+                        'phone': '+8613%09d' % (start + i),
+                        } for i, p in enumerate(parties)])
+        created = time.perf_counter() - t0
+        ttl = 6 * 60 * 60
+        tokens = [encode(m.id, 'access', ttl)[0] for m in members]
+        rng = random.Random(1)
+        positions = []
+        for _ in members:
+            d = rng.uniform(0, RADIUS * 0.5)
+            th = rng.uniform(0, 2 * math.pi)
+            positions.append((
+                    round(LAT + d * math.cos(th) / 111320.0, 7),
+                    round(LON + d * math.sin(th) / (
+                            111320.0 * math.cos(math.radians(LAT))), 7)))
+        # The kiosk's QR tokens of the next two hours, as the kiosk page
+        # would show them window after window
+        qr_tokens = {}
+        for minutes in range(-2, 121):
+            when = now + dt.timedelta(minutes=minutes)
+            qr_tokens[str(math.floor(when.replace(
+                            tzinfo=dt.timezone.utc).timestamp()
+                        / event.qr_window))] = event.current_token(when)
+        run = {
+            'event_id': event.id,
+            'qr_window': event.qr_window,
+            'qr_tokens': qr_tokens,
+            'members': [m.id for m in members],
+            'jwts': tokens,
+            'positions': positions,
+            'n': len(members),
+            }
+        transaction.commit()
+    with open(run_file, 'w') as f:
+        json.dump(run, f)
+    print("setup: event %s, %s members (%.1f s)" % (
+            run['event_id'], n, created), file=sys.stderr)
+
+
+def verify(database, run_file, acked_file):
+    "Check the database against the acknowledged check-ins"
+    from trytond.transaction import Transaction
+    with open(run_file) as f:
+        run = json.load(f)
+    with open(acked_file) as f:
+        acked = set(json.load(f))
+    pool = _pool(database)
+    with Transaction().start(database, 0, readonly=True) as transaction:
+        cursor = transaction.connection.cursor()
+        event_id = run['event_id']
+        members = run['members']
+        cursor.execute(
+            'SELECT COUNT(*), COUNT(DISTINCT member) FROM checkin_attendance '
+            'WHERE event = %s AND counted', (event_id,))
+        rows, distinct = cursor.fetchone()
+        cursor.execute(
+            'SELECT id FROM checkin_attendance WHERE event = %s AND counted',
+            (event_id,))
+        attendance_ids = {i for i, in cursor}
+        cursor.execute(
+            'SELECT COUNT(*), COUNT(DISTINCT origin), COALESCE(SUM(points), 0) '
+            'FROM member_points_line WHERE origin = ANY(%s)',
+            (['checkin.attendance,%s' % i for i in attendance_ids],))
+        lines, distinct_lines, points = cursor.fetchone()
+        cursor.execute(
+            'SELECT m.id, m.points_balance, COALESCE(SUM(l.points), 0) '
+            'FROM member_member m LEFT JOIN member_points_line l '
+            'ON l.member = m.id WHERE m.id = ANY(%s) '
+            'GROUP BY m.id, m.points_balance', (members,))
+        wrong = 0
+        balance_total = 0
+        for _, balance, total in cursor:
+            balance_total += balance
+            if balance != total:
+                wrong += 1
+        cursor.execute(
+            'SELECT member FROM checkin_attendance WHERE event = %s '
+            'AND counted', (event_id,))
+        recorded = {m for m, in cursor}
+        missing = len(acked - recorded)
+    n = len(acked)
+    result = {
+        'acknowledged': n,
+        'attendance rows': rows,
+        'distinct members': distinct,
+        'points lines': lines,
+        'distinct line origins': distinct_lines,
+        'points total': points,
+        'members with balance != sum(lines)': wrong,
+        'acknowledged but missing': missing,
+        }
+    result['ok'] = (rows == distinct == lines == distinct_lines == n
+        and points == n * POINTS == balance_total and not wrong
+        and not missing)
+    print(json.dumps(result))
+
+
+if __name__ == '__main__':
+    command, *args = sys.argv[1:]
+    if command == 'setup':
+        setup(args[0], int(args[1]), args[2])
+    elif command == 'verify':
+        verify(*args)
+    else:
+        raise SystemExit(__doc__)
