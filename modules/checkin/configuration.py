@@ -47,6 +47,15 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="In hours, how often the secrets that sign the QR codes of "
         "events are renewed.\n"
         "A secret is kept at least as long as the offline sync delay.")
+    missed_reminder = fields.Integer(
+        "Missed Check-in Reminder",
+        domain=['OR',
+            ('missed_reminder', '=', None),
+            ('missed_reminder', '>=', 0),
+            ],
+        help="In minutes after the start (or the daily start) of an open "
+        "event, when to remind the members of the roster who have not "
+        "checked in.\nLeave empty to send no reminder.")
     sign_in_event = fields.Many2One(
         'checkin.event', "Daily Sign-in Event",
         domain=[('kind', '=', 'points')],
@@ -76,6 +85,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_clock_skew(cls):
         return 60
+
+    @classmethod
+    def default_missed_reminder(cls):
+        return 15
 
     @classmethod
     def default_secret_rotation(cls):

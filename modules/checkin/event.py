@@ -5,9 +5,11 @@ import base64
 import datetime as dt
 import math
 import re
+import tempfile
 
-from sql import Literal
-from sql.aggregate import Count
+from sql import Literal, Null
+from sql.aggregate import Count, Sum
+from sql.conditionals import Case
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -1071,6 +1073,200 @@ class Event(Workflow, ModelSQL, ModelView):
                         ],
                     ])
         cls._renew_secret(events)
+
+    # Messages
+
+    @classmethod
+    def send_missed_reminders(cls):
+        """Queue a reminder to each member of the roster of an open event
+        who has not checked in the configured minutes after the start (the
+        daily start for daily kinds), once per member and event (and local
+        day) whatever the number of runs (run by the scheduler)"""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        Attendance = pool.get('checkin.attendance')
+        Roster = pool.get('checkin.event-member.member')
+        Message = pool.get('member.message')
+        delay = Configuration(1).missed_reminder
+        if delay is None:
+            return []
+        delay = dt.timedelta(minutes=delay)
+        now = clock.now()
+        cursor = Transaction().connection.cursor()
+        roster = Roster.__table__()
+        attendance = Attendance.__table__()
+        values = []
+        with without_check_access():
+            events = cls.search([
+                    ('state', '=', 'open'),
+                    ('start', '<=', now - delay),
+                    ('end', '>', now),
+                    ], order=[('id', 'ASC')])
+            for event in events:
+                reference = event.reference_time(now)
+                if now < reference + delay:
+                    continue
+                if event.daily and event.day_end and (
+                        event.local(now).time() >= event.day_end):
+                    continue
+                day_key = event.day_key(now)
+                cursor.execute(*roster.join(attendance, 'LEFT',
+                        condition=(attendance.event == roster.event)
+                        & (attendance.member == roster.member)
+                        & (attendance.day_key == day_key)
+                        & (attendance.counted == Literal(True))
+                        ).select(
+                        roster.member,
+                        where=(roster.event == event.id)
+                        & (attendance.id == Null),
+                        order_by=[roster.member.asc]))
+                payload = {
+                    'event_id': event.id,
+                    'event': event.rec_name,
+                    'start': event.local(reference).strftime(
+                        '%Y-%m-%d %H:%M'),
+                    'place': (event.place.rec_name if event.place
+                        else event.address or ''),
+                    }
+                for member_id, in cursor.fetchall():
+                    values.append({
+                            'template': 'checkin_missed',
+                            'member': member_id,
+                            'payload': payload,
+                            'origin': str(event),
+                            'dedup_key': 'checkin-missed:%d:%d:%d' % (
+                                event.id, member_id, day_key),
+                            })
+        return Message.queue(values)
+
+    @classmethod
+    def send_daily_reports(cls, date=None):
+        """Queue to each organizer the report of the check-ins of the local
+        date (default yesterday in the time zone of the members
+        configuration): the rate of each of their events and the Excel
+        workbook attached (run by the scheduler).
+
+        Each organizer's report is built by a task of the queue, once per
+        organizer and date."""
+        pool = Pool()
+        MemberConfiguration = pool.get('member.configuration')
+        Organizer = pool.get('checkin.event-res.user')
+        Message = pool.get('member.message')
+        if date is None:
+            date = MemberConfiguration(1).local_date(
+                clock.now()) - dt.timedelta(days=1)
+        day = dt.datetime.combine(date, dt.time())
+        with without_check_access():
+            # One day more each side: the events have their own time zone
+            events = [e for e in cls.search([
+                        ('state', 'in', ['open', 'closed']),
+                        ('start', '<', day + dt.timedelta(days=2)),
+                        ('end', '>', day - dt.timedelta(days=1)),
+                        ], order=[('start', 'ASC'), ('id', 'ASC')])
+                if e.local_date(e.start) <= date <= e.local_date(e.end)]
+            by_user = {}
+            for sub_events in grouped_slice(events, backend.MAX_QUERY_PARAMS):
+                for organizer in Organizer.search([
+                            ('event', 'in', [e.id for e in sub_events]),
+                            ]):
+                    by_user.setdefault(organizer.user.id, set()).add(
+                        organizer.event.id)
+            keys = {u: cls._daily_report_key(u, date) for u in by_user}
+            done = {m.dedup_key for m in Message.search([
+                        ('dedup_key', 'in', list(keys.values())),
+                        ])}
+            for user_id, event_ids in sorted(by_user.items()):
+                if keys[user_id] in done:
+                    continue
+                cls.__queue__.queue_daily_report(
+                    cls.browse(sorted(event_ids)), user_id, date.isoformat())
+        return sorted(by_user)
+
+    @classmethod
+    def _daily_report_key(cls, user_id, date):
+        return 'checkin-daily:%d:%s' % (user_id, date.isoformat())
+
+    @classmethod
+    def daily_figures(cls, events, date):
+        """Return {event id: (expected, checked in, late, flagged,
+        rejected)} for the local date, with one query per figure"""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Roster = pool.get('checkin.event-member.member')
+        attendance = Attendance.__table__()
+        roster = Roster.__table__()
+        cursor = Transaction().connection.cursor()
+        in_ = fields.SQL_OPERATORS['in']
+        counted = attendance.counted == Literal(True)
+
+        def count(condition):
+            return Sum(Case((condition, 1), else_=0))
+        figures = {e.id: [None, 0, 0, 0, 0] for e in events}
+        for sub_ids in grouped_slice(
+                list(figures), backend.MAX_QUERY_PARAMS):
+            sub_ids = list(sub_ids)
+            cursor.execute(*roster.select(
+                    roster.event, Count(roster.id),
+                    where=in_(roster.event, sub_ids),
+                    group_by=[roster.event]))
+            for event_id, expected in cursor:
+                figures[event_id][0] = expected or None
+            cursor.execute(*attendance.select(
+                    attendance.event,
+                    count(counted),
+                    count(counted & (attendance.late == Literal(True))),
+                    count(attendance.status == 'flagged'),
+                    count(attendance.status == 'rejected'),
+                    where=in_(attendance.event, sub_ids)
+                    & (attendance.local_date == date),
+                    group_by=[attendance.event]))
+            for event_id, *values in cursor:
+                figures[event_id][1:] = [int(v or 0) for v in values]
+        return {k: tuple(v) for k, v in figures.items()}
+
+    @classmethod
+    def queue_daily_report(cls, events, user_id, date):
+        """Build the daily report of events for the organizer user_id and
+        queue it (run by the task queue)"""
+        pool = Pool()
+        User = pool.get('res.user')
+        Message = pool.get('member.message')
+        AttendanceExcel = pool.get('checkin.attendance.excel', type='report')
+        if isinstance(date, str):
+            date = dt.date.fromisoformat(date)
+        user = User(user_id)
+        language = user.language.code if user.language else None
+        lines = []
+        with without_check_access(), Transaction().set_context(
+                language=language):
+            events = cls.browse(events)
+            figures = cls.daily_figures(events, date)
+            for event in events:
+                expected, checked_in = figures[event.id][:2]
+                rate = ('%.1f%%' % (100 * checked_in / expected)
+                    if expected else '-')
+                lines.append('- %s: %s / %s, %s' % (
+                        event.rec_name, checked_in, expected or '-', rate))
+            with tempfile.SpooledTemporaryFile(
+                    max_size=8 * 1024 * 1024) as fp:
+                AttendanceExcel.write_workbook(fp, events, date, date)
+                fp.seek(0)
+                workbook = fp.read()
+            return Message.queue([{
+                        'template': 'checkin_daily_report',
+                        'user': user.id,
+                        'language': language,
+                        'payload': {
+                            'date': date.isoformat(),
+                            'organizer': user.rec_name,
+                            'lines': '\n'.join(lines),
+                            'events': len(events),
+                            },
+                        'attachment': workbook,
+                        'attachment_name': 'checkins-%s.xlsx' % (
+                            date.isoformat()),
+                        'dedup_key': cls._daily_report_key(user.id, date),
+                        }])
 
 
 class EventOrganizer(ModelSQL):

@@ -44,4 +44,8 @@ class Cron(metaclass=PoolMeta):
                     "Open and Close Check-in Events"),
                 ('checkin.event|rotate_secrets',
                     "Rotate Check-in Secrets"),
+                ('checkin.event|send_missed_reminders',
+                    "Remind Members Who Have Not Checked In"),
+                ('checkin.event|send_daily_reports',
+                    "Send the Daily Check-in Reports"),
                 ])

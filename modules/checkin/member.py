@@ -10,3 +10,11 @@ class PointsLine(metaclass=PoolMeta):
     @classmethod
     def _get_origin(cls):
         return super()._get_origin() + ['checkin.attendance']
+
+
+class Message(metaclass=PoolMeta):
+    __name__ = 'member.message'
+
+    @classmethod
+    def _get_origin(cls):
+        return super()._get_origin() + ['checkin.event']

@@ -27,3 +27,7 @@ class LedgerAccessError(AccessError):
 
 class PasswordError(UserError):
     pass
+
+
+class MessageError(UserError):
+    pass

@@ -47,4 +47,5 @@ class Cron(metaclass=PoolMeta):
         super().__setup__()
         cls.method.selection.extend([
                 ('member.member|recompute_tiers', "Recompute Member Tiers"),
+                ('member.message|send_queued', "Send Queued Messages"),
                 ])

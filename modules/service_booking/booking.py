@@ -322,7 +322,7 @@ class Booking(Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('confirmed')
     def confirm(cls, bookings):
-        pass
+        cls.notify_state(bookings, 'confirmed')
 
     @classmethod
     @ModelView.button
@@ -335,6 +335,7 @@ class Booking(Workflow, ModelSQL, ModelView):
     @Workflow.transition('done')
     def finish(cls, bookings):
         cls.post_points(bookings)
+        cls.notify_state(bookings, 'done')
 
     @classmethod
     @ModelView.button
@@ -346,12 +347,125 @@ class Booking(Workflow, ModelSQL, ModelView):
                 raise NoShowTooEarlyError(gettext(
                         'service_booking.msg_booking_no_show_too_early',
                         booking=booking.rec_name))
+        cls.notify_state(bookings, 'no_show')
 
     @classmethod
     @ModelView.button
     @Workflow.transition('cancelled')
     def cancel(cls, bookings):
-        pass
+        cls.notify_state(bookings, 'cancelled')
+
+    # Messages
+
+    def message_payload(self):
+        "Return the values of the booking messages"
+        tzinfo = self.service.tzinfo
+
+        def local(value):
+            return (clock.to_local(value, tzinfo).strftime('%Y-%m-%d %H:%M')
+                if value else '')
+        return {
+            'booking_id': self.id,
+            'member': self.member.rec_name,
+            'service': self.service.rec_name,
+            'resource': self.resource.rec_name if self.resource else '',
+            'address': self.address or '',
+            'start': local(self.start),
+            'end': local(self.end),
+            'timezone': self.service.timezone,
+            'state': self.state_string,
+            'cancel_deadline': local(self.cancel_deadline()),
+            }
+
+    @classmethod
+    def notify_state(cls, bookings, state):
+        """Queue the notice of the new state of bookings to their members:
+        queued in the transaction of the change, so sent only if it is
+        committed"""
+        pool = Pool()
+        Message = pool.get('member.message')
+        label = dict(cls.fields_get(['state'])['state']['selection'])[state]
+        values = []
+        with without_check_access():
+            for booking in cls.browse([b.id for b in bookings]):
+                payload = booking.message_payload()
+                payload['state'] = label
+                payload['state_code'] = state
+                values.append({
+                        'template': 'booking_state',
+                        'member': booking.member.id,
+                        'payload': payload,
+                        'origin': str(booking),
+                        })
+            Message.queue(values)
+
+    @classmethod
+    def due_reminders(cls, now=None):
+        """Return the (booking, hours) of the reminders due at now.
+
+        A reminder `hours` before the start is due at the local time of the
+        service that many hours before the local start (across a change of
+        daylight saving time, 24 hours before 10:00 is 10:00 the day
+        before).  Only pending and confirmed bookings that have not started
+        get reminders, never one due before the booking was made; when
+        several are due (the scheduler was stopped), only the nearest to
+        the start is sent."""
+        pool = Pool()
+        Service = pool.get('booking.service')
+        if now is None:
+            now = clock.now()
+        with without_check_access():
+            services = Service.search([
+                    ('active', 'in', [True, False]),
+                    ('reminders', '!=', None),
+                    ])
+            horizon = max((h for s in services for h in s.reminder_hours()),
+                default=0)
+            if not horizon:
+                return []
+            bookings = cls.search([
+                    ('state', 'in', ['pending', 'confirmed']),
+                    ('start', '>', now),
+                    # One more day: the local offset may change meanwhile
+                    ('start', '<=', now + dt.timedelta(hours=horizon + 24)),
+                    ], order=[('start', 'ASC'), ('id', 'ASC')])
+        result = []
+        for booking in bookings:
+            service = booking.service
+            tzinfo = service.tzinfo
+            local_start = clock.to_local(booking.start, tzinfo).replace(
+                tzinfo=None)
+            made = booking.create_date.replace(microsecond=0)
+            due = []
+            for hours in service.reminder_hours():
+                when = clock.local_to_utc(
+                    local_start - dt.timedelta(hours=hours), tzinfo)
+                if made <= when <= now:
+                    due.append(hours)
+            if due:
+                result.append((booking, min(due)))
+        return result
+
+    @classmethod
+    def send_reminders(cls):
+        """Queue the due booking reminders (run by the scheduler); the key
+        booking-reminder:<id>:<hours> makes each reminder queued once,
+        whatever the number of runs or processes"""
+        pool = Pool()
+        Message = pool.get('member.message')
+        values = []
+        for booking, hours in cls.due_reminders():
+            payload = booking.message_payload()
+            payload['hours'] = ('%g' % hours)
+            values.append({
+                    'template': 'booking_reminder',
+                    'member': booking.member.id,
+                    'payload': payload,
+                    'origin': str(booking),
+                    'dedup_key': 'booking-reminder:%d:%g' % (
+                        booking.id, hours),
+                    })
+        return Message.queue(values)
 
     # Slot holding
 

@@ -33,3 +33,15 @@ class Rule(metaclass=PoolMeta):
         if model_names & STAFF_RULE_MODELS:
             key = (*key, Transaction().user, User.get_employees())
         return key
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.extend([
+                ('booking.booking|send_reminders',
+                    "Send Booking Reminders"),
+                ])

@@ -101,6 +101,11 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     timezone = fields.Selection(
         TIMEZONES, "Timezone", required=True, translate=False,
         help="The time zone of the dates members book for.")
+    reminders = fields.Char(
+        "Reminders",
+        help="When to remind the member, in hours before the start, "
+        "separated by commas (e.g. \"24, 1\").\n"
+        "The hours are counted on the local clock of the service.")
     booking_resources = fields.Many2Many(
         'booking.service-booking.resource', 'service', 'resource',
         "Resources",
@@ -154,6 +159,23 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     @classmethod
     def default_timezone(cls):
         return default_timezone()
+
+    @classmethod
+    def default_reminders(cls):
+        return '24, 1'
+
+    def reminder_hours(self):
+        "Return the reminder offsets in hours, largest first"
+        hours = set()
+        for value in (self.reminders or '').replace(';', ',').split(','):
+            value = value.strip()
+            if not value:
+                continue
+            number = float(value)
+            if number <= 0:
+                raise ValueError(value)
+            hours.add(number)
+        return sorted(hours, reverse=True)
 
     def get_name(self, name):
         return self.product.name if self.product else None
@@ -250,6 +272,15 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     raise ServiceValidationError(gettext(
                             'service_booking.msg_service_no_price',
                             service=service.rec_name))
+        if 'reminders' in field_names:
+            for service in services:
+                try:
+                    service.reminder_hours()
+                except ValueError:
+                    raise ServiceValidationError(gettext(
+                            'service_booking.msg_service_reminders_invalid',
+                            service=service.rec_name,
+                            reminders=service.reminders))
 
     # Slots
 

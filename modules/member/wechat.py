@@ -1,0 +1,120 @@
+# This file is part of the member module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""The WeChat server API used by the message outbox: the access token and
+subscription messages (subscribeMessage.send).
+
+The base URL, appid and secret are those of the mini-program login:
+[miniprogram] wechat_api (default https://api.weixin.qq.com), appid and
+secret, so one setting drives both.  Tests point wechat_api at a local fake
+server.  Only the HTTP calls are here; the shared token lives in the
+database (member.wechat.token) and the outcome of a send is decided by
+`classify`."""
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from trytond import config
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API = 'https://api.weixin.qq.com'
+# The token is invalid or expired: fetch a new one and send again once
+TOKEN_ERRORS = {40001, 40014, 42001}
+# The member has no subscription left for the template: never retry
+NO_CREDIT_ERRORS = {43101}
+# WeChat is busy: retry later
+RETRY_ERRORS = {-1, 45009, 45011}
+
+
+class WeChatError(Exception):
+    "A refused call: errcode is WeChat's code (None for HTTP or network)"
+
+    def __init__(self, message, errcode=None, transient=False):
+        super().__init__(message)
+        self.errcode = errcode
+        self.transient = transient
+
+
+def base_url():
+    return config.get('miniprogram', 'wechat_api', default=DEFAULT_API
+        ).rstrip('/')
+
+
+def _timeout():
+    return config.getfloat('miniprogram', 'wechat_timeout', default=5)
+
+
+def _call(url, body=None):
+    "Return the JSON answer of url (POST body as JSON when given)"
+    data = None
+    headers = {}
+    if body is not None:
+        data = json.dumps(body, ensure_ascii=False).encode('utf-8')
+        headers['Content-Type'] = 'application/json'
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=_timeout()) as response:
+            return json.loads(response.read().decode('utf-8'))
+    except urllib.error.HTTPError as e:
+        # Never log the URL: it holds the secret or the token
+        transient = e.code >= 500 or e.code == 429
+        raise WeChatError("HTTP %s" % e.code, transient=transient)
+    except (urllib.error.URLError, OSError) as e:
+        raise WeChatError(
+            "WeChat unreachable: %s" % type(e).__name__, transient=True)
+    except ValueError:
+        raise WeChatError("WeChat answered no JSON", transient=True)
+
+
+def fetch_token():
+    "Return (access_token, expires_in seconds) or raise WeChatError"
+    appid = config.get('miniprogram', 'appid', default='')
+    secret = config.get('miniprogram', 'secret', default='')
+    if not appid or not secret:
+        raise WeChatError("[miniprogram] appid and secret are not set")
+    query = urllib.parse.urlencode({
+            'grant_type': 'client_credential',
+            'appid': appid,
+            'secret': secret,
+            })
+    data = _call('%s/cgi-bin/token?%s' % (base_url(), query))
+    errcode = data.get('errcode') or 0
+    if errcode or not data.get('access_token'):
+        logger.warning("WeChat token refused: errcode %s", errcode)
+        raise WeChatError(
+            "WeChat token error %s" % errcode, errcode=errcode,
+            transient=errcode in RETRY_ERRORS)
+    return data['access_token'], int(data.get('expires_in') or 7200)
+
+
+def send_subscribe(access_token, openid, template_id, data, page=None):
+    """Send a subscription message and return WeChat's errcode (0 when
+    sent); raise WeChatError for HTTP and network failures"""
+    body = {
+        'touser': openid,
+        'template_id': template_id,
+        'data': {k: {'value': v} for k, v in data.items()},
+        }
+    if page:
+        body['page'] = page
+    query = urllib.parse.urlencode({'access_token': access_token})
+    answer = _call(
+        '%s/cgi-bin/message/subscribe/send?%s' % (base_url(), query), body)
+    return int(answer.get('errcode') or 0), answer.get('errmsg') or ''
+
+
+def classify(errcode):
+    """Return what to do after a send answered errcode: 'sent', 'token'
+    (refresh the token and send again), 'no_credit', 'retry' or 'fail'"""
+    if errcode == 0:
+        return 'sent'
+    elif errcode in TOKEN_ERRORS:
+        return 'token'
+    elif errcode in NO_CREDIT_ERRORS:
+        return 'no_credit'
+    elif errcode in RETRY_ERRORS:
+        return 'retry'
+    return 'fail'

@@ -1,0 +1,82 @@
+"""A local fake WeChat server and helpers for the message tests"""
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeWeChat:
+    """A fake of api.weixin.qq.com on 127.0.0.1: it counts the token
+    fetches, records the messages and answers the send with the codes of
+    `send_answers` (an int errcode, or 'http500'), then 0"""
+
+    def __init__(self, token_delay=0):
+        self.lock = threading.Lock()
+        self.token_fetches = 0
+        self.token_delay = token_delay
+        self.valid_token = None
+        self.sent = []
+        self.send_answers = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, data, status=200):
+                body = json.dumps(data).encode('utf-8')
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                url = urllib.parse.urlparse(self.path)
+                if url.path != '/cgi-bin/token':
+                    return self._answer({'errcode': 404}, 404)
+                import time
+                time.sleep(fake.token_delay)
+                with fake.lock:
+                    fake.token_fetches += 1
+                    # A new token invalidates the previous one
+                    fake.valid_token = 'TOKEN-%d' % fake.token_fetches
+                    token = fake.valid_token
+                self._answer({'access_token': token, 'expires_in': 7200})
+
+            def do_POST(self):
+                url = urllib.parse.urlparse(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                length = int(self.headers.get('Content-Length') or 0)
+                body = json.loads(self.rfile.read(length) or b'{}')
+                with fake.lock:
+                    if query.get('access_token', [None])[0] != (
+                            fake.valid_token):
+                        return self._answer(
+                            {'errcode': 40001, 'errmsg': 'invalid token'})
+                    answer = (fake.send_answers.pop(0)
+                        if fake.send_answers else 0)
+                    if answer == 'http500':
+                        return self._answer({'error': 'boom'}, 500)
+                    if answer == 0:
+                        fake.sent.append(body)
+                self._answer({'errcode': answer, 'errmsg': 'fake'})
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_tasks(database):
+    "Run the tasks queued inline by the last transactions (as ir.cron does)"
+    from trytond.transaction import Transaction
+    from trytond.worker import run_task
+    transaction = Transaction()
+    while transaction.tasks:
+        run_task(database, transaction.tasks.pop())
