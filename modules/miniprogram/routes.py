@@ -801,3 +801,114 @@ def event_dashboard(request):
     token, _ = _kiosk_token(request, event)
     return dashboard_page(event, token, _page_base(request),
         Transaction().context.get('language'))
+
+
+# Messages
+
+MESSAGE = obj({
+        'id': integer(),
+        'channel': string(enum=['wechat', 'email']),
+        'template': obj({'code': string(), 'name': string()},
+            required=['code', 'name']),
+        'subject': nullable(string()),
+        'body': nullable(string()),
+        'state': string(
+            enum=['queued', 'sending', 'sent', 'failed', 'cancelled']),
+        'created': DATETIME,
+        'sent_at': nullable(DATETIME),
+        }, required=['id', 'channel', 'template', 'subject', 'body', 'state',
+        'created', 'sent_at'])
+SUBSCRIPTION_RESULTS = ['accept', 'reject', 'ban', 'filter']
+MAX_SUBSCRIPTIONS = 20
+
+
+def message_json(message):
+    return {
+        'id': message.id,
+        'channel': message.channel,
+        'template': {
+            'code': message.template.code,
+            'name': message.template.name,
+            },
+        'subject': message.subject,
+        'body': message.body,
+        'state': message.state,
+        'created': isoformat(message.create_date),
+        'sent_at': isoformat(message.sent_at),
+        }
+
+
+@api_route('GET', 'me/messages', "The messages sent to the member, newest "
+    "first", tags=['me'], query=obj(dict(LIST_QUERY)),
+    description="WeChat subscription messages and emails of the outbox, "
+    "with their state (queued, sending, sent, failed, cancelled).",
+    response=page(MESSAGE))
+def my_messages(request):
+    Message = request.pool.get('member.message')
+    # The domain is the ownership check: only the member's messages
+    domain = [('member', '=', request.member.id)]
+    with without_check_access():
+        messages = Message.search(domain, offset=request.query['offset'],
+            limit=request.query['limit'],
+            order=[('create_date', 'DESC'), ('id', 'DESC')])
+        return {'items': [message_json(m) for m in messages],
+            'total': Message.search_count(domain)}
+
+
+SUBSCRIPTION = obj({
+        'template_id': string(description="the WeChat template id"),
+        'code': string(),
+        'name': string(),
+        'credits': integer(),
+        }, required=['template_id', 'code', 'name', 'credits'])
+
+
+def _subscriptions(pool, member):
+    Template = pool.get('member.message.template')
+    Subscription = pool.get('member.message.subscription')
+    with without_check_access():
+        templates = Template.search([
+                ('wechat_template_id', '!=', None),
+                ], order=[('code', 'ASC'), ('id', 'ASC')])
+        return [{
+                'template_id': t.wechat_template_id,
+                'code': t.code,
+                'name': t.name,
+                'credits': Subscription.credits_of(member, t),
+                } for t in templates]
+
+
+@api_route('GET', 'me/subscriptions',
+    "The WeChat message templates and the member's credits",
+    tags=['me'],
+    description="The template ids to pass to wx.requestSubscribeMessage "
+    "and how many messages of each the member accepted and has not "
+    "received yet (a one-time subscription allows one message).",
+    response=obj({'items': array(SUBSCRIPTION)}, required=['items']))
+def my_subscriptions(request):
+    return {'items': _subscriptions(request.pool, request.member)}
+
+
+@api_route('POST', 'me/subscriptions',
+    "Record the answer of wx.requestSubscribeMessage", tags=['me'],
+    description="Body: {\"results\": {template_id: \"accept\" | "
+    "\"reject\" | \"ban\" | \"filter\"}} as wx.requestSubscribeMessage "
+    "answers it (at most 20). Each accept adds one credit; unknown "
+    "template ids are ignored.",
+    body=obj({'results': obj({}, additional=True)}, required=['results']),
+    response=obj({'items': array(SUBSCRIPTION)}, required=['items']))
+def record_subscriptions(request):
+    Subscription = request.pool.get('member.message.subscription')
+    results = request.body['results']
+    if len(results) > MAX_SUBSCRIPTIONS:
+        raise ApiError('invalid_request',
+            "body.results: at most %s templates" % MAX_SUBSCRIPTIONS,
+            details={'field': 'body.results', 'reason': "too many"})
+    for key, value in results.items():
+        if not (0 < len(key) <= 128) or value not in SUBSCRIPTION_RESULTS:
+            raise ApiError('invalid_request',
+                "body.results.%s must be one of %s" % (
+                    key[:128], ', '.join(SUBSCRIPTION_RESULTS)),
+                details={'field': 'body.results', 'reason': "value"})
+    Subscription.record_subscription(request.member, results)
+    return {'items': _subscriptions(request.pool, request.member)}

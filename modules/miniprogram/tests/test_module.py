@@ -264,6 +264,69 @@ class ApiTestCase(RouteTestCase):
                 self.assertError(api.json('GET', 'me/points?' + query),
                     400, 'invalid_request')
 
+    def test_messages_and_subscriptions(self):
+        "The member's messages and WeChat subscription credits"
+        _, alice = self.register()
+        _, bob = self.register()
+
+        def configure():
+            pool = Pool()
+            Template = pool.get('member.message.template')
+            template = Template.get('booking_reminder')
+            template.wechat_template_id = 'TPL-REMIND'
+            template.save()
+        in_transaction(configure)
+        api = Api(self.client(), token=alice['access_token'])
+        status, data = api.json('GET', 'me/subscriptions')
+        self.assertEqual(status, 200, data)
+        remind, = [t for t in data['items']
+            if t['template_id'] == 'TPL-REMIND']
+        self.assertEqual(remind['credits'], 0)
+        for _ in range(2):
+            status, data = api.json('POST', 'me/subscriptions', {
+                    'results': {'TPL-REMIND': 'accept',
+                        'TPL-UNKNOWN': 'accept'}})
+            self.assertEqual(status, 200, data)
+        remind, = [t for t in data['items']
+            if t['template_id'] == 'TPL-REMIND']
+        self.assertEqual(remind['credits'], 2)
+        status, data = api.json('POST', 'me/subscriptions', {
+                'results': {'TPL-REMIND': 'reject'}})
+        self.assertEqual([t['credits'] for t in data['items']
+                if t['template_id'] == 'TPL-REMIND'], [2])
+        for body in [{}, {'results': {'TPL-REMIND': 'yes'}},
+                {'results': {'TPL-REMIND': 1}}, {'results': []},
+                {'results': {'T%s' % i: 'accept' for i in range(21)}},
+                {'results': {}, 'credits': 5}]:
+            with self.subTest(body=body):
+                self.assertError(api.json('POST', 'me/subscriptions', body),
+                    400, 'invalid_request')
+        # Bob's credits did not change
+        status, data = Api(self.client(), token=bob['access_token']).json(
+            'GET', 'me/subscriptions')
+        self.assertEqual([t['credits'] for t in data['items']
+                if t['template_id'] == 'TPL-REMIND'], [0])
+
+        def queue():
+            Message = Pool().get('member.message')
+            Message.queue([{
+                        'template': 'booking_reminder',
+                        'member': alice['member']['id'],
+                        'payload': {'service': "Massage",
+                            'start': "2026-06-02 09:00",
+                            'resource': "Room 1", 'booking_id': 1},
+                        }])
+        in_transaction(queue)
+        status, data = api.json('GET', 'me/messages')
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data['total'], 1)
+        message, = data['items']
+        self.assertEqual(message['template']['code'], 'booking_reminder')
+        self.assertIn("Massage", message['subject'] or message['body'])
+        status, data = Api(self.client(), token=bob['access_token']).json(
+            'GET', 'me/messages')
+        self.assertEqual((data['total'], data['items']), (0, []))
+
     # Errors outside the handlers
 
     def test_prefix_errors_are_json(self):
