@@ -21,10 +21,6 @@ os.environ.setdefault('TRYTOND_DATABASE_URI', 'postgresql:///')
 os.environ.setdefault('DB_NAME', 'profile_checkin')
 os.environ.setdefault(
     'TRYTOND_MINIPROGRAM__JWT_SECRET', secrets.token_hex(32))
-os.environ.setdefault('DB_CACHE', os.path.join(os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__))), 'var', 'test-cache',
-        'profile'))
-os.makedirs(os.environ['DB_CACHE'], exist_ok=True)
 
 LAT, LON = 31.2304, 121.4737
 
