@@ -10,6 +10,7 @@ import uuid
 import jwt
 
 from trytond import config
+from trytond.cache import Cache
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.pool import Pool
@@ -266,7 +267,18 @@ def authenticate(api_request, auth, kiosk=False):
     transaction.set_context(**context)
 
 
+# The company of the member requests, looked up once a minute per process
+# rather than on every request
+_company_cache = Cache('miniprogram.company', context=False, duration=60)
+
+
 def _company():
+    company = _company_cache.get(None, -1)
+    if company != -1:
+        return company
     Company = Pool().get('company.company')
-    companies = Company.search([], limit=1, order=[('id', 'ASC')])
-    return companies[0].id if companies else None
+    with without_check_access():
+        companies = Company.search([], limit=1, order=[('id', 'ASC')])
+    company = companies[0].id if companies else None
+    _company_cache.set(None, company)
+    return company
