@@ -3,6 +3,7 @@
 # terms.
 import datetime as dt
 import json
+import math
 import tempfile
 
 from sql import Literal, Null
@@ -79,6 +80,148 @@ def _context_where(attendance, event):
 
 def _count(condition):
     return Sum(Case((condition, 1), else_=0))
+
+
+class SheetRows:
+    """Write the rows of an openpyxl write-only worksheet.
+
+    The rows of plain values (text, numbers, booleans, dates and naive
+    datetimes) are formatted as XML text, several times faster than the
+    cell objects of openpyxl and with the same XML; any other row (cells,
+    formulas, ...) is written by openpyxl.  The rows wait in a temporary
+    file (the memory stays bounded) and `close` puts them in the sheet,
+    before the workbook is saved."""
+
+    BATCH = 1000
+
+    def __init__(self, sheet):
+        from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+        self.sheet = sheet
+        self.file = tempfile.TemporaryFile()
+        self.buffer = []
+        self.row_idx = 0
+        self.letters = []
+        self.styles = {}
+        # The few dates of a report are converted once
+        self.dates = {}
+        self.epoch = sheet.parent.epoch
+        self.error_codes = ERROR_CODES
+        self.illegal = ILLEGAL_CHARACTERS_RE.search
+        sheet._get_writer()
+
+    def _style(self, type_):
+        # Registered at first use like the styles of the cells of openpyxl
+        from openpyxl.cell import WriteOnlyCell
+        if type_ not in self.styles:
+            self.styles[type_] = str(WriteOnlyCell(
+                    self.sheet, value=type_(2000, 1, 1)).style_id)
+        return self.styles[type_]
+
+    def append(self, values):
+        "Append the row of values (a list or tuple, as sheet.append)"
+        self.row_idx += 1
+        xml = None
+        if (isinstance(values, (list, tuple))
+                and self.row_idx not in self.sheet.row_dimensions):
+            xml = self._row_xml(values, str(self.row_idx))
+        if xml is None:
+            xml = self._openpyxl_row_xml(values, self.row_idx)
+        self.buffer.append(xml)
+        if len(self.buffer) >= self.BATCH:
+            self._flush()
+
+    def _flush(self):
+        if self.buffer:
+            self.file.write(
+                ''.join(self.buffer).encode('ascii', 'xmlcharrefreplace'))
+            self.buffer = []
+
+    def _openpyxl_row_xml(self, values, row_idx):
+        "Return the XML of the row written by openpyxl"
+        import io
+
+        from openpyxl.xml.functions import xmlfile
+        if not isinstance(values, (list, tuple, range)):
+            self.sheet._invalid_row(values)
+        out = io.BytesIO()
+        with xmlfile(out) as xf:
+            self.sheet._writer.write_row(
+                xf, self.sheet._values_to_row(values, row_idx), row_idx)
+        return out.getvalue().decode('utf-8')
+
+    def _row_xml(self, values, r):
+        "Return the XML of the row or None when openpyxl must write it"
+        from openpyxl.utils import get_column_letter
+        from openpyxl.utils.datetime import to_excel
+        letters = self.letters
+        parts = ['<row r="%s">' % r]
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            if col >= len(letters):
+                letters.extend(get_column_letter(i)
+                    for i in range(len(letters) + 1, col + 2))
+            ref = letters[col] + r
+            type_ = type(value)
+            if type_ is str:
+                if (len(value) > 32767 or self.illegal(value)
+                        or (len(value) > 1 and value[0] == '=')
+                        or value in self.error_codes):
+                    return
+                if not value:
+                    parts.append('<c r="%s" t="inlineStr"></c>' % ref)
+                    continue
+                text = (value.replace('&', '&amp;').replace('<', '&lt;')
+                    .replace('>', '&gt;').replace('\r', '&#13;'))
+                parts.append(
+                    '<c r="%s" t="inlineStr"><is><t%s>%s</t></is></c>' % (
+                        ref,
+                        ' xml:space="preserve"'
+                        if value != value.strip() else '',
+                        text))
+            elif type_ is bool:
+                parts.append('<c r="%s" t="b"><v>%d</v></c>' % (ref, value))
+            elif type_ is int or (type_ is float and math.isfinite(value)):
+                parts.append('<c r="%s" t="n"><v>%.16g</v></c>' % (
+                        ref, value))
+            elif type_ is dt.datetime and value.tzinfo is None:
+                parts.append('<c r="%s" s="%s" t="n"><v>%.16g</v></c>' % (
+                        ref, self._style(dt.datetime),
+                        to_excel(value, self.epoch)))
+            elif type_ is dt.date:
+                serial = self.dates.get(value)
+                if serial is None:
+                    serial = self.dates[value] = '%.16g' % to_excel(
+                        value, self.epoch)
+                parts.append('<c r="%s" s="%s" t="n"><v>%s</v></c>' % (
+                        ref, self._style(dt.date), serial))
+            else:
+                return
+        parts.append('</row>')
+        return ''.join(parts)
+
+    def close(self):
+        "Close the sheet with the rows (before saving the workbook)"
+        import shutil
+        self._flush()
+        sheet = self.sheet
+        sheet.close()
+        writer = sheet._writer
+        with open(writer.out, 'rb') as fp:
+            # Without rows the XML of the sheet is small
+            skeleton = fp.read()
+        for empty in [b'<sheetData></sheetData>', b'<sheetData/>']:
+            head, found, tail = skeleton.partition(empty)
+            if found:
+                break
+        else:
+            raise ValueError("no sheetData in %s" % writer.out)
+        with open(writer.out, 'wb') as fp:
+            fp.write(head + b'<sheetData>')
+            self.file.seek(0)
+            shutil.copyfileobj(self.file, fp)
+            fp.write(b'</sheetData>' + tail)
+        self.file.close()
 
 
 class ReportDay(ModelSQL, ModelView):
@@ -306,22 +449,28 @@ class AttendanceExcel(Report):
                 cell = WriteOnlyCell(sheet, value=title)
                 cell.font = bold
                 row.append(cell)
-            sheet.append(row)
+            rows = SheetRows(sheet)
+            rows.append(row)
+            return rows
 
         summary = workbook.create_sheet(gettext('checkin.msg_sheet_summary'))
-        header(summary, [gettext('checkin.msg_column_%s' % c) for c in [
+        summary_rows = header(summary, [
+                gettext('checkin.msg_column_%s' % c) for c in [
                     'event', 'kind', 'date', 'expected', 'checked_in',
                     'rate', 'late', 'flagged', 'rejected']])
         for row in cls._summary_rows(events, from_date, to_date):
-            summary.append(row)
+            summary_rows.append(row)
+        summary_rows.close()
 
         detail = workbook.create_sheet(gettext('checkin.msg_sheet_detail'))
-        header(detail, [gettext('checkin.msg_column_%s' % c) for c in [
+        detail_rows = header(detail, [
+                gettext('checkin.msg_column_%s' % c) for c in [
                     'event', 'date', 'time', 'member', 'method', 'status',
                     'late', 'distance', 'reasons', 'points', 'offline',
                     'client_uuid']])
         for row in cls._detail_rows(events, from_date, to_date):
-            detail.append(row)
+            detail_rows.append(row)
+        detail_rows.close()
         workbook.save(fileobj)
 
     @classmethod
@@ -352,8 +501,13 @@ class AttendanceExcel(Report):
         cursor = Transaction().connection.cursor()
         labels = cls._labels()
         counted = attendance.counted == Literal(True)
+        Roster = pool.get('checkin.event-member.member')
+        roster = Roster.__table__()
         for event in events:
-            expected = len(event.roster) or None
+            # Counted in SQL: reading the roster loads every member
+            cursor.execute(*roster.select(
+                    Count(roster.id), where=roster.event == event.id))
+            expected = cursor.fetchone()[0] or None
             cursor.execute(*attendance.select(
                     attendance.local_date,
                     _count(counted),
@@ -391,6 +545,15 @@ class AttendanceExcel(Report):
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
         labels = cls._labels()
+        reasons_texts = {}
+
+        def reasons_text(value):
+            # The check-ins share a few combinations of reasons
+            key = value if isinstance(value, str) else repr(value)
+            if key not in reasons_texts:
+                reasons_texts[key] = cls._reasons_text(
+                    value, labels['reasons'])
+            return reasons_texts[key]
         for event in events:
             tzinfo = event.tzinfo
             event_name = event.rec_name
@@ -437,7 +600,7 @@ class AttendanceExcel(Report):
                         labels['status'].get(status, status),
                         bool(late),
                         round(distance) if distance is not None else None,
-                        cls._reasons_text(reasons, labels['reasons']),
+                        reasons_text(reasons),
                         int(points.get('checkin.attendance,%d' % id_) or 0),
                         bool(offline),
                         client_uuid,

@@ -873,6 +873,36 @@ class CheckinTestCase(ModuleTestCase):
         self.assertEqual(len(list(workbook["Check-ins"].values)), 4)
 
     @with_transaction()
+    def test_missed_reminders(self):
+        "The rostered members not checked in after the delay get a reminder"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        Message = pool.get('member.message')
+        ann, bob = create_member("Ann"), create_member("Bob")
+        create_member("Cat")  # not on the roster
+        event = create_event(roster=[('add', [ann.id, bob.id])])
+        self.check_in(bob, event, START)
+        # The default delay is 15 minutes
+        with at(START + dt.timedelta(minutes=14)):
+            self.assertEqual(Event.send_missed_reminders(), [])
+        with at(START + dt.timedelta(minutes=15)):
+            messages = Event.send_missed_reminders()
+        self.assertEqual([m.member for m in messages], [ann])
+        message, = messages
+        self.assertEqual(message.template.code, 'checkin_missed')
+        self.assertEqual(message.origin, event)
+        self.assertEqual(message.subject, "You have not checked in to Meeting")
+        self.assertEqual(message.dedup_key,
+            'checkin-missed:%d:%d:%d' % (event.id, ann.id, 0))
+
+        # Running again queues nothing new
+        with at(START + dt.timedelta(minutes=20)):
+            self.assertEqual(Event.send_missed_reminders(), [])
+        self.assertEqual(Message.search([
+                    ('template.code', '=', 'checkin_missed'),
+                    ]), [message])
+
+    @with_transaction()
     def test_event_report(self):
         "The printable report lists the check-ins and the absents"
         pool = Pool()
