@@ -1,0 +1,382 @@
+// The flows of the browser tests, in order: later flows use what earlier
+// ones made (ctx.state).  Each ends with assertions on what the page shows.
+'use strict';
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { Rpc, Api } = require('./rpc');
+const { Sao } = require('./sao');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const PASSWORD = 'Browser-Test-2026-pw';
+const PARK = { lat: 31.2196, lon: 121.5447 };  // Century Park North Gate
+const EVENT = process.argv.includes('--keep-db')
+    ? `Sunset yoga ${new Date().toISOString().slice(11, 19)}` : 'Sunset yoga';
+const QR_WINDOW = 10;  // seconds, the smallest the event allows
+
+const USERS = {
+    organizer: { name: 'Olga Organizer', groups: [
+        'Check-in Organizer', 'Members'] },
+    reviewer: { name: 'Rita Reviewer', groups: [
+        'Check-in Organizer', 'Check-in Reviewer',
+        'Members'] },
+    booker: { name: 'Bao Booking', groups: [
+        'Bookings',
+        'Booking Staff',
+        'Members'] },
+    points: { name: 'Paul Points', groups: [
+        'Members', 'Points Manager'] },
+    zhorganizer: { name: '张组织', language: 'zh_CN', groups: [
+        'Check-in Organizer', 'Members'] },
+};
+
+async function shot(ctx, page, name) {
+    if (!ctx.screenshots) return;
+    await page.screenshot({ path: path.join(ROOT, 'doc', 'images',
+        `guide-${name}.png`) });
+    ctx.log(`screenshot doc/images/guide-${name}.png`);
+}
+
+async function saoAs(ctx, user, options = {}) {
+    const page = await ctx.newPage(options);
+    const sao = new Sao(page, ctx.server, options);
+    await sao.init();
+    await sao.login(user, user === 'admin' ? ctx.server.adminPassword : PASSWORD);
+    return sao;
+}
+
+async function text(locator) {
+    return (await locator.innerText()).trim();
+}
+
+const flows = [];
+const flow = (name, options, run) => flows.push({ name, ...options, run });
+
+flow('set-up: staff users of each role, through RPC', {}, async (ctx) => {
+    const rpc = await new Rpc(ctx.server, 'admin', ctx.server.adminPassword)
+        .connect();
+    const company = rpc.context.company;
+    const [zh] = await rpc.search('ir.lang', [['code', '=', 'zh_CN']]);
+    for (const [login, user] of Object.entries(USERS)) {
+        if ((await rpc.search('res.user', [['login', '=', login]])).length) {
+            continue;  // a kept database (--keep-db)
+        }
+        const groups = [];
+        for (const group of user.groups) {
+            groups.push(await rpc.group(group));
+        }
+        await rpc.model('res.user', 'create', [{
+            login, name: user.name, password: PASSWORD,
+            groups: [['add', groups]],
+            companies: [['add', [company]]], company,
+            ...(user.language ? { language: zh.id } : {}),
+        }]);
+    }
+    ctx.state.rpc = rpc;
+    ctx.state.api = new Api(ctx.server);
+});
+
+flow('0. the list views of the suite open in sao', { needs: ['rpc'] },
+async (ctx) => {
+    // sao 8.0 has no list column for a DateTime field: a <field> of a
+    // DateTime in a tree view needs widget="date" and/or widget="time" (like
+    // trytond's own lists), otherwise the tab never opens
+    const sao = await saoAs(ctx, 'admin');
+    const lists = [['Check-in', 'Events'], ['Check-in', 'Check-ins'],
+        ['Bookings', 'Bookings'], ['Members', 'Members']];
+    const broken = [];
+    for (const entry of lists) {
+        try {
+            await sao.menu(...entry);
+            await sao.tab.locator('table tbody tr').first().waitFor(
+                { timeout: 20000 });
+        } catch (e) {
+            broken.push(`${entry.join(' > ')}: ${e.message.split('\n')[0]}`);
+            sao.errors.length = 0;
+        }
+    }
+    assert.deepEqual(broken, [], 'lists that do not open in sao (a DateTime '
+        + 'field in a tree view needs widget="date"/"time"):\n'
+        + broken.join('\n'));
+});
+
+flow('1. an organizer creates an event with a location and a rotating QR '
+        + 'code in sao and opens it', { needs: ['rpc'] }, async (ctx) => {
+    const sao = await saoAs(ctx, 'organizer');
+    await sao.menu('Check-in', 'Events');
+    await sao.toolbar('new_');
+    await sao.fill('name', EVENT);
+    await sao.fill('start', await sao.datetimeText(-1, 8));
+    await sao.fill('end', await sao.datetimeText(1, 20));
+    await sao.select('methods', 'qr', 'staff');
+    await sao.select('policy', 'flag');
+    await sao.fill('points', 15);
+    await sao.notebook('Location');
+    await sao.many2one('place', 'Century Park', 'Century Park North Gate');
+    assert.match(await sao.value('address'), /锦绣路1001号/);
+    assert.equal(await sao.value('latitude'), '31.2196000');
+    await shot(ctx, sao.page, 'event-location');
+    await sao.notebook('Kiosk');
+    await sao.fill('qr_window', QR_WINDOW);
+    await sao.save();
+    assert.equal(await sao.value('state'), 'Draft');
+    await sao.button('open');
+    assert.equal(await sao.value('state'), 'Open');
+    // The Kiosk page of the form shows the current QR code
+    await sao.notebook('Kiosk');
+    await sao.page.waitForTimeout(500);
+    assert.ok((await sao.value('qr_token')).length > 10, 'a QR token shown');
+    await shot(ctx, sao.page, 'event-open');
+    // The Kiosk Screen button gives the addresses of the two pages
+    await sao.button('kiosk_link', { dialog: true });
+    const kiosk = await sao.value('kiosk_url');
+    const dashboard = await sao.value('dashboard_url');
+    await shot(ctx, sao.page, 'event-kiosk-link');
+    assert.match(kiosk, /\/mp\/v1\/events\/\d+\/kiosk\?token=/);
+    assert.match(dashboard, /\/mp\/v1\/events\/\d+\/dashboard\?token=/);
+    const [event] = await ctx.state.rpc.search('checkin.event',
+        [['name', '=', EVENT]], ['id', 'state', 'qr_window', 'latitude']);
+    assert.equal(event.state, 'open');
+    assert.equal(event.qr_window, QR_WINDOW);
+    Object.assign(ctx.state, { event: event.id, kiosk, dashboard });
+});
+
+flow('2. the kiosk page shows a QR code that changes after the window and '
+        + 'that the API accepts', { needs: ['kiosk'] }, async (ctx) => {
+    const page = await ctx.newPage();
+    await page.goto(ctx.state.kiosk);
+    const qr = page.locator('img#qr');
+    await page.waitForFunction(() => {
+        const img = document.getElementById('qr');
+        return img && img.dataset.token && img.naturalWidth > 0;
+    });
+    await assert.doesNotReject(page.locator('h1', { hasText: EVENT }).waitFor());
+    const first = await qr.getAttribute('data-token');
+    assert.match(await qr.getAttribute('src'), /^data:image\/svg\+xml/);
+    assert.match(await text(page.locator('#until')), /^\d\d:\d\d:\d\d$/);
+    assert.match(await text(page.locator('#next')), /^\d+ s$/);
+    assert.equal(await text(page.locator('#count')), '0');
+    await shot(ctx, page, 'kiosk');
+    // The next window gives another code
+    await page.waitForFunction((t) =>
+        document.getElementById('qr').dataset.token !== t, first,
+    { timeout: (QR_WINDOW * 2 + 10) * 1000 });
+    const second = await qr.getAttribute('data-token');
+    assert.notEqual(second, first);
+    // A member scans it: the API accepts the token shown
+    const { api } = ctx.state;
+    const members = [];
+    // New members register in the mini-program (unique names and phones
+    // also when the database is kept between runs)
+    const tag = ctx.keepDb ? String(Date.now()).slice(-4) : '';
+    const names = ['Li Wei', 'Zhang Min', 'Chen Jing'];
+    for (let i = 1; i <= 3; i++) {
+        const phone = `139${tag.padStart(4, '0')}770${i}`;
+        const name = `${names[i - 1]}${tag ? ' ' + tag : ''}`;
+        const login = await api.ok('POST', 'auth/register', { body: {
+            phone, password: 'Walnut-Tea-2026', name } });
+        members.push({ phone, name, token: login.access_token });
+    }
+    const result = await api.ok('POST', 'checkins', { token: members[0].token,
+        body: { qr_token: second, lat: PARK.lat, lon: PARK.lon,
+            accuracy_m: 10 } });
+    assert.ok(['valid', 'late'].includes(result.status || result.checkin.status),
+        JSON.stringify(result));
+    // and the kiosk's count follows (refreshed every 5 s)
+    await page.locator('#count', { hasText: /^1/ }).waitFor({ timeout: 20000 });
+    Object.assign(ctx.state, { members, token: second });
+});
+
+flow('3. members check in through the API; the live dashboard and the '
+        + "event's graph in sao show the count", { needs: ['members'] },
+async (ctx) => {
+    const { api, members } = ctx.state;
+    const page = await ctx.newPage();
+    await page.goto(ctx.state.kiosk);
+    await page.waitForFunction(() => document.getElementById('qr').dataset.token);
+    const token = await page.locator('img#qr').getAttribute('data-token');
+    await api.ok('POST', 'checkins', { token: members[1].token,
+        body: { qr_token: token, lat: PARK.lat + 0.0003, lon: PARK.lon } });
+    // 2 km away: accepted and flagged for review (policy "Accept and flag")
+    const far = await api.ok('POST', 'checkins', { token: members[2].token,
+        body: { qr_token: token, lat: PARK.lat + 0.02, lon: PARK.lon } });
+    assert.equal(far.status || far.checkin.status, 'flagged', JSON.stringify(far));
+    const dash = await ctx.newPage();
+    await dash.goto(ctx.state.dashboard);
+    await dash.locator('#count', { hasText: /^3/ }).waitFor({ timeout: 20000 });
+    assert.equal(await text(dash.locator('#flagged')), '1');
+    await dash.locator('#recent tr').nth(2).waitFor();
+    const recent = await dash.locator('#recent').innerText();
+    for (const m of members) assert.ok(recent.includes(m.name), recent);
+    await shot(ctx, dash, 'dashboard');
+    // sao: the event's statistics and the graph of its check-ins
+    const sao = await saoAs(ctx, 'organizer');
+    await sao.menu('Check-in', 'Events');
+    await sao.openRow(EVENT);
+    await sao.notebook('Statistics');
+    assert.equal(await sao.number('checked_in'), 3);
+    assert.equal(await sao.number('flagged'), 1);
+    await shot(ctx, sao.page, 'event-statistics');
+    await sao.toolbar('relate');
+    await sao.tab.locator('.dropdown-menu a', { hasText: 'Check-ins' }).first().click();
+    await sao.idle(1000);
+    // The relate opens a new tab with the list of the check-ins
+    await sao.tab.locator('tr', { hasText: members[2].name }).first().waitFor();
+    await sao.tab.locator('tr', { hasText: members[2].name }).first()
+        .locator('td').first().click();
+    await sao.toolbar('switch_');  // the form
+    await sao.toolbar('switch_');  // the graph
+    const svg = sao.tab.locator('svg').first();
+    await svg.waitFor();
+    await shot(ctx, sao.page, 'event-graph');
+    // One bar (the 5 minutes of the arrivals) up to 3 check-ins on the
+    // y axis
+    await sao.page.waitForTimeout(500);
+    const texts = await sao.tab.locator('svg text').allTextContents();
+    const ticks = texts.map(Number).filter((n) => !Number.isNaN(n));
+    assert.equal(Math.max(...ticks), 3, `axis: ${texts.join(' ')}`);
+    ctx.state.graphChecked = true;
+});
+
+flow('4. a reviewer approves the flagged check-in in sao and the member '
+        + 'earns the points', { needs: ['members'] }, async (ctx) => {
+    const { rpc, members } = ctx.state;
+    const member = members[2];
+    const [before] = await rpc.search('member.member',
+        [['party.name', '=', member.name]], ['id', 'points_balance']);
+    const sao = await saoAs(ctx, 'reviewer');
+    await sao.menu('Check-in', 'Check-ins to Review');
+    const row = sao.tab.locator('tr', { hasText: member.name }).first();
+    await row.waitFor();
+    // The reason of the flag is shown: the phone was 2 km away
+    assert.match(await row.innerText(), /Out of Range/);
+    // sao runs a list button on the selected row: select it, then approve
+    await row.locator('td').nth(2).click();
+    await row.locator('button[name=approve]').scrollIntoViewIfNeeded();
+    await shot(ctx, sao.page, 'review-list');
+    await row.locator('button[name=approve]').click();
+    await sao.idle(1500);
+    await sao.noErrorDialog();
+    // Approved: it leaves the list of the check-ins to review
+    await sao.toolbar('reload');
+    await sao.tab.locator('tr', { hasText: member.name })
+        .waitFor({ state: 'detached' });
+    const [attendance] = await rpc.search('checkin.attendance',
+        [['member', '=', before.id], ['event', '=', ctx.state.event]],
+        ['status']);
+    assert.notEqual(attendance.status, 'flagged');
+    // The member's form shows the points of the check-in
+    await sao.menu('Members', 'Members');
+    const search = sao.tab.locator('input[placeholder=Search]:visible').first();
+    await search.fill(member.name);
+    await search.press('Enter');
+    await sao.idle(1000);
+    await sao.openRow(member.name);
+    assert.equal(await sao.number('points_balance'),
+        before.points_balance + 15);
+    await shot(ctx, sao.page, 'member-points');
+});
+
+flow('5. booking staff confirm, start and finish a booking from the '
+        + 'calendar', { needs: ['rpc'] }, async (ctx) => {
+    const { rpc } = ctx.state;
+    const now = new Date();
+    const shown = await rpc.search('booking.booking',
+        [['state', 'not in', ['draft', 'cancelled']]], ['id', 'state', 'start',
+            'service.name', 'member.rec_name'], [['start', 'ASC']]);
+    // A pending booking told apart in the calendar by member and service
+    const key = (b) => `${b['member.'].rec_name}/${b['service.'].name}`;
+    const bookings = shown.filter((b) => b.state === 'pending'
+        && shown.filter((o) => key(o) === key(b)).length === 1);
+    const toDate = (d) => new Date(Date.UTC(d.year, d.month - 1, d.day,
+        d.hour, d.minute));
+    const weekEnd = new Date(now);
+    weekEnd.setDate(now.getDate() + (6 - now.getDay()));
+    const booking = bookings.find((b) => toDate(b.start) >= new Date(
+        now.getTime() - 86400000 * now.getDay()) && toDate(b.start) <= weekEnd);
+    assert.ok(booking, 'a pending booking this week in the demo data');
+    const sao = await saoAs(ctx, 'booker');
+    await sao.menu('Bookings', 'Calendar');
+    const item = sao.tab.locator('.fc-event, .fc-daygrid-event, .fc-timegrid-event')
+        .filter({ hasText: booking['member.'].rec_name })
+        .filter({ hasText: booking['service.'].name }).first();
+    await item.waitFor();
+    await shot(ctx, sao.page, 'booking-calendar');
+    await item.dblclick();
+    await sao.idle(1000);
+    assert.equal(await sao.value('state'), 'Pending');
+    await sao.button('confirm');
+    assert.equal(await sao.value('state'), 'Confirmed');
+    await sao.button('begin');
+    assert.equal(await sao.value('state'), 'In Progress');
+    await sao.button('finish');
+    assert.equal(await sao.value('state'), 'Done');
+    await shot(ctx, sao.page, 'booking-done');
+    const [done] = await rpc.model('booking.booking', 'read', [booking.id],
+        ['state']);
+    assert.equal(done.state, 'done');
+});
+
+flow('6. a points manager adjusts points with the wizard', { needs: ['rpc'] },
+async (ctx) => {
+    const { rpc } = ctx.state;
+    const [member] = await rpc.search('member.member',
+        [['phone', 'like', '%13800000001']], ['id', 'points_balance',
+            'party.name']);
+    const sao = await saoAs(ctx, 'points');
+    await sao.menu('Members', 'Members');
+    const name = member['party.'].name;
+    const search = sao.tab.locator('input[placeholder=Search]:visible').first();
+    await search.fill(name);
+    await search.press('Enter');
+    await sao.idle(1000);
+    await sao.openRow(name);
+    assert.equal(await sao.number('points_balance'), member.points_balance);
+    await sao.button('adjust_points', { dialog: true });
+    const dialog = sao.page.locator('.modal.in').last();
+    assert.equal(await sao.number('balance'), member.points_balance);
+    await sao.fill('points', 50);
+    await sao.fill('reason', 'Helped at the spring fair');
+    await shot(ctx, sao.page, 'points-adjust');
+    await dialog.getByRole('button', { name: /Adjust/i }).click();
+    sao._dialog = false;
+    await sao.idle(1500);
+    await sao.noErrorDialog();
+    assert.equal(await sao.number('points_balance'),
+        member.points_balance + 50);
+    await sao.tab.locator('tr', { hasText: 'Helped at the spring fair' })
+        .first().waitFor();
+    await shot(ctx, sao.page, 'points-adjusted');
+});
+
+flow('7. in Simplified Chinese the same screens show translated labels',
+    { needs: ['rpc'] }, async (ctx) => {
+        // The event of flow 1 (or the demo's yoga class) gets the Chinese
+        // organizer too
+        const { rpc } = ctx.state;
+        const [zh] = await rpc.search('res.user', [['login', '=', 'zhorganizer']]);
+        const events = await rpc.search('checkin.event', [['name', 'in',
+            [EVENT, 'Morning yoga in Century Park']]]);
+        await rpc.model('checkin.event', 'write', events.map((e) => e.id),
+            { organizers: [['add', [zh.id]]] });
+        const name = ctx.state.event ? EVENT : 'Morning yoga in Century Park';
+        const sao = await saoAs(ctx, 'zhorganizer', { locale: 'zh-CN' });
+        await sao.page.locator('#menu .column-char[title="签到"]').waitFor();
+        await sao.menu('签到', '活动');
+        await sao.openRow(name);
+        const form = await sao.tab.innerText();
+        for (const label of ['名称', '开始时间', '状态']) {
+            assert.ok(form.includes(label), `${label} in the form:\n${form.slice(0, 400)}`);
+        }
+        await shot(ctx, sao.page, 'zh-event');
+        if (ctx.state.kiosk) {
+            // The kiosk page follows the language of the screen's browser
+            const page = await ctx.newPage({ locale: 'zh-CN' });
+            await page.goto(ctx.state.kiosk);
+            await page.getByText('请用小程序扫码签到').waitFor();
+            await page.waitForFunction(() =>
+                document.getElementById('qr').dataset.token);
+            await shot(ctx, page, 'zh-kiosk');
+        }
+    });
+
+module.exports = { flows };
