@@ -116,7 +116,7 @@ def parse_position(position):
     try:
         latitude, longitude = float(latitude), float(longitude)
         accuracy = float(accuracy) if accuracy is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidCheckInError(gettext('checkin.msg_position_invalid'),
             {'field': 'position'})
     if (not -90 <= latitude <= 90 or not -180 <= longitude <= 180

@@ -24,7 +24,9 @@ from . import clock
 
 SIGNATURE_BYTES = 16
 CODE_DIGITS = 6
-_TOKEN = re.compile(r'^([0-9]{1,12})\.([0-9]{1,14})\.([A-Za-z0-9_-]{22})$')
+# One spelling per token: no leading zero in the numbers
+_TOKEN = re.compile(
+    r'^(0|[1-9][0-9]{0,11})\.(0|[1-9][0-9]{0,13})\.([A-Za-z0-9_-]{22})$')
 
 
 def new_secret():

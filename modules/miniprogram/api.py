@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 PREFIX = '/mp/v1/'
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 20
+# Dates outside of these years are refused as invalid input: nothing is
+# booked or checked in there, and the time zone arithmetic would overflow
+MIN_YEAR, MAX_YEAR = 1900, 2999
 JSON_TYPE = 'application/json; charset=utf-8'
 
 # HTTP status of the machine codes raised by the models (exception classes
@@ -241,17 +244,18 @@ def validate(schema, value, path='body'):
         fmt = schema.get('format')
         try:
             if fmt == 'date-time':
-                parse_datetime(value)
+                year = parse_datetime(value).year
             elif fmt == 'date':
-                dt.date.fromisoformat(value)
+                year = dt.date.fromisoformat(value).year
                 if len(value) != 10:
                     raise ValueError(value)
             elif fmt == 'uuid':
                 uuid.UUID(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             fail("must be a valid %s" % fmt)
-        if '\x00' in value:
-            fail("must not contain NUL characters")
+        if fmt in {'date', 'date-time'} and not MIN_YEAR <= year <= MAX_YEAR:
+            fail("must be between the years %s and %s" % (MIN_YEAR, MAX_YEAR))
+        _check_text(value, fail)
     if kind == 'array':
         if 'maxItems' in schema and len(value) > schema['maxItems']:
             fail("must have at most %s items" % schema['maxItems'])
@@ -268,6 +272,7 @@ def validate(schema, value, path='body'):
                     details={'field': '%s.%s' % (path, name),
                         'reason': "required"})
         for name, item in value.items():
+            _check_text(name, fail)
             if name not in properties:
                 if not schema.get('additionalProperties', False):
                     raise ApiError('invalid_request',
@@ -278,6 +283,16 @@ def validate(schema, value, path='body'):
             validate(properties[name], item, '%s.%s' % (path, name))
         if 'minProperties' in schema and len(value) < schema['minProperties']:
             fail("must have at least %s fields" % schema['minProperties'])
+
+
+def _check_text(value, fail):
+    "Refuse what no text column stores: NUL and lone surrogates"
+    if '\x00' in value:
+        fail("must not contain NUL characters")
+    try:
+        value.encode('utf-8')
+    except UnicodeEncodeError:
+        fail("must be valid Unicode (no lone surrogate)")
 
 
 def _reject_constant(name):
@@ -613,6 +628,28 @@ class PrefixMiddleware:
             headers.append(('Retry-After', '1'))
         start_response('%s %s' % (status, HTTPStatus(status).phrase), headers)
         return [payload]
+
+
+class RedactTokens(logging.Filter):
+    """Keep the kiosk tokens of the addresses (?token=...) out of the
+    request logs of trytond, werkzeug and gunicorn"""
+    _pattern = re.compile(r'([?&]token=)[^&\s"\']+')
+
+    def filter(self, record):
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        if 'token=' in message:
+            record.msg = self._pattern.sub(r'\1[redacted]', message)
+            record.args = None
+        return True
+
+
+for _name in ['werkzeug', 'gunicorn.access', 'trytond.wsgi']:
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, RedactTokens) for f in _logger.filters):
+        _logger.addFilter(RedactTokens())
 
 
 if not getattr(app.wsgi_app, '_miniprogram', False):

@@ -42,8 +42,12 @@ class Member(metaclass=PoolMeta):
 
     @classmethod
     def _mp_phone(cls, phone):
+        "The E.164 form of phone; a phone is required (blank is invalid)"
         try:
-            return normalize_phone(phone)
+            normalized = normalize_phone(phone)
+            if not normalized:
+                raise ValueError(phone)
+            return normalized
         except ValueError:
             raise MiniprogramError(
                 gettext('member.msg_member_phone_invalid', phone=phone),
