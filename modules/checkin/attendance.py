@@ -4,6 +4,8 @@
 import datetime as dt
 from contextlib import contextmanager
 
+from sql import Column, Conflict
+from sql.functions import CurrentTimestamp
 from sql.operators import Equal
 
 from trytond import backend
@@ -11,6 +13,7 @@ from trytond.i18n import gettext
 from trytond.model import (
     Exclude, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.model.exceptions import SQLConstraintError
+from trytond.modules.member.member import Returned, invalidate_records
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
@@ -143,15 +146,23 @@ class CheckInResult:
     status is 'created', 'duplicate' (attendance is the existing record) or
     'refused' (error is the CheckInError; attendance the rejected record
     kept for review, if any)."""
-    __slots__ = ('status', 'attendance', 'error', 'client_uuid')
+    __slots__ = ('status', 'attendance', 'error', 'client_uuid', '_summary')
 
     def __init__(self, status, attendance=None, error=None,
-            client_uuid=None):
+            client_uuid=None, summary=None):
         assert status in {'created', 'duplicate', 'refused'}
         self.status = status
         self.attendance = attendance
         self.error = error
         self.client_uuid = client_uuid
+        self._summary = summary
+
+    def summary(self):
+        """Return the summary of the attendance (see Attendance.summary),
+        known without reading it back when it was just created"""
+        if self._summary is not None:
+            return dict(self._summary)
+        return self.attendance.summary()
 
     def __repr__(self):
         return '<CheckInResult %s %s %s>' % (
@@ -174,7 +185,7 @@ class CheckInResult:
             'member': None,
             }
         if self.attendance:
-            result['checkin'] = self.attendance.summary()
+            result['checkin'] = self.summary()
             with without_check_access():
                 member = Member(self.attendance.member.id)
                 result['member'] = {
@@ -627,10 +638,72 @@ class Attendance(ModelSQL, ModelView):
         attendance, existing = cls._insert(values)
         if existing:
             return cls._duplicate(existing, client_uuid)
+        points = 0
         if attendance.status != 'flagged':
-            attendance._grant_points()
-        return CheckInResult(
-            'created', attendance=cls(attendance.id), client_uuid=client_uuid)
+            points = cls._grant_new_points(attendance.id, values, event)
+        summary = cls._new_summary(attendance.id, values, event, points)
+        return CheckInResult('created', attendance=attendance,
+            client_uuid=client_uuid, summary=summary)
+
+    @classmethod
+    def _new_summary(cls, attendance_id, values, event, points):
+        "Return the summary of the attendance just inserted with values"
+        distance = values.get('distance')
+        return {
+            'id': attendance_id,
+            'event_id': event.id,
+            'member_id': values['member'],
+            'time': isoformat(values['time'], event.tzinfo),
+            'status': values['status'],
+            'method': values['method'],
+            'distance_m': round(distance) if distance is not None else None,
+            'points_awarded': points,
+            'late': bool(values['late']),
+            'reasons': list(values['reasons'] or []),
+            'client_uuid': values['client_uuid'],
+            'offline': bool(values['offline']),
+            }
+
+    @classmethod
+    def _grant_new_points(cls, attendance_id, values, event):
+        """Post the points of the attendance just inserted with values and
+        record the member's daily activity; return the points awarded.
+
+        The same postings as _grant_points (which serves the review
+        decisions) without reading the new record back: a new check-in has
+        no line yet, so its key is `checkin:<id>`."""
+        pool = Pool()
+        Member = pool.get('member.member')
+        origin = '%s,%d' % (cls.__name__, attendance_id)
+        member = Member(values['member'])
+        awarded, line_id = 0, None
+        if event.points:
+            # get_rec_name: the rec_name field would read the event again
+            reason = gettext('checkin.msg_points_reason',
+                event=event.get_rec_name('rec_name'),
+                date=values['local_date'])
+            line_id, _ = Member.credit_points(member, event.points, reason,
+                origin=origin, key='checkin:%d' % attendance_id)
+            awarded += event.points
+        if event.streak:
+            activity = Member.record_daily_activity(
+                member, date=values['time'], origin=origin,
+                base_points=0 if event.points else None)
+            if activity['line'] is not None:
+                awarded += activity['points']
+        Trigger = pool.get('ir.trigger')
+        if Trigger.get_triggers(cls.__name__, 'write'):
+            cls.write([cls(attendance_id)], {
+                    'points_granted': True, 'points_line': line_id})
+            return awarded
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update(
+                [table.points_granted, table.points_line],
+                [True, line_id],
+                where=table.id == attendance_id))
+        invalidate_records(cls, [attendance_id])
+        return awarded
 
     @classmethod
     def _method_label(cls, method):
@@ -672,12 +745,12 @@ class Attendance(ModelSQL, ModelView):
                 raise InvalidCheckInError(gettext(
                         'checkin.msg_event_required'),
                     {'fields': ['event_id']})
-            events = Event.search([('id', '=', event_id)])
-            if not events:
+            event = Event.snapshot(event_id)
+            if event is None:
                 raise InvalidTokenError(gettext(
                         'checkin.msg_event_unknown'),
                     {'reason': reason})
-            return events[0]
+            return event
 
         if credential.get('qr_token'):
             method = 'qr'
@@ -798,19 +871,58 @@ class Attendance(ModelSQL, ModelView):
             existing = find()
             if existing:
                 return None, existing
-        try:
-            with savepoint('checkin_attendance_insert'):
-                attendance, = cls.create([values])
-        except (SQLConstraintError, backend.DatabaseIntegrityError) as e:
+        attendance_id = cls._insert_sql(values)
+        if attendance_id is None:
             existing = find()
             if existing:
                 return None, existing
-            if cls._is_duplicate_error(e):
-                # The duplicate was committed after this transaction took
-                # its snapshot: read it in a new one.
-                raise CheckInRestart() from e
-            raise
-        return attendance, None
+            # The duplicate was committed after this transaction took its
+            # snapshot: read it in a new one.
+            raise CheckInRestart()
+        return cls(attendance_id), None
+
+    @classmethod
+    def _insert_sql(cls, values):
+        """Insert a check-in of values computed by _check_in and return its
+        id, or None when a counted check-in of the same day or the same
+        client UUID exists (the database decides: ON CONFLICT DO NOTHING
+        checks the exclusion constraint and the unique index).
+
+        One statement instead of the ORM create: the values are computed
+        and checked by the caller, the access was checked by check_in.  The
+        ORM is used when triggers on creation are defined."""
+        pool = Pool()
+        Trigger = pool.get('ir.trigger')
+        transaction = Transaction()
+        values = dict(values)
+        values['counted'] = values['status'] in COUNTED
+        values['points_granted'] = False
+        if Trigger.get_triggers(cls.__name__, 'create'):
+            try:
+                with savepoint('checkin_attendance_insert'):
+                    attendance, = cls.create([values])
+            except (SQLConstraintError,
+                    backend.DatabaseIntegrityError) as e:
+                if cls._is_duplicate_error(e):
+                    return None
+                raise
+            return attendance.id
+        table = cls.__table__()
+        columns = [table.create_uid, table.create_date]
+        row = [transaction.user, CurrentTimestamp()]
+        for name, value in values.items():
+            field = cls._fields[name]
+            columns.append(Column(table, name))
+            row.append(field.sql_format(value))
+        cursor = transaction.connection.cursor()
+        cursor.execute(*table.insert(columns, [row],
+                on_conflict=Conflict(table), returning=[Returned('id')]))
+        found = cursor.fetchone()
+        if not found:
+            return None
+        attendance_id = found[0]
+        transaction.create_records[cls.__name__].append(attendance_id)
+        return attendance_id
 
     @classmethod
     def _is_duplicate_error(cls, exception):

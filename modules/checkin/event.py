@@ -12,6 +12,7 @@ from sql.aggregate import Count, Sum
 from sql.conditionals import Case
 
 from trytond import backend
+from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import (
     Check, Index, ModelSQL, ModelView, Workflow, fields)
@@ -103,6 +104,18 @@ def isoformat(value, tzinfo=None):
     if tzinfo is not None:
         value = value.astimezone(tzinfo)
     return value.isoformat()
+
+
+# The fields a check-in reads of its event, kept per process by
+# Event.snapshot and cleared on every change of an event (in every process:
+# Tryton's cache invalidation)
+SNAPSHOT_FIELDS = [
+    'name', 'kind', 'state', 'start', 'end', 'timezone', 'open_before',
+    'auto_open', 'day_start', 'day_end', 'late_after', 'place', 'latitude',
+    'longitude', 'radius', 'bssids', 'methods', 'policy', 'points', 'streak',
+    'qr_window', 'code_window', 'secret', 'previous_secret', 'secret_date',
+    ]
+_snapshot_cache = Cache('checkin.event.snapshot', context=False)
 
 
 class Event(Workflow, ModelSQL, ModelView):
@@ -454,6 +467,42 @@ class Event(Workflow, ModelSQL, ModelView):
         default.setdefault('secret_date', None)
         return super().copy(events, default=default)
 
+    @classmethod
+    def create(cls, vlist):
+        _snapshot_cache.clear()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        _snapshot_cache.clear()
+        super().write(*args)
+
+    @classmethod
+    def delete(cls, events):
+        _snapshot_cache.clear()
+        super().delete(events)
+
+    @classmethod
+    def snapshot(cls, event_id):
+        """Return the event event_id with the values a check-in reads
+        (SNAPSHOT_FIELDS) already loaded, or None if it does not exist.
+
+        The values are cached per process without access check; the cache
+        is cleared on every creation, change or deletion of an event, in
+        the other processes too (at their next transaction, or as soon as
+        notified with [cache] clean_timeout = 0)."""
+        event_id = int(event_id)
+        values = _snapshot_cache.get(event_id)
+        if values is None:
+            with without_check_access():
+                if not cls.search([('id', '=', event_id)], limit=1):
+                    return None
+                values, = cls.read([event_id], SNAPSHOT_FIELDS)
+            values = {k: v for k, v in values.items() if k != 'id'}
+            values['methods'] = tuple(values['methods'] or ())
+            values = _snapshot_cache.set(event_id, values)
+        return cls(event_id, **values)
+
     # Time
 
     @property
@@ -554,10 +603,18 @@ class Event(Workflow, ModelSQL, ModelView):
 
     # Tokens
 
+    def _loaded(self, name):
+        """Return self if the value of name is loaded (a snapshot) or the
+        event read without access check"""
+        if self._values is not None and name in self._values:
+            return self
+        with without_check_access():
+            return self.__class__(self.id)
+
     def _secrets(self, when):
         "Return the secrets that may have signed a credential of when"
+        event = self._loaded('secret')
         with without_check_access():
-            event = self.__class__(self.id)
             secrets = [event.secret]
             if (event.previous_secret
                     and (event.secret_date is None
@@ -568,8 +625,9 @@ class Event(Workflow, ModelSQL, ModelView):
         return [s for s in secrets if s]
 
     def _current_secret(self):
+        event = self._loaded('secret')
         with without_check_access():
-            return self.__class__(self.id).secret
+            return event.secret
 
     def current_token(self, when=None):
         "Return the QR token of the window that contains when (default now)"
@@ -630,12 +688,10 @@ class Event(Workflow, ModelSQL, ModelView):
         if event is not None and int(event) != event_id:
             raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
                 {'reason': 'other_event'})
-        with without_check_access():
-            events = cls.search([('id', '=', event_id)])
-        if not events:
+        event = cls.snapshot(event_id)
+        if event is None:
             raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
                 {'reason': 'unknown_event'})
-        event, = events
         if not any(token.verify(s, event_id, window, sig)
                 for s in event._secrets(
                     token.window_start(window, event.qr_window))):
@@ -920,15 +976,18 @@ class Event(Workflow, ModelSQL, ModelView):
     # Members
 
     def on_roster(self, member):
+        "Tell if member is on the roster of the event, or there is none"
         pool = Pool()
         Roster = pool.get('checkin.event-member.member')
-        with without_check_access():
-            if not Roster.search([('event', '=', self.id)], limit=1):
-                return True
-            return bool(Roster.search([
-                        ('event', '=', self.id),
-                        ('member', '=', int(member)),
-                        ], limit=1))
+        roster = Roster.__table__()
+        cursor = Transaction().connection.cursor()
+        # One query: a roster line of the member first, else any line
+        cursor.execute(*roster.select(roster.member,
+                where=roster.event == self.id,
+                order_by=[(roster.member == int(member)).desc],
+                limit=1))
+        row = cursor.fetchone()
+        return row is None or row[0] == int(member)
 
     @classmethod
     def available(cls, member, start=None, end=None):

@@ -3,12 +3,17 @@
 # terms.
 import datetime as dt
 
+from trytond.cache import Cache
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 from trytond.pool import Pool
 from trytond.tools import timezone as tz
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 TIMEZONES = [(z, z) for z in tz.available_timezones()]
+
+# The values of the configuration that every points posting and streak
+# reads (see Configuration.get_cached)
+_cached = Cache('member.configuration.cached', context=False)
 
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
@@ -103,6 +108,47 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     def default_message_batch_limit(cls):
         return 1000
 
+    @classmethod
+    def create(cls, vlist):
+        _cached.clear()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        _cached.clear()
+        super().write(*args)
+
+    @classmethod
+    def delete(cls, records):
+        _cached.clear()
+        super().delete(records)
+
+    @classmethod
+    def get_cached(cls):
+        """Return the configuration with its time zone, allow negative,
+        streak base points and streak rules loaded from a per-process
+        cache, cleared on any change (in every process); the other fields
+        are read when used."""
+        pool = Pool()
+        StreakRule = pool.get('member.streak.rule')
+        values = _cached.get(None)
+        if values is None:
+            with without_check_access():
+                config = cls(1)
+                values = {
+                    'timezone': config.timezone,
+                    'allow_negative': config.allow_negative,
+                    'streak_base_points': config.streak_base_points,
+                    'streak_rules': [(r.id, r.day, r.repeat, r.bonus)
+                        for r in config.streak_rules],
+                    }
+            values = _cached.set(None, values)
+        values = dict(values)
+        values['streak_rules'] = [
+            StreakRule(i, day=d, repeat=r, bonus=b)
+            for i, d, r, b in values['streak_rules']]
+        return cls(1, **values)
+
     @property
     def tzinfo(self):
         return tz.get_tzinfo(self.timezone or 'UTC')
@@ -165,6 +211,21 @@ class StreakRule(ModelSQL, ModelView):
     @classmethod
     def default_configuration(cls):
         return 1
+
+    @classmethod
+    def create(cls, vlist):
+        _cached.clear()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        _cached.clear()
+        super().write(*args)
+
+    @classmethod
+    def delete(cls, rules):
+        _cached.clear()
+        super().delete(rules)
 
     def applies(self, streak):
         if self.repeat:

@@ -4,9 +4,10 @@
 import datetime as dt
 import re
 
-from sql import Literal
+from sql import Conflict, Expression, Literal
 from sql.aggregate import Sum
-from sql.conditionals import Case
+from sql.conditionals import Case, Coalesce
+from sql.functions import CurrentTimestamp
 
 from trytond.i18n import gettext
 from trytond.model import (
@@ -86,6 +87,35 @@ def _activity_result(result):
     if result.get('line') is not None:
         result['line'] = result['line'].id
     return result
+
+
+class Returned(Expression):
+    """An unqualified column name for RETURNING clauses (SQLite refuses
+    the alias that python-sql puts before the column)"""
+    __slots__ = ('_name',)
+
+    def __init__(self, name):
+        super().__init__()
+        self._name = name
+
+    def __str__(self):
+        return '"%s"' % self._name
+
+    @property
+    def params(self):
+        return ()
+
+
+def invalidate_records(Model, ids):
+    """Drop the ORM caches of the transaction for the records of Model
+    written with SQL (the way ModelSQL does it)"""
+    transaction = Transaction()
+    transaction.counter += 1
+    for cache in transaction.cache.values():
+        if Model.__name__ in cache:
+            model_cache = cache[Model.__name__]
+            for id_ in ids:
+                model_cache.pop(id_, None)
 
 
 def _check_points_manager():
@@ -507,6 +537,103 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                     }])
         return line
 
+    @classmethod
+    def credit_points(cls, member, points, reason, origin=None, key=None):
+        """Post a positive number of points to member, which the caller has
+        locked, and return (line id, balance after).
+
+        The same posting as add_points with two SQL statements instead of
+        the ORM (the hot path of check-ins): the line is inserted with the
+        running balance read from the member row, then the stored balance
+        and lifetime points are written.  A key posted before falls back to
+        add_points, which returns the existing line."""
+        pool = Pool()
+        Line = pool.get('member.points.line')
+        transaction = Transaction()
+        member_id = int(member)
+        if (not isinstance(points, int) or isinstance(points, bool)
+                or points <= 0 or not (reason or '').strip()
+                or (transaction.check_access and transaction.user)):
+            line = cls.add_points(
+                member, points, reason, origin=origin, key=key)
+            return line.id, line.balance_after
+        cls.lock([cls(member_id)])
+        if origin is not None and not isinstance(origin, str):
+            origin = str(origin)
+        table = cls.__table__()
+        line = Line.__table__()
+        cursor = transaction.connection.cursor()
+        now = CurrentTimestamp()
+        user = transaction.user
+        balance = Coalesce(table.points_balance, 0) + points
+        query = line.insert([
+                line.create_uid, line.create_date, line.member, line.date,
+                line.points, line.reason, line.origin, line.idempotency_key,
+                line.reversal, line.balance_after],
+            table.select(
+                Literal(user), now, table.id, now, Literal(points),
+                Literal(reason.strip()), Literal(origin), Literal(key),
+                Literal(False), balance,
+                where=table.id == member_id),
+            on_conflict=Conflict(line),
+            returning=[Returned('id'), Returned('balance_after')])
+        cursor.execute(*query)
+        row = cursor.fetchone()
+        if not row:
+            line = cls.add_points(
+                member, points, reason, origin=origin, key=key)
+            return line.id, line.balance_after
+        line_id, balance_after = row
+        cursor.execute(*table.update(
+                [table.points_balance, table.lifetime_points,
+                    table.write_uid, table.write_date],
+                [balance_after, Coalesce(table.lifetime_points, 0) + points,
+                    user, now],
+                where=table.id == member_id,
+                returning=[Returned('lifetime_points'), Returned('tier')]))
+        lifetime, tier_id = cursor.fetchone()
+        # The ORM caches of this transaction must not keep the old values
+        invalidate_records(cls, [member_id])
+        cls._update_tier_sql(member_id, lifetime, tier_id)
+        return line_id, balance_after
+
+    @classmethod
+    def balance_and_streak(cls, member_id):
+        """Return the points balance and the streak days (see
+        get_streak_days) of member, read in one SQL query"""
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(
+                table.points_balance, table.streak_length,
+                table.last_activity_date, where=table.id == int(member_id)))
+        balance, length, last = cursor.fetchone()
+        if isinstance(last, str):
+            last = dt.date.fromisoformat(last)
+        today = Configuration.get_cached().local_date()
+        streak = 0
+        if last and last >= today - dt.timedelta(days=1):
+            streak = length or 0
+        return balance or 0, streak
+
+    @classmethod
+    def _update_tier_sql(cls, member_id, lifetime, tier_id):
+        "Upgrade the tier of member when lifetime reaches a higher one"
+        pool = Pool()
+        Tier = pool.get('member.tier')
+        Date = pool.get('ir.date')
+        thresholds = Tier.thresholds()
+        reached = Tier.reached(thresholds, lifetime)
+        current = thresholds.get(tier_id)
+        if reached == tier_id or (
+                current is not None and reached is not None
+                and thresholds[reached] < current):
+            return
+        if reached is None and current is not None:
+            return
+        cls.update_tiers([cls(member_id)], date=Date.today())
+
     # Tiers
 
     @classmethod
@@ -556,7 +683,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     def get_streak_days(self, name):
         pool = Pool()
         Configuration = pool.get('member.configuration')
-        today = Configuration(1).local_date()
+        today = Configuration.get_cached().local_date()
         if (self.last_activity_date
                 and self.last_activity_date >= today - dt.timedelta(days=1)):
             return self.streak_length or 0
@@ -579,41 +706,58 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         """
         pool = Pool()
         Configuration = pool.get('member.configuration')
-        config = Configuration(1)
+        config = Configuration.get_cached()
         _check_points_manager()
         if date is None:
             date = config.local_date()
         elif isinstance(date, dt.datetime):
             date = config.local_date(date)
-        cls.lock([member])
         member = cls(int(member))
-        last = member.last_activity_date
+        cls.lock([member])
+        # Plain SQL on the locked row: the streak columns are computed here
+        # only, and the ORM write would cost more than the whole check-in
+        transaction = Transaction()
+        table = cls.__table__()
+        cursor = transaction.connection.cursor()
+        cursor.execute(*table.select(
+                table.last_activity_date, table.streak_length,
+                table.best_streak, where=table.id == member.id))
+        last, length, best = cursor.fetchone()
+        if isinstance(last, str):
+            last = dt.date.fromisoformat(last)
         if last and date <= last:
             return {
                 'counted': False,
-                'streak': member.streak_length if date == last else None,
+                'streak': length if date == last else None,
                 'points': 0,
                 'line': None,
                 }
         if last and date == last + dt.timedelta(days=1):
-            streak = (member.streak_length or 0) + 1
+            streak = (length or 0) + 1
         else:
             streak = 1
-        with without_check_access():
-            cls.write([member], {
-                    'streak_length': streak,
-                    'best_streak': max(member.best_streak or 0, streak),
-                    'last_activity_date': date,
-                    })
+        cursor.execute(*table.update(
+                [table.streak_length, table.best_streak,
+                    table.last_activity_date, table.write_uid,
+                    table.write_date],
+                [streak, max(best or 0, streak), date, transaction.user,
+                    CurrentTimestamp()],
+                where=table.id == member.id))
+        invalidate_records(cls, [member.id])
         points = config.streak_points(streak, base_points=base_points)
         line = None
         if points:
-            line = cls.add_points(
-                member, points,
-                reason or gettext(
-                    'member.msg_streak_reason', date=date, streak=streak),
-                origin=origin,
-                key='streak:%s:%s' % (member.id, date.isoformat()))
+            reason = reason or gettext(
+                'member.msg_streak_reason', date=date, streak=streak)
+            key = 'streak:%s:%s' % (member.id, date.isoformat())
+            if points > 0:
+                with without_check_access():
+                    line_id, _ = cls.credit_points(
+                        member, points, reason, origin=origin, key=key)
+                line = pool.get('member.points.line')(line_id)
+            else:
+                line = cls.add_points(
+                    member, points, reason, origin=origin, key=key)
         return {
             'counted': True,
             'streak': streak,

@@ -6,6 +6,7 @@ from decimal import Decimal
 from sql import Literal
 from sql.aggregate import Count
 
+from trytond.cache import Cache
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields, sequence_ordered)
 from trytond.pool import Pool
@@ -14,6 +15,9 @@ from trytond.transaction import Transaction
 
 # Ids per SQL query in batch reads
 SLICE = 1000
+
+# The thresholds of the active tiers, read by every points posting
+_thresholds_cache = Cache('member.tier.thresholds', context=False)
 
 
 class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
@@ -92,6 +96,42 @@ class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     group_by=[member.tier]))
             counts.update(cursor)
         return counts
+
+    @classmethod
+    def create(cls, vlist):
+        _thresholds_cache.clear()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        _thresholds_cache.clear()
+        super().write(*args)
+
+    @classmethod
+    def delete(cls, tiers):
+        _thresholds_cache.clear()
+        super().delete(tiers)
+
+    @classmethod
+    def thresholds(cls):
+        "Return {tier id: threshold} of the active tiers (cached)"
+        result = _thresholds_cache.get(None)
+        if result is None:
+            table = cls.__table__()
+            cursor = Transaction().connection.cursor()
+            cursor.execute(*table.select(table.id, table.threshold,
+                    where=table.active == Literal(True)))
+            result = dict(cursor)
+            _thresholds_cache.set(None, result)
+        return result
+
+    @staticmethod
+    def reached(thresholds, lifetime_points):
+        """Return the id of the tier of thresholds reached with
+        lifetime_points (the same choice as tier_for)"""
+        reached = [(t, i) for i, t in thresholds.items()
+            if t <= lifetime_points]
+        return max(reached)[1] if reached else None
 
     @classmethod
     def tier_for(cls, lifetime_points):

@@ -419,7 +419,8 @@ class Request:
 
 def api_route(method, path, summary, auth='member', body=None, query=None,
         status=200, response=None, errors=(), tags=(), max_size=None,
-        content_type='application/json', description=None, kiosk=False):
+        content_type='application/json', description=None, kiosk=False,
+        lock_member=False):
     """Register a handler of the mini-program API.
 
     auth: 'member' (a member's access token), 'organizer' (a member's or a
@@ -429,6 +430,9 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
     generic ones.
     kiosk: an organizer route that also accepts the kiosk token of its
     event, as bearer or as the `token` query parameter.
+    lock_member: the handler locks the member of the access token (points
+    postings): the lock is taken when the transaction starts, instead of
+    Tryton restarting the transaction at the handler's first lock.
     """
     def decorator(func):
         ROUTES.append({
@@ -458,6 +462,13 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
                     raise ApiError('not_found',
                         "The mini-program API is not activated on this "
                         "database.")
+                if lock_member:
+                    from .auth import token_member
+                    member_id = token_member(request)
+                    if member_id is not None:
+                        # Restarts the transaction with the lock taken
+                        # before its first query (8.0 lock protocol)
+                        pool.get('member.member').lock([member_id])
                 body_value = parse_json(request, body) if body else None
                 if not body and request.get_data(cache=True) \
                         and method in {'GET', 'HEAD', 'DELETE'}:

@@ -107,6 +107,21 @@ def decode(token, typ):
     return claims
 
 
+def token_member(request):
+    """Return the member id of the valid access token of request, or None.
+
+    Read before the request's own authentication, to take the member's lock
+    when its transaction starts (see api_route lock_member)."""
+    header = request.headers.get('Authorization', '')
+    scheme, _, token = header.partition(' ')
+    if scheme.lower() != 'bearer' or _token_type(token.strip()) != 'access':
+        return None
+    try:
+        return int(decode(token.strip(), 'access')['sub'])
+    except (TokenInvalid, ValueError, TypeError, KeyError):
+        return None
+
+
 def bearer(request):
     header = request.headers.get('Authorization', '')
     scheme, _, token = header.partition(' ')

@@ -519,7 +519,7 @@ def _result_error(result):
     if result.status == 'duplicate' or api_error.code == 'already_checked_in':
         details = dict(api_error.details)
         if result.attendance:
-            details['checkin'] = result.attendance.summary()
+            details['checkin'] = result.summary()
         api_error = ApiError('already_checked_in', api_error.message,
             details=details, rollback=False)
     # Rejected check-ins kept for review must be committed
@@ -536,18 +536,21 @@ def _result_entry(result, **keys):
         entry['error'] = {'code': error.code, 'message': error.message,
             'details': error.details}
     elif result.attendance:
-        entry['checkin'] = result.attendance.summary()
+        entry['checkin'] = result.summary()
     return entry
 
 
 def _checkin_answer(pool, result):
     Member = pool.get('member.member')
-    member = Member(result.attendance.member.id)
+    checkin = result.summary()
+    # The member of the check-in is the member of the request (checked by
+    # Attendance.check_in)
+    balance, streak = Member.balance_and_streak(checkin['member_id'])
     return {
-        'checkin': result.attendance.summary(),
+        'checkin': checkin,
         'member': {
-            'points_balance': member.points_balance,
-            'streak_days': member.streak_days,
+            'points_balance': balance,
+            'streak_days': streak,
             },
         }
 
@@ -578,6 +581,7 @@ def events(request):
 
 
 @api_route('POST', 'checkins', "Check in", status=201, tags=['checkin'],
+    lock_member=True,
     description="With one of qr_token, code (+ event_id) or nfc_tag. When "
     "the event accepts and flags a suspicious check-in, the answer is 201 "
     "with status flagged and the reasons.",
@@ -593,7 +597,7 @@ def checkin(request):
 
 
 @api_route('POST', 'checkins/sync', "Send check-ins queued offline",
-    tags=['checkin'],
+    tags=['checkin'], lock_member=True,
     description="Each item gets its own result; resending the same items "
     "creates nothing new (status duplicate).",
     body=obj({'items': array(SYNC_ITEM, max_items=100, min_items=1)},
@@ -621,7 +625,7 @@ def checkins_sync(request):
 
 
 @api_route('POST', 'checkins/daily', "The daily points sign-in",
-    status=201, tags=['checkin'],
+    status=201, tags=['checkin'], lock_member=True,
     body=obj({'client_uuid': UUID, 'client_time': DATETIME}),
     response=CHECKIN_ANSWER,
     errors=[(409, 'already_checked_in'), (422, 'event_not_open')])
