@@ -10,6 +10,12 @@ points line and exact balances.  Prints one table and the ratio
 project/reference.
 
     scripts/bench_checkin [-n 1000] [-c 100] [-w 2] [--dup] [--no-reference]
+                          [--sync [--events 50]]
+
+--sync: the offline-sync variant on the project's side: --events open events
+and one checkins/sync batch per member with one item per event (n x events
+check-ins); the reference, which has no sync route, serves the same number
+of members with single check-ins and the ratio compares check-ins/s.
 """
 import argparse
 import json
@@ -82,6 +88,8 @@ def burst(python, target, url, run_file, args, acked):
         target, url, run_file, '-c', str(args.c), '--acked', acked]
     if args.dup:
         command.append('--dup')
+    if args.sync and target == 'project':
+        command.append('--sync')
     out = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -133,7 +141,8 @@ def project(python, args, tmp):
     run_file = os.path.join(tmp, 'project.json')
     helper = os.path.join(ROOT, 'scripts', 'bench_checkin_project.py')
     subprocess.run([os.path.join(VENV, 'python'), helper, 'setup', database,
-            str(args.n), run_file], env=env, check=True)
+            str(args.n), run_file, str(args.events if args.sync else 1)],
+        env=env, check=True)
     port = free_port()
     # The command of docker-compose's web service (scripts/service web)
     server = subprocess.Popen([os.path.join(VENV, 'gunicorn'),
@@ -169,19 +178,26 @@ def main():
     parser.add_argument('-w', '--workers', type=int, default=2)
     parser.add_argument('--dup', action='store_true',
         help="duplicate storm: every request twice, concurrently")
+    parser.add_argument('--sync', action='store_true',
+        help="offline-sync variant: batches via checkins/sync")
+    parser.add_argument('--events', type=int, default=50,
+        help="events (items per batch) of --sync, at most 100")
     parser.add_argument('--no-reference', action='store_true')
     parser.add_argument('--database', default='bench_checkin')
     parser.add_argument('--uri', default=os.environ.get(
             'TRYTOND_DATABASE__URI', 'postgresql://127.0.0.1:5432/'))
     args = parser.parse_args()
+    if args.sync and not 1 <= args.events <= 100:
+        parser.error("--events: 1 to 100 (the API's batch limit)")
     python = bench_venv()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         results.append(project(python, args, tmp))
         if not args.no_reference:
             results.append(reference(python, args, tmp))
-    columns = ['target', 'requests', 'rate', 'p50_ms', 'p95_ms', 'p99_ms',
-        'max_ms', 'created', 'duplicates', 'errors', 'rows', 'verified']
+    columns = ['target', 'requests', 'checkins', 'rate', 'p50_ms', 'p95_ms',
+        'p99_ms', 'max_ms', 'created', 'duplicates', 'errors', 'rows',
+        'verified']
     print('  '.join('%12s' % c for c in columns))
     for result in results:
         print('  '.join('%12s' % result.get(c) for c in columns))

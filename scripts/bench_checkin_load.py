@@ -4,11 +4,18 @@ reference server of ../shared/bench (the same generator for both, so that
 its own CPU cost is the same on both sides).
 
     bench_checkin_load.py project URL RUN_FILE -c C [--dup] --acked F
+    bench_checkin_load.py project URL RUN_FILE -c C --sync [--dup] --acked F
     bench_checkin_load.py reference URL RUN_FILE -c C [--dup] --acked F
 
 Prints one JSON object: requests, wall, rate, p50/p95/p99/max in ms,
-created, duplicates, errors (by kind).  --acked writes the member ids whose
-check-in was acknowledged (created), for the database verification.
+created, duplicates, errors (by kind).  --acked writes the [event, member]
+pairs whose check-in was acknowledged (created), for the database
+verification.
+
+--sync: the offline-sync variant: each member sends one batch to
+checkins/sync with one item per event of the run (the QR token of each
+event's current window, a client UUID per member and event); created,
+duplicates, errors and rate then count check-ins (items), not requests.
 """
 import argparse
 import asyncio
@@ -20,6 +27,7 @@ import json
 import math
 import random
 import time
+import uuid
 
 
 def reference_qr(key, event_id, window):
@@ -47,7 +55,7 @@ async def burst(args, run):
         random.Random(2).shuffle(order)
     window_s = run.get('qr_window', 60)
     if args.target == 'project':
-        path = args.path or '/checkins'
+        path = args.path or ('/checkins/sync' if args.sync else '/checkins')
 
         def qr(window):
             # The kiosk's token of the window, made by the project's code
@@ -61,7 +69,27 @@ async def burst(args, run):
     url = args.url.rstrip('/') + path
     cache = {}
 
+    events = run.get('events', [run['event_id']])
+    events_qr = run.get('events_qr_tokens', {})
+
+    def sync_body(i):
+        now = time.time()
+        window = str(int(now) // window_s)
+        client_time = time.strftime(
+            '%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))
+        lat, lon = run['positions'][i]
+        member = run['members'][i]
+        return json.dumps({'items': [{
+                        'qr_token': events_qr[str(e)][window],
+                        'lat': lat, 'lon': lon,
+                        'client_uuid': str(uuid.uuid5(
+                                uuid.NAMESPACE_OID, '%s.%s' % (e, member))),
+                        'client_time': client_time,
+                        } for e in events]}).encode()
+
     def body(i):
+        if args.sync:
+            return sync_body(i)
         window = int(time.time()) // window_s
         if window not in cache:
             cache.clear()
@@ -101,6 +129,26 @@ async def burst(args, run):
                     answer = json.loads(data)
                 except ValueError:
                     answer = {}
+                if args.sync:
+                    by_uuid = {str(uuid.uuid5(uuid.NAMESPACE_OID,
+                                '%s.%s' % (e, run['members'][i]))): e
+                        for e in events}
+                    if status != 200:
+                        outcomes['error:%s %s' % (status, answer.get(
+                                    'error', {}).get('code'))] += len(events)
+                        continue
+                    for item in answer.get('results', []):
+                        st = item.get('status')
+                        if st == 'created':
+                            outcomes['created'] += 1
+                            acked.add((by_uuid[item['client_uuid']],
+                                    run['members'][i]))
+                        elif st == 'duplicate':
+                            outcomes['duplicate'] += 1
+                        else:
+                            outcomes['error:item %s' % item.get(
+                                    'error', {}).get('code')] += 1
+                    continue
                 if args.target == 'project':
                     if status == 201:
                         kind = 'created'
@@ -116,19 +164,22 @@ async def burst(args, run):
                         st, 'error:%s' % status)
                 outcomes[kind] += 1
                 if kind == 'created':
-                    acked.add(run['members'][i])
+                    acked.add((run['event_id'], run['members'][i]))
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(args.c)))
         wall = time.perf_counter() - start
     latencies.sort()
     errors = {k[6:]: v for k, v in outcomes.items() if k.startswith('error:')}
+    checkins = len(order) * (len(events) if args.sync else 1)
     result = {
-        'target': args.target,
+        'target': args.target + (' sync' if args.sync else ''),
         'requests': len(order),
+        'checkins': checkins,
         'concurrency': args.c,
         'wall_s': round(wall, 3),
-        'rate': round(len(order) / wall, 1),
+        'requests_rate': round(len(order) / wall, 1),
+        'rate': round(checkins / wall, 1),
         'p50_ms': round(pct(latencies, 50) * 1000, 1),
         'p95_ms': round(pct(latencies, 95) * 1000, 1),
         'p99_ms': round(pct(latencies, 99) * 1000, 1),
@@ -140,7 +191,7 @@ async def burst(args, run):
         }
     if args.acked:
         with open(args.acked, 'w') as f:
-            json.dump(sorted(acked), f)
+            json.dump(sorted(list(a) for a in acked), f)
     return result
 
 
@@ -152,6 +203,8 @@ def main():
     parser.add_argument('-c', type=int, default=100)
     parser.add_argument('--dup', action='store_true')
     parser.add_argument('--shuffle', action='store_true')
+    parser.add_argument('--sync', action='store_true',
+        help="one checkins/sync batch per member, an item per event")
     parser.add_argument('--path')
     parser.add_argument('--timeout', type=float, default=60)
     parser.add_argument('--acked')

@@ -1,7 +1,8 @@
 """The project side of scripts/bench_checkin, run with the project's venv.
 
-    bench_checkin_project.py setup DATABASE N RUN_FILE
-        an open event with rotating QR and N members with access tokens,
+    bench_checkin_project.py setup DATABASE N RUN_FILE [EVENTS]
+        EVENTS (default 1) open events with rotating QR and N members with
+        access tokens,
         made with the project's own code (check-in and miniprogram modules)
         on the PostgreSQL DATABASE (TRYTOND_DATABASE__URI); writes the run
         file the generator reads (event, members, tokens, positions, the
@@ -31,7 +32,19 @@ def _pool(database):
     return pool
 
 
-def setup(database, n, run_file):
+def _qr_tokens(event, now):
+    """The kiosk's QR tokens of the next two hours, as the kiosk page would
+    show them window after window"""
+    qr_tokens = {}
+    for minutes in range(-2, 121):
+        when = now + dt.timedelta(minutes=minutes)
+        qr_tokens[str(math.floor(when.replace(
+                        tzinfo=dt.timezone.utc).timestamp()
+                    / event.qr_window))] = event.current_token(when)
+    return qr_tokens
+
+
+def setup(database, n, run_file, n_events=1):
     from trytond.transaction import Transaction
     pool = _pool(database)
     with Transaction().start(database, 0) as transaction:
@@ -40,8 +53,9 @@ def setup(database, n, run_file):
         Member = pool.get('member.member')
         Party = pool.get('party.party')
         now = dt.datetime.utcnow().replace(microsecond=0)
-        event, = Event.create([{
-                    'name': "Burst %s" % int(time.time()),
+        stamp = int(time.time())
+        events = Event.create([{
+                    'name': "Burst %s-%s" % (stamp, e),
                     'kind': 'meeting', 'state': 'open',
                     'start': now - dt.timedelta(minutes=5),
                     'end': now + dt.timedelta(hours=6),
@@ -49,7 +63,8 @@ def setup(database, n, run_file):
                     'latitude': LAT, 'longitude': LON, 'radius': RADIUS,
                     'methods': ['qr'], 'policy': 'reject',
                     'points': POINTS,
-                    }])
+                    } for e in range(n_events)])
+        event = events[0]
         t0 = time.perf_counter()
         members = []
         for start in range(0, n, 1000):
@@ -72,18 +87,13 @@ def setup(database, n, run_file):
                     round(LAT + d * math.cos(th) / 111320.0, 7),
                     round(LON + d * math.sin(th) / (
                             111320.0 * math.cos(math.radians(LAT))), 7)))
-        # The kiosk's QR tokens of the next two hours, as the kiosk page
-        # would show them window after window
-        qr_tokens = {}
-        for minutes in range(-2, 121):
-            when = now + dt.timedelta(minutes=minutes)
-            qr_tokens[str(math.floor(when.replace(
-                            tzinfo=dt.timezone.utc).timestamp()
-                        / event.qr_window))] = event.current_token(when)
+        qr_tokens = {str(e.id): _qr_tokens(e, now) for e in events}
         run = {
             'event_id': event.id,
             'qr_window': event.qr_window,
-            'qr_tokens': qr_tokens,
+            'qr_tokens': qr_tokens[str(event.id)],
+            'events': [e.id for e in events],
+            'events_qr_tokens': qr_tokens,
             'members': [m.id for m in members],
             'jwts': tokens,
             'positions': positions,
@@ -92,8 +102,8 @@ def setup(database, n, run_file):
         transaction.commit()
     with open(run_file, 'w') as f:
         json.dump(run, f)
-    print("setup: event %s, %s members (%.1f s)" % (
-            run['event_id'], n, created), file=sys.stderr)
+    print("setup: %s event(s) from %s, %s members (%.1f s)" % (
+            n_events, run['event_id'], n, created), file=sys.stderr)
 
 
 def verify(database, run_file, acked_file):
@@ -102,19 +112,26 @@ def verify(database, run_file, acked_file):
     with open(run_file) as f:
         run = json.load(f)
     with open(acked_file) as f:
-        acked = set(json.load(f))
+        # [event, member] pairs (member ids alone: the first event)
+        acked = {tuple(a) if isinstance(a, list) else (run['event_id'], a)
+            for a in json.load(f)}
     pool = _pool(database)
     with Transaction().start(database, 0, readonly=True) as transaction:
         cursor = transaction.connection.cursor()
-        event_id = run['event_id']
+        events = run.get('events', [run['event_id']])
         members = run['members']
         cursor.execute(
             'SELECT COUNT(*), COUNT(DISTINCT member) FROM checkin_attendance '
-            'WHERE event = %s AND counted', (event_id,))
+            'WHERE event = ANY(%s) AND counted', (events,))
         rows, distinct = cursor.fetchone()
         cursor.execute(
-            'SELECT id FROM checkin_attendance WHERE event = %s AND counted',
-            (event_id,))
+            'SELECT COUNT(*) FROM (SELECT DISTINCT event, member '
+            'FROM checkin_attendance WHERE event = ANY(%s) AND counted) AS p',
+            (events,))
+        distinct, = cursor.fetchone()
+        cursor.execute(
+            'SELECT id FROM checkin_attendance '
+            'WHERE event = ANY(%s) AND counted', (events,))
         attendance_ids = {i for i, in cursor}
         cursor.execute(
             'SELECT COUNT(*), COUNT(DISTINCT origin), COALESCE(SUM(points), 0) '
@@ -133,15 +150,16 @@ def verify(database, run_file, acked_file):
             if balance != total:
                 wrong += 1
         cursor.execute(
-            'SELECT member FROM checkin_attendance WHERE event = %s '
-            'AND counted', (event_id,))
-        recorded = {m for m, in cursor}
+            'SELECT event, member FROM checkin_attendance '
+            'WHERE event = ANY(%s) AND counted', (events,))
+        recorded = {(e, m) for e, m in cursor}
         missing = len(acked - recorded)
     n = len(acked)
     result = {
+        'events': len(events),
         'acknowledged': n,
         'attendance rows': rows,
-        'distinct members': distinct,
+        'distinct event members': distinct,
         'points lines': lines,
         'distinct line origins': distinct_lines,
         'points total': points,
@@ -157,7 +175,8 @@ def verify(database, run_file, acked_file):
 if __name__ == '__main__':
     command, *args = sys.argv[1:]
     if command == 'setup':
-        setup(args[0], int(args[1]), args[2])
+        setup(args[0], int(args[1]), args[2],
+            *(int(a) for a in args[3:4]))
     elif command == 'verify':
         verify(*args)
     else:
