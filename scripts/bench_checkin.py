@@ -130,7 +130,10 @@ def project(python, args, tmp):
     env = dict(os.environ,
         TRYTOND_CONFIG=os.path.join(ROOT, 'tryton.conf'),
         TRYTOND_DATABASE__URI=args.uri,
-        TRYTOND_DATABASE_NAMES=database)
+        TRYTOND_DATABASE_NAMES=database,
+        # As scripts/service and docker-compose.yml: caches invalidated
+        # across the workers at once (LISTEN/NOTIFY)
+        TRYTOND_CACHE__CLEAN_TIMEOUT='0')
     env.setdefault('TRYTOND_MINIPROGRAM__JWT_SECRET', os.urandom(32).hex())
     env.pop('TRYTOND_DATABASE__PATH', None)
     log("creating the database", database)

@@ -146,16 +146,20 @@ class CheckInResult:
     status is 'created', 'duplicate' (attendance is the existing record) or
     'refused' (error is the CheckInError; attendance the rejected record
     kept for review, if any)."""
-    __slots__ = ('status', 'attendance', 'error', 'client_uuid', '_summary')
+    __slots__ = ('status', 'attendance', 'error', 'client_uuid', '_summary',
+        'member_state')
 
     def __init__(self, status, attendance=None, error=None,
-            client_uuid=None, summary=None):
+            client_uuid=None, summary=None, member_state=None):
         assert status in {'created', 'duplicate', 'refused'}
         self.status = status
         self.attendance = attendance
         self.error = error
         self.client_uuid = client_uuid
         self._summary = summary
+        # (points balance, streak days) of the member after the check-in
+        # when known without reading the member
+        self.member_state = member_state
 
     def summary(self):
         """Return the summary of the attendance (see Attendance.summary),
@@ -638,12 +642,15 @@ class Attendance(ModelSQL, ModelView):
         attendance, existing = cls._insert(values)
         if existing:
             return cls._duplicate(existing, client_uuid)
-        points = 0
-        if attendance.status != 'flagged':
-            points = cls._grant_new_points(attendance.id, values, event)
+        points, member_state = 0, None
+        # values, not the record: reading it back costs a query
+        if values['status'] != 'flagged':
+            points, member_state = cls._grant_new_points(
+                attendance.id, values, event)
         summary = cls._new_summary(attendance.id, values, event, points)
         return CheckInResult('created', attendance=attendance,
-            client_uuid=client_uuid, summary=summary)
+            client_uuid=client_uuid, summary=summary,
+            member_state=member_state)
 
     @classmethod
     def _new_summary(cls, attendance_id, values, event, points):
@@ -671,19 +678,25 @@ class Attendance(ModelSQL, ModelView):
 
         The same postings as _grant_points (which serves the review
         decisions) without reading the new record back: a new check-in has
-        no line yet, so its key is `checkin:<id>`."""
+        no line yet, so its key is `checkin:<id>`.
+
+        Return the points awarded and, when they are known without a
+        query, the member's (points balance, streak days) after the
+        check-in, else None."""
         pool = Pool()
         Member = pool.get('member.member')
+        Configuration = pool.get('member.configuration')
         origin = '%s,%d' % (cls.__name__, attendance_id)
         member = Member(values['member'])
         awarded, line_id = 0, None
+        balance = streak = None
         if event.points:
             # get_rec_name: the rec_name field would read the event again
             reason = gettext('checkin.msg_points_reason',
                 event=event.get_rec_name('rec_name'),
                 date=values['local_date'])
-            line_id, _ = Member.credit_points(member, event.points, reason,
-                origin=origin, key='checkin:%d' % attendance_id)
+            line_id, balance = Member.credit_points(member, event.points,
+                reason, origin=origin, key='checkin:%d' % attendance_id)
             awarded += event.points
         if event.streak:
             activity = Member.record_daily_activity(
@@ -691,11 +704,20 @@ class Attendance(ModelSQL, ModelView):
                 base_points=0 if event.points else None)
             if activity['line'] is not None:
                 awarded += activity['points']
+                balance = activity.get('balance_after')
+            config = Configuration.get_cached()
+            # The streak days shown are those of today
+            if (activity['streak'] is not None
+                    and config.local_date(values['time'])
+                    == config.local_date()):
+                streak = activity['streak']
+        member_state = (balance, streak) if (
+            balance is not None and streak is not None) else None
         Trigger = pool.get('ir.trigger')
         if Trigger.get_triggers(cls.__name__, 'write'):
             cls.write([cls(attendance_id)], {
                     'points_granted': True, 'points_line': line_id})
-            return awarded
+            return awarded, member_state
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.update(
@@ -703,7 +725,7 @@ class Attendance(ModelSQL, ModelView):
                 [True, line_id],
                 where=table.id == attendance_id))
         invalidate_records(cls, [attendance_id])
-        return awarded
+        return awarded, member_state
 
     @classmethod
     def _method_label(cls, method):

@@ -499,9 +499,22 @@ class Event(Workflow, ModelSQL, ModelView):
                     return None
                 values, = cls.read([event_id], SNAPSHOT_FIELDS)
             values = {k: v for k, v in values.items() if k != 'id'}
+            values['_has_roster'] = cls._has_roster(event_id)
             values['methods'] = tuple(values['methods'] or ())
             values = _snapshot_cache.set(event_id, values)
+        values = dict(values)
+        values.pop('_has_roster')
         return cls(event_id, **values)
+
+    @classmethod
+    def _has_roster(cls, event_id):
+        pool = Pool()
+        Roster = pool.get('checkin.event-member.member')
+        roster = Roster.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*roster.select(Literal(1),
+                where=roster.event == event_id, limit=1))
+        return bool(cursor.fetchone())
 
     # Time
 
@@ -979,6 +992,11 @@ class Event(Workflow, ModelSQL, ModelView):
         "Tell if member is on the roster of the event, or there is none"
         pool = Pool()
         Roster = pool.get('checkin.event-member.member')
+        snapshot = _snapshot_cache.get(self.id)
+        if snapshot is not None and not snapshot['_has_roster']:
+            # The event had no roster when its snapshot was taken (cleared
+            # when a roster line is created, changed or deleted)
+            return True
         roster = Roster.__table__()
         cursor = Transaction().connection.cursor()
         # One query: a roster line of the member first, else any line
@@ -1369,6 +1387,23 @@ class EventRoster(ModelSQL):
                     (t.member, Index.Equality())),
                 Index(t, (t.member, Index.Equality())),
                 })
+
+    # Event.snapshot knows whether an event has a roster
+
+    @classmethod
+    def create(cls, vlist):
+        _snapshot_cache.clear()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        _snapshot_cache.clear()
+        super().write(*args)
+
+    @classmethod
+    def delete(cls, lines):
+        _snapshot_cache.clear()
+        super().delete(lines)
 
 
 class BatchCheckInStart(ModelView):

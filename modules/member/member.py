@@ -4,7 +4,7 @@
 import datetime as dt
 import re
 
-from sql import Conflict, Expression, Literal
+from sql import Conflict, Expression, Literal, Null
 from sql.aggregate import Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
@@ -719,40 +719,51 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         transaction = Transaction()
         table = cls.__table__()
         cursor = transaction.connection.cursor()
-        cursor.execute(*table.select(
-                table.last_activity_date, table.streak_length,
-                table.best_streak, where=table.id == member.id))
-        last, length, best = cursor.fetchone()
-        if isinstance(last, str):
-            last = dt.date.fromisoformat(last)
-        if last and date <= last:
+        # One statement when the day extends or starts a streak (the
+        # right-hand sides read the old values); a day already counted, or
+        # earlier, matches no row
+        yesterday = date - dt.timedelta(days=1)
+        streak = Case(
+            (table.last_activity_date == yesterday,
+                Coalesce(table.streak_length, 0) + 1),
+            else_=Literal(1))
+        cursor.execute(*table.update(
+                [table.streak_length, table.best_streak,
+                    table.last_activity_date, table.write_uid,
+                    table.write_date],
+                [streak,
+                    Case((Coalesce(table.best_streak, 0) >= streak,
+                            table.best_streak), else_=streak),
+                    date, transaction.user, CurrentTimestamp()],
+                where=(table.id == member.id)
+                & ((table.last_activity_date == Null)
+                    | (table.last_activity_date < date)),
+                returning=[Returned('streak_length')]))
+        row = cursor.fetchone()
+        if not row:
+            cursor.execute(*table.select(
+                    table.last_activity_date, table.streak_length,
+                    where=table.id == member.id))
+            last, length = cursor.fetchone()
+            if isinstance(last, str):
+                last = dt.date.fromisoformat(last)
             return {
                 'counted': False,
                 'streak': length if date == last else None,
                 'points': 0,
                 'line': None,
                 }
-        if last and date == last + dt.timedelta(days=1):
-            streak = (length or 0) + 1
-        else:
-            streak = 1
-        cursor.execute(*table.update(
-                [table.streak_length, table.best_streak,
-                    table.last_activity_date, table.write_uid,
-                    table.write_date],
-                [streak, max(best or 0, streak), date, transaction.user,
-                    CurrentTimestamp()],
-                where=table.id == member.id))
+        streak, = row
         invalidate_records(cls, [member.id])
         points = config.streak_points(streak, base_points=base_points)
-        line = None
+        line = balance_after = None
         if points:
             reason = reason or gettext(
                 'member.msg_streak_reason', date=date, streak=streak)
             key = 'streak:%s:%s' % (member.id, date.isoformat())
             if points > 0:
                 with without_check_access():
-                    line_id, _ = cls.credit_points(
+                    line_id, balance_after = cls.credit_points(
                         member, points, reason, origin=origin, key=key)
                 line = pool.get('member.points.line')(line_id)
             else:
@@ -763,6 +774,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
             'streak': streak,
             'points': points,
             'line': line,
+            'balance_after': balance_after,
             }
 
     @classmethod

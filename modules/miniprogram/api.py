@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import re
+import time
 import uuid
 from decimal import Decimal
 from functools import wraps
@@ -453,7 +454,8 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         @app.route(url, methods=[method])
         @allow_null_origin
         @with_pool
-        @with_transaction(readonly=readonly)
+        @(with_member_lock if lock_member
+            else with_transaction(readonly=readonly))
         @wraps(func)
         def endpoint(request, pool, **path_args):
             transaction = Transaction()
@@ -466,8 +468,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
                     from .auth import token_member
                     member_id = token_member(request)
                     if member_id is not None:
-                        # Restarts the transaction with the lock taken
-                        # before its first query (8.0 lock protocol)
+                        # Taken by with_member_lock: a check, no query
                         pool.get('member.member').lock([member_id])
                 body_value = parse_json(request, body) if body else None
                 if not body and request.get_data(cache=True) \
@@ -511,6 +512,56 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         endpoint.max_request_size = max_size or MAX_BODY
         return endpoint
     return decorator
+
+
+def with_member_lock(func):
+    """Tryton's with_transaction (read-write) for the routes that lock the
+    member of the request's access token: the lock is asked for when the
+    transaction starts, as Tryton would do after a first attempt ended by
+    Model.lock, without that first attempt (the token is checked without
+    the database).  Like Tryton: lock conflicts and operational errors are
+    retried [database] retry times, then raised."""
+    from trytond.worker import run_task
+
+    @wraps(func)
+    def wrapper(request, pool, *args, **kwargs):
+        from .auth import token_member
+        context = {'_request': request.context}
+        retry = config.getint('database', 'retry')
+        count = 0
+        extras = {}
+        member_id = token_member(request)
+        try:
+            Member = pool.get('member.member')
+        except KeyError:  # not activated: answered by the endpoint
+            Member = None
+        if member_id is not None and Member is not None:
+            extras['_lock_records'] = {Member._table: [member_id]}
+        while True:
+            if count:
+                time.sleep(0.02 * count)
+            with Transaction().start(pool.database_name, 0,
+                    context=context, **extras) as transaction:
+                try:
+                    result = func(request, pool, *args, **kwargs)
+                except TransactionError as e:
+                    transaction.rollback()
+                    transaction.tasks.clear()
+                    e.fix(extras)
+                    continue
+                except backend.DatabaseOperationalError:
+                    if count < retry:
+                        transaction.rollback()
+                        transaction.tasks.clear()
+                        count += 1
+                        logger.debug("Retry: %i", count)
+                        continue
+                    raise
+                transaction.commit()
+            while transaction.tasks:
+                run_task(pool, transaction.tasks.pop())
+            return result
+    return wrapper
 
 
 def _activated(pool):

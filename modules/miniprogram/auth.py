@@ -8,6 +8,7 @@ import time
 import uuid
 
 import jwt
+from sql import Literal
 
 from trytond import config
 from trytond.cache import Cache
@@ -88,23 +89,48 @@ def encode(subject, typ, ttl, jti=None, extra=None, now=None):
     return jwt.encode(claims, jwt_secret(), algorithm='HS256'), claims
 
 
+# The claims of the tokens whose signature, audience and issuer were
+# verified, by (token, key, audience, issuer): a request decodes its token
+# once (and a retried request not again).  Only the expiry is checked
+# again; bounded: emptied when full.
+_verified = {}
+_VERIFIED_MAX = 4096
+
+
+def _verified_claims(token):
+    "Return the verified claims of token if known and not expired"
+    claims = _verified.get((token, jwt_secret(), audience(), issuer()))
+    if claims is not None and claims['exp'] > time.time():
+        return claims
+    return None
+
+
 def decode(token, typ):
     "Return the claims of a valid token of type typ, or raise TokenInvalid"
     def invalid(reason, message='miniprogram.msg_token_invalid'):
         return TokenInvalid(gettext(message), details={'reason': reason})
     if not isinstance(token, str) or len(token) > 4096:
         raise invalid("malformed")
-    try:
-        claims = jwt.decode(token, jwt_secret(), algorithms=ALGORITHMS,
-            audience=audience(), issuer=issuer(),
-            options={'require': ['exp', 'iat', 'sub', 'jti', 'iss', 'aud']})
-    except jwt.ExpiredSignatureError:
-        raise invalid("expired", 'miniprogram.msg_token_expired')
-    except jwt.PyJWTError:
-        raise invalid("invalid")
+    claims = _verified_claims(token)
+    if claims is None:
+        key = (token, jwt_secret(), audience(), issuer())
+        try:
+            claims = jwt.decode(token, key[1], algorithms=ALGORITHMS,
+                audience=key[2], issuer=key[3],
+                options={
+                    'require': ['exp', 'iat', 'sub', 'jti', 'iss', 'aud']})
+        except jwt.ExpiredSignatureError:
+            raise invalid("expired", 'miniprogram.msg_token_expired')
+        except jwt.PyJWTError:
+            raise invalid("invalid")
+        if not isinstance(claims.get('exp'), (int, float)):
+            raise invalid("invalid")
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[key] = claims
     if claims.get('typ') != typ:
         raise invalid("wrong type")
-    return claims
+    return dict(claims)
 
 
 def token_member(request):
@@ -114,7 +140,7 @@ def token_member(request):
     when its transaction starts (see api_route lock_member)."""
     header = request.headers.get('Authorization', '')
     scheme, _, token = header.partition(' ')
-    if scheme.lower() != 'bearer' or _token_type(token.strip()) != 'access':
+    if scheme.lower() != 'bearer':
         return None
     try:
         return int(decode(token.strip(), 'access')['sub'])
@@ -192,6 +218,9 @@ def kiosk_token(user_id, event):
 
 
 def _token_type(token):
+    claims = _verified_claims(token) if isinstance(token, str) else None
+    if claims is not None:
+        return claims.get('typ')
     try:
         return jwt.decode(token, options={'verify_signature': False}).get(
             'typ')
@@ -260,10 +289,17 @@ def authenticate(api_request, auth, kiosk=False):
         member_id = int(claims['sub'])
     except ValueError:
         raise TokenInvalid(gettext('miniprogram.msg_token_invalid'))
-    members = Member.search([('id', '=', member_id)], limit=1)
-    if not members:
+    if not 0 < member_id < 2 ** 31:
         raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))
-    member, = members
+    # One query (the ORM search costs more than the whole check-in): the
+    # member of the token must exist and be active
+    table = Member.__table__()
+    cursor = transaction.connection.cursor()
+    cursor.execute(*table.select(table.id,
+            where=(table.id == member_id) & (table.active == Literal(True))))
+    if not cursor.fetchone():
+        raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))
+    member = Member(member_id)
     context = {'member': member.id, '_check_access': True}
     company = _company()
     if company:

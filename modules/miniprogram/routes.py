@@ -545,7 +545,10 @@ def _checkin_answer(pool, result):
     checkin = result.summary()
     # The member of the check-in is the member of the request (checked by
     # Attendance.check_in)
-    balance, streak = Member.balance_and_streak(checkin['member_id'])
+    if result.member_state is not None:
+        balance, streak = result.member_state
+    else:
+        balance, streak = Member.balance_and_streak(checkin['member_id'])
     return {
         'checkin': checkin,
         'member': {
