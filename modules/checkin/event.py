@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import re
 import tempfile
+from weakref import WeakKeyDictionary
 
 from sql import Literal, Null
 from sql.aggregate import Count, Sum
@@ -116,6 +117,8 @@ SNAPSHOT_FIELDS = [
     'qr_window', 'code_window', 'secret', 'previous_secret', 'secret_date',
     ]
 _snapshot_cache = Cache('checkin.event.snapshot', context=False)
+# The instances of Event.snapshot per transaction: {event id: (values, event)}
+_snapshots = WeakKeyDictionary()
 
 
 class Event(Workflow, ModelSQL, ModelView):
@@ -492,7 +495,13 @@ class Event(Workflow, ModelSQL, ModelView):
         the other processes too (at their next transaction, or as soon as
         notified with [cache] clean_timeout = 0)."""
         event_id = int(event_id)
+        transaction = Transaction()
         values = _snapshot_cache.get(event_id)
+        memo = _snapshots.setdefault(transaction, {})
+        if values is not None and event_id in memo \
+                and memo[event_id][0] is values:
+            # The instance made from these values in this transaction
+            return memo[event_id][1]
         if values is None:
             with without_check_access():
                 if not cls.search([('id', '=', event_id)], limit=1):
@@ -502,9 +511,12 @@ class Event(Workflow, ModelSQL, ModelView):
             values['_has_roster'] = cls._has_roster(event_id)
             values['methods'] = tuple(values['methods'] or ())
             values = _snapshot_cache.set(event_id, values)
+        cached = values
         values = dict(values)
         values.pop('_has_roster')
-        return cls(event_id, **values)
+        event = cls(event_id, **values)
+        memo[event_id] = (cached, event)
+        return event
 
     @classmethod
     def _has_roster(cls, event_id):

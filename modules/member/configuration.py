@@ -2,6 +2,7 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 import datetime as dt
+from weakref import WeakKeyDictionary
 
 from trytond.cache import Cache
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
@@ -14,6 +15,8 @@ TIMEZONES = [(z, z) for z in tz.available_timezones()]
 # The values of the configuration that every points posting and streak
 # reads (see Configuration.get_cached)
 _cached = Cache('member.configuration.cached', context=False)
+# The instance of get_cached per transaction, with the values it was made of
+_instances = WeakKeyDictionary()
 
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
@@ -131,7 +134,12 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         are read when used."""
         pool = Pool()
         StreakRule = pool.get('member.streak.rule')
+        transaction = Transaction()
         values = _cached.get(None)
+        memo = _instances.get(transaction)
+        if values is not None and memo is not None and memo[0] is values:
+            # The instance made from these values in this transaction
+            return memo[1]
         if values is None:
             with without_check_access():
                 config = cls(1)
@@ -143,11 +151,14 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
                         for r in config.streak_rules],
                     }
             values = _cached.set(None, values)
+        cached = values
         values = dict(values)
         values['streak_rules'] = [
             StreakRule(i, day=d, repeat=r, bonus=b)
             for i, d, r, b in values['streak_rules']]
-        return cls(1, **values)
+        config = cls(1, **values)
+        _instances[transaction] = (cached, config)
+        return config
 
     @property
     def tzinfo(self):
