@@ -2,7 +2,7 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 import datetime as dt
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from sql import Column, Conflict
 from sql.functions import CurrentTimestamp
@@ -698,33 +698,41 @@ class Attendance(ModelSQL, ModelView):
             line_id, balance = Member.credit_points(member, event.points,
                 reason, origin=origin, key='checkin:%d' % attendance_id)
             awarded += event.points
-        if event.streak:
-            activity = Member.record_daily_activity(
-                member, date=values['time'], origin=origin,
-                base_points=0 if event.points else None)
-            if activity['line'] is not None:
-                awarded += activity['points']
-                balance = activity.get('balance_after')
-            config = Configuration.get_cached()
-            # The streak days shown are those of today
-            if (activity['streak'] is not None
-                    and config.local_date(values['time'])
-                    == config.local_date()):
-                streak = activity['streak']
+        Trigger = pool.get('ir.trigger')
+        orm = bool(Trigger.get_triggers(cls.__name__, 'write'))
+        connection = Transaction().connection
+        # PostgreSQL: the link and the streak in one round trip
+        pipeline = (connection.pipeline()
+            if event.streak and not orm and hasattr(connection, 'pipeline')
+            else nullcontext())
+        with pipeline:
+            if not orm:
+                table = cls.__table__()
+                cursor = connection.cursor()
+                cursor.execute(*table.update(
+                        [table.points_granted, table.points_line],
+                        [True, line_id],
+                        where=table.id == attendance_id))
+            if event.streak:
+                activity = Member.record_daily_activity(
+                    member, date=values['time'], origin=origin,
+                    base_points=0 if event.points else None)
+                if activity['line'] is not None:
+                    awarded += activity['points']
+                    balance = activity.get('balance_after')
+                config = Configuration.get_cached()
+                # The streak days shown are those of today
+                if (activity['streak'] is not None
+                        and config.local_date(values['time'])
+                        == config.local_date()):
+                    streak = activity['streak']
         member_state = (balance, streak) if (
             balance is not None and streak is not None) else None
-        Trigger = pool.get('ir.trigger')
-        if Trigger.get_triggers(cls.__name__, 'write'):
+        if orm:
             cls.write([cls(attendance_id)], {
                     'points_granted': True, 'points_line': line_id})
-            return awarded, member_state
-        table = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.update(
-                [table.points_granted, table.points_line],
-                [True, line_id],
-                where=table.id == attendance_id))
-        invalidate_records(cls, [attendance_id])
+        else:
+            invalidate_records(cls, [attendance_id])
         return awarded, member_state
 
     @classmethod

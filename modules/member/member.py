@@ -577,21 +577,41 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                 where=table.id == member_id),
             on_conflict=Conflict(line),
             returning=[Returned('id'), Returned('balance_after')])
-        cursor.execute(*query)
-        row = cursor.fetchone()
+        update = table.update(
+            [table.points_balance, table.lifetime_points,
+                table.write_uid, table.write_date],
+            [balance, Coalesce(table.lifetime_points, 0) + points,
+                user, now],
+            where=table.id == member_id,
+            returning=[Returned('lifetime_points'), Returned('tier')])
+        connection = transaction.connection
+        if hasattr(connection, 'pipeline'):
+            # PostgreSQL: both statements in one round trip; the update
+            # is taken back if the line was not inserted (key posted)
+            update_cursor = connection.cursor()
+            with connection.pipeline():
+                cursor.execute(*query)
+                update_cursor.execute(*update)
+                row = cursor.fetchone()
+                lifetime, tier_id = update_cursor.fetchone()
+            if not row:
+                cursor.execute(*table.update(
+                        [table.points_balance, table.lifetime_points],
+                        [table.points_balance - points,
+                            table.lifetime_points - points],
+                        where=table.id == member_id))
+        else:
+            cursor.execute(*query)
+            row = cursor.fetchone()
+            if row:
+                cursor.execute(*update)
+                lifetime, tier_id = cursor.fetchone()
         if not row:
+            invalidate_records(cls, [member_id])
             line = cls.add_points(
                 member, points, reason, origin=origin, key=key)
             return line.id, line.balance_after
         line_id, balance_after = row
-        cursor.execute(*table.update(
-                [table.points_balance, table.lifetime_points,
-                    table.write_uid, table.write_date],
-                [balance_after, Coalesce(table.lifetime_points, 0) + points,
-                    user, now],
-                where=table.id == member_id,
-                returning=[Returned('lifetime_points'), Returned('tier')]))
-        lifetime, tier_id = cursor.fetchone()
         # The ORM caches of this transaction must not keep the old values
         invalidate_records(cls, [member_id])
         cls._update_tier_sql(member_id, lifetime, tier_id)

@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import wraps
 from http import HTTPStatus
 
+from sql import For, Literal
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
@@ -514,13 +515,47 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
     return decorator
 
 
+# How long a check-in waits for another transaction holding its member
+LOCK_TIMEOUT_MS = 2000
+# The WSGI environ key of (member id, active) read by with_member_lock in
+# the request's current transaction
+LOCKED_MEMBER = 'miniprogram.locked_member'
+
+
+def _wait_member_lock(transaction, Member, member_id):
+    """Take the row lock of the member as the first statement of
+    transaction, waiting (at most LOCK_TIMEOUT_MS) for a transaction that
+    holds it, and record it as taken like Transaction.start does for the
+    locks it is asked for (PostgreSQL).
+
+    Return whether the member exists and is active (read with the lock).
+    """
+    table = Member.__table__()
+    connection = transaction.connection
+    cursor = connection.cursor()
+    # One round trip for both statements
+    with connection.pipeline():
+        cursor.execute('SET LOCAL lock_timeout = %d' % LOCK_TIMEOUT_MS)
+        cursor.execute(*table.select(table.active,
+                where=table.id == member_id, for_=For('UPDATE')))
+        row = cursor.fetchone()
+    transaction._locked_records[Member._table].add(member_id)
+    return bool(row and row[0])
+
+
 def with_member_lock(func):
     """Tryton's with_transaction (read-write) for the routes that lock the
-    member of the request's access token: the lock is asked for when the
+    member of the request's access token: the lock is taken when the
     transaction starts, as Tryton would do after a first attempt ended by
     Model.lock, without that first attempt (the token is checked without
-    the database).  Like Tryton: lock conflicts and operational errors are
-    retried [database] retry times, then raised."""
+    the database).
+
+    On PostgreSQL the lock is waited for instead of Tryton's NOWAIT and
+    sleeps (up to 200 ms per attempt): two requests of the same member (a
+    double tap, a retry) then cost the first one's remaining time, and the
+    second starts again at once with a snapshot that sees the first.  Like
+    Tryton: operational errors are retried [database] retry times, then
+    raised."""
     from trytond.worker import run_task
 
     @wraps(func)
@@ -535,14 +570,32 @@ def with_member_lock(func):
             Member = pool.get('member.member')
         except KeyError:  # not activated: answered by the endpoint
             Member = None
-        if member_id is not None and Member is not None:
+        wait = (member_id is not None and Member is not None
+            and backend.name == 'postgresql')
+        if member_id is not None and Member is not None and not wait:
             extras['_lock_records'] = {Member._table: [member_id]}
+        waited = False
         while True:
-            if count:
+            if count and not waited:
                 time.sleep(0.02 * count)
+            waited = False
             with Transaction().start(pool.database_name, 0,
                     context=context, **extras) as transaction:
                 try:
+                    request.environ.pop(LOCKED_MEMBER, None)
+                    if wait:
+                        try:
+                            # authenticate needs not read it again
+                            request.environ[LOCKED_MEMBER] = (member_id,
+                                _wait_member_lock(
+                                    transaction, Member, member_id))
+                        except backend.DatabaseOperationalError as e:
+                            from psycopg.errors import SerializationFailure
+
+                            # The holder changed the member: start again
+                            # with a snapshot that sees its change
+                            waited = isinstance(e, SerializationFailure)
+                            raise
                     result = func(request, pool, *args, **kwargs)
                 except TransactionError as e:
                     transaction.rollback()

@@ -291,13 +291,21 @@ def authenticate(api_request, auth, kiosk=False):
         raise TokenInvalid(gettext('miniprogram.msg_token_invalid'))
     if not 0 < member_id < 2 ** 31:
         raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))
-    # One query (the ORM search costs more than the whole check-in): the
-    # member of the token must exist and be active
-    table = Member.__table__()
-    cursor = transaction.connection.cursor()
-    cursor.execute(*table.select(table.id,
-            where=(table.id == member_id) & (table.active == Literal(True))))
-    if not cursor.fetchone():
+    # The member of the token must exist and be active: known when the
+    # transaction started with its lock (api.with_member_lock), else one
+    # query (the ORM search costs more than the whole check-in)
+    from .api import LOCKED_MEMBER
+    locked = api_request.http.environ.get(LOCKED_MEMBER)
+    if locked is not None and locked[0] == member_id:
+        active = locked[1]
+    else:
+        table = Member.__table__()
+        cursor = transaction.connection.cursor()
+        cursor.execute(*table.select(table.id,
+                where=(table.id == member_id)
+                & (table.active == Literal(True))))
+        active = bool(cursor.fetchone())
+    if not active:
         raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))
     member = Member(member_id)
     context = {'member': member.id, '_check_access': True}
