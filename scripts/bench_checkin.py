@@ -149,6 +149,7 @@ def project(python, args, tmp):
     port = free_port()
     # The command of docker-compose's web service (scripts/service web)
     server = subprocess.Popen([os.path.join(VENV, 'gunicorn'),
+            '--config', os.path.join(ROOT, 'scripts', 'gunicorn.conf.py'),
             '--workers', str(args.workers), '--bind', '127.0.0.1:%s' % port,
             '--graceful-timeout', '30', 'trytond.application:app'],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL,
@@ -156,10 +157,22 @@ def project(python, args, tmp):
     url = 'http://127.0.0.1:%s/%s/mp/v1' % (port, database)
     try:
         wait_port(port, server)
-        # Warm every worker up (pool, caches) like a server that runs
+        # Warm every worker up (pool, caches) like a server that runs:
+        # check-ins of the warm-up members to their own event
         import urllib.request
         for _ in range(4 * args.workers):
             urllib.request.urlopen(url + '/openapi.json').read()
+        with open(run_file) as f:
+            warmup = json.load(f)['warmup']
+        for token in warmup['jwts']:
+            window = str(int(time.time()) // warmup['qr_window'])
+            lat, lon = warmup['position']
+            request = urllib.request.Request(url + '/checkins',
+                data=json.dumps({'qr_token': warmup['qr_tokens'][window],
+                        'lat': lat, 'lon': lon}).encode(),
+                headers={'Authorization': 'Bearer ' + token,
+                    'Content-Type': 'application/json'})
+            urllib.request.urlopen(request).read()
         acked = os.path.join(tmp, 'project-acked.json')
         result = burst(python, 'project', url, run_file, args, acked)
     finally:

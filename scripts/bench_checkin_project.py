@@ -22,6 +22,7 @@ import time
 LAT, LON = 31.2304, 121.4737
 RADIUS = 200
 POINTS = 10
+WARMUP = 40
 
 
 def _pool(database):
@@ -65,6 +66,23 @@ def setup(database, n, run_file, n_events=1):
                     'points': POINTS,
                     } for e in range(n_events)])
         event = events[0]
+        # A running server has served check-ins before the burst: the
+        # warm-up members check in to their own event (not verified)
+        warmup_event, = Event.create([{
+                    'name': "Warm-up %s" % stamp,
+                    'kind': 'meeting', 'state': 'open',
+                    'start': now - dt.timedelta(minutes=5),
+                    'end': now + dt.timedelta(hours=6),
+                    'timezone': 'Asia/Shanghai',
+                    'latitude': LAT, 'longitude': LON, 'radius': RADIUS,
+                    'methods': ['qr'], 'policy': 'reject',
+                    'points': POINTS,
+                    }])
+        warmup_parties = Party.create([{'name': "Warm-up %s" % i}
+                for i in range(WARMUP)])
+        warmup_members = Member.create([{
+                    'party': p.id, 'phone': '+8614%09d' % i,
+                    } for i, p in enumerate(warmup_parties)])
         t0 = time.perf_counter()
         members = []
         for start in range(0, n, 1000):
@@ -98,6 +116,13 @@ def setup(database, n, run_file, n_events=1):
             'jwts': tokens,
             'positions': positions,
             'n': len(members),
+            'warmup': {
+                'qr_window': warmup_event.qr_window,
+                'qr_tokens': _qr_tokens(warmup_event, now),
+                'jwts': [encode(m.id, 'access', ttl)[0]
+                    for m in warmup_members],
+                'position': [LAT, LON],
+                },
             }
         transaction.commit()
     with open(run_file, 'w') as f:
