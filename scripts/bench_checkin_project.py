@@ -55,29 +55,23 @@ def setup(database, n, run_file, n_events=1):
         Party = pool.get('party.party')
         now = dt.datetime.utcnow().replace(microsecond=0)
         stamp = int(time.time())
-        events = Event.create([{
-                    'name': "Burst %s-%s" % (stamp, e),
-                    'kind': 'meeting', 'state': 'open',
-                    'start': now - dt.timedelta(minutes=5),
-                    'end': now + dt.timedelta(hours=6),
-                    'timezone': 'Asia/Shanghai',
-                    'latitude': LAT, 'longitude': LON, 'radius': RADIUS,
-                    'methods': ['qr'], 'policy': 'reject',
-                    'points': POINTS,
-                    } for e in range(n_events)])
+
+        def event_values(name):
+            "An open event with rotating QR, its location and points"
+            return {
+                'name': name, 'kind': 'meeting', 'state': 'open',
+                'start': now - dt.timedelta(minutes=5),
+                'end': now + dt.timedelta(hours=6),
+                'timezone': 'Asia/Shanghai',
+                'latitude': LAT, 'longitude': LON, 'radius': RADIUS,
+                'methods': ['qr'], 'policy': 'reject', 'points': POINTS,
+                }
+        events = Event.create([event_values("Burst %s-%s" % (stamp, e))
+                for e in range(n_events)])
         event = events[0]
         # A running server has served check-ins before the burst: the
         # warm-up members check in to their own event (not verified)
-        warmup_event, = Event.create([{
-                    'name': "Warm-up %s" % stamp,
-                    'kind': 'meeting', 'state': 'open',
-                    'start': now - dt.timedelta(minutes=5),
-                    'end': now + dt.timedelta(hours=6),
-                    'timezone': 'Asia/Shanghai',
-                    'latitude': LAT, 'longitude': LON, 'radius': RADIUS,
-                    'methods': ['qr'], 'policy': 'reject',
-                    'points': POINTS,
-                    }])
+        warmup_event, = Event.create([event_values("Warm-up %s" % stamp)])
         warmup_parties = Party.create([{'name': "Warm-up %s" % i}
                 for i in range(WARMUP)])
         warmup_members = Member.create([{
