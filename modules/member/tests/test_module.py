@@ -191,6 +191,46 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
             Member.add_points(other, 10, "Check-in", key='k1')
 
     @with_transaction()
+    def test_credit_points(self):
+        "credit_points posts like add_points, a key once, moves the tier"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        basic, silver, gold = create_tiers()
+        member = create_member()
+        other = create_member("Other")
+        Member.add_points(member, 10, "Welcome")
+        line_id, balance = Member.credit_points(
+            member, 95, " Check-in ", origin='member.member,1', key='c1')
+        line = Line(line_id)
+        self.assertEqual(
+            (balance, line.balance_after, line.points, line.reason,
+                line.idempotency_key, line.member),
+            (105, 105, 95, "Check-in", 'c1', member))
+        member = Member(member.id)
+        self.assertEqual(
+            (member.points_balance, member.lifetime_points, member.tier),
+            (105, 105, silver))
+        # The same key again: the existing line, nothing posted
+        self.assertEqual(
+            Member.credit_points(member, 95, "Check-in", key='c1'),
+            (line_id, 105))
+        member = Member(member.id)
+        self.assertEqual(
+            (member.points_balance, member.lifetime_points), (105, 105))
+        self.assertEqual(Line.search_count([('member', '=', member.id)]), 2)
+        self.assertEqual(Member.check_balances([member]), [])
+        # The key of another member: refused, the other's balance untouched
+        with self.assertRaisesRegex(UserError, 'another member'):
+            Member.credit_points(other, 5, "x", key='c1')
+        other = Member(other.id)
+        self.assertEqual(
+            (other.points_balance or 0, other.lifetime_points or 0), (0, 0))
+        # Not a positive number: add_points and its rules
+        with self.assertRaises(UserError):
+            Member.credit_points(member, -1000, "Spend")
+
+    @with_transaction()
     def test_points_line_immutable(self):
         "Ledger lines cannot be written, deleted or created directly"
         pool = Pool()
