@@ -6,12 +6,14 @@ an organizer's point of view."""
 import datetime as dt
 import json
 import re
+import threading
 import uuid
 from unittest.mock import patch
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
+from trytond import backend
 from trytond.model.exceptions import AccessError
 from trytond.modules.checkin import clock
 from trytond.modules.checkin.tests.test_module import (
@@ -122,6 +124,47 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertTrue(event['checked_in'])
         status, mine = api.json('GET', 'me/checkins')
         self.assertEqual([c['id'] for c in mine['items']], [first])
+
+    def test_checkin_same_member_at_once(self):
+        "Requests of one member at once: one check-in, the others 409"
+        if backend.name != 'postgresql':
+            self.skipTest("row locks waited for on PostgreSQL only")
+        api = self.login()
+        barrier = threading.Barrier(4)
+        results = []
+
+        def post():
+            # A client per thread: requests in parallel, each in its own
+            # transaction, all waiting for the member's row lock
+            client = Api(self.client(), token=api.token)
+            barrier.wait()
+            results.append(client.json('POST', 'checkins', self.here(
+                        qr_token=self.token)))
+        threads = [threading.Thread(target=post) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        statuses = sorted(status for status, _ in results)
+        self.assertEqual(statuses, [201, 409, 409, 409], results)
+        created, = [d for s, d in results if s == 201]
+        for status, data in results:
+            if status == 409:
+                self.assertEqual(
+                    data['error']['code'], 'already_checked_in', data)
+                self.assertEqual(data['error']['details']['checkin']['id'],
+                    created['checkin']['id'])
+        self.assertEqual(created['member']['points_balance'], 10)
+
+        def count():
+            pool = Pool()
+            Attendance = pool.get('checkin.attendance')
+            Member = pool.get('member.member')
+            return (Attendance.search_count([
+                        ('member', '=', api.member_id),
+                        ('event', '=', self.event_id)]),
+                Member(api.member_id).points_balance)
+        self.assertEqual(in_transaction(count), (1, 10))
 
     def test_checkin_refusals(self):
         "Refusals: token, expiry, range, input; nothing is counted"
