@@ -141,6 +141,7 @@ async function loopQr() {
     $('qr').dataset.token = q.token;
     $('until').textContent = time(q.expires_at);
     deadline = Date.now() + q.refresh_in * 1000;
+    tick();
     // Fetch the next code as soon as its window starts: the code shown
     // stays valid for one more window, so a scan never meets a stale one
     wait = q.refresh_in + 0.5;
@@ -151,10 +152,12 @@ async function loopQr() {
   }
   setTimeout(loopQr, wait * 1000);
 }
-setInterval(() => {
+// The countdown, shown with the code (not a tick later)
+function tick() {
   const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
   $('next').textContent = left + ' s';
-}, 250);
+}
+setInterval(tick, 250);
 loopQr();
 loopStats(renderCount);
 """

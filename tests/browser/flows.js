@@ -153,6 +153,9 @@ flow('2. the kiosk page shows a QR code that changes after the window and '
     const first = await qr.getAttribute('data-token');
     assert.match(await qr.getAttribute('src'), /^data:image\/svg\+xml/);
     assert.match(await text(page.locator('#until')), /^\d\d:\d\d:\d\d$/);
+    // The countdown is written with the code, then every 250 ms
+    await page.waitForFunction(
+        () => document.getElementById('next').textContent !== '');
     assert.match(await text(page.locator('#next')), /^\d+ s$/);
     assert.equal(await text(page.locator('#count')), '0');
     await shot(ctx, page, 'kiosk');
