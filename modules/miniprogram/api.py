@@ -455,6 +455,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         @app.route(url, methods=[method])
         @allow_null_origin
         @with_pool
+        @answer_unavailable
         @(with_member_lock if lock_member
             else with_transaction(readonly=readonly))
         @wraps(func)
@@ -541,6 +542,25 @@ def _wait_member_lock(transaction, Member, member_id):
         row = cursor.fetchone()
     transaction._locked_records[Member._table].add(member_id)
     return bool(row and row[0])
+
+
+def answer_unavailable(func):
+    """Answer 503 service_unavailable when the database stays unavailable
+    after the retries (connection lost or refused, no connection from the
+    pool, lock or statement timeouts): Tryton's with_pool would make a 400
+    of it for a JSON body (it looks for an RPC method) and a 500 otherwise.
+    Nothing was committed: the client may send the same request again."""
+    @wraps(func)
+    def wrapper(request, pool, *args, **kwargs):
+        try:
+            return func(request, pool, *args, **kwargs)
+        except backend.DatabaseOperationalError as e:
+            logger.warning("database unavailable for %s %s: %s",
+                request.method, request.path, str(e).splitlines()[0]
+                if str(e) else type(e).__name__)
+            return error_response(ApiError('service_unavailable',
+                    _STATUS_CODES[503][1], headers={'Retry-After': '1'}))
+    return wrapper
 
 
 def with_member_lock(func):

@@ -125,6 +125,34 @@ class CheckinApiTestCase(RouteTestCase):
         status, mine = api.json('GET', 'me/checkins')
         self.assertEqual([c['id'] for c in mine['items']], [first])
 
+    def test_database_unavailable(self):
+        "A database that stays unavailable is a 503 and nothing is written"
+        api = self.login()
+        Attendance = Pool(DB_NAME).get('checkin.attendance')
+        calls = []
+
+        def unavailable(*args, **kwargs):
+            calls.append(1)
+            raise backend.DatabaseOperationalError("connection lost")
+        body = self.here(qr_token=self.token, client_uuid=str(uuid.uuid4()))
+        with patch.object(Attendance, 'check_in', unavailable), \
+                patch.object(Attendance, 'sync', unavailable):
+            response = api('POST', 'checkins', body)
+            self.assertEqual(response.headers.get('Retry-After'), '1')
+            data = json.loads(response.data)
+            self.assertEqual((response.status_code, data['error']['code']),
+                (503, 'service_unavailable'), data)
+            self.assertError(api.json('POST', 'checkins/sync', {
+                        'items': [dict(body, client_time=NOW.isoformat()
+                                + 'Z')]}), 503, 'service_unavailable')
+        # Tryton's retries, then the answer
+        self.assertGreater(len(calls), 2)
+        status, data = api.json('GET', 'me/checkins')
+        self.assertEqual(data['items'], [])
+        # The client sends it again when the database is back
+        status, data = api.json('POST', 'checkins', body)
+        self.assertEqual(status, 201, data)
+
     def test_checkin_same_member_at_once(self):
         "Requests of one member at once: one check-in, the others 409"
         if backend.name != 'postgresql':
