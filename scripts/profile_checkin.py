@@ -25,6 +25,32 @@ os.environ.setdefault(
 LAT, LON = 31.2304, 121.4737
 
 
+def backend_pids(database):
+    "The process ids of the PostgreSQL backends connected to database"
+    if not os.environ['TRYTOND_DATABASE_URI'].startswith('postgresql'):
+        return []
+    import psycopg
+    with psycopg.connect(dbname=database) as conn:
+        return [pid for pid, in conn.execute(
+                'SELECT pid FROM pg_stat_activity '
+                'WHERE datname = %s AND pid != pg_backend_pid()',
+                (database,))]
+
+
+def backends_cpu(pids):
+    "The CPU seconds (user and system) used so far by the processes pids"
+    tick = os.sysconf('SC_CLK_TCK')
+    total = 0
+    for pid in pids:
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def setup(n):
     from trytond.pool import Pool
     from trytond.modules.miniprogram.auth import encode, access_ttl
@@ -54,6 +80,8 @@ def main():
     parser.add_argument('-n', type=int, default=300)
     parser.add_argument('--profile', action='store_true')
     parser.add_argument('--top', type=int, default=30)
+    parser.add_argument('--keep', action='store_true',
+        help="keep the database (to look at its tables and indexes)")
     args = parser.parse_args()
 
     from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
@@ -79,7 +107,9 @@ def main():
     # Warm-up: pool, caches, first requests
     warm = 20
     statuses = [call(t) for t in tokens[:warm]]
+    backends = backend_pids(DB_NAME)
     profiler = cProfile.Profile() if args.profile else None
+    pg_cpu = backends_cpu(backends)
     start, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -88,6 +118,7 @@ def main():
         profiler.disable()
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu
+    pg_cpu = backends_cpu(backends) - pg_cpu
     count = len(tokens) - warm
     print("check-ins: %d, statuses: %s" % (count, {
                 s: statuses.count(s) for s in set(statuses)}))
@@ -95,6 +126,9 @@ def main():
         "(server side, PostgreSQL not included)%s" % (
             wall / count * 1000, cpu / count * 1000,
             " [under cProfile]" if profiler else ""))
+    if backends:
+        print("PostgreSQL: %.2f ms CPU per check-in in the %d backend(s) "
+            "of the database" % (pg_cpu / count * 1000, len(backends)))
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
@@ -104,7 +138,8 @@ def main():
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats('tottime').print_stats(args.top)
         print(out.getvalue())
-    drop_db()
+    if not args.keep:
+        drop_db()
 
 
 if __name__ == '__main__':
