@@ -13,7 +13,8 @@ from trytond.i18n import gettext
 from trytond.model import (
     Exclude, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.model.exceptions import SQLConstraintError
-from trytond.modules.member.member import Returned, invalidate_records
+from trytond.modules.member.member import (
+    Returned, invalidate_records, statement)
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
@@ -707,12 +708,15 @@ class Attendance(ModelSQL, ModelView):
             else nullcontext())
         with pipeline:
             if not orm:
-                table = cls.__table__()
-                cursor = connection.cursor()
-                cursor.execute(*table.update(
+                def link(attendance_id, line_id):
+                    table = cls.__table__()
+                    return table.update(
                         [table.points_granted, table.points_line],
                         [True, line_id],
-                        where=table.id == attendance_id))
+                        where=table.id == attendance_id)
+                cursor = connection.cursor()
+                cursor.execute(*statement((cls.__name__, 'link'), link,
+                        attendance_id=attendance_id, line_id=line_id))
             if event.streak:
                 activity = Member.record_daily_activity(
                     member, date=values['time'], origin=origin,
@@ -937,16 +941,21 @@ class Attendance(ModelSQL, ModelView):
                     return None
                 raise
             return attendance.id
-        table = cls.__table__()
-        columns = [table.create_uid, table.create_date]
-        row = [transaction.user, CurrentTimestamp()]
-        for name, value in values.items():
-            field = cls._fields[name]
-            columns.append(Column(table, name))
-            row.append(field.sql_format(value))
+        names = tuple(values)
+
+        def insert(create_uid, **values):
+            table = cls.__table__()
+            return table.insert(
+                [table.create_uid, table.create_date]
+                + [Column(table, n) for n in names],
+                [[create_uid, CurrentTimestamp()]
+                    + [values[n] for n in names]],
+                on_conflict=Conflict(table), returning=[Returned('id')])
         cursor = transaction.connection.cursor()
-        cursor.execute(*table.insert(columns, [row],
-                on_conflict=Conflict(table), returning=[Returned('id')]))
+        cursor.execute(*statement((cls.__name__, 'insert', names), insert,
+                create_uid=transaction.user, **{
+                    n: cls._fields[n].sql_format(v)
+                    for n, v in values.items()}))
         found = cursor.fetchone()
         if not found:
             return None

@@ -531,14 +531,19 @@ def _wait_member_lock(transaction, Member, member_id):
 
     Return whether the member exists and is active (read with the lock).
     """
-    table = Member.__table__()
+    from trytond.modules.member.member import statement
+
+    def lock(member_id):
+        table = Member.__table__()
+        return table.select(table.active,
+            where=table.id == member_id, for_=For('UPDATE'))
     connection = transaction.connection
     cursor = connection.cursor()
     # One round trip for both statements
     with connection.pipeline():
         cursor.execute('SET LOCAL lock_timeout = %d' % LOCK_TIMEOUT_MS)
-        cursor.execute(*table.select(table.active,
-                where=table.id == member_id, for_=For('UPDATE')))
+        cursor.execute(*statement((Member.__name__, 'lock'), lock,
+                member_id=member_id))
         row = cursor.fetchone()
     transaction._locked_records[Member._table].add(member_id)
     return bool(row and row[0])
