@@ -247,6 +247,41 @@ class WeChatMessagesTestCase(unittest.TestCase):
         self.assertEqual(state['state'], 'sent')
         self.assertIn('twice', state['last_error'])
 
+    def test_late_task_of_requeued_message(self):
+        """The task of a claim that waited past the sending timeout sends
+        nothing: the message was claimed again and its new task sends it
+        once"""
+        from trytond.pool import Pool
+        from trytond.transaction import Transaction
+        from trytond.worker import run_task
+        self.subscribe()
+        message_id = self.queue("late")
+
+        def claim():
+            Message = Pool().get('member.message')
+            return [m.id for m in Message.send_queued()]
+        tasks = Transaction().tasks
+        self.assertEqual(
+            run_transaction(DB_NAME, claim, context=self.context()),
+            [message_id])
+        first = list(tasks)
+        tasks.clear()
+        # The worker is late: the timeout puts the message back in the queue
+        # and the next run claims it again
+        self.assertEqual(run_transaction(DB_NAME, claim,
+                context=self.context(NOW + dt.timedelta(minutes=16))),
+            [message_id])
+        second = list(tasks)
+        tasks.clear()
+        for task in first:
+            run_task(DB_NAME, task)
+        self.assertEqual(len(self.fake.sent), 0)
+        self.assertEqual(self.read(message_id)['state'], 'sending')
+        for task in second:
+            run_task(DB_NAME, task)
+        self.assertEqual(len(self.fake.sent), 1)
+        self.assertEqual(self.read(message_id)['state'], 'sent')
+
     @unittest.skipUnless(backend.name == 'postgresql',
         "multi-process test: needs PostgreSQL")
     def test_token_shared_by_two_processes(self):

@@ -14,7 +14,9 @@ Sending, message by message (see `send`):
 3. a message still `sending` after the sending timeout (the process died
    between 1 and 2) is queued again by `send_queued` with a warning in the
    log and in its last error: it may be delivered twice, never more, and
-   never lost.
+   never lost.  A task that runs after its messages were claimed again (it
+   waited in the queue longer than the timeout) leaves them to the task of
+   the new claim.
 """
 import datetime as dt
 import json
@@ -651,20 +653,28 @@ class Message(Workflow, ModelSQL, ModelView):
                     'sending_at': current,
                     })
             with Transaction().set_context(queue_batch=True):
-                cls.__queue__.send(messages)
+                cls.__queue__.send(messages, current)
         return messages
 
     @classmethod
-    def send(cls, messages):
-        """Send the messages marked `sending` and record the outcome of
-        each in a transaction of its own (run by the task queue)"""
+    def send(cls, messages, claimed_at=None):
+        """Send the messages marked `sending` by the run of `send_queued`
+        at claimed_at and record the outcome of each in a transaction of
+        its own (run by the task queue)"""
         table = cls.__table__()
         for message_id in sorted(int(m) for m in messages):
-            cursor = Transaction().connection.cursor()
-            cursor.execute(*table.select(
-                    table.state, where=table.id == message_id))
-            row = cursor.fetchone()
-            if not row or row[0] != 'sending':
+            def claimed():
+                # Read apart, not in the snapshot of the task: a message
+                # queued again after the sending timeout (the task waited
+                # in the queue) and claimed by a later run is sent by the
+                # task of that run only
+                cursor = Transaction().connection.cursor()
+                where = (table.id == message_id) & (table.state == 'sending')
+                if claimed_at is not None:
+                    where &= table.sending_at == claimed_at
+                cursor.execute(*table.select(table.id, where=where))
+                return cursor.fetchone() is not None
+            if not _run_apart(claimed):
                 continue
             with without_check_access():
                 message = cls(message_id)
