@@ -65,6 +65,10 @@ def database_exists(name, uri):
 def _pg_admin_uri(uri):
     from urllib.parse import urlsplit, urlunsplit
     parts = urlsplit(uri)
+    if not parts.netloc:
+        # urlunsplit would drop the empty authority of postgresql:///
+        return '%s:///postgres%s' % (
+            parts.scheme, '?' + parts.query if parts.query else '')
     return urlunsplit(parts._replace(path='/postgres'))
 
 
