@@ -79,7 +79,7 @@ setup(
         'pwdlib[argon2]',
         ],
     extras_require={
-        'test': ['hypothesis', 'aiosmtpd', 'sphinx'],
+        'test': ['hypothesis', 'aiosmtpd', 'sphinx', 'schemathesis>=4,<5'],
         'server': ['gunicorn'],
         },
     entry_points={

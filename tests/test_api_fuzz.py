@@ -12,9 +12,12 @@
 (c) the IDOR matrix: every route that takes an id, with another member's,
     another event's or an unknown id, answers 403/404 and changes nothing;
 (d) no secret in the server's log: the JWT secret, the passwords and the
-    access, refresh and kiosk tokens issued.
+    access, refresh and kiosk tokens issued;
+(e) CORS: a request or a preflight from an Origin that is not allowed
+    answers a 403 JSON error and changes nothing.
 
-The whole class takes about a minute or two on 2 cores."""
+The whole class takes about a minute or two on 2 cores (schemathesis
+about 25 s of it, see tests/fuzz_schemathesis.py)."""
 import datetime as dt
 import http.client
 import json
@@ -743,6 +746,83 @@ class ApiFuzzTestCase(unittest.TestCase):
             token=self.member_b)
         self.assertEqual(data['booking']['state'],
             self.booking_b['state'])
+
+    # (e) CORS
+
+    # Found here (fixed): an Origin that does not parse as a URL ("http://[")
+    # raised ValueError in the API's middleware: an HTML 500
+    def test_4_cors_refused_origin(self):
+        """A request or a CORS preflight from an Origin that is not allowed
+        answers a 403 JSON error, with no CORS header, and changes nothing"""
+        before = self.snapshot()
+        J = {'Content-Type': 'application/json'}
+
+        def preflight(method, headers='authorization, content-type'):
+            return {'Access-Control-Request-Method': method,
+                'Access-Control-Request-Headers': headers}
+        requests = [
+            ('OPTIONS', 'me', None, preflight('PATCH'), None),
+            ('OPTIONS', 'checkins', None, preflight('POST'), None),
+            ('OPTIONS', 'auth/login', None, preflight('POST', 'content-type'),
+                None),
+            ('OPTIONS', 'nowhere', None, preflight('GET'), None),
+            ('GET', 'me', None, {}, self.member),
+            ('PATCH', 'me', {'name': "CORS"}, J, self.member),
+            ('POST', 'checkins/daily', {}, J, self.member),
+            ('POST', 'auth/login',
+                {'phone': PHONE_A, 'password': PASSWORD_A}, J, None),
+            ('GET', 'events/%s/kiosk' % self.ids['event'], None, {},
+                self.staff),
+            ('GET', 'openapi.json', None, {}, None),
+            ('DELETE', 'me', None, {}, self.member),
+            ]
+        origins = ['https://evil.example',
+            'http://127.0.0.1:%s.evil.example' % self.port,
+            'https://127.0.0.1:%s' % (self.port + 1), 'file://',
+            'http://[', 'http://[::1', 'http://\xff\xfe.example',
+            'https://evil.example, http://127.0.0.1:%s' % self.port,
+            'https://' + 'x' * 5000]
+        failures = []
+        for origin in origins:
+            for method, path, body, headers, token in requests:
+                label = '%s %s from %r' % (method, path, origin[:40])
+                status, answer, data = self.request_headers(method, path,
+                    body, dict(headers, Origin=origin), token)
+                try:
+                    error = self.assert_error(status,
+                        answer.get('Content-Type', ''), data, label, {403})
+                    self.assertEqual(error['code'], 'forbidden', label)
+                    self.assertFalse([h for h in answer
+                            if h.lower().startswith('access-control-')],
+                        label)
+                except AssertionError as e:
+                    failures.append(str(e)[:300])
+        self.assertFalse(failures, '\n'.join(failures))
+        self.assertEqual(self.snapshot(), before)
+        # The API's own host (the kiosk page) is not a foreign origin
+        own = 'http://127.0.0.1:%s' % self.port
+        status, answer, data = self.request_headers(
+            'GET', 'me', None, {'Origin': own}, self.member)
+        self.assertEqual(status, 200, data[:300])
+        self.assertEqual(answer.get('Access-Control-Allow-Origin'), own)
+
+    def request_headers(self, method, path, body, headers, token=None):
+        "Answer (status, headers, body bytes); headers are sent as is"
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body).encode()
+        headers = dict(headers)
+        if token:
+            headers['Authorization'] = 'Bearer ' + token
+        connection = http.client.HTTPConnection(
+            '127.0.0.1', self.port, timeout=60)
+        try:
+            connection.request(method, self.prefix + path, body=body,
+                headers=headers)
+            response = connection.getresponse()
+            return (response.status, dict(response.getheaders()),
+                response.read())
+        finally:
+            connection.close()
 
     # (d) Secrets never in logs
 

@@ -253,7 +253,10 @@ def validate(schema, value, path='body'):
                     raise ValueError(value)
             elif fmt == 'uuid':
                 uuid.UUID(value)
-        except (ValueError, OverflowError):
+        except OverflowError:
+            # A valid time whose offset moves it out of years 1-9999
+            fail("must be between the years %s and %s" % (MIN_YEAR, MAX_YEAR))
+        except ValueError:
             fail("must be a valid %s" % fmt)
         if fmt in {'date', 'date-time'} and not MIN_YEAR <= year <= MAX_YEAR:
             fail("must be between the years %s and %s" % (MIN_YEAR, MAX_YEAR))
@@ -723,16 +726,20 @@ class PrefixMiddleware:
         if origin and origin != 'null':
             host = environ.get('HTTP_HOST', '')
             from urllib.parse import urlparse
-            if (urlparse(origin).netloc != host
-                    and origin not in _allowed_origins()):
+            try:
+                origin_host = urlparse(origin).netloc
+            except ValueError:  # e.g. "http://[": not an origin
+                origin_host = None
+            if origin_host != host and origin not in _allowed_origins():
                 return self._error(403, start_response,
                     "The origin %s is not allowed." % origin[:100])
         try:
             _url_map.bind_to_environ(environ).match()
         except NotFound:
             return self._error(404, start_response)
-        except MethodNotAllowed:
-            return self._error(405, start_response)
+        except MethodNotAllowed as e:
+            return self._error(405, start_response, headers=[
+                    ('Allow', ', '.join(sorted(e.valid_methods or [])))])
         except HTTPException:
             pass
         captured = {}
@@ -757,13 +764,13 @@ class PrefixMiddleware:
         start_response(captured['status'], captured['headers'])
         return body
 
-    def _error(self, status, start_response, message=None):
+    def _error(self, status, start_response, message=None, headers=()):
         code, default = _STATUS_CODES.get(
             status, ('internal_error' if status >= 500 else 'invalid_request',
                 "The request failed."))
         payload = json.dumps(error_body(code, message or default)).encode()
         headers = [('Content-Type', JSON_TYPE),
-            ('Content-Length', str(len(payload)))]
+            ('Content-Length', str(len(payload)))] + list(headers)
         if status == 503:
             headers.append(('Retry-After', '1'))
         start_response('%s %s' % (status, HTTPStatus(status).phrase), headers)

@@ -41,9 +41,11 @@ def document(request=None):
                     'schema': {'type': 'integer', 'minimum': 1},
                     })
         if route['query']:
+            required = route['query'].get('required', [])
             for name, schema in route['query']['properties'].items():
                 params.append({
-                        'name': name, 'in': 'query', 'required': False,
+                        'name': name, 'in': 'query',
+                        'required': name in required,
                         'schema': copy.deepcopy(schema),
                         })
         operation = {
@@ -57,6 +59,9 @@ def document(request=None):
             operation['description'] = route['description']
         if route['auth']:
             operation['security'] = [{'bearer': []}]
+            if route['kiosk']:
+                # or the event's kiosk token as ?token=
+                operation['security'].append({'kiosk': []})
         if route['body']:
             operation['requestBody'] = {
                 'required': True,
@@ -112,9 +117,16 @@ def document(request=None):
         'servers': servers,
         'paths': paths,
         'components': {
-            'securitySchemes': {'bearer': {
+            'securitySchemes': {
+                'bearer': {
                     'type': 'http', 'scheme': 'bearer',
-                    'bearerFormat': 'JWT'}},
+                    'bearerFormat': 'JWT'},
+                'kiosk': {
+                    'type': 'apiKey', 'in': 'query', 'name': 'token',
+                    'description': "The kiosk token of the event "
+                    "(POST events/{event_id}/kiosk-token), on the kiosk "
+                    "routes of that event"},
+                },
             'schemas': {'Error': ERROR},
             },
         }

@@ -353,7 +353,7 @@ def services(request):
 @api_route('GET', 'services/{service_id}/slots',
     "The free slots of a service on a local date", tags=['booking'],
     description="Slots the member's tier may not book yet are absent.",
-    query=obj({'date': DATE, 'resource_id': integer(1)},
+    query=obj({'date': DATE, 'resource_id': integer(1, 2 ** 31 - 1)},
         required=['date']),
     response=obj({'slots': array(SLOT)}, required=['slots']),
     errors=[(404, 'not_found')])
