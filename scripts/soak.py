@@ -332,9 +332,8 @@ def kill_workers(server, burst):
         if not workers:
             continue
         os.kill(workers[0], signal.SIGKILL)
-        faults.append('web worker %s killed at %d %%' % (
-                workers[0], fraction * 100))
-        log(faults[-1])
+        faults.append('%d %%' % (fraction * 100))
+        log('web worker %s killed at %s' % (workers[0], faults[-1]))
     return faults
 
 
@@ -396,7 +395,7 @@ def restart_postgres(cluster):
         burst.wait_done(0.3)
         t0 = time.monotonic()
         cluster.ctl('restart', '-m', 'fast')
-        text = 'PostgreSQL restarted at 30 %% (%.1f s down)' % (
+        text = 'PostgreSQL restarted at 30 %% (%.1f s)' % (
             time.monotonic() - t0)
         log(text)
         return [text]
@@ -459,7 +458,11 @@ def summary_rows(results):
                     ', '.join('%s: %s' % (k, v)
                         for k, v in sorted(r['outcomes'].items())
                         if k != 'created')))
-            fault = '; '.join(r['faults']) or 'none'
+            if r['phase'] == 'worker-kill':
+                fault = 'a web worker killed (SIGKILL) at %s' % (
+                    ', '.join(r['faults']) or 'no time')
+            else:
+                fault = '; '.join(r['faults']) or 'none'
         rows.append((r['phase'], fault, load, outcome,
                 'pass' if r['ok'] else 'FAIL'))
     return rows
