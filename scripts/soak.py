@@ -130,13 +130,18 @@ class Burst:
         return json.dumps({'qr_token': self.run['qr_tokens'][window],
                 'lat': lat, 'lon': lon, 'client_uuid': self.uuids[i]})
 
-    def post(self, i):
+    def post(self, i, read=True):
+        """Send the check-in of i and return the status and the text of the
+        answer, or go away without reading it"""
         connection = http.client.HTTPConnection(
             '127.0.0.1', self.port, timeout=30)
         try:
             connection.request('POST', self.path, self.body(i), {
                     'Authorization': 'Bearer ' + self.run['jwts'][i],
                     'Content-Type': 'application/json'})
+            if not read:
+                time.sleep(0.05)
+                return None, None
             response = connection.getresponse()
             return response.status, response.read().decode(
                 'utf-8', 'replace')
@@ -145,17 +150,10 @@ class Burst:
 
     def abandon(self, i):
         "Send the check-in of i and go away without reading the answer"
-        connection = http.client.HTTPConnection(
-            '127.0.0.1', self.port, timeout=30)
         try:
-            connection.request('POST', self.path, self.body(i), {
-                    'Authorization': 'Bearer ' + self.run['jwts'][i],
-                    'Content-Type': 'application/json'})
-            time.sleep(0.05)
+            self.post(i, read=False)
         except (OSError, http.client.HTTPException):
             pass
-        finally:
-            connection.close()
         with self.lock:
             self.attempts += 1
             self.outcomes['abandoned by the client'] += 1

@@ -65,13 +65,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from tests.messages_tools import FakeWeChat  # noqa: E402
 
 PHASE = "kill the sender mid-send"
 METHOD = 'member.message|send_queued'
@@ -81,91 +81,6 @@ RECOVERY = re.compile(r'message (\d+) interrupted while sending')
 TIMESTAMP = re.compile(r'\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]')
 
 logger = logging.getLogger('soak_messages')
-
-
-# The fake WeChat server
-
-class SlowWeChat:
-    """A fake api.weixin.qq.com: a token for the app, and subscription
-    messages answered after `delay` seconds, each counted on reception by
-    the key the template puts in KEY_FIELD"""
-
-    def __init__(self, delay):
-        self.lock = threading.Lock()
-        self.delay = delay
-        self.valid_token = None
-        self.token_fetches = 0
-        self.receptions = collections.Counter()
-        self.total = 0
-        self.refused = 0
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.0'
-
-            def log_message(self, *args):
-                pass
-
-            def _answer(self, data):
-                body = json.dumps(data).encode('utf-8')
-                try:
-                    self.send_response(200)
-                    self.send_header('Content-Type', 'application/json')
-                    self.send_header('Content-Length', str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    # The sender was killed while waiting for the answer
-                    pass
-
-            def do_GET(self):
-                url = urllib.parse.urlparse(self.path)
-                if url.path != '/cgi-bin/token':
-                    return self._answer({'errcode': 404})
-                with fake.lock:
-                    fake.token_fetches += 1
-                    fake.valid_token = 'TOKEN-%d' % fake.token_fetches
-                    token = fake.valid_token
-                self._answer({'access_token': token, 'expires_in': 7200})
-
-            def do_POST(self):
-                url = urllib.parse.urlparse(self.path)
-                query = urllib.parse.parse_qs(url.query)
-                length = int(self.headers.get('Content-Length') or 0)
-                body = json.loads(self.rfile.read(length) or b'{}')
-                key = body.get('data', {}).get(KEY_FIELD, {}).get('value')
-                with fake.lock:
-                    if query.get('access_token', [None])[0] != (
-                            fake.valid_token):
-                        fake.refused += 1
-                        answer = {'errcode': 40001, 'errmsg': 'invalid token'}
-                    else:
-                        # Delivered: WeChat shows it whatever happens next
-                        fake.receptions[key] += 1
-                        fake.total += 1
-                        answer = {'errcode': 0, 'errmsg': 'ok'}
-                if answer['errcode'] == 0:
-                    time.sleep(fake.delay)
-                self._answer(answer)
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.server.daemon_threads = True
-        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def counts(self):
-        with self.lock:
-            return self.total, len(self.receptions)
-
-    def snapshot(self):
-        with self.lock:
-            return dict(self.receptions)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # Database and environment
@@ -650,7 +565,9 @@ def main():
         parser.error("TRYTOND_DATABASE__URI must be a postgresql:// URI")
     logger.info("seed %d, mode %s, %d messages, %d kills", args.seed,
         args.mode, args.messages, args.kills)
-    fake = SlowWeChat(args.delay)
+    # Each message counted on reception by the key the template puts in
+    # KEY_FIELD, answered after --delay seconds
+    fake = FakeWeChat(send_delay=args.delay, key_field=KEY_FIELD)
     env = trytond_env(uri, fake.url, args.mode)
     logdir = tempfile.mkdtemp(prefix='soak-messages-')
     result = None

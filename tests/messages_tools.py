@@ -1,6 +1,8 @@
 """A local fake WeChat server and helpers for the message tests"""
+import collections
 import json
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -10,10 +12,17 @@ class FakeWeChat:
     fetches, records the messages and answers the send with the codes of
     `send_answers` (an int errcode, or 'http500'), then 0"""
 
-    def __init__(self, token_delay=0):
+    def __init__(self, token_delay=0, send_delay=0, key_field=None):
         self.lock = threading.Lock()
         self.token_fetches = 0
         self.token_delay = token_delay
+        # A delivered message is answered after send_delay seconds
+        self.send_delay = send_delay
+        # The receptions of each message by the value of its data field
+        # key_field (scripts/soak_messages.py)
+        self.key_field = key_field
+        self.receptions = collections.Counter()
+        self.refused = 0
         self.valid_token = None
         self.sent = []
         self.send_answers = []
@@ -25,17 +34,20 @@ class FakeWeChat:
 
             def _answer(self, data, status=200):
                 body = json.dumps(data).encode('utf-8')
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header('Content-Type', 'application/json')
+                    self.send_header('Content-Length', str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    # The sender was killed while waiting for the answer
+                    pass
 
             def do_GET(self):
                 url = urllib.parse.urlparse(self.path)
                 if url.path != '/cgi-bin/token':
                     return self._answer({'errcode': 404}, 404)
-                import time
                 time.sleep(fake.token_delay)
                 with fake.lock:
                     fake.token_fetches += 1
@@ -52,6 +64,7 @@ class FakeWeChat:
                 with fake.lock:
                     if query.get('access_token', [None])[0] != (
                             fake.valid_token):
+                        fake.refused += 1
                         return self._answer(
                             {'errcode': 40001, 'errmsg': 'invalid token'})
                     answer = (fake.send_answers.pop(0)
@@ -59,14 +72,30 @@ class FakeWeChat:
                     if answer == 'http500':
                         return self._answer({'error': 'boom'}, 500)
                     if answer == 0:
+                        # Delivered: WeChat shows it whatever happens next
                         fake.sent.append(body)
+                        if fake.key_field:
+                            fake.receptions[body.get('data', {}).get(
+                                    fake.key_field, {}).get('value')] += 1
+                if answer == 0 and fake.send_delay:
+                    time.sleep(fake.send_delay)
                 self._answer({'errcode': answer, 'errmsg': 'fake'})
 
         self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
         self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
         self.thread = threading.Thread(
             target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def counts(self):
+        "The receptions and the distinct messages received"
+        with self.lock:
+            return sum(self.receptions.values()), len(self.receptions)
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.receptions)
 
     def close(self):
         self.server.shutdown()
