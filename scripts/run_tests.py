@@ -66,11 +66,18 @@ def main():
     start = time.monotonic()
     result = runner.run(suite)
     elapsed = time.monotonic() - start
-    failed = len(result.failures) + len(result.errors) + import_errors \
-        + len(result.unexpectedSuccesses)
+    # A test counts once, however many of its subtests failed
+    from unittest.suite import _ErrorHolder
+    failing = {}
+    for test, _ in result.failures + result.errors:
+        test = getattr(test, 'test_case', test)
+        failing[test.id()] = test
+    for test in result.unexpectedSuccesses:
+        failing[test.id()] = test
+    failed = len(failing) + import_errors
     skipped = len(result.skipped)
-    passed = result.testsRun - len(result.failures) - len(result.errors) \
-        - skipped - len(result.unexpectedSuccesses)
+    passed = result.testsRun - skipped - sum(
+        1 for t in failing.values() if not isinstance(t, _ErrorHolder))
     print("%s: %d passed, %d failed, %d skipped (%.0f s)" % (
             args.label, passed, failed, skipped, elapsed))
     if args.summary:
