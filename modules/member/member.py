@@ -669,8 +669,6 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     def balance_and_streak(cls, member_id):
         """Return the points balance and the streak days (see
         get_streak_days) of member, read in one SQL query"""
-        pool = Pool()
-        Configuration = pool.get('member.configuration')
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(
@@ -679,11 +677,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         balance, length, last = cursor.fetchone()
         if isinstance(last, str):
             last = dt.date.fromisoformat(last)
-        today = Configuration.get_cached().local_date()
-        streak = 0
-        if last and last >= today - dt.timedelta(days=1):
-            streak = length or 0
-        return balance or 0, streak
+        return balance or 0, cls._streak_days(last, length)
 
     @classmethod
     def _update_tier_sql(cls, member_id, lifetime, tier_id):
@@ -749,12 +743,17 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     # Streaks
 
     def get_streak_days(self, name):
+        return self._streak_days(self.last_activity_date, self.streak_length)
+
+    @classmethod
+    def _streak_days(cls, last_activity_date, streak_length):
+        "The streak shown today: broken once a whole local day is missed"
         pool = Pool()
         Configuration = pool.get('member.configuration')
         today = Configuration.get_cached().local_date()
-        if (self.last_activity_date
-                and self.last_activity_date >= today - dt.timedelta(days=1)):
-            return self.streak_length or 0
+        if (last_activity_date
+                and last_activity_date >= today - dt.timedelta(days=1)):
+            return streak_length or 0
         return 0
 
     @classmethod
