@@ -18,6 +18,7 @@ from trytond.i18n import gettext
 from trytond.model import (
     Check, Index, ModelSQL, ModelView, Workflow, fields)
 from trytond.modules.member.configuration import TIMEZONES
+from trytond.modules.member.member import ClearCacheMixin
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
@@ -121,9 +122,11 @@ _snapshot_cache = Cache('checkin.event.snapshot', context=False)
 _snapshots = WeakKeyDictionary()
 
 
-class Event(Workflow, ModelSQL, ModelView):
+class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
     "Check-in Event"
     __name__ = 'checkin.event'
+    # Event.snapshot
+    _cleared_caches = (_snapshot_cache,)
     __string__ = "Check-in Event"
 
     _draft = {'readonly': Eval('state') != 'draft'}
@@ -469,21 +472,6 @@ class Event(Workflow, ModelSQL, ModelView):
         default.setdefault('secret', None)
         default.setdefault('secret_date', None)
         return super().copy(events, default=default)
-
-    @classmethod
-    def create(cls, vlist):
-        _snapshot_cache.clear()
-        return super().create(vlist)
-
-    @classmethod
-    def write(cls, *args):
-        _snapshot_cache.clear()
-        super().write(*args)
-
-    @classmethod
-    def delete(cls, events):
-        _snapshot_cache.clear()
-        super().delete(events)
 
     @classmethod
     def snapshot(cls, event_id):
@@ -1379,9 +1367,11 @@ class EventOrganizer(ModelSQL):
                 })
 
 
-class EventRoster(ModelSQL):
+class EventRoster(ClearCacheMixin, ModelSQL):
     "Check-in Event Roster"
     __name__ = 'checkin.event-member.member'
+    # Event.snapshot knows whether an event has a roster
+    _cleared_caches = (_snapshot_cache,)
     __string__ = "Event Roster"
 
     event = fields.Many2One(
@@ -1400,22 +1390,6 @@ class EventRoster(ModelSQL):
                 Index(t, (t.member, Index.Equality())),
                 })
 
-    # Event.snapshot knows whether an event has a roster
-
-    @classmethod
-    def create(cls, vlist):
-        _snapshot_cache.clear()
-        return super().create(vlist)
-
-    @classmethod
-    def write(cls, *args):
-        _snapshot_cache.clear()
-        super().write(*args)
-
-    @classmethod
-    def delete(cls, lines):
-        _snapshot_cache.clear()
-        super().delete(lines)
 
 
 class BatchCheckInStart(ModelView):

@@ -10,6 +10,8 @@ from trytond.pool import Pool
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
 
+from .member import ClearCacheMixin
+
 TIMEZONES = [(z, z) for z in tz.available_timezones()]
 
 # The values of the configuration that every points posting and streak
@@ -19,9 +21,10 @@ _cached = Cache('member.configuration.cached', context=False)
 _instances = WeakKeyDictionary()
 
 
-class Configuration(ModelSingleton, ModelSQL, ModelView):
+class Configuration(ClearCacheMixin, ModelSingleton, ModelSQL, ModelView):
     "Member Configuration"
     __name__ = 'member.configuration'
+    _cleared_caches = (_cached,)
 
     timezone = fields.Selection(
         TIMEZONES, "Timezone", required=True, translate=False,
@@ -112,21 +115,6 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         return 1000
 
     @classmethod
-    def create(cls, vlist):
-        _cached.clear()
-        return super().create(vlist)
-
-    @classmethod
-    def write(cls, *args):
-        _cached.clear()
-        super().write(*args)
-
-    @classmethod
-    def delete(cls, records):
-        _cached.clear()
-        super().delete(records)
-
-    @classmethod
     def get_cached(cls):
         """Return the configuration with its time zone, allow negative,
         streak base points and streak rules loaded from a per-process
@@ -194,9 +182,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
             return date.month == 1
 
 
-class StreakRule(ModelSQL, ModelView):
+class StreakRule(ClearCacheMixin, ModelSQL, ModelView):
     "Streak Bonus"
     __name__ = 'member.streak.rule'
+    _cleared_caches = (_cached,)
 
     configuration = fields.Many2One(
         'member.configuration', "Configuration", required=True,
@@ -222,21 +211,6 @@ class StreakRule(ModelSQL, ModelView):
     @classmethod
     def default_configuration(cls):
         return 1
-
-    @classmethod
-    def create(cls, vlist):
-        _cached.clear()
-        return super().create(vlist)
-
-    @classmethod
-    def write(cls, *args):
-        _cached.clear()
-        super().write(*args)
-
-    @classmethod
-    def delete(cls, rules):
-        _cached.clear()
-        super().delete(rules)
 
     def applies(self, streak):
         if self.repeat:

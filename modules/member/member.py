@@ -141,6 +141,35 @@ def statement(key, build, /, **values):
     return sql, tuple(values[v] if s else v for s, v in slots)
 
 
+class ClearCacheMixin:
+    """Clear the per-process caches of `_cleared_caches` (trytond.cache
+    Cache instances) whenever records are created, written or deleted:
+    at once in this process, at their next transaction (or when notified)
+    in the others"""
+    __slots__ = ()
+    _cleared_caches = ()
+
+    @classmethod
+    def create(cls, vlist):
+        cls._clear_caches()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        cls._clear_caches()
+        super().write(*args)
+
+    @classmethod
+    def delete(cls, records):
+        cls._clear_caches()
+        super().delete(records)
+
+    @classmethod
+    def _clear_caches(cls):
+        for cache in cls._cleared_caches:
+            cache.clear()
+
+
 def invalidate_records(Model, ids):
     """Drop the ORM caches of the transaction for the records of Model
     written with SQL (the way ModelSQL does it)"""

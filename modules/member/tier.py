@@ -13,6 +13,8 @@ from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from .member import ClearCacheMixin
+
 # Ids per SQL query in batch reads
 SLICE = 1000
 
@@ -20,9 +22,12 @@ SLICE = 1000
 _thresholds_cache = Cache('member.tier.thresholds', context=False)
 
 
-class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
+class Tier(
+        ClearCacheMixin, DeactivableMixin, sequence_ordered(), ModelSQL,
+        ModelView):
     "Member Tier"
     __name__ = 'member.tier'
+    _cleared_caches = (_thresholds_cache,)
 
     code = fields.Char("Code", required=True, strip=True)
     name = fields.Char("Name", required=True, translate=True)
@@ -96,21 +101,6 @@ class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     group_by=[member.tier]))
             counts.update(cursor)
         return counts
-
-    @classmethod
-    def create(cls, vlist):
-        _thresholds_cache.clear()
-        return super().create(vlist)
-
-    @classmethod
-    def write(cls, *args):
-        _thresholds_cache.clear()
-        super().write(*args)
-
-    @classmethod
-    def delete(cls, tiers):
-        _thresholds_cache.clear()
-        super().delete(tiers)
 
     @classmethod
     def thresholds(cls):
