@@ -34,6 +34,13 @@ logger = logging.getLogger(__name__)
 
 PREFIX = '/mp/v1/'
 MAX_BODY = 64 * 1024
+# The largest header field (name and value) and all the header fields of a
+# request, and the longest path with its query string: above them the
+# request is answered 431 / 414 as JSON by PrefixMiddleware.  The servers in
+# front (scripts/gunicorn.conf.py) allow more, so that the API decides.
+MAX_HEADER = 8 * 1024
+MAX_HEADERS = 32 * 1024
+MAX_URL = 4 * 1024
 MAX_DEPTH = 20
 # Dates outside of these years are refused as invalid input: nothing is
 # booked or checked in there, and the time zone arithmetic would overflow
@@ -63,6 +70,8 @@ CODE_STATUS = {
     'slot_full': 409,
     'booking_overlap': 409,
     'payload_too_large': 413,
+    'uri_too_long': 414,
+    'header_too_large': 431,
     'unsupported_media_type': 415,
     'rate_limited': 429,
     'internal_error': 500,
@@ -698,8 +707,10 @@ _STATUS_CODES = {
     404: ('not_found', "There is nothing at this address."),
     405: ('method_not_allowed', "This method is not allowed here."),
     413: ('payload_too_large', "The request body is too large."),
+    414: ('uri_too_long', "The address is too long."),
     415: ('unsupported_media_type', "The body must be JSON."),
     429: ('rate_limited', "Too many requests."),
+    431: ('header_too_large', "A request header is too large."),
     500: ('internal_error', "An internal error occurred."),
     502: ('wechat_unavailable', "An upstream service is unavailable."),
     503: ('service_unavailable', "The service is unavailable, retry later."),
@@ -712,6 +723,32 @@ def _allowed_origins():
                 ).split()))
 
 
+def _oversized(environ):
+    "The status (414, 431) of a request whose address or headers are too long"
+    if (len(environ.get('PATH_INFO', ''))
+            + len(environ.get('QUERY_STRING', ''))) > MAX_URL:
+        return 414
+    total = 0
+    for key, value in environ.items():
+        if key.startswith('HTTP_') or key in {
+                'CONTENT_TYPE', 'CONTENT_LENGTH'}:
+            size = len(key) + len(value) if isinstance(value, str) else 0
+            if size > MAX_HEADER:
+                return 431
+            total += size
+    if total > MAX_HEADERS:
+        return 431
+    return None
+
+
+def error_payload(status, message=None):
+    "The JSON error object of an HTTP status, as bytes"
+    code, default = _STATUS_CODES.get(
+        status, ('internal_error' if status >= 500 else 'invalid_request',
+            "The request failed."))
+    return json.dumps(error_body(code, message or default)).encode()
+
+
 class PrefixMiddleware:
     "Answer JSON errors on the API prefix, whatever fails"
 
@@ -722,6 +759,9 @@ class PrefixMiddleware:
         path = environ.get('PATH_INFO', '')
         if not _PREFIX_RE.match(path):
             return self.app(environ, start_response)
+        refused = _oversized(environ)
+        if refused:
+            return self._error(refused, start_response)
         origin = environ.get('HTTP_ORIGIN')
         if origin and origin != 'null':
             host = environ.get('HTTP_HOST', '')
@@ -765,10 +805,7 @@ class PrefixMiddleware:
         return body
 
     def _error(self, status, start_response, message=None, headers=()):
-        code, default = _STATUS_CODES.get(
-            status, ('internal_error' if status >= 500 else 'invalid_request',
-                "The request failed."))
-        payload = json.dumps(error_body(code, message or default)).encode()
+        payload = error_payload(status, message)
         headers = [('Content-Type', JSON_TYPE),
             ('Content-Length', str(len(payload)))] + list(headers)
         if status == 503:

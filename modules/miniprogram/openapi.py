@@ -19,7 +19,8 @@ ERROR = obj({
 GENERIC = {
     None: [(400, 'invalid_request'), (404, 'not_found'),
         (405, 'method_not_allowed'), (413, 'payload_too_large'),
-        (415, 'unsupported_media_type'), (500, 'internal_error'),
+        (414, 'uri_too_long'), (415, 'unsupported_media_type'),
+        (431, 'header_too_large'), (500, 'internal_error'),
         (503, 'service_unavailable')],
     'member': [(401, 'unauthorized')],
     'organizer': [(401, 'unauthorized'), (403, 'forbidden')],

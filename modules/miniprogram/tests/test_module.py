@@ -339,6 +339,20 @@ class ApiTestCase(RouteTestCase):
         response = self.client().get('/no_such_db/mp/v1/me')
         self.assertError(response, 404, 'not_found')
 
+    def test_oversized_requests_are_json(self):
+        "Too long header fields and addresses answer 431 / 414 as JSON"
+        from trytond.modules.miniprogram.api import MAX_HEADER, MAX_URL
+        self.assertError(self.api('GET', 'me', token='x' * 20000),
+            431, 'header_too_large')
+        self.assertError(self.api('GET', 'me', headers={
+                    'X-Filler-%s' % i: 'y' * (MAX_HEADER - 100)
+                    for i in range(5)}),
+            431, 'header_too_large')
+        self.assertError(self.api('GET', 'services?x=' + 'z' * MAX_URL),
+            414, 'uri_too_long')
+        self.assertError(self.api('GET', 'me', token='x' * 1000),
+            401, 'unauthorized')
+
     # WeChat
 
     def test_wechat_login(self):

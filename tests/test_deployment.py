@@ -1,0 +1,146 @@
+"""The shipped deployment (`scripts/service web`: gunicorn with
+scripts/gunicorn.conf.py) answers every request under the API prefix with
+the JSON error object, also those refused for their size before or by the
+application."""
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from trytond import backend, config
+from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
+
+from .test_api_e2e import free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def raw_request(port, data, timeout=30):
+    "Send data as is and answer (status, headers, body) of the answer"
+    with socket.create_connection(('127.0.0.1', port), timeout) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b''
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b'\r\n\r\n')
+    lines = head.decode('latin1').split('\r\n')
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(':')
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+@unittest.skipUnless(backend.name == 'postgresql',
+    "gunicorn with several workers runs on PostgreSQL")
+class DeploymentTestCase(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        drop_db()
+        activate_module(['miniprogram'])
+        cls.port = free_port()
+        env = dict(os.environ,
+            TRYTOND_DATABASE__URI=config.get('database', 'uri'),
+            DB_NAME=DB_NAME, WEB_WORKERS='1',
+            WEB_BIND='127.0.0.1:%s' % cls.port,
+            TRYTOND_MINIPROGRAM__JWT_SECRET=secrets.token_hex(32))
+        cls.log = open(os.path.join(os.environ.get('TMPDIR', '/tmp'),
+                'deployment-%s.log' % os.getpid()), 'w+')
+        cls.server = subprocess.Popen(
+            [os.path.join(ROOT, 'scripts', 'service'), 'web'],
+            env=env, stdout=cls.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if cls.server.poll() is not None:
+                break
+            try:
+                status, _, _ = cls.get('openapi.json')
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        cls.log.seek(0)
+        output = cls.log.read()[-3000:]
+        cls.tearDownClass()
+        raise RuntimeError("scripts/service web did not start:\n" + output)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server.poll() is None:
+            os.killpg(cls.server.pid, signal.SIGTERM)
+            cls.server.wait(30)
+        cls.log.close()
+        drop_db()
+
+    @classmethod
+    def get(cls, path, headers=(), method='GET', body=b''):
+        lines = ['%s /%s/mp/v1/%s HTTP/1.1' % (method, DB_NAME, path),
+            'Host: 127.0.0.1:%s' % cls.port, 'Connection: close']
+        lines += ['%s: %s' % h for h in headers]
+        if body:
+            lines += ['Content-Type: application/json',
+                'Content-Length: %s' % len(body)]
+        data = ('\r\n'.join(lines) + '\r\n\r\n').encode('latin1') + body
+        return raw_request(cls.port, data)
+
+    def assertJsonError(self, answer, status, code):
+        got, headers, body = answer
+        self.assertEqual(got, status, body[:300])
+        self.assertTrue(headers.get('content-type', '').startswith(
+                'application/json'), (headers, body[:300]))
+        error = json.loads(body)['error']
+        self.assertEqual(error['code'], code, error)
+        self.assertIsInstance(error['message'], str)
+
+    def test_long_header_decided_by_the_api(self):
+        "A 20,000-character Authorization: 431 from the API, as JSON"
+        self.assertJsonError(self.get('me', [
+                    ('Authorization', 'Bearer ' + 'x' * 20000)]),
+            431, 'header_too_large')
+
+    def test_header_beyond_gunicorn(self):
+        "Above gunicorn's own limits the answer is JSON too"
+        self.assertJsonError(self.get('me', [
+                    ('Authorization', 'Bearer ' + 'x' * 100000)]),
+            431, 'header_too_large')
+        self.assertJsonError(self.get('me', [
+                    ('X-Many-%s' % i, 'y') for i in range(150)]),
+            431, 'header_too_large')
+
+    def test_long_address(self):
+        "Too long addresses: 414 as JSON, from the API and from gunicorn"
+        self.assertJsonError(self.get('services?x=' + 'z' * 6000),
+            414, 'uri_too_long')
+        self.assertJsonError(self.get('services?x=' + 'z' * 10000),
+            414, 'uri_too_long')
+
+    def test_large_body(self):
+        "A 1 MB body: 413 as JSON"
+        self.assertJsonError(self.get('auth/login', method='POST',
+                body=b'{"phone": "' + b'1' * (1024 * 1024) + b'"}'),
+            413, 'payload_too_large')
+
+    def test_malformed_request(self):
+        "A malformed header gunicorn refuses: 400 as JSON"
+        data = ('GET /%s/mp/v1/me HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n'
+            % DB_NAME).encode()
+        self.assertJsonError(raw_request(self.port, data),
+            400, 'invalid_request')
+
+    def test_ordinary_request(self):
+        "A request within the limits reaches the API"
+        self.assertJsonError(self.get('me', [
+                    ('Authorization', 'Bearer ' + 'x' * 1000)]),
+            401, 'unauthorized')
