@@ -7,6 +7,13 @@ class Sao {
         this.server = server;
         this.errors = [];
         page.on('pageerror', (e) => this.errors.push(e.message));
+        // Every file the client fetches exists (sao asked for
+        // locale/en_US.json and got 405)
+        page.on('response', (r) => {
+            if (r.request().method() === 'GET' && r.status() >= 400) {
+                this.errors.push(`GET ${r.url()}: ${r.status()}`);
+            }
+        });
     }
 
     async init() {
