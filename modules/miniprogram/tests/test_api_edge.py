@@ -1,0 +1,260 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The edge of the mini-program API: any text given as a credential, ids
+out of the range of the database, per-member batch results, the missing
+position, unknown subscription templates and the offsets of the times."""
+import datetime as dt
+import os
+import string
+import tempfile
+import uuid
+from decimal import Decimal
+from unittest.mock import patch
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from trytond.modules.checkin import clock
+from trytond.modules.checkin.tests.test_module import (
+    LAT, LON, START, create_event)
+from trytond.modules.company.tests import create_company
+from trytond.modules.currency.tests import create_currency
+from trytond.modules.service_booking import clock as booking_clock
+from trytond.modules.service_booking.tests.test_module import (
+    create_resource, create_service, create_tiers)
+from trytond.pool import Pool
+from trytond.tests.test_tryton import RouteTestCase
+from trytond.transaction import Transaction
+
+from .tools import Api, in_transaction
+
+if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
+    from hypothesis.configuration import set_hypothesis_home_dir
+    set_hypothesis_home_dir(os.path.join(
+            tempfile.gettempdir(), 'hypothesis-%s' % os.getuid()))
+
+NOW = START + dt.timedelta(minutes=5)
+STAFF_PASSWORD = 'Edge-Staff-2026'
+MAX_ID = 2 ** 31 - 1
+# Out of the INTEGER id columns of PostgreSQL, of SQLite's and of both
+HUGE_IDS = [2 ** 31, 2 ** 63, 99999999999999999999]
+# Every request is a route call: keep the examples few, without deadline
+# (the machine is shared) and without example database in the tree
+ROUTE = settings(max_examples=60, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture])
+
+# Any text, and texts shaped like the credentials with numbers of any size
+any_text = st.text(max_size=600)
+numbers = st.integers(min_value=0, max_value=10 ** 30).map(str)
+signatures = st.text(
+    alphabet=string.ascii_letters + string.digits + '-_', min_size=0,
+    max_size=30)
+# EVENT stands for the id of an event of the test database
+token_like = st.builds(lambda e, w, s: '%s.%s.%s' % (e, w, s),
+    st.one_of(numbers, st.just('EVENT')), numbers, signatures)
+credential_text = st.one_of(any_text, token_like, numbers)
+# Texts an HTTP header or an address can carry
+header_text = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xff,
+            blacklist_characters='\x7f'), max_size=600),
+    token_like,
+    st.builds(lambda a, b, c: '%s.%s.%s' % (a, b, c),
+        signatures, signatures, signatures))
+
+
+class ApiEdgeTestCase(RouteTestCase):
+    "Mini-program API: the edge"
+    module = 'miniprogram'
+
+    @classmethod
+    def setUpDatabase(cls):
+        pool = Pool()
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        Place = pool.get('checkin.place')
+        Tag = pool.get('checkin.tag')
+        currency = create_currency('CNY')
+        currency.rounding = Decimal('0.01')
+        currency.save()
+        company = create_company(currency=currency)
+        company.timezone = 'Asia/Shanghai'
+        company.save()
+        api_user = User(ModelData.get_id('miniprogram', 'user_miniprogram'))
+        User.write([api_user], {'companies': [('add', [company.id])],
+                'company': company.id})
+        organizer, = User.create([{
+                    'name': "Organizer", 'login': 'organizer',
+                    'password': STAFF_PASSWORD,
+                    'groups': [('add', [ModelData.get_id(
+                                    'checkin', 'group_checkin')])],
+                    }])
+        event = create_event(name="Meeting",
+            organizers=[('add', [organizer.id])])
+        create_event(name="Tokyo", timezone='Asia/Tokyo',
+            organizers=[('add', [organizer.id])])
+        place, = Place.create([{'name': "Hall", 'latitude': LAT,
+                    'longitude': LON}])
+        Tag.create([{'uid': '04A22B1A0001', 'event': event.id}])
+        with Transaction().set_context(company=company.id):
+            create_tiers()
+            rooms = [create_resource("Room 1")]
+            create_service(rooms, price=Decimal('158'))
+
+    def setUp(self):
+        super().setUp()
+        clock.freeze(NOW)
+        self.addCleanup(clock.unfreeze)
+        # The service booking clock: the day before the event
+        frozen = patch.object(booking_clock, 'now',
+            lambda: dt.datetime(2026, 6, 1, 0, 0))
+        frozen.start()
+        self.addCleanup(frozen.stop)
+        self.api = Api(self.client())
+
+        def ids():
+            pool = Pool()
+            Event = pool.get('checkin.event')
+            Service = pool.get('booking.service')
+            event, = Event.search([('name', '=', "Meeting")])
+            service, = Service.search([])
+            return event.id, event.current_token(NOW), service.id
+        self.event_id, self.token, self.service_id = in_transaction(ids)
+
+    _phones = iter(range(100, 10 ** 6))
+
+    def login(self, organizer=False):
+        phone = '1350000%04d' % next(self._phones)
+        status, data = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': 'Lotus-2026-x'})
+        self.assertEqual(status, 201, data)
+        if organizer:
+            def link():
+                pool = Pool()
+                Member = pool.get('member.member')
+                User = pool.get('res.user')
+                user, = User.search([('login', '=', 'organizer')])
+                Member.write(Member.search([('user', '=', user.id)]),
+                    {'user': None})
+                Member.write([Member(data['member']['id'])],
+                    {'user': user.id})
+            in_transaction(link)
+        api = Api(self.client(), token=data['access_token'])
+        api.member_id = data['member']['id']
+        return api
+
+    def staff(self):
+        status, data = self.api.json('POST', 'auth/staff', {
+                'login': 'organizer', 'password': STAFF_PASSWORD})
+        self.assertEqual(status, 200, data)
+        return Api(self.client(), token=data['access_token'])
+
+    def assertError(self, result, status, code):
+        got_status, data = result
+        self.assertEqual(got_status, status, data)
+        self.assertEqual(data['error']['code'], code, data)
+        return data
+
+    def assertCode(self, result, codes):
+        "The answer is one of codes {status: {error codes}}, never a 5xx"
+        status, data = result
+        self.assertLess(status, 500, data)
+        self.assertIn(status, codes, data)
+        self.assertIn(data['error']['code'], codes[status], data)
+
+    def here(self, **extra):
+        return dict({'lat': LAT, 'lon': LON}, **extra)
+
+    # 1. Credentials: any text is refused with the documented code
+
+    @property
+    def member(self):
+        if not hasattr(self, '_member'):
+            self._member = self.login()
+        return self._member
+
+    @ROUTE
+    @given(credential_text)
+    @example('EVENT.99999999999999.AAAAAAAAAAAAAAAAAAAAAA')
+    @example('EVENT.0.AAAAAAAAAAAAAAAAAAAAAA')
+    @example('999999999999.1.AAAAAAAAAAAAAAAAAAAAAA')
+    def test_qr_token_any_text(self, value):
+        "Any qr_token is invalid_token or qr_expired, in check-in and sync"
+        value = value.replace('EVENT', str(self.event_id))
+        codes = {400: {'invalid_request'},
+            422: {'invalid_token', 'qr_expired'}}
+        self.assertCode(self.member.json('POST', 'checkins',
+                self.here(qr_token=value)), codes)
+        self._sync(value, 'qr_token', codes)
+
+    def _sync(self, value, field, codes, **extra):
+        "A sync item with value as field is an error entry of codes"
+        status, data = self.member.json('POST', 'checkins/sync', {
+                'items': [self.here(client_uuid=str(uuid.uuid4()),
+                        client_time='2026-03-02T01:05:00Z',
+                        **{field: value}, **extra)]})
+        self.assertLess(status, 500, data)
+        if status == 200:
+            result, = data['results']
+            self.assertEqual(result['status'], 'error', data)
+            self.assertIn(result['error']['code'], codes.get(422, ()), data)
+        else:
+            self.assertIn(status, codes, data)
+            self.assertIn(data['error']['code'], codes[status], data)
+
+    @ROUTE
+    @given(credential_text)
+    @example('99999999999999999999')
+    @example('１２３４５６')
+    @example('12-34 56')
+    def test_code_any_text(self, value):
+        "Any activity code is invalid_token or qr_expired"
+        codes = {400: {'invalid_request'},
+            422: {'invalid_token', 'qr_expired'}}
+        self.assertCode(self.member.json('POST', 'checkins',
+                self.here(code=value, event_id=self.event_id)), codes)
+        self._sync(value, 'code', codes, event_id=self.event_id)
+
+    @ROUTE
+    @given(credential_text)
+    @example('04A22B1A0001' + '0' * 100)
+    @example('04:a2:2b:1a:00:01:' * 20)
+    def test_nfc_tag_any_text(self, value):
+        "Any NFC tag is invalid_token"
+        codes = {400: {'invalid_request'}, 422: {'invalid_token'}}
+        self.assertCode(self.member.json('POST', 'checkins',
+                self.here(nfc_tag=value)), codes)
+        self._sync(value, 'nfc_tag', codes)
+
+    @ROUTE
+    @given(header_text)
+    @example('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI5OTk5OTk5OTk5OTk5OTk5OTk5OSJ9.x')
+    @example('a.b.c')
+    def test_bearer_any_text(self, value):
+        "Any bearer token is 401 on member, organizer and kiosk routes"
+        api = Api(self.client(), token=value)
+        codes = {401: {'unauthorized'}}
+        for method, path in [('GET', 'me'),
+                ('GET', 'events/%s/stats' % self.event_id),
+                ('GET', 'events/%s/qr' % self.event_id),
+                ('POST', 'events/%s/kiosk-token' % self.event_id)]:
+            self.assertCode(api.json(method, path), codes)
+        self.assertCode(api.json('POST', 'checkins',
+                self.here(qr_token=self.token)), codes)
+
+    @ROUTE
+    @given(st.text(max_size=600))
+    @example('eyJhbGciOiJIUzI1NiJ9.eyJ0eXAiOiJraW9zayJ9.x')
+    def test_kiosk_query_token_any_text(self, value):
+        "Any ?token= is 401 (or 400 for what no address may carry)"
+        from urllib.parse import quote
+        codes = {400: {'invalid_request'}, 401: {'unauthorized'}}
+        for page in ['qr', 'stats', 'kiosk', 'dashboard']:
+            response = self.api('GET', 'events/%s/%s?token=%s' % (
+                    self.event_id, page, quote(value, safe='')))
+            self.assertLess(response.status_code, 500, response.data)
+            if response.status_code != 404 or value:
+                self.assertIn(response.status_code, codes, response.data)
+                self.assertIn(response.json['error']['code'],
+                    codes[response.status_code], response.data)
