@@ -39,6 +39,10 @@ MAX_DEPTH = 20
 # booked or checked in there, and the time zone arithmetic would overflow
 MIN_YEAR, MAX_YEAR = 1900, 2999
 JSON_TYPE = 'application/json; charset=utf-8'
+# The ids of the database: INTEGER columns on PostgreSQL (SQLite's hold
+# 64 bits); a larger id in a path is unknown (404), in a body or a query
+# invalid (400), never an overflow of the database driver
+MAX_ID = 2 ** 31 - 1
 
 # HTTP status of the machine codes raised by the models (exception classes
 # carry an `error_code` attribute); unknown codes are 422.
@@ -165,6 +169,11 @@ def number(minimum=None, maximum=None, **kw):
         s['maximum'] = maximum
     s.update(kw)
     return s
+
+
+def id_(**kw):
+    "The schema of a record id"
+    return integer(1, MAX_ID, **kw)
 
 
 def boolean(**kw):
@@ -451,7 +460,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
                 'kiosk': kiosk,
                 })
         url = '/<database_name>' + PREFIX + re.sub(
-            r'\{(\w+)\}', r'<int:\1>', path)
+            r'\{(\w+)\}', r'<int(min=1, max=%d):\1>' % MAX_ID, path)
         readonly = method in {'GET', 'HEAD'}
         _url_map.add(Rule(url, endpoint=func.__name__, methods=[method]))
 

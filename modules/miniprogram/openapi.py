@@ -6,7 +6,7 @@ published are the ones the requests are validated against."""
 import copy
 import re
 
-from .api import PREFIX, ROUTES, _STATUS_CODES, obj, string
+from .api import PREFIX, ROUTES, _STATUS_CODES, id_, obj, string
 
 ERROR = obj({
         'error': obj({
@@ -38,7 +38,7 @@ def document(request=None):
         for name in re.findall(r'\{(\w+)\}', route['path']):
             params.append({
                     'name': name, 'in': 'path', 'required': True,
-                    'schema': {'type': 'integer', 'minimum': 1},
+                    'schema': id_(),
                     })
         if route['query']:
             required = route['query'].get('required', [])

@@ -12,7 +12,7 @@ from trytond.transaction import Transaction, without_check_access
 from . import openapi
 from .api import (
     DATE, DATETIME, LIST_QUERY, MONEY, UUID, ApiError, api_route, array,
-    boolean, from_user_error, integer, isoformat, nullable, number, obj,
+    boolean, from_user_error, id_, integer, isoformat, nullable, number, obj,
     parse_datetime, string)
 from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import KioskEventOver
@@ -353,7 +353,7 @@ def services(request):
 @api_route('GET', 'services/{service_id}/slots',
     "The free slots of a service on a local date", tags=['booking'],
     description="Slots the member's tier may not book yet are absent.",
-    query=obj({'date': DATE, 'resource_id': integer(1, 2 ** 31 - 1)},
+    query=obj({'date': DATE, 'resource_id': id_()},
         required=['date']),
     response=obj({'slots': array(SLOT)}, required=['slots']),
     errors=[(404, 'not_found')])
@@ -374,9 +374,9 @@ def service_slots(request):
 
 @api_route('POST', 'bookings', "Book a slot", status=201, tags=['booking'],
     body=obj({
-            'service_id': integer(1),
+            'service_id': id_(),
             'start': DATETIME,
-            'resource_id': nullable(integer(1)),
+            'resource_id': nullable(id_()),
             'address': nullable(string(0, 500)),
             'note': nullable(string(0, 2000)),
             }, required=['service_id', 'start']),
@@ -462,7 +462,7 @@ CHECKIN_ANSWER = obj({'checkin': CHECKIN, 'member': CHECKIN_MEMBER},
 CHECKIN_FIELDS = {
     'qr_token': string(1, 512),
     'code': string(1, 32),
-    'event_id': integer(1),
+    'event_id': id_(),
     'nfc_tag': string(1, 128),
     'lat': number(-90, 90),
     'lon': number(-180, 180),
@@ -706,7 +706,7 @@ def event_stats(request):
 @api_route('POST', 'events/{event_id}/batch-checkin',
     "Check several members in at once", auth='organizer',
     tags=['organizer'],
-    body=obj({'member_ids': array(integer(1), max_items=500, min_items=1)},
+    body=obj({'member_ids': array(id_(), max_items=500, min_items=1)},
         required=['member_ids']),
     response=obj({'results': array(obj({
                         'member_id': integer(),

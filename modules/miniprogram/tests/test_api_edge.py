@@ -6,6 +6,7 @@ out of the range of the database, per-member batch results, the missing
 position, unknown subscription templates and the offsets of the times."""
 import datetime as dt
 import os
+import re
 import string
 import tempfile
 import uuid
@@ -258,3 +259,93 @@ class ApiEdgeTestCase(RouteTestCase):
                 self.assertIn(response.status_code, codes, response.data)
                 self.assertIn(response.json['error']['code'],
                     codes[response.status_code], response.data)
+    # 2. Ids out of the range of the id columns
+
+    def test_path_ids_out_of_range(self):
+        "An id out of range in a path is 404, as an unknown id"
+        member = self.login()
+        organizer = self.login(organizer=True)
+        routes = [
+            (member, 'GET', 'services/%s/slots?date=2026-06-02'),
+            (member, 'GET', 'bookings/%s'),
+            (member, 'POST', 'bookings/%s/cancel'),
+            (organizer, 'GET', 'events/%s/qr'),
+            (organizer, 'GET', 'events/%s/stats'),
+            (organizer, 'POST', 'events/%s/batch-checkin'),
+            (organizer, 'POST', 'events/%s/kiosk-token'),
+            (organizer, 'GET', 'events/%s/kiosk'),
+            (organizer, 'GET', 'events/%s/dashboard'),
+            ]
+        for api, method, path in routes:
+            for value in [MAX_ID] + HUGE_IDS:
+                with self.subTest(path=path, value=value):
+                    body = ({'member_ids': [api.member_id]}
+                        if 'batch' in path else None)
+                    response = api(method, path % value, body)
+                    self.assertEqual(response.status_code, 404,
+                        response.data)
+                    self.assertEqual(response.json['error']['code'],
+                        'not_found')
+
+    def test_body_ids_out_of_range(self):
+        "An id out of range in a body or a query is 400"
+        member = self.login()
+        organizer = self.login(organizer=True)
+        start = '2026-06-02T09:00:00+08:00'
+        for value in HUGE_IDS:
+            cases = [
+                (member, 'POST', 'bookings', {
+                        'service_id': value, 'start': start}),
+                (member, 'POST', 'bookings', {
+                        'service_id': self.service_id, 'start': start,
+                        'resource_id': value}),
+                (member, 'POST', 'checkins', self.here(
+                        code='123456', event_id=value)),
+                (member, 'POST', 'checkins', self.here(
+                        qr_token=self.token, event_id=value)),
+                (member, 'POST', 'checkins/sync', {'items': [self.here(
+                                code='123456', event_id=value,
+                                client_uuid=str(uuid.uuid4()),
+                                client_time='2026-03-02T01:05:00Z')]}),
+                (organizer, 'POST',
+                    'events/%s/batch-checkin' % self.event_id,
+                    {'member_ids': [member.member_id, value]}),
+                (member, 'GET', 'services/%s/slots?date=2026-06-02'
+                    '&resource_id=%s' % (self.service_id, value), None),
+                ]
+            for api, method, path, body in cases:
+                with self.subTest(path=path, body=body):
+                    self.assertError(api.json(method, path, body),
+                        400, 'invalid_request')
+        # At the bound: a well-formed id of nothing
+        self.assertError(member.json('POST', 'bookings', {
+                    'service_id': MAX_ID, 'start': start}),
+            404, 'not_found')
+        self.assertError(member.json('POST', 'checkins', self.here(
+                    code='123456', event_id=MAX_ID)), 422, 'invalid_token')
+
+    def test_schema_ids_bounded(self):
+        "Every id of a path, query or body is bounded in the schema"
+        from trytond.modules.miniprogram.api import ROUTES
+        from trytond.modules.miniprogram.openapi import document
+
+        def walk(schema, where):
+            if not isinstance(schema, dict):
+                return
+            if schema.get('type') == 'integer' and re.search(
+                    r'(^|_)ids?(\]|$|\[)', where):
+                self.assertEqual(schema.get('maximum'), MAX_ID, where)
+                self.assertEqual(schema.get('minimum'), 1, where)
+            for name, item in (schema.get('properties') or {}).items():
+                walk(item, '%s.%s' % (where, name) if where else name)
+            if 'items' in schema:
+                walk(schema['items'], where + '[]')
+        for route in ROUTES:
+            walk(route['body'], '')
+            walk(route['query'], '')
+        for path, item in document()['paths'].items():
+            for operation in item.values():
+                for param in operation['parameters']:
+                    if param['name'].endswith('_id'):
+                        self.assertEqual(param['schema'].get('maximum'),
+                            MAX_ID, (path, param))
