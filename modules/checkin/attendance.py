@@ -26,8 +26,9 @@ from .event import (
 from .exceptions import (
     AlreadyCheckedInError, AttendanceAccessError, CheckInAccessError,
     CheckInError, CheckInRestart, EventNotOpenError, InvalidCheckInError,
-    InvalidTokenError, MethodNotAllowedError, NotOnRosterError,
-    OutOfRangeError, QRExpiredError, ReviewError, WifiMismatchError)
+    InvalidTokenError, MemberUnknownError, MethodNotAllowedError,
+    NotOnRosterError, OutOfRangeError, QRExpiredError, ReviewError,
+    WifiMismatchError)
 
 STATUSES = [
     ('valid', "Valid"),
@@ -987,14 +988,33 @@ class Attendance(ModelSQL, ModelView):
     @classmethod
     def check_in_batch(cls, event, members):
         """Check several members in to event with the staff method and
-        return a CheckInResult for each member, in order"""
+        return a CheckInResult for each member, in order.
+
+        A member id that is no active member is refused on its own
+        (MemberUnknownError): the others are checked in."""
         pool = Pool()
+        Event = pool.get('checkin.event')
         Member = pool.get('member.member')
-        members = Member.browse([int(m) for m in members])
-        if members:
-            Member.lock(members)
-        return [cls.check_in(m, {'event_id': int(event), 'method': 'staff'})
-            for m in members]
+        # Who may not check in to the event learns nothing of the members
+        Event(int(event)).check_organizer()
+        ids = [int(m) for m in members]
+        with without_check_access():
+            known = Member.browse(
+                Member.search([('id', 'in', list(set(ids)))]))
+        if known:
+            Member.lock(known)
+        known = {m.id: m for m in known}
+        results = []
+        for member_id in ids:
+            if member_id in known:
+                results.append(cls.check_in(known[member_id],
+                        {'event_id': int(event), 'method': 'staff'}))
+            else:
+                results.append(CheckInResult('refused',
+                        error=MemberUnknownError(gettext(
+                                'checkin.msg_member_unknown', id=member_id),
+                            {'member_id': member_id})))
+        return results
 
     @classmethod
     def sync(cls, member, items):

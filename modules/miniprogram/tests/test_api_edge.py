@@ -259,6 +259,27 @@ class ApiEdgeTestCase(RouteTestCase):
                 self.assertIn(response.status_code, codes, response.data)
                 self.assertIn(response.json['error']['code'],
                     codes[response.status_code], response.data)
+    # 5. Batch check-in: per-member results
+
+    def test_batch_checkin_unknown_member(self):
+        "An unknown member of a batch is an error entry, the others go in"
+        member = self.login()
+        organizer = self.login(organizer=True)
+        status, data = organizer.json('POST',
+            'events/%s/batch-checkin' % self.event_id,
+            {'member_ids': [member.member_id, MAX_ID, member.member_id]})
+        self.assertEqual(status, 200, data)
+        created, unknown = data['results']
+        self.assertEqual((created['member_id'], created['status']),
+            (member.member_id, 'created'), data)
+        self.assertEqual(created['checkin']['event_id'], self.event_id)
+        self.assertEqual((unknown['member_id'], unknown['status'],
+                unknown['error']['code'], unknown['error']['details']),
+            (MAX_ID, 'error', 'not_found', {'member_id': MAX_ID}), data)
+        status, mine = member.json('GET', 'me/checkins')
+        self.assertEqual([c['id'] for c in mine['items']],
+            [created['checkin']['id']])
+
     # 2. Ids out of the range of the id columns
 
     def test_path_ids_out_of_range(self):
