@@ -48,6 +48,12 @@ REASON_ERRORS = {
     'wifi_mismatch': (WifiMismatchError, 'checkin.msg_wifi_mismatch'),
     'not_on_roster': (NotOnRosterError, 'checkin.msg_not_on_roster'),
     }
+# The message of a reason whose value is missing (details['reason']), so
+# that no message shows a placeholder for the value it lacks
+REASON_MISSING = {
+    ('out_of_range', 'no_position'): 'checkin.msg_position_missing',
+    ('wifi_mismatch', 'no_bssid'): 'checkin.msg_wifi_missing',
+    }
 CREDENTIAL_KEYS = {'qr_token', 'code', 'nfc_tag', 'event_id', 'method'}
 SYNC_MAX_ITEMS = 100
 ARRIVAL_MINUTES = 5
@@ -619,14 +625,12 @@ class Attendance(ModelSQL, ModelView):
             values.get('distance'), values['bssid'])
         values['reasons'] = tuple(reasons)
         values['reason_details'] = '\n'.join(
-            gettext(REASON_ERRORS[r][1], **cls._reason_args(d))
-            for r, d in reasons.items()) or None
+            cls._reason_message(r, d) for r, d in reasons.items()) or None
 
         if reasons and event.policy == 'reject':
             reason, details = next(iter(reasons.items()))
-            Error, message = REASON_ERRORS[reason]
-            error = Error(gettext(message, **cls._reason_args(details)),
-                details)
+            Error, _ = REASON_ERRORS[reason]
+            error = Error(cls._reason_message(reason, details), details)
             existing = cls._find_counted(values)
             if existing:
                 return cls._duplicate(existing, client_uuid)
@@ -850,6 +854,7 @@ class Attendance(ModelSQL, ModelView):
         if method not in {'staff', 'nfc'} and bssids:
             if bssid not in bssids:
                 reasons['wifi_mismatch'] = {
+                    'reason': 'other_wifi' if bssid else 'no_bssid',
                     'bssid': bssid,
                     }
         if not event.on_roster(member):
@@ -857,6 +862,13 @@ class Attendance(ModelSQL, ModelView):
                 'member_id': member.id,
                 }
         return reasons
+
+    @classmethod
+    def _reason_message(cls, reason, details):
+        "Return the text of reason with its details"
+        message = REASON_MISSING.get((reason, details.get('reason')),
+            REASON_ERRORS[reason][1])
+        return gettext(message, **cls._reason_args(details))
 
     @classmethod
     def _reason_args(cls, details):

@@ -95,6 +95,7 @@ class ApiEdgeTestCase(RouteTestCase):
             organizers=[('add', [organizer.id])])
         create_event(name="Tokyo", timezone='Asia/Tokyo',
             organizers=[('add', [organizer.id])])
+        create_event(name="Wi-Fi", bssids='00:11:22:aa:bb:cc')
         place, = Place.create([{'name': "Hall", 'latitude': LAT,
                     'longitude': LON}])
         Tag.create([{'uid': '04A22B1A0001', 'event': event.id}])
@@ -279,6 +280,48 @@ class ApiEdgeTestCase(RouteTestCase):
         status, mine = member.json('GET', 'me/checkins')
         self.assertEqual([c['id'] for c in mine['items']],
             [created['checkin']['id']])
+
+    # 9. A missing value is said missing, not shown as "-"
+
+    def test_checkin_without_position(self):
+        "A check-in without a position says that the position is missing"
+        api = self.login()
+        data = self.assertError(api.json('POST', 'checkins', {
+                    'qr_token': self.token}), 422, 'out_of_range')
+        error = data['error']
+        self.assertEqual(error['details']['reason'], 'no_position')
+        self.assertIsNone(error['details']['distance_m'])
+        self.assertNotIn(' - ', error['message'])
+        self.assertIn('position is missing', error['message'])
+        self.assertIn('500 m', error['message'])
+
+        # Kept for review with the same text
+        def reason_details():
+            Attendance = Pool().get('checkin.attendance')
+            attendance, = Attendance.search([
+                    ('member', '=', api.member_id)])
+            return attendance.reason_details
+        self.assertNotIn(' - ', in_transaction(reason_details))
+
+    def test_checkin_without_wifi(self):
+        "A check-in without a Wi-Fi says that the Wi-Fi is missing"
+        api = self.login()
+
+        def event():
+            Event = Pool().get('checkin.event')
+            event, = Event.search([('name', '=', "Wi-Fi")])
+            return event.id, event.current_token(NOW)
+        event_id, token = in_transaction(event)
+        data = self.assertError(api.json('POST', 'checkins', self.here(
+                    qr_token=token)), 422, 'wifi_mismatch')
+        self.assertEqual(data['error']['details']['reason'], 'no_bssid')
+        self.assertNotIn('(-)', data['error']['message'])
+        self.assertNotIn('None', data['error']['message'])
+        data = self.assertError(api.json('POST', 'checkins', self.here(
+                    qr_token=token, bssid='00:11:22:aa:bb:cd')),
+            422, 'wifi_mismatch')
+        self.assertEqual(data['error']['details']['reason'], 'other_wifi')
+        self.assertIn('00:11:22:aa:bb:cd', data['error']['message'])
 
     # 2. Ids out of the range of the id columns
 
