@@ -66,6 +66,8 @@ CODE_STATUS = {
     'not_on_roster': 422,
     'slot_full': 409,
     'booking_overlap': 409,
+    # me/subscriptions with a template id of no template
+    'unknown_template': 422,
     'payload_too_large': 413,
     'unsupported_media_type': 415,
     'rate_limited': 429,

@@ -893,10 +893,12 @@ def my_subscriptions(request):
     "Record the answer of wx.requestSubscribeMessage", tags=['me'],
     description="Body: {\"results\": {template_id: \"accept\" | "
     "\"reject\" | \"ban\" | \"filter\"}} as wx.requestSubscribeMessage "
-    "answers it (at most 20). Each accept adds one credit; unknown "
-    "template ids are ignored.",
+    "answers it (at most 20). Each accept adds one credit. A template id "
+    "of no template is refused (422 unknown_template, the ids in "
+    "details.template_ids) and nothing is recorded.",
     body=obj({'results': obj({}, additional=True)}, required=['results']),
-    response=obj({'items': array(SUBSCRIPTION)}, required=['items']))
+    response=obj({'items': array(SUBSCRIPTION)}, required=['items']),
+    errors=[(422, 'unknown_template')])
 def record_subscriptions(request):
     Subscription = request.pool.get('member.message.subscription')
     results = request.body['results']

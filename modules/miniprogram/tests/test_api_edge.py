@@ -323,6 +323,39 @@ class ApiEdgeTestCase(RouteTestCase):
         self.assertEqual(data['error']['details']['reason'], 'other_wifi')
         self.assertIn('00:11:22:aa:bb:cd', data['error']['message'])
 
+    # 10. Unknown subscription templates
+
+    def test_subscriptions_unknown_template(self):
+        "Unknown template ids are 422 unknown_template and change nothing"
+        api = self.login()
+
+        def configure():
+            Template = Pool().get('member.message.template')
+            template = Template.get('booking_reminder')
+            template.wechat_template_id = 'TPL-EDGE'
+            template.save()
+        in_transaction(configure)
+
+        def credits():
+            status, data = api.json('GET', 'me/subscriptions')
+            self.assertEqual(status, 200, data)
+            return [t['credits'] for t in data['items']
+                if t['template_id'] == 'TPL-EDGE']
+        data = self.assertError(api.json('POST', 'me/subscriptions', {
+                    'results': {'TPL-EDGE': 'accept', 'TPL-GONE': 'accept',
+                        'TPL-OLD': 'reject'}}), 422, 'unknown_template')
+        self.assertEqual(data['error']['details'],
+            {'template_ids': ['TPL-GONE', 'TPL-OLD']})
+        self.assertIn('TPL-GONE', data['error']['message'])
+        self.assertEqual(credits(), [0])
+        self.assertError(api.json('POST', 'me/subscriptions', {
+                    'results': {'TPL-GONE': 'accept'}}),
+            422, 'unknown_template')
+        status, data = api.json('POST', 'me/subscriptions', {
+                'results': {'TPL-EDGE': 'accept'}})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(credits(), [1])
+
     # 2. Ids out of the range of the id columns
 
     def test_path_ids_out_of_range(self):
