@@ -115,19 +115,39 @@ def _default(value):
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
+        return isoformat(value)
     raise TypeError(repr(value))
 
 
-def isoformat(value):
-    "UTC naive datetime (as Tryton stores it) to ISO 8601 with offset"
+def isoformat(value, tzinfo=None):
+    """Return a time of an answer as ISO 8601 with the offset of the time
+    zone of what it belongs to: tzinfo, the event's or the service's time
+    zone; without one (points, messages, tokens), the time zone of the
+    members' local day (member configuration, by default the company's).
+
+    value is a naive UTC datetime, as Tryton stores them, or aware; a date
+    is answered as is.  Every serializer of the API goes through here (the
+    models' own answers use the same rule with their event's or service's
+    time zone)."""
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+    if not isinstance(value, dt.datetime):
         return value.isoformat()
-    return value.isoformat()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    if tzinfo is None:
+        tzinfo = default_tzinfo()
+    return value.astimezone(tzinfo).isoformat()
+
+
+def default_tzinfo():
+    "The time zone of the times that belong to no event or service"
+    from trytond.pool import Pool
+    try:
+        Configuration = Pool().get('member.configuration')
+    except KeyError:  # not activated
+        return dt.timezone.utc
+    return Configuration.get_cached().tzinfo
 
 
 def parse_datetime(value):

@@ -111,7 +111,10 @@ def document(request=None):
             'description': "Check-in, membership and service booking for "
             "WeChat mini-programs, served by Tryton. Errors are "
             "{\"error\": {\"code\", \"message\", \"details\"}}; the codes "
-            "are listed per response. Generic codes: %s." % ', '.join(
+            "are listed per response. Times in answers carry the offset of "
+            "the time zone they belong to: the event's, the service's, else "
+            "the members' (member configuration). Ids are 1 to 2147483647. "
+            "Generic codes: %s." % ', '.join(
                 sorted({c for c, _ in _STATUS_CODES.values()})),
             },
         'servers': servers,

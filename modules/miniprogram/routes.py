@@ -324,8 +324,8 @@ def booking_json(booking):
         'resource': {
             'id': booking.resource.id, 'name': booking.resource.rec_name,
             } if booking.resource else None,
-        'start': isoformat(booking.start),
-        'end': isoformat(booking.end),
+        'start': isoformat(booking.start, booking.service.tzinfo),
+        'end': isoformat(booking.end, booking.service.tzinfo),
         'address': booking.address,
         'note': booking.note,
         'price': money(price),
@@ -490,8 +490,8 @@ def event_json(event, checked_in):
         'id': event.id,
         'name': event.name,
         'kind': event.kind,
-        'start': isoformat(event.start),
-        'end': isoformat(event.end),
+        'start': isoformat(event.start, event.tzinfo),
+        'end': isoformat(event.end, event.tzinfo),
         'location': location,
         'methods': list(event.methods or []),
         'checked_in': event.id in checked_in,
@@ -683,7 +683,7 @@ def event_qr(request):
     qr = dict(event.qr())
     for key in ['expires_at']:
         if not isinstance(qr.get(key), str):
-            qr[key] = isoformat(qr[key])
+            qr[key] = isoformat(qr[key], event.tzinfo)
     return qr
 
 
@@ -734,7 +734,7 @@ def _kiosk_token(request, event):
     if not token:
         raise KioskEventOver(gettext(
                 'miniprogram.msg_kiosk_event_over', event=event.rec_name),
-            details={'end': isoformat(event.end)})
+            details={'end': isoformat(event.end, event.tzinfo)})
     return token, expires
 
 
@@ -766,7 +766,7 @@ def event_kiosk_token(request):
     return {
         'token': token,
         'expires_at': isoformat(dt.datetime.fromtimestamp(
-                expires, dt.timezone.utc)),
+                expires, dt.timezone.utc), event.tzinfo),
         'kiosk_url': base + 'kiosk?token=' + quote(token),
         'dashboard_url': base + 'dashboard?token=' + quote(token),
         }

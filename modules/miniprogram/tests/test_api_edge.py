@@ -356,6 +356,118 @@ class ApiEdgeTestCase(RouteTestCase):
         self.assertEqual(status, 200, data)
         self.assertEqual(credits(), [1])
 
+    # 11. Every time has the offset of the time zone it belongs to
+
+    def offsets(self, data):
+        "The offsets of the times of an answer"
+        found = set()
+
+        def walk(value):
+            if isinstance(value, dict):
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+            elif isinstance(value, str):
+                match = re.fullmatch(
+                    r'\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?'
+                    r'([+-]\d\d:\d\d|Z)', value)
+                if match:
+                    found.add(match.group(3))
+        walk(data)
+        return found
+
+    def assertOffsets(self, result, offsets, status=200):
+        got_status, data = result
+        self.assertEqual(got_status, status, data)
+        self.assertEqual(self.offsets(data), set(offsets), data)
+        return data
+
+    def test_time_offsets(self):
+        """Times are answered with the offset of their event's or service's
+        time zone, else of the members' (member configuration)"""
+        tokyo, shanghai, kolkata = '+09:00', '+08:00', '+05:30'
+
+        # The time zone of the times of no event or service: not the
+        # events' nor the service's
+        def set_timezone(timezone):
+            def write():
+                Configuration = Pool().get('member.configuration')
+                config = Configuration(1)
+                previous = config.timezone
+                Configuration.write([config], {'timezone': timezone})
+                return previous
+            return in_transaction(write)
+        self.addCleanup(set_timezone, set_timezone('Asia/Kolkata'))
+        member = self.login()
+        organizer = self.login(organizer=True)
+
+        def tokyo_event():
+            Event = Pool().get('checkin.event')
+            event, = Event.search([('name', '=', "Tokyo")])
+            return event.id, event.current_token(NOW)
+        tokyo_id, tokyo_token = in_transaction(tokyo_event)
+
+        status, data = member.json('GET', 'events')
+        events = {e['name']: e for e in data['items']}
+        self.assertEqual(self.offsets(events["Tokyo"]), {tokyo})
+        self.assertEqual(self.offsets(events["Meeting"]), {shanghai})
+        self.assertOffsets(member.json('POST', 'checkins', self.here(
+                    qr_token=tokyo_token)), {tokyo}, 201)
+        data = self.assertOffsets(member.json('POST', 'checkins', self.here(
+                    qr_token=tokyo_token)), {tokyo}, 409)
+        self.assertIn('checkin', data['error']['details'])
+        self.assertOffsets(member.json('POST', 'checkins/sync', {
+                    'items': [self.here(qr_token=self.token,
+                            client_uuid=str(uuid.uuid4()),
+                            client_time='2026-03-02T01:05:00Z')]}),
+            {shanghai})
+        data = self.assertOffsets(member.json('GET', 'me/checkins'),
+            {tokyo, shanghai})
+        self.assertEqual({c['event_id']: self.offsets(c)
+                for c in data['items']},
+            {tokyo_id: {tokyo}, self.event_id: {shanghai}})
+        self.assertOffsets(member.json('GET', 'me/points'), {kolkata})
+
+        path = 'events/%s/' % tokyo_id
+        self.assertOffsets(organizer.json('GET', path + 'qr'), {tokyo})
+        self.assertOffsets(organizer.json('GET', path + 'stats'), {tokyo})
+        self.assertOffsets(organizer.json('POST', path + 'kiosk-token'),
+            {tokyo}, 201)
+        self.assertOffsets(organizer.json('POST', path + 'batch-checkin',
+                {'member_ids': [member.member_id]}), {tokyo})
+
+        # The service is in Shanghai
+        self.assertOffsets(member.json('GET',
+                'services/%s/slots?date=2026-06-02' % self.service_id),
+            {shanghai})
+        data = self.assertOffsets(member.json('POST', 'bookings', {
+                    'service_id': self.service_id,
+                    'start': '2026-06-02T03:30:00Z'}), {shanghai}, 201)
+        booking = data['booking']['id']
+        self.assertEqual(data['booking']['start'],
+            '2026-06-02T11:30:00+08:00')
+        self.assertOffsets(member.json('GET', 'bookings/%s' % booking),
+            {shanghai})
+        self.assertOffsets(member.json('GET', 'me/bookings'), {shanghai})
+        self.assertOffsets(member.json('POST', 'bookings/%s/cancel'
+                % booking), {shanghai})
+
+        # Messages belong to no event nor service
+        def queue():
+            pool = Pool()
+            Message = pool.get('member.message')
+            Template = pool.get('member.message.template')
+            template, = Template.search([], limit=1)
+            Message.create([{'template': template.id,
+                        'member': member.member_id, 'channel': 'email',
+                        'payload': {}}])
+        in_transaction(queue)
+        data = self.assertOffsets(member.json('GET', 'me/messages'),
+            {kolkata})
+        self.assertTrue(data['items'])
+
     # 2. Ids out of the range of the id columns
 
     def test_path_ids_out_of_range(self):
