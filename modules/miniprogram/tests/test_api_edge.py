@@ -246,6 +246,16 @@ class ApiEdgeTestCase(RouteTestCase):
                 self.here(qr_token=self.token)), codes)
 
     @ROUTE
+    @given(st.one_of(any_text, header_text))
+    @example('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI5OTk5OTk5OTk5OTk5OTk5OTk5OSJ9.x')
+    def test_refresh_token_any_text(self, value):
+        "Any refresh token is 401 on refresh and logout"
+        codes = {400: {'invalid_request'}, 401: {'unauthorized'}}
+        for path in ['auth/refresh', 'auth/logout']:
+            self.assertCode(self.api.json('POST', path,
+                    {'refresh_token': value}), codes)
+
+    @ROUTE
     @given(st.text(max_size=600))
     @example('eyJhbGciOiJIUzI1NiJ9.eyJ0eXAiOiJraW9zayJ9.x')
     def test_kiosk_query_token_any_text(self, value):
