@@ -506,6 +506,21 @@ class ApiEdgeTestCase(RouteTestCase):
                     self.assertEqual(response.json['error']['code'],
                         'not_found')
 
+    def test_every_path_id_bounded(self):
+        "Every route with an id in its path is 404 beyond the id columns"
+        from trytond.modules.miniprogram.api import ROUTES
+        routes = [r for r in ROUTES if '{' in r['path']]
+        self.assertGreaterEqual(len(routes), 9)
+        for route in routes:
+            for value in HUGE_IDS + [0]:
+                path = re.sub(r'\{\w+\}', str(value), route['path'])
+                with self.subTest(method=route['method'], path=path):
+                    response = self.member(route['method'], path)
+                    self.assertEqual(response.status_code, 404,
+                        response.data)
+                    self.assertEqual(response.json['error']['code'],
+                        'not_found')
+
     def test_body_ids_out_of_range(self):
         "An id out of range in a body or a query is 400"
         member = self.login()
