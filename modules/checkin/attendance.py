@@ -26,8 +26,9 @@ from .event import (
 from .exceptions import (
     AlreadyCheckedInError, AttendanceAccessError, CheckInAccessError,
     CheckInError, CheckInRestart, EventNotOpenError, InvalidCheckInError,
-    InvalidTokenError, MethodNotAllowedError, NotOnRosterError,
-    OutOfRangeError, QRExpiredError, ReviewError, WifiMismatchError)
+    InvalidTokenError, MemberUnknownError, MethodNotAllowedError,
+    NotOnRosterError, OutOfRangeError, QRExpiredError, ReviewError,
+    WifiMismatchError)
 
 STATUSES = [
     ('valid', "Valid"),
@@ -46,6 +47,12 @@ REASON_ERRORS = {
     'out_of_range': (OutOfRangeError, 'checkin.msg_out_of_range'),
     'wifi_mismatch': (WifiMismatchError, 'checkin.msg_wifi_mismatch'),
     'not_on_roster': (NotOnRosterError, 'checkin.msg_not_on_roster'),
+    }
+# The message of a reason whose value is missing (details['reason']), so
+# that no message shows a placeholder for the value it lacks
+REASON_MISSING = {
+    ('out_of_range', 'no_position'): 'checkin.msg_position_missing',
+    ('wifi_mismatch', 'no_bssid'): 'checkin.msg_wifi_missing',
     }
 CREDENTIAL_KEYS = {'qr_token', 'code', 'nfc_tag', 'event_id', 'method'}
 SYNC_MAX_ITEMS = 100
@@ -618,14 +625,12 @@ class Attendance(ModelSQL, ModelView):
             values.get('distance'), values['bssid'])
         values['reasons'] = tuple(reasons)
         values['reason_details'] = '\n'.join(
-            gettext(REASON_ERRORS[r][1], **cls._reason_args(d))
-            for r, d in reasons.items()) or None
+            cls._reason_message(r, d) for r, d in reasons.items()) or None
 
         if reasons and event.policy == 'reject':
             reason, details = next(iter(reasons.items()))
-            Error, message = REASON_ERRORS[reason]
-            error = Error(gettext(message, **cls._reason_args(details)),
-                details)
+            Error, _ = REASON_ERRORS[reason]
+            error = Error(cls._reason_message(reason, details), details)
             existing = cls._find_counted(values)
             if existing:
                 return cls._duplicate(existing, client_uuid)
@@ -849,6 +854,7 @@ class Attendance(ModelSQL, ModelView):
         if method not in {'staff', 'nfc'} and bssids:
             if bssid not in bssids:
                 reasons['wifi_mismatch'] = {
+                    'reason': 'other_wifi' if bssid else 'no_bssid',
                     'bssid': bssid,
                     }
         if not event.on_roster(member):
@@ -856,6 +862,13 @@ class Attendance(ModelSQL, ModelView):
                 'member_id': member.id,
                 }
         return reasons
+
+    @classmethod
+    def _reason_message(cls, reason, details):
+        "Return the text of reason with its details"
+        message = REASON_MISSING.get((reason, details.get('reason')),
+            REASON_ERRORS[reason][1])
+        return gettext(message, **cls._reason_args(details))
 
     @classmethod
     def _reason_args(cls, details):
@@ -987,14 +1000,33 @@ class Attendance(ModelSQL, ModelView):
     @classmethod
     def check_in_batch(cls, event, members):
         """Check several members in to event with the staff method and
-        return a CheckInResult for each member, in order"""
+        return a CheckInResult for each member, in order.
+
+        A member id that is no active member is refused on its own
+        (MemberUnknownError): the others are checked in."""
         pool = Pool()
+        Event = pool.get('checkin.event')
         Member = pool.get('member.member')
-        members = Member.browse([int(m) for m in members])
-        if members:
-            Member.lock(members)
-        return [cls.check_in(m, {'event_id': int(event), 'method': 'staff'})
-            for m in members]
+        # Who may not check in to the event learns nothing of the members
+        Event(int(event)).check_organizer()
+        ids = [int(m) for m in members]
+        with without_check_access():
+            known = Member.browse(
+                Member.search([('id', 'in', list(set(ids)))]))
+        if known:
+            Member.lock(known)
+        known = {m.id: m for m in known}
+        results = []
+        for member_id in ids:
+            if member_id in known:
+                results.append(cls.check_in(known[member_id],
+                        {'event_id': int(event), 'method': 'staff'}))
+            else:
+                results.append(CheckInResult('refused',
+                        error=MemberUnknownError(gettext(
+                                'checkin.msg_member_unknown', id=member_id),
+                            {'member_id': member_id})))
+        return results
 
     @classmethod
     def sync(cls, member, items):

@@ -705,9 +705,13 @@ class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
         if event is None:
             raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
                 {'reason': 'unknown_event'})
+        try:
+            start = token.window_start(window, event.qr_window)
+        except ValueError:
+            raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
+                {'reason': 'malformed'})
         if not any(token.verify(s, event_id, window, sig)
-                for s in event._secrets(
-                    token.window_start(window, event.qr_window))):
+                for s in event._secrets(start)):
             raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
                 {'reason': 'signature'})
         event._check_window(window, event.qr_window, when)

@@ -52,6 +52,11 @@ class MethodNotAllowedError(CheckInError):
     error_code = 'method_not_allowed'
 
 
+class MemberUnknownError(CheckInError):
+    "No (active) member has the id given"
+    error_code = 'not_found'
+
+
 class InvalidCheckInError(CheckInError):
     "Malformed check-in data (the API answers 400 invalid_request)"
     error_code = 'invalid_request'

@@ -40,8 +40,14 @@ def window_of(when, seconds):
 
 
 def window_start(window, seconds):
-    "Return the UTC datetime at which window starts"
-    return clock.from_timestamp(window * seconds)
+    """Return the UTC datetime at which window starts.
+
+    Raise ValueError when that time is not a datetime (before year 1 or
+    after year 9999): the window of a credential comes from its text."""
+    try:
+        return clock.from_timestamp(window * seconds)
+    except (OverflowError, OSError) as e:
+        raise ValueError("window %s is out of range" % window) from e
 
 
 def _digest(secret, message):

@@ -38,7 +38,7 @@ from trytond.sendmail import send_message_transactional
 from trytond.transaction import Transaction, without_check_access
 
 from . import wechat
-from .exceptions import MessageError
+from .exceptions import MessageError, SubscriptionTemplateError
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +262,9 @@ class Subscription(ModelSQL, ModelView):
 
         results is the answer of wx.requestSubscribeMessage:
         {wechat_template_id: 'accept' | 'reject' | 'ban' | 'filter'}.
-        Return {wechat_template_id: credits} of the known templates."""
+        Return {wechat_template_id: credits} of the templates.  Raise
+        SubscriptionTemplateError, and record nothing, when an id is no
+        template's."""
         pool = Pool()
         Member = pool.get('member.member')
         Template = pool.get('member.message.template')
@@ -273,6 +275,13 @@ class Subscription(ModelSQL, ModelView):
             templates = Template.search([
                     ('wechat_template_id', 'in', list(results or {})),
                     ])
+            unknown = sorted(set(results or {})
+                - {t.wechat_template_id for t in templates})
+            if unknown:
+                raise SubscriptionTemplateError(gettext(
+                        'member.msg_message_subscription_template_unknown',
+                        templates=', '.join(unknown)),
+                    {'template_ids': unknown})
             if not templates:
                 return result
             # Changes of the credits of a member are serialized

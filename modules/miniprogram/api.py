@@ -46,6 +46,10 @@ MAX_DEPTH = 20
 # booked or checked in there, and the time zone arithmetic would overflow
 MIN_YEAR, MAX_YEAR = 1900, 2999
 JSON_TYPE = 'application/json; charset=utf-8'
+# The ids of the database: INTEGER columns on PostgreSQL (SQLite's hold
+# 64 bits); a larger id in a path is unknown (404), in a body or a query
+# invalid (400), never an overflow of the database driver
+MAX_ID = 2 ** 31 - 1
 
 # HTTP status of the machine codes raised by the models (exception classes
 # carry an `error_code` attribute); unknown codes are 422.
@@ -69,6 +73,8 @@ CODE_STATUS = {
     'not_on_roster': 422,
     'slot_full': 409,
     'booking_overlap': 409,
+    # me/subscriptions with a template id of no template
+    'unknown_template': 422,
     'payload_too_large': 413,
     'uri_too_long': 414,
     'header_too_large': 431,
@@ -118,19 +124,39 @@ def _default(value):
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
+        return isoformat(value)
     raise TypeError(repr(value))
 
 
-def isoformat(value):
-    "UTC naive datetime (as Tryton stores it) to ISO 8601 with offset"
+def isoformat(value, tzinfo=None):
+    """Return a time of an answer as ISO 8601 with the offset of the time
+    zone of what it belongs to: tzinfo, the event's or the service's time
+    zone; without one (points, messages, tokens), the time zone of the
+    members' local day (member configuration, by default the company's).
+
+    value is a naive UTC datetime, as Tryton stores them, or aware; a date
+    is answered as is.  Every serializer of the API goes through here (the
+    models' own answers use the same rule with their event's or service's
+    time zone)."""
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+    if not isinstance(value, dt.datetime):
         return value.isoformat()
-    return value.isoformat()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    if tzinfo is None:
+        tzinfo = default_tzinfo()
+    return value.astimezone(tzinfo).isoformat()
+
+
+def default_tzinfo():
+    "The time zone of the times that belong to no event or service"
+    from trytond.pool import Pool
+    try:
+        Configuration = Pool().get('member.configuration')
+    except KeyError:  # not activated
+        return dt.timezone.utc
+    return Configuration.get_cached().tzinfo
 
 
 def parse_datetime(value):
@@ -174,6 +200,11 @@ def number(minimum=None, maximum=None, **kw):
         s['maximum'] = maximum
     s.update(kw)
     return s
+
+
+def id_(**kw):
+    "The schema of a record id"
+    return integer(1, MAX_ID, **kw)
 
 
 def boolean(**kw):
@@ -460,7 +491,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
                 'kiosk': kiosk,
                 })
         url = '/<database_name>' + PREFIX + re.sub(
-            r'\{(\w+)\}', r'<int:\1>', path)
+            r'\{(\w+)\}', r'<int(min=1, max=%d):\1>' % MAX_ID, path)
         readonly = method in {'GET', 'HEAD'}
         _url_map.add(Rule(url, endpoint=func.__name__, methods=[method]))
 

@@ -6,7 +6,7 @@ published are the ones the requests are validated against."""
 import copy
 import re
 
-from .api import PREFIX, ROUTES, _STATUS_CODES, obj, string
+from .api import PREFIX, ROUTES, _STATUS_CODES, id_, obj, string
 
 ERROR = obj({
         'error': obj({
@@ -39,7 +39,7 @@ def document(request=None):
         for name in re.findall(r'\{(\w+)\}', route['path']):
             params.append({
                     'name': name, 'in': 'path', 'required': True,
-                    'schema': {'type': 'integer', 'minimum': 1},
+                    'schema': id_(),
                     })
         if route['query']:
             required = route['query'].get('required', [])
@@ -112,7 +112,10 @@ def document(request=None):
             'description': "Check-in, membership and service booking for "
             "WeChat mini-programs, served by Tryton. Errors are "
             "{\"error\": {\"code\", \"message\", \"details\"}}; the codes "
-            "are listed per response. Generic codes: %s." % ', '.join(
+            "are listed per response. Times in answers carry the offset of "
+            "the time zone they belong to: the event's, the service's, else "
+            "the members' (member configuration). Ids are 1 to 2147483647. "
+            "Generic codes: %s." % ', '.join(
                 sorted({c for c, _ in _STATUS_CODES.values()})),
             },
         'servers': servers,

@@ -12,7 +12,7 @@ from trytond.transaction import Transaction, without_check_access
 from . import openapi
 from .api import (
     DATE, DATETIME, LIST_QUERY, MONEY, UUID, ApiError, api_route, array,
-    boolean, from_user_error, integer, isoformat, nullable, number, obj,
+    boolean, from_user_error, id_, integer, isoformat, nullable, number, obj,
     parse_datetime, string)
 from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import KioskEventOver
@@ -324,8 +324,8 @@ def booking_json(booking):
         'resource': {
             'id': booking.resource.id, 'name': booking.resource.rec_name,
             } if booking.resource else None,
-        'start': isoformat(booking.start),
-        'end': isoformat(booking.end),
+        'start': isoformat(booking.start, booking.service.tzinfo),
+        'end': isoformat(booking.end, booking.service.tzinfo),
         'address': booking.address,
         'note': booking.note,
         'price': money(price),
@@ -353,7 +353,7 @@ def services(request):
 @api_route('GET', 'services/{service_id}/slots',
     "The free slots of a service on a local date", tags=['booking'],
     description="Slots the member's tier may not book yet are absent.",
-    query=obj({'date': DATE, 'resource_id': integer(1, 2 ** 31 - 1)},
+    query=obj({'date': DATE, 'resource_id': id_()},
         required=['date']),
     response=obj({'slots': array(SLOT)}, required=['slots']),
     errors=[(404, 'not_found')])
@@ -374,9 +374,9 @@ def service_slots(request):
 
 @api_route('POST', 'bookings', "Book a slot", status=201, tags=['booking'],
     body=obj({
-            'service_id': integer(1),
+            'service_id': id_(),
             'start': DATETIME,
-            'resource_id': nullable(integer(1)),
+            'resource_id': nullable(id_()),
             'address': nullable(string(0, 500)),
             'note': nullable(string(0, 2000)),
             }, required=['service_id', 'start']),
@@ -462,7 +462,7 @@ CHECKIN_ANSWER = obj({'checkin': CHECKIN, 'member': CHECKIN_MEMBER},
 CHECKIN_FIELDS = {
     'qr_token': string(1, 512),
     'code': string(1, 32),
-    'event_id': integer(1),
+    'event_id': id_(),
     'nfc_tag': string(1, 128),
     'lat': number(-90, 90),
     'lon': number(-180, 180),
@@ -490,8 +490,8 @@ def event_json(event, checked_in):
         'id': event.id,
         'name': event.name,
         'kind': event.kind,
-        'start': isoformat(event.start),
-        'end': isoformat(event.end),
+        'start': isoformat(event.start, event.tzinfo),
+        'end': isoformat(event.end, event.tzinfo),
         'location': location,
         'methods': list(event.methods or []),
         'checked_in': event.id in checked_in,
@@ -683,7 +683,7 @@ def event_qr(request):
     qr = dict(event.qr())
     for key in ['expires_at']:
         if not isinstance(qr.get(key), str):
-            qr[key] = isoformat(qr[key])
+            qr[key] = isoformat(qr[key], event.tzinfo)
     return qr
 
 
@@ -706,7 +706,7 @@ def event_stats(request):
 @api_route('POST', 'events/{event_id}/batch-checkin',
     "Check several members in at once", auth='organizer',
     tags=['organizer'],
-    body=obj({'member_ids': array(integer(1), max_items=500, min_items=1)},
+    body=obj({'member_ids': array(id_(), max_items=500, min_items=1)},
         required=['member_ids']),
     response=obj({'results': array(obj({
                         'member_id': integer(),
@@ -719,15 +719,8 @@ def event_stats(request):
     errors=[(404, 'not_found')])
 def event_batch_checkin(request):
     Attendance = request.pool.get('checkin.attendance')
-    Member = request.pool.get('member.member')
     event = _organized_event(request)
     ids = list(dict.fromkeys(request.body['member_ids']))
-    with without_check_access():
-        known = {m.id for m in Member.search([('id', 'in', ids)])}
-    unknown = [i for i in ids if i not in known]
-    if unknown:
-        raise ApiError('not_found', "Unknown members.",
-            details={'member_ids': unknown})
     results = Attendance.check_in_batch(event, ids)
     return {'results': [_result_entry(r, member_id=i)
             for i, r in zip(ids, results)]}
@@ -741,7 +734,7 @@ def _kiosk_token(request, event):
     if not token:
         raise KioskEventOver(gettext(
                 'miniprogram.msg_kiosk_event_over', event=event.rec_name),
-            details={'end': isoformat(event.end)})
+            details={'end': isoformat(event.end, event.tzinfo)})
     return token, expires
 
 
@@ -773,7 +766,7 @@ def event_kiosk_token(request):
     return {
         'token': token,
         'expires_at': isoformat(dt.datetime.fromtimestamp(
-                expires, dt.timezone.utc)),
+                expires, dt.timezone.utc), event.tzinfo),
         'kiosk_url': base + 'kiosk?token=' + quote(token),
         'dashboard_url': base + 'dashboard?token=' + quote(token),
         }
@@ -900,10 +893,12 @@ def my_subscriptions(request):
     "Record the answer of wx.requestSubscribeMessage", tags=['me'],
     description="Body: {\"results\": {template_id: \"accept\" | "
     "\"reject\" | \"ban\" | \"filter\"}} as wx.requestSubscribeMessage "
-    "answers it (at most 20). Each accept adds one credit; unknown "
-    "template ids are ignored.",
+    "answers it (at most 20). Each accept adds one credit. A template id "
+    "of no template is refused (422 unknown_template, the ids in "
+    "details.template_ids) and nothing is recorded.",
     body=obj({'results': obj({}, additional=True)}, required=['results']),
-    response=obj({'items': array(SUBSCRIPTION)}, required=['items']))
+    response=obj({'items': array(SUBSCRIPTION)}, required=['items']),
+    errors=[(422, 'unknown_template')])
 def record_subscriptions(request):
     Subscription = request.pool.get('member.message.subscription')
     results = request.body['results']

@@ -123,7 +123,7 @@ class BookingApiTestCase(RouteTestCase):
         self.assertEqual(status, 201, data)
         booking = data['booking']
         self.assertEqual(booking['state'], 'pending')
-        self.assertEqual(booking['start'], '2026-06-02T01:00:00+00:00')
+        self.assertEqual(booking['start'], '2026-06-02T09:00:00+08:00')
         self.assertEqual(booking['final_price'], '158.00')
         self.assertEqual(booking['currency'], 'CNY')
 

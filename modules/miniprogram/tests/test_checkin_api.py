@@ -281,9 +281,12 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertEqual(status, 200, batch)
         self.assertEqual([r['status'] for r in batch['results']],
             ['duplicate', 'created'])
-        self.assertError(organizer.json('POST', 'events/%s/batch-checkin'
-                % self.event_id, {'member_ids': [999999]}),
-            404, 'not_found')
+        # An unknown member is refused on its own (per-member results)
+        status, batch = organizer.json('POST', 'events/%s/batch-checkin'
+            % self.event_id, {'member_ids': [999999]})
+        self.assertEqual(status, 200, batch)
+        self.assertEqual([(r['status'], r['error']['code'])
+                for r in batch['results']], [('error', 'not_found')])
         self.assertError(member.json('POST', 'events/%s/batch-checkin'
                 % self.event_id, {'member_ids': [third.member_id]}),
             403, 'forbidden')

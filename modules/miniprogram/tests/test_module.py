@@ -284,8 +284,7 @@ class ApiTestCase(RouteTestCase):
         self.assertEqual(remind['credits'], 0)
         for _ in range(2):
             status, data = api.json('POST', 'me/subscriptions', {
-                    'results': {'TPL-REMIND': 'accept',
-                        'TPL-UNKNOWN': 'accept'}})
+                    'results': {'TPL-REMIND': 'accept'}})
             self.assertEqual(status, 200, data)
         remind, = [t for t in data['items']
             if t['template_id'] == 'TPL-REMIND']
