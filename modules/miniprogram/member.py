@@ -61,8 +61,10 @@ class Member(metaclass=PoolMeta):
         with without_check_access():
             if cls.search([('phone', '=', phone)], limit=1):
                 raise PhoneTaken(gettext('miniprogram.msg_phone_taken'))
+            # Without a name the member gets the neutral default name
+            # (never the phone: names are shown to other people)
             member, = cls.create([{
-                        'name': (name or '').strip() or phone,
+                        'name': (name or '').strip() or None,
                         'phone': phone,
                         }])
         cls.set_password([member], password)

@@ -694,7 +694,11 @@ def event_qr(request):
             'flagged': integer(), 'by_bucket': array(obj({
                         'start': DATETIME, 'count': integer()},
                     required=['start', 'count'])),
-            'recent': array(obj({}, additional=True))},
+            'recent': array(obj({
+                        'member_id': integer(),
+                        'member': string(description="the masked display "
+                            "name (Wang **), never a phone or an id"),
+                        }, additional=True))},
         required=['expected', 'checked_in', 'rate', 'late', 'flagged',
             'by_bucket', 'recent'], additional=True),
     errors=[(404, 'not_found')])

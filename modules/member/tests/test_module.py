@@ -7,7 +7,8 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
-from trytond.modules.member.member import mask_phone, normalize_phone
+from trytond.modules.member.member import (
+    mask_name, mask_phone, normalize_phone)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -65,6 +66,35 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(member.phone, '+8613800138000')
         self.assertEqual(member.points_balance, 0)
         self.assertEqual(member.join_date, Pool().get('ir.date').today())
+
+    def test_mask_name(self):
+        "Display names are masked; phones, e-mails and ids are no names"
+        for name, masked in [
+                ("Wang Xiaoming", "Wang **"), ("王小明", "王**"),
+                (" Alice ", "A**"), ("Member 42", "Member **")]:
+            with self.subTest(name=name):
+                self.assertEqual(mask_name(name), masked)
+        for name in [
+                None, '', '  ', '+8613945124220', '139 4512 4220',
+                'alice@example.com', 'oGZUI0egBJY1zhBYw2KhdUfwVJJE',
+                'Wang 13945124220']:
+            with self.subTest(name=name):
+                self.assertIsNone(mask_name(name))
+
+    @with_transaction()
+    def test_member_default_name(self):
+        "A member created without a name is not named after the phone"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member, = Member.create([{'phone': '13945124220'}])
+        self.assertEqual(member.name, "Member")
+        self.assertNotIn('4220', member.rec_name)
+        self.assertEqual(member.display_name, "M**")
+        named = create_member("Wang Xiaoming", '13945124221')
+        self.assertEqual(named.display_name, "Wang **")
+        # A name that is a phone number is never displayed
+        Member.write([named], {'name': '+8613945124221'})
+        self.assertEqual(Member(named.id).display_name, "M**")
 
     @with_transaction()
     def test_member_password(self):
