@@ -31,3 +31,7 @@ class PasswordError(UserError):
 
 class MessageError(UserError):
     pass
+
+
+class ReplaceMemberError(UserError):
+    pass

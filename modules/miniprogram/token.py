@@ -41,6 +41,7 @@ class RefreshToken(ModelSQL, ModelView):
             ('logout', "Logout"),
             ('reuse', "Reuse Detected"),
             ('staff', "Revoked by Staff"),
+            ('erased', "Personal Data Erased"),
             ], "Revoke Reason", readonly=True)
     state = fields.Function(fields.Selection([
                 ('active', "Active"),
