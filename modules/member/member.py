@@ -414,6 +414,30 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         default.setdefault('party', None)
         return super().copy(members, default=default)
 
+    @classmethod
+    def erase_personal_data(cls, members):
+        """Deactivate members and their parties, then erase their personal
+        data with Tryton's Erase Party (which every module extends for
+        what it stores about a member).  Their points lines and the
+        records of the other modules stay, linked to the erased members."""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Erase = pool.get('party.erase', type='wizard')
+        parties = [m.party for m in members]
+        # As root: the wizards check the groups of the user (an account
+        # deletion runs as the API user)
+        with Transaction().set_user(0), without_check_access():
+            cls.write(members, {'active': False})
+            Party.write(parties, {'active': False})
+            for party in parties:
+                session_id, _, _ = Erase.create()
+                try:
+                    erase = Erase(session_id)
+                    erase.ask.party = party
+                    erase.transition_erase()
+                finally:
+                    Erase.delete(session_id)
+
     # Mini-program credential
 
     @classmethod

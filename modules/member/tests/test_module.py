@@ -153,6 +153,19 @@ class MemberTestCase(
             (other.name, other.phone), ("Li Lei", '+8613945124221'))
 
     @with_transaction()
+    def test_member_erase_personal_data(self):
+        "erase_personal_data deactivates and erases members"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member("Wang Xiaoming", '13945124220')
+        Member.erase_personal_data([member])
+        member = Member(member.id)
+        self.assertFalse(member.active)
+        self.assertFalse(member.party.active)
+        self.assertIsNone(member.phone)
+        self.assertFalse(member.name)
+
+    @with_transaction()
     def test_member_replace(self):
         "Replace Party moves the member to the destination party"
         pool = Pool()
