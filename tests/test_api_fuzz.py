@@ -42,6 +42,8 @@ OTHER_LOGIN = 'fuzzother'
 OTHER_PASSWORD = 'Fuzz-Other-Staff-2026'
 PHONE_A, PASSWORD_A = '13911110001', 'Quince-Lantern-77'
 PHONE_B, PASSWORD_B = '13911110002', 'Maple-Harbour-88'
+# The account that the generated DELETE me requests may delete
+PHONE_C, PASSWORD_C = '13911110003', 'Willow-Kettle-99'
 LAT, LON = 31.2304, 121.4737
 UNKNOWN_ID = 987654
 HUGE_ID = 2 ** 64
@@ -275,7 +277,7 @@ def hostile_inputs(ids):
     add('booking sql', 'GET', "bookings/1%20OR%201=1", None)
     add('GET with body', 'GET', 'me', b'{"a": 1}')
     add('unknown route', 'GET', 'me/../../rpc/', None)
-    add('wrong method', 'DELETE', 'me', None)
+    add('wrong method', 'PUT', 'me', None)
     # Tokens
     add('no token', 'GET', 'me', None, token=None)
     for bad in ['x' * 10000, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.',
@@ -436,7 +438,8 @@ class ApiFuzzTestCase(unittest.TestCase):
         assert status == 200, cls.openapi
         tokens = {}
         for key, phone, password in [
-                ('a', PHONE_A, PASSWORD_A), ('b', PHONE_B, PASSWORD_B)]:
+                ('a', PHONE_A, PASSWORD_A), ('b', PHONE_B, PASSWORD_B),
+                ('c', PHONE_C, PASSWORD_C)]:
             status, data = cls.call('POST', 'auth/register', {
                     'phone': phone, 'password': password,
                     'name': "Fuzz %s" % key})
@@ -447,6 +450,7 @@ class ApiFuzzTestCase(unittest.TestCase):
         cls.member_b = tokens['b']['access_token']
         cls.member_id = tokens['a']['member']['id']
         cls.member_b_id = tokens['b']['member']['id']
+        cls.member_deleted = tokens['c']['access_token']
         # A refreshed pair: the old refresh token is revoked
         status, data = cls.call('POST', 'auth/refresh',
             {'refresh_token': tokens['a']['refresh_token']})

@@ -968,10 +968,12 @@ class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
                 order_by=[attendance.time.desc, attendance.id.desc],
                 limit=recent)
         cursor.execute(*query)
+        # Shown to organizers and on screens: never the member's full
+        # name, phone or identifiers
         recents = [{
                 'id': id_,
                 'member_id': member_id,
-                'member': name,
+                'member': Member.mask_display_name(name),
                 'time': isoformat(time, tzinfo),
                 'status': status,
                 'method': method,

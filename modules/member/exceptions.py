@@ -40,3 +40,7 @@ class SubscriptionTemplateError(MessageError):
     def __init__(self, message, details=None):
         super().__init__(message)
         self.details = dict(details or {})
+
+
+class ReplaceMemberError(UserError):
+    pass

@@ -82,6 +82,30 @@ def mask_phone(phone):
     return national[:3] + '****' + national[-4:]
 
 
+# A name with this many digits is a phone (or another number), not a name
+_NAME_MAX_DIGITS = 4
+# An identifier such as a WeChat openid or unionid (28 characters)
+_IDENTIFIER = re.compile(r'^[A-Za-z0-9_\-]{16,}$')
+
+
+def mask_name(name):
+    """Return the name of a member as shown to other people (organizers,
+    kiosk and dashboard screens): the first word of a name of several
+    words ("Wang **"), else its first character ("王**").
+
+    A phone number, an e-mail address or an identifier (WeChat openid) is
+    never a display name: None is returned for them and for no name."""
+    name = ' '.join((name or '').split())
+    if (not name or '@' in name
+            or sum(c.isdigit() for c in name) > _NAME_MAX_DIGITS
+            or _IDENTIFIER.match(name)):
+        return None
+    words = name.split(' ')
+    if len(words) > 1:
+        return words[0] + ' **'
+    return name[0] + '**'
+
+
 def _activity_result(result):
     result = dict(result)
     if result.get('line') is not None:
@@ -204,6 +228,12 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     name = fields.Function(
         fields.Char("Name"), 'get_name', setter='set_name',
         searcher='search_name')
+    display_name = fields.Function(
+        fields.Char(
+            "Display Name",
+            help="The masked name shown to other people: on organizer "
+            "screens, kiosks and dashboards."),
+        'get_display_name')
     phone = fields.Char(
         "Phone",
         help="Mobile number, stored in international (E.164) form.")
@@ -285,6 +315,20 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     def get_name(self, name):
         return self.party.name if self.party else None
 
+    def get_display_name(self, name):
+        return self.mask_display_name(self.name)
+
+    @classmethod
+    def neutral_name(cls):
+        "The neutral name of a member registered without one"
+        return gettext('member.msg_member_default_name')
+
+    @classmethod
+    def mask_display_name(cls, name):
+        """The display name of a member named name (see mask_name): the
+        masked default name when name cannot be shown"""
+        return mask_name(name) or mask_name(cls.neutral_name())
+
     @classmethod
     def set_name(cls, members, name, value):
         pool = Pool()
@@ -336,8 +380,10 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                         'member.msg_member_phone_invalid',
                         phone=values['phone']))
         if mode == 'create' and not values.get('party'):
+            # Never the phone: it would be shown as the member's name
             party, = Party.create([{
-                        'name': values.get('name') or values.get('phone'),
+                        'name': (values.get('name') or '').strip()
+                        or cls.neutral_name(),
                         }])
             values['party'] = party.id
             values.pop('name', None)
@@ -367,6 +413,30 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         default.setdefault('best_streak', 0)
         default.setdefault('party', None)
         return super().copy(members, default=default)
+
+    @classmethod
+    def erase_personal_data(cls, members):
+        """Deactivate members and their parties, then erase their personal
+        data with Tryton's Erase Party (which every module extends for
+        what it stores about a member).  Their points lines and the
+        records of the other modules stay, linked to the erased members."""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Erase = pool.get('party.erase', type='wizard')
+        parties = [m.party for m in members]
+        # As root: the wizards check the groups of the user (an account
+        # deletion runs as the API user)
+        with Transaction().set_user(0), without_check_access():
+            cls.write(members, {'active': False})
+            Party.write(parties, {'active': False})
+            for party in parties:
+                session_id, _, _ = Erase.create()
+                try:
+                    erase = Erase(session_id)
+                    erase.ask.party = party
+                    erase.transition_erase()
+                finally:
+                    Erase.delete(session_id)
 
     # Mini-program credential
 

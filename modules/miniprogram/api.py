@@ -457,6 +457,8 @@ class Request:
         self.query = query
         self.path = path
         self.member = None
+        # The claims of the member's access token
+        self.claims = {}
         self.staff_user = None
         # The kiosk token the request was made with, if any
         self.kiosk_token = None

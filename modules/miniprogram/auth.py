@@ -163,6 +163,11 @@ def api_user_id():
     return ModelData.get_id('miniprogram', 'user_miniprogram')
 
 
+def reauth_window():
+    "How long after a login a member may delete the account without password"
+    return config.getint('miniprogram', 'reauth_window', default=10 * 60)
+
+
 def staff_ttl():
     return config.getint('miniprogram', 'staff_ttl', default=8 * 60 * 60)
 
@@ -285,6 +290,7 @@ def authenticate(api_request, auth, kiosk=False):
         transaction.set_context(_check_access=True)
         return
     claims = decode(token, 'access')
+    api_request.claims = claims
     try:
         member_id = int(claims['sub'])
     except ValueError:

@@ -2,6 +2,7 @@
 # top level of this repository contains the full copyright notices and
 # license terms.
 import datetime as dt
+import time
 
 from trytond import config
 from trytond.i18n import gettext
@@ -10,6 +11,7 @@ from trytond.modules.member.member import normalize_phone
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
+from . import auth
 from .exceptions import (
     InvalidCredentials, LoginThrottled, MiniprogramError, PhoneTaken,
     WeChatUnavailable)
@@ -61,8 +63,10 @@ class Member(metaclass=PoolMeta):
         with without_check_access():
             if cls.search([('phone', '=', phone)], limit=1):
                 raise PhoneTaken(gettext('miniprogram.msg_phone_taken'))
+            # Without a name the member gets the neutral default name
+            # (never the phone: names are shown to other people)
             member, = cls.create([{
-                        'name': (name or '').strip() or phone,
+                        'name': (name or '').strip() or None,
                         'phone': phone,
                         }])
         cls.set_password([member], password)
@@ -179,3 +183,35 @@ class Member(metaclass=PoolMeta):
                     to_write[field] = values[field] or None
             if to_write:
                 self.write([self], to_write)
+
+    def mp_delete_account(self, password=None, auth_time=None):
+        """Delete the account of the member (API DELETE me), confirmed by
+        the member's password or by a login (auth_time, a timestamp) within
+        [miniprogram] reauth_window seconds.
+
+        Every token is revoked and the personal data erased by Tryton's
+        Erase Party (extended by the modules for what they store); the
+        check-ins, bookings and points lines stay, linked to the erased
+        member, so that the statistics do not change.  Failed passwords
+        are counted and throttled like logins."""
+        pool = Pool()
+        Attempt = pool.get('res.user.login.attempt')
+        cls = self.__class__
+        key = cls._throttle_key('delete:%s' % self.id)
+        with without_check_access():
+            if password is not None:
+                cls._check_throttle(key)
+                if not self.check_password(password):
+                    Attempt.add(key)
+                    raise InvalidCredentials(
+                        gettext('miniprogram.msg_delete_invalid_password'))
+                Attempt.remove(key)
+            elif not (isinstance(auth_time, (int, float))
+                    and 0 <= time.time() - auth_time <= auth.reauth_window()):
+                raise InvalidCredentials(
+                    gettext('miniprogram.msg_delete_confirm',
+                        minutes=auth.reauth_window() // 60),
+                    details={'reason': "password or recent login required"})
+            if self.phone:
+                Attempt.remove(cls._throttle_key(self.phone))
+        cls.erase_personal_data([self])

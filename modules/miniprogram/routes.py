@@ -224,6 +224,25 @@ def update_me(request):
     return {'member': member_json(Member(request.member.id))}
 
 
+@api_route('DELETE', 'me', "Delete the member's account", tags=['me'],
+    status=204,
+    description="Confirmed by the password, or without it ({}) within 10 "
+    "minutes of a login (auth/login, auth/register, auth/wechat; a refresh "
+    "is no login). Every token of the member is revoked, the personal data "
+    "(name, phone, WeChat ids, avatar, address, positions of the "
+    "check-ins, addresses of the bookings, messages) erased; check-ins, "
+    "bookings and points stay as anonymous records, so that statistics do "
+    "not change. Afterwards every token answers 401. A wrong password "
+    "changes nothing (401 invalid_credentials, throttled like logins).",
+    body=obj({'password': PASSWORD}),
+    errors=[(401, 'invalid_credentials'), (429, 'rate_limited')])
+def delete_me(request):
+    request.member.mp_delete_account(
+        password=request.body.get('password'),
+        auth_time=request.claims.get('auth_time'))
+    return None
+
+
 @api_route('GET', 'me/points', "The member's points ledger, newest first",
     tags=['me'], query=obj(dict(LIST_QUERY)), response=page(POINTS_LINE))
 def my_points(request):
@@ -694,7 +713,11 @@ def event_qr(request):
             'flagged': integer(), 'by_bucket': array(obj({
                         'start': DATETIME, 'count': integer()},
                     required=['start', 'count'])),
-            'recent': array(obj({}, additional=True))},
+            'recent': array(obj({
+                        'member_id': integer(),
+                        'member': string(description="the masked display "
+                            "name (Wang **), never a phone or an id"),
+                        }, additional=True))},
         required=['expected', 'checked_in', 'rate', 'late', 'flagged',
             'by_bucket', 'recent'], additional=True),
     errors=[(404, 'not_found')])

@@ -3,6 +3,7 @@
 # license terms.
 import datetime as dt
 import hashlib
+import time
 import uuid
 
 from trytond.i18n import gettext
@@ -41,6 +42,7 @@ class RefreshToken(ModelSQL, ModelView):
             ('logout', "Logout"),
             ('reuse', "Reuse Detected"),
             ('staff', "Revoked by Staff"),
+            ('erased', "Personal Data Erased"),
             ], "Revoke Reason", readonly=True)
     state = fields.Function(fields.Selection([
                 ('active', "Active"),
@@ -101,14 +103,21 @@ class RefreshToken(ModelSQL, ModelView):
                     & (table.revoked == None)))  # noqa: E711
 
     @classmethod
-    def issue(cls, member, family=None):
+    def issue(cls, member, family=None, auth_time=None):
         """Return a new access and refresh token pair for member as the
-        dictionary the API answers"""
+        dictionary the API answers.
+
+        auth_time is when the member logged in (a timestamp, default now):
+        both tokens carry it, and the refreshed ones keep it, so that a
+        route may ask for a recent login (DELETE me)."""
         family = family or uuid.uuid4().hex
-        access, _ = auth.encode(member.id, 'access', auth.access_ttl())
+        if auth_time is None:
+            auth_time = int(time.time())
+        access, _ = auth.encode(member.id, 'access', auth.access_ttl(),
+            extra={'auth_time': auth_time})
         refresh, claims = auth.encode(
             member.id, 'refresh', auth.refresh_ttl(),
-            extra={'fam': family})
+            extra={'fam': family, 'auth_time': auth_time})
         with without_check_access():
             cls.create([{
                         'member': member.id,
@@ -143,6 +152,8 @@ class RefreshToken(ModelSQL, ModelView):
         pool = Pool()
         Member = pool.get('member.member')
         record = cls._find(token)
+        # A token issued before auth_time was carried is no recent login
+        auth_time = auth.decode(token, 'refresh').get('auth_time', 0)
         if record.revoked:
             # Reuse of a rotated (stolen?) token: end the whole family
             cls._revoke_families([record.family], 'reuse')
@@ -157,7 +168,8 @@ class RefreshToken(ModelSQL, ModelView):
                     'revoked': dt.datetime.now(),
                     'revoke_reason': 'rotated',
                     })
-        return member, cls.issue(member, family=record.family)
+        return member, cls.issue(
+            member, family=record.family, auth_time=auth_time)
 
     @classmethod
     def logout(cls, token):

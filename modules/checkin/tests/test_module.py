@@ -808,8 +808,10 @@ class CheckinTestCase(ModuleTestCase):
                 {'start': '2026-03-02T08:45:00+08:00', 'count': 1},
                 {'start': '2026-03-02T09:00:00+08:00', 'count': 4},
                 ])
-        self.assertEqual([r['member'] for r in stats['recent']],
-            ["M3", "M5", "M4", "M2", "M1", "M0"])
+        self.assertEqual([r['member_id'] for r in stats['recent']],
+            [members[i].id for i in [3, 5, 4, 2, 1, 0]])
+        # Shown to organizers and screens: masked
+        self.assertEqual({r['member'] for r in stats['recent']}, {"M**"})
         self.assertEqual(stats['recent'][0]['time'],
             '2026-03-02T09:12:00+08:00')
         self.assertEqual(stats['bucket_minutes'], 15)

@@ -7,7 +7,10 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
-from trytond.modules.member.member import mask_phone, normalize_phone
+from trytond.modules.member.member import (
+    mask_name, mask_phone, normalize_phone)
+from trytond.modules.party.tests import (
+    PartyCheckEraseMixin, PartyCheckReplaceMixin)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -32,7 +35,20 @@ def create_member(name="Alice", phone=None):
     return member
 
 
-class MemberTestCase(CompanyTestMixin, ModuleTestCase):
+def erase_party(party):
+    "Run Tryton's Erase Party wizard on party"
+    pool = Pool()
+    Erase = pool.get('party.erase', type='wizard')
+    session_id, _, _ = Erase.create()
+    erase = Erase(session_id)
+    erase.ask.party = party
+    erase.transition_erase()
+    Erase.delete(session_id)
+
+
+class MemberTestCase(
+        PartyCheckEraseMixin, PartyCheckReplaceMixin, CompanyTestMixin,
+        ModuleTestCase):
     "Test Member module"
     module = 'member'
 
@@ -65,6 +81,118 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
         self.assertEqual(member.phone, '+8613800138000')
         self.assertEqual(member.points_balance, 0)
         self.assertEqual(member.join_date, Pool().get('ir.date').today())
+
+    def test_mask_name(self):
+        "Display names are masked; phones, e-mails and ids are no names"
+        for name, masked in [
+                ("Wang Xiaoming", "Wang **"), ("王小明", "王**"),
+                (" Alice ", "A**"), ("Member 42", "Member **")]:
+            with self.subTest(name=name):
+                self.assertEqual(mask_name(name), masked)
+        for name in [
+                None, '', '  ', '+8613945124220', '139 4512 4220',
+                'alice@example.com', 'oGZUI0egBJY1zhBYw2KhdUfwVJJE',
+                'Wang 13945124220']:
+            with self.subTest(name=name):
+                self.assertIsNone(mask_name(name))
+
+    @with_transaction()
+    def test_member_default_name(self):
+        "A member created without a name is not named after the phone"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member, = Member.create([{'phone': '13945124220'}])
+        self.assertEqual(member.name, "Member")
+        self.assertNotIn('4220', member.rec_name)
+        self.assertEqual(member.display_name, "M**")
+        named = create_member("Wang Xiaoming", '13945124221')
+        self.assertEqual(named.display_name, "Wang **")
+        # A name that is a phone number is never displayed
+        Member.write([named], {'name': '+8613945124221'})
+        self.assertEqual(Member(named.id).display_name, "M**")
+
+    @with_transaction()
+    def test_member_erase(self):
+        "Erase Party erases the member's phone, WeChat ids, address, avatar"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Party = pool.get('party.party')
+        Line = pool.get('member.points.line')
+        member, = Member.create([{
+                    'name': "Wang Xiaoming",
+                    'phone': '13945124220',
+                    'wechat_openid': 'openid-wang',
+                    'wechat_unionid': 'unionid-wang',
+                    'avatar_url': 'https://example.com/wang.png',
+                    'address': "1 Nanjing Road, Shanghai",
+                    }])
+        Member.set_password([member], 'Lantern-42')
+        Member.add_points(member, 30, "Welcome")
+        other = create_member("Li Lei", '13945124221')
+        Party.write([member.party], {'active': False})
+
+        erase_party(member.party)
+
+        member = Member(member.id)
+        self.assertFalse(member.active)
+        self.assertFalse(member.party.name)
+        for field in ['phone', 'wechat_openid', 'wechat_unionid',
+                'avatar_url', 'address']:
+            with self.subTest(field=field):
+                self.assertIsNone(getattr(member, field))
+        self.assertFalse(member.check_password('Lantern-42'))
+        # The ledger stays, anonymous
+        self.assertEqual(
+            sum(l.points for l in Line.search([('member', '=', member.id)])),
+            30)
+        self.assertEqual(member.points_balance, 30)
+        self.assertEqual(member.display_name, "M**")
+        # The other member is untouched
+        other = Member(other.id)
+        self.assertEqual(
+            (other.name, other.phone), ("Li Lei", '+8613945124221'))
+
+    @with_transaction()
+    def test_member_erase_personal_data(self):
+        "erase_personal_data deactivates and erases members"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member("Wang Xiaoming", '13945124220')
+        Member.erase_personal_data([member])
+        member = Member(member.id)
+        self.assertFalse(member.active)
+        self.assertFalse(member.party.active)
+        self.assertIsNone(member.phone)
+        self.assertFalse(member.name)
+
+    @with_transaction()
+    def test_member_replace(self):
+        "Replace Party moves the member to the destination party"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Party = pool.get('party.party')
+        Replace = pool.get('party.replace', type='wizard')
+        member = create_member("Wang Xiaoming", '13945124220')
+        source = member.party
+        destination, = Party.create([{'name': "Wang Xiaoming"}])
+
+        session_id, _, _ = Replace.create()
+        replace = Replace(session_id)
+        replace.ask.source = source
+        replace.ask.destination = destination
+        replace.transition_replace()
+
+        # Replaced with SQL: read again
+        Transaction().cache.clear()
+        self.assertEqual(Member(member.id).party, destination)
+
+        # A party is the member once: two members are not merged this way
+        other = create_member("Wang Xiaoming", '13945124221')
+        replace = Replace(session_id)
+        replace.ask.source = other.party
+        replace.ask.destination = destination
+        with self.assertRaisesRegex(UserError, 'both members'):
+            replace.transition_replace()
 
     @with_transaction()
     def test_member_password(self):

@@ -62,10 +62,12 @@ class CheckinApiTestCase(RouteTestCase):
 
     _phones = iter(range(100, 10 ** 6))
 
-    def login(self, organizer=False):
+    def login(self, organizer=False, name=None):
         phone = '1360000%04d' % next(self._phones)
-        status, data = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': 'Lotus-2026-x'})
+        body = {'phone': phone, 'password': 'Lotus-2026-x'}
+        if name:
+            body['name'] = name
+        status, data = self.api.json('POST', 'auth/register', body)
         self.assertEqual(status, 201, data)
         if organizer:
             def link():
@@ -81,6 +83,9 @@ class CheckinApiTestCase(RouteTestCase):
             in_transaction(link)
         api = Api(self.client(), token=data['access_token'])
         api.member_id = data['member']['id']
+        api.member = data['member']
+        api.phone = phone
+        api.refresh_token = data['refresh_token']
         return api
 
     def assertError(self, result, status, code):

@@ -331,7 +331,7 @@ class ApiTestCase(RouteTestCase):
     def test_prefix_errors_are_json(self):
         "Unknown paths, wrong methods and refused origins answer JSON"
         self.assertError(self.api('GET', 'nowhere'), 404, 'not_found')
-        self.assertError(self.api('DELETE', 'me'), 405, 'method_not_allowed')
+        self.assertError(self.api('PUT', 'me'), 405, 'method_not_allowed')
         self.assertError(self.api('GET', 'me', headers={
                     'Origin': 'https://evil.example.com'}),
             403, 'forbidden')

@@ -66,8 +66,8 @@ def check_documented(method, path, status, data):
             documented = {s for s, _ in GENERIC[None]
                 + GENERIC.get(route['auth'], []) + route['errors']}
             if status not in documented:
-                raise AssertionError("%s %s answered %s, not documented"
-                    % (method, path, status))
+                raise AssertionError("%s %s answered %s, not documented: %s"
+                    % (method, path, status, data))
     elif route is None or status != route['status']:
         raise AssertionError("%s %s answered %s, not documented" % (
                 method, path, status))

@@ -278,6 +278,26 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(cm.exception.details['reason'], 'closed')
 
     @with_transaction()
+    def test_erase_member(self):
+        "Erasing a member keeps the bookings without address and note"
+        pool = Pool()
+        Booking = pool.get('booking.booking')
+        Member = pool.get('member.member')
+        with self.booking_setup() as s:
+            booking = Booking.create_booking(
+                s.member, s.service, utc(dt.datetime(2026, 6, 2, 9)),
+                address="1 Nanjing Road", note="Code 1234 at the gate")
+            other = create_member("Bob")
+            kept = Booking.create_booking(
+                other, s.service, utc(dt.datetime(2026, 6, 2, 14)),
+                address="2 Huaihai Road")
+            Member.erase_personal_data([s.member])
+            booking = Booking(booking.id)
+            self.assertEqual((booking.address, booking.note), (None, None))
+            self.assertEqual(booking.final_price, Decimal('100'))
+            self.assertEqual(Booking(kept.id).address, "2 Huaihai Road")
+
+    @with_transaction()
     def test_slots_buffer(self):
         "The buffer keeps the resource busy after (and before) a booking"
         pool = Pool()
