@@ -318,6 +318,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     def preprocess_values(cls, mode, values):
         pool = Pool()
         Party = pool.get('party.party')
+        Tier = pool.get('member.tier')
         values = super().preprocess_values(mode, values)
         if (mode == 'create'
                 and not Transaction().context.get('_member_points_posting')
@@ -335,6 +336,12 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                 raise PhoneValidationError(gettext(
                         'member.msg_member_phone_invalid',
                         phone=values['phone']))
+        if mode == 'create' and not values.get('tier'):
+            # The tier is recomputed from the lifetime points with each
+            # posting; a new member starts in the tier of its points (the
+            # base tier of threshold 0), whoever creates it
+            values['tier'] = Tier.reached(
+                Tier.thresholds(), values.get('lifetime_points') or 0)
         if mode == 'create' and not values.get('party'):
             party, = Party.create([{
                         'name': values.get('name') or values.get('phone'),
