@@ -4,14 +4,14 @@
 import datetime as dt
 import re
 
-from sql import Conflict, Expression, Literal, Null
+from sql import Column, Conflict, Expression, Literal, Null
 from sql.aggregate import Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
 
 from trytond.i18n import gettext
 from trytond.model import (
-    DeactivableMixin, ModelSQL, ModelView, Unique, fields)
+    DeactivableMixin, Exclude, ModelSQL, ModelView, Unique, fields)
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
@@ -80,6 +80,56 @@ def mask_phone(phone):
     if len(national) < 8:
         return national[:2] + '****'
     return national[:3] + '****' + national[-4:]
+
+
+def violated_constraint(Model, error):
+    """Return the name of the unique or exclusion constraint of Model (of
+    its _sql_constraints) that error reports, or None.
+
+    error is the SQLConstraintError of the ORM (its cause is the database
+    error, absent when Tryton checked the constraint itself) or the
+    database's integrity error."""
+    from trytond import backend
+    text = str(error.__cause__ if error.__cause__ is not None else error)
+    message = getattr(error, 'message', None)
+    constraints = [(n, c, m) for n, c, m in Model._sql_constraints
+        if isinstance(c, (Unique, Exclude))]
+    for name, constraint, _ in constraints:
+        full_name = backend.TableHandler.convert_name(
+            Model._table + '_' + name)
+        # PostgreSQL names the constraint, SQLite the columns
+        columns = ', '.join('%s.%s' % (Model._table, c.name)
+            for c in constraint.columns if isinstance(c, Column))
+        if (full_name in text
+                or (columns and 'constraint failed: ' + columns in text)):
+            return name
+    if error.__cause__ is None and message is not None:
+        # Checked by Tryton itself: known by its message (the transaction
+        # is still usable)
+        for name, _, msg_id in constraints:
+            if message == gettext(msg_id):
+                return name
+    return None
+
+
+def is_unique_violation(error):
+    """Tell if the SQLConstraintError error reports a unique or exclusion
+    constraint (a conflict with an existing record), not a check"""
+    cause = error.__cause__
+    if cause is None:
+        # Checked by Tryton: find the constraint of its message
+        pool = Pool()
+        message = getattr(error, 'message', None)
+        for _, Model in pool.iterobject():
+            if not issubclass(Model, ModelSQL):
+                continue
+            for _, constraint, msg_id in Model._sql_constraints:
+                if (isinstance(constraint, (Unique, Exclude))
+                        and message == gettext(msg_id)):
+                    return True
+        return False
+    return (type(cause).__name__ in {'UniqueViolation', 'ExclusionViolation'}
+        or 'UNIQUE constraint failed' in str(cause))
 
 
 def _activity_result(result):
