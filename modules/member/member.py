@@ -4,14 +4,14 @@
 import datetime as dt
 import re
 
-from sql import Conflict, Expression, Literal, Null
+from sql import Column, Conflict, Expression, Literal, Null
 from sql.aggregate import Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
 
 from trytond.i18n import gettext
 from trytond.model import (
-    DeactivableMixin, ModelSQL, ModelView, Unique, fields)
+    DeactivableMixin, Exclude, ModelSQL, ModelView, Unique, fields)
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
@@ -104,6 +104,56 @@ def mask_name(name):
     if len(words) > 1:
         return words[0] + ' **'
     return name[0] + '**'
+
+
+def violated_constraint(Model, error):
+    """Return the name of the unique or exclusion constraint of Model (of
+    its _sql_constraints) that error reports, or None.
+
+    error is the SQLConstraintError of the ORM (its cause is the database
+    error, absent when Tryton checked the constraint itself) or the
+    database's integrity error."""
+    from trytond import backend
+    text = str(error.__cause__ if error.__cause__ is not None else error)
+    message = getattr(error, 'message', None)
+    constraints = [(n, c, m) for n, c, m in Model._sql_constraints
+        if isinstance(c, (Unique, Exclude))]
+    for name, constraint, _ in constraints:
+        full_name = backend.TableHandler.convert_name(
+            Model._table + '_' + name)
+        # PostgreSQL names the constraint, SQLite the columns
+        columns = ', '.join('%s.%s' % (Model._table, c.name)
+            for c in constraint.columns if isinstance(c, Column))
+        if (full_name in text
+                or (columns and 'constraint failed: ' + columns in text)):
+            return name
+    if error.__cause__ is None and message is not None:
+        # Checked by Tryton itself: known by its message (the transaction
+        # is still usable)
+        for name, _, msg_id in constraints:
+            if message == gettext(msg_id):
+                return name
+    return None
+
+
+def is_unique_violation(error):
+    """Tell if the SQLConstraintError error reports a unique or exclusion
+    constraint (a conflict with an existing record), not a check"""
+    cause = error.__cause__
+    if cause is None:
+        # Checked by Tryton: find the constraint of its message
+        pool = Pool()
+        message = getattr(error, 'message', None)
+        for _, Model in pool.iterobject():
+            if not issubclass(Model, ModelSQL):
+                continue
+            for _, constraint, msg_id in Model._sql_constraints:
+                if (isinstance(constraint, (Unique, Exclude))
+                        and message == gettext(msg_id)):
+                    return True
+        return False
+    return (type(cause).__name__ in {'UniqueViolation', 'ExclusionViolation'}
+        or 'UNIQUE constraint failed' in str(cause))
 
 
 def _activity_result(result):
@@ -362,6 +412,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     def preprocess_values(cls, mode, values):
         pool = Pool()
         Party = pool.get('party.party')
+        Tier = pool.get('member.tier')
         values = super().preprocess_values(mode, values)
         if (mode == 'create'
                 and not Transaction().context.get('_member_points_posting')
@@ -379,6 +430,12 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                 raise PhoneValidationError(gettext(
                         'member.msg_member_phone_invalid',
                         phone=values['phone']))
+        if mode == 'create' and not values.get('tier'):
+            # The tier is recomputed from the lifetime points with each
+            # posting; a new member starts in the tier of its points (the
+            # base tier of threshold 0), whoever creates it
+            values['tier'] = Tier.reached(
+                Tier.thresholds(), values.get('lifetime_points') or 0)
         if mode == 'create' and not values.get('party'):
             # Never the phone: it would be shown as the member's name
             party, = Party.create([{

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import logging
 import math
+import random
 import re
 import time
 import uuid
@@ -24,7 +25,7 @@ from werkzeug.wrappers import Response
 from trytond import backend
 from trytond import config
 from trytond.exceptions import UserError, UserWarning
-from trytond.model.exceptions import AccessError
+from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.protocols.wrappers import (
     allow_null_origin, with_pool, with_transaction)
 from trytond.transaction import Transaction, TransactionError
@@ -501,8 +502,8 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         @allow_null_origin
         @with_pool
         @answer_unavailable
-        @(with_member_lock if lock_member
-            else with_transaction(readonly=readonly))
+        @(with_transaction(readonly=True) if readonly
+            else with_write_transaction(lock_member=lock_member))
         @wraps(func)
         def endpoint(request, pool, **path_args):
             transaction = Transaction()
@@ -515,7 +516,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
                     from .auth import token_member
                     member_id = token_member(request)
                     if member_id is not None:
-                        # Taken by with_member_lock: a check, no query
+                        # Taken by with_write_transaction: a check, no query
                         pool.get('member.member').lock([member_id])
                 body_value = parse_json(request, body) if body else None
                 if not body and request.get_data(cache=True) \
@@ -563,8 +564,8 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
 
 # How long a check-in waits for another transaction holding its member
 LOCK_TIMEOUT_MS = 2000
-# The WSGI environ key of (member id, active) read by with_member_lock in
-# the request's current transaction
+# The WSGI environ key of (member id, active) read by with_write_transaction
+# in the request's current transaction
 LOCKED_MEMBER = 'miniprogram.locked_member'
 
 
@@ -613,78 +614,160 @@ def answer_unavailable(func):
     return wrapper
 
 
-def with_member_lock(func):
-    """Tryton's with_transaction (read-write) for the routes that lock the
-    member of the request's access token: the lock is taken when the
-    transaction starts, as Tryton would do after a first attempt ended by
-    Model.lock, without that first attempt (the token is checked without
-    the database).
+def contention_timeout():
+    """How long (seconds) a write request may wait for the locks held by
+    concurrent requests and start again after conflicts with them"""
+    return config.getfloat('miniprogram', 'contention_timeout', default=20)
 
-    On PostgreSQL the lock is waited for instead of Tryton's NOWAIT and
-    sleeps (up to 200 ms per attempt): two requests of the same member (a
-    double tap, a retry) then cost the first one's remaining time, and the
-    second starts again at once with a snapshot that sees the first.  Like
-    Tryton: operational errors are retried [database] retry times, then
-    raised."""
+
+def _contention(error):
+    """Tell if a database error is a conflict with concurrent requests (a
+    lock held, a serialization failure, a deadlock, SQLite's busy
+    database): the request is tried again; the database is not
+    unavailable"""
+    if backend.name == 'postgresql':
+        from psycopg import errors
+        return isinstance(error, (errors.SerializationFailure,
+                errors.DeadlockDetected, errors.LockNotAvailable))
+    text = str(error).lower()
+    return 'locked' in text or 'busy' in text
+
+
+def _take_locks(transaction, locks):
+    """Take the table and record locks that an earlier attempt asked for
+    (Tryton's Model.lock), first thing in transaction, as Transaction.start
+    does.  When another transaction holds one, wait for its end (at most
+    LOCK_TIMEOUT_MS) and raise: the request starts again at once, with a
+    snapshot that sees what the holder committed."""
+    database, connection = transaction.database, transaction.connection
+    tables = list(locks.get('_lock_tables', []))
+    records = sorted(locks.get('_lock_records', {}).items())
+    try:
+        for table in tables:
+            database.lock(connection, table)
+        for table, ids in records:
+            database.lock_records(connection, table, ids)
+    except backend.DatabaseOperationalError:
+        if backend.name != 'postgresql':
+            raise
+        from psycopg.sql import SQL, Identifier
+        from sql import Table
+        connection.rollback()
+        cursor = connection.cursor()
+        cursor.execute('SET LOCAL lock_timeout = %d' % LOCK_TIMEOUT_MS)
+        for table in tables:
+            cursor.execute(SQL('LOCK {} IN EXCLUSIVE MODE').format(
+                    Identifier(table)))
+        for table, ids in records:
+            sql_table = Table(table)
+            cursor.execute(*sql_table.select(Literal(1),
+                    where=sql_table.id.in_(sorted(ids)),
+                    for_=For('UPDATE')))
+        connection.rollback()
+        raise
+    transaction._locked_tables.update(tables)
+    for table, ids in records:
+        transaction._locked_records[table].update(ids)
+
+
+def with_write_transaction(lock_member=False):
+    """Tryton's with_transaction (read-write) for the routes that change
+    something, where a conflict with concurrent requests is not an
+    unavailable database.
+
+    - The locks that Model.lock asks for are taken when the transaction
+      starts again (Tryton's protocol) and, when held by another request,
+      waited for instead of failing after a few NOWAIT attempts.
+    - Conflicts (lock timeouts, serialization failures, deadlocks, SQLite's
+      busy database) start the request again for up to
+      contention_timeout() seconds, without counting as retries;
+      [database] retry counts only the other operational errors (lost
+      connection...).  After that the error is raised: 503.
+    - On SQLite the transaction starts as the single writer (BEGIN
+      IMMEDIATE): its reads are then those of the database it writes to
+      (pysqlite otherwise begins at the first write, after the reads).
+    - lock_member: the member of the access token is locked when the
+      transaction starts, without the first, aborted attempt (the token is
+      checked without the database); on PostgreSQL that lock is waited
+      for, so two requests of the same member (a double tap, a retry) cost
+      the first one's remaining time."""
     from trytond.worker import run_task
 
-    @wraps(func)
-    def wrapper(request, pool, *args, **kwargs):
-        from .auth import token_member
-        context = {'_request': request.context}
-        retry = config.getint('database', 'retry')
-        count = 0
-        extras = {}
-        member_id = token_member(request)
-        try:
-            Member = pool.get('member.member')
-        except KeyError:  # not activated: answered by the endpoint
-            Member = None
-        wait = (member_id is not None and Member is not None
-            and backend.name == 'postgresql')
-        if member_id is not None and Member is not None and not wait:
-            extras['_lock_records'] = {Member._table: [member_id]}
-        waited = False
-        while True:
-            if count and not waited:
-                time.sleep(0.02 * count)
-            waited = False
-            with Transaction().start(pool.database_name, 0,
-                    context=context, **extras) as transaction:
-                try:
-                    request.environ.pop(LOCKED_MEMBER, None)
-                    if wait:
-                        try:
+    def decorator(func):
+        @wraps(func)
+        def wrapper(request, pool, *args, **kwargs):
+            from .auth import token_member
+            context = {'_request': request.context}
+            retry = config.getint('database', 'retry')
+            deadline = time.monotonic() + contention_timeout()
+            count = conflicts = 0
+            locks = {}
+            member_id = token_member(request) if lock_member else None
+            try:
+                Member = pool.get('member.member')
+            except KeyError:  # not activated: answered by the endpoint
+                Member = None
+            wait = (member_id is not None and Member is not None
+                and backend.name == 'postgresql')
+            if member_id is not None and Member is not None and not wait:
+                locks['_lock_records'] = {Member._table: [member_id]}
+            pause = 0
+            while True:
+                if pause:
+                    time.sleep(pause)
+                pause = 0
+                with Transaction().start(pool.database_name, 0,
+                        context=context) as transaction:
+                    try:
+                        request.environ.pop(LOCKED_MEMBER, None)
+                        connection = transaction.connection
+                        if (backend.name == 'sqlite'
+                                and not connection.in_transaction):
+                            connection.execute('BEGIN IMMEDIATE')
+                        if wait:
                             # authenticate needs not read it again
                             request.environ[LOCKED_MEMBER] = (member_id,
                                 _wait_member_lock(
                                     transaction, Member, member_id))
-                        except backend.DatabaseOperationalError as e:
-                            from psycopg.errors import SerializationFailure
-
-                            # The holder changed the member: start again
-                            # with a snapshot that sees its change
-                            waited = isinstance(e, SerializationFailure)
-                            raise
-                    result = func(request, pool, *args, **kwargs)
-                except TransactionError as e:
-                    transaction.rollback()
-                    transaction.tasks.clear()
-                    e.fix(extras)
-                    continue
-                except backend.DatabaseOperationalError:
-                    if count < retry:
+                        _take_locks(transaction, locks)
+                        result = func(request, pool, *args, **kwargs)
+                    except TransactionError as e:
                         transaction.rollback()
                         transaction.tasks.clear()
-                        count += 1
-                        logger.debug("Retry: %i", count)
+                        e.fix(locks)
                         continue
-                    raise
-                transaction.commit()
-            while transaction.tasks:
-                run_task(pool, transaction.tasks.pop())
-            return result
-    return wrapper
+                    except backend.DatabaseOperationalError as e:
+                        transaction.rollback()
+                        transaction.tasks.clear()
+                        if (_contention(e)
+                                and time.monotonic() < deadline):
+                            conflicts += 1
+                            logger.debug("Conflict: %i", conflicts)
+                            # A lock waited for is free: at once
+                            if not isinstance(e, _lock_waited()):
+                                pause = random.uniform(
+                                    0, 0.005 * min(conflicts, 10))
+                            continue
+                        if count < retry:
+                            count += 1
+                            pause = 0.02 * count
+                            logger.debug("Retry: %i", count)
+                            continue
+                        raise
+                    transaction.commit()
+                while transaction.tasks:
+                    run_task(pool, transaction.tasks.pop())
+                return result
+        return wrapper
+    return decorator
+
+
+def _lock_waited():
+    "The errors after which the lock waited for is free"
+    if backend.name == 'postgresql':
+        from psycopg import errors
+        return (errors.LockNotAvailable, errors.SerializationFailure)
+    return ()
 
 
 def _activated(pool):
@@ -703,6 +786,13 @@ def from_user_error(error):
         code = error.code
     if not code and isinstance(error, AccessError):
         code = 'forbidden'
+    if not code and isinstance(error, SQLConstraintError):
+        from trytond.modules.member.member import is_unique_violation
+        if is_unique_violation(error):
+            # The record exists (maybe created by a concurrent request):
+            # a conflict, not a malformed request.  The rules raise their
+            # documented code (e.g. phone_taken) before this.
+            code = 'conflict'
     message = error.message
     details = getattr(error, 'details', None) or {}
     if not code:

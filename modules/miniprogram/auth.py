@@ -298,7 +298,7 @@ def authenticate(api_request, auth, kiosk=False):
     if not 0 < member_id < 2 ** 31:
         raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))
     # The member of the token must exist and be active: known when the
-    # transaction started with its lock (api.with_member_lock), else one
+    # transaction started with its lock (api.with_write_transaction), else one
     # query (the ORM search costs more than the whole check-in)
     from .api import LOCKED_MEMBER
     locked = api_request.http.environ.get(LOCKED_MEMBER)

@@ -7,7 +7,11 @@ import time
 from trytond import config
 from trytond.i18n import gettext
 from trytond.model import fields
-from trytond.modules.member.member import normalize_phone
+from trytond.model.exceptions import SQLConstraintError
+from trytond.modules.checkin.attendance import savepoint
+from trytond.modules.member.exceptions import ConcurrentCreation
+from trytond.modules.member.member import (
+    normalize_phone, violated_constraint)
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
@@ -63,12 +67,23 @@ class Member(metaclass=PoolMeta):
         with without_check_access():
             if cls.search([('phone', '=', phone)], limit=1):
                 raise PhoneTaken(gettext('miniprogram.msg_phone_taken'))
-            # Without a name the member gets the neutral default name
-            # (never the phone: names are shown to other people)
-            member, = cls.create([{
-                        'name': (name or '').strip() or None,
-                        'phone': phone,
-                        }])
+            try:
+                # The failed insert must not end the transaction on
+                # PostgreSQL: the error is answered with a translated text
+                # Without a name the member gets the neutral default name
+                # (never the phone: names are shown to other people)
+                with savepoint('miniprogram_register'):
+                    member, = cls.create([{
+                                'name': (name or '').strip() or None,
+                                'phone': phone,
+                                }])
+            except SQLConstraintError as e:
+                # A concurrent registration of the phone was committed
+                # after this transaction started
+                if violated_constraint(cls, e) == 'phone_unique':
+                    raise PhoneTaken(
+                        gettext('miniprogram.msg_phone_taken')) from e
+                raise
         cls.set_password([member], password)
         return member
 
@@ -133,11 +148,12 @@ class Member(metaclass=PoolMeta):
             gettext('miniprogram.msg_invalid_credentials'))
 
     @classmethod
-    def mp_wechat_login(cls, code):
-        """Exchange a wx.login code for the member of its openid, created on
-        first login; the session key is kept on the server"""
+    def mp_wechat_session(cls, code):
+        """Exchange a wx.login code for its WeChat session: {'openid',
+        'session_key', 'unionid'?}.  A code is valid once: the caller keeps
+        the session for a restarted transaction."""
         try:
-            session = code2session(code)
+            return code2session(code)
         except WeChatError as e:
             if e.code_invalid:
                 from .exceptions import WeChatCodeInvalid
@@ -145,19 +161,55 @@ class Member(metaclass=PoolMeta):
                     gettext('miniprogram.msg_wechat_code_invalid'))
             raise WeChatUnavailable(
                 gettext('miniprogram.msg_wechat_unavailable'))
+
+    @classmethod
+    def mp_wechat_login(cls, code, session=None):
+        """Return the member of the openid of a wx.login code (or of its
+        WeChat session, already exchanged), created on first login; the
+        session key is kept on the server.
+
+        Idempotent under concurrency: when a concurrent first login of the
+        same openid (or unionid) created the member after this transaction
+        started, the transaction restarts and finds it."""
+        if session is None:
+            session = cls.mp_wechat_session(code)
         openid = session['openid']
+        unionid = session.get('unionid') or None
         with without_check_access():
             members = cls.search([('wechat_openid', '=', openid)], limit=1)
             values = {'wechat_session_key': session.get('session_key')}
-            if session.get('unionid'):
-                values['wechat_unionid'] = session['unionid']
+            if unionid:
+                values['wechat_unionid'] = unionid
+                if not members:
+                    # The person may be known by the unionid only (from
+                    # another application of the same open platform)
+                    others = cls.search(
+                        [('wechat_unionid', '=', unionid)], limit=1)
+                    if others and not others[0].wechat_openid:
+                        members = others
+                        values['wechat_openid'] = openid
+                    elif others:
+                        # The unionid belongs to another openid's member
+                        del values['wechat_unionid']
+                elif (members[0].wechat_unionid
+                        and members[0].wechat_unionid != unionid):
+                    del values['wechat_unionid']
             if members:
                 member, = members
                 cls.write([member], values)
-            else:
-                member, = cls.create([dict(values,
-                            name=gettext('miniprogram.msg_wechat_user'),
-                            wechat_openid=openid)])
+                return member
+            name = gettext('miniprogram.msg_wechat_user')
+            try:
+                with savepoint('miniprogram_wechat_login'):
+                    member, = cls.create([dict(values,
+                                name=name, wechat_openid=openid)])
+            except SQLConstraintError as e:
+                constraint = violated_constraint(cls, e)
+                if constraint in {
+                        'wechat_openid_unique', 'wechat_unionid_unique'}:
+                    raise ConcurrentCreation(
+                        'wechat:%s' % constraint) from e
+                raise
         return member
 
     def mp_update_profile(self, values):

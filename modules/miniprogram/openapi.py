@@ -25,6 +25,9 @@ GENERIC = {
     'member': [(401, 'unauthorized')],
     'organizer': [(401, 'unauthorized'), (403, 'forbidden')],
     }
+# The errors of every route that writes: a record that exists, created by
+# a concurrent request, where no more precise code applies
+WRITE = [(409, 'conflict')]
 
 
 def document(request=None):
@@ -87,7 +90,9 @@ def document(request=None):
                 }
         errors = {}
         for code_status, code in (GENERIC[None]
-                + GENERIC.get(route['auth'], []) + route['errors']):
+                + GENERIC.get(route['auth'], []) + route['errors']
+                + (WRITE if route['method'] not in {'GET', 'HEAD'}
+                    else [])):
             errors.setdefault(code_status, []).append(code)
         for code_status, codes in sorted(errors.items()):
             response = {

@@ -113,6 +113,8 @@ def _tokens_member(pool, member):
 
 
 PHONE = string(1, 32, description="mainland mobile number or +E.164")
+# The WSGI environ key of the WeChat session of the code of auth/wechat
+WECHAT_SESSION = 'miniprogram.wechat_session'
 PASSWORD = string(1, 128, description="at least 8 characters, not common")
 
 
@@ -156,7 +158,14 @@ def login(request):
     errors=[(401, 'invalid_credentials'), (502, 'wechat_unavailable')])
 def wechat_login(request):
     Member = request.pool.get('member.member')
-    member = Member.mp_wechat_login(request.body['code'])
+    code = request.body['code']
+    # A code is valid once: a restarted transaction (a concurrent first
+    # login, a serialization failure) reuses the session of its exchange
+    environ = request.http.environ
+    session = environ.get(WECHAT_SESSION)
+    if session is None:
+        session = environ[WECHAT_SESSION] = Member.mp_wechat_session(code)
+    member = Member.mp_wechat_login(code, session=session)
     return _tokens_member(request.pool, member)
 
 

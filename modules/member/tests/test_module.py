@@ -398,6 +398,20 @@ class MemberTestCase(
         self.assertEqual(Member(member.id).lifetime_points, 105)
 
     @with_transaction()
+    def test_tier_base_at_creation(self):
+        "A new member is in the base tier (threshold 0) from its creation"
+        pool = Pool()
+        Member = pool.get('member.member')
+        self.assertIsNone(create_member("Before tiers").tier)
+        basic, silver, gold = create_tiers()
+        self.assertEqual(create_member().tier, basic)
+        # Also when created with the tier explicitly empty or as a copy
+        member, = Member.create([{'name': "Bob", 'tier': None}])
+        self.assertEqual(member.tier, basic)
+        copy, = Member.copy([member])
+        self.assertEqual(copy.tier, basic)
+
+    @with_transaction()
     def test_tier_member_count(self):
         "Each tier counts its active members"
         pool = Pool()
@@ -410,7 +424,8 @@ class MemberTestCase(
                 Member.add_points(member, points, "x")
         counts = {t.code: t.member_count for t in Tier.browse(
                     [basic, silver, gold])}
-        self.assertEqual(counts, {'basic': 1, 'silver': 2, 'gold': 0})
+        # D, without points, is in the base tier too
+        self.assertEqual(counts, {'basic': 2, 'silver': 2, 'gold': 0})
 
     @with_transaction()
     def test_tier_downgrade_policy(self):

@@ -105,6 +105,42 @@ class ApiTestCase(RouteTestCase):
             Member = Pool().get('member.member')
             self.assertEqual(Member.search_count([]), count)
 
+    def test_new_member_base_tier(self):
+        "Registration and the first WeChat login put the member in the "
+        "base tier"
+        def create_tier():
+            Tier = Pool().get('member.tier')
+            if not Tier.search([('code', '=', 'base')]):
+                Tier.create([{'code': 'base', 'name': "Base",
+                            'threshold': 0}])
+        in_transaction(create_tier)
+        _, data = self.register()
+        self.assertEqual(data['member']['tier']['code'], 'base')
+        with FakeWeChat() as wechat:
+            with self.wechat_config(wechat):
+                status, data = self.api.json(
+                    'POST', 'auth/wechat', {'code': 'ok-base-tier'})
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data['member']['tier']['code'], 'base')
+
+    def wechat_config(self, wechat):
+        "Point the WeChat API at the fake server wechat for a block"
+        import contextlib
+
+        @contextlib.contextmanager
+        def configured():
+            if not config.has_section('miniprogram'):
+                config.add_section('miniprogram')
+            config.set('miniprogram', 'wechat_api', wechat.url)
+            config.set('miniprogram', 'appid', 'wx-test')
+            config.set('miniprogram', 'secret', 'wx-secret')
+            try:
+                yield
+            finally:
+                config.set('miniprogram', 'wechat_api',
+                    'http://127.0.0.1:9')
+        return configured()
+
     def test_malformed_bodies(self):
         "Malformed bodies are 400/413/415 JSON errors"
         for raw in [b'{', b'[]', b'null', b'{"phone": NaN}',

@@ -52,7 +52,7 @@ def check_documented(method, path, status, data):
     "Fail unless data matches the OpenAPI answer of method path and status"
     from trytond.modules.miniprogram.api import (
         ApiError, ROUTES, obj, validate)
-    from trytond.modules.miniprogram.openapi import ERROR, GENERIC
+    from trytond.modules.miniprogram.openapi import ERROR, GENERIC, WRITE
     path = path.split('?')[0]
     for route in ROUTES:
         pattern = re.sub(r'\\\{\w+\\\}', r'\\d+', re.escape(route['path']))
@@ -64,7 +64,8 @@ def check_documented(method, path, status, data):
         schema = ERROR
         if route is not None:
             documented = {s for s, _ in GENERIC[None]
-                + GENERIC.get(route['auth'], []) + route['errors']}
+                + GENERIC.get(route['auth'], []) + route['errors']
+                + (WRITE if method not in {'GET', 'HEAD'} else [])}
             if status not in documented:
                 raise AssertionError("%s %s answered %s, not documented: %s"
                     % (method, path, status, data))
@@ -83,11 +84,18 @@ def check_documented(method, path, status, data):
 
 
 class FakeWeChat:
-    """code2session: code 'ok-<name>' gives openid 'openid-<name>', code
-    'bad' errcode 40029, code 'busy' errcode -1, code 'down' a 500."""
+    """code2session: code 'ok-<name>' (or 'ok-<name>.<anything>', another
+    code of the same user) gives openid 'openid-<name>', code 'bad' errcode
+    40029, code 'busy' errcode -1, code 'down' a 500.
 
-    def __init__(self):
+    single_use: a code exchanged before gets errcode 40163 (code been
+    used), as WeChat answers.  delay: seconds before each answer."""
+
+    def __init__(self, single_use=False, delay=0):
+        import time
         calls = self.calls = []
+        used = set()
+        lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
@@ -103,9 +111,17 @@ class FakeWeChat:
                     self.send_response(500)
                     self.end_headers()
                     return
-                if code.startswith('ok-'):
-                    data = {'openid': 'openid-' + code[3:],
-                        'session_key': 'sk-secret-' + code[3:]}
+                if delay:
+                    time.sleep(delay)
+                with lock:
+                    reused = single_use and code in used
+                    used.add(code)
+                if reused:
+                    data = {'errcode': 40163, 'errmsg': "code been used"}
+                elif code.startswith('ok-'):
+                    name = code[3:].split('.')[0]
+                    data = {'openid': 'openid-' + name,
+                        'session_key': 'sk-secret-' + name}
                 elif code == 'bad':
                     data = {'errcode': 40029, 'errmsg': "invalid code"}
                 else:
