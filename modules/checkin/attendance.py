@@ -2,9 +2,10 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 import datetime as dt
+import json
 from contextlib import contextmanager, nullcontext
 
-from sql import Column, Conflict
+from sql import Cast, Column, Conflict, Null
 from sql.functions import CurrentTimestamp
 from sql.operators import Equal
 
@@ -272,7 +273,12 @@ class Attendance(ModelSQL, ModelView):
     reasons = fields.MultiSelection(
         REASONS, "Reasons", readonly=True,
         help="Why the check-in is suspicious.")
-    reason_details = fields.Text("Details", readonly=True)
+    reason_details = fields.Function(
+        fields.Text("Details"), 'get_reason_details')
+    reason_data = fields.Dict(
+        None, "Reason Data", readonly=True,
+        help="The figures of each reason, rendered in the reader's "
+        "language.")
     client_uuid = fields.Char(
         "Client UUID", readonly=True,
         help="Set by the device: a check-in sent again is not recorded "
@@ -353,6 +359,54 @@ class Attendance(ModelSQL, ModelView):
                 })
 
     @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        cls._migrate_reason_data()
+
+    @classmethod
+    def _migrate_reason_data(cls):
+        """Give the check-ins stored with their details as text (in the
+        language of the member who checked in) the figures of their
+        reasons, taken from the record"""
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        cursor = Transaction().connection.cursor()
+        table = cls.__table__()
+        event = Event.__table__()
+        cursor.execute(*table.join(event,
+                condition=table.event == event.id
+                ).select(table.id, table.reasons, table.distance,
+                table.accuracy, table.bssid, table.member, event.radius,
+                where=(table.reasons != Null) & (table.reason_data == Null)))
+        sql_type = cls.reason_data.sql_type().base
+        for (id_, reasons, distance, accuracy, bssid, member,
+                radius) in cursor.fetchall():
+            if isinstance(reasons, str):
+                reasons = json.loads(reasons)
+            data = {}
+            for reason in reasons or []:
+                if reason == 'out_of_range':
+                    data[reason] = ({
+                            'reason': 'no_position',
+                            'distance_m': None,
+                            'radius_m': radius,
+                            } if distance is None else {
+                            'reason': 'distance',
+                            'distance_m': round(distance),
+                            'radius_m': radius,
+                            'accuracy_m': (round(accuracy)
+                                if accuracy is not None else None),
+                            })
+                elif reason == 'wifi_mismatch':
+                    data[reason] = {'bssid': bssid}
+                elif reason == 'not_on_roster':
+                    data[reason] = {'member_id': member}
+            if data:
+                cursor.execute(*table.update([table.reason_data],
+                        [Cast(json.dumps(data, sort_keys=True), sql_type)],
+                        where=table.id == id_))
+
+    @classmethod
     def default_offline(cls):
         return False
 
@@ -384,6 +438,13 @@ class Attendance(ModelSQL, ModelView):
 
     def get_check_ins(self, name):
         return 1
+
+    def get_reason_details(self, name):
+        "The reasons of the flag in the language of the reader"
+        data = self.reason_data or {}
+        return '\n'.join(
+            self._reason_message(r, data.get(r, {}))
+            for r in (self.reasons or []) if r in REASON_ERRORS) or None
 
     @classmethod
     def get_points_awarded(cls, attendances, name):
@@ -624,8 +685,7 @@ class Attendance(ModelSQL, ModelView):
         reasons = cls._suspicious(event, member, method, position,
             values.get('distance'), values['bssid'])
         values['reasons'] = tuple(reasons)
-        values['reason_details'] = '\n'.join(
-            cls._reason_message(r, d) for r, d in reasons.items()) or None
+        values['reason_data'] = dict(reasons) or None
 
         if reasons and event.policy == 'reject':
             reason, details = next(iter(reasons.items()))
@@ -698,9 +758,10 @@ class Attendance(ModelSQL, ModelView):
         balance = streak = None
         if event.points:
             # get_rec_name: the rec_name field would read the event again
-            reason = gettext('checkin.msg_points_reason',
-                event=event.get_rec_name('rec_name'),
-                date=values['local_date'])
+            reason = ('checkin.msg_points_reason', {
+                    'event': event.get_rec_name('rec_name'),
+                    'date': values['local_date'],
+                    })
             line_id, balance = Member.credit_points(member, event.points,
                 reason, origin=origin, key='checkin:%d' % attendance_id)
             awarded += event.points
@@ -1128,8 +1189,9 @@ class Attendance(ModelSQL, ModelView):
     # Points
 
     def _points_reason(self):
-        return gettext('checkin.msg_points_reason',
-            event=self.event.rec_name, date=self.local_date)
+        "The reason of the points: a message rendered for each reader"
+        return ('checkin.msg_points_reason', {
+                'event': self.event.rec_name, 'date': self.local_date})
 
     def _grant_points(self):
         """Post the points of the check-in and record the member's daily
@@ -1179,9 +1241,9 @@ class Attendance(ModelSQL, ModelView):
             Member.post_points([{
                         'member': self.member,
                         'points': -net,
-                        'reason': gettext(
-                            'checkin.msg_points_reversal_reason',
-                            event=self.event.rec_name, date=self.local_date),
+                        'reason': ('checkin.msg_points_reversal_reason', {
+                                'event': self.event.rec_name,
+                                'date': self.local_date}),
                         'origin': self,
                         'key': key,
                         'reversal': True,

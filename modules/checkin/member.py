@@ -11,6 +11,11 @@ class PointsLine(metaclass=PoolMeta):
     def _get_origin(cls):
         return super()._get_origin() + ['checkin.attendance']
 
+    @classmethod
+    def _reason_codes(cls):
+        return super()._reason_codes() + ['checkin.msg_points_reason',
+            'checkin.msg_points_reversal_reason']
+
 
 class Message(metaclass=PoolMeta):
     __name__ = 'member.message'

@@ -4,7 +4,7 @@
 import datetime as dt
 import re
 
-from sql import Column, Conflict, Expression, Literal, Null
+from sql import Cast, Column, Conflict, Expression, Literal, Null
 from sql.aggregate import Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
@@ -22,6 +22,7 @@ from trytond.transaction import Transaction, without_check_access
 from .exceptions import (
     IdempotencyKeyError, LedgerAccessError, NegativeBalanceError,
     PasswordError, PhoneValidationError, PointsError)
+from .points import reason_values
 
 # Refused as member passwords, whatever their length
 COMMON_PASSWORDS = {
@@ -657,8 +658,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                     or not points):
                 raise PointsError(gettext(
                         'member.msg_points_invalid', points=points))
-            reason = (entry.get('reason') or '').strip()
-            if not reason:
+            text, code, params = reason_values(entry.get('reason'))
+            if not text and not code:
                 raise PointsError(gettext('member.msg_points_reason_required'))
             balance = balances[member.id] + points
             if (points < 0 and balance < 0
@@ -678,7 +679,9 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                     'member': member.id,
                     'date': entry.get('date') or now,
                     'points': points,
-                    'reason': reason,
+                    'reason_text': text,
+                    'reason_code': code,
+                    'reason_params': params,
                     'origin': origin,
                     'idempotency_key': key,
                     'reversal': bool(entry.get('reversal')),
@@ -742,8 +745,9 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         Line = pool.get('member.points.line')
         transaction = Transaction()
         member_id = int(member)
+        text, code, params = reason_values(reason)
         if (not isinstance(points, int) or isinstance(points, bool)
-                or points <= 0 or not (reason or '').strip()
+                or points <= 0 or not (text or code)
                 or (transaction.check_access and transaction.user)):
             line = cls.add_points(
                 member, points, reason, origin=origin, key=key)
@@ -755,18 +759,23 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         cursor = transaction.connection.cursor()
         user = transaction.user
 
-        def insert(user, member_id, points, reason, origin, key):
+        params_type = Line.reason_params.sql_type().base
+
+        def insert(user, member_id, points, text, code, params, origin, key):
             table = cls.__table__()
             line = Line.__table__()
             now = CurrentTimestamp()
             return line.insert([
                     line.create_uid, line.create_date, line.member,
-                    line.date, line.points, line.reason, line.origin,
+                    line.date, line.points, line.reason_text,
+                    line.reason_code, line.reason_params, line.origin,
                     line.idempotency_key, line.reversal,
                     line.balance_after],
                 table.select(
                     Literal(user), now, table.id, now, Literal(points),
-                    Literal(reason), Literal(origin), Literal(key),
+                    Literal(text), Literal(code),
+                    Cast(Literal(params), params_type),
+                    Literal(origin), Literal(key),
                     Literal(False),
                     Coalesce(table.points_balance, 0) + points,
                     where=table.id == member_id),
@@ -785,7 +794,9 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                 returning=[Returned('lifetime_points'), Returned('tier')])
         query = statement((cls.__name__, 'credit line'), insert,
             user=user, member_id=member_id, points=points,
-            reason=reason.strip(), origin=origin, key=key)
+            text=text, code=code,
+            params=Line.reason_params.sql_format(params), origin=origin,
+            key=key)
         update = statement((cls.__name__, 'credit balance'), update,
             user=user, member_id=member_id, points=points)
         connection = transaction.connection
@@ -986,8 +997,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         points = config.streak_points(streak, base_points=base_points)
         line = balance_after = None
         if points:
-            reason = reason or gettext(
-                'member.msg_streak_reason', date=date, streak=streak)
+            reason = reason or ('member.msg_streak_reason', {
+                    'date': date, 'streak': streak})
             key = 'streak:%s:%s' % (member.id, date.isoformat())
             if points > 0:
                 with without_check_access():

@@ -1,6 +1,14 @@
 # This file is part of the member module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+import datetime as dt
+import json
+import logging
+import re
+from decimal import Decimal
+
+from sql import Cast, Null
+
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
@@ -9,6 +17,65 @@ from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import LedgerAccessError, PointsError
+
+logger = logging.getLogger(__name__)
+_REASON_CODE = re.compile(r'^[a-z][a-z0-9_]*\.msg_[a-z0-9_]+$')
+
+
+def _param(value):
+    "A parameter of a reason as a JSON value"
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float, str)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+def reason_values(reason):
+    """Return (text, code, parameters) of the reason of a posting.
+
+    A reason is either a text typed by a user (kept as it is) or a pair
+    (message id, parameters) that the ledger renders in the language of its
+    reader: e.g. ('checkin.msg_points_reason', {'event': .., 'date': ..}).
+    """
+    if isinstance(reason, (tuple, list)):
+        if len(reason) == 1:
+            code, params = reason[0], {}
+        elif len(reason) == 2:
+            code, params = reason
+        else:
+            raise PointsError(gettext('member.msg_points_reason_required'))
+        if (not isinstance(code, str) or not _REASON_CODE.match(code)
+                or not isinstance(params or {}, dict)):
+            raise PointsError(gettext('member.msg_points_reason_required'))
+        return None, code, {
+            str(k): _param(v) for k, v in (params or {}).items()}
+    if not isinstance(reason, str):
+        return None, None, None
+    return reason.strip() or None, None, None
+
+
+def render_reason(code, params):
+    "Return the text of the reason code with params in the language"
+    try:
+        return gettext(code, **dict(params or {}))
+    except (KeyError, ValueError, TypeError):
+        logger.warning("reason %s does not take %s", code, params)
+        return gettext(code)
+
+
+def _reason_pattern(text):
+    "Return the regular expression of the texts of a message"
+    parts = re.split(r'(%\(\w+\)[sdi])', text)
+    regex = ''.join(
+        '(?P<%s>.+?)' % p[2:-2] if p.startswith('%(') and p.endswith(')s')
+        else '(?P<%s>-?\\d+)' % p[2:-2] if p.startswith('%(')
+        else re.escape(p) for p in parts)
+    return re.compile('^' + regex + '$', re.S)
 
 
 class PointsLine(ModelSQL, ModelView):
@@ -19,7 +86,18 @@ class PointsLine(ModelSQL, ModelView):
         'member.member', "Member", required=True, ondelete='RESTRICT')
     date = fields.DateTime("Date", required=True)
     points = fields.Integer("Points", required=True)
-    reason = fields.Char("Reason", required=True)
+    reason = fields.Function(
+        fields.Char("Reason"), 'get_reason', setter='set_reason',
+        searcher='search_reason')
+    reason_text = fields.Char(
+        "Reason Text", readonly=True,
+        help="The reason as typed by the user who posted the points.")
+    reason_code = fields.Char(
+        "Reason Code", readonly=True,
+        help="The message that gives the reason in the reader's language.")
+    reason_params = fields.Dict(
+        None, "Reason Parameters", readonly=True,
+        help="The values of the message of the reason.")
     origin = fields.Reference(
         "Origin", selection='get_origin',
         help="The document that earned or spent the points.")
@@ -44,6 +122,128 @@ class PointsLine(ModelSQL, ModelView):
                 Index(t, (t.member, Index.Range()), (t.id, Index.Range())),
                 })
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def __register__(cls, module):
+        table_h = cls.__table_handler__(module)
+        # Migration: the reason was stored as text in the language of the
+        # posting
+        if (table_h.column_exist('reason')
+                and not table_h.column_exist('reason_text')):
+            table_h.column_rename('reason', 'reason_text')
+        super().__register__(module)
+        cls._migrate_reasons()
+
+    @classmethod
+    def _reason_codes(cls):
+        """Return the message ids that the modules use as reasons, so that
+        texts stored before reasons had codes are recognised"""
+        return ['member.msg_streak_reason']
+
+    @classmethod
+    def _migrate_reasons(cls):
+        """Give the lines whose text is a rendering of a reason code (in
+        English or a translation) the code and its parameters"""
+        pool = Pool()
+        ModelData = pool.get('ir.model.data')
+        Message = pool.get('ir.message')
+        Translation = pool.get('ir.translation')
+        cursor = Transaction().connection.cursor()
+        table = cls.__table__()
+        cursor.execute(*table.select(table.id, table.reason_text,
+                where=(table.reason_code == Null)
+                & (table.reason_text != Null)))
+        rows = cursor.fetchall()
+        if not rows:
+            return
+        data = ModelData.__table__()
+        message = Message.__table__()
+        translation = Translation.__table__()
+        patterns = []
+        for code in cls._reason_codes():
+            module, fs_id = code.split('.', 1)
+            cursor.execute(*data.join(message,
+                    condition=message.id == data.db_id
+                    ).select(message.id, message.text,
+                    where=(data.module == module) & (data.fs_id == fs_id)
+                    & (data.model == 'ir.message')))
+            row = cursor.fetchone()
+            if not row:
+                continue
+            message_id, text = row
+            texts = [text]
+            cursor.execute(*translation.select(translation.value,
+                    where=(translation.name == 'ir.message,text')
+                    & (translation.res_id == message_id)))
+            texts += [v for v, in cursor if v]
+            for text in texts:
+                try:
+                    patterns.append((code, _reason_pattern(text)))
+                except re.error:
+                    continue
+        sql_type = cls.reason_params.sql_type().base
+        for id_, text in rows:
+            for code, pattern in patterns:
+                match = pattern.match(text)
+                if match:
+                    params = {k: int(v) if v.lstrip('-').isdigit() else v
+                        for k, v in match.groupdict().items()}
+                    cursor.execute(*table.update(
+                            [table.reason_code, table.reason_params,
+                                table.reason_text],
+                            [code, Cast(json.dumps(params,
+                                        ensure_ascii=False, sort_keys=True),
+                                    sql_type), Null],
+                            where=table.id == id_))
+                    break
+
+    def get_reason(self, name):
+        if self.reason_code:
+            return render_reason(self.reason_code, self.reason_params)
+        return self.reason_text
+
+    @classmethod
+    def set_reason(cls, lines, name, value):
+        # A text as typed: refused by check_modification like any write
+        cls.write(lines, {'reason_text': value})
+
+    @classmethod
+    def search_reason(cls, name, clause):
+        """Search the typed texts, the texts of the reason messages in the
+        reader's language and the values of their parameters"""
+        _, operator, value = clause[:3]
+        text_clause = ('reason_text',) + tuple(clause[1:])
+        if operator not in {'=', 'like', 'ilike', 'in'}:
+            return [text_clause]
+        codes = []
+        if operator in {'like', 'ilike'}:
+            pattern = re.escape(value).replace('%', '.*').replace('_', '.')
+            flags = re.I | re.S if operator == 'ilike' else re.S
+            codes = [c for c in cls._reason_codes()
+                if re.fullmatch(pattern, gettext(c), flags)]
+        table = cls.__table__()
+        domain = ['OR', text_clause, ('reason_code', 'in', codes)]
+        if operator in {'like', 'ilike'}:
+            Operator = fields.SQL_OPERATORS[operator]
+            domain.append(('id', 'in', table.select(table.id,
+                        where=Operator(
+                            Cast(table.reason_params, 'TEXT'), value))))
+        return domain
+
+    def get_rec_name(self, name):
+        return '%+d %s: %s' % (
+            self.points, self.member.rec_name, self.reason or '')
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        if clause[1].startswith('!') or clause[1].startswith('not '):
+            bool_op = 'AND'
+        else:
+            bool_op = 'OR'
+        return [bool_op,
+            ('member.rec_name',) + tuple(clause[1:]),
+            ('reason',) + tuple(clause[1:]),
+            ]
 
     @classmethod
     def _get_origin(cls):

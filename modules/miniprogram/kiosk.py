@@ -14,6 +14,9 @@ from html import escape
 
 from werkzeug.wrappers import Response
 
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
 LABELS = {
     'en': {
         'scan': "Scan with the mini-program to check in",
@@ -80,9 +83,18 @@ text-align:center;font-size:2.6vh;background:#b91c1c;display:none}
 .card .value{font-size:7vh;font-weight:700}
 .dash main{flex-direction:column;align-items:stretch;
 justify-content:flex-start;gap:2vh}
-.chart{display:flex;align-items:flex-end;gap:.4vw;height:20vh;
-background:#1e293b;border-radius:1.5vh;padding:2vh}
-.chart div{flex:1;background:#38bdf8;min-height:2px;border-radius:.4vh .4vh 0 0}
+.dash main{min-height:0;overflow:hidden}
+.dash .card{padding:1.8vh 2vh}.dash .card .value{font-size:6vh}
+.chart{display:flex;gap:.4vw;height:22vh;flex:none;
+background:#1e293b;border-radius:1.5vh;padding:2vh 2vh 1vh}
+.chart .col{flex:1;display:flex;flex-direction:column;min-width:0}
+.chart .b{flex:1;display:flex;align-items:flex-end}
+.chart .b div{width:100%;background:#38bdf8;min-height:2px;
+border-radius:.4vh .4vh 0 0}
+.chart .t{height:2.6vh;font-size:1.8vh;color:#94a3b8;white-space:nowrap;
+text-align:left;padding-top:.4vh}
+.chart .n{font-size:1.6vh;color:#cbd5e1;text-align:center;height:2vh}
+.recent{flex:1;min-height:0;overflow:hidden}
 table{width:100%;border-collapse:collapse;font-size:2.6vh}
 td{padding:.8vh 1vw;border-bottom:1px solid #334155}
 td.flagged{color:#fbbf24}td.rejected{color:#f87171}
@@ -110,6 +122,10 @@ function time(iso) {
   // In the time zone of the event, like the header, whatever the TV's
   return new Date(iso).toLocaleTimeString(C.locale, {timeZone: C.tz,
     hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false});
+}
+function hm(iso) {
+  return new Date(iso).toLocaleTimeString(C.locale, {timeZone: C.tz,
+    hour: '2-digit', minute: '2-digit', hour12: false});
 }
 function renderCount(s) {
   $('count').firstChild.nodeValue = s.checked_in;
@@ -169,16 +185,34 @@ function render(s) {
   $('flagged').textContent = s.flagged;
   const chart = $('chart');
   const max = Math.max(1, ...s.by_bucket.map((b) => b.count));
-  chart.replaceChildren(...s.by_bucket.map((b) => {
+  // The time axis: the start of a bucket under its bar, at most ~12
+  // labels whatever the number of buckets
+  const every = Math.max(1, Math.ceil(s.by_bucket.length / 12));
+  chart.replaceChildren(...s.by_bucket.map((b, i) => {
+    const col = document.createElement('div');
+    col.className = 'col';
+    const n = document.createElement('div');
+    n.className = 'n';
+    n.textContent = b.count || '';
+    const bar = document.createElement('div');
+    bar.className = 'b';
     const d = document.createElement('div');
     d.style.height = (100 * b.count / max) + '%';
-    d.title = time(b.start) + ': ' + b.count;
-    return d;
+    d.title = hm(b.start) + ': ' + b.count;
+    bar.appendChild(d);
+    const t = document.createElement('div');
+    t.className = 't';
+    t.textContent = i % every ? '' : hm(b.start);
+    col.append(n, bar, t);
+    return col;
   }));
-  $('recent').replaceChildren(...s.recent.map((r) => {
+  const recent = $('recent');
+  recent.replaceChildren(...s.recent.map((r) => {
     const tr = document.createElement('tr');
+    // Codes shown with the labels of the models, in the page's language
     for (const [text, cls] of [[time(r.time), ''], [r.member, ''],
-        [r.method, ''], [r.status, r.status]]) {
+        [C.methods[r.method] || r.method, ''],
+        [C.statuses[r.status] || r.status, r.status]]) {
       const td = document.createElement('td');
       td.textContent = text;
       if (cls) td.className = cls;
@@ -186,6 +220,12 @@ function render(s) {
     }
     return tr;
   }));
+  // Only whole rows: those below the bottom of the screen are left out
+  const box = recent.closest('.recent').getBoundingClientRect();
+  while (recent.lastChild
+      && recent.lastChild.getBoundingClientRect().bottom > box.bottom) {
+    recent.lastChild.remove();
+  }
   $('updated').textContent = C.labels.updated + ' ' + time(
     new Date().toISOString());
 }
@@ -193,9 +233,22 @@ loopStats(render);
 """
 
 
+def _selections(language):
+    """The labels of the check-in methods and statuses, translated by the
+    model in language"""
+    Attendance = Pool().get('checkin.attendance')
+    with Transaction().set_context(language=language or 'en'):
+        fields = Attendance.fields_get(['method', 'status'])
+    return {name: dict(fields[name]['selection'])
+        for name in ['method', 'status']}
+
+
 def _config(event, token, base, language):
     labels = LABELS.get(language, LABELS['en'])
+    selections = _selections(language)
     config = {
+        'methods': selections['method'],
+        'statuses': selections['status'],
         'token': token,
         'base': base,
         'lang': 'zh-CN' if language == 'zh_CN' else 'en',
@@ -277,7 +330,8 @@ def dashboard_page(event, token, base, language):
 <div class="card"><div id="flagged" class="value">0</div>
 <div class="label">{flagged}</div></div></div>
 <div class="label">{arrivals}</div><div id="chart" class="chart"></div>
-<div class="label">{recent}</div><table><tbody id="recent"></tbody></table>
+<div class="label">{recent}</div>
+<div class="recent"><table><tbody id="recent"></tbody></table></div>
 </main>""".format(
         name=escape(event.name), when=escape(_when(event, language)),
         **{k: escape(v) for k, v in labels.items()})

@@ -52,7 +52,7 @@ POINTS_LINE = obj({
         'id': integer(),
         'date': DATETIME,
         'points': integer(),
-        'reason': string(),
+        'reason': string(description="in the language of Accept-Language"),
         'origin': ORIGIN,
         'balance_after': integer(),
         }, required=['id', 'date', 'points', 'reason', 'origin',

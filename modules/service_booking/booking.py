@@ -581,9 +581,9 @@ class Booking(Workflow, ModelSQL, ModelView):
                 entries.append({
                         'member': booking.member,
                         'points': points,
-                        'reason': gettext(
-                            'service_booking.msg_booking_points_reason',
-                            booking=booking.rec_name),
+                        'reason': (
+                            'service_booking.msg_booking_points_reason', {
+                                'booking': booking.rec_name}),
                         'origin': str(booking),
                         'key': 'booking:%d' % booking.id,
                         })

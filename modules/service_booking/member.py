@@ -11,6 +11,11 @@ class PointsLine(metaclass=PoolMeta):
     def _get_origin(cls):
         return super()._get_origin() + ['booking.booking']
 
+    @classmethod
+    def _reason_codes(cls):
+        return super()._reason_codes() + [
+            'service_booking.msg_booking_points_reason']
+
 
 class Message(metaclass=PoolMeta):
     __name__ = 'member.message'

@@ -387,4 +387,196 @@ flow('7. in Simplified Chinese the same screens show translated labels',
         }
     });
 
+// Issue 17: what a new user saw on the screens, one check each
+
+// The labels of the active tab (or dialog) whose widget is on another row
+async function labelsOffTheirRow(scope) {
+    return scope.evaluate((root) => {
+        const off = [];
+        for (const label of root.querySelectorAll('label.form-label[for]')) {
+            const target = document.getElementById(label.getAttribute('for'));
+            if (!target || !label.offsetParent || !target.offsetParent) continue;
+            const l = label.getBoundingClientRect();
+            const t = target.getBoundingClientRect();
+            const middle = (l.top + l.bottom) / 2;
+            if (middle < t.top - 2 || middle > t.bottom + 2) {
+                off.push(label.textContent.trim());
+            }
+        }
+        return off;
+    });
+}
+
+// The titles of the visible columns of the list of the current tab
+async function columnTitles(sao) {
+    return sao.tab.locator('table.tree > thead > tr > th:visible')
+        .evaluateAll((ths) => ths.map((th) => th.textContent.trim())
+            .filter((t) => t));
+}
+
+flow('8. the event form puts each label on the row of its value; the Kiosk '
+        + 'Screen dialog shows its open buttons and the whole addresses',
+{ needs: ['rpc'] }, async (ctx) => {
+    // The event of flow 1, else the demo's (organized by no test user)
+    const sao = await saoAs(ctx, ctx.state.event ? 'organizer' : 'admin');
+    await sao.menu('Check-in', 'Events');
+    await sao.openRow(ctx.state.event ? EVENT : 'Morning yoga in Century Park');
+    for (const page of ['General', 'Location', 'Kiosk']) {
+        await sao.notebook(page);
+        const pane = sao.tab.locator('.tab-pane.active').last();
+        assert.deepEqual(await labelsOffTheirRow(pane), [],
+            `${page}: labels on another row than their value`);
+    }
+    await sao.button('kiosk_link', { dialog: true });
+    const dialog = sao.page.locator('.modal.in').last();
+    await sao.page.waitForTimeout(500);
+    const box = await dialog.locator('.modal-content').boundingBox();
+    for (const name of ['kiosk_url', 'dashboard_url']) {
+        // The open-link button of the address, inside the dialog
+        const button = dialog.locator(`[name="${name}"]:visible`).first()
+            .locator('xpath=ancestor::div[contains(@class, "input-group")][1]')
+            .locator('a, button').last();
+        const b = await button.boundingBox();
+        assert.ok(b && b.x >= box.x && b.x + b.width <= box.x + box.width + 0.5,
+            `the open button of ${name} is clipped: ${JSON.stringify(b)} `
+            + `in ${JSON.stringify(box)}`);
+        // and the whole address, wrapped
+        const text = dialog.locator(`textarea[name="${name}"]`);
+        const [value, hidden] = await text.evaluate(
+            (e) => [e.value, e.scrollHeight - e.clientHeight]);
+        assert.match(value, /\?token=[\w.-]{40,}$/);
+        assert.ok(hidden <= 1, `${name}: ${hidden} px of the address hidden`);
+    }
+});
+
+flow('9. the review list fits a 1440-pixel screen', { needs: ['rpc'] },
+async (ctx) => {
+    const sao = await saoAs(ctx, 'reviewer',
+        { viewport: { width: 1440, height: 900 } });
+    await sao.menu('Check-in', 'Check-ins to Review');
+    await sao.tab.locator('table.tree tbody tr').first().waitFor();
+    const titles = await columnTitles(sao);
+    for (const title of ['Reasons', 'Distance', 'Reject', 'Approve']) {
+        assert.ok(titles.includes(title), `${title} in ${titles}`);
+    }
+    const [scroll, client] = await sao.tab.locator('.treeview').first()
+        .evaluate((e) => [e.scrollWidth, e.clientWidth]);
+    assert.ok(scroll <= client, `the list is ${scroll} px wide in ${client}`);
+    const row = sao.tab.locator('table.tree tbody tr').first();
+    for (const name of ['reject', 'approve']) {
+        const b = await row.locator(`button[name=${name}]`).boundingBox();
+        assert.ok(b && b.x + b.width <= 1440, `${name} off-screen`);
+    }
+});
+
+flow('10. lists have one title per column; a ledger line is named by its '
+        + 'member, points and reason; the member form shows one streak',
+{ needs: ['rpc'] }, async (ctx) => {
+    const { rpc } = ctx.state;
+    const sao = await saoAs(ctx, 'admin');
+    for (const entry of [['Check-in', 'Events'], ['Check-in', 'Check-ins'],
+        ['Bookings', 'Bookings'], ['Bookings', 'Today']]) {
+        await sao.menu(...entry);
+        const titles = await columnTitles(sao);
+        const repeated = titles.filter((t, i) => titles.indexOf(t) !== i);
+        assert.deepEqual(repeated, [], `${entry.join(' > ')}: ${titles}`);
+    }
+    // A check-in with points: its Points Line field names the line
+    const [attendance] = await rpc.search('checkin.attendance',
+        [['points_line', '!=', null]], ['id', 'member.rec_name',
+            'points_line.rec_name', 'points_line.points'], [['time', 'DESC']]);
+    assert.ok(attendance, 'a check-in with points in the demo');
+    const name = attendance['points_line.'].rec_name;
+    assert.doesNotMatch(name, /^\(\d+\)$/);
+    assert.ok(name.includes(attendance['member.'].rec_name), name);
+    await sao.menu('Check-in', 'Check-ins');
+    const search = sao.tab.locator('input[placeholder=Search]:visible').first();
+    await search.fill(`ID: ${attendance.id}`);
+    await search.press('Enter');
+    await sao.idle(1000);
+    await sao.openRow(attendance['member.'].rec_name);
+    await sao.notebook('Points');
+    const shown = await sao.value('points_line');
+    assert.match(shown, new RegExp(`^\\+${attendance['points_line.'].points} `),
+        shown);
+    assert.ok(shown.includes(attendance['member.'].rec_name), shown);
+    // The member form: "Current Streak", not also "Streak Length"
+    await sao.menu('Members', 'Members');
+    await sao.tab.locator('table.tree tbody tr').first().locator('td')
+        .first().click();
+    await sao.toolbar('switch_');
+    await sao.notebook('Streak');
+    const form = await sao.tab.innerText();
+    assert.ok(form.includes('Current Streak'), form.slice(0, 300));
+    assert.ok(!form.includes('Streak Length'), 'Streak Length shown too');
+});
+
+flow('11. booking staff see the next booking to confirm first; bookings '
+        + 'and revenue per day are separate graphs', { needs: ['rpc'] },
+async (ctx) => {
+    const { rpc } = ctx.state;
+    const pending = await rpc.search('booking.booking',
+        [['state', '=', 'pending']], ['id', 'start', 'member.rec_name'],
+        [['start', 'ASC'], ['id', 'ASC']]);
+    assert.ok(pending.length >= 2, 'pending bookings in the demo');
+    const sao = await saoAs(ctx, 'booker');
+    await sao.menu('Bookings', 'Bookings');
+    await sao.tab.locator('table.tree tbody tr').first().waitFor();
+    const first = await sao.tab.locator('table.tree tbody tr').first()
+        .innerText();
+    assert.ok(first.includes(pending[0]['member.'].rec_name),
+        `first row ${first} is not the next pending booking `
+        + JSON.stringify(pending[0]));
+    // Counts on their own axis: the ticks are numbers of bookings
+    const count = async () => {
+        const svg = sao.tab.locator('svg').first();
+        await svg.waitFor();
+        await sao.page.waitForTimeout(500);
+        return (await sao.tab.locator('svg text').allTextContents())
+            .map((t) => Number(t.replace(/[,\s]/g, '')))
+            .filter((n) => !Number.isNaN(n));
+    };
+    await sao.menu('Bookings', 'Bookings per Day');
+    const bookings = await count();
+    const legend = await sao.tab.locator('svg').first().innerHTML();
+    assert.ok(!legend.includes('Revenue'), 'revenue on the bookings graph');
+    assert.ok(Math.max(...bookings) <= pending.length + 100,
+        `axis of counts: ${bookings}`);
+    await sao.menu('Bookings', 'Revenue per Day');
+    const revenue = await count();
+    assert.ok(Math.max(...revenue) > Math.max(...bookings),
+        `revenue axis ${revenue} / counts ${bookings}`);
+});
+
+flow('12. the live dashboard fits a 1600 x 900 screen, has a time axis and '
+        + 'speaks Chinese', { needs: ['dashboard'] }, async (ctx) => {
+    for (const locale of ['en-US', 'zh-CN']) {
+        const page = await ctx.newPage({ locale });
+        await page.goto(ctx.state.dashboard);
+        await page.locator('#recent tr').first().waitFor({ timeout: 20000 });
+        const [scroll, height] = await page.evaluate(() => [
+            document.documentElement.scrollHeight, innerHeight]);
+        assert.ok(scroll <= height, `${locale}: ${scroll} px in ${height}`);
+        const bottom = await page.locator('#recent tr').last()
+            .evaluate((e) => e.getBoundingClientRect().bottom);
+        assert.ok(bottom <= 900, `${locale}: last row at ${bottom}`);
+        const axis = await page.locator('#chart .t').allTextContents();
+        assert.ok(axis.some((t) => /^\d\d:\d\d$/.test(t)), `axis: ${axis}`);
+        const cells = await page.locator('#recent td').allTextContents();
+        for (const code of ['qr', 'valid', 'late', 'flagged', 'staff']) {
+            assert.ok(!cells.includes(code), `${locale}: raw ${code}`);
+        }
+        // The statuses and methods of the check-ins of flows 2 and 3
+        if (locale === 'zh-CN') {
+            assert.ok(cells.includes('动态二维码'), cells.join(' '));
+            assert.ok(cells.some((c) => ['有效', '迟到', '待审核'].includes(c)),
+                cells.join(' '));
+        } else {
+            assert.ok(cells.includes('Rotating QR Code'), cells.join(' '));
+            assert.ok(cells.some((c) => ['Valid', 'Late', 'Flagged']
+                .includes(c)), cells.join(' '));
+        }
+    }
+});
+
 module.exports = { flows };

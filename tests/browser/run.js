@@ -3,6 +3,7 @@
 // Chromium, driven by playwright-core, against a trytond of their own with a
 // fresh demo database.  Prints one line per test and "N passed, N failed".
 //   node tests/browser/run.js [--summary FILE] [--keep-db] [FILTER]
+// FILTER is a part of the flows' names or a regular expression.
 // SCREENSHOTS=1 writes the user guide images doc/images/guide-*.png.
 'use strict';
 const fs = require('node:fs');
@@ -44,12 +45,13 @@ async function main() {
             screenshots: process.env.SCREENSHOTS === '1' };
         fs.rmSync(FAILURES, { recursive: true, force: true });
         for (const flow of flows) {
-            if (filter && !flow.name.includes(filter)) continue;
+            if (filter && !flow.name.includes(filter)
+                && !new RegExp(filter).test(flow.name)) continue;
             const t0 = Date.now();
             const pages = [];
             ctx.newPage = async (options = {}) => {
                 const context = await browser.newContext({
-                    viewport: { width: 1600, height: 900 },
+                    viewport: options.viewport || { width: 1600, height: 900 },
                     locale: options.locale || 'en-US',
                     timezoneId: 'Asia/Shanghai',
                 });

@@ -476,3 +476,175 @@ class CheckinApiTestCase(RouteTestCase):
                 with self.assertRaises(AccessError):
                     Event(foreign.id).kiosk_urls()
         in_transaction(run)
+
+
+class CheckinLanguagesTestCase(RouteTestCase):
+    """What the staff and members read is rendered in their language: the
+    codes of the API and the stored reasons stay codes and parameters"""
+    module = 'miniprogram'
+    language = 'zh_CN'
+
+    @classmethod
+    def setUpDatabase(cls):
+        CheckinApiTestCase.setUpDatabase.__func__(cls)
+        create_event(name="Flagging", policy='flag',
+            organizers=[('add', [Pool().get('res.user').search(
+                            [('login', '=', 'organizer')])[0].id])])
+
+    def setUp(self):
+        super().setUp()
+        clock.freeze(NOW)
+        self.addCleanup(clock.unfreeze)
+        self.api = Api(self.client())
+        with Transaction().start(DB_NAME, 0):
+            Event = Pool().get('checkin.event')
+            self.event, = Event.search([('name', '=', "Meeting")])
+            self.event_id = self.event.id
+            self.token = self.event.current_token(NOW)
+
+    login = CheckinApiTestCase.login
+    _phones = iter(range(500, 10 ** 6))
+
+    def check_in_far(self):
+        "A member checks in 2 km away from the flagging event"
+        api = self.login()
+        with Transaction().start(DB_NAME, 0):
+            Event = Pool().get('checkin.event')
+            event, = Event.search([('name', '=', "Flagging")])
+            token = event.current_token(NOW)
+        status, data = api.json('POST', 'checkins', {
+                'qr_token': token, 'lat': north(2000), 'lon': LON})
+        self.assertEqual(status, 201, data)
+        self.assertEqual(data['checkin']['status'], 'flagged')
+        return api, data['checkin']
+
+    def test_dashboard_labels(self):
+        "The dashboard shows methods and statuses with the models' labels"
+        self.check_in_far()
+        organizer = self.login(organizer=True)
+        expected = {
+            'zh-CN': ("动态二维码", "待审核", "有效"),
+            'en': ("Rotating QR Code", "Flagged", "Valid"),
+            }
+        for language, (qr, flagged, valid) in expected.items():
+            with self.subTest(language=language):
+                response = organizer('GET',
+                    'events/%s/dashboard' % self.event_id,
+                    headers={'Accept-Language': language})
+                self.assertEqual(response.status_code, 200)
+                config = json.loads(re.search(r'id="config">(.*?)</script>',
+                        response.get_data(as_text=True), re.S).group(1))
+                self.assertEqual(config['methods']['qr'], qr)
+                self.assertEqual(config['statuses']['flagged'], flagged)
+                self.assertEqual(config['statuses']['valid'], valid)
+                # The feed keeps the codes of API.md
+                status, stats = organizer.json('GET',
+                    'events/%s/stats' % self.event_id)
+                self.assertEqual(status, 200, stats)
+                for recent in stats['recent']:
+                    self.assertIn(recent['status'], config['statuses'])
+                    self.assertIn(recent['method'], config['methods'])
+
+    def test_points_reason_languages(self):
+        "The ledger reasons of me/points in the language of the request"
+        api = self.login()
+        status, data = api.json('POST', 'checkins', {
+                'qr_token': self.token, 'lat': LAT, 'lon': LON},
+            headers={'Accept-Language': 'zh-CN'})
+        self.assertEqual(status, 201, data)
+        expected = {
+            'zh-CN': "签到：Meeting（2026-03-02）",
+            'en': "Check-in: Meeting (2026-03-02)",
+            }
+        for language, reason in expected.items():
+            with self.subTest(language=language):
+                status, data = api.json('GET', 'me/points',
+                    headers={'Accept-Language': language})
+                self.assertEqual(status, 200, data)
+                self.assertEqual(
+                    [l['reason'] for l in data['items']], [reason])
+
+    def test_points_reason_client(self):
+        "The client reads and searches the reasons in the user's language"
+        api = self.login()
+        status, data = api.json('POST', 'checkins', {
+                'qr_token': self.token, 'lat': LAT, 'lon': LON})
+        self.assertEqual(status, 201, data)
+        expected = {
+            'zh_CN': ("签到：Meeting（2026-03-02）", '%签到%'),
+            'en': ("Check-in: Meeting (2026-03-02)", '%check-in%'),
+            }
+        for language, (reason, search) in expected.items():
+            with self.subTest(language=language), \
+                    Transaction().start(DB_NAME, 0, context={
+                            'language': language}):
+                Line = Pool().get('member.points.line')
+                line, = Line.search([('member', '=', api.member_id)])
+                self.assertEqual(line.reason, reason)
+                self.assertEqual(line.reason_code,
+                    'checkin.msg_points_reason')
+                self.assertEqual(line.rec_name, '+10 %s: %s' % (
+                        line.member.rec_name, reason))
+                self.assertEqual(Line.search([
+                            ('member', '=', api.member_id),
+                            ('reason', 'ilike', search)]), [line])
+                self.assertEqual(Line.search([
+                            ('member', '=', api.member_id),
+                            ('reason', 'ilike', '%Meeting%')]), [line])
+                self.assertEqual(Line.search([
+                            ('member', '=', api.member_id),
+                            ('rec_name', 'ilike', search)]), [line])
+
+    def test_review_details_languages(self):
+        "The details of a flagged check-in in the reviewer's language"
+        api, checkin = self.check_in_far()
+        expected = {
+            'zh_CN': "您距离活动地点太远：相距 2000 米，限制为 500 米。",
+            'en': "You are too far from the event: 2000 m away, the limit "
+            "is 500 m.",
+            }
+        for language, details in expected.items():
+            with self.subTest(language=language), \
+                    Transaction().start(DB_NAME, 0, context={
+                            'language': language}):
+                Attendance = Pool().get('checkin.attendance')
+                attendance = Attendance(checkin['id'])
+                self.assertEqual(attendance.reason_details, details)
+
+    def test_migrate_stored_texts(self):
+        "Reasons and details stored as text get their codes and figures"
+        api, checkin = self.check_in_far()
+        member = self.login()
+        status, data = member.json('POST', 'checkins', {
+                'qr_token': self.token, 'lat': LAT, 'lon': LON})
+        self.assertEqual(status, 201, data)
+        with Transaction().start(DB_NAME, 0, context={
+                    'language': 'en'}) as transaction:
+            pool = Pool()
+            Line = pool.get('member.points.line')
+            Attendance = pool.get('checkin.attendance')
+            cursor = transaction.connection.cursor()
+            line = Line.__table__()
+            attendance = Attendance.__table__()
+            # As the lines and check-ins were stored before
+            cursor.execute(*line.update(
+                    [line.reason_code, line.reason_params, line.reason_text],
+                    [None, None,
+                        "签到：Meeting（2026-03-02）"],
+                    where=line.member == member.member_id))
+            cursor.execute(*attendance.update([attendance.reason_data],
+                    [None], where=attendance.id == checkin['id']))
+            Line._migrate_reasons()
+            Attendance._migrate_reason_data()
+            Line._migrate_reasons()  # twice changes nothing
+            line, = Line.search([('member', '=', member.member_id)])
+            self.assertEqual(line.reason_code, 'checkin.msg_points_reason')
+            self.assertEqual(dict(line.reason_params),
+                {'event': "Meeting", 'date': '2026-03-02'})
+            self.assertIsNone(line.reason_text)
+            far = Attendance(checkin['id'])
+            self.assertEqual(far.reason_data['out_of_range']['distance_m'],
+                2000)
+            self.assertEqual(far.reason_details, "You are too far from the "
+                "event: 2000 m away, the limit is 500 m.")
+            transaction.rollback()
