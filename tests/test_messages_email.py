@@ -116,7 +116,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         def send():
             Message = Pool().get('member.message')
             return [m.id for m in Message.send_queued()]
-        context = {'_message_now': now} if now else None
+        context = {'_clock_now': now} if now else None
         ids = run_transaction(DB_NAME, send, context=context)
         run_tasks(DB_NAME)
         return ids

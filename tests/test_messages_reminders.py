@@ -103,7 +103,7 @@ class RemindersTestCase(unittest.TestCase):
             Booking = Pool().get('booking.booking')
             return [m.dedup_key for m in Booking.send_reminders()]
         return run_transaction(
-            DB_NAME, remind, context={'_booking_now': now})
+            DB_NAME, remind, context={'_clock_now': now})
 
     def reminders(self):
         from trytond.pool import Pool

@@ -2,8 +2,11 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 from trytond.cache import BaseCache
-from trytond.pool import PoolMeta
+from trytond.pool import Pool, PoolMeta
+from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
+
+from . import clock
 
 # The models whose record rules depend on the member of the context
 MEMBER_RULE_MODELS = {'member.member', 'member.points.line'}
@@ -49,3 +52,21 @@ class Cron(metaclass=PoolMeta):
                 ('member.member|recompute_tiers', "Recompute Member Tiers"),
                 ('member.message|send_queued', "Send Queued Messages"),
                 ])
+
+
+class Date(metaclass=PoolMeta):
+    __name__ = 'ir.date'
+
+    @classmethod
+    def today(cls, timezone=None):
+        """Return the current date of the clock of the suite (see clock), in
+        timezone or the time zone of the company of the context, as the
+        company module does; the server's time zone otherwise"""
+        pool = Pool()
+        Company = pool.get('company.company')
+        company_id = Transaction().context.get('company')
+        if timezone is None and company_id is not None and company_id >= 0:
+            company = Company(company_id)
+            if company.timezone:
+                timezone = tz.ZoneInfo(company.timezone)
+        return clock.today(timezone or tz.SERVER)

@@ -19,6 +19,7 @@ from trytond.rpc import RPC
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
+from . import clock
 from .exceptions import (
     IdempotencyKeyError, LedgerAccessError, NegativeBalanceError,
     PasswordError, PhoneValidationError, PointsError)
@@ -513,7 +514,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         balances = {i: b for i, (b, _) in stored.items()}
         lifetimes = {i: l for i, (_, l) in stored.items()}
         allow_negative = Configuration(1).allow_negative
-        now = dt.datetime.now()
+        now = clock.now()
         results, to_create, positions = [], [], []
         for entry in entries:
             member = cls(int(entry['member']))
@@ -628,7 +629,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         cursor = transaction.connection.cursor()
         user = transaction.user
 
-        def insert(user, member_id, points, reason, origin, key):
+        def insert(user, member_id, points, reason, origin, key, date):
             table = cls.__table__()
             line = Line.__table__()
             now = CurrentTimestamp()
@@ -638,7 +639,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                     line.idempotency_key, line.reversal,
                     line.balance_after],
                 table.select(
-                    Literal(user), now, table.id, now, Literal(points),
+                    Literal(user), now, table.id, Literal(date),
+                    Literal(points),
                     Literal(reason), Literal(origin), Literal(key),
                     Literal(False),
                     Coalesce(table.points_balance, 0) + points,
@@ -658,7 +660,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                 returning=[Returned('lifetime_points'), Returned('tier')])
         query = statement((cls.__name__, 'credit line'), insert,
             user=user, member_id=member_id, points=points,
-            reason=reason.strip(), origin=origin, key=key)
+            reason=reason.strip(), origin=origin, key=key, date=clock.now())
         update = statement((cls.__name__, 'credit balance'), update,
             user=user, member_id=member_id, points=points)
         connection = transaction.connection

@@ -37,7 +37,7 @@ from trytond.pyson import Eval
 from trytond.sendmail import send_message_transactional
 from trytond.transaction import Transaction, without_check_access
 
-from . import wechat
+from . import clock, wechat
 from .exceptions import MessageError
 
 logger = logging.getLogger(__name__)
@@ -55,18 +55,6 @@ CHANNELS = [
     ]
 # WeChat limits the values of `thing` keys to 20 characters
 WECHAT_THING = 20
-
-
-def now():
-    """Return the current time as a naive UTC datetime to the second; the
-    private context key `_message_now` fixes it (tests)"""
-    value = Transaction().context.get('_message_now')
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc).replace(
-            tzinfo=None, microsecond=0)
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value.replace(microsecond=0)
 
 
 class _Values(dict):
@@ -136,7 +124,7 @@ class WeChatToken(ModelSQL):
         def get():
             with without_check_access():
                 holder = cls(holder_id)
-                current = now()
+                current = clock.now()
                 if (holder.access_token
                         and holder.access_token != invalid
                         and holder.expires_at
@@ -455,7 +443,7 @@ class Message(Workflow, ModelSQL, ModelView):
         "Queue failed or cancelled messages again, with fresh attempts"
         cls.write(messages, {
                 'attempts': 0,
-                'next_try': now(),
+                'next_try': clock.now(),
                 'sending_at': None,
                 })
 
@@ -589,7 +577,7 @@ class Message(Workflow, ModelSQL, ModelView):
             'origin': values.get('origin'),
             'attachment': values.get('attachment'),
             'attachment_name': values.get('attachment_name'),
-            'next_try': values.get('next_try') or now(),
+            'next_try': values.get('next_try') or clock.now(),
             }
         if not recipient:
             result['state'] = 'failed'
@@ -621,7 +609,7 @@ class Message(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Configuration = pool.get('member.configuration')
         configuration = Configuration(1)
-        current = now()
+        current = clock.now()
         with without_check_access():
             stale = cls.search([
                     ('state', '=', 'sending'),
@@ -769,7 +757,7 @@ class Message(Workflow, ModelSQL, ModelView):
         Configuration = pool.get('member.configuration')
         Subscription = pool.get('member.message.subscription')
         configuration = Configuration(1)
-        current = now()
+        current = clock.now()
         cls = self.__class__
         with without_check_access():
             values = {'sending_at': None}

@@ -6,12 +6,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.modules.member import clock
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
-from . import clock
 from .exceptions import (
     BookingAccessError, BookingModificationError, BookingNotFoundError,
     BookingOverlapError, CancelWindowError, InvalidStateError,

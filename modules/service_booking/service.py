@@ -7,13 +7,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
+from trytond.modules.member import clock
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
 
-from . import clock
 from .exceptions import (
     BookingNotFoundError, ServiceValidationError, SlotFullError,
     SlotUnavailableError)

@@ -43,7 +43,7 @@ def local(value, tzinfo=SHANGHAI):
 
 def clock(now):
     "The booking clock fixed at now (naive UTC)"
-    return Transaction().set_context(_booking_now=now)
+    return Transaction().set_context(_clock_now=now)
 
 
 def create_tiers():
