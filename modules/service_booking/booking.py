@@ -13,9 +13,9 @@ from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import (
-    BookingAccessError, BookingModificationError, BookingNotFoundError,
-    BookingOverlapError, CancelWindowError, InvalidStateError,
-    NoShowTooEarlyError)
+    BeginTooEarlyError, BookingAccessError, BookingModificationError,
+    BookingNotFoundError, BookingOverlapError, CancelWindowError,
+    FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError)
 from .service import OCCUPYING_STATES
 
 # The states in which the member may still cancel
@@ -328,12 +328,37 @@ class Booking(Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('in_progress')
     def begin(cls, bookings):
-        pass
+        now = clock.now()
+        for booking in bookings:
+            earliest = booking.start - booking.service.start_grace
+            if now < earliest:
+                raise BeginTooEarlyError(gettext(
+                        'service_booking.msg_booking_begin_too_early',
+                        booking=booking.rec_name,
+                        earliest=booking.local_string(earliest),
+                        grace=int(
+                            booking.service.start_grace.total_seconds()
+                            // 60)),
+                    details={
+                        'earliest': clock.to_local(
+                            earliest, booking.service.tzinfo).isoformat(),
+                        })
 
     @classmethod
     @ModelView.button
     @Workflow.transition('done')
     def finish(cls, bookings):
+        now = clock.now()
+        for booking in bookings:
+            if now < booking.start:
+                raise FinishTooEarlyError(gettext(
+                        'service_booking.msg_booking_finish_too_early',
+                        booking=booking.rec_name,
+                        start=booking.local_string(booking.start)),
+                    details={
+                        'start': clock.to_local(
+                            booking.start, booking.service.tzinfo).isoformat(),
+                        })
         cls.post_points(bookings)
         cls.notify_state(bookings, 'done')
 
@@ -354,6 +379,11 @@ class Booking(Workflow, ModelSQL, ModelView):
     @Workflow.transition('cancelled')
     def cancel(cls, bookings):
         cls.notify_state(bookings, 'cancelled')
+
+    def local_string(self, value):
+        "Return the naive UTC datetime value on the clock of the service"
+        return clock.to_local(value, self.service.tzinfo).strftime(
+            '%Y-%m-%d %H:%M')
 
     # Messages
 
@@ -570,9 +600,13 @@ class Booking(Workflow, ModelSQL, ModelView):
         first line"""
         pool = Pool()
         Member = pool.get('member.member')
+        now = clock.now()
         with without_check_access():
+            # Only for a real completion: begun and not before its start
             bookings = [b for b in cls.browse([b.id for b in bookings])
-                if not b.points_line]
+                if not b.points_line
+                and b.state in {'in_progress', 'done'}
+                and b.start <= now]
             entries, posted = [], []
             for booking in bookings:
                 points = booking.compute_points()
