@@ -61,12 +61,17 @@ class Date(metaclass=PoolMeta):
     def today(cls, timezone=None):
         """Return the current date of the clock of the suite (see clock), in
         timezone or the time zone of the company of the context, as the
-        company module does; the server's time zone otherwise"""
+        company module does; otherwise in the time zone of the member
+        configuration (the local day of the suite), not the server's (UTC:
+        yesterday before 08:00 in Shanghai)"""
         pool = Pool()
         Company = pool.get('company.company')
+        Configuration = pool.get('member.configuration')
         company_id = Transaction().context.get('company')
         if timezone is None and company_id is not None and company_id >= 0:
             company = Company(company_id)
             if company.timezone:
                 timezone = tz.ZoneInfo(company.timezone)
-        return clock.today(timezone or tz.SERVER)
+        if timezone is None:
+            timezone = Configuration.get_cached().tzinfo
+        return clock.today(timezone)

@@ -106,6 +106,11 @@ class Booking(Workflow, ModelSQL, ModelView):
             ('no_show', "No-Show"),
             ], "State", required=True, readonly=True, sort=False)
     state_string = state.translated('state')
+    today = fields.Function(
+        fields.Boolean(
+            "Today",
+            help="The booking starts today in the time zone of its service."),
+        'get_today', searcher='search_today')
     color = fields.Function(fields.Char("Colour"), 'get_color')
     count = fields.Function(
         fields.Integer(
@@ -229,6 +234,31 @@ class Booking(Workflow, ModelSQL, ModelView):
     def on_change_with_end(self):
         if self.start and self.service and self.service.duration:
             return self.start + self.service.duration
+
+    def get_today(self, name):
+        return bool(self.date and self.service
+            and self.date == self.service.local_date())
+
+    @classmethod
+    def search_today(cls, name, clause):
+        """Search the bookings of the current date in the time zone of their
+        service: the staff's "today" is the local day of the service, not
+        the UTC date (still yesterday before 08:00 in Shanghai)"""
+        pool = Pool()
+        Service = pool.get('booking.service')
+        _, operator, value = clause[:3]
+        with without_check_access():
+            services = Service.search([('active', 'in', [True, False])])
+        days = sorted({(s.timezone, s.local_date()) for s in services})
+        if (operator, bool(value)) in {('=', True), ('!=', False)}:
+            if not days:
+                return [('id', '=', -1)]
+            return ['OR', *[
+                    [('service.timezone', '=', z), ('date', '=', d)]
+                    for z, d in days]]
+        return ['OR', ('date', '=', None), *[
+                [('service.timezone', '=', z), ('date', '!=', d)]
+                for z, d in days]]
 
     def get_color(self, name):
         return self.resource.color if self.resource else None

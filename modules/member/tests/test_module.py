@@ -411,9 +411,28 @@ class MemberTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(Member.balance_and_streak(member.id)[1], 0)
             self.assertEqual(
                 Configuration(1).local_date(), dt.date(2026, 3, 4))
-            self.assertEqual(Date.today(), dt.date(2026, 3, 3))
+            # the local day of the suite without company
+            self.assertEqual(Date.today(), dt.date(2026, 3, 4))
         finally:
             clock.unfreeze()
+
+    @with_transaction()
+    def test_date_today_local(self):
+        "Today is the local day of the suite at 02:00 in Shanghai"
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        Date = pool.get('ir.date')
+        Configuration(1, timezone='Asia/Shanghai').save()
+        # 2026-03-02 02:00 in Shanghai
+        with clock.at(dt.datetime(2026, 3, 1, 18, 0)):
+            self.assertEqual(Date.today(), dt.date(2026, 3, 2))
+            company = create_company()
+            company.timezone = 'America/New_York'
+            company.save()
+            with set_company(company):
+                self.assertEqual(Date.today(), dt.date(2026, 3, 1))
+            self.assertEqual(
+                Date.today(dt.timezone.utc), dt.date(2026, 3, 1))
 
     @with_transaction()
     def test_clock(self):

@@ -22,6 +22,7 @@ from trytond.modules.service_booking.exceptions import (
 from trytond.modules.service_booking.slot import (
     Occupancy, Schedule, utc_bound)
 from trytond.pool import Pool
+from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
 
@@ -624,6 +625,37 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
             with clock(other.start):
                 Booking.begin([other])
             self.assertEqual(other.state, 'in_progress')
+
+    @with_transaction()
+    def test_today_local_day(self):
+        "Today is the local day of the service: at 02:00 in Shanghai too"
+        pool = Pool()
+        Action = pool.get('ir.action.act_window')
+        Booking = pool.get('booking.booking')
+        ModelData = pool.get('ir.model.data')
+        with self.booking_setup() as s:
+            booking = Booking.create_booking(
+                s.member, s.service, utc(dt.datetime(2026, 6, 2, 9)))
+            Booking.confirm([booking])
+            action = Action(ModelData.get_id(
+                    'service_booking', 'act_booking_today'))
+            for now, today in [
+                    (dt.datetime(2026, 6, 2, 2), True),
+                    (dt.datetime(2026, 6, 2, 0, 0), True),
+                    (dt.datetime(2026, 6, 1, 23, 59), False),
+                    (dt.datetime(2026, 6, 3, 0, 0), False),
+                    ]:
+                with self.subTest(now=now), clock(utc(now)):
+                    domain = PYSONDecoder({}).decode(action.pyson_domain)
+                    self.assertEqual(
+                        Booking.search(domain) == [booking], today)
+                    self.assertEqual(
+                        Booking.search([('today', '=', True)])
+                        == [booking], today)
+                    self.assertEqual(
+                        Booking.search([('today', '=', False)])
+                        == [booking], not today)
+                    self.assertEqual(Booking(booking.id).today, today)
 
     @with_transaction()
     def test_reset_to_draft_rechecks(self):
