@@ -465,7 +465,9 @@ class Message(Workflow, ModelSQL, ModelView):
         language.  The texts are rendered at once in the language of the
         recipient.  A message whose dedup_key was queued before (by this
         or another process, even at the same time) is skipped: the unique
-        key decides, not a read."""
+        key decides, not a read.  A message that no channel can take to its
+        recipient (no WeChat OpenID for a WeChat template, no email) is not
+        queued: it would only fail."""
         pool = Pool()
         Template = pool.get('member.message.template')
         Member = pool.get('member.member')
@@ -500,8 +502,17 @@ class Message(Workflow, ModelSQL, ModelView):
                 user = values.get('user')
                 member = Member(int(member)) if member is not None else None
                 user = User(int(user)) if user is not None else None
-                to_create.append(cls._message_values(
-                        template, member, user, values))
+                message = cls._message_values(template, member, user, values)
+                if not message['recipient']:
+                    # No channel reaches the recipient: nothing to send,
+                    # nothing failed (and the key stays free, so that the
+                    # message is queued once the recipient has an address)
+                    logger.info("message %s to %s not queued: no channel",
+                        template.code, member or user)
+                    if key:
+                        existing.discard(key)
+                    continue
+                to_create.append(message)
             created = []
             if not to_create:
                 return created
@@ -579,9 +590,6 @@ class Message(Workflow, ModelSQL, ModelView):
             'attachment_name': values.get('attachment_name'),
             'next_try': values.get('next_try') or clock.now(),
             }
-        if not recipient:
-            result['state'] = 'failed'
-            result['last_error'] = gettext('member.msg_message_no_address')
         return result
 
     @classmethod
