@@ -34,6 +34,7 @@ class RemindersTestCase(unittest.TestCase):
 
     def setUp(self):
         from trytond.modules.company.tests import create_company
+        from trytond.modules.member.tests.test_module import add_email
         from trytond.pool import Pool
         from trytond.transaction import Transaction
 
@@ -71,6 +72,9 @@ class RemindersTestCase(unittest.TestCase):
                             }])
                 members = Member.create([
                         {'name': "Ann"}, {'name': "Bob"}, {'name': "Cat"}])
+                # An address: a message no channel takes is not queued
+                for member in members:
+                    add_email(member, '%s@example.com' % member.name)
                 values = {
                     'company': company.id, 'service': service.id,
                     'currency': company.currency.id, 'start': START,

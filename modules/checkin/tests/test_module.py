@@ -864,7 +864,8 @@ class CheckinTestCase(ModuleTestCase):
         pool = Pool()
         Event = pool.get('checkin.event')
         Message = pool.get('member.message')
-        ann, bob = create_member("Ann"), create_member("Bob")
+        ann = create_member("Ann", email='ann@example.com')
+        bob = create_member("Bob", email='bob@example.com')
         create_member("Cat")  # not on the roster
         event = create_event(roster=[('add', [ann.id, bob.id])])
         self.check_in(bob, event, START)

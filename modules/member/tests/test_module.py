@@ -26,11 +26,22 @@ def create_tiers():
             ])
 
 
-def create_member(name="Alice", phone=None):
+def create_member(name="Alice", phone=None, email=None):
+    "Create a member; with an email, messages can reach them"
     pool = Pool()
     Member = pool.get('member.member')
     member, = Member.create([{'name': name, 'phone': phone}])
+    if email:
+        add_email(member, email)
     return member
+
+
+def add_email(member, email):
+    "Give the party of member the email address"
+    pool = Pool()
+    ContactMechanism = pool.get('party.contact_mechanism')
+    ContactMechanism.create([{
+                'party': member.party.id, 'type': 'email', 'value': email}])
 
 
 class MemberTestCase(CompanyTestMixin, ModuleTestCase):
