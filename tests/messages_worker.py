@@ -26,8 +26,7 @@ def main():
         def run():
             return len(getattr(Pool().get(model), method)() or [])
         print(run_transaction(database, run, context={
-                    '_booking_now': now, '_checkin_now': now,
-                    '_message_now': now}))
+                    '_clock_now': now}))
 
 
 if __name__ == '__main__':

@@ -290,7 +290,7 @@ def worker(spec):
     start = dt.datetime.fromisoformat(spec['start'])
     context = {
         'company': spec['company'],
-        '_booking_now': dt.datetime.fromisoformat(spec['now']),
+        '_clock_now': dt.datetime.fromisoformat(spec['now']),
         }
 
     def book(member):

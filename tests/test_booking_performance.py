@@ -132,7 +132,7 @@ class BookingPerformanceTestCase(unittest.TestCase):
         company.timezone = 'Asia/Shanghai'
         company.save()
         with set_company(company), \
-                Transaction().set_context(_booking_now=NOW):
+                Transaction().set_context(_clock_now=NOW):
             service = self.setup_service()
             booked = self.add_bookings(service)
 

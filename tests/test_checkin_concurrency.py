@@ -60,7 +60,7 @@ def worker(database_name, directory, name, event_id, token, now, member_ids):
             raise RuntimeError("no go")
         time.sleep(0.01)
 
-    context = {'_checkin_now': dt.datetime.fromisoformat(now)}
+    context = {'_clock_now': dt.datetime.fromisoformat(now)}
     counts = {'created': 0, 'duplicate': 0, 'refused': 0}
     codes = []
     for member_id in member_ids:
@@ -100,7 +100,7 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
 
     def prepare(self, name):
         "Create an open event and the members, return their ids and a token"
-        from trytond.modules.checkin import clock
+        from trytond.modules.member import clock
         from trytond.pool import Pool
 
         def create():

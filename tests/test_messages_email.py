@@ -116,7 +116,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         def send():
             Message = Pool().get('member.message')
             return [m.id for m in Message.send_queued()]
-        context = {'_message_now': now} if now else None
+        context = {'_clock_now': now} if now else None
         ids = run_transaction(DB_NAME, send, context=context)
         run_tasks(DB_NAME)
         return ids
@@ -207,6 +207,48 @@ class EmailMessagesTestCase(unittest.TestCase):
         self.assertEqual(self.queue_report(), [message_id])
         self.assertEqual(self.send(), [])
         self.assertEqual(len(self.smtp.received), 1)
+
+    def test_no_channel_not_queued(self):
+        "A message no channel can take to its recipient is not queued"
+        from trytond.pool import Pool
+
+        def queue(email=None):
+            pool = Pool()
+            ContactMechanism = pool.get('party.contact_mechanism')
+            Member = pool.get('member.member')
+            Message = pool.get('member.message')
+            User = pool.get('res.user')
+            member, = Member.search([('name', '=', "Ann")])
+            values = [{
+                    'template': 'checkin_daily_report',
+                    'member': member.id,
+                    'payload': {'date': 'today'},
+                    'dedup_key': 'no-channel',
+                    }]
+            if email:
+                ContactMechanism.create([{
+                            'party': member.party.id, 'type': 'email',
+                            'value': email}])
+            else:
+                user, = User.create([{'name': "No Mail", 'login': 'nomail'}])
+                values.append({
+                        'template': 'checkin_daily_report',
+                        'user': user.id,
+                        'payload': {'date': 'today'},
+                        })
+            return [(m.channel, m.recipient, m.state)
+                for m in Message.queue(values)]
+        self.assertEqual(run_transaction(DB_NAME, queue), [])
+        # Once the member has an address, the same key is queued
+        self.assertEqual(
+            run_transaction(DB_NAME, lambda: queue('ann@example.com')),
+            [('email', 'ann@example.com', 'queued')])
+        self.send()
+
+        def states():
+            Message = Pool().get('member.message')
+            return [m.state for m in Message.search([])]
+        self.assertEqual(run_transaction(DB_NAME, states), ['sent'])
 
     def test_rolled_back_sends_nothing(self):
         "An email queued by a rolled back transaction is never sent"

@@ -34,6 +34,7 @@ class RemindersTestCase(unittest.TestCase):
 
     def setUp(self):
         from trytond.modules.company.tests import create_company
+        from trytond.modules.member.tests.test_module import add_email
         from trytond.pool import Pool
         from trytond.transaction import Transaction
 
@@ -71,6 +72,9 @@ class RemindersTestCase(unittest.TestCase):
                             }])
                 members = Member.create([
                         {'name': "Ann"}, {'name': "Bob"}, {'name': "Cat"}])
+                # An address: a message no channel takes is not queued
+                for member in members:
+                    add_email(member, '%s@example.com' % member.name)
                 values = {
                     'company': company.id, 'service': service.id,
                     'currency': company.currency.id, 'start': START,
@@ -103,7 +107,7 @@ class RemindersTestCase(unittest.TestCase):
             Booking = Pool().get('booking.booking')
             return [m.dedup_key for m in Booking.send_reminders()]
         return run_transaction(
-            DB_NAME, remind, context={'_booking_now': now})
+            DB_NAME, remind, context={'_clock_now': now})
 
     def reminders(self):
         from trytond.pool import Pool

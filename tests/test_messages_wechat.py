@@ -62,7 +62,7 @@ class WeChatMessagesTestCase(unittest.TestCase):
         self.fake.send_answers[:] = []
 
     def context(self, now=NOW):
-        return {'_message_now': now}
+        return {'_clock_now': now}
 
     def subscribe(self, results=None):
         from trytond.pool import Pool

@@ -14,6 +14,7 @@ from trytond.i18n import gettext
 from trytond.model import (
     Exclude, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.model.exceptions import SQLConstraintError
+from trytond.modules.member import clock
 from trytond.modules.member.member import (
     Returned, invalidate_records, statement)
 from trytond.pool import Pool
@@ -21,7 +22,6 @@ from trytond.pyson import Eval
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
-from . import clock
 from .event import (
     METHODS, TIMED_METHODS, isoformat, normalize_bssid)
 from .exceptions import (

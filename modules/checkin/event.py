@@ -17,6 +17,7 @@ from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import (
     Check, Index, ModelSQL, ModelView, Workflow, fields)
+from trytond.modules.member import clock
 from trytond.modules.member.configuration import TIMEZONES
 from trytond.modules.member.member import ClearCacheMixin
 from trytond.pool import Pool
@@ -27,7 +28,7 @@ from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from . import clock, token
+from . import token
 from .configuration import POLICIES
 from .exceptions import (
     CheckInAccessError, EventError, EventNotOpenError, EventValidationError,

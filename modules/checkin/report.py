@@ -12,6 +12,7 @@ from sql.conditionals import Case
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.modules.member import clock
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.report import Report
@@ -660,6 +661,6 @@ class EventReport(Report):
                     })
         context['reports'] = reports
         context['isoformat'] = isoformat
-        context['printed'] = dt.datetime.now()
+        context['printed'] = clock.now()
         return context
 

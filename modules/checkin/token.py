@@ -20,7 +20,7 @@ import math
 import re
 import secrets
 
-from . import clock
+from trytond.modules.member import clock
 
 SIGNATURE_BYTES = 16
 CODE_DIGITS = 6

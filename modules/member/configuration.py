@@ -10,6 +10,7 @@ from trytond.pool import Pool
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
 
+from . import clock
 from .member import ClearCacheMixin
 
 TIMEZONES = [(z, z) for z in tz.available_timezones()]
@@ -155,8 +156,8 @@ class Configuration(ClearCacheMixin, ModelSingleton, ModelSQL, ModelView):
     def local_date(self, datetime=None):
         "Return the local date of the UTC datetime (default now)"
         if datetime is None:
-            datetime = dt.datetime.now(dt.timezone.utc)
-        elif datetime.tzinfo is None:
+            datetime = clock.now()
+        if datetime.tzinfo is None:
             datetime = datetime.replace(tzinfo=dt.timezone.utc)
         return datetime.astimezone(self.tzinfo).date()
 

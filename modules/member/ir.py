@@ -2,8 +2,11 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 from trytond.cache import BaseCache
-from trytond.pool import PoolMeta
+from trytond.pool import Pool, PoolMeta
+from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
+
+from . import clock
 
 # The models whose record rules depend on the member of the context
 MEMBER_RULE_MODELS = {'member.member', 'member.points.line'}
@@ -49,3 +52,26 @@ class Cron(metaclass=PoolMeta):
                 ('member.member|recompute_tiers', "Recompute Member Tiers"),
                 ('member.message|send_queued', "Send Queued Messages"),
                 ])
+
+
+class Date(metaclass=PoolMeta):
+    __name__ = 'ir.date'
+
+    @classmethod
+    def today(cls, timezone=None):
+        """Return the current date of the clock of the suite (see clock), in
+        timezone or the time zone of the company of the context, as the
+        company module does; otherwise in the time zone of the member
+        configuration (the local day of the suite), not the server's (UTC:
+        yesterday before 08:00 in Shanghai)"""
+        pool = Pool()
+        Company = pool.get('company.company')
+        Configuration = pool.get('member.configuration')
+        company_id = Transaction().context.get('company')
+        if timezone is None and company_id is not None and company_id >= 0:
+            company = Company(company_id)
+            if company.timezone:
+                timezone = tz.ZoneInfo(company.timezone)
+        if timezone is None:
+            timezone = Configuration.get_cached().tzinfo
+        return clock.today(timezone)

@@ -19,6 +19,7 @@ from trytond.rpc import RPC
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
+from . import clock
 from .exceptions import (
     IdempotencyKeyError, LedgerAccessError, NegativeBalanceError,
     PasswordError, PhoneValidationError, PointsError)
@@ -641,7 +642,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         balances = {i: b for i, (b, _) in stored.items()}
         lifetimes = {i: l for i, (_, l) in stored.items()}
         allow_negative = Configuration(1).allow_negative
-        now = dt.datetime.now()
+        now = clock.now()
         results, to_create, positions = [], [], []
         for entry in entries:
             member = cls(int(entry['member']))
@@ -761,7 +762,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
 
         params_type = Line.reason_params.sql_type().base
 
-        def insert(user, member_id, points, text, code, params, origin, key):
+        def insert(user, member_id, points, text, code, params, origin, key,
+                date):
             table = cls.__table__()
             line = Line.__table__()
             now = CurrentTimestamp()
@@ -772,7 +774,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                     line.idempotency_key, line.reversal,
                     line.balance_after],
                 table.select(
-                    Literal(user), now, table.id, now, Literal(points),
+                    Literal(user), now, table.id, Literal(date),
+                    Literal(points),
                     Literal(text), Literal(code),
                     Cast(Literal(params), params_type),
                     Literal(origin), Literal(key),
@@ -796,7 +799,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
             user=user, member_id=member_id, points=points,
             text=text, code=code,
             params=Line.reason_params.sql_format(params), origin=origin,
-            key=key)
+            key=key, date=clock.now())
         update = statement((cls.__name__, 'credit balance'), update,
             user=user, member_id=member_id, points=points)
         connection = transaction.connection

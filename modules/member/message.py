@@ -37,7 +37,7 @@ from trytond.pyson import Eval
 from trytond.sendmail import send_message_transactional
 from trytond.transaction import Transaction, without_check_access
 
-from . import wechat
+from . import clock, wechat
 from .exceptions import MessageError, SubscriptionTemplateError
 
 logger = logging.getLogger(__name__)
@@ -55,18 +55,6 @@ CHANNELS = [
     ]
 # WeChat limits the values of `thing` keys to 20 characters
 WECHAT_THING = 20
-
-
-def now():
-    """Return the current time as a naive UTC datetime to the second; the
-    private context key `_message_now` fixes it (tests)"""
-    value = Transaction().context.get('_message_now')
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc).replace(
-            tzinfo=None, microsecond=0)
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value.replace(microsecond=0)
 
 
 class _Values(dict):
@@ -136,7 +124,7 @@ class WeChatToken(ModelSQL):
         def get():
             with without_check_access():
                 holder = cls(holder_id)
-                current = now()
+                current = clock.now()
                 if (holder.access_token
                         and holder.access_token != invalid
                         and holder.expires_at
@@ -464,7 +452,7 @@ class Message(Workflow, ModelSQL, ModelView):
         "Queue failed or cancelled messages again, with fresh attempts"
         cls.write(messages, {
                 'attempts': 0,
-                'next_try': now(),
+                'next_try': clock.now(),
                 'sending_at': None,
                 })
 
@@ -486,7 +474,9 @@ class Message(Workflow, ModelSQL, ModelView):
         language.  The texts are rendered at once in the language of the
         recipient.  A message whose dedup_key was queued before (by this
         or another process, even at the same time) is skipped: the unique
-        key decides, not a read."""
+        key decides, not a read.  A message that no channel can take to its
+        recipient (no WeChat OpenID for a WeChat template, no email) is not
+        queued: it would only fail."""
         pool = Pool()
         Template = pool.get('member.message.template')
         Member = pool.get('member.member')
@@ -521,8 +511,17 @@ class Message(Workflow, ModelSQL, ModelView):
                 user = values.get('user')
                 member = Member(int(member)) if member is not None else None
                 user = User(int(user)) if user is not None else None
-                to_create.append(cls._message_values(
-                        template, member, user, values))
+                message = cls._message_values(template, member, user, values)
+                if not message['recipient']:
+                    # No channel reaches the recipient: nothing to send,
+                    # nothing failed (and the key stays free, so that the
+                    # message is queued once the recipient has an address)
+                    logger.info("message %s to %s not queued: no channel",
+                        template.code, member or user)
+                    if key:
+                        existing.discard(key)
+                    continue
+                to_create.append(message)
             created = []
             if not to_create:
                 return created
@@ -598,11 +597,8 @@ class Message(Workflow, ModelSQL, ModelView):
             'origin': values.get('origin'),
             'attachment': values.get('attachment'),
             'attachment_name': values.get('attachment_name'),
-            'next_try': values.get('next_try') or now(),
+            'next_try': values.get('next_try') or clock.now(),
             }
-        if not recipient:
-            result['state'] = 'failed'
-            result['last_error'] = gettext('member.msg_message_no_address')
         return result
 
     @classmethod
@@ -630,7 +626,7 @@ class Message(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Configuration = pool.get('member.configuration')
         configuration = Configuration(1)
-        current = now()
+        current = clock.now()
         with without_check_access():
             stale = cls.search([
                     ('state', '=', 'sending'),
@@ -778,7 +774,7 @@ class Message(Workflow, ModelSQL, ModelView):
         Configuration = pool.get('member.configuration')
         Subscription = pool.get('member.message.subscription')
         configuration = Configuration(1)
-        current = now()
+        current = clock.now()
         cls = self.__class__
         with without_check_access():
             values = {'sending_at': None}

@@ -74,6 +74,7 @@ def refresh_ttl():
 
 def encode(subject, typ, ttl, jti=None, extra=None, now=None):
     "Return a signed token and its claims"
+    # real time: the JWT library checks the expiry on the system clock
     now = int(now if now is not None else time.time())
     claims = {
         'iss': issuer(),
@@ -100,6 +101,7 @@ _VERIFIED_MAX = 4096
 def _verified_claims(token):
     "Return the verified claims of token if known and not expired"
     claims = _verified.get((token, jwt_secret(), audience(), issuer()))
+    # real time, as the JWT library (decode)
     if claims is not None and claims['exp'] > time.time():
         return claims
     return None
@@ -213,7 +215,7 @@ def kiosk_token(user_id, event):
     It lasts until an hour after the end of the event (measured with the
     check-in clock), at most [miniprogram] kiosk_max_ttl seconds (default 7
     days)."""
-    from trytond.modules.checkin import clock
+    from trytond.modules.member import clock
     left = (event.end - clock.now()).total_seconds() + 60 * 60
     ttl = int(min(left, kiosk_max_ttl()))
     if ttl <= 0:

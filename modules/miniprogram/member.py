@@ -121,6 +121,7 @@ class Member(metaclass=PoolMeta):
         if isinstance(oldest, str):
             oldest = dt.datetime.fromisoformat(oldest)
         remaining = (oldest + dt.timedelta(seconds=timeout)
+            # real time: the attempts are dated by the database
             - dt.datetime.now()).total_seconds()
         return max(1, int(remaining) + 1)
 

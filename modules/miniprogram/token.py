@@ -77,7 +77,7 @@ class RefreshToken(ModelSQL, ModelView):
     def get_state(self, name):
         if self.revoked:
             return 'revoked'
-        if self.expires < dt.datetime.now():
+        if self.expires < dt.datetime.now():  # real time
             return 'expired'
         return 'active'
 
@@ -98,7 +98,7 @@ class RefreshToken(ModelSQL, ModelView):
         if families:
             cursor.execute(*table.update(
                     [table.revoked, table.revoke_reason],
-                    [dt.datetime.now(), reason],
+                    [dt.datetime.now(), reason],  # real time
                     where=table.family.in_(families)
                     & (table.revoked == None)))  # noqa: E711
 
@@ -123,6 +123,7 @@ class RefreshToken(ModelSQL, ModelView):
                         'member': member.id,
                         'jti_hash': _hash(claims['jti']),
                         'family': family,
+                        # real time: the expiry of the JWT
                         'expires': dt.datetime.utcfromtimestamp(
                             claims['exp']),
                         }])
@@ -158,14 +159,14 @@ class RefreshToken(ModelSQL, ModelView):
             # Reuse of a rotated (stolen?) token: end the whole family
             cls._revoke_families([record.family], 'reuse')
             raise TokenInvalid(gettext('miniprogram.msg_token_reused'))
-        if record.expires < dt.datetime.now():
+        if record.expires < dt.datetime.now():  # real time
             raise TokenInvalid(gettext('miniprogram.msg_token_invalid'))
         member = Member(record.member.id)
         if not member.active:
             raise TokenInvalid(gettext('miniprogram.msg_token_invalid'))
         with without_check_access():
             cls.write([record], {
-                    'revoked': dt.datetime.now(),
+                    'revoked': dt.datetime.now(),  # real time
                     'revoke_reason': 'rotated',
                     })
         return member, cls.issue(
@@ -183,5 +184,6 @@ class RefreshToken(ModelSQL, ModelView):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.delete(
+                # real time: the expiry of the JWT (see auth.encode)
                 where=table.expires < dt.datetime.now() - dt.timedelta(
                     days=1)))

@@ -6,16 +6,16 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.modules.member import clock
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
-from . import clock
 from .exceptions import (
-    BookingAccessError, BookingModificationError, BookingNotFoundError,
-    BookingOverlapError, CancelWindowError, InvalidStateError,
-    NoShowTooEarlyError)
+    BeginTooEarlyError, BookingAccessError, BookingModificationError,
+    BookingNotFoundError, BookingOverlapError, CancelWindowError,
+    FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError)
 from .service import OCCUPYING_STATES
 
 # The states in which the member may still cancel
@@ -106,6 +106,11 @@ class Booking(Workflow, ModelSQL, ModelView):
             ('no_show', "No-Show"),
             ], "State", required=True, readonly=True, sort=False)
     state_string = state.translated('state')
+    today = fields.Function(
+        fields.Boolean(
+            "Today",
+            help="The booking starts today in the time zone of its service."),
+        'get_today', searcher='search_today')
     color = fields.Function(fields.Char("Colour"), 'get_color')
     count = fields.Function(
         fields.Integer(
@@ -230,6 +235,31 @@ class Booking(Workflow, ModelSQL, ModelView):
         if self.start and self.service and self.service.duration:
             return self.start + self.service.duration
 
+    def get_today(self, name):
+        return bool(self.date and self.service
+            and self.date == self.service.local_date())
+
+    @classmethod
+    def search_today(cls, name, clause):
+        """Search the bookings of the current date in the time zone of their
+        service: the staff's "today" is the local day of the service, not
+        the UTC date (still yesterday before 08:00 in Shanghai)"""
+        pool = Pool()
+        Service = pool.get('booking.service')
+        _, operator, value = clause[:3]
+        with without_check_access():
+            services = Service.search([('active', 'in', [True, False])])
+        days = sorted({(s.timezone, s.local_date()) for s in services})
+        if (operator, bool(value)) in {('=', True), ('!=', False)}:
+            if not days:
+                return [('id', '=', -1)]
+            return ['OR', *[
+                    [('service.timezone', '=', z), ('date', '=', d)]
+                    for z, d in days]]
+        return ['OR', ('date', '=', None), *[
+                [('service.timezone', '=', z), ('date', '!=', d)]
+                for z, d in days]]
+
     def get_color(self, name):
         return self.resource.color if self.resource else None
 
@@ -328,12 +358,37 @@ class Booking(Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('in_progress')
     def begin(cls, bookings):
-        pass
+        now = clock.now()
+        for booking in bookings:
+            earliest = booking.start - booking.service.start_grace
+            if now < earliest:
+                raise BeginTooEarlyError(gettext(
+                        'service_booking.msg_booking_begin_too_early',
+                        booking=booking.rec_name,
+                        earliest=booking.local_string(earliest),
+                        grace=int(
+                            booking.service.start_grace.total_seconds()
+                            // 60)),
+                    details={
+                        'earliest': clock.to_local(
+                            earliest, booking.service.tzinfo).isoformat(),
+                        })
 
     @classmethod
     @ModelView.button
     @Workflow.transition('done')
     def finish(cls, bookings):
+        now = clock.now()
+        for booking in bookings:
+            if now < booking.start:
+                raise FinishTooEarlyError(gettext(
+                        'service_booking.msg_booking_finish_too_early',
+                        booking=booking.rec_name,
+                        start=booking.local_string(booking.start)),
+                    details={
+                        'start': clock.to_local(
+                            booking.start, booking.service.tzinfo).isoformat(),
+                        })
         cls.post_points(bookings)
         cls.notify_state(bookings, 'done')
 
@@ -354,6 +409,11 @@ class Booking(Workflow, ModelSQL, ModelView):
     @Workflow.transition('cancelled')
     def cancel(cls, bookings):
         cls.notify_state(bookings, 'cancelled')
+
+    def local_string(self, value):
+        "Return the naive UTC datetime value on the clock of the service"
+        return clock.to_local(value, self.service.tzinfo).strftime(
+            '%Y-%m-%d %H:%M')
 
     # Messages
 
@@ -570,9 +630,13 @@ class Booking(Workflow, ModelSQL, ModelView):
         first line"""
         pool = Pool()
         Member = pool.get('member.member')
+        now = clock.now()
         with without_check_access():
+            # Only for a real completion: begun and not before its start
             bookings = [b for b in cls.browse([b.id for b in bookings])
-                if not b.points_line]
+                if not b.points_line
+                and b.state in {'in_progress', 'done'}
+                and b.start <= now]
             entries, posted = [], []
             for booking in bookings:
                 points = booking.compute_points()

@@ -49,9 +49,22 @@ class InvalidStateError(BookingError):
     error_code = 'invalid_state'
 
 
-class NoShowTooEarlyError(BookingError):
-    "A booking marked as no-show before its start"
+class TooEarlyError(BookingError):
+    """An action on a booking before its time: started before the start
+    grace of the service, finished or marked as no-show before its start"""
     error_code = 'too_early'
+
+
+class NoShowTooEarlyError(TooEarlyError):
+    "A booking marked as no-show before its start"
+
+
+class BeginTooEarlyError(TooEarlyError):
+    "A booking started before the start grace of its service"
+
+
+class FinishTooEarlyError(TooEarlyError):
+    "A booking finished (done) before its start"
 
 
 class BookingNotFoundError(BookingError):

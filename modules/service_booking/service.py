@@ -7,13 +7,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
+from trytond.modules.member import clock
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
 
-from . import clock
 from .exceptions import (
     BookingNotFoundError, ServiceValidationError, SlotFullError,
     SlotUnavailableError)
@@ -86,6 +86,11 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         "Lead Time", required=True,
         domain=[('lead_time', '>=', dt.timedelta(0))],
         help="The minimum notice: slots starting sooner cannot be booked.")
+    start_grace = fields.TimeDelta(
+        "Start Grace", required=True,
+        domain=[('start_grace', '>=', dt.timedelta(0))],
+        help="How long before its start staff may start a booking.\n"
+        "No booking is done before its start.")
     horizon = fields.Integer(
         "Booking Horizon", required=True,
         domain=[('horizon', '>=', 0)],
@@ -147,6 +152,10 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     @classmethod
     def default_lead_time(cls):
         return dt.timedelta(hours=2)
+
+    @classmethod
+    def default_start_grace(cls):
+        return dt.timedelta(minutes=30)
 
     @classmethod
     def default_horizon(cls):

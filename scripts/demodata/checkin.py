@@ -65,7 +65,7 @@ def load(pool, rng, company):
             dt.timedelta(hours=8))
 
     def at(when):
-        return Transaction().set_context(_checkin_now=when)
+        return Transaction().set_context(_clock_now=when)
 
     hall, office, park = Place.create(PLACES)
     Tag.create([

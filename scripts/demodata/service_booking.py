@@ -44,7 +44,7 @@ NOTES = [
 
 
 def load(pool, rng, company):
-    from trytond.modules.service_booking import clock
+    from trytond.modules.member import clock
     from trytond.modules.service_booking.exceptions import BookingError
     from trytond.transaction import Transaction
 
@@ -172,7 +172,7 @@ def load(pool, rng, company):
             continue
         try:
             with Transaction().set_context(
-                    _booking_now=start - dt.timedelta(days=1)):
+                    _clock_now=start - dt.timedelta(days=1)):
                 booking = Booking.create_booking(
                     member, service, start, resource=resource.id,
                     note=note)
@@ -183,7 +183,7 @@ def load(pool, rng, company):
     started = [b for b in booked if b.start < now]
     in_progress = set(started[-2:])
     for booking in booked:
-        with Transaction().set_context(_booking_now=booking.start):
+        with Transaction().set_context(_clock_now=booking.start):
             _run_workflow(
                 Booking, booking, now, rng, booking in in_progress)
 
@@ -202,7 +202,7 @@ def _run_workflow(Booking, booking, now, rng, in_progress=False):
         elif draw < 0.2:
             Booking.confirm([booking])
             with Transaction().set_context(
-                    _booking_now=booking.start + dt.timedelta(minutes=20)):
+                    _clock_now=booking.start + dt.timedelta(minutes=20)):
                 Booking.no_show([booking])
         else:
             Booking.confirm([booking])

@@ -7,6 +7,7 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
+from trytond.modules.member import clock
 from trytond.modules.member.member import (
     mask_name, mask_phone, normalize_phone)
 from trytond.modules.party.tests import (
@@ -28,10 +29,13 @@ def create_tiers():
             ])
 
 
-def create_member(name="Alice", phone=None):
+def create_member(name="Alice", phone=None, email=None):
+    "Create a member; with an email, messages can reach them"
     pool = Pool()
     Member = pool.get('member.member')
     member, = Member.create([{'name': name, 'phone': phone}])
+    if email:
+        add_email(member, email)
     return member
 
 
@@ -44,6 +48,14 @@ def erase_party(party):
     erase.ask.party = party
     erase.transition_erase()
     Erase.delete(session_id)
+
+
+def add_email(member, email):
+    "Give the party of member the email address"
+    pool = Pool()
+    ContactMechanism = pool.get('party.contact_mechanism')
+    ContactMechanism.create([{
+                'party': member.party.id, 'type': 'email', 'value': email}])
 
 
 class MemberTestCase(
@@ -525,6 +537,76 @@ class MemberTestCase(
         member2 = create_member("Two")
         Member.record_daily_activity(member2, today - dt.timedelta(days=2))
         self.assertEqual(Member(member2.id).streak_days, 0)
+
+    @with_transaction()
+    def test_streak_follows_clock(self):
+        "Freezing the clock of the suite moves the day of the streak"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Configuration = pool.get('member.configuration')
+        Date = pool.get('ir.date')
+        Configuration(1, timezone='Asia/Shanghai').save()
+        member = create_member()
+        # 2026-03-02 01:00 in Shanghai
+        with clock.at(dt.datetime(2026, 3, 1, 17, 0)):
+            result = Member.record_daily_activity(member)
+            self.assertEqual(result['streak'], 1)
+        self.assertEqual(
+            Member(member.id).last_activity_date, dt.date(2026, 3, 2))
+        # 2026-03-03 23:30 in Shanghai: yesterday was active
+        with clock.at(dt.datetime(2026, 3, 3, 15, 30)):
+            self.assertEqual(Member(member.id).streak_days, 1)
+            self.assertEqual(
+                Member.balance_and_streak(member.id)[1], 1)
+        # 2026-03-04 00:30 in Shanghai: a whole day was missed
+        clock.freeze(dt.datetime(2026, 3, 3, 16, 30))
+        try:
+            self.assertEqual(Member(member.id).streak_days, 0)
+            self.assertEqual(Member.balance_and_streak(member.id)[1], 0)
+            self.assertEqual(
+                Configuration(1).local_date(), dt.date(2026, 3, 4))
+            # the local day of the suite without company
+            self.assertEqual(Date.today(), dt.date(2026, 3, 4))
+        finally:
+            clock.unfreeze()
+
+    @with_transaction()
+    def test_date_today_local(self):
+        "Today is the local day of the suite at 02:00 in Shanghai"
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        Date = pool.get('ir.date')
+        Configuration(1, timezone='Asia/Shanghai').save()
+        # 2026-03-02 02:00 in Shanghai
+        with clock.at(dt.datetime(2026, 3, 1, 18, 0)):
+            self.assertEqual(Date.today(), dt.date(2026, 3, 2))
+            company = create_company()
+            company.timezone = 'America/New_York'
+            company.save()
+            with set_company(company):
+                self.assertEqual(Date.today(), dt.date(2026, 3, 1))
+            self.assertEqual(
+                Date.today(dt.timezone.utc), dt.date(2026, 3, 1))
+
+    @with_transaction()
+    def test_clock(self):
+        "The clock follows the context, then freeze, then the system"
+        when = dt.datetime(2026, 1, 1, 12, 0)
+        with clock.at(when):
+            self.assertEqual(clock.now(), when)
+            self.assertTrue(clock.frozen())
+        clock.freeze(dt.datetime(2026, 1, 1, 20, 0, 30, 5,
+                tzinfo=dt.timezone(dt.timedelta(hours=8))))
+        try:
+            self.assertEqual(clock.now(), dt.datetime(2026, 1, 1, 12, 0, 30))
+            self.assertEqual(
+                clock.today(dt.timezone(dt.timedelta(hours=-13))),
+                dt.date(2025, 12, 31))
+        finally:
+            clock.unfreeze()
+        self.assertFalse(clock.frozen())
+        system = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        self.assertLess(abs(clock.now() - system), dt.timedelta(seconds=5))
 
     @with_transaction()
     def test_configuration_timezone_default(self):

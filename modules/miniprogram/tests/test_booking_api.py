@@ -10,7 +10,7 @@ from unittest.mock import patch
 
 from trytond.modules.company.tests import create_company
 from trytond.modules.currency.tests import create_currency
-from trytond.modules.service_booking import clock
+from trytond.modules.member import clock
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
 from trytond.pool import Pool

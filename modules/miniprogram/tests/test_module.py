@@ -343,7 +343,11 @@ class ApiTestCase(RouteTestCase):
                 if t['template_id'] == 'TPL-REMIND'], [0])
 
         def queue():
+            from trytond.modules.member.tests.test_module import add_email
+            Member = Pool().get('member.member')
             Message = Pool().get('member.message')
+            # A message no channel takes would not be queued
+            add_email(Member(alice['member']['id']), 'alice@example.com')
             Message.queue([{
                         'template': 'booking_reminder',
                         'member': alice['member']['id'],

@@ -15,12 +15,14 @@ from trytond.modules.company.tests import (
 from trytond.modules.currency.tests import create_currency
 from trytond.modules.member.tests.test_module import create_member
 from trytond.modules.service_booking.exceptions import (
-    BookingAccessError, BookingModificationError, BookingNotFoundError,
-    BookingOverlapError, CancelWindowError, InvalidStateError,
-    NoShowTooEarlyError, SlotFullError, SlotUnavailableError)
+    BeginTooEarlyError, BookingAccessError, BookingModificationError,
+    BookingNotFoundError, BookingOverlapError, CancelWindowError,
+    FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError,
+    SlotFullError, SlotUnavailableError)
 from trytond.modules.service_booking.slot import (
     Occupancy, Schedule, utc_bound)
 from trytond.pool import Pool
+from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
 
@@ -43,7 +45,7 @@ def local(value, tzinfo=SHANGHAI):
 
 def clock(now):
     "The booking clock fixed at now (naive UTC)"
-    return Transaction().set_context(_booking_now=now)
+    return Transaction().set_context(_clock_now=now)
 
 
 def create_tiers():
@@ -581,13 +583,99 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
             Booking.write([booking], {'note': "Two cats"})
             Booking.confirm([booking])
             self.assertEqual(booking.state, 'confirmed')
-            Booking.begin([booking])
-            self.assertEqual(booking.state, 'in_progress')
-            Booking.finish([booking])
+            with clock(start):
+                Booking.begin([booking])
+                self.assertEqual(booking.state, 'in_progress')
+                Booking.finish([booking])
             self.assertEqual(booking.state, 'done')
             self.assertEqual(booking.points_earned, 100)
             Booking.cancel([booking])
             self.assertEqual(booking.state, 'done')
+
+    @with_transaction()
+    def test_begin_finish_follow_clock(self):
+        "A booking starts from the start grace, is done from its start"
+        pool = Pool()
+        Booking = pool.get('booking.booking')
+        Line = pool.get('member.points.line')
+        Service = pool.get('booking.service')
+        with self.booking_setup() as s:
+            self.assertEqual(s.service.start_grace, 30 * M)
+            # 09:00 in Shanghai
+            start = utc(dt.datetime(2026, 6, 2, 9))
+            booking = Booking.create_booking(s.member, s.service, start)
+            Booking.confirm([booking])
+            # 03:30 the same day, then one second before the grace
+            for now in [start - 330 * M, start - 30 * M - dt.timedelta(
+                        seconds=1)]:
+                with clock(now), self.assertRaises(
+                        BeginTooEarlyError) as cm:
+                    Booking.begin([booking])
+                self.assertEqual(cm.exception.error_code, 'too_early')
+                self.assertIn('2026-06-02 08:30', cm.exception.message)
+                self.assertEqual(cm.exception.details, {
+                        'earliest': '2026-06-02T08:30:00+08:00'})
+                self.assertEqual(Booking(booking.id).state, 'confirmed')
+            with clock(start - 30 * M):
+                Booking.begin([booking])
+            self.assertEqual(booking.state, 'in_progress')
+            # Never done (nor points) before its start
+            for now in [start - 30 * M, start - dt.timedelta(seconds=1)]:
+                with clock(now), self.assertRaises(
+                        FinishTooEarlyError) as cm:
+                    Booking.finish([booking])
+                self.assertIn('2026-06-02 09:00', cm.exception.message)
+            booking = Booking(booking.id)
+            self.assertEqual(booking.state, 'in_progress')
+            self.assertEqual(
+                Line.search([('member', '=', s.member.id)]), [])
+            with clock(start):
+                Booking.finish([booking])
+            self.assertEqual(booking.state, 'done')
+            self.assertEqual(booking.points_earned, 100)
+
+            # Without grace a booking starts at its start
+            Service.write([s.service], {'start_grace': dt.timedelta(0)})
+            other = Booking.create_booking(
+                s.member, s.service, start + dt.timedelta(days=1))
+            Booking.confirm([other])
+            with clock(other.start - dt.timedelta(seconds=1)), \
+                    self.assertRaises(BeginTooEarlyError):
+                Booking.begin([other])
+            with clock(other.start):
+                Booking.begin([other])
+            self.assertEqual(other.state, 'in_progress')
+
+    @with_transaction()
+    def test_today_local_day(self):
+        "Today is the local day of the service: at 02:00 in Shanghai too"
+        pool = Pool()
+        Action = pool.get('ir.action.act_window')
+        Booking = pool.get('booking.booking')
+        ModelData = pool.get('ir.model.data')
+        with self.booking_setup() as s:
+            booking = Booking.create_booking(
+                s.member, s.service, utc(dt.datetime(2026, 6, 2, 9)))
+            Booking.confirm([booking])
+            action = Action(ModelData.get_id(
+                    'service_booking', 'act_booking_today'))
+            for now, today in [
+                    (dt.datetime(2026, 6, 2, 2), True),
+                    (dt.datetime(2026, 6, 2, 0, 0), True),
+                    (dt.datetime(2026, 6, 1, 23, 59), False),
+                    (dt.datetime(2026, 6, 3, 0, 0), False),
+                    ]:
+                with self.subTest(now=now), clock(utc(now)):
+                    domain = PYSONDecoder({}).decode(action.pyson_domain)
+                    self.assertEqual(
+                        Booking.search(domain) == [booking], today)
+                    self.assertEqual(
+                        Booking.search([('today', '=', True)])
+                        == [booking], today)
+                    self.assertEqual(
+                        Booking.search([('today', '=', False)])
+                        == [booking], not today)
+                    self.assertEqual(Booking(booking.id).today, today)
 
     @with_transaction()
     def test_reset_to_draft_rechecks(self):
@@ -675,7 +763,8 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
             booking = Booking.create_booking(
                 s.member, s.service, utc(dt.datetime(2026, 6, 3, 9)))
             Booking.confirm([booking])
-            Booking.begin([booking])
+            with clock(booking.start):
+                Booking.begin([booking])
             with self.assertRaises(InvalidStateError):
                 Booking.cancel_booking(booking.id, s.member.id)
 
@@ -694,8 +783,9 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(booking.final_price, Decimal('80.75'))
             self.assertEqual(booking.compute_points(), 97)
             Booking.confirm([booking])
-            Booking.begin([booking])
-            Booking.finish([booking])
+            with clock(booking.start + H):
+                Booking.begin([booking])
+                Booking.finish([booking])
             self.assertEqual(booking.points_earned, 97)
             line = booking.points_line
             self.assertEqual(line.points, 97)

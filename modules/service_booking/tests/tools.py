@@ -4,26 +4,31 @@
 "Helpers of the proteus scenarios"
 import datetime as dt
 from decimal import Decimal
-from unittest.mock import patch
 
 from proteus import Model
 
-from trytond.modules.service_booking import clock
+from trytond.modules.member import clock
 
 __all__ = ['freeze_clock', 'create_tiers', 'create_resource',
     'create_service']
 
 
 class FrozenClock:
-    "The booking clock frozen at `now` (naive UTC) until stop()"
+    "The clock of the suite frozen at `now` (naive UTC) until stop()"
 
     def __init__(self, now):
         self.now = now
-        self._patch = patch.object(clock, 'now', lambda: self.now)
-        self._patch.start()
+
+    @property
+    def now(self):
+        return clock.now()
+
+    @now.setter
+    def now(self, value):
+        clock.freeze(value)
 
     def stop(self):
-        self._patch.stop()
+        clock.unfreeze()
 
 
 def freeze_clock(now):
