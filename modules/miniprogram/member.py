@@ -260,6 +260,7 @@ class Member(metaclass=PoolMeta):
                         gettext('miniprogram.msg_delete_invalid_password'))
                 Attempt.remove(key)
             elif not (isinstance(auth_time, (int, float))
+                    # real time: auth_time is the login time of the JWT
                     and 0 <= time.time() - auth_time <= auth.reauth_window()):
                 raise InvalidCredentials(
                     gettext('miniprogram.msg_delete_confirm',

@@ -112,6 +112,7 @@ class RefreshToken(ModelSQL, ModelView):
         route may ask for a recent login (DELETE me)."""
         family = family or uuid.uuid4().hex
         if auth_time is None:
+            # real time: the login time of the JWT, beside its iat and exp
             auth_time = int(time.time())
         access, _ = auth.encode(member.id, 'access', auth.access_ttl(),
             extra={'auth_time': auth_time})

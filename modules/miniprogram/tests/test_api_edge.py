@@ -11,17 +11,14 @@ import string
 import tempfile
 import uuid
 from decimal import Decimal
-from unittest.mock import patch
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from trytond.modules.checkin import clock
 from trytond.modules.checkin.tests.test_module import (
     LAT, LON, START, create_event)
 from trytond.modules.company.tests import create_company
 from trytond.modules.currency.tests import create_currency
-from trytond.modules.service_booking import clock as booking_clock
+from trytond.modules.member import clock
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
 from trytond.pool import Pool
@@ -36,6 +33,8 @@ if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
             tempfile.gettempdir(), 'hypothesis-%s' % os.getuid()))
 
 NOW = START + dt.timedelta(minutes=5)
+# The day before the slots booked by the tests
+BOOKING_NOW = dt.datetime(2026, 6, 1, 0, 0)
 STAFF_PASSWORD = 'Edge-Staff-2026'
 MAX_ID = 2 ** 31 - 1
 # Out of the INTEGER id columns of PostgreSQL, of SQLite's and of both
@@ -108,11 +107,6 @@ class ApiEdgeTestCase(RouteTestCase):
         super().setUp()
         clock.freeze(NOW)
         self.addCleanup(clock.unfreeze)
-        # The service booking clock: the day before the event
-        frozen = patch.object(booking_clock, 'now',
-            lambda: dt.datetime(2026, 6, 1, 0, 0))
-        frozen.start()
-        self.addCleanup(frozen.stop)
         self.api = Api(self.client())
 
         def ids():
@@ -449,7 +443,8 @@ class ApiEdgeTestCase(RouteTestCase):
         self.assertOffsets(organizer.json('POST', path + 'batch-checkin',
                 {'member_ids': [member.member_id]}), {tokyo})
 
-        # The service is in Shanghai
+        # The service is in Shanghai; booked the day before
+        clock.freeze(BOOKING_NOW)
         self.assertOffsets(member.json('GET',
                 'services/%s/slots?date=2026-06-02' % self.service_id),
             {shanghai})
