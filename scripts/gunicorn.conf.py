@@ -7,7 +7,7 @@ from gunicorn import util
 
 # The API answers a too long header field (431) or address (414) itself, as
 # its JSON error object (trytond.modules.miniprogram.api: 8 KiB a field,
-# 32 KiB all fields, 4 KiB the address): gunicorn's limits are set above
+# 32 KiB all fields, 7 KiB the address): gunicorn's limits are set above
 # the API's so that the application decides.  The request line cannot be
 # allowed more than gunicorn's maximum (8190).
 limit_request_field_size = 64 * 1024

@@ -241,7 +241,7 @@ class ApiEndToEndTestCase(unittest.TestCase):
         "Unknown paths, wrong methods and bad tokens answer the error object"
         status, data = self.call('GET', 'no/such/route')
         self.assertEqual((status, data['error']['code']), (404, 'not_found'))
-        status, data = self.call('DELETE', 'me')
+        status, data = self.call('PUT', 'me')
         self.assertEqual(status, 405)
         self.assertEqual(data['error']['code'], 'method_not_allowed')
         data = self.api('GET', 'me', token='not.a.token', expect=401)

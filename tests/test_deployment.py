@@ -121,7 +121,7 @@ class DeploymentTestCase(unittest.TestCase):
 
     def test_long_address(self):
         "Too long addresses: 414 as JSON, from the API and from gunicorn"
-        self.assertJsonError(self.get('services?x=' + 'z' * 6000),
+        self.assertJsonError(self.get('services?x=' + 'z' * 7500),
             414, 'uri_too_long')
         self.assertJsonError(self.get('services?x=' + 'z' * 10000),
             414, 'uri_too_long')

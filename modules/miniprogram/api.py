@@ -41,7 +41,7 @@ MAX_BODY = 64 * 1024
 # front (scripts/gunicorn.conf.py) allow more, so that the API decides.
 MAX_HEADER = 8 * 1024
 MAX_HEADERS = 32 * 1024
-MAX_URL = 4 * 1024
+MAX_URL = 7 * 1024
 MAX_DEPTH = 20
 # Dates outside of these years are refused as invalid input: nothing is
 # booked or checked in there, and the time zone arithmetic would overflow
