@@ -29,9 +29,9 @@ from trytond.model import ModelStorage
 from trytond.model.exceptions import AccessError
 from trytond.modules.checkin.tests.test_module import (
     START, at, create_event, here)
-from trytond.modules.company.tests import create_company, set_company
-from trytond.modules.currency.tests import create_currency
-from trytond.modules.member.tests.test_module import create_member
+from trytond.modules.company.tests import set_company
+from trytond.modules.member.tests.test_module import (
+    create_company_shanghai, create_member)
 from trytond.modules.service_booking.tests.test_module import (
     NOW, clock, create_resource, create_service, utc)
 from trytond.pool import Pool
@@ -315,10 +315,7 @@ class AccessMatrixTestCase(unittest.TestCase):
         User = pool.get('res.user')
         ModelData = pool.get('ir.model.data')
 
-        currency = create_currency('CNY')
-        company = create_company(currency=currency)
-        company.timezone = 'Asia/Shanghai'
-        company.save()
+        company = create_company_shanghai()
         alice = create_member("Alice")
         bob = create_member("Bob")
         members = [alice, bob]

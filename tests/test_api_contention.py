@@ -64,24 +64,13 @@ def setup_data():
     "A company, tiers and a service of capacity 3 open every day"
     from decimal import Decimal
 
-    from trytond.modules.company.tests import create_company
-    from trytond.modules.currency.tests import create_currency
+    from trytond.modules.miniprogram.tests.tools import create_api_company
     from trytond.modules.service_booking.tests.test_module import (
         create_resource, create_service, create_tiers)
     from trytond.pool import Pool
     from trytond.transaction import Transaction
     pool = Pool()
-    User = pool.get('res.user')
-    ModelData = pool.get('ir.model.data')
-    currency = create_currency('CNY')
-    currency.rounding = Decimal('0.01')
-    currency.save()
-    company = create_company(currency=currency)
-    company.timezone = 'Asia/Shanghai'
-    company.save()
-    api_user = User(ModelData.get_id('miniprogram', 'user_miniprogram'))
-    User.write([api_user], {'companies': [('add', [company.id])],
-            'company': company.id})
+    company = create_api_company()
     # The event of the daily sign-in
     Event = pool.get('checkin.event')
     Configuration = pool.get('checkin.configuration')

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from decimal import Decimal
 from trytond import backend, config
 from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
 
-from .tools import run_transaction
+from .tools import run_transaction, stop_server
 
 STAFF_LOGIN = 'door'
 STAFF_PASSWORD = 'Door-Staff-2026-e2e'
@@ -36,8 +35,7 @@ def free_port():
 
 def setup_data():
     "A company, tiers, an event open now with a staff organizer, a service"
-    from trytond.modules.company.tests import create_company
-    from trytond.modules.currency.tests import create_currency
+    from trytond.modules.miniprogram.tests.tools import create_api_company
     from trytond.modules.service_booking.tests.test_module import (
         create_resource, create_service, create_tiers)
     from trytond.pool import Pool
@@ -46,15 +44,7 @@ def setup_data():
     User = pool.get('res.user')
     ModelData = pool.get('ir.model.data')
     Event = pool.get('checkin.event')
-    currency = create_currency('CNY')
-    currency.rounding = Decimal('0.01')
-    currency.save()
-    company = create_company(currency=currency)
-    company.timezone = 'Asia/Shanghai'
-    company.save()
-    api_user = User(ModelData.get_id('miniprogram', 'user_miniprogram'))
-    User.write([api_user], {'companies': [('add', [company.id])],
-            'company': company.id})
+    company = create_api_company()
     door, = User.create([{
                 'name': "Door staff", 'login': STAFF_LOGIN,
                 'password': STAFF_PASSWORD,
@@ -120,10 +110,7 @@ class ApiEndToEndTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.server.poll() is None:
-            os.killpg(cls.server.pid, signal.SIGTERM)
-            cls.server.wait(30)
-        cls.log.close()
+        stop_server(cls.server, cls.log)
         drop_db()
 
     @classmethod

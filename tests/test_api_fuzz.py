@@ -24,7 +24,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from decimal import Decimal
 from trytond import backend, config
 from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
 
-from .tools import run_transaction
+from .tools import run_transaction, stop_server
 
 STAFF_LOGIN = 'fuzzdoor'
 STAFF_PASSWORD = 'Fuzz-Door-Staff-2026'
@@ -63,8 +62,7 @@ def free_port():
 def setup_data():
     """A company, tiers, two events open now (the first organized by the
     staff user STAFF_LOGIN, the second by OTHER_LOGIN) and a service"""
-    from trytond.modules.company.tests import create_company
-    from trytond.modules.currency.tests import create_currency
+    from trytond.modules.miniprogram.tests.tools import create_api_company
     from trytond.modules.service_booking.tests.test_module import (
         create_resource, create_service, create_tiers)
     from trytond.pool import Pool
@@ -73,15 +71,7 @@ def setup_data():
     User = pool.get('res.user')
     ModelData = pool.get('ir.model.data')
     Event = pool.get('checkin.event')
-    currency = create_currency('CNY')
-    currency.rounding = Decimal('0.01')
-    currency.save()
-    company = create_company(currency=currency)
-    company.timezone = 'Asia/Shanghai'
-    company.save()
-    api_user = User(ModelData.get_id('miniprogram', 'user_miniprogram'))
-    User.write([api_user], {'companies': [('add', [company.id])],
-            'company': company.id})
+    company = create_api_company()
     group = ModelData.get_id('checkin', 'group_checkin')
     door, other = User.create([{
                 'name': "Door staff", 'login': STAFF_LOGIN,
@@ -500,10 +490,7 @@ class ApiFuzzTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.server.poll() is None:
-            os.killpg(cls.server.pid, signal.SIGTERM)
-            cls.server.wait(30)
-        cls.log.close()
+        stop_server(cls.server, cls.log)
         drop_db()
 
     @classmethod

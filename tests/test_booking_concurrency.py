@@ -75,8 +75,8 @@ class BookingConcurrencyTestCase(unittest.TestCase):
 
     @classmethod
     def _setup_data(cls):
-        from trytond.modules.company.tests import create_company
-        from trytond.modules.currency.tests import create_currency
+        from trytond.modules.member.tests.test_module import (
+            create_company_shanghai)
         from trytond.pool import Pool
         from trytond.transaction import Transaction
         pool = Pool()
@@ -86,10 +86,7 @@ class BookingConcurrencyTestCase(unittest.TestCase):
         Template = pool.get('product.template')
         ModelData = pool.get('ir.model.data')
 
-        currency = create_currency('CNY')
-        company = create_company(currency=currency)
-        company.timezone = 'Asia/Shanghai'
-        company.save()
+        company = create_company_shanghai()
         with Transaction().set_context(company=company.id):
             hours = [('create', [{
                             'weekday': str(d), 'start_time': dt.time(0),

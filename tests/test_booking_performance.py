@@ -21,9 +21,9 @@ import unittest
 from decimal import Decimal
 
 from trytond import backend
-from trytond.modules.company.tests import create_company, set_company
-from trytond.modules.currency.tests import create_currency
-from trytond.modules.member.tests.test_module import create_member
+from trytond.modules.company.tests import set_company
+from trytond.modules.member.tests.test_module import (
+    create_company_shanghai, create_member)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
     activate_module, drop_db, with_transaction)
@@ -127,10 +127,7 @@ class BookingPerformanceTestCase(unittest.TestCase):
         "The free slots of 20 resources over 30 days within 200 ms"
         pool = Pool()
         Service = pool.get('booking.service')
-        currency = create_currency('CNY')
-        company = create_company(currency=currency)
-        company.timezone = 'Asia/Shanghai'
-        company.save()
+        company = create_company_shanghai()
         with set_company(company), \
                 Transaction().set_context(_clock_now=NOW):
             service = self.setup_service()

@@ -5,7 +5,6 @@ application."""
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -15,6 +14,7 @@ from trytond import backend, config
 from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
 
 from .test_api_e2e import free_port
+from .tools import stop_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -78,10 +78,7 @@ class DeploymentTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.server.poll() is None:
-            os.killpg(cls.server.pid, signal.SIGTERM)
-            cls.server.wait(30)
-        cls.log.close()
+        stop_server(cls.server, cls.log)
         drop_db()
 
     @classmethod

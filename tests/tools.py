@@ -9,6 +9,15 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def stop_server(process, log):
+    "Stop the process group of a server started by a test, close its log"
+    import signal
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+    log.close()
+
+
 def run_transaction(database, func, user=0, context=None, retries=200):
     """Run func() in a transaction of database and commit it.
 

@@ -29,6 +29,15 @@ def create_tiers():
             ])
 
 
+def create_company_shanghai():
+    "Return a company in Shanghai (Asia/Shanghai) that counts in yuan (CNY)"
+    from trytond.modules.currency.tests import create_currency
+    company = create_company(currency=create_currency('CNY'))
+    company.timezone = 'Asia/Shanghai'
+    company.save()
+    return company
+
+
 def create_member(name="Alice", phone=None, email=None):
     "Create a member; with an email, messages can reach them"
     pool = Pool()

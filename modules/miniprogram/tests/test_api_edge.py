@@ -16,8 +16,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from trytond.modules.checkin.tests.test_module import (
     LAT, LON, START, create_event)
-from trytond.modules.company.tests import create_company
-from trytond.modules.currency.tests import create_currency
 from trytond.modules.member import clock
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
@@ -25,7 +23,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, in_transaction
+from .tools import Api, create_api_company, in_transaction
 
 if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
     from hypothesis.configuration import set_hypothesis_home_dir
@@ -75,15 +73,7 @@ class ApiEdgeTestCase(RouteTestCase):
         ModelData = pool.get('ir.model.data')
         Place = pool.get('checkin.place')
         Tag = pool.get('checkin.tag')
-        currency = create_currency('CNY')
-        currency.rounding = Decimal('0.01')
-        currency.save()
-        company = create_company(currency=currency)
-        company.timezone = 'Asia/Shanghai'
-        company.save()
-        api_user = User(ModelData.get_id('miniprogram', 'user_miniprogram'))
-        User.write([api_user], {'companies': [('add', [company.id])],
-                'company': company.id})
+        company = create_api_company()
         organizer, = User.create([{
                     'name': "Organizer", 'login': 'organizer',
                     'password': STAFF_PASSWORD,

@@ -8,8 +8,6 @@ import json
 from decimal import Decimal
 from unittest.mock import patch
 
-from trytond.modules.company.tests import create_company
-from trytond.modules.currency.tests import create_currency
 from trytond.modules.member import clock
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
@@ -17,7 +15,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, in_transaction
+from .tools import Api, create_api_company, in_transaction
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -30,18 +28,7 @@ class BookingApiTestCase(RouteTestCase):
 
     @classmethod
     def setUpDatabase(cls):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        currency = create_currency('CNY')
-        currency.rounding = Decimal('0.01')
-        currency.save()
-        company = create_company(currency=currency)
-        company.timezone = 'Asia/Shanghai'
-        company.save()
-        api_user = User(ModelData.get_id('miniprogram', 'user_miniprogram'))
-        User.write([api_user], {'companies': [('add', [company.id])],
-                'company': company.id})
+        company = create_api_company()
         with Transaction().set_context(company=company.id):
             create_tiers()
             rooms = [create_resource("Room 1"), create_resource("Room 2")]

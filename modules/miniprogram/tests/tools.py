@@ -14,6 +14,22 @@ from trytond.transaction import Transaction, TransactionError
 PREFIX = '/%s/mp/v1/' % DB_NAME
 
 
+def create_api_company():
+    """Return a company in Shanghai (CNY) that the user of the API works
+    for"""
+    from trytond.modules.member.tests.test_module import (
+        create_company_shanghai)
+    from trytond.pool import Pool
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    company = create_company_shanghai()
+    api_user = User(ModelData.get_id('miniprogram', 'user_miniprogram'))
+    User.write([api_user], {'companies': [('add', [company.id])],
+            'company': company.id})
+    return company
+
+
 class Api:
     "Call the mini-program API of the test database like a mini-program"
 

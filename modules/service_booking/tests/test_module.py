@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import (
-    CompanyTestMixin, create_company, create_employee, set_company)
-from trytond.modules.currency.tests import create_currency
-from trytond.modules.member.tests.test_module import create_member
+    CompanyTestMixin, create_employee, set_company)
+from trytond.modules.member.tests.test_module import (
+    create_company_shanghai, create_member)
 from trytond.modules.service_booking.exceptions import (
     BeginTooEarlyError, BookingAccessError, BookingModificationError,
     BookingNotFoundError, BookingOverlapError, CancelWindowError,
@@ -141,19 +141,14 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
         """Yield a company in Shanghai (CNY), tiers, a member, a resource
         open 09:00-18:00 and a 2-hour service with a 30-minute buffer, with
         the booking clock at NOW"""
-        currency = create_currency('CNY')
-        currency.rounding = Decimal('0.01')
-        currency.save()
-        company = create_company(currency=currency)
-        company.timezone = 'Asia/Shanghai'
-        company.save()
+        company = create_company_shanghai()
         with set_company(company), clock(NOW):
             create_tiers()
             resource = create_resource(**(resource_values or {}))
             service = create_service([resource], **service_values)
             member = create_member("Alice")
             yield SimpleNamespace(
-                company=company, currency=currency, resource=resource,
+                company=company, currency=company.currency, resource=resource,
                 service=service, member=member)
 
     def slot_times(self, slots, tzinfo=SHANGHAI):
