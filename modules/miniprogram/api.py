@@ -848,8 +848,11 @@ def _allowed_origins():
 
 def _oversized(environ):
     "The status (414, 431) of a request whose address or headers are too long"
+    from urllib.parse import unquote
+    # In characters, as the schemas count them (a percent-encoded character
+    # is one character of a parameter)
     if (len(environ.get('PATH_INFO', ''))
-            + len(environ.get('QUERY_STRING', ''))) > MAX_URL:
+            + len(unquote(environ.get('QUERY_STRING', '')))) > MAX_URL:
         return 414
     total = 0
     for key, value in environ.items():
