@@ -16,7 +16,7 @@ from trytond.model import (
 from trytond.model.exceptions import SQLConstraintError
 from trytond.modules.member import clock
 from trytond.modules.member.member import (
-    Returned, invalidate_records, statement)
+    Returned, invalidate_records, rec_name_domain, statement)
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
@@ -427,14 +427,7 @@ class Attendance(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('member.rec_name',) + tuple(clause[1:]),
-            ('event.rec_name',) + tuple(clause[1:]),
-            ]
+        return rec_name_domain(clause, 'member.rec_name', 'event.rec_name')
 
     def get_check_ins(self, name):
         return 1

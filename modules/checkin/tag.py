@@ -6,6 +6,7 @@ import re
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
+from trytond.modules.member.member import rec_name_domain
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import without_check_access
@@ -110,14 +111,7 @@ class Tag(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('uid',) + tuple(clause[1:]),
-            ('name',) + tuple(clause[1:]),
-            ]
+        return rec_name_domain(clause, 'uid', 'name')
 
     @classmethod
     def preprocess_values(cls, mode, values):

@@ -108,6 +108,14 @@ def mask_name(name):
     return name[0] + '**'
 
 
+def rec_name_domain(clause, *names):
+    """Return the domain of a search_rec_name clause on the fields names:
+    any of them matches, or none for a negative operator"""
+    bool_op = ('AND' if clause[1].startswith('!')
+        or clause[1].startswith('not ') else 'OR')
+    return [bool_op] + [(name,) + tuple(clause[1:]) for name in names]
+
+
 def violated_constraint(Model, error):
     """Return the name of the unique or exclusion constraint of Model (of
     its _sql_constraints) that error reports, or None.
@@ -397,14 +405,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('party.rec_name',) + tuple(clause[1:]),
-            ('phone',) + tuple(clause[1:]),
-            ]
+        return rec_name_domain(clause, 'party.rec_name', 'phone')
 
     @property
     def phone_masked(self):

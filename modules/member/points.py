@@ -236,14 +236,8 @@ class PointsLine(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('member.rec_name',) + tuple(clause[1:]),
-            ('reason',) + tuple(clause[1:]),
-            ]
+        from .member import rec_name_domain  # member.py imports this file
+        return rec_name_domain(clause, 'member.rec_name', 'reason')
 
     @classmethod
     def _get_origin(cls):

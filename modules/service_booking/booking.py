@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.member import clock
+from trytond.modules.member.member import rec_name_domain
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
@@ -276,14 +277,7 @@ class Booking(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        if clause[1].startswith('!') or clause[1].startswith('not '):
-            bool_op = 'AND'
-        else:
-            bool_op = 'OR'
-        return [bool_op,
-            ('service.rec_name',) + tuple(clause[1:]),
-            ('member.rec_name',) + tuple(clause[1:]),
-            ]
+        return rec_name_domain(clause, 'service.rec_name', 'member.rec_name')
 
     def compute_fields(self, field_names=None):
         values = super().compute_fields(field_names)
