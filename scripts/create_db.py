@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 # In dependency order; only those present under modules/ are activated.
-SUITE = ['member', 'checkin', 'service_booking', 'miniprogram']
+SUITE = ['suite', 'member', 'checkin', 'service_booking', 'miniprogram']
 
 
 def suite_modules():

@@ -13,7 +13,7 @@ from scripts.demodata.member import (  # noqa: E402
 
 def kiosk_url(database):
     "The kiosk address of an open event with QR check-in, for admin"
-    from trytond.modules.member import clock
+    from trytond.modules.suite import clock
     from trytond.modules.miniprogram.event import public_url  # noqa: F401
     from trytond.pool import Pool
     from trytond.transaction import Transaction

@@ -100,7 +100,7 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
 
     def prepare(self, name):
         "Create an open event and the members, return their ids and a token"
-        from trytond.modules.member import clock
+        from trytond.modules.suite import clock
         from trytond.pool import Pool
 
         def create():

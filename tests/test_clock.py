@@ -1,5 +1,5 @@
 """One clock for the whole suite: the modules read the time only through
-trytond.modules.member.clock (frozen by tests), never the system clock,
+trytond.modules.suite.clock (frozen by tests), never the system clock,
 except where real elapsed time is meant, marked `# real time` on the line
 or on the line before."""
 import glob
@@ -8,7 +8,7 @@ import re
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLOCK = os.path.join(ROOT, 'modules', 'member', 'clock.py')
+CLOCK = os.path.join(ROOT, 'modules', 'suite', 'clock.py')
 # The readings of the system clock
 READING = re.compile(
     r'\b(?:datetime\.now|datetime\.utcnow|datetime\.today|date\.today'

@@ -16,11 +16,20 @@ MODULES = sorted(
     for p in glob.glob(os.path.join(ROOT, 'modules', '*', 'tryton.cfg')))
 
 
+def translatable(module):
+    "Tell if the module has models, views or messages (the suite has none)"
+    with open(os.path.join(ROOT, 'modules', module, 'tryton.cfg')) as f:
+        cfg = f.read()
+    return 'xml:' in cfg or '[register' in cfg
+
+
 class TranslationFilesTestCase(unittest.TestCase):
 
     def test_complete(self):
         for module in MODULES:
             with self.subTest(module=module):
+                if not translatable(module):
+                    continue
                 path = os.path.join(
                     ROOT, 'modules', module, 'locale', 'zh_CN.po')
                 self.assertTrue(os.path.exists(path), path)

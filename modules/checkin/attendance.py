@@ -3,7 +3,7 @@
 # terms.
 import datetime as dt
 import json
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
 from sql import Cast, Column, Conflict, Null
 from sql.functions import CurrentTimestamp
@@ -14,7 +14,8 @@ from trytond.i18n import gettext
 from trytond.model import (
     Exclude, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.model.exceptions import SQLConstraintError
-from trytond.modules.member import clock
+from trytond.modules.suite import clock, tools
+from trytond.modules.suite.tools import isoformat
 from trytond.modules.member.member import (
     Returned, invalidate_records, rec_name_domain, statement)
 from trytond.pool import Pool
@@ -23,7 +24,7 @@ from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
 from .event import (
-    METHODS, TIMED_METHODS, isoformat, normalize_bssid)
+    METHODS, TIMED_METHODS, normalize_bssid)
 from .exceptions import (
     AlreadyCheckedInError, AttendanceAccessError, CheckInAccessError,
     CheckInError, CheckInRestart, EventNotOpenError, InvalidCheckInError,
@@ -60,54 +61,18 @@ SYNC_MAX_ITEMS = 100
 ARRIVAL_MINUTES = 5
 
 
-@contextmanager
-def savepoint(name):
-    """Roll back to a savepoint when the block fails.
-
-    PostgreSQL aborts the whole transaction on an error, so an expected
-    constraint violation must be wrapped.  SQLite only aborts the failed
-    statement (and shares the connection of an in-memory database with
-    the transaction that Tryton opens to report a constraint error, which
-    releases every savepoint), so nothing is needed there."""
-    if backend.name != 'postgresql':
-        yield
-        return
-    cursor = Transaction().connection.cursor()
-    cursor.execute('SAVEPOINT %s' % name)
-    try:
-        yield
-    except Exception:
-        cursor.execute('ROLLBACK TO SAVEPOINT %s' % name)
-        raise
-    else:
-        cursor.execute('RELEASE SAVEPOINT %s' % name)
-
-
-def parse_datetime(value):
-    "Return the naive UTC datetime of an ISO 8601 string or a datetime"
+def parse_client_time(value):
+    "Return the naive UTC datetime of the client_time of a check-in"
     if value is None or value == '':
         return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(('Z', 'z')):
-            text = text[:-1] + '+00:00'
-        try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise InvalidCheckInError(gettext(
-                    'checkin.msg_client_time_invalid', value=value),
-                {'field': 'client_time'})
-        if value.tzinfo is None:
-            raise InvalidCheckInError(gettext(
-                    'checkin.msg_client_time_invalid', value=text),
-                {'field': 'client_time'})
-    if not isinstance(value, dt.datetime):
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value  # naive UTC, as Tryton clients send datetimes
+    try:
+        return tools.parse_datetime(value)
+    except (ValueError, TypeError):
         raise InvalidCheckInError(gettext(
                 'checkin.msg_client_time_invalid', value=value),
             {'field': 'client_time'})
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
 
 
 def parse_position(position):
@@ -576,7 +541,7 @@ class Attendance(ModelSQL, ModelView):
                         'checkin.msg_credential_invalid'),
                     {'fields': sorted(set(credential) - CREDENTIAL_KEYS)})
             position = parse_position(position)
-            client_time = parse_datetime(client_time)
+            client_time = parse_client_time(client_time)
             if bssid is not None and (
                     not isinstance(bssid, str) or len(bssid) > 64):
                 raise InvalidCheckInError(gettext(
@@ -1000,7 +965,7 @@ class Attendance(ModelSQL, ModelView):
         values['points_granted'] = False
         if Trigger.get_triggers(cls.__name__, 'create'):
             try:
-                with savepoint('checkin_attendance_insert'):
+                with tools.savepoint('checkin_attendance_insert'):
                     attendance, = cls.create([values])
             except (SQLConstraintError,
                     backend.DatabaseIntegrityError) as e:

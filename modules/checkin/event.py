@@ -17,7 +17,8 @@ from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import (
     Check, Index, ModelSQL, ModelView, Workflow, fields)
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
+from trytond.modules.suite.tools import isoformat
 from trytond.modules.member.configuration import TIMEZONES
 from trytond.modules.member.member import ClearCacheMixin
 from trytond.pool import Pool
@@ -97,16 +98,6 @@ def parse_bssids(text):
         else:
             invalid.append(line)
     return bssids, invalid
-
-
-def isoformat(value, tzinfo=None):
-    "Return the ISO 8601 form with offset of a naive UTC datetime"
-    if value is None:
-        return None
-    value = value.replace(tzinfo=dt.timezone.utc)
-    if tzinfo is not None:
-        value = value.astimezone(tzinfo)
-    return value.isoformat()
 
 
 # The fields a check-in reads of its event, kept per process by

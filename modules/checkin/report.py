@@ -12,14 +12,16 @@ from sql.conditionals import Case
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.report import Report
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateReport, StateView, Wizard
 
-from .event import KINDS, isoformat
+from trytond.modules.suite.tools import isoformat
+
+from .event import KINDS
 
 # Rows fetched at once by the exports: the memory does not grow with the
 # size of the event

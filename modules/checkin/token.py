@@ -20,7 +20,7 @@ import math
 import re
 import secrets
 
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
 
 SIGNATURE_BYTES = 16
 CODE_DIGITS = 6

@@ -10,7 +10,7 @@ from trytond.pool import Pool
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
 
-from . import clock
+from trytond.modules.suite import clock
 from .member import ClearCacheMixin
 
 TIMEZONES = [(z, z) for z in tz.available_timezones()]

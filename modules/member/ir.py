@@ -6,7 +6,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 
-from . import clock
+from trytond.modules.suite import clock
 
 # The models whose record rules depend on the member of the context
 MEMBER_RULE_MODELS = {'member.member', 'member.points.line'}

@@ -19,7 +19,7 @@ from trytond.rpc import RPC
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
-from . import clock
+from trytond.modules.suite import clock
 from .exceptions import (
     IdempotencyKeyError, LedgerAccessError, NegativeBalanceError,
     PasswordError, PhoneValidationError, PointsError)

@@ -37,7 +37,9 @@ from trytond.pyson import Eval
 from trytond.sendmail import send_message_transactional
 from trytond.transaction import Transaction, without_check_access
 
-from . import clock, wechat
+from trytond.modules.suite import clock, tools
+
+from . import wechat
 from .exceptions import MessageError, SubscriptionTemplateError
 
 logger = logging.getLogger(__name__)
@@ -72,26 +74,6 @@ def render(text, payload):
         return string.Formatter().vformat(text, (), _Values(payload or {}))
     except (ValueError, IndexError, AttributeError):
         return text
-
-
-def _run_apart(func, retries=None):
-    """Run func() in a transaction of its own and commit it, again after a
-    pause when the database refuses (lock or serialization failure)"""
-    transaction = Transaction()
-    if retries is None:
-        retries = config.getint('database', 'retry', default=5)
-    count = 0
-    while True:
-        try:
-            with transaction.new_transaction() as apart:
-                result = func()
-                apart.commit()
-            return result
-        except backend.DatabaseOperationalError:
-            if count >= retries:
-                raise
-            count += 1
-            time.sleep(random.uniform(0.01, 0.05) * count)
 
 
 class WeChatToken(ModelSQL):
@@ -531,13 +513,13 @@ class Message(Workflow, ModelSQL, ModelView):
                 created.extend(cls.create(plain))
             if keyed:
                 try:
-                    with cls._savepoint():
+                    with tools.savepoint('member_message'):
                         created.extend(cls.create(keyed))
                 except (SQLConstraintError, backend.DatabaseIntegrityError):
                     # Another transaction queued some of them meanwhile
                     for values in keyed:
                         try:
-                            with cls._savepoint():
+                            with tools.savepoint('member_message'):
                                 created.extend(cls.create([values]))
                         except (SQLConstraintError,
                                 backend.DatabaseIntegrityError):
@@ -545,24 +527,6 @@ class Message(Workflow, ModelSQL, ModelView):
                                 "message %s already queued",
                                 values['dedup_key'])
         return created
-
-    @classmethod
-    def _savepoint(cls):
-        import contextlib
-
-        @contextlib.contextmanager
-        def savepoint():
-            cursor = Transaction().connection.cursor()
-            name = 'member_message_%d' % random.randrange(10 ** 9)
-            cursor.execute('SAVEPOINT %s' % name)
-            try:
-                yield
-            except Exception:
-                cursor.execute('ROLLBACK TO SAVEPOINT %s' % name)
-                raise
-            else:
-                cursor.execute('RELEASE SAVEPOINT %s' % name)
-        return savepoint()
 
     @classmethod
     def _message_values(cls, template, member, user, values):
@@ -679,7 +643,7 @@ class Message(Workflow, ModelSQL, ModelView):
                     where &= table.sending_at == claimed_at
                 cursor.execute(*table.select(table.id, where=where))
                 return cursor.fetchone() is not None
-            if not _run_apart(claimed):
+            if not tools.run_apart(claimed):
                 continue
             with without_check_access():
                 message = cls(message_id)
@@ -690,7 +654,7 @@ class Message(Workflow, ModelSQL, ModelView):
                     outcome, error = 'retry', '%s: %s' % (
                         type(e).__name__, e)
             try:
-                _run_apart(lambda: cls(message_id)._set_outcome(
+                tools.run_apart(lambda: cls(message_id)._set_outcome(
                         outcome, error))
             except backend.DatabaseOperationalError:
                 raise
@@ -701,7 +665,7 @@ class Message(Workflow, ModelSQL, ModelView):
                 logger.warning("message %s: SMTP unavailable: %s",
                     message_id, e)
                 error = 'SMTP: %s: %s' % (type(e).__name__, e)
-                _run_apart(lambda: cls(message_id)._set_outcome(
+                tools.run_apart(lambda: cls(message_id)._set_outcome(
                         'retry', error))
 
     def _deliver(self):

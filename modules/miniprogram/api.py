@@ -26,6 +26,8 @@ from trytond import backend
 from trytond import config
 from trytond.exceptions import UserError, UserWarning
 from trytond.model.exceptions import AccessError, SQLConstraintError
+from trytond.modules.suite import tools
+from trytond.modules.suite.tools import parse_datetime
 from trytond.protocols.wrappers import (
     allow_null_origin, with_pool, with_transaction)
 from trytond.transaction import Transaction, TransactionError
@@ -134,20 +136,10 @@ def isoformat(value, tzinfo=None):
     zone of what it belongs to: tzinfo, the event's or the service's time
     zone; without one (points, messages, tokens), the time zone of the
     members' local day (member configuration, by default the company's).
-
-    value is a naive UTC datetime, as Tryton stores them, or aware; a date
-    is answered as is.  Every serializer of the API goes through here (the
-    models' own answers use the same rule with their event's or service's
-    time zone)."""
-    if value is None:
-        return None
-    if not isinstance(value, dt.datetime):
-        return value.isoformat()
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    if tzinfo is None:
+    Every serializer of the API goes through here."""
+    if isinstance(value, dt.datetime) and tzinfo is None:
         tzinfo = default_tzinfo()
-    return value.astimezone(tzinfo).isoformat()
+    return tools.isoformat(value, tzinfo)
 
 
 def default_tzinfo():
@@ -158,16 +150,6 @@ def default_tzinfo():
     except KeyError:  # not activated
         return dt.timezone.utc
     return Configuration.get_cached().tzinfo
-
-
-def parse_datetime(value):
-    "ISO 8601 with offset or Z to a UTC naive datetime"
-    if value.endswith(('Z', 'z')):
-        value = value[:-1] + '+00:00'
-    parsed = dt.datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError("missing offset")
-    return parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
 # Schemas: a subset of JSON Schema that the validator below enforces and the

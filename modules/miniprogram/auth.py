@@ -215,7 +215,7 @@ def kiosk_token(user_id, event):
     It lasts until an hour after the end of the event (measured with the
     check-in clock), at most [miniprogram] kiosk_max_ttl seconds (default 7
     days)."""
-    from trytond.modules.member import clock
+    from trytond.modules.suite import clock
     left = (event.end - clock.now()).total_seconds() + 60 * 60
     ttl = int(min(left, kiosk_max_ttl()))
     if ttl <= 0:

@@ -8,7 +8,7 @@ from trytond import config
 from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.model.exceptions import SQLConstraintError
-from trytond.modules.checkin.attendance import savepoint
+from trytond.modules.suite.tools import savepoint
 from trytond.modules.member.exceptions import ConcurrentCreation
 from trytond.modules.member.member import (
     normalize_phone, violated_constraint)

@@ -7,13 +7,14 @@ import datetime as dt
 from urllib.parse import quote
 
 from trytond.i18n import gettext
+from trytond.modules.suite.tools import parse_datetime
 from trytond.transaction import Transaction, without_check_access
 
 from . import openapi
 from .api import (
     DATE, DATETIME, LIST_QUERY, MONEY, UUID, ApiError, api_route, array,
     boolean, from_user_error, id_, integer, isoformat, nullable, number, obj,
-    parse_datetime, string)
+    string)
 from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import KioskEventOver
 from .kiosk import dashboard_page, kiosk_page

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC

@@ -12,7 +12,7 @@ All datetimes are naive UTC except where a time zone is named.
 import bisect
 import datetime as dt
 
-from trytond.modules.member.clock import local_to_utc, to_local
+from trytond.modules.suite.clock import local_to_utc, to_local
 
 DAY = dt.timedelta(days=1)
 ZERO = dt.timedelta(0)

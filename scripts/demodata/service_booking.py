@@ -44,7 +44,7 @@ NOTES = [
 
 
 def load(pool, rng, company):
-    from trytond.modules.member import clock
+    from trytond.modules.suite import clock
     from trytond.modules.service_booking.exceptions import BookingError
     from trytond.transaction import Transaction
 

@@ -7,7 +7,7 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
 from trytond.modules.member.member import (
     mask_name, mask_phone, normalize_phone)
 from trytond.modules.party.tests import (

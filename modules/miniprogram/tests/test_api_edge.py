@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from trytond.modules.checkin.tests.test_module import (
     LAT, LON, START, create_event)
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
 from trytond.pool import Pool

@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 from unittest.mock import patch
 
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
 from trytond.pool import Pool

@@ -17,7 +17,7 @@ from trytond import backend
 from trytond.model.exceptions import AccessError
 from trytond.modules.checkin.tests.test_module import (
     LAT, LON, START, create_event, north)
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction

@@ -8,7 +8,7 @@ import re
 import time
 from unittest.mock import patch
 
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 

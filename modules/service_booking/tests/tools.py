@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from proteus import Model
 
-from trytond.modules.member import clock
+from trytond.modules.suite import clock
 
 __all__ = ['freeze_clock', 'create_tiers', 'create_resource',
     'create_service']

@@ -1,4 +1,4 @@
-# This file is part of the member module.  The COPYRIGHT file at the top
+# This file is part of the suite module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
 """The one clock of the suite.

@@ -1,0 +1,99 @@
+# This file is part of the suite module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""The transaction and time helpers that every module of the suite shares:
+one home each (see doc/development.rst)."""
+import datetime as dt
+import random
+import time
+from contextlib import contextmanager
+
+from trytond import backend
+from trytond.config import config
+from trytond.transaction import Transaction
+
+UTC = dt.timezone.utc
+
+
+@contextmanager
+def savepoint(name='suite'):
+    """Roll back to a savepoint when the block fails, so that an expected
+    error (a unique or exclusion violation) leaves the transaction usable.
+
+    PostgreSQL aborts the whole transaction on an error, so the block is
+    wrapped in a savepoint there.  SQLite only aborts the failed statement
+    (and shares the connection of an in-memory database with the
+    transaction that Tryton opens to report a constraint error, which
+    releases every savepoint), so nothing is needed there."""
+    if backend.name != 'postgresql':
+        yield
+        return
+    cursor = Transaction().connection.cursor()
+    name = '%s_%d' % (name, random.randrange(10 ** 9))
+    cursor.execute('SAVEPOINT %s' % name)
+    try:
+        yield
+    except Exception:
+        cursor.execute('ROLLBACK TO SAVEPOINT %s' % name)
+        raise
+    else:
+        cursor.execute('RELEASE SAVEPOINT %s' % name)
+
+
+def retries():
+    "The number of times a refused transaction is tried again"
+    return config.getint('database', 'retry', default=5)
+
+
+def backoff(count, low=0.01, high=0.05):
+    "Sleep before the count-th new try (real time: the other side waits)"
+    time.sleep(random.uniform(low, high) * count)
+
+
+def run_apart(func, retries_=None, **context):
+    """Run func() in a transaction of its own and commit it; when the
+    database refuses (a lock or a serialization failure) try again after a
+    pause, at most retries_ times (default: [database] retry).  context
+    goes to Transaction.new_transaction (for example _lock_records)."""
+    transaction = Transaction()
+    if retries_ is None:
+        retries_ = retries()
+    count = 0
+    while True:
+        try:
+            with transaction.new_transaction(**context) as apart:
+                result = func()
+                apart.commit()
+            return result
+        except backend.DatabaseOperationalError:
+            if count >= retries_:
+                raise
+            count += 1
+            backoff(count)
+
+
+def parse_datetime(value):
+    """Return the naive UTC datetime of an ISO 8601 string with an offset
+    (or Z) or of an aware datetime; raise ValueError otherwise"""
+    if isinstance(value, str):
+        text = value
+        if text.endswith(('Z', 'z')):
+            text = text[:-1] + '+00:00'
+        value = dt.datetime.fromisoformat(text)
+    if not isinstance(value, dt.datetime):
+        raise ValueError("not a datetime: %r" % (value,))
+    if value.tzinfo is None:
+        raise ValueError("missing offset: %s" % value)
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def isoformat(value, tzinfo=None):
+    """Return ISO 8601 with the offset of tzinfo (default UTC) of a naive UTC
+    (Tryton's convention) or aware datetime; a date as is; None as None"""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        return value.isoformat()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(tzinfo or UTC).isoformat()
