@@ -1,47 +1,56 @@
 """Several processes add and spend points on the same members at once, on
-PostgreSQL.  Afterwards every stored balance equals the sum of its lines,
-every line's `balance after` is the running sum (no lost update), no
-balance went negative and no idempotency key was applied twice.
+PostgreSQL, through both posting paths: post_points (the back office, the
+bookings) and credit_points (the check-in hot path).  Afterwards every
+stored balance equals the sum of its lines, every line's `balance after`
+is the running sum (no lost update), no balance went negative and no
+idempotency key was applied twice.
 
-post_points protects the ledger by locking the member (Model.lock) and
-writing the member row in the same transaction.  Under REPEATABLE READ the
-row write is what guarantees it (a transaction whose snapshot missed a
-concurrent posting fails to update the row and is retried; the lock alone
-leaves a window, found by this test); the lock makes concurrent postings
-queue at transaction start instead of failing late.  Checked: without the
-lock and the row write this test fails (every member's running balance
-breaks); without the lock alone it passes."""
+Two protections keep the ledger exact, and each test isolates one:
+
+- the member row written in the posting transaction, under REPEATABLE READ:
+  a transaction whose snapshot missed a concurrent posting fails to update
+  the row and is retried.  It alone keeps the data right:
+  test_postings_without_lock runs the race with the member lock disabled.
+- the member lock (Model.lock, taken at the start of the transaction): a
+  conflicting posting waits before it has done any work instead of failing
+  at its end and being run again.  test_concurrent_postings counts the
+  conflicts met after the work ('late'): none with the lock.
+
+The lock alone would not do: under REPEATABLE READ a transaction whose
+snapshot was taken just before the holder committed still gets the lock
+and misses the holder's lines, unless the holder wrote the locked row.
+
+Mutations caught (scripts/check-races): 'post_points: no member lock' and
+'credit_points: no member lock' by test_concurrent_postings; 'isolation:
+READ COMMITTED' by test_postings_without_lock."""
 import json
 import os
 import random
 import subprocess
 import unittest
 
-from trytond import backend
-from trytond.tests.test_tryton import (
-    DB_NAME, activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
 
-from .tools import run_transaction, worker_command
+from .tools import require_postgresql, run_transaction, worker_command
 
 PROCESSES = 4
-OPERATIONS = 80
+OPERATIONS = 60
 MEMBERS = 3
 
 
-@unittest.skipUnless(backend.name == 'postgresql',
-    "multi-process test: needs PostgreSQL")
+@require_postgresql("multi-process test: needs PostgreSQL "
+    "(TRYTOND_DATABASE_URI=postgresql:///)")
 class PointsConcurrencyTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
         drop_db()
         activate_module(['member'])
+        cls.addClassCleanup(drop_db)
 
-    @classmethod
-    def tearDownClass(cls):
-        drop_db()
-
-    def test_concurrent_postings(self):
+    def race(self, seed, lock=True):
+        """Post random operations from PROCESSES processes to new members and
+        check the ledger; return the conflicts counted by the workers"""
         from trytond.pool import Pool
 
         def setup():
@@ -49,28 +58,32 @@ class PointsConcurrencyTestCase(unittest.TestCase):
             members = Member.create([
                     {'name': "M%s" % i} for i in range(MEMBERS)])
             Member.post_points([{
-                        'member': m, 'points': 100, 'reason': "start",
-                        'key': 'start:%s' % m.id} for m in members])
+                        'member': m, 'points': 40, 'reason': "start",
+                        'key': 'start:%s:%s' % (seed, m.id)}
+                    for m in members])
             return [m.id for m in members]
         member_ids = run_transaction(DB_NAME, setup)
 
-        rng = random.Random(42)
+        rng = random.Random(seed)
+
+        def operation(key):
+            kind = rng.choice(['post', 'credit'])
+            points = [15, 25] if kind == 'credit' else [15, 25, -40, -60]
+            return {
+                'kind': kind,
+                'member': rng.choice(member_ids),
+                'points': rng.choice(points),
+                'reason': key.split(':')[1],
+                'key': key,
+                }
         # Half of the keys are given to two processes: each key must be
         # applied once whoever comes first.
-        shared = [{
-                'member': rng.choice(member_ids),
-                'points': rng.choice([15, 25, -40, -60]),
-                'reason': "shared",
-                'key': 'shared:%s' % i,
-                } for i in range(OPERATIONS // 2)]
+        shared = [operation('%s:shared:%s' % (seed, i))
+            for i in range(OPERATIONS // 2)]
         plans = []
         for p in range(PROCESSES):
-            own = [{
-                    'member': rng.choice(member_ids),
-                    'points': rng.choice([10, 20, -30, -50]),
-                    'reason': "own",
-                    'key': 'own:%s:%s' % (p, i),
-                    } for i in range(OPERATIONS // 2)]
+            own = [operation('%s:own:%s:%s' % (seed, p, i))
+                for i in range(OPERATIONS // 2)]
             mine = [op for i, op in enumerate(shared) if i % PROCESSES in {
                     p, (p + 1) % PROCESSES}]
             plan = own + mine
@@ -78,6 +91,8 @@ class PointsConcurrencyTestCase(unittest.TestCase):
             plans.append(plan)
 
         env = dict(os.environ, DB_NAME=DB_NAME)
+        if not lock:
+            env['RACE_NO_MEMBER_LOCK'] = '1'
         procs = [subprocess.Popen(
                 worker_command('points_worker.py'), env=env,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -89,27 +104,28 @@ class PointsConcurrencyTestCase(unittest.TestCase):
         for proc in procs:
             out = proc.stdout.read()
             proc.stdout.close()
-            self.assertEqual(proc.wait(timeout=300), 0)
+            self.assertEqual(proc.wait(timeout=120), 0)
             outputs.append(json.loads(out))
 
         acknowledged = {}
-        for results in outputs:
-            for result in results:
+        for output in outputs:
+            for result in output['results']:
                 if 'line' in result:
                     # The same key always comes back with the same line
                     self.assertEqual(
                         acknowledged.setdefault(result['key'], result['line']),
                         result['line'])
-        refused = sum('refused' in r for rs in outputs for r in rs)
+        refused = sum('refused' in r
+            for o in outputs for r in o['results'])
 
-        @with_transaction()
         def check():
             pool = Pool()
             Member = pool.get('member.member')
             Line = pool.get('member.points.line')
             members = Member.browse(member_ids)
             self.assertEqual(Member.check_balances(members), [])
-            lines = Line.search([], order=[('id', 'ASC')])
+            lines = Line.search([('member', 'in', member_ids)],
+                order=[('id', 'ASC')])
             keys = [l.idempotency_key for l in lines]
             self.assertEqual(len(keys), len(set(keys)))
             self.assertEqual(
@@ -122,8 +138,35 @@ class PointsConcurrencyTestCase(unittest.TestCase):
                 self.assertGreaterEqual(running[line.member.id], 0)
             for member in members:
                 self.assertEqual(member.points_balance, running[member.id])
-            return len(lines)
-        count = check()
+            return len(lines), {l.origin for l in lines}
+        count, _ = run_transaction(DB_NAME, check)
         # The workload must have exercised both outcomes
         self.assertGreater(refused, 0)
         self.assertGreater(count, PROCESSES * OPERATIONS // 4)
+        stats = {}
+        for output in outputs:
+            for name, value in output['stats'].items():
+                stats[name] = stats.get(name, 0) + value
+        print(seed, lock, stats, refused, count)
+        return stats
+
+    def test_concurrent_postings(self):
+        """The member lock makes every conflict wait before the work.
+
+        Catches 'post_points: no member lock' and 'credit_points: no member
+        lock': without the lock the ledger stays exact (see below) but
+        postings fail after their work and are run again."""
+        stats = self.race(42)
+        # The race was real: postings waited for each other
+        self.assertGreater(stats['early'], 0, stats)
+        self.assertEqual(stats['late'], 0, stats)
+
+    def test_postings_without_lock(self):
+        """Without the member lock, the member row write under REPEATABLE
+        READ still keeps the ledger exact.
+
+        Catches 'isolation: READ COMMITTED' (two postings then read the
+        same balance and the second overwrites the first)."""
+        stats = self.race(7, lock=False)
+        # The conflicts were found late, by the row write
+        self.assertGreater(stats['late'], 0, stats)

@@ -18,35 +18,106 @@ def stop_server(process, log):
     log.close()
 
 
-def run_transaction(database, func, user=0, context=None, retries=200):
+def run_transaction(database, func, user=0, context=None, retries=200,
+        stats=None):
     """Run func() in a transaction of database and commit it.
 
     Return func's result.  A TransactionError restarts the transaction with
     the requested locks taken first; a DatabaseOperationalError (lock not
     available, serialization failure) is retried after a random pause, at
-    most `retries` times."""
+    most `retries` times.
+
+    stats, a dictionary, counts the restarts ('restarts'), the conflicts
+    met while the transaction took its locks, before any work ('early'),
+    (counting those Transaction.start retried itself), and those met by
+    func or the commit, after the work was done ('late'):
+    a lock taken at the start of the transaction turns late conflicts
+    into early ones."""
     from trytond import backend
     from trytond.transaction import Transaction, TransactionError
 
+    if stats is None:
+        stats = {}
+    for name in ['restarts', 'early', 'late']:
+        stats.setdefault(name, 0)
+    _watch_locks()
     extras = {}
     attempt = 0
     while True:
+        stats['early'] += _lock_conflicts.pop()
+        _lock_conflicts.append(0)
+        started = False
         try:
             with Transaction().start(
                     database, user, context=context, **extras) as transaction:
+                started = True
                 try:
                     result = func()
                 except TransactionError as e:
                     transaction.rollback()
                     e.fix(extras)
+                    stats['restarts'] += 1
                     continue
                 transaction.commit()
+                stats['early'] += _lock_conflicts.pop()
+                _lock_conflicts.append(0)
                 return result
         except backend.DatabaseOperationalError:
+            if started:
+                stats['late'] += 1
             attempt += 1
             if attempt > retries:
                 raise
             time.sleep(random.uniform(0.001, 0.02))
+
+
+_lock_conflicts = [0]
+
+
+def _watch_locks():
+    """Count in _lock_conflicts the locks that Transaction.start could not
+    take (it retries them itself, unseen by run_transaction)"""
+    from trytond import backend
+    Database = backend.Database
+    if getattr(Database.lock_records, 'watched', False):
+        return
+    original = Database.lock_records
+
+    def lock_records(cls, connection, table, ids):
+        try:
+            return original(connection, table, ids)
+        except backend.DatabaseOperationalError:
+            _lock_conflicts[-1] += 1
+            raise
+    lock_records.watched = True
+    Database.lock_records = classmethod(lock_records)
+
+
+def require_postgresql(reason):
+    """Decorate a test case that needs PostgreSQL and several processes.
+
+    The backend is trytond's own (backend.name, configured by
+    TRYTOND_DATABASE_URI or TRYTOND_DATABASE__URI).  On another backend the
+    case is skipped, except when PostgreSQL was asked for (CI=true, or the
+    PostgreSQL pass of scripts/test, which sets TEST_BACKEND=postgresql):
+    then each test fails with the reason instead of skipping."""
+    import unittest
+
+    from trytond import backend
+    if backend.name == 'postgresql':
+        return lambda cls: cls
+    message = "%s; the configured backend is %s" % (reason, backend.name)
+    if (os.environ.get('CI') == 'true'
+            and os.environ.get('TEST_BACKEND', 'postgresql') == 'postgresql'
+            ) or os.environ.get('TEST_BACKEND') == 'postgresql':
+        def decorate(cls):
+            @classmethod
+            def setUpClass(cls):
+                raise AssertionError(message)
+            cls.setUpClass = setUpClass
+            return cls
+        return decorate
+    return unittest.skip(message)
 
 
 def worker_command(script, *args):
