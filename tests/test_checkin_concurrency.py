@@ -30,9 +30,10 @@ Run from the top of the repository:
         .venv/bin/python -m unittest tests.test_checkin_concurrency
 
 The test is skipped on SQLite and fails there under CI=true or on the
-PostgreSQL pass of scripts/test (tests/tools.py require_postgresql).  The workers are started with
-`sys.executable -m tests.test_checkin_concurrency worker ...` and connect
-to the same DB_NAME with the same TRYTOND_DATABASE_URI.
+PostgreSQL pass of scripts/test (tests/tools.py require_postgresql).  The
+workers are started with `sys.executable -m tests.test_checkin_concurrency
+worker ...` and connect to the same DB_NAME with the same
+TRYTOND_DATABASE_URI.
 """
 import datetime as dt
 import json
@@ -163,7 +164,7 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
             try:
                 deadline = time.monotonic() + READY_TIMEOUT
                 while len([f for f in os.listdir(directory)
-                            if f.startswith('ready-')]) < PROCESSES:
+                        if f.startswith('ready-')]) < PROCESSES:
                     if time.monotonic() > deadline:
                         self.fail("the workers did not start")
                     if any(p.poll() not in {None, 0} for p in processes):
@@ -209,7 +210,6 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
     def race(self, name, points=POINTS, streak=True):
         """Run the race on a new event; check one counted check-in per
         member, return the counts and the conflicts of the workers"""
-        started = time.monotonic()
         event_id, member_ids, token_, now = self.prepare(name, points, streak)
         results = self.run_workers(event_id, member_ids, token_, now)
         created = sum(r['created'] for r in results)
@@ -227,7 +227,6 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         for result in results:
             for key, value in result['stats'].items():
                 stats[key] = stats.get(key, 0) + value
-        print(name, stats, time.monotonic() - started)
         return counts, member_ids, stats
 
     def test_concurrent_check_ins(self):

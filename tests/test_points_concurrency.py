@@ -147,7 +147,6 @@ class PointsConcurrencyTestCase(unittest.TestCase):
         for output in outputs:
             for name, value in output['stats'].items():
                 stats[name] = stats.get(name, 0) + value
-        print(seed, lock, stats, refused, count)
         return stats
 
     def test_concurrent_postings(self):
