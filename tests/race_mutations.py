@@ -1,0 +1,89 @@
+"""The mutations of scripts/check-races: each removes one protection of the
+points ledger, the check-in or the booking path, and names the
+multi-process test(s) that must fail without it.
+
+A mutation is (name, edits, tests): edits are (file, old, new), the file
+relative to the top of the repository or, prefixed with 'trytond:', to the
+installed trytond package; old must occur exactly once (else check-races
+stops: the table must follow the code); tests are unittest ids."""
+
+POINTS = 'tests.test_points_concurrency.PointsConcurrencyTestCase.'
+CHECKIN = 'tests.test_checkin_concurrency.CheckinConcurrencyTestCase.'
+BOOKING = 'tests.test_booking_concurrency.BookingConcurrencyTestCase.'
+MEMBER = 'modules/member/member.py'
+ATTENDANCE = 'modules/checkin/attendance.py'
+BOOKING_PY = 'modules/service_booking/booking.py'
+
+MUTATIONS = [
+    ("post_points: no member lock", [
+            (MEMBER,
+                "        members = cls.browse(members)\n"
+                "        cls.lock(members)\n",
+                "        members = cls.browse(members)\n"),
+            ],
+        [POINTS + 'test_concurrent_postings']),
+    ("credit_points: no member lock", [
+            (MEMBER,
+                "        cls.lock([cls(member_id)])\n"
+                "        if origin is not None",
+                "        if origin is not None"),
+            ],
+        [POINTS + 'test_concurrent_postings']),
+    ("isolation: READ COMMITTED", [
+            ('trytond:backend/postgresql/database.py',
+                "conn.isolation_level = IsolationLevel.REPEATABLE_READ",
+                "conn.isolation_level = IsolationLevel.READ_COMMITTED"),
+            ],
+        [POINTS + 'test_postings_without_lock']),
+    ("check_in: no member lock", [
+            (ATTENDANCE,
+                "        cls._check_access(member, credential)\n"
+                "        Member.lock([member])\n",
+                "        cls._check_access(member, credential)\n"),
+            ],
+        [CHECKIN + 'test_concurrent_check_ins']),
+    ("attendance: no constraint, look then insert", [
+            (ATTENDANCE,
+                "            ('counted_unique',\n"
+                "                Exclude(t,\n"
+                "                    (t.event, Equal), (t.member, Equal),"
+                " (t.day_key, Equal),\n"
+                "                    where=t.counted),\n"
+                "                'checkin.msg_attendance_unique'),\n",
+                ""),
+            (ATTENDANCE,
+                "        if backend.name != 'postgresql':\n"
+                "            existing = find()\n",
+                "        if True:\n"
+                "            existing = find()\n"),
+            ],
+        [CHECKIN + 'test_check_ins_without_points']),
+    ("_lock_slot: no resource lock", [
+            (BOOKING_PY,
+                "        Resource.lock(resources)\n"
+                "        Member.lock(members)\n",
+                "        Member.lock(members)\n"),
+            ],
+        [BOOKING + 'test_race_for_a_slot']),
+    ("_lock_slot: no member lock", [
+            (BOOKING_PY,
+                "        Resource.lock(resources)\n"
+                "        Member.lock(members)\n",
+                "        Resource.lock(resources)\n"),
+            ],
+        [BOOKING + 'test_race_of_one_member']),
+    ("_lock_slot: no row rewrite", [
+            (BOOKING_PY,
+                "        for Model, records in [(Resource, resources), "
+                "(Member, members)]:\n",
+                "        for Model, records in []:\n"),
+            ],
+        [BOOKING + 'test_race_without_locks']),
+    ("_book: no _lock_slot", [
+            (BOOKING_PY,
+                "            cls._lock_slot(resources, members)\n"
+                "            for booking in cls.browse(",
+                "            for booking in cls.browse("),
+            ],
+        [BOOKING + 'test_race_to_submit']),
+    ]
