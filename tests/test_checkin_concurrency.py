@@ -22,7 +22,8 @@ Two protections, each isolated by a test:
   waits before it has done any work, instead of failing at its insert or
   its points (or restarting when credit_points asks for the lock).
   test_concurrent_check_ins counts the conflicts met after the work
-  ('late'): none with the lock; it catches 'check_in: no member lock'.
+  ('late') and the inserts tried: one per check-in with the lock; it
+  catches 'check_in: no member lock'.
 
 Run from the top of the repository:
 
@@ -211,7 +212,9 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         """Run the race on a new event; check one counted check-in per
         member, return the counts and the conflicts of the workers"""
         event_id, member_ids, token_, now = self.prepare(name, points, streak)
+        inserts = self.inserts()
         results = self.run_workers(event_id, member_ids, token_, now)
+        inserts = self.inserts() - inserts
         created = sum(r['created'] for r in results)
         duplicates = sum(r['duplicate'] for r in results)
         refused = [c for r in results for c in r['codes']]
@@ -227,13 +230,25 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         for result in results:
             for key, value in result['stats'].items():
                 stats[key] = stats.get(key, 0) + value
+        stats['inserts'] = inserts
         return counts, member_ids, stats
+
+    def inserts(self):
+        "Return the number of check-in inserts tried so far (committed or not)"
+        from trytond.transaction import Transaction
+
+        def read():
+            cursor = Transaction().connection.cursor()
+            cursor.execute('SELECT last_value FROM checkin_attendance_id_seq')
+            return cursor.fetchone()[0]
+        return run_transaction(self.database_name, read)
 
     def test_concurrent_check_ins(self):
         """200 simultaneous check-ins of 100 members record 100 check-ins,
-        with their points, and no check-in fails after its work.
+        with their points, and no check-in does its work twice.
 
-        Catches 'check_in: no member lock' (late conflicts)."""
+        Catches 'check_in: no member lock': without it a check-in inserts,
+        then restarts to take the lock in credit_points (or fails late)."""
         counts, member_ids, stats = self.race("Concurrency")
         self.assertEqual(len(counts['lines']), MEMBERS)
         self.assertEqual(
@@ -245,6 +260,8 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         # The race was real: check-ins of a member waited for each other
         self.assertGreater(stats['early'], 0, stats)
         self.assertEqual(stats['late'], 0, stats)
+        # One insert per check-in (the sequence counts rolled back ones)
+        self.assertEqual(stats['inserts'], MEMBERS * ATTEMPTS, stats)
 
     def test_check_ins_without_points(self):
         """Without points and streak no member row is written: the
