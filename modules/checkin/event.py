@@ -20,7 +20,6 @@ from trytond.model import (
 from trytond.modules.suite import clock
 from trytond.modules.suite.tools import isoformat
 from trytond.modules.member.configuration import TIMEZONES
-from trytond.modules.member.member import ClearCacheMixin
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
@@ -114,11 +113,9 @@ _snapshot_cache = Cache('checkin.event.snapshot', context=False)
 _snapshots = WeakKeyDictionary()
 
 
-class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
+class Event(Workflow, ModelSQL, ModelView):
     "Check-in Event"
     __name__ = 'checkin.event'
-    # Event.snapshot
-    _cleared_caches = (_snapshot_cache,)
     __string__ = "Check-in Event"
 
     _draft = {'readonly': Eval('state') != 'draft'}
@@ -393,6 +390,11 @@ class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
     def on_change_kind(self):
         if self.kind == 'points' and 'app' not in (self.methods or ()):
             self.methods = tuple(self.methods or ()) + ('app',)
+
+    @classmethod
+    def on_modification(cls, mode, events, field_names=None):
+        super().on_modification(mode, events, field_names=field_names)
+        _snapshot_cache.clear()
 
     @classmethod
     def preprocess_values(cls, mode, values):
@@ -1365,11 +1367,9 @@ class EventOrganizer(ModelSQL):
                 })
 
 
-class EventRoster(ClearCacheMixin, ModelSQL):
+class EventRoster(ModelSQL):
     "Check-in Event Roster"
     __name__ = 'checkin.event-member.member'
-    # Event.snapshot knows whether an event has a roster
-    _cleared_caches = (_snapshot_cache,)
     __string__ = "Event Roster"
 
     event = fields.Many2One(
@@ -1387,6 +1387,12 @@ class EventRoster(ClearCacheMixin, ModelSQL):
                     (t.member, Index.Equality())),
                 Index(t, (t.member, Index.Equality())),
                 })
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        # Event.snapshot knows whether an event has a roster
+        _snapshot_cache.clear()
 
 
 
