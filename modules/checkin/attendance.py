@@ -565,9 +565,6 @@ class Attendance(ModelSQL, ModelView):
     @classmethod
     def _check_in(cls, member, credential, position, bssid, client_uuid,
             client_time, offline):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        config = Configuration(1)
         now = clock.now()
 
         if client_uuid:
@@ -580,25 +577,7 @@ class Attendance(ModelSQL, ModelView):
                         {'field': 'client_uuid'})
                 return cls._duplicate(existing, client_uuid)
 
-        if offline:
-            if client_time is None:
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_client_time_required'),
-                    {'field': 'client_time'})
-            if client_time > now + dt.timedelta(seconds=config.clock_skew):
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_client_time_future'),
-                    {'field': 'client_time'})
-            if client_time < now - dt.timedelta(hours=config.sync_delay):
-                raise QRExpiredError(gettext(
-                        'checkin.msg_sync_too_late',
-                        hours=config.sync_delay),
-                    {'reason': 'sync_delay',
-                        'sync_delay_hours': config.sync_delay})
-            reference = client_time
-        else:
-            reference = now
-
+        reference = cls._reference_time(client_time, offline, now)
         event, method, tag = cls._resolve_credential(
             credential, reference, offline)
         if method not in (event.methods or ()):
@@ -610,7 +589,63 @@ class Attendance(ModelSQL, ModelView):
         # offline check-in: the others are dated when they are received.
         time = reference if method in TIMED_METHODS else now
         event.check_open(time, offline=offline)
+        values = cls._new_values(member, event, method, tag, time, now,
+            position, bssid, client_uuid, client_time, offline)
+        reasons = cls._suspicious(event, member, method, position,
+            values.get('distance'), values['bssid'])
+        values['reasons'] = tuple(reasons)
+        values['reason_data'] = dict(reasons) or None
 
+        if reasons and event.policy == 'reject':
+            return cls._reject(values, reasons, client_uuid)
+        elif reasons:
+            values['status'] = 'flagged'
+        else:
+            values['status'] = 'late' if values['late'] else 'valid'
+
+        attendance, existing = cls._insert(values)
+        if existing:
+            return cls._duplicate(existing, client_uuid)
+        points, member_state = 0, None
+        # values, not the record: reading it back costs a query
+        if values['status'] != 'flagged':
+            points, member_state = cls._grant(attendance.id,
+                values['member'], event, values['time'],
+                values['local_date'])
+        summary = cls._new_summary(attendance.id, values, event, points)
+        return CheckInResult('created', attendance=attendance,
+            client_uuid=client_uuid, summary=summary,
+            member_state=member_state)
+
+    @classmethod
+    def _reference_time(cls, client_time, offline, now):
+        """Return the time against which the credential is checked: the
+        client time of an offline check-in, within the sync delay"""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        if not offline:
+            return now
+        config = Configuration(1)
+        if client_time is None:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_client_time_required'),
+                {'field': 'client_time'})
+        if client_time > now + dt.timedelta(seconds=config.clock_skew):
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_client_time_future'),
+                {'field': 'client_time'})
+        if client_time < now - dt.timedelta(hours=config.sync_delay):
+            raise QRExpiredError(gettext(
+                    'checkin.msg_sync_too_late',
+                    hours=config.sync_delay),
+                {'reason': 'sync_delay',
+                    'sync_delay_hours': config.sync_delay})
+        return client_time
+
+    @classmethod
+    def _new_values(cls, member, event, method, tag, time, now, position,
+            bssid, client_uuid, client_time, offline):
+        "Return the values of a new check-in, without its status"
         values = {
             'event': event.id,
             'member': member.id,
@@ -640,42 +675,24 @@ class Attendance(ModelSQL, ModelView):
             if event.has_location:
                 values['distance'] = round(
                     event.distance(latitude, longitude), 1)
-        reasons = cls._suspicious(event, member, method, position,
-            values.get('distance'), values['bssid'])
-        values['reasons'] = tuple(reasons)
-        values['reason_data'] = dict(reasons) or None
+        return values
 
-        if reasons and event.policy == 'reject':
-            reason, details = next(iter(reasons.items()))
-            Error, _ = REASON_ERRORS[reason]
-            error = Error(cls._reason_message(reason, details), details)
-            existing = cls._find_counted(values)
-            if existing:
-                return cls._duplicate(existing, client_uuid)
-            values['status'] = 'rejected'
-            attendance, existing = cls._insert(values)
-            if existing:
-                return cls._duplicate(existing, client_uuid)
-            return CheckInResult('refused', attendance=attendance,
-                error=error, client_uuid=client_uuid)
-        elif reasons:
-            values['status'] = 'flagged'
-        else:
-            values['status'] = 'late' if values['late'] else 'valid'
-
+    @classmethod
+    def _reject(cls, values, reasons, client_uuid):
+        """Keep the check-in of values rejected for its first reason (for
+        review) unless it is a duplicate, and return the result"""
+        reason, details = next(iter(reasons.items()))
+        Error, _ = REASON_ERRORS[reason]
+        error = Error(cls._reason_message(reason, details), details)
+        existing = cls._find_counted(values)
+        if existing:
+            return cls._duplicate(existing, client_uuid)
+        values['status'] = 'rejected'
         attendance, existing = cls._insert(values)
         if existing:
             return cls._duplicate(existing, client_uuid)
-        points, member_state = 0, None
-        # values, not the record: reading it back costs a query
-        if values['status'] != 'flagged':
-            points, member_state = cls._grant(attendance.id,
-                values['member'], event, values['time'],
-                values['local_date'])
-        summary = cls._new_summary(attendance.id, values, event, points)
-        return CheckInResult('created', attendance=attendance,
-            client_uuid=client_uuid, summary=summary,
-            member_state=member_state)
+        return CheckInResult('refused', attendance=attendance,
+            error=error, client_uuid=client_uuid)
 
     @classmethod
     def _new_summary(cls, attendance_id, values, event, points):

@@ -891,14 +891,9 @@ class Event(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         Roster = pool.get('checkin.event-member.member')
-        Member = pool.get('member.member')
-        Party = pool.get('party.party')
         attendance = Attendance.__table__()
         roster = Roster.__table__()
-        member = Member.__table__()
-        party = Party.__table__()
         cursor = Transaction().connection.cursor()
-        tzinfo = self.tzinfo
         if Transaction().check_access and not self.__class__.search([
                     ('id', '=', self.id),
                     ]):
@@ -916,7 +911,28 @@ class Event(Workflow, ModelSQL, ModelView):
             date = None
         if not bucket:
             bucket = self.bucket_minutes(date)
+        result = self._stats_counts(attendance, where, bucket)
 
+        cursor.execute(*roster.select(
+                Count(roster.id), where=roster.event == self.id))
+        expected, = cursor.fetchone()
+        expected = expected or None
+        checked_in = result['checked_in']
+        result.update({
+                'event_id': self.id,
+                'date': date.isoformat() if date else None,
+                'expected': expected,
+                'rate': (round(checked_in / expected, 4)
+                    if expected else None),
+                'bucket_minutes': bucket,
+                'recent': self._stats_recent(attendance, where, recent),
+                })
+        return result
+
+    def _stats_counts(self, attendance, where, bucket):
+        """Return the counts of the statistics of the check-ins of where:
+        checked_in, late, flagged, rejected and by_bucket"""
+        cursor = Transaction().connection.cursor()
         cursor.execute(*attendance.select(
                 attendance.status, attendance.late, attendance.epoch_minute,
                 Count(attendance.id),
@@ -924,67 +940,56 @@ class Event(Workflow, ModelSQL, ModelView):
                 group_by=[
                     attendance.status, attendance.late,
                     attendance.epoch_minute]))
-        checked_in = late = flagged = rejected = 0
+        counts = dict.fromkeys(['checked_in', 'late', 'flagged', 'rejected'],
+            0)
         buckets = {}
         for status, is_late, minute, count in cursor:
             if status == 'rejected':
-                rejected += count
+                counts['rejected'] += count
                 continue
-            checked_in += count
+            counts['checked_in'] += count
             if is_late:
-                late += count
+                counts['late'] += count
             if status == 'flagged':
-                flagged += count
+                counts['flagged'] += count
             key = minute // bucket
             buckets[key] = buckets.get(key, 0) + count
+        counts['by_bucket'] = [{
+                'start': isoformat(
+                    clock.from_timestamp(key * bucket * 60), self.tzinfo),
+                'count': buckets.get(key, 0),
+                } for key in (range(min(buckets), max(buckets) + 1)
+                if buckets else [])]
+        return counts
 
-        cursor.execute(*roster.select(
-                Count(roster.id), where=roster.event == self.id))
-        expected, = cursor.fetchone()
-        expected = expected or None
-
-        by_bucket = []
-        if buckets:
-            for key in range(min(buckets), max(buckets) + 1):
-                start = clock.from_timestamp(key * bucket * 60)
-                by_bucket.append({
-                        'start': isoformat(start, tzinfo),
-                        'count': buckets.get(key, 0),
-                        })
-
-        query = attendance.join(member,
-            condition=attendance.member == member.id
-            ).join(party, condition=member.party == party.id
-            ).select(
+    def _stats_recent(self, attendance, where, recent):
+        """Return the last recent check-ins of where, with the masked name
+        of their member"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        Party = pool.get('party.party')
+        member = Member.__table__()
+        party = Party.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*attendance.join(member,
+                condition=attendance.member == member.id
+                ).join(party, condition=member.party == party.id
+                ).select(
                 attendance.id, attendance.member, party.name,
                 attendance.time, attendance.status, attendance.method,
                 where=where,
                 order_by=[attendance.time.desc, attendance.id.desc],
-                limit=recent)
-        cursor.execute(*query)
+                limit=recent))
         # Shown to organizers and on screens: never the member's full
         # name, phone or identifiers
-        recents = [{
+        return [{
                 'id': id_,
                 'member_id': member_id,
                 'member': Member.mask_display_name(name),
-                'time': isoformat(time, tzinfo),
+                'time': isoformat(time, self.tzinfo),
                 'status': status,
                 'method': method,
                 } for id_, member_id, name, time, status, method in cursor]
-        return {
-            'event_id': self.id,
-            'date': date.isoformat() if date else None,
-            'expected': expected,
-            'checked_in': checked_in,
-            'rate': round(checked_in / expected, 4) if expected else None,
-            'late': late,
-            'flagged': flagged,
-            'rejected': rejected,
-            'bucket_minutes': bucket,
-            'by_bucket': by_bucket,
-            'recent': recents,
-            }
 
     # Members
 
