@@ -697,21 +697,10 @@ class Attendance(ModelSQL, ModelView):
     @classmethod
     def _new_summary(cls, attendance_id, values, event, points):
         "Return the summary of the attendance just inserted with values"
-        distance = values.get('distance')
-        return {
-            'id': attendance_id,
-            'event_id': event.id,
-            'member_id': values['member'],
-            'time': isoformat(values['time'], event.tzinfo),
-            'status': values['status'],
-            'method': values['method'],
-            'distance_m': round(distance) if distance is not None else None,
-            'points_awarded': points,
-            'late': bool(values['late']),
-            'reasons': list(values['reasons'] or []),
-            'client_uuid': values['client_uuid'],
-            'offline': bool(values['offline']),
-            }
+        names = ['member', 'time', 'status', 'method', 'distance', 'late',
+            'reasons', 'client_uuid', 'offline']
+        return cls(attendance_id, event=event, points_awarded=points,
+            **{n: values.get(n) for n in names}).summary()
 
     @classmethod
     def _grant(cls, attendance_id, member_id, event, time, local_date,

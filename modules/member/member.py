@@ -501,16 +501,18 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def _read_points(cls, members):
-        "The stored balance and lifetime points, read from the database"
+        """Return {member id: (balance, lifetime points, tier id)} read
+        from the table"""
         member = cls.__table__()
         cursor = Transaction().connection.cursor()
         result = {}
         for sub_ids in grouped_slice([m.id for m in members], SLICE):
             cursor.execute(*member.select(
                     member.id, member.points_balance, member.lifetime_points,
+                    member.tier,
                     where=fields.SQL_OPERATORS['in'](member.id, sub_ids)))
-            for member_id, balance, lifetime in cursor:
-                result[member_id] = (balance or 0, lifetime or 0)
+            for member_id, balance, lifetime, tier in cursor:
+                result[member_id] = (balance or 0, lifetime or 0, tier)
         return result
 
     # Tiers
@@ -526,7 +528,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         pool = Pool()
         Tier = pool.get('member.tier')
         if lifetimes is None:
-            lifetimes = cls._read_tiers(members)
+            lifetimes = {i: (l, t)
+                for i, (_, l, t) in cls._read_points(members).items()}
         thresholds = Tier.thresholds()
         to_write = defaultdict(list)
         for member in members:
@@ -544,20 +547,6 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                 args.extend((records, {'tier': tier_id}))
             with without_check_access():
                 cls.write(*args)
-
-    @classmethod
-    def _read_tiers(cls, members):
-        "Return {member id: (lifetime points, tier id)} read from the table"
-        member = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        result = {}
-        for sub_ids in grouped_slice([m.id for m in members], SLICE):
-            cursor.execute(*member.select(
-                    member.id, member.lifetime_points, member.tier,
-                    where=fields.SQL_OPERATORS['in'](member.id, sub_ids)))
-            for member_id, lifetime, tier in cursor:
-                result[member_id] = (lifetime or 0, tier)
-        return result
 
     @classmethod
     def recompute_tiers(cls, date=None):
@@ -593,7 +582,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         sums = cls.ledger_sums(members)
         stored = cls._read_points(members)
         for member in members:
-            if sums[member.id] != stored[member.id]:
+            if sums[member.id] != stored[member.id][:2]:
                 wrong.append(member)
                 continue
             lines = Line.search(

@@ -296,13 +296,9 @@ class PointsLine(ModelSQL, ModelView):
         again: the existing line is returned.
 
         The members are locked first (Member.hold_lock), then each entry is
-        one statement that inserts the line with the running balance read
-        from the member row and writes the member's balance and lifetime
-        points only when the line was inserted (see _post_statement).
-        Under REPEATABLE READ on PostgreSQL a transaction whose snapshot
-        missed a concurrent posting fails to update the row and is
-        retried, so the `balance after` of each line is the running sum and
-        the stored balance the sum of the lines."""
+        one statement (see _post_statement).  Under REPEATABLE READ on
+        PostgreSQL a transaction whose snapshot missed a concurrent posting
+        fails to update the member row and is retried."""
         pool = Pool()
         Member = pool.get('member.member')
         if not entries:

@@ -92,13 +92,10 @@ def written(Model, ids, write):
     ModelStorage.write would: the triggers on write whose condition the
     records meet only afterwards are queued and the ORM caches dropped"""
     Trigger = Pool().get('ir.trigger')
-    triggers = Trigger.get_triggers(Model.__name__, 'write')
-    eligibles = {}
-    for trigger in triggers:
-        eligibles[trigger] = [r for r in Model.browse(ids)
-            if not Trigger.eval(trigger, r)]
+    eligibles = {t: [r.id for r in Model.browse(ids) if not Trigger.eval(t, r)]
+        for t in Trigger.get_triggers(Model.__name__, 'write')}
     result = write()
     invalidate_records(Model, ids)
-    for trigger, records in eligibles.items():
-        trigger.queue_trigger_action(Model.browse([r.id for r in records]))
+    for trigger, eligible in eligibles.items():
+        trigger.queue_trigger_action(Model.browse(eligible))
     return result

@@ -72,14 +72,7 @@ class Member(metaclass=PoolMeta):
     def balance_and_streak(cls, member_id):
         """Return the points balance and the streak days (see
         get_streak_days) of member, read in one SQL query"""
-        table = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(
-                table.points_balance, table.streak_length,
-                table.last_activity_date, where=table.id == int(member_id)))
-        balance, length, last = cursor.fetchone()
-        if isinstance(last, str):
-            last = dt.date.fromisoformat(last)
+        balance, last, length = cls._streak_row(int(member_id))
         return balance or 0, cls._streak_days(last, length)
 
     @classmethod
@@ -117,7 +110,7 @@ class Member(metaclass=PoolMeta):
             'balance_after': None,
             }
         if streak is None:
-            last, length = cls._last_activity(member.id)
+            _, last, length = cls._streak_row(member.id)
             result['streak'] = length if date == last else None
             return result
         points = config.streak_points(streak, base_points=base_points)
@@ -169,17 +162,18 @@ class Member(metaclass=PoolMeta):
             return row[0]
 
     @classmethod
-    def _last_activity(cls, member_id):
-        "Return the last active date and the streak length of member"
+    def _streak_row(cls, member_id):
+        """Return the points balance, the last active date and the streak
+        length of member, read from the table"""
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(
-                table.last_activity_date, table.streak_length,
-                where=table.id == member_id))
-        last, length = cursor.fetchone()
+                table.points_balance, table.last_activity_date,
+                table.streak_length, where=table.id == member_id))
+        balance, last, length = cursor.fetchone()
         if isinstance(last, str):
             last = dt.date.fromisoformat(last)
-        return last, length
+        return balance, last, length
 
 
 class StreakRule(ModelSQL, ModelView):
