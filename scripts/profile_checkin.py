@@ -1,8 +1,9 @@
 """Profile the check-in route in one process: N members check in to one
 open event through `POST /<db>/mp/v1/checkins` (Werkzeug test client, no
 network), on the database of TRYTOND_DATABASE_URI (default PostgreSQL on
-the local socket).  Prints the wall and CPU time per check-in and, with
---profile, the functions where the time goes (cProfile, cumulative).
+the local socket).  Prints the wall and CPU time and the SQL statements
+per check-in and, with --profile, the functions where the time goes
+(cProfile, cumulative).
 
     .venv/bin/python scripts/profile_checkin.py -n 300 --profile
 """
@@ -49,6 +50,24 @@ def backends_cpu(pids):
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def count_statements():
+    """Count the statements that the PostgreSQL cursors execute from now
+    on: return the function that gives the count so far (None on SQLite)"""
+    from trytond import backend
+    count = [0]
+    if backend.name != 'postgresql':
+        return lambda: None
+    import psycopg
+    Cursor = psycopg.Cursor
+    execute = Cursor.execute
+
+    def counted(self, *args, **kwargs):
+        count[0] += 1
+        return execute(self, *args, **kwargs)
+    Cursor.execute = counted
+    return lambda: count[0]
 
 
 def setup(n):
@@ -110,6 +129,7 @@ def main():
     backends = backend_pids(DB_NAME)
     profiler = cProfile.Profile() if args.profile else None
     pg_cpu = backends_cpu(backends)
+    statements = count_statements()
     start, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -120,12 +140,15 @@ def main():
     cpu = time.process_time() - cpu
     pg_cpu = backends_cpu(backends) - pg_cpu
     count = len(tokens) - warm
+    executed = statements()
     print("check-ins: %d, statuses: %s" % (count, {
                 s: statuses.count(s) for s in set(statuses)}))
     print("per check-in: %.2f ms wall, %.2f ms CPU of this process "
         "(server side, PostgreSQL not included)%s" % (
             wall / count * 1000, cpu / count * 1000,
             " [under cProfile]" if profiler else ""))
+    if executed is not None:
+        print("SQL statements per check-in: %.1f" % (executed / count))
     if backends:
         print("PostgreSQL: %.2f ms CPU per check-in in the %d backend(s) "
             "of the database" % (pg_cpu / count * 1000, len(backends)))

@@ -30,6 +30,7 @@ from trytond.model.exceptions import AccessError
 from trytond.modules.checkin.tests.test_module import (
     START, at, create_event, here)
 from trytond.modules.company.tests import set_company
+from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import (
     create_company_shanghai, create_member)
 from trytond.modules.service_booking.tests.test_module import (
@@ -360,8 +361,8 @@ class AccessMatrixTestCase(unittest.TestCase):
         for member, user, other in [
                 (alice, users[0], bob), (bob, users[1], alice)]:
             with self.subTest(member=member.name):
-                with self.as_user(
-                        user, member=member.id, company=company.id):
+                with self.as_user(user, company=company.id,
+                        **member_context(member.id)):
                     self.assertEqual(Member.search([]), [member])
                     lines = Line.search([])
                     self.assertTrue(lines)

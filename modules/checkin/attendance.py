@@ -13,11 +13,11 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
     Exclude, Index, ModelSQL, ModelView, Unique, fields)
-from trytond.model.exceptions import SQLConstraintError
 from trytond.modules.suite import clock, tools
 from trytond.modules.suite.tools import isoformat
-from trytond.modules.member.member import (
-    Returned, invalidate_records, rec_name_domain, statement)
+from trytond.modules.member.member import context_member, rec_name_domain
+from trytond.modules.member.prepared import (
+    Returned, created, statement, written)
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
@@ -500,7 +500,7 @@ class Attendance(ModelSQL, ModelView):
                 events = Event.search([('id', '=', event_id or -1)])
             if events and events[0].is_organizer():
                 return
-        elif transaction.context.get('member') == member.id:
+        elif context_member() == member.id:
             return
         raise CheckInAccessError(gettext('checkin.msg_checkin_access'))
 
@@ -552,7 +552,7 @@ class Attendance(ModelSQL, ModelView):
                 client_uuid=client_uuid if isinstance(
                     client_uuid, str) else None)
         cls._check_access(member, credential)
-        Member.lock([member])
+        Member.hold_lock([member])
         with without_check_access():
             try:
                 return cls._check_in(
@@ -565,9 +565,6 @@ class Attendance(ModelSQL, ModelView):
     @classmethod
     def _check_in(cls, member, credential, position, bssid, client_uuid,
             client_time, offline):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        config = Configuration(1)
         now = clock.now()
 
         if client_uuid:
@@ -580,25 +577,7 @@ class Attendance(ModelSQL, ModelView):
                         {'field': 'client_uuid'})
                 return cls._duplicate(existing, client_uuid)
 
-        if offline:
-            if client_time is None:
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_client_time_required'),
-                    {'field': 'client_time'})
-            if client_time > now + dt.timedelta(seconds=config.clock_skew):
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_client_time_future'),
-                    {'field': 'client_time'})
-            if client_time < now - dt.timedelta(hours=config.sync_delay):
-                raise QRExpiredError(gettext(
-                        'checkin.msg_sync_too_late',
-                        hours=config.sync_delay),
-                    {'reason': 'sync_delay',
-                        'sync_delay_hours': config.sync_delay})
-            reference = client_time
-        else:
-            reference = now
-
+        reference = cls._reference_time(client_time, offline, now)
         event, method, tag = cls._resolve_credential(
             credential, reference, offline)
         if method not in (event.methods or ()):
@@ -610,7 +589,63 @@ class Attendance(ModelSQL, ModelView):
         # offline check-in: the others are dated when they are received.
         time = reference if method in TIMED_METHODS else now
         event.check_open(time, offline=offline)
+        values = cls._new_values(member, event, method, tag, time, now,
+            position, bssid, client_uuid, client_time, offline)
+        reasons = cls._suspicious(event, member, method, position,
+            values.get('distance'), values['bssid'])
+        values['reasons'] = tuple(reasons)
+        values['reason_data'] = dict(reasons) or None
 
+        if reasons and event.policy == 'reject':
+            return cls._reject(values, reasons, client_uuid)
+        elif reasons:
+            values['status'] = 'flagged'
+        else:
+            values['status'] = 'late' if values['late'] else 'valid'
+
+        attendance, existing = cls._insert(values)
+        if existing:
+            return cls._duplicate(existing, client_uuid)
+        points, member_state = 0, None
+        # values, not the record: reading it back costs a query
+        if values['status'] != 'flagged':
+            points, member_state = cls._grant(attendance.id,
+                values['member'], event, values['time'],
+                values['local_date'])
+        summary = cls._new_summary(attendance.id, values, event, points)
+        return CheckInResult('created', attendance=attendance,
+            client_uuid=client_uuid, summary=summary,
+            member_state=member_state)
+
+    @classmethod
+    def _reference_time(cls, client_time, offline, now):
+        """Return the time against which the credential is checked: the
+        client time of an offline check-in, within the sync delay"""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        if not offline:
+            return now
+        config = Configuration(1)
+        if client_time is None:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_client_time_required'),
+                {'field': 'client_time'})
+        if client_time > now + dt.timedelta(seconds=config.clock_skew):
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_client_time_future'),
+                {'field': 'client_time'})
+        if client_time < now - dt.timedelta(hours=config.sync_delay):
+            raise QRExpiredError(gettext(
+                    'checkin.msg_sync_too_late',
+                    hours=config.sync_delay),
+                {'reason': 'sync_delay',
+                    'sync_delay_hours': config.sync_delay})
+        return client_time
+
+    @classmethod
+    def _new_values(cls, member, event, method, tag, time, now, position,
+            bssid, client_uuid, client_time, offline):
+        "Return the values of a new check-in, without its status"
         values = {
             'event': event.id,
             'member': member.id,
@@ -640,128 +675,96 @@ class Attendance(ModelSQL, ModelView):
             if event.has_location:
                 values['distance'] = round(
                     event.distance(latitude, longitude), 1)
-        reasons = cls._suspicious(event, member, method, position,
-            values.get('distance'), values['bssid'])
-        values['reasons'] = tuple(reasons)
-        values['reason_data'] = dict(reasons) or None
+        return values
 
-        if reasons and event.policy == 'reject':
-            reason, details = next(iter(reasons.items()))
-            Error, _ = REASON_ERRORS[reason]
-            error = Error(cls._reason_message(reason, details), details)
-            existing = cls._find_counted(values)
-            if existing:
-                return cls._duplicate(existing, client_uuid)
-            values['status'] = 'rejected'
-            attendance, existing = cls._insert(values)
-            if existing:
-                return cls._duplicate(existing, client_uuid)
-            return CheckInResult('refused', attendance=attendance,
-                error=error, client_uuid=client_uuid)
-        elif reasons:
-            values['status'] = 'flagged'
-        else:
-            values['status'] = 'late' if values['late'] else 'valid'
-
+    @classmethod
+    def _reject(cls, values, reasons, client_uuid):
+        """Keep the check-in of values rejected for its first reason (for
+        review) unless it is a duplicate, and return the result"""
+        reason, details = next(iter(reasons.items()))
+        Error, _ = REASON_ERRORS[reason]
+        error = Error(cls._reason_message(reason, details), details)
+        existing = cls._find_counted(values)
+        if existing:
+            return cls._duplicate(existing, client_uuid)
+        values['status'] = 'rejected'
         attendance, existing = cls._insert(values)
         if existing:
             return cls._duplicate(existing, client_uuid)
-        points, member_state = 0, None
-        # values, not the record: reading it back costs a query
-        if values['status'] != 'flagged':
-            points, member_state = cls._grant_new_points(
-                attendance.id, values, event)
-        summary = cls._new_summary(attendance.id, values, event, points)
-        return CheckInResult('created', attendance=attendance,
-            client_uuid=client_uuid, summary=summary,
-            member_state=member_state)
+        return CheckInResult('refused', attendance=attendance,
+            error=error, client_uuid=client_uuid)
 
     @classmethod
     def _new_summary(cls, attendance_id, values, event, points):
         "Return the summary of the attendance just inserted with values"
-        distance = values.get('distance')
-        return {
-            'id': attendance_id,
-            'event_id': event.id,
-            'member_id': values['member'],
-            'time': isoformat(values['time'], event.tzinfo),
-            'status': values['status'],
-            'method': values['method'],
-            'distance_m': round(distance) if distance is not None else None,
-            'points_awarded': points,
-            'late': bool(values['late']),
-            'reasons': list(values['reasons'] or []),
-            'client_uuid': values['client_uuid'],
-            'offline': bool(values['offline']),
-            }
+        names = ['member', 'time', 'status', 'method', 'distance', 'late',
+            'reasons', 'client_uuid', 'offline']
+        return cls(attendance_id, event=event, points_awarded=points,
+            **{n: values.get(n) for n in names}).summary()
 
     @classmethod
-    def _grant_new_points(cls, attendance_id, values, event):
-        """Post the points of the attendance just inserted with values and
-        record the member's daily activity; return the points awarded.
-
-        The same postings as _grant_points (which serves the review
-        decisions) without reading the new record back: a new check-in has
-        no line yet, so its key is `checkin:<id>`.
+    def _grant(cls, attendance_id, member_id, event, time, local_date,
+            key=None):
+        """Post the points of the check-in attendance_id (of member_id to
+        event at time) with key (default `checkin:<id>`), link its line and
+        record the member's daily activity: the one grant of a new check-in
+        and of an approved one.
 
         Return the points awarded and, when they are known without a
-        query, the member's (points balance, streak days) after the
-        check-in, else None."""
+        query, the member's (points balance, streak days) after it, else
+        None."""
         pool = Pool()
         Member = pool.get('member.member')
         Configuration = pool.get('member.configuration')
         origin = '%s,%d' % (cls.__name__, attendance_id)
-        member = Member(values['member'])
+        member = Member(member_id)
         awarded, line_id = 0, None
         balance = streak = None
         if event.points:
             # get_rec_name: the rec_name field would read the event again
             reason = ('checkin.msg_points_reason', {
                     'event': event.get_rec_name('rec_name'),
-                    'date': values['local_date'],
+                    'date': local_date,
                     })
-            line_id, balance = Member.credit_points(member, event.points,
-                reason, origin=origin, key='checkin:%d' % attendance_id)
+            line = Member.add_points(member, event.points, reason,
+                origin=origin, key=key or 'checkin:%d' % attendance_id)
+            line_id, balance = line.id, line.balance_after
             awarded += event.points
-        Trigger = pool.get('ir.trigger')
-        orm = bool(Trigger.get_triggers(cls.__name__, 'write'))
         connection = Transaction().connection
         # PostgreSQL: the link and the streak in one round trip
-        pipeline = (connection.pipeline()
-            if event.streak and not orm and hasattr(connection, 'pipeline')
-            else nullcontext())
-        with pipeline:
-            if not orm:
-                def link(attendance_id, line_id):
-                    table = cls.__table__()
-                    return table.update(
-                        [table.points_granted, table.points_line],
-                        [True, line_id],
-                        where=table.id == attendance_id)
-                cursor = connection.cursor()
-                cursor.execute(*statement((cls.__name__, 'link'), link,
-                        attendance_id=attendance_id, line_id=line_id))
+        with (connection.pipeline()
+                if event.streak and hasattr(connection, 'pipeline')
+                else nullcontext()):
+            cls._link(attendance_id, line_id)
             if event.streak:
                 activity = Member.record_daily_activity(
-                    member, date=values['time'], origin=origin,
+                    member, date=time, origin=origin,
                     base_points=0 if event.points else None)
                 if activity['line'] is not None:
                     awarded += activity['points']
-                    balance = activity.get('balance_after')
+                    balance = activity['balance_after']
                 config = Configuration.get_cached()
                 # The streak days shown are those of today
                 if (activity['streak'] is not None
-                        and config.local_date(values['time'])
-                        == config.local_date()):
+                        and config.local_date(time) == config.local_date()):
                     streak = activity['streak']
         member_state = (balance, streak) if (
             balance is not None and streak is not None) else None
-        if orm:
-            cls.write([cls(attendance_id)], {
-                    'points_granted': True, 'points_line': line_id})
-        else:
-            invalidate_records(cls, [attendance_id])
         return awarded, member_state
+
+    @classmethod
+    def _link(cls, attendance_id, line_id):
+        "Mark the points of the check-in granted with their line"
+        def link(attendance_id, line_id):
+            table = cls.__table__()
+            return table.update(
+                [table.points_granted, table.points_line],
+                [True, line_id],
+                where=table.id == attendance_id)
+        cursor = Transaction().connection.cursor()
+        written(cls, [attendance_id], lambda: cursor.execute(
+                *statement((cls.__name__, 'link'), link,
+                    attendance_id=attendance_id, line_id=line_id)))
 
     @classmethod
     def _method_label(cls, method):
@@ -955,24 +958,12 @@ class Attendance(ModelSQL, ModelView):
         checks the exclusion constraint and the unique index).
 
         One statement instead of the ORM create: the values are computed
-        and checked by the caller, the access was checked by check_in.  The
-        ORM is used when triggers on creation are defined."""
-        pool = Pool()
-        Trigger = pool.get('ir.trigger')
+        and checked by the caller, the access was checked by check_in; the
+        triggers on creation are queued as the ORM does."""
         transaction = Transaction()
         values = dict(values)
         values['counted'] = values['status'] in COUNTED
         values['points_granted'] = False
-        if Trigger.get_triggers(cls.__name__, 'create'):
-            try:
-                with tools.savepoint('checkin_attendance_insert'):
-                    attendance, = cls.create([values])
-            except (SQLConstraintError,
-                    backend.DatabaseIntegrityError) as e:
-                if cls._is_duplicate_error(e):
-                    return None
-                raise
-            return attendance.id
         names = tuple(values)
 
         def insert(create_uid, **values):
@@ -992,21 +983,8 @@ class Attendance(ModelSQL, ModelView):
         if not found:
             return None
         attendance_id = found[0]
-        transaction.create_records[cls.__name__].append(attendance_id)
+        created(cls, [attendance_id])
         return attendance_id
-
-    @classmethod
-    def _is_duplicate_error(cls, exception):
-        messages = {
-            gettext('checkin.msg_attendance_unique'),
-            gettext('checkin.msg_attendance_client_uuid_unique'),
-            }
-        text = str(getattr(exception, 'message', exception))
-        if text in messages:
-            return True
-        return any(name in str(exception) for name in [
-                'checkin_attendance_counted_unique',
-                'checkin_attendance_client_uuid_unique'])
 
     @classmethod
     def _duplicate(cls, existing, client_uuid):
@@ -1033,7 +1011,7 @@ class Attendance(ModelSQL, ModelView):
             known = Member.browse(
                 Member.search([('id', 'in', list(set(ids)))]))
         if known:
-            Member.lock(known)
+            Member.hold_lock(known)
         known = {m.id: m for m in known}
         results = []
         for member_id in ids:
@@ -1062,7 +1040,7 @@ class Attendance(ModelSQL, ModelView):
             raise InvalidCheckInError(gettext(
                     'checkin.msg_sync_too_many', max=SYNC_MAX_ITEMS),
                 {'max': SYNC_MAX_ITEMS})
-        Member.lock([Member(int(member))])
+        Member.hold_lock([Member(int(member))])
         results = []
         for item in items:
             try:
@@ -1146,40 +1124,24 @@ class Attendance(ModelSQL, ModelView):
 
     # Points
 
-    def _points_reason(self):
-        "The reason of the points: a message rendered for each reader"
-        return ('checkin.msg_points_reason', {
-                'event': self.event.rec_name, 'date': self.local_date})
-
     def _grant_points(self):
-        """Post the points of the check-in and record the member's daily
-        activity, once per decision (the record is locked by the caller or
-        just created)"""
+        """Post the points of the approved check-in and record the member's
+        daily activity, once per decision (the record is locked by the
+        caller)"""
         pool = Pool()
-        Member = pool.get('member.member')
         Line = pool.get('member.points.line')
         if self.points_granted:
             return
-        event = self.event
-        values = {'points_granted': True}
-        if event.points:
-            key = 'checkin:%d' % self.id
-            previous = Line.search([
-                    ('origin', '=', str(self)),
-                    ('idempotency_key', 'like', key + '%'),
-                    ('points', '>', 0),
-                    ], order=[])
-            if previous:
-                key += ':award:%d' % (len(previous) + 1)
-            line = Member.add_points(
-                self.member, event.points, self._points_reason(),
-                origin=self, key=key)
-            values['points_line'] = line.id
-        if event.streak:
-            Member.record_daily_activity(
-                self.member, date=self.time, origin=self,
-                base_points=0 if event.points else None)
-        self.__class__.write([self], values)
+        key = 'checkin:%d' % self.id
+        previous = Line.search([
+                ('origin', '=', str(self)),
+                ('idempotency_key', 'like', key + '%'),
+                ('points', '>', 0),
+                ], order=[])
+        if previous:
+            key += ':award:%d' % (len(previous) + 1)
+        self._grant(self.id, self.member.id, self.event, self.time,
+            self.local_date, key=key)
 
     def _take_back_points(self):
         """Post a reversal of the points earned with the check-in (its own
@@ -1219,7 +1181,7 @@ class Attendance(ModelSQL, ModelView):
         pool = Pool()
         Member = pool.get('member.member')
         cls.lock(attendances)
-        Member.lock(list({a.member for a in attendances}))
+        Member.hold_lock(list({a.member for a in attendances}))
         now = clock.now()
         user = Transaction().user or None
         with without_check_access():
@@ -1251,7 +1213,7 @@ class Attendance(ModelSQL, ModelView):
         pool = Pool()
         Member = pool.get('member.member')
         cls.lock(attendances)
-        Member.lock(list({a.member for a in attendances}))
+        Member.hold_lock(list({a.member for a in attendances}))
         now = clock.now()
         user = Transaction().user or None
         with without_check_access():

@@ -20,7 +20,6 @@ from trytond.model import (
 from trytond.modules.suite import clock
 from trytond.modules.suite.tools import isoformat
 from trytond.modules.member.configuration import TIMEZONES
-from trytond.modules.member.member import ClearCacheMixin
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
@@ -114,11 +113,9 @@ _snapshot_cache = Cache('checkin.event.snapshot', context=False)
 _snapshots = WeakKeyDictionary()
 
 
-class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
+class Event(Workflow, ModelSQL, ModelView):
     "Check-in Event"
     __name__ = 'checkin.event'
-    # Event.snapshot
-    _cleared_caches = (_snapshot_cache,)
     __string__ = "Check-in Event"
 
     _draft = {'readonly': Eval('state') != 'draft'}
@@ -393,6 +390,11 @@ class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
     def on_change_kind(self):
         if self.kind == 'points' and 'app' not in (self.methods or ()):
             self.methods = tuple(self.methods or ()) + ('app',)
+
+    @classmethod
+    def on_modification(cls, mode, events, field_names=None):
+        super().on_modification(mode, events, field_names=field_names)
+        _snapshot_cache.clear()
 
     @classmethod
     def preprocess_values(cls, mode, values):
@@ -889,14 +891,9 @@ class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         Roster = pool.get('checkin.event-member.member')
-        Member = pool.get('member.member')
-        Party = pool.get('party.party')
         attendance = Attendance.__table__()
         roster = Roster.__table__()
-        member = Member.__table__()
-        party = Party.__table__()
         cursor = Transaction().connection.cursor()
-        tzinfo = self.tzinfo
         if Transaction().check_access and not self.__class__.search([
                     ('id', '=', self.id),
                     ]):
@@ -914,7 +911,28 @@ class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
             date = None
         if not bucket:
             bucket = self.bucket_minutes(date)
+        result = self._stats_counts(attendance, where, bucket)
 
+        cursor.execute(*roster.select(
+                Count(roster.id), where=roster.event == self.id))
+        expected, = cursor.fetchone()
+        expected = expected or None
+        checked_in = result['checked_in']
+        result.update({
+                'event_id': self.id,
+                'date': date.isoformat() if date else None,
+                'expected': expected,
+                'rate': (round(checked_in / expected, 4)
+                    if expected else None),
+                'bucket_minutes': bucket,
+                'recent': self._stats_recent(attendance, where, recent),
+                })
+        return result
+
+    def _stats_counts(self, attendance, where, bucket):
+        """Return the counts of the statistics of the check-ins of where:
+        checked_in, late, flagged, rejected and by_bucket"""
+        cursor = Transaction().connection.cursor()
         cursor.execute(*attendance.select(
                 attendance.status, attendance.late, attendance.epoch_minute,
                 Count(attendance.id),
@@ -922,67 +940,56 @@ class Event(ClearCacheMixin, Workflow, ModelSQL, ModelView):
                 group_by=[
                     attendance.status, attendance.late,
                     attendance.epoch_minute]))
-        checked_in = late = flagged = rejected = 0
+        counts = dict.fromkeys(['checked_in', 'late', 'flagged', 'rejected'],
+            0)
         buckets = {}
         for status, is_late, minute, count in cursor:
             if status == 'rejected':
-                rejected += count
+                counts['rejected'] += count
                 continue
-            checked_in += count
+            counts['checked_in'] += count
             if is_late:
-                late += count
+                counts['late'] += count
             if status == 'flagged':
-                flagged += count
+                counts['flagged'] += count
             key = minute // bucket
             buckets[key] = buckets.get(key, 0) + count
+        counts['by_bucket'] = [{
+                'start': isoformat(
+                    clock.from_timestamp(key * bucket * 60), self.tzinfo),
+                'count': buckets.get(key, 0),
+                } for key in (range(min(buckets), max(buckets) + 1)
+                if buckets else [])]
+        return counts
 
-        cursor.execute(*roster.select(
-                Count(roster.id), where=roster.event == self.id))
-        expected, = cursor.fetchone()
-        expected = expected or None
-
-        by_bucket = []
-        if buckets:
-            for key in range(min(buckets), max(buckets) + 1):
-                start = clock.from_timestamp(key * bucket * 60)
-                by_bucket.append({
-                        'start': isoformat(start, tzinfo),
-                        'count': buckets.get(key, 0),
-                        })
-
-        query = attendance.join(member,
-            condition=attendance.member == member.id
-            ).join(party, condition=member.party == party.id
-            ).select(
+    def _stats_recent(self, attendance, where, recent):
+        """Return the last recent check-ins of where, with the masked name
+        of their member"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        Party = pool.get('party.party')
+        member = Member.__table__()
+        party = Party.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*attendance.join(member,
+                condition=attendance.member == member.id
+                ).join(party, condition=member.party == party.id
+                ).select(
                 attendance.id, attendance.member, party.name,
                 attendance.time, attendance.status, attendance.method,
                 where=where,
                 order_by=[attendance.time.desc, attendance.id.desc],
-                limit=recent)
-        cursor.execute(*query)
+                limit=recent))
         # Shown to organizers and on screens: never the member's full
         # name, phone or identifiers
-        recents = [{
+        return [{
                 'id': id_,
                 'member_id': member_id,
                 'member': Member.mask_display_name(name),
-                'time': isoformat(time, tzinfo),
+                'time': isoformat(time, self.tzinfo),
                 'status': status,
                 'method': method,
                 } for id_, member_id, name, time, status, method in cursor]
-        return {
-            'event_id': self.id,
-            'date': date.isoformat() if date else None,
-            'expected': expected,
-            'checked_in': checked_in,
-            'rate': round(checked_in / expected, 4) if expected else None,
-            'late': late,
-            'flagged': flagged,
-            'rejected': rejected,
-            'bucket_minutes': bucket,
-            'by_bucket': by_bucket,
-            'recent': recents,
-            }
 
     # Members
 
@@ -1365,11 +1372,9 @@ class EventOrganizer(ModelSQL):
                 })
 
 
-class EventRoster(ClearCacheMixin, ModelSQL):
+class EventRoster(ModelSQL):
     "Check-in Event Roster"
     __name__ = 'checkin.event-member.member'
-    # Event.snapshot knows whether an event has a roster
-    _cleared_caches = (_snapshot_cache,)
     __string__ = "Event Roster"
 
     event = fields.Many2One(
@@ -1387,6 +1392,12 @@ class EventRoster(ClearCacheMixin, ModelSQL):
                     (t.member, Index.Equality())),
                 Index(t, (t.member, Index.Equality())),
                 })
+
+    @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        # Event.snapshot knows whether an event has a roster
+        _snapshot_cache.clear()
 
 
 

@@ -11,7 +11,6 @@ from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
 
 from trytond.modules.suite import clock
-from .member import ClearCacheMixin
 
 TIMEZONES = [(z, z) for z in tz.available_timezones()]
 
@@ -22,10 +21,9 @@ _cached = Cache('member.configuration.cached', context=False)
 _instances = WeakKeyDictionary()
 
 
-class Configuration(ClearCacheMixin, ModelSingleton, ModelSQL, ModelView):
+class Configuration(ModelSingleton, ModelSQL, ModelView):
     "Member Configuration"
     __name__ = 'member.configuration'
-    _cleared_caches = (_cached,)
 
     timezone = fields.Selection(
         TIMEZONES, "Timezone", required=True, translate=False,
@@ -116,6 +114,11 @@ class Configuration(ClearCacheMixin, ModelSingleton, ModelSQL, ModelView):
         return 1000
 
     @classmethod
+    def on_modification(cls, mode, records, field_names=None):
+        super().on_modification(mode, records, field_names=field_names)
+        _cached.clear()
+
+    @classmethod
     def get_cached(cls):
         """Return the configuration with its time zone, allow negative,
         streak base points and streak rules loaded from a per-process
@@ -181,39 +184,3 @@ class Configuration(ClearCacheMixin, ModelSingleton, ModelSQL, ModelView):
             return date.month in {1, 4, 7, 10}
         else:
             return date.month == 1
-
-
-class StreakRule(ClearCacheMixin, ModelSQL, ModelView):
-    "Streak Bonus"
-    __name__ = 'member.streak.rule'
-    _cleared_caches = (_cached,)
-
-    configuration = fields.Many2One(
-        'member.configuration', "Configuration", required=True,
-        ondelete='CASCADE')
-    day = fields.Integer(
-        "Streak Day", required=True,
-        domain=[('day', '>', 0)],
-        help="The length of the streak on which the bonus is awarded.")
-    repeat = fields.Boolean(
-        "Repeat",
-        help="If checked, the bonus is awarded on every multiple of the "
-        "streak day.")
-    bonus = fields.Integer(
-        "Bonus Points", required=True,
-        domain=[('bonus', '>', 0)])
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.__access__.add('configuration')
-        cls._order.insert(0, ('day', 'ASC'))
-
-    @classmethod
-    def default_configuration(cls):
-        return 1
-
-    def applies(self, streak):
-        if self.repeat:
-            return streak > 0 and streak % self.day == 0
-        return streak == self.day

@@ -1,22 +1,15 @@
 # This file is part of the member module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
-from trytond.cache import BaseCache
 from trytond.pool import Pool, PoolMeta
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 
 from trytond.modules.suite import clock
+from .member import context_member
 
-# The models whose record rules depend on the member of the context
+# The models whose record rules depend on the member of the request
 MEMBER_RULE_MODELS = {'member.member', 'member.points.line'}
-
-# Every mini-program request has its member in the context.  Tryton's
-# caches key on the context by default, so with the member in the key each
-# request missed every cache (model names, translations, access...) and
-# rebuilt them.  Only the record rules depend on the member, and their cache
-# key has it (Rule._get_cache_key below).
-BaseCache.context_ignored_keys.add('member')
 
 
 class Rule(metaclass=PoolMeta):
@@ -31,14 +24,15 @@ class Rule(metaclass=PoolMeta):
     def _get_context(cls, model_name):
         context = super()._get_context(model_name)
         if model_name in cls._member_rule_models():
-            context['member_id'] = Transaction().context.get('member', -1)
+            context['member_id'] = context_member() or -1
         return context
 
     @classmethod
     def _get_cache_key(cls, model_names):
         key = super()._get_cache_key(model_names)
         if model_names & cls._member_rule_models():
-            key = (*key, Transaction().context.get('member', -1))
+            # The member is in the request, which Tryton's caches ignore
+            key = (*key, context_member() or -1)
         return key
 
 

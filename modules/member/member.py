@@ -1,29 +1,24 @@
 # This file is part of the member module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
-import datetime as dt
 import re
+from collections import defaultdict
 
-from sql import Cast, Column, Conflict, Expression, Literal, Null
+from sql import Column, Literal
 from sql.aggregate import Sum
-from sql.conditionals import Case, Coalesce
-from sql.functions import CurrentTimestamp
+from sql.conditionals import Case
 
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Exclude, ModelSQL, ModelView, Unique, fields)
-from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
-from trytond.modules.suite import clock
 from .exceptions import (
-    IdempotencyKeyError, LedgerAccessError, NegativeBalanceError,
-    PasswordError, PhoneValidationError, PointsError)
-from .points import reason_values
+    LedgerAccessError, PasswordError, PhoneValidationError)
 
 # Refused as member passwords, whatever their length
 COMMON_PASSWORDS = {
@@ -116,6 +111,23 @@ def rec_name_domain(clause, *names):
     return [bool_op] + [(name,) + tuple(clause[1:]) for name in names]
 
 
+def context_member():
+    """Return the id of the member that the request acts for (the member of
+    a mini-program access token) or None.
+
+    It is kept in the request's context (`_request`, see member_context):
+    Tryton's caches ignore that key, so the requests of every member share
+    them (the record rules that read it key their cache on it, see
+    ir.Rule), and an RPC client cannot set it (private keys are dropped)."""
+    return (Transaction().context.get('_request') or {}).get('member')
+
+
+def member_context(member_id):
+    "Return the context of a request made for member_id (context_member)"
+    request = Transaction().context.get('_request') or {}
+    return {'_request': dict(request, member=member_id)}
+
+
 def violated_constraint(Model, error):
     """Return the name of the unique or exclusion constraint of Model (of
     its _sql_constraints) that error reports, or None.
@@ -166,118 +178,6 @@ def is_unique_violation(error):
         or 'UNIQUE constraint failed' in str(cause))
 
 
-def _activity_result(result):
-    result = dict(result)
-    if result.get('line') is not None:
-        result['line'] = result['line'].id
-    return result
-
-
-class Returned(Expression):
-    """An unqualified column name for RETURNING clauses (SQLite refuses
-    the alias that python-sql puts before the column)"""
-    __slots__ = ('_name',)
-
-    def __init__(self, name):
-        super().__init__()
-        self._name = name
-
-    def __str__(self):
-        return '"%s"' % self._name
-
-    @property
-    def params(self):
-        return ()
-
-
-class _Slot:
-    "The place of a value in a statement made by `statement`"
-    __slots__ = ('name',)
-
-    def __init__(self, name):
-        self.name = name
-
-
-_statements = {}
-
-
-def statement(key, build, /, **values):
-    """Return (SQL, parameters) of the python-sql query build(**values)
-    for cursor.execute.
-
-    The text of the query is made once per process and backend for key,
-    which must name everything the shape of the query depends on (tables,
-    columns): build is called with a placeholder for each value and the
-    placeholders are then replaced by values in the parameters.  Building
-    its queries was more than half of the Python time of a check-in, and
-    a constant text lets psycopg prepare the statement on the server."""
-    from trytond import backend
-    key = (backend.name, key)
-    try:
-        sql, slots = _statements[key]
-    except KeyError:
-        sql, params = tuple(build(**{n: _Slot(n) for n in values}))
-        slots = tuple((True, p.name) if isinstance(p, _Slot) else (False, p)
-            for p in params)
-        if {n for s, n in slots if s} != set(values):
-            raise ValueError("a value is not a parameter of %s" % (key,))
-        _statements[key] = sql, slots
-    return sql, tuple(values[v] if s else v for s, v in slots)
-
-
-class ClearCacheMixin:
-    """Clear the per-process caches of `_cleared_caches` (trytond.cache
-    Cache instances) whenever records are created, written or deleted:
-    at once in this process, at their next transaction (or when notified)
-    in the others"""
-    __slots__ = ()
-    _cleared_caches = ()
-
-    @classmethod
-    def create(cls, vlist):
-        cls._clear_caches()
-        return super().create(vlist)
-
-    @classmethod
-    def write(cls, *args):
-        cls._clear_caches()
-        super().write(*args)
-
-    @classmethod
-    def delete(cls, records):
-        cls._clear_caches()
-        super().delete(records)
-
-    @classmethod
-    def _clear_caches(cls):
-        for cache in cls._cleared_caches:
-            cache.clear()
-
-
-def invalidate_records(Model, ids):
-    """Drop the ORM caches of the transaction for the records of Model
-    written with SQL (the way ModelSQL does it)"""
-    transaction = Transaction()
-    transaction.counter += 1
-    for cache in transaction.cache.values():
-        if Model.__name__ in cache:
-            model_cache = cache[Model.__name__]
-            for id_ in ids:
-                model_cache.pop(id_, None)
-
-
-def _check_points_manager():
-    "Refuse RPC callers who are not points managers"
-    pool = Pool()
-    ModelData = pool.get('ir.model.data')
-    User = pool.get('res.user')
-    transaction = Transaction()
-    if transaction.user and transaction.check_access:
-        group_id = ModelData.get_id('member', 'group_points_manager')
-        if group_id not in User.get_groups():
-            raise AccessError(gettext('member.msg_points_manager_only'))
-
-
 class Member(DeactivableMixin, ModelSQL, ModelView):
     "Member"
     __name__ = 'member.member'
@@ -317,17 +217,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     points_lines = fields.One2Many(
         'member.points.line', 'member', "Points", readonly=True,
         order=[('id', 'DESC')])
-    streak_length = fields.Integer(
-        "Streak Length", readonly=True,
-        help="The length of the last run of consecutive active days.")
-    streak_days = fields.Function(
-        fields.Integer(
-            "Current Streak",
-            help="Consecutive active days up to today or yesterday."),
-        'get_streak_days')
     password_hash = fields.Char("Password Hash", strip=False, readonly=True)
-    best_streak = fields.Integer("Best Streak", readonly=True)
-    last_activity_date = fields.Date("Last Activity", readonly=True)
 
     @classmethod
     def __setup__(cls):
@@ -350,8 +240,6 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
                 'post_points': RPC(
                     readonly=False, result=lambda lines: [
                         l.id for l in lines]),
-                'record_daily_activity': RPC(
-                    readonly=False, result=_activity_result),
                 })
         cls._buttons.update({
                 'adjust_points': {
@@ -363,14 +251,6 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     @classmethod
     def default_join_date(cls):
         return Pool().get('ir.date').today()
-
-    @classmethod
-    def default_streak_length(cls):
-        return 0
-
-    @classmethod
-    def default_best_streak(cls):
-        return 0
 
     def get_name(self, name):
         return self.party.name if self.party else None
@@ -418,7 +298,6 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         Tier = pool.get('member.tier')
         values = super().preprocess_values(mode, values)
         if (mode == 'create'
-                and not Transaction().context.get('_member_points_posting')
                 and any(values.get(f) for f in [
                         'points_balance', 'lifetime_points'])):
             raise LedgerAccessError(gettext(
@@ -453,8 +332,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     def check_modification(cls, mode, members, values=None, external=False):
         super().check_modification(
             mode, members, values=values, external=external)
+        # The points are written by the ledger's posting only (SQL)
         if (mode in {'create', 'write'} and values
-                and not Transaction().context.get('_member_points_posting')
                 and any(values.get(f) for f in [
                         'points_balance', 'lifetime_points'])):
             raise LedgerAccessError(gettext(
@@ -559,6 +438,38 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         return 0
 
     @classmethod
+    def hold_lock(cls, members):
+        """Hold the row lock of members until the end of the transaction:
+        the lock under which their points, streaks and check-ins are
+        written, taken in this one place.
+
+        The transaction knows the locks it holds: those taken when it
+        started (api.with_write_transaction, or the restart that Model.lock
+        asks for in Tryton 8.0) and the rows it created.  A member held
+        costs no query; otherwise the transaction restarts with the lock."""
+        cls.lock(members)
+
+    @classmethod
+    def post_points(cls, entries):
+        "Post entries to the ledger and return the lines (see Line.post)"
+        return Pool().get('member.points.line').post(entries)
+
+    @classmethod
+    def add_points(cls, member, points, reason, origin=None, key=None,
+            date=None, reversal=False):
+        "Post one line to the ledger of member and return it"
+        line, = cls.post_points([{
+                    'member': member,
+                    'points': points,
+                    'reason': reason,
+                    'origin': origin,
+                    'key': key,
+                    'date': date,
+                    'reversal': reversal,
+                    }])
+        return line
+
+    @classmethod
     def _ledger_columns(cls, line):
         return {
             'points_balance': Sum(line.points),
@@ -590,305 +501,46 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def _read_points(cls, members):
-        "The stored balance and lifetime points, read from the database"
+        """Return {member id: (balance, lifetime points, tier id)} read
+        from the table"""
         member = cls.__table__()
         cursor = Transaction().connection.cursor()
         result = {}
         for sub_ids in grouped_slice([m.id for m in members], SLICE):
             cursor.execute(*member.select(
                     member.id, member.points_balance, member.lifetime_points,
+                    member.tier,
                     where=fields.SQL_OPERATORS['in'](member.id, sub_ids)))
-            for member_id, balance, lifetime in cursor:
-                result[member_id] = (balance or 0, lifetime or 0)
+            for member_id, balance, lifetime, tier in cursor:
+                result[member_id] = (balance or 0, lifetime or 0, tier)
         return result
-
-    @classmethod
-    def post_points(cls, entries):
-        """Append lines to the points ledger and return them.
-
-        Each entry is a dictionary with the keys:
-            member, points, reason and optionally origin, key (idempotency
-            key), date, reversal and allow_negative.
-
-        Concurrency: the members are locked first (in Tryton 8.0 the
-        transaction restarts with the lock taken before any read), then the
-        stored balance of each member is written in the same transaction as
-        its lines.  Writing the member row is what makes it exact on
-        PostgreSQL: under REPEATABLE READ a transaction whose snapshot
-        missed a concurrent posting fails to update the row (serialization
-        failure) and is retried, so the `balance after` of each line is the
-        running sum and the stored balance the sum of the lines.  An entry
-        whose key was already posted is not posted again: the existing line
-        is returned.
-        """
-        pool = Pool()
-        Line = pool.get('member.points.line')
-        Configuration = pool.get('member.configuration')
-        Date = pool.get('ir.date')
-
-        if not entries:
-            return []
-        _check_points_manager()
-        members = list({int(e['member']): e['member'] for e in entries}
-            .values())
-        members = cls.browse(members)
-        cls.lock(members)
-
-        keys = [e['key'] for e in entries if e.get('key')]
-        existing = {}
-        if keys:
-            for line in Line.search([('idempotency_key', 'in', keys)]):
-                existing[line.idempotency_key] = line
-        stored = cls._read_points(members)
-        balances = {i: b for i, (b, _) in stored.items()}
-        lifetimes = {i: l for i, (_, l) in stored.items()}
-        allow_negative = Configuration(1).allow_negative
-        now = clock.now()
-        results, to_create, positions = [], [], []
-        for entry in entries:
-            member = cls(int(entry['member']))
-            points = entry.get('points')
-            key = entry.get('key') or None
-            if key in existing:
-                line = existing[key]
-                if line is not None and line.member.id != member.id:
-                    raise IdempotencyKeyError(gettext(
-                            'member.msg_points_key_other_member', key=key))
-                results.append(line)
-                continue
-            if (not isinstance(points, int) or isinstance(points, bool)
-                    or not points):
-                raise PointsError(gettext(
-                        'member.msg_points_invalid', points=points))
-            text, code, params = reason_values(entry.get('reason'))
-            if not text and not code:
-                raise PointsError(gettext('member.msg_points_reason_required'))
-            balance = balances[member.id] + points
-            if (points < 0 and balance < 0
-                    and not (allow_negative or entry.get('allow_negative'))):
-                raise NegativeBalanceError(gettext(
-                        'member.msg_points_negative_balance',
-                        member=member.rec_name,
-                        balance=balances[member.id],
-                        points=-points))
-            balances[member.id] = balance
-            if points > 0 or entry.get('reversal'):
-                lifetimes[member.id] += points
-            origin = entry.get('origin')
-            if origin is not None and not isinstance(origin, str):
-                origin = str(origin)
-            to_create.append({
-                    'member': member.id,
-                    'date': entry.get('date') or now,
-                    'points': points,
-                    'reason_text': text,
-                    'reason_code': code,
-                    'reason_params': params,
-                    'origin': origin,
-                    'idempotency_key': key,
-                    'reversal': bool(entry.get('reversal')),
-                    'balance_after': balance,
-                    })
-            positions.append(len(results))
-            results.append(None)
-            if key:
-                # A key repeated in the same batch is posted once
-                existing[key] = None
-        if to_create:
-            with Transaction().set_context(_member_points_posting=True), \
-                    without_check_access():
-                lines = Line.create(to_create)
-            for position, line in zip(positions, lines):
-                results[position] = line
-            by_key = {l.idempotency_key: l for l in lines
-                if l.idempotency_key}
-            results = [r if r is not None else by_key[e['key']]
-                for r, e in zip(results, entries)]
-            touched = {l.member.id for l in lines}
-            args = []
-            for member in members:
-                if member.id in touched:
-                    args.extend(([member], {
-                                'points_balance': balances[member.id],
-                                'lifetime_points': lifetimes[member.id],
-                                }))
-            with without_check_access(), Transaction().set_context(
-                    _member_points_posting=True):
-                cls.write(*args)
-            cls.update_tiers(members, date=Date.today())
-        return results
-
-    @classmethod
-    def add_points(cls, member, points, reason, origin=None, key=None,
-            date=None, reversal=False):
-        "Post one line to the ledger of member and return it"
-        line, = cls.post_points([{
-                    'member': member,
-                    'points': points,
-                    'reason': reason,
-                    'origin': origin,
-                    'key': key,
-                    'date': date,
-                    'reversal': reversal,
-                    }])
-        return line
-
-    @classmethod
-    def credit_points(cls, member, points, reason, origin=None, key=None):
-        """Post a positive number of points to member, which the caller has
-        locked, and return (line id, balance after).
-
-        The same posting as add_points with two SQL statements instead of
-        the ORM (the hot path of check-ins): the line is inserted with the
-        running balance read from the member row, then the stored balance
-        and lifetime points are written.  A key posted before falls back to
-        add_points, which returns the existing line."""
-        pool = Pool()
-        Line = pool.get('member.points.line')
-        transaction = Transaction()
-        member_id = int(member)
-        text, code, params = reason_values(reason)
-        if (not isinstance(points, int) or isinstance(points, bool)
-                or points <= 0 or not (text or code)
-                or (transaction.check_access and transaction.user)):
-            line = cls.add_points(
-                member, points, reason, origin=origin, key=key)
-            return line.id, line.balance_after
-        cls.lock([cls(member_id)])
-        if origin is not None and not isinstance(origin, str):
-            origin = str(origin)
-        table = cls.__table__()
-        cursor = transaction.connection.cursor()
-        user = transaction.user
-
-        params_type = Line.reason_params.sql_type().base
-
-        def insert(user, member_id, points, text, code, params, origin, key,
-                date):
-            table = cls.__table__()
-            line = Line.__table__()
-            now = CurrentTimestamp()
-            return line.insert([
-                    line.create_uid, line.create_date, line.member,
-                    line.date, line.points, line.reason_text,
-                    line.reason_code, line.reason_params, line.origin,
-                    line.idempotency_key, line.reversal,
-                    line.balance_after],
-                table.select(
-                    Literal(user), now, table.id, Literal(date),
-                    Literal(points),
-                    Literal(text), Literal(code),
-                    Cast(Literal(params), params_type),
-                    Literal(origin), Literal(key),
-                    Literal(False),
-                    Coalesce(table.points_balance, 0) + points,
-                    where=table.id == member_id),
-                on_conflict=Conflict(line),
-                returning=[Returned('id'), Returned('balance_after')])
-
-        def update(user, member_id, points):
-            table = cls.__table__()
-            return table.update(
-                [table.points_balance, table.lifetime_points,
-                    table.write_uid, table.write_date],
-                [Coalesce(table.points_balance, 0) + points,
-                    Coalesce(table.lifetime_points, 0) + points,
-                    user, CurrentTimestamp()],
-                where=table.id == member_id,
-                returning=[Returned('lifetime_points'), Returned('tier')])
-        query = statement((cls.__name__, 'credit line'), insert,
-            user=user, member_id=member_id, points=points,
-            text=text, code=code,
-            params=Line.reason_params.sql_format(params), origin=origin,
-            key=key, date=clock.now())
-        update = statement((cls.__name__, 'credit balance'), update,
-            user=user, member_id=member_id, points=points)
-        connection = transaction.connection
-        if hasattr(connection, 'pipeline'):
-            # PostgreSQL: both statements in one round trip; the update
-            # is taken back if the line was not inserted (key posted)
-            update_cursor = connection.cursor()
-            with connection.pipeline():
-                cursor.execute(*query)
-                update_cursor.execute(*update)
-                row = cursor.fetchone()
-                lifetime, tier_id = update_cursor.fetchone()
-            if not row:
-                cursor.execute(*table.update(
-                        [table.points_balance, table.lifetime_points],
-                        [table.points_balance - points,
-                            table.lifetime_points - points],
-                        where=table.id == member_id))
-        else:
-            cursor.execute(*query)
-            row = cursor.fetchone()
-            if row:
-                cursor.execute(*update)
-                lifetime, tier_id = cursor.fetchone()
-        if not row:
-            invalidate_records(cls, [member_id])
-            line = cls.add_points(
-                member, points, reason, origin=origin, key=key)
-            return line.id, line.balance_after
-        line_id, balance_after = row
-        # The ORM caches of this transaction must not keep the old values
-        invalidate_records(cls, [member_id])
-        cls._update_tier_sql(member_id, lifetime, tier_id)
-        return line_id, balance_after
-
-    @classmethod
-    def balance_and_streak(cls, member_id):
-        """Return the points balance and the streak days (see
-        get_streak_days) of member, read in one SQL query"""
-        table = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(
-                table.points_balance, table.streak_length,
-                table.last_activity_date, where=table.id == int(member_id)))
-        balance, length, last = cursor.fetchone()
-        if isinstance(last, str):
-            last = dt.date.fromisoformat(last)
-        return balance or 0, cls._streak_days(last, length)
-
-    @classmethod
-    def _update_tier_sql(cls, member_id, lifetime, tier_id):
-        "Upgrade the tier of member when lifetime reaches a higher one"
-        pool = Pool()
-        Tier = pool.get('member.tier')
-        Date = pool.get('ir.date')
-        thresholds = Tier.thresholds()
-        reached = Tier.reached(thresholds, lifetime)
-        current = thresholds.get(tier_id)
-        if reached == tier_id or (
-                current is not None and reached is not None
-                and thresholds[reached] < current):
-            return
-        if reached is None and current is not None:
-            return
-        cls.update_tiers([cls(member_id)], date=Date.today())
 
     # Tiers
 
     @classmethod
-    def update_tiers(cls, members, allow_downgrade=False, date=None):
-        """Set the tier reached with the lifetime points.
+    def update_tiers(cls, members, allow_downgrade=False, lifetimes=None):
+        """Set the tier reached with the lifetime points: the one tier update,
+        after each posting and by the cron.
 
-        Upgrades always apply; a downgrade applies only with
-        allow_downgrade."""
+        Upgrades always apply; a downgrade applies only with allow_downgrade
+        (a tier no longer active is always left).  lifetimes is {member id:
+        (lifetime points, tier id)} when the caller knows them."""
         pool = Pool()
         Tier = pool.get('member.tier')
-        lifetime = {i: l for i, (_, l) in cls._read_points(members).items()}
-        to_write = {}
+        if lifetimes is None:
+            lifetimes = {i: (l, t)
+                for i, (_, l, t) in cls._read_points(members).items()}
+        thresholds = Tier.thresholds()
+        to_write = defaultdict(list)
         for member in members:
-            tier = Tier.tier_for(lifetime[member.id])
-            current = member.tier
-            if tier == current:
+            lifetime, current = lifetimes[member.id]
+            reached = Tier.reached(thresholds, lifetime)
+            if reached == current or (current in thresholds
+                    and not allow_downgrade
+                    and (reached is None
+                        or thresholds[reached] < thresholds[current])):
                 continue
-            if (current and current.active
-                    and (tier is None or tier.threshold < current.threshold)
-                    and not allow_downgrade):
-                continue
-            to_write.setdefault(tier.id if tier else None, []).append(member)
+            to_write[reached].append(member)
         if to_write:
             args = []
             for tier_id, records in to_write.items():
@@ -908,117 +560,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
             and config.is_period_start(date))
         for sub_members in grouped_slice(cls.search([]), SLICE):
             cls.update_tiers(
-                cls.browse(sub_members), allow_downgrade=allow_downgrade,
-                date=date)
-
-    # Streaks
-
-    def get_streak_days(self, name):
-        return self._streak_days(self.last_activity_date, self.streak_length)
-
-    @classmethod
-    def _streak_days(cls, last_activity_date, streak_length):
-        "The streak shown today: broken once a whole local day is missed"
-        pool = Pool()
-        Configuration = pool.get('member.configuration')
-        today = Configuration.get_cached().local_date()
-        if (last_activity_date
-                and last_activity_date >= today - dt.timedelta(days=1)):
-            return streak_length or 0
-        return 0
-
-    @classmethod
-    def record_daily_activity(cls, member, date=None, origin=None,
-            reason=None, base_points=None):
-        """Record that member was active on the local date.
-
-        The date defaults to today in the configured time zone.  The first
-        activity of a day extends the streak (or starts a new one after a
-        missed day), updates the best streak and posts the day's points
-        (base points and the bonuses of the streak rules) with the
-        idempotency key `streak:<member>:<date>`.  Later calls for the same
-        day, or for an earlier day, change nothing.
-
-        Return a dictionary with the keys: counted (bool), streak, points
-        and line.
-        """
-        pool = Pool()
-        Configuration = pool.get('member.configuration')
-        config = Configuration.get_cached()
-        _check_points_manager()
-        if date is None:
-            date = config.local_date()
-        elif isinstance(date, dt.datetime):
-            date = config.local_date(date)
-        member = cls(int(member))
-        cls.lock([member])
-        # Plain SQL on the locked row: the streak columns are computed here
-        # only, and the ORM write would cost more than the whole check-in
-        transaction = Transaction()
-        table = cls.__table__()
-        cursor = transaction.connection.cursor()
-        # One statement when the day extends or starts a streak (the
-        # right-hand sides read the old values); a day already counted, or
-        # earlier, matches no row
-        def update(member_id, date, yesterday, user):
-            table = cls.__table__()
-            streak = Case(
-                (table.last_activity_date == yesterday,
-                    Coalesce(table.streak_length, 0) + 1),
-                else_=Literal(1))
-            return table.update(
-                [table.streak_length, table.best_streak,
-                    table.last_activity_date, table.write_uid,
-                    table.write_date],
-                [streak,
-                    Case((Coalesce(table.best_streak, 0) >= streak,
-                            table.best_streak), else_=streak),
-                    date, user, CurrentTimestamp()],
-                where=(table.id == member_id)
-                & ((table.last_activity_date == Null)
-                    | (table.last_activity_date < date)),
-                returning=[Returned('streak_length')])
-        cursor.execute(*statement((cls.__name__, 'streak'), update,
-                member_id=member.id, date=date,
-                yesterday=date - dt.timedelta(days=1),
-                user=transaction.user))
-        row = cursor.fetchone()
-        if not row:
-            cursor.execute(*table.select(
-                    table.last_activity_date, table.streak_length,
-                    where=table.id == member.id))
-            last, length = cursor.fetchone()
-            if isinstance(last, str):
-                last = dt.date.fromisoformat(last)
-            return {
-                'counted': False,
-                'streak': length if date == last else None,
-                'points': 0,
-                'line': None,
-                }
-        streak, = row
-        invalidate_records(cls, [member.id])
-        points = config.streak_points(streak, base_points=base_points)
-        line = balance_after = None
-        if points:
-            reason = reason or ('member.msg_streak_reason', {
-                    'date': date, 'streak': streak})
-            key = 'streak:%s:%s' % (member.id, date.isoformat())
-            if points > 0:
-                with without_check_access():
-                    line_id, balance_after = cls.credit_points(
-                        member, points, reason, origin=origin, key=key)
-                line = pool.get('member.points.line')(line_id)
-            else:
-                line = cls.add_points(
-                    member, points, reason, origin=origin, key=key)
-        return {
-            'counted': True,
-            'streak': streak,
-            'points': points,
-            'line': line,
-            'balance_after': balance_after,
-            }
+                cls.browse(sub_members), allow_downgrade=allow_downgrade)
 
     @classmethod
     @ModelView.button_action('member.wizard_points_adjust')
@@ -1040,7 +582,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         sums = cls.ledger_sums(members)
         stored = cls._read_points(members)
         for member in members:
-            if sums[member.id] != stored[member.id]:
+            if sums[member.id] != stored[member.id][:2]:
                 wrong.append(member)
                 continue
             lines = Line.search(

@@ -7,16 +7,24 @@ import logging
 import re
 from decimal import Decimal
 
-from sql import Cast, Null
+from sql import Cast, Conflict, Literal, Null, With
+from sql.conditionals import Coalesce
+from sql.functions import CurrentTimestamp
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from .exceptions import LedgerAccessError, PointsError
+from trytond.modules.suite import clock
+from .exceptions import (
+    ConcurrentCreation, IdempotencyKeyError, LedgerAccessError,
+    NegativeBalanceError, PointsError)
+from .prepared import Returned, created, invalidate_records, statement
 
 logger = logging.getLogger(__name__)
 _REASON_CODE = re.compile(r'^[a-z][a-z0-9_]*\.msg_[a-z0-9_]+$')
@@ -66,6 +74,18 @@ def render_reason(code, params):
     except (KeyError, ValueError, TypeError):
         logger.warning("reason %s does not take %s", code, params)
         return gettext(code)
+
+
+def check_points_manager():
+    "Refuse RPC callers who are not points managers"
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    transaction = Transaction()
+    if transaction.user and transaction.check_access:
+        group_id = ModelData.get_id('member', 'group_points_manager')
+        if group_id not in User.get_groups():
+            raise AccessError(gettext('member.msg_points_manager_only'))
 
 
 def _reason_pattern(text):
@@ -256,13 +276,188 @@ class PointsLine(ModelSQL, ModelView):
     def check_modification(cls, mode, lines, values=None, external=False):
         super().check_modification(
             mode, lines, values=values, external=external)
+        # Lines are inserted by post only
         if mode == 'create':
-            if not Transaction().context.get('_member_points_posting'):
-                raise LedgerAccessError(gettext(
-                        'member.msg_points_line_post_only'))
+            raise LedgerAccessError(gettext(
+                    'member.msg_points_line_post_only'))
         elif mode in {'write', 'delete'}:
             raise LedgerAccessError(gettext(
                     'member.msg_points_line_immutable'))
+
+    @classmethod
+    def post(cls, entries):
+        """Append lines to the points ledger and return them: the one
+        posting of the suite (the back office, the check-ins, the streaks and
+        the bookings call it, through member.member.post_points).
+
+        Each entry is a dictionary with the keys member, points, reason and
+        optionally origin, key (idempotency key), date, reversal and
+        allow_negative.  An entry whose key was posted before is not posted
+        again: the existing line is returned.
+
+        The members are locked first (Member.hold_lock), then each entry is
+        one statement (see _post_statement).  Under REPEATABLE READ on
+        PostgreSQL a transaction whose snapshot missed a concurrent posting
+        fails to update the member row and is retried."""
+        pool = Pool()
+        Member = pool.get('member.member')
+        if not entries:
+            return []
+        check_points_manager()
+        posts = [cls._post_values(e) for e in entries]
+        Member.hold_lock([p['member'] for p in posts])
+        lines, new, tiers = [], [], {}
+        for post in posts:
+            row = cls._post_one(post)
+            if row is None:
+                lines.append(cls._not_posted(post))
+                continue
+            line_id, balance, lifetime, tier = row
+            tiers[post['member']] = (lifetime, tier)
+            new.append(line_id)
+            lines.append(cls(line_id, balance_after=balance))
+        if new:
+            invalidate_records(Member, list(tiers))
+            created(cls, new)
+            Member.update_tiers(Member.browse(list(tiers)), lifetimes=tiers)
+        return lines
+
+    @classmethod
+    def _post_values(cls, entry):
+        """Return the values of the statement of entry (see post), checked
+        before anything is posted"""
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        points = entry.get('points')
+        if (not isinstance(points, int) or isinstance(points, bool)
+                or not points):
+            raise PointsError(gettext(
+                    'member.msg_points_invalid', points=points))
+        text, code, params = reason_values(entry.get('reason'))
+        if not text and not code:
+            raise PointsError(gettext('member.msg_points_reason_required'))
+        origin = entry.get('origin')
+        reversal = bool(entry.get('reversal'))
+        return {
+            'member': int(entry['member']),
+            'points': points,
+            'text': text,
+            'code': code,
+            'params': cls.reason_params.sql_format(params),
+            'origin': str(origin) if origin is not None else None,
+            'key': entry.get('key') or None,
+            'date': entry.get('date') or clock.now(),
+            'reversal': reversal,
+            'lifetime': points if points > 0 or reversal else 0,
+            # Spending is refused below zero unless allowed
+            'allowed': bool(points > 0 or entry.get('allow_negative')
+                or Configuration.get_cached().allow_negative),
+            }
+
+    @classmethod
+    def _post_one(cls, values):
+        """Post the line of values; return (line id, balance after,
+        lifetime points, tier id) or None when nothing was posted (the key
+        was posted, or the balance would go below zero).
+
+        One statement on PostgreSQL (the line inserted in a WITH, the member
+        row updated from what it returns), two on SQLite, which refuses an
+        INSERT in a WITH: the update follows only an insert."""
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        values = dict(values, user=transaction.user)
+        if backend.name == 'postgresql':
+            cursor.execute(*statement((cls.__name__, 'post'),
+                    cls._post_statement, **values))
+            return cursor.fetchone()
+        lifetime = values.pop('lifetime')
+        cursor.execute(*statement((cls.__name__, 'post'),
+                cls._post_statement, **values))
+        row = cursor.fetchone()
+        if not row:
+            return None
+        cursor.execute(*statement((cls.__name__, 'post balance'),
+                cls._balance_statement, user=transaction.user,
+                member=values['member'], balance=row[1], lifetime=lifetime))
+        return row + cursor.fetchone()
+
+    @classmethod
+    def _post_statement(cls, member, points, text, code, params, origin,
+            key, date, reversal, allowed, user, lifetime=None):
+        """The statement that inserts the line of a posting with the
+        running balance of the member row (nothing when its key exists or
+        the balance would go below zero and it is not allowed) and, on
+        PostgreSQL, updates the member row with the inserted line"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        table = Member.__table__()
+        line = cls.__table__()
+        balance = Coalesce(table.points_balance, 0) + points
+        insert = line.insert([
+                line.create_uid, line.create_date, line.member, line.date,
+                line.points, line.reason_text, line.reason_code,
+                line.reason_params, line.origin, line.idempotency_key,
+                line.reversal, line.balance_after],
+            table.select(
+                Literal(user), CurrentTimestamp(), table.id, Literal(date),
+                Literal(points), Literal(text), Literal(code),
+                Cast(Literal(params), cls.reason_params.sql_type().base),
+                Literal(origin), Literal(key), Literal(reversal), balance,
+                where=(table.id == member) & ((balance >= 0) | allowed)),
+            on_conflict=Conflict(line),
+            returning=[Returned('id'), Returned('balance_after')])
+        if backend.name != 'postgresql':
+            return insert
+        posted = With('id', 'balance_after', query=insert)
+        return cls._balance_statement(user, member, posted.balance_after,
+            lifetime, table=table, posted=posted)
+
+    @classmethod
+    def _balance_statement(cls, user, member, balance, lifetime,
+            table=None, posted=None):
+        "The update of the member row by a posting"
+        pool = Pool()
+        Member = pool.get('member.member')
+        if table is None:
+            table = Member.__table__()
+        returning = [Returned('lifetime_points'), Returned('tier')]
+        if posted is not None:
+            returning = [posted.id, posted.balance_after] + returning
+        return table.update(
+            [table.points_balance, table.lifetime_points, table.write_uid,
+                table.write_date],
+            [balance, Coalesce(table.lifetime_points, 0) + lifetime, user,
+                CurrentTimestamp()],
+            from_=[posted] if posted is not None else None,
+            with_=[posted] if posted is not None else None,
+            where=table.id == member,
+            returning=returning)
+
+    @classmethod
+    def _not_posted(cls, values):
+        """Return the line of the key of values posted before, else raise
+        the error of why values were not posted"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        key = values['key']
+        if key:
+            lines = cls.search([('idempotency_key', '=', key)], limit=1)
+            if lines:
+                line, = lines
+                if line.member.id != values['member']:
+                    raise IdempotencyKeyError(gettext(
+                            'member.msg_points_key_other_member', key=key))
+                return line
+        member = Member(values['member'])
+        balance = member.points_balance or 0
+        if balance + values['points'] < 0 and not values['allowed']:
+            raise NegativeBalanceError(gettext(
+                    'member.msg_points_negative_balance',
+                    member=member.rec_name, balance=balance,
+                    points=-values['points']))
+        # The key was inserted by a transaction committed after this one
+        # started: the restarted transaction reads its line
+        raise ConcurrentCreation('member.points.line:%s' % key)
 
     @classmethod
     def copy(cls, lines, default=None):

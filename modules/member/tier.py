@@ -13,8 +13,6 @@ from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
-from .member import ClearCacheMixin
-
 # Ids per SQL query in batch reads
 SLICE = 1000
 
@@ -22,12 +20,9 @@ SLICE = 1000
 _thresholds_cache = Cache('member.tier.thresholds', context=False)
 
 
-class Tier(
-        ClearCacheMixin, DeactivableMixin, sequence_ordered(), ModelSQL,
-        ModelView):
+class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     "Member Tier"
     __name__ = 'member.tier'
-    _cleared_caches = (_thresholds_cache,)
 
     code = fields.Char("Code", required=True, strip=True)
     name = fields.Char("Name", required=True, translate=True)
@@ -65,6 +60,11 @@ class Tier(
             ('code_unique', Unique(t, t.code), 'member.msg_tier_code_unique'),
             ]
         cls._order = [('threshold', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def on_modification(cls, mode, tiers, field_names=None):
+        super().on_modification(mode, tiers, field_names=field_names)
+        _thresholds_cache.clear()
 
     @classmethod
     def default_threshold(cls):
@@ -118,15 +118,7 @@ class Tier(
     @staticmethod
     def reached(thresholds, lifetime_points):
         """Return the id of the tier of thresholds reached with
-        lifetime_points (the same choice as tier_for)"""
+        lifetime_points: the highest threshold (then id) reached"""
         reached = [(t, i) for i, t in thresholds.items()
             if t <= lifetime_points]
         return max(reached)[1] if reached else None
-
-    @classmethod
-    def tier_for(cls, lifetime_points):
-        "Return the highest active tier reached with lifetime_points"
-        tiers = cls.search([
-                ('threshold', '<=', lifetime_points),
-                ], order=[('threshold', 'DESC'), ('id', 'DESC')], limit=1)
-        return tiers[0] if tiers else None

@@ -559,7 +559,7 @@ def _wait_member_lock(transaction, Member, member_id):
 
     Return whether the member exists and is active (read with the lock).
     """
-    from trytond.modules.member.member import statement
+    from trytond.modules.member.prepared import statement
 
     def lock(member_id):
         table = Member.__table__()

@@ -17,6 +17,8 @@ from trytond.i18n import gettext
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
 
+from trytond.modules.member.member import member_context
+
 from .exceptions import (
     Forbidden, InvalidCredentials, LoginThrottled, TokenInvalid)
 
@@ -316,7 +318,7 @@ def authenticate(api_request, auth, kiosk=False):
     if not active:
         raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))
     member = Member(member_id)
-    context = {'member': member.id, '_check_access': True}
+    context = dict(member_context(member.id), _check_access=True)
     company = _company()
     if company:
         context['company'] = company

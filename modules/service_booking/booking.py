@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.suite import clock
-from trytond.modules.member.member import rec_name_domain
+from trytond.modules.member.member import context_member, rec_name_domain
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
@@ -680,7 +680,7 @@ class Booking(Workflow, ModelSQL, ModelView):
         ModelAccess = pool.get('ir.model.access')
         Service = pool.get('booking.service')
         member_id = cls._check_member(member)
-        if Transaction().context.get('member') is None:
+        if context_member() is None:
             ModelAccess.check(cls.__name__, 'create')
         service = Service._get_service(service)
         if isinstance(start, str):
@@ -791,11 +791,11 @@ class Booking(Workflow, ModelSQL, ModelView):
     def _check_member(cls, member, required=True):
         """Return the id of member, checked against the member of the
         context (a mini-program user acts only for its member)"""
-        context_member = Transaction().context.get('member')
+        request_member = context_member()
         if member is None:
-            member = context_member
+            member = request_member
         member_id = int(member) if member is not None else None
-        if context_member is not None and member_id != context_member:
+        if request_member is not None and member_id != request_member:
             raise BookingAccessError(gettext(
                     'service_booking.msg_booking_other_member'),
                 details={'member': member_id})

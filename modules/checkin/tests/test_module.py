@@ -14,6 +14,7 @@ from trytond.modules.checkin.exceptions import (
     CheckInError, InvalidTokenError, QRExpiredError)
 from trytond.modules.checkin.tag import normalize_tag
 from trytond.modules.suite import clock
+from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import create_member
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
@@ -1055,7 +1056,7 @@ class CheckinTestCase(ModuleTestCase):
         self.check_in(bob, event, START)
         with at(START), Transaction().set_user(user.id), \
                 Transaction().set_context(
-                    member=alice.id, _check_access=True):
+                    _check_access=True, **member_context(alice.id)):
             self.assertEqual(Event.search([]), [event])
             self.assertEqual(Attendance.search([]), [mine])
             # The member checks itself in, not another one

@@ -9,7 +9,7 @@ from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.modules.suite import clock
 from trytond.modules.member.member import (
-    mask_name, mask_phone, normalize_phone)
+    mask_name, mask_phone, member_context, normalize_phone)
 from trytond.modules.party.tests import (
     PartyCheckEraseMixin, PartyCheckReplaceMixin)
 from trytond.pool import Pool
@@ -340,8 +340,8 @@ class MemberTestCase(
             Member.add_points(other, 10, "Check-in", key='k1')
 
     @with_transaction()
-    def test_credit_points(self):
-        "credit_points posts like add_points, a key once, moves the tier"
+    def test_posting(self):
+        "A posting writes the line and the member row, a key once, the tier"
         pool = Pool()
         Member = pool.get('member.member')
         Line = pool.get('member.points.line')
@@ -349,21 +349,21 @@ class MemberTestCase(
         member = create_member()
         other = create_member("Other")
         Member.add_points(member, 10, "Welcome")
-        line_id, balance = Member.credit_points(
-            member, 95, " Check-in ", origin='member.member,1', key='c1')
-        line = Line(line_id)
+        line = Member.add_points(
+            member, 95, " Check-in ", origin='res.user,1', key='c1')
+        self.assertEqual(line.balance_after, 105)
+        line = Line(line.id)
         self.assertEqual(
-            (balance, line.balance_after, line.points, line.reason,
-                line.idempotency_key, line.member),
-            (105, 105, 95, "Check-in", 'c1', member))
+            (line.balance_after, line.points, line.reason,
+                line.idempotency_key, line.member, str(line.origin)),
+            (105, 95, "Check-in", 'c1', member, 'res.user,1'))
         member = Member(member.id)
         self.assertEqual(
             (member.points_balance, member.lifetime_points, member.tier),
             (105, 105, silver))
         # The same key again: the existing line, nothing posted
         self.assertEqual(
-            Member.credit_points(member, 95, "Check-in", key='c1'),
-            (line_id, 105))
+            Member.add_points(member, 95, "Check-in", key='c1'), line)
         member = Member(member.id)
         self.assertEqual(
             (member.points_balance, member.lifetime_points), (105, 105))
@@ -371,13 +371,15 @@ class MemberTestCase(
         self.assertEqual(Member.check_balances([member]), [])
         # The key of another member: refused, the other's balance untouched
         with self.assertRaisesRegex(UserError, 'another member'):
-            Member.credit_points(other, 5, "x", key='c1')
+            Member.add_points(other, 5, "x", key='c1')
         other = Member(other.id)
         self.assertEqual(
             (other.points_balance or 0, other.lifetime_points or 0), (0, 0))
-        # Not a positive number: add_points and its rules
+        # Spending below zero: refused, nothing posted
         with self.assertRaises(UserError):
-            Member.credit_points(member, -1000, "Spend")
+            Member.add_points(member, -1000, "Spend")
+        self.assertEqual(Member(member.id).points_balance, 105)
+        self.assertEqual(Member.check_balances([member, other]), [])
 
     @with_transaction()
     def test_points_line_immutable(self):
@@ -696,12 +698,14 @@ class MemberTestCase(
         Member.add_points(alice, 5, "a")
         Member.add_points(bob, 7, "b")
         with Transaction().set_user(user.id), \
-                Transaction().set_context(member=alice.id, _check_access=True):
+                Transaction().set_context(
+                    _check_access=True, **member_context(alice.id)):
             self.assertEqual(Member.search([]), [alice])
             self.assertEqual(
                 [l.member.id for l in Line.search([])], [alice.id])
         with Transaction().set_user(user.id), \
-                Transaction().set_context(member=bob.id, _check_access=True):
+                Transaction().set_context(
+                    _check_access=True, **member_context(bob.id)):
             self.assertEqual(Member.search([]), [bob])
 
 

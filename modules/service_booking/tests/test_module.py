@@ -12,6 +12,7 @@ from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_employee, set_company)
+from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import (
     create_company_shanghai, create_member)
 from trytond.modules.service_booking.exceptions import (
@@ -862,7 +863,7 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
 
             with Transaction().set_user(user.id), \
                     Transaction().set_context(
-                        member=s.member.id, _check_access=True):
+                        _check_access=True, **member_context(s.member.id)):
                 services = Service.list_services(s.member.id)
                 self.assertEqual([x['id'] for x in services], [s.service.id])
                 slots = Service.free_slots(

@@ -1,0 +1,101 @@
+# This file is part of the member module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""The prepared statements of the hot paths (points postings, streaks,
+check-ins) and what the ORM would do around their writes: internal to the
+suite (see doc/development.rst)."""
+from sql import Expression
+
+from trytond import backend
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+
+class Returned(Expression):
+    """An unqualified column name for RETURNING clauses (SQLite refuses
+    the alias that python-sql puts before the column)"""
+    __slots__ = ('_name',)
+
+    def __init__(self, name):
+        super().__init__()
+        self._name = name
+
+    def __str__(self):
+        return '"%s"' % self._name
+
+    @property
+    def params(self):
+        return ()
+
+
+class _Slot:
+    "The place of a value in a statement made by `statement`"
+    __slots__ = ('name',)
+
+    def __init__(self, name):
+        self.name = name
+
+
+_statements = {}
+
+
+def statement(key, build, /, **values):
+    """Return (SQL, parameters) of the python-sql query build(**values)
+    for cursor.execute.
+
+    The text of the query is made once per process and backend for key,
+    which must name everything the shape of the query depends on (tables,
+    columns): build is called with a placeholder for each value and the
+    placeholders are then replaced by values in the parameters.  Building
+    its queries was more than half of the Python time of a check-in, and
+    a constant text lets psycopg prepare the statement on the server."""
+    key = (backend.name, key)
+    try:
+        sql, slots = _statements[key]
+    except KeyError:
+        sql, params = tuple(build(**{n: _Slot(n) for n in values}))
+        slots = tuple((True, p.name) if isinstance(p, _Slot) else (False, p)
+            for p in params)
+        if {n for s, n in slots if s} != set(values):
+            raise ValueError("a value is not a parameter of %s" % (key,))
+        _statements[key] = sql, slots
+    return sql, tuple(values[v] if s else v for s, v in slots)
+
+
+def invalidate_records(Model, ids):
+    """Drop the ORM caches of the transaction for the records of Model
+    written with SQL (the way ModelSQL does it)"""
+    transaction = Transaction()
+    transaction.counter += 1
+    for cache in transaction.cache.values():
+        if Model.__name__ in cache:
+            model_cache = cache[Model.__name__]
+            for id_ in ids:
+                model_cache.pop(id_, None)
+
+
+def created(Model, ids):
+    """Do for the records of Model inserted with SQL what ModelStorage.create
+    does after its insert: count them as created in the transaction and
+    queue the triggers on creation"""
+    Trigger = Pool().get('ir.trigger')
+    Transaction().create_records[Model.__name__].extend(ids)
+    triggers = Trigger.get_triggers(Model.__name__, 'create')
+    if triggers:
+        records = Model.browse(ids)
+        for trigger in triggers:
+            trigger.queue_trigger_action(records)
+
+
+def written(Model, ids, write):
+    """Call write(), which updates the records of Model with SQL, as
+    ModelStorage.write would: the triggers on write whose condition the
+    records meet only afterwards are queued and the ORM caches dropped"""
+    Trigger = Pool().get('ir.trigger')
+    eligibles = {t: [r.id for r in Model.browse(ids) if not Trigger.eval(t, r)]
+        for t in Trigger.get_triggers(Model.__name__, 'write')}
+    result = write()
+    invalidate_records(Model, ids)
+    for trigger, eligible in eligibles.items():
+        trigger.queue_trigger_action(Model.browse(eligible))
+    return result

@@ -1,0 +1,216 @@
+# This file is part of the member module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+import datetime as dt
+
+from sql import Literal, Null
+from sql.conditionals import Case, Coalesce
+from sql.functions import CurrentTimestamp
+
+from trytond.model import ModelSQL, ModelView, fields
+from trytond.pool import Pool, PoolMeta
+from trytond.rpc import RPC
+from trytond.transaction import Transaction
+
+from .configuration import _cached
+from .points import check_points_manager
+from .prepared import Returned, invalidate_records, statement
+
+
+def _activity_result(result):
+    result = dict(result)
+    if result.get('line') is not None:
+        result['line'] = result['line'].id
+    return result
+
+
+class Member(metaclass=PoolMeta):
+    __name__ = 'member.member'
+
+    streak_length = fields.Integer(
+        "Streak Length", readonly=True,
+        help="The length of the last run of consecutive active days.")
+    streak_days = fields.Function(
+        fields.Integer(
+            "Current Streak",
+            help="Consecutive active days up to today or yesterday."),
+        'get_streak_days')
+    best_streak = fields.Integer("Best Streak", readonly=True)
+    last_activity_date = fields.Date("Last Activity", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__rpc__.update({
+                'record_daily_activity': RPC(
+                    readonly=False, result=_activity_result),
+                })
+
+    @classmethod
+    def default_streak_length(cls):
+        return 0
+
+    @classmethod
+    def default_best_streak(cls):
+        return 0
+
+    def get_streak_days(self, name):
+        return self._streak_days(self.last_activity_date, self.streak_length)
+
+    @classmethod
+    def _streak_days(cls, last_activity_date, streak_length):
+        "The streak shown today: broken once a whole local day is missed"
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        today = Configuration.get_cached().local_date()
+        if (last_activity_date
+                and last_activity_date >= today - dt.timedelta(days=1)):
+            return streak_length or 0
+        return 0
+
+    @classmethod
+    def balance_and_streak(cls, member_id):
+        """Return the points balance and the streak days (see
+        get_streak_days) of member, read in one SQL query"""
+        balance, last, length = cls._streak_row(int(member_id))
+        return balance or 0, cls._streak_days(last, length)
+
+    @classmethod
+    def record_daily_activity(cls, member, date=None, origin=None,
+            reason=None, base_points=None):
+        """Record that member was active on the local date.
+
+        The date defaults to today in the configured time zone.  The first
+        activity of a day extends the streak (or starts a new one after a
+        missed day), updates the best streak and posts the day's points
+        (base points and the bonuses of the streak rules) with the
+        idempotency key `streak:<member>:<date>`.  Later calls for the same
+        day, or for an earlier day, change nothing.
+
+        Return a dictionary with the keys: counted (bool), streak, points,
+        line and balance_after.
+        """
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        Member = pool.get('member.member')
+        config = Configuration.get_cached()
+        check_points_manager()
+        if date is None:
+            date = config.local_date()
+        elif isinstance(date, dt.datetime):
+            date = config.local_date(date)
+        member = cls(int(member))
+        cls.hold_lock([member])
+        streak = cls._extend_streak(member.id, date)
+        result = {
+            'counted': streak is not None,
+            'streak': streak,
+            'points': 0,
+            'line': None,
+            'balance_after': None,
+            }
+        if streak is None:
+            _, last, length = cls._streak_row(member.id)
+            result['streak'] = length if date == last else None
+            return result
+        points = config.streak_points(streak, base_points=base_points)
+        if points:
+            reason = reason or ('member.msg_streak_reason', {
+                    'date': date, 'streak': streak})
+            line = Member.add_points(member, points, reason, origin=origin,
+                key='streak:%s:%s' % (member.id, date.isoformat()))
+            result.update(points=points, line=line,
+                balance_after=line.balance_after)
+        return result
+
+    @classmethod
+    def _extend_streak(cls, member_id, date):
+        """Count date in the streak of member and return the new length, or
+        None when the day was counted already (or is earlier).
+
+        One statement on the locked row (the right-hand sides read the old
+        values): the streak columns are computed here only, and the ORM
+        write would cost more than the whole check-in."""
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+
+        def update(member_id, date, yesterday, user):
+            table = cls.__table__()
+            streak = Case(
+                (table.last_activity_date == yesterday,
+                    Coalesce(table.streak_length, 0) + 1),
+                else_=Literal(1))
+            return table.update(
+                [table.streak_length, table.best_streak,
+                    table.last_activity_date, table.write_uid,
+                    table.write_date],
+                [streak,
+                    Case((Coalesce(table.best_streak, 0) >= streak,
+                            table.best_streak), else_=streak),
+                    date, user, CurrentTimestamp()],
+                where=(table.id == member_id)
+                & ((table.last_activity_date == Null)
+                    | (table.last_activity_date < date)),
+                returning=[Returned('streak_length')])
+        cursor.execute(*statement((cls.__name__, 'streak'), update,
+                member_id=member_id, date=date,
+                yesterday=date - dt.timedelta(days=1),
+                user=transaction.user))
+        row = cursor.fetchone()
+        if row:
+            invalidate_records(cls, [member_id])
+            return row[0]
+
+    @classmethod
+    def _streak_row(cls, member_id):
+        """Return the points balance, the last active date and the streak
+        length of member, read from the table"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(
+                table.points_balance, table.last_activity_date,
+                table.streak_length, where=table.id == member_id))
+        balance, last, length = cursor.fetchone()
+        if isinstance(last, str):
+            last = dt.date.fromisoformat(last)
+        return balance, last, length
+
+
+class StreakRule(ModelSQL, ModelView):
+    "Streak Bonus"
+    __name__ = 'member.streak.rule'
+
+    configuration = fields.Many2One(
+        'member.configuration', "Configuration", required=True,
+        ondelete='CASCADE')
+    day = fields.Integer(
+        "Streak Day", required=True,
+        domain=[('day', '>', 0)],
+        help="The length of the streak on which the bonus is awarded.")
+    repeat = fields.Boolean(
+        "Repeat",
+        help="If checked, the bonus is awarded on every multiple of the "
+        "streak day.")
+    bonus = fields.Integer(
+        "Bonus Points", required=True,
+        domain=[('bonus', '>', 0)])
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('configuration')
+        cls._order.insert(0, ('day', 'ASC'))
+
+    @classmethod
+    def default_configuration(cls):
+        return 1
+
+    @classmethod
+    def on_modification(cls, mode, rules, field_names=None):
+        super().on_modification(mode, rules, field_names=field_names)
+        _cached.clear()
+
+    def applies(self, streak):
+        if self.repeat:
+            return streak > 0 and streak % self.day == 0
+        return streak == self.day
