@@ -10,23 +10,15 @@ stops: the table must follow the code); tests are unittest ids."""
 POINTS = 'tests.test_points_concurrency.PointsConcurrencyTestCase.'
 CHECKIN = 'tests.test_checkin_concurrency.CheckinConcurrencyTestCase.'
 BOOKING = 'tests.test_booking_concurrency.BookingConcurrencyTestCase.'
-MEMBER = 'modules/member/member.py'
+POINTS_PY = 'modules/member/points.py'
 ATTENDANCE = 'modules/checkin/attendance.py'
 BOOKING_PY = 'modules/service_booking/booking.py'
 
 MUTATIONS = [
-    ("post_points: no member lock", [
-            (MEMBER,
-                "        members = cls.browse(members)\n"
-                "        cls.lock(members)\n",
-                "        members = cls.browse(members)\n"),
-            ],
-        [POINTS + 'test_concurrent_postings']),
-    ("credit_points: no member lock", [
-            (MEMBER,
-                "        cls.lock([cls(member_id)])\n"
-                "        if origin is not None",
-                "        if origin is not None"),
+    ("posting: no member lock (post_points, credit_points, check-ins)", [
+            (POINTS_PY,
+                "        Member.hold_lock([p['member'] for p in posts])\n",
+                ""),
             ],
         [POINTS + 'test_concurrent_postings']),
     ("isolation: READ COMMITTED", [
@@ -38,7 +30,7 @@ MUTATIONS = [
     ("check_in: no member lock", [
             (ATTENDANCE,
                 "        cls._check_access(member, credential)\n"
-                "        Member.lock([member])\n",
+                "        Member.hold_lock([member])\n",
                 "        cls._check_access(member, credential)\n"),
             ],
         [CHECKIN + 'test_concurrent_check_ins']),
