@@ -1,4 +1,8 @@
-"""A local fake WeChat server and helpers for the message tests"""
+# This file is part of the outbox module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""A local fake WeChat server and helpers for the outbox tests (also used by
+the cross-module tests and scripts/soak_messages.py)"""
 import collections
 import json
 import threading
