@@ -26,24 +26,20 @@ def _member_to_party(model):
     table_h.drop_column('member')
 
 
-class Subscription(metaclass=PoolMeta):
+class _MemberToParty:
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        if backend.TableHandler.table_exist('member_member'):
+            _member_to_party(cls)
+
+
+class Subscription(_MemberToParty, metaclass=PoolMeta):
     __name__ = 'outbox.subscription'
 
-    @classmethod
-    def __register__(cls, module):
-        super().__register__(module)
-        if backend.TableHandler.table_exist('member_member'):
-            _member_to_party(cls)
 
-
-class Message(metaclass=PoolMeta):
+class Message(_MemberToParty, metaclass=PoolMeta):
     __name__ = 'outbox.message'
-
-    @classmethod
-    def __register__(cls, module):
-        super().__register__(module)
-        if backend.TableHandler.table_exist('member_member'):
-            _member_to_party(cls)
 
     @classmethod
     def _get_origin(cls):

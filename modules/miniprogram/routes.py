@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from trytond.i18n import gettext
 from trytond.modules.suite.tools import parse_datetime
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import Transaction
 
 from . import openapi
 from .api import (
