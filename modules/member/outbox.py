@@ -27,6 +27,8 @@ def _member_to_party(model):
 
 
 class _MemberToParty:
+    __slots__ = ()
+
     @classmethod
     def __register__(cls, module):
         super().__register__(module)
