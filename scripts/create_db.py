@@ -21,7 +21,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 # In dependency order; only those present under modules/ are activated.
-SUITE = ['suite', 'member', 'checkin', 'service_booking', 'miniprogram']
+SUITE = [
+    'suite', 'outbox', 'member', 'checkin', 'service_booking', 'miniprogram']
 
 
 def suite_modules():

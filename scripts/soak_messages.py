@@ -5,7 +5,7 @@ and logged.
 On PostgreSQL (TRYTOND_DATABASE__URI, default postgresql:///) a fresh
 database (default soak_messages, made by scripts/create_db.py, dropped at the
 end unless --keep) gets N WeChat messages queued through the outbox's own
-API (member.message.queue) for N members with subscription credits.  A slow
+API (outbox.message.queue) for N members with subscription credits.  A slow
 fake WeChat server (--delay seconds a message) counts every valid
 subscribeMessage.send it receives by the message's dedup key.
 
@@ -13,7 +13,7 @@ The sender runs as separate OS processes, as in production
 (docker-compose.yml / scripts/service):
 
 - mode `worker` (default, the production topology, [queue] worker on): a
-  scheduler process runs the cron task `member.message|send_queued` every
+  scheduler process runs the cron task `outbox.message|send_queued` every
   --tick seconds (what trytond-cron does every minute: ir.cron run_once in
   a transaction) and `trytond-worker -d DB -n P` sends the tasks it queues;
   the worker is the process killed;
@@ -71,10 +71,10 @@ import urllib.parse
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.messages_tools import FakeWeChat  # noqa: E402
+from trytond.modules.outbox.tests.tools import FakeWeChat  # noqa: E402
 
 PHASE = "kill the sender mid-send"
-METHOD = 'member.message|send_queued'
+METHOD = 'outbox.message|send_queued'
 TEMPLATE = 'soak_wechat'
 KEY_FIELD = 'character_string1'
 RECOVERY = re.compile(r'message (\d+) interrupted while sending')
@@ -153,20 +153,20 @@ def transaction(database, func, readonly=False):
 
 def setup(database, args):
     """Configure the outbox, create the members and their credits, and
-    queue the messages through member.message.queue; return
+    queue the messages through outbox.message.queue; return
     {dedup key: message id}"""
     from trytond.pool import Pool
 
     def configure():
         pool = Pool()
-        Configuration = pool.get('member.configuration')
-        Template = pool.get('member.message.template')
+        Configuration = pool.get('outbox.configuration')
+        Template = pool.get('outbox.template')
         configuration = Configuration(1)
-        configuration.message_sending_timeout = dt.timedelta(
+        configuration.sending_timeout = dt.timedelta(
             seconds=args.sending_timeout)
-        configuration.message_batch_limit = args.batch_limit
-        configuration.message_max_attempts = 10
-        configuration.message_retry_delay = dt.timedelta(seconds=1)
+        configuration.batch_limit = args.batch_limit
+        configuration.max_attempts = 10
+        configuration.retry_delay = dt.timedelta(seconds=1)
         configuration.save()
         Template.create([{
                     'code': TEMPLATE,
@@ -181,8 +181,8 @@ def setup(database, args):
     def members():
         pool = Pool()
         Member = pool.get('member.member')
-        Template = pool.get('member.message.template')
-        Subscription = pool.get('member.message.subscription')
+        Template = pool.get('outbox.template')
+        Subscription = pool.get('outbox.subscription')
         template = Template.get(TEMPLATE)
         created = Member.create([{
                     'name': "Soak %04d" % i,
@@ -191,17 +191,17 @@ def setup(database, args):
         per_member = -(-args.messages // args.members)
         # One credit a message, and spare ones: a duplicate may take one
         Subscription.create([{
-                    'member': m.id, 'template': template.id,
+                    'party': m.party.id, 'template': template.id,
                     'credits': per_member + args.kills + 1,
                     } for m in created])
-        return [m.id for m in created]
-    member_ids = transaction(database, members)
+        return [m.party.id for m in created]
+    party_ids = transaction(database, members)
 
     def queue():
-        Message = Pool().get('member.message')
+        Message = Pool().get('outbox.message')
         messages = Message.queue([{
                     'template': TEMPLATE,
-                    'member': member_ids[i % len(member_ids)],
+                    'party': party_ids[i % len(party_ids)],
                     'payload': {'key': 'soak-%05d' % i, 'text': "Soak"},
                     'dedup_key': 'soak-%05d' % i,
                     } for i in range(args.messages)])
@@ -217,7 +217,7 @@ def states(database):
     from trytond.pool import Pool
 
     def read():
-        Message = Pool().get('member.message')
+        Message = Pool().get('outbox.message')
         return collections.Counter(
             m.state for m in Message.search([]))
     return transaction(database, read, readonly=True)
@@ -227,7 +227,7 @@ def final_states(database):
     from trytond.pool import Pool
 
     def read():
-        Message = Pool().get('member.message')
+        Message = Pool().get('outbox.message')
         return {m.dedup_key: (m.id, m.state, m.attempts, m.last_error or '')
             for m in Message.search([])}
     return transaction(database, read, readonly=True)
@@ -521,11 +521,11 @@ def main():
     parser.add_argument('--tick', type=float, default=2.0,
         help="seconds between the runs of the cron task send_queued")
     parser.add_argument('--batch-limit', type=int,
-        help="message_batch_limit: messages handed over per cron run "
+        help="batch_limit: messages handed over per cron run "
         "(default: a task of [queue] batch_size 20 for each worker "
         "process)")
     parser.add_argument('--sending-timeout', type=float, default=8,
-        help="message_sending_timeout in seconds (a huge value disables "
+        help="sending_timeout in seconds (a huge value disables "
         "the recovery of interrupted messages)")
     parser.add_argument('--down', type=float, default=0.2,
         help="seconds the killed sender stays down")

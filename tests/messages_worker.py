@@ -17,7 +17,7 @@ def main():
     action = sys.argv[1]
     if action == 'token':
         def get():
-            return Pool().get('member.wechat.token').get_token()
+            return Pool().get('outbox.wechat.token').get_token()
         print(run_transaction(database, get))
     elif action == 'cron':
         model, method, now = sys.argv[2:5]

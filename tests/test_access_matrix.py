@@ -91,15 +91,21 @@ checkin.report.member            ---- r--- r--- r--- r--- rwcd r--- r--- r--- r-
 # and writes nothing: the API changes a member through model methods.
 member.configuration             r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 member.member                    ---- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
-member.message                   ---- ---- ---- ---- r--- rwcd r--- ---- ---- ---- ----
-member.message.subscription      ---- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
-member.message.template          ---- ---- ---- ---- r--- rwcd r--- ---- ---- ---- ----
 # The ledger (__access__ member): append-only whatever the access says,
 # lines are posted by Member.post_points only (tested below)
 member.points.line               ---- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 member.streak.rule               r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 member.tier                      r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
-member.wechat.token              ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
+
+# The outbox (its own menu is for Administration): member staff read the
+# messages, templates and subscriptions, member administrators manage them;
+# the self-service group reads its own messages and subscriptions (record
+# rules on the member's party) and the templates, never the token.
+outbox.configuration             r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
+outbox.message                   ---- ---- ---- ---- r--- rwcd r--- r--- ---- ---- ----
+outbox.subscription              ---- ---- ---- ---- r--- rwcd r--- r--- ---- ---- ----
+outbox.template                  ---- ---- ---- ---- r--- rwcd r--- r--- ---- ---- ----
+outbox.wechat.token              ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
 
 # Booking: the front desk books for members and sees every booking, staff
 # run the bookings of their resources (record rule), administrators set up
@@ -131,8 +137,8 @@ BUTTONS = {
     ('checkin.event', 'kiosk_link'): EVENT_RUNNERS,
     ('checkin.event', 'renew_secret'): {'cadm'},
     ('member.member', 'adjust_points'): {'pts'},
-    ('member.message', 'retry'): {'madm'},
-    ('member.message', 'cancel'): {'madm'},
+    ('outbox.message', 'retry'): {'madm'},
+    ('outbox.message', 'cancel'): {'madm'},
     ('booking.booking', 'draft'): {'badm'},
     ('booking.booking', 'submit'): {'book', 'badm'},
     ('booking.booking', 'confirm'): {'staff', 'badm'},
@@ -313,6 +319,9 @@ class AccessMatrixTestCase(unittest.TestCase):
         Exception_ = pool.get('booking.resource.exception')
         Line = pool.get('member.points.line')
         Member = pool.get('member.member')
+        Message = pool.get('outbox.message')
+        Subscription = pool.get('outbox.subscription')
+        Template = pool.get('outbox.template')
         User = pool.get('res.user')
         ModelData = pool.get('ir.model.data')
 
@@ -355,6 +364,17 @@ class AccessMatrixTestCase(unittest.TestCase):
                         'closed': True,
                         }])
 
+        template, = Template.create([{
+                    'code': 'self', 'name': "Self", 'subject': "Hello",
+                    'wechat_template_id': 'TPL-SELF'}])
+        messages = {}
+        for member in members:
+            messages[member], = Message.create([{
+                        'template': template.id, 'party': member.party.id,
+                        'channel': 'email', 'recipient': 'a@example.com'}])
+            Subscription.record_subscription(
+                member.party, {'TPL-SELF': 'accept'})
+
         def owners(records):
             return {r.member for r in records}
 
@@ -374,6 +394,12 @@ class AccessMatrixTestCase(unittest.TestCase):
                     self.assertEqual(len(bookings), 1)
                     self.assertEqual(owners(bookings), {member})
                     self.assertEqual(Exception_.search([]), [])
+                    self.assertEqual(Message.search([]), [messages[member]])
+                    self.assertEqual(
+                        [s.party for s in Subscription.search([])],
+                        [member.party])
+                    self.assertIn(
+                        'self', [t.code for t in Template.search([])])
 
                     with self.assertRaises(AccessError):
                         Member.read([other.id], ['name'])
@@ -382,6 +408,8 @@ class AccessMatrixTestCase(unittest.TestCase):
                     self.assertEqual(other_lines, [])
                     with self.assertRaises(AccessError):
                         Member.write([member], {'address': "Elsewhere"})
+                    with self.assertRaises(AccessError):
+                        Message.read([messages[other].id], ['subject'])
 
         # Without a member in the context: nothing
         with self.as_user(users[0], company=company.id):
@@ -389,6 +417,8 @@ class AccessMatrixTestCase(unittest.TestCase):
             self.assertEqual(Line.search([]), [])
             self.assertEqual(Attendance.search([]), [])
             self.assertEqual(Booking.search([]), [])
+            self.assertEqual(Message.search([]), [])
+            self.assertEqual(Subscription.search([]), [])
 
     @with_transaction()
     def test_ledger_append_only(self):

@@ -11,9 +11,9 @@ import threading
 import unittest
 
 from trytond import config
+from trytond.modules.outbox.tests.tools import run_tasks
 from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
 
-from .messages_tools import run_tasks
 from .tools import run_transaction
 
 # 2026-03-02 09:00 in Shanghai
@@ -103,7 +103,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def clear():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             Message.delete(Message.search([]))
         run_transaction(DB_NAME, clear)
         self.smtp.clear()
@@ -114,7 +114,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def send():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return [m.id for m in Message.send_queued()]
         context = {'_clock_now': now} if now else None
         ids = run_transaction(DB_NAME, send, context=context)
@@ -125,7 +125,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def read():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             message = Message(message_id)
             return {n: getattr(message, n) for n in [
                     'state', 'attempts', 'channel', 'recipient',
@@ -144,7 +144,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         run_tasks(DB_NAME)
 
         def messages():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return [m.id for m in Message.search([
                         ('template.code', '=', 'checkin_daily_report'),
                         ])]
@@ -156,7 +156,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         from trytond.transaction import Transaction
 
         def queue():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             message, = Message.queue([{
                         'template': 'checkin_daily_report',
                         'user': self.organizer_id,
@@ -216,12 +216,12 @@ class EmailMessagesTestCase(unittest.TestCase):
             pool = Pool()
             ContactMechanism = pool.get('party.contact_mechanism')
             Member = pool.get('member.member')
-            Message = pool.get('member.message')
+            Message = pool.get('outbox.message')
             User = pool.get('res.user')
             member, = Member.search([('name', '=', "Ann")])
             values = [{
                     'template': 'checkin_daily_report',
-                    'member': member.id,
+                    'party': member.party.id,
                     'payload': {'date': 'today'},
                     'dedup_key': 'no-channel',
                     }]
@@ -246,7 +246,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         self.send()
 
         def states():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return [m.state for m in Message.search([])]
         self.assertEqual(run_transaction(DB_NAME, states), ['sent'])
 
@@ -258,7 +258,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         self.assertEqual(self.smtp.received, [])
 
         def count():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return Message.search_count([])
         self.assertEqual(run_transaction(DB_NAME, count), 0)
 
@@ -269,7 +269,7 @@ class EmailMessagesTestCase(unittest.TestCase):
         message_id = self.queue()
         config.set('email', 'uri', 'smtp://127.0.0.1:%d' % free_port())
         try:
-            with self.assertLogs('trytond.modules.member.message',
+            with self.assertLogs('trytond.modules.outbox.message',
                     'WARNING') as logs:
                 self.assertEqual(self.send(now), [message_id])
             self.assertIn("SMTP unavailable", logs.output[0])

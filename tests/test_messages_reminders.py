@@ -46,7 +46,7 @@ class RemindersTestCase(unittest.TestCase):
             Booking = pool.get('booking.booking')
             Template = pool.get('product.template')
             Uom = pool.get('product.uom')
-            Message = pool.get('member.message')
+            Message = pool.get('outbox.message')
             Message.delete(Message.search([]))
             Booking.write(Booking.search([]), {'state': 'cancelled'})
             companies = Company.search([])
@@ -113,7 +113,7 @@ class RemindersTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def reminders():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return sorted(m.dedup_key for m in Message.search([
                         ('dedup_key', 'like', 'booking-reminder:%'),
                         ]))
@@ -150,7 +150,7 @@ class RemindersTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def notices():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return [(m.origin.id, m.template.code, m.subject)
                 for m in Message.search([
                         ('template.code', '=', 'booking_state')])]

@@ -8,9 +8,9 @@ import subprocess
 import unittest
 
 from trytond import backend, config
+from trytond.modules.outbox.tests.tools import FakeWeChat, run_tasks
 from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
 
-from .messages_tools import FakeWeChat, run_tasks
 from .tools import run_transaction, worker_command
 
 NOW = dt.datetime(2024, 5, 1, 8, 0, 0)
@@ -35,7 +35,7 @@ class WeChatMessagesTestCase(unittest.TestCase):
             from trytond.pool import Pool
             pool = Pool()
             Member = pool.get('member.member')
-            Template = pool.get('member.message.template')
+            Template = pool.get('outbox.template')
             member, = Member.create([{
                         'name': "Wei", 'wechat_openid': 'OPENID-1'}])
             template, = Template.create([{
@@ -43,8 +43,8 @@ class WeChatMessagesTestCase(unittest.TestCase):
                         'wechat_template_id': 'TPL-1',
                         'wechat_data': 'thing1: {text}\ntime2: {when}',
                         'subject': "Test", 'body': "Hello {text}"}])
-            return member.id, template.id
-        cls.member_id, cls.template_id = run_transaction(DB_NAME, setup)
+            return member.party.id, template.id
+        cls.party_id, cls.template_id = run_transaction(DB_NAME, setup)
 
     @classmethod
     def tearDownClass(cls):
@@ -68,9 +68,9 @@ class WeChatMessagesTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def subscribe():
-            Subscription = Pool().get('member.message.subscription')
+            Subscription = Pool().get('outbox.subscription')
             return Subscription.record_subscription(
-                self.member_id, results or {'TPL-1': 'accept'})
+                self.party_id, results or {'TPL-1': 'accept'})
         return run_transaction(DB_NAME, subscribe)
 
     def queue(self, text, rollback=False, now=NOW):
@@ -78,10 +78,10 @@ class WeChatMessagesTestCase(unittest.TestCase):
         from trytond.transaction import Transaction
 
         def queue():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             message, = Message.queue([{
                         'template': 'test_wechat',
-                        'member': self.member_id,
+                        'party': self.party_id,
                         'payload': {'text': text, 'when': '2024-05-01 10:00'},
                         }])
             if rollback:
@@ -93,7 +93,7 @@ class WeChatMessagesTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def send():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return [m.id for m in Message.send_queued()]
         ids = run_transaction(DB_NAME, send, context=self.context(now))
         run_tasks(DB_NAME)
@@ -103,7 +103,7 @@ class WeChatMessagesTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def read():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             message = Message(message_id)
             return {n: getattr(message, n) for n in [
                     'state', 'attempts', 'next_try', 'last_error',
@@ -114,8 +114,8 @@ class WeChatMessagesTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def credits():
-            Subscription = Pool().get('member.message.subscription')
-            return Subscription.credits_of(self.member_id, self.template_id)
+            Subscription = Pool().get('outbox.subscription')
+            return Subscription.credits_of(self.party_id, self.template_id)
         return run_transaction(DB_NAME, credits)
 
     def test_send_consumes_credit(self):
@@ -198,7 +198,7 @@ class WeChatMessagesTestCase(unittest.TestCase):
         self.assertEqual(self.fake.sent, [])
 
         def search():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return Message.search_count([('payload', 'like', '%ghost%')])
         self.assertEqual(run_transaction(DB_NAME, search), 0)
 
@@ -208,7 +208,7 @@ class WeChatMessagesTestCase(unittest.TestCase):
         self.subscribe()
 
         def stale():
-            Token = Pool().get('member.wechat.token')
+            Token = Pool().get('outbox.wechat.token')
             Token.write([Token(Token._holder_id())], {
                     'access_token': 'STALE',
                     'expires_at': NOW + dt.timedelta(hours=1),
@@ -232,7 +232,7 @@ class WeChatMessagesTestCase(unittest.TestCase):
         message_id = self.queue("crash")
 
         def claim():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return Message.send_queued()
         # The worker never runs the task: the process died
         run_transaction(DB_NAME, claim, context=self.context())
@@ -258,7 +258,7 @@ class WeChatMessagesTestCase(unittest.TestCase):
         message_id = self.queue("late")
 
         def claim():
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             return [m.id for m in Message.send_queued()]
         tasks = Transaction().tasks
         self.assertEqual(
@@ -289,7 +289,7 @@ class WeChatMessagesTestCase(unittest.TestCase):
         from trytond.pool import Pool
 
         def clear():
-            Token = Pool().get('member.wechat.token')
+            Token = Pool().get('outbox.wechat.token')
             Token.write([Token(Token._holder_id())], {
                     'access_token': None, 'expires_at': None})
         run_transaction(DB_NAME, clear)

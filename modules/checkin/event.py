@@ -1168,7 +1168,7 @@ class Event(Workflow, ModelSQL, ModelView):
         Configuration = pool.get('checkin.configuration')
         Attendance = pool.get('checkin.attendance')
         Roster = pool.get('checkin.event-member.member')
-        Message = pool.get('member.message')
+        Message = pool.get('outbox.message')
         delay = Configuration(1).missed_reminder
         if delay is None:
             return []
@@ -1177,6 +1177,7 @@ class Event(Workflow, ModelSQL, ModelView):
         cursor = Transaction().connection.cursor()
         roster = Roster.__table__()
         attendance = Attendance.__table__()
+        member = pool.get('member.member').__table__()
         values = []
         with without_check_access():
             events = cls.search([
@@ -1197,8 +1198,9 @@ class Event(Workflow, ModelSQL, ModelView):
                         & (attendance.member == roster.member)
                         & (attendance.day_key == day_key)
                         & (attendance.counted == Literal(True))
+                        ).join(member, condition=member.id == roster.member
                         ).select(
-                        roster.member,
+                        roster.member, member.party,
                         where=(roster.event == event.id)
                         & (attendance.id == Null),
                         order_by=[roster.member.asc]))
@@ -1210,10 +1212,10 @@ class Event(Workflow, ModelSQL, ModelView):
                     'place': (event.place.rec_name if event.place
                         else event.address or ''),
                     }
-                for member_id, in cursor.fetchall():
+                for member_id, party_id in cursor.fetchall():
                     values.append({
                             'template': 'checkin_missed',
-                            'member': member_id,
+                            'party': party_id,
                             'payload': payload,
                             'origin': str(event),
                             'dedup_key': 'checkin-missed:%d:%d:%d' % (
@@ -1233,7 +1235,7 @@ class Event(Workflow, ModelSQL, ModelView):
         pool = Pool()
         MemberConfiguration = pool.get('member.configuration')
         Organizer = pool.get('checkin.event-res.user')
-        Message = pool.get('member.message')
+        Message = pool.get('outbox.message')
         if date is None:
             date = MemberConfiguration(1).local_date(
                 clock.now()) - dt.timedelta(days=1)
@@ -1312,7 +1314,7 @@ class Event(Workflow, ModelSQL, ModelView):
         queue it (run by the task queue)"""
         pool = Pool()
         User = pool.get('res.user')
-        Message = pool.get('member.message')
+        Message = pool.get('outbox.message')
         AttendanceExcel = pool.get('checkin.attendance.excel', type='report')
         if isinstance(date, str):
             date = dt.date.fromisoformat(date)

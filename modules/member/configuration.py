@@ -49,26 +49,6 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="Points awarded for each day of activity.")
     streak_rules = fields.One2Many(
         'member.streak.rule', 'configuration', "Streak Bonuses")
-    message_language = fields.Char(
-        "Message Language",
-        help="The language code of the messages to members "
-        "(default: the language of the database).")
-    message_max_attempts = fields.Integer(
-        "Maximum Attempts", required=True,
-        domain=[('message_max_attempts', '>', 0)],
-        help="After so many failed attempts a message is failed.")
-    message_retry_delay = fields.TimeDelta(
-        "Retry Delay", required=True,
-        help="The wait before the second attempt; it doubles at each "
-        "attempt.")
-    message_sending_timeout = fields.TimeDelta(
-        "Sending Timeout", required=True,
-        help="A message still sending after this time (the process "
-        "stopped) is queued again: it may be delivered twice.")
-    message_batch_limit = fields.Integer(
-        "Messages per Run",
-        help="The most messages the scheduler hands over at each run.\n"
-        "Leave empty for no limit.")
 
     @classmethod
     def default_timezone(cls):
@@ -96,22 +76,6 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_streak_base_points(cls):
         return 10
-
-    @classmethod
-    def default_message_max_attempts(cls):
-        return 5
-
-    @classmethod
-    def default_message_retry_delay(cls):
-        return dt.timedelta(minutes=1)
-
-    @classmethod
-    def default_message_sending_timeout(cls):
-        return dt.timedelta(minutes=15)
-
-    @classmethod
-    def default_message_batch_limit(cls):
-        return 1000
 
     @classmethod
     def on_modification(cls, mode, records, field_names=None):

@@ -30,19 +30,6 @@ class PasswordError(UserError):
     pass
 
 
-class MessageError(UserError):
-    pass
-
-
-class SubscriptionTemplateError(MessageError):
-    "A subscription answer names templates that do not exist"
-    error_code = 'unknown_template'
-
-    def __init__(self, message, details=None):
-        super().__init__(message)
-        self.details = dict(details or {})
-
-
 class ReplaceMemberError(UserError):
     pass
 

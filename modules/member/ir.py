@@ -8,8 +8,11 @@ from trytond.transaction import Transaction
 from trytond.modules.suite import clock
 from .member import context_member
 
-# The models whose record rules depend on the member of the request
-MEMBER_RULE_MODELS = {'member.member', 'member.points.line'}
+# The models whose record rules depend on the member of the request (the
+# messages and subscriptions of the outbox through the member's party)
+OUTBOX_RULE_MODELS = {'outbox.message', 'outbox.subscription'}
+MEMBER_RULE_MODELS = {'member.member', 'member.points.line'} | (
+    OUTBOX_RULE_MODELS)
 
 
 class Rule(metaclass=PoolMeta):
@@ -24,8 +27,22 @@ class Rule(metaclass=PoolMeta):
     def _get_context(cls, model_name):
         context = super()._get_context(model_name)
         if model_name in cls._member_rule_models():
-            context['member_id'] = context_member() or -1
+            context['member_id'] = member_id = context_member() or -1
+            if model_name in OUTBOX_RULE_MODELS:
+                context['member_party_id'] = cls._member_party_id(member_id)
         return context
+
+    @classmethod
+    def _member_party_id(cls, member_id):
+        "Return the party of the member (read apart from the record rules)"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = Member.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*member.select(
+                member.party, where=member.id == member_id))
+        row = cursor.fetchone()
+        return row[0] if row else -1
 
     @classmethod
     def _get_cache_key(cls, model_names):
@@ -42,10 +59,8 @@ class Cron(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.method.selection.extend([
-                ('member.member|recompute_tiers', "Recompute Member Tiers"),
-                ('member.message|send_queued', "Send Queued Messages"),
-                ])
+        cls.method.selection.append(
+            ('member.member|recompute_tiers', "Recompute Member Tiers"))
 
 
 class Date(metaclass=PoolMeta):

@@ -39,21 +39,11 @@ class Erase(metaclass=PoolMeta):
     def to_erase(self, party_id):
         pool = Pool()
         Member = pool.get('member.member')
-        Message = pool.get('member.message')
         to_erase = super().to_erase(party_id)
-        member_domain = [('member.party', '=', party_id)]
         to_erase.extend([
                 (Member, [('party', '=', party_id)], True,
                     ['phone', 'wechat_openid', 'wechat_unionid',
                         'avatar_url', 'address', 'password_hash', 'user'],
-                    [None] * 7),
-                # Nothing more is sent to an erased member
-                (Message, member_domain + [('state', '=', 'queued')], False,
-                    ['state'],
-                    ['cancelled']),
-                (Message, member_domain, True,
-                    ['recipient', 'payload', 'subject', 'body',
-                        'attachment', 'attachment_name', 'last_error'],
                     [None] * 7),
                 ])
         return to_erase

@@ -12,6 +12,7 @@ from trytond.modules.suite.tools import savepoint
 from trytond.modules.member.exceptions import ConcurrentCreation
 from trytond.modules.member.member import (
     normalize_phone, violated_constraint)
+from trytond.modules.outbox.wechat import WeChatError, code2session
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
@@ -19,7 +20,6 @@ from . import auth
 from .exceptions import (
     InvalidCredentials, LoginThrottled, MiniprogramError, PhoneTaken,
     WeChatUnavailable)
-from .wechat import WeChatError, code2session
 
 
 class Member(metaclass=PoolMeta):

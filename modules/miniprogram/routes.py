@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from trytond.i18n import gettext
 from trytond.modules.suite.tools import parse_datetime
-from trytond.transaction import Transaction, without_check_access
+from trytond.transaction import Transaction
 
 from . import openapi
 from .api import (
@@ -851,8 +851,6 @@ MESSAGE = obj({
         'sent_at': nullable(DATETIME),
         }, required=['id', 'channel', 'template', 'subject', 'body', 'state',
         'created', 'sent_at'])
-SUBSCRIPTION_RESULTS = ['accept', 'reject', 'ban', 'filter']
-MAX_SUBSCRIPTIONS = 20
 
 
 def message_json(message):
@@ -877,15 +875,14 @@ def message_json(message):
     "with their state (queued, sending, sent, failed, cancelled).",
     response=page(MESSAGE))
 def my_messages(request):
-    Message = request.pool.get('member.message')
-    # The domain is the ownership check: only the member's messages
-    domain = [('member', '=', request.member.id)]
-    with without_check_access():
-        messages = Message.search(domain, offset=request.query['offset'],
-            limit=request.query['limit'],
-            order=[('create_date', 'DESC'), ('id', 'DESC')])
-        return {'items': [message_json(m) for m in messages],
-            'total': Message.search_count(domain)}
+    Message = request.pool.get('outbox.message')
+    # Read as the member: the record rule keeps to the member's messages
+    domain = [('party', '=', request.member.party.id)]
+    messages = Message.search(domain, offset=request.query['offset'],
+        limit=request.query['limit'],
+        order=[('create_date', 'DESC'), ('id', 'DESC')])
+    return {'items': [message_json(m) for m in messages],
+        'total': Message.search_count(domain)}
 
 
 SUBSCRIPTION = obj({
@@ -897,18 +894,17 @@ SUBSCRIPTION = obj({
 
 
 def _subscriptions(pool, member):
-    Template = pool.get('member.message.template')
-    Subscription = pool.get('member.message.subscription')
-    with without_check_access():
-        templates = Template.search([
-                ('wechat_template_id', '!=', None),
-                ], order=[('code', 'ASC'), ('id', 'ASC')])
-        return [{
-                'template_id': t.wechat_template_id,
-                'code': t.code,
-                'name': t.name,
-                'credits': Subscription.credits_of(member, t),
-                } for t in templates]
+    Template = pool.get('outbox.template')
+    Subscription = pool.get('outbox.subscription')
+    templates = Template.search([
+            ('wechat_template_id', '!=', None),
+            ], order=[('code', 'ASC'), ('id', 'ASC')])
+    return [{
+            'template_id': t.wechat_template_id,
+            'code': t.code,
+            'name': t.name,
+            'credits': Subscription.credits_of(member.party, t),
+            } for t in templates]
 
 
 @api_route('GET', 'me/subscriptions',
@@ -933,17 +929,7 @@ def my_subscriptions(request):
     response=obj({'items': array(SUBSCRIPTION)}, required=['items']),
     errors=[(422, 'unknown_template')])
 def record_subscriptions(request):
-    Subscription = request.pool.get('member.message.subscription')
-    results = request.body['results']
-    if len(results) > MAX_SUBSCRIPTIONS:
-        raise ApiError('invalid_request',
-            "body.results: at most %s templates" % MAX_SUBSCRIPTIONS,
-            details={'field': 'body.results', 'reason': "too many"})
-    for key, value in results.items():
-        if not (0 < len(key) <= 128) or value not in SUBSCRIPTION_RESULTS:
-            raise ApiError('invalid_request',
-                "body.results.%s must be one of %s" % (
-                    key[:128], ', '.join(SUBSCRIPTION_RESULTS)),
-                details={'field': 'body.results', 'reason': "value"})
-    Subscription.record_subscription(request.member, results)
+    Subscription = request.pool.get('outbox.subscription')
+    Subscription.record_subscription(
+        request.member.party, request.body['results'])
     return {'items': _subscriptions(request.pool, request.member)}

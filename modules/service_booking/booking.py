@@ -437,7 +437,7 @@ class Booking(Workflow, ModelSQL, ModelView):
         queued in the transaction of the change, so sent only if it is
         committed"""
         pool = Pool()
-        Message = pool.get('member.message')
+        Message = pool.get('outbox.message')
         label = dict(cls.fields_get(['state'])['state']['selection'])[state]
         values = []
         with without_check_access():
@@ -447,7 +447,7 @@ class Booking(Workflow, ModelSQL, ModelView):
                 payload['state_code'] = state
                 values.append({
                         'template': 'booking_state',
-                        'member': booking.member.id,
+                        'party': booking.member.party.id,
                         'payload': payload,
                         'origin': str(booking),
                         })
@@ -506,14 +506,14 @@ class Booking(Workflow, ModelSQL, ModelView):
         booking-reminder:<id>:<hours> makes each reminder queued once,
         whatever the number of runs or processes"""
         pool = Pool()
-        Message = pool.get('member.message')
+        Message = pool.get('outbox.message')
         values = []
         for booking, hours in cls.due_reminders():
             payload = booking.message_payload()
             payload['hours'] = ('%g' % hours)
             values.append({
                     'template': 'booking_reminder',
-                    'member': booking.member.id,
+                    'party': booking.member.party.id,
                     'payload': payload,
                     'origin': str(booking),
                     'dedup_key': 'booking-reminder:%d:%g' % (

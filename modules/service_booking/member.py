@@ -18,7 +18,7 @@ class PointsLine(metaclass=PoolMeta):
 
 
 class Message(metaclass=PoolMeta):
-    __name__ = 'member.message'
+    __name__ = 'outbox.message'
 
     @classmethod
     def _get_origin(cls):

@@ -866,7 +866,7 @@ class CheckinTestCase(ModuleTestCase):
         "The rostered members not checked in after the delay get a reminder"
         pool = Pool()
         Event = pool.get('checkin.event')
-        Message = pool.get('member.message')
+        Message = pool.get('outbox.message')
         ann = create_member("Ann", email='ann@example.com')
         bob = create_member("Bob", email='bob@example.com')
         create_member("Cat")  # not on the roster
@@ -877,7 +877,7 @@ class CheckinTestCase(ModuleTestCase):
             self.assertEqual(Event.send_missed_reminders(), [])
         with at(START + dt.timedelta(minutes=15)):
             messages = Event.send_missed_reminders()
-        self.assertEqual([m.member for m in messages], [ann])
+        self.assertEqual([m.party for m in messages], [ann.party])
         message, = messages
         self.assertEqual(message.template.code, 'checkin_missed')
         self.assertEqual(message.origin, event)

@@ -325,7 +325,7 @@ class ApiEdgeTestCase(RouteTestCase):
         api = self.login()
 
         def configure():
-            Template = Pool().get('member.message.template')
+            Template = Pool().get('outbox.template')
             template = Template.get('booking_reminder')
             template.wechat_template_id = 'TPL-EDGE'
             template.save()
@@ -453,11 +453,13 @@ class ApiEdgeTestCase(RouteTestCase):
         # Messages belong to no event nor service
         def queue():
             pool = Pool()
-            Message = pool.get('member.message')
-            Template = pool.get('member.message.template')
+            Message = pool.get('outbox.message')
+            Member = pool.get('member.member')
+            Template = pool.get('outbox.template')
             template, = Template.search([], limit=1)
             Message.create([{'template': template.id,
-                        'member': member.member_id, 'channel': 'email',
+                        'party': Member(member.member_id).party.id,
+                        'channel': 'email',
                         'payload': {}}])
         in_transaction(queue)
         data = self.assertOffsets(member.json('GET', 'me/messages'),

@@ -307,7 +307,7 @@ class ApiTestCase(RouteTestCase):
 
         def configure():
             pool = Pool()
-            Template = pool.get('member.message.template')
+            Template = pool.get('outbox.template')
             template = Template.get('booking_reminder')
             template.wechat_template_id = 'TPL-REMIND'
             template.save()
@@ -345,12 +345,12 @@ class ApiTestCase(RouteTestCase):
         def queue():
             from trytond.modules.member.tests.test_module import add_email
             Member = Pool().get('member.member')
-            Message = Pool().get('member.message')
+            Message = Pool().get('outbox.message')
             # A message no channel takes would not be queued
             add_email(Member(alice['member']['id']), 'alice@example.com')
             Message.queue([{
                         'template': 'booking_reminder',
-                        'member': alice['member']['id'],
+                        'party': Member(alice['member']['id']).party.id,
                         'payload': {'service': "Massage",
                             'start': "2026-06-02 09:00",
                             'resource': "Room 1", 'booking_id': 1},

@@ -1,15 +1,18 @@
-# This file is part of the member module.  The COPYRIGHT file at the top
+# This file is part of the outbox module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
-"""The WeChat server API used by the message outbox: the access token and
-subscription messages (subscribeMessage.send).
+"""The one WeChat HTTP client of the suite: the mini-program login
+(code2session), the access token and subscription messages
+(subscribeMessage.send).
 
-The base URL, appid and secret are those of the mini-program login:
+The base URL, appid and secret are the mini-program's:
 [miniprogram] wechat_api (default https://api.weixin.qq.com), appid and
-secret, so one setting drives both.  Tests point wechat_api at a local fake
-server.  Only the HTTP calls are here; the shared token lives in the
-database (member.wechat.token) and the outcome of a send is decided by
-`classify`."""
+secret, with wechat_timeout (seconds) and token_margin (seconds before its
+expiry a token is renewed).  Tests point wechat_api at a local fake server.
+Only the HTTP calls are here; the shared token lives in the database
+(outbox.wechat.token) and the outcome of a send is decided by `classify`.
+The URLs hold the secret or the token: they are never logged."""
+import datetime as dt
 import json
 import logging
 import urllib.error
@@ -27,6 +30,8 @@ TOKEN_ERRORS = {40001, 40014, 42001}
 NO_CREDIT_ERRORS = {43101}
 # WeChat is busy: retry later
 RETRY_ERRORS = {-1, 45009, 45011}
+# errcode of code2session that mean the code itself is wrong
+INVALID_CODE = {40029, 40163, 40226}
 
 
 class WeChatError(Exception):
@@ -37,29 +42,43 @@ class WeChatError(Exception):
         self.errcode = errcode
         self.transient = transient
 
+    @property
+    def code_invalid(self):
+        return self.errcode in INVALID_CODE
+
 
 def base_url():
     return config.get('miniprogram', 'wechat_api', default=DEFAULT_API
         ).rstrip('/')
 
 
-def _timeout():
-    return config.getfloat('miniprogram', 'wechat_timeout', default=5)
+def token_margin():
+    return dt.timedelta(seconds=config.getint(
+            'miniprogram', 'token_margin', default=300))
 
 
-def _call(url, body=None):
-    "Return the JSON answer of url (POST body as JSON when given)"
+def _credentials():
+    appid = config.get('miniprogram', 'appid', default='')
+    secret = config.get('miniprogram', 'secret', default='')
+    if not appid or not secret:
+        raise WeChatError("[miniprogram] appid and secret are not set")
+    return appid, secret
+
+
+def _call(path, query, body=None):
+    "Return the JSON answer of path?query (POST body as JSON when given)"
+    url = '%s%s?%s' % (base_url(), path, urllib.parse.urlencode(query))
     data = None
     headers = {}
     if body is not None:
         data = json.dumps(body, ensure_ascii=False).encode('utf-8')
         headers['Content-Type'] = 'application/json'
     request = urllib.request.Request(url, data=data, headers=headers)
+    timeout = config.getfloat('miniprogram', 'wechat_timeout', default=5)
     try:
-        with urllib.request.urlopen(request, timeout=_timeout()) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read().decode('utf-8'))
     except urllib.error.HTTPError as e:
-        # Never log the URL: it holds the secret or the token
         transient = e.code >= 500 or e.code == 429
         raise WeChatError("HTTP %s" % e.code, transient=transient)
     except (urllib.error.URLError, OSError) as e:
@@ -69,30 +88,48 @@ def _call(url, body=None):
         raise WeChatError("WeChat answered no JSON", transient=True)
 
 
+def code2session(code):
+    """Return {'openid', 'session_key', 'unionid'?} for a wx.login code or
+    raise WeChatError"""
+    appid, secret = _credentials()
+    try:
+        data = _call('/sns/jscode2session', {
+                'appid': appid,
+                'secret': secret,
+                'js_code': code,
+                'grant_type': 'authorization_code',
+                })
+    except WeChatError as e:
+        logger.warning("WeChat code2session failed: %s", e)
+        raise
+    errcode = data.get('errcode') or 0
+    if errcode or not data.get('openid'):
+        logger.info("WeChat code2session refused: errcode %s", errcode)
+        raise WeChatError("WeChat error %s" % errcode, errcode=errcode)
+    return data
+
+
 def fetch_token():
-    "Return (access_token, expires_in seconds) or raise WeChatError"
-    appid = config.get('miniprogram', 'appid', default='')
-    secret = config.get('miniprogram', 'secret', default='')
-    if not appid or not secret:
-        raise WeChatError("[miniprogram] appid and secret are not set")
-    query = urllib.parse.urlencode({
+    "Return (access_token, expires_in timedelta) or raise WeChatError"
+    appid, secret = _credentials()
+    data = _call('/cgi-bin/token', {
             'grant_type': 'client_credential',
             'appid': appid,
             'secret': secret,
             })
-    data = _call('%s/cgi-bin/token?%s' % (base_url(), query))
     errcode = data.get('errcode') or 0
     if errcode or not data.get('access_token'):
         logger.warning("WeChat token refused: errcode %s", errcode)
         raise WeChatError(
             "WeChat token error %s" % errcode, errcode=errcode,
             transient=errcode in RETRY_ERRORS)
-    return data['access_token'], int(data.get('expires_in') or 7200)
+    return data['access_token'], dt.timedelta(
+        seconds=int(data.get('expires_in') or 7200))
 
 
 def send_subscribe(access_token, openid, template_id, data, page=None):
-    """Send a subscription message and return WeChat's errcode (0 when
-    sent); raise WeChatError for HTTP and network failures"""
+    """Send a subscription message and return WeChat's (errcode, errmsg)
+    (errcode 0 when sent); raise WeChatError for HTTP and network failures"""
     body = {
         'touser': openid,
         'template_id': template_id,
@@ -100,9 +137,8 @@ def send_subscribe(access_token, openid, template_id, data, page=None):
         }
     if page:
         body['page'] = page
-    query = urllib.parse.urlencode({'access_token': access_token})
-    answer = _call(
-        '%s/cgi-bin/message/subscribe/send?%s' % (base_url(), query), body)
+    answer = _call('/cgi-bin/message/subscribe/send',
+        {'access_token': access_token}, body)
     return int(answer.get('errcode') or 0), answer.get('errmsg') or ''
 
 

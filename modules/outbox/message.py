@@ -1,8 +1,8 @@
-# This file is part of the member module.  The COPYRIGHT file at the top
+# This file is part of the outbox module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
 """The message outbox: every outgoing message (WeChat subscription message,
-email) is a member.message record sent by the scheduler with retries.
+email) is an outbox.message record sent by the scheduler with retries.
 
 Sending, message by message (see `send`):
 
@@ -17,15 +17,21 @@ Sending, message by message (see `send`):
    never lost.  A task that runs after its messages were claimed again (it
    waited in the queue longer than the timeout) leaves them to the task of
    the new claim.
+
+Channels: `channel` is a selection and a channel is three methods of the
+message: `_recipient_<channel>(template, party, user)` (its address of the
+recipient, or None), `_deliver_<channel>()` (send, return the outcome) and
+its place in `_channels()` (the order in which they are tried).  An SMS
+channel adds those three and its entry in the selection; nothing else
+changes.
 """
-import datetime as dt
 import json
 import logging
-import random
 import string
-import time
 from email.message import EmailMessage
 from email.utils import formataddr
+
+from sql import Literal
 
 from trytond import backend, config
 from trytond.i18n import gettext
@@ -34,13 +40,17 @@ from trytond.model import (
 from trytond.model.exceptions import SQLConstraintError
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.sendmail import send_message_transactional
+from trytond.sendmail import (
+    SMTPDataManager, get_smtp_server, send_message,
+    send_message_transactional)
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from trytond.modules.suite import clock, tools
 
 from . import wechat
-from .exceptions import MessageError, SubscriptionTemplateError
+from .exceptions import (
+    MessageError, SubscriptionError, SubscriptionTemplateError)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +67,9 @@ CHANNELS = [
     ]
 # WeChat limits the values of `thing` keys to 20 characters
 WECHAT_THING = 20
+# The answers of wx.requestSubscribeMessage, and the most templates it asks
+SUBSCRIPTION_RESULTS = ['accept', 'reject', 'ban', 'filter']
+MAX_SUBSCRIPTIONS = 20
 
 
 class _Values(dict):
@@ -76,18 +89,68 @@ def render(text, payload):
         return text
 
 
+def _rename_table(old, new):
+    "Rename the table of a model that moved from the member module"
+    TableHandler = backend.TableHandler
+    if TableHandler.table_exist(old) and not TableHandler.table_exist(new):
+        TableHandler.table_rename(old, new)
+
+
+class SMTPBatch(SMTPDataManager):
+    """One SMTP connection for the emails of a sending batch.
+
+    Joined to the transaction that records each email as sent: the
+    connection is opened (once, strict) before that transaction commits, so
+    an unreachable server leaves the message queued; the email is handed
+    over after the commit; `close` ends the connection after the batch."""
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def tpc_vote(self, trans):
+        if self._server is None:
+            self._server = get_smtp_server(self.uri, strict=True)
+
+    def tpc_finish(self, trans):
+        for from_addr, to_addrs, msg in self.queue:
+            server = send_message(
+                msg, from_addr, to_addrs, server=self._server)
+            if server:
+                self._server = server
+        self.queue = []
+
+    def abort(self, trans):
+        self.queue = []
+
+    def tpc_abort(self, trans):
+        self.queue = []
+
+    def close(self):
+        if self._server is not None:
+            try:
+                self._server.quit()
+            except Exception:
+                self._server.close()
+        self._server = None
+
+
 class WeChatToken(ModelSQL):
     "WeChat Access Token"
-    __name__ = 'member.wechat.token'
+    __name__ = 'outbox.wechat.token'
 
     access_token = fields.Char("Access Token", strip=False)
     expires_at = fields.DateTime("Expires At")
 
     @classmethod
+    def __register__(cls, module):
+        _rename_table('member_wechat_token', cls._table)
+        super().__register__(module)
+
+    @classmethod
     def _holder_id(cls):
         pool = Pool()
         ModelData = pool.get('ir.model.data')
-        return ModelData.get_id('member', 'wechat_token')
+        return ModelData.get_id('outbox', 'wechat_token')
 
     @classmethod
     def get_token(cls, invalid=None):
@@ -100,8 +163,6 @@ class WeChatToken(ModelSQL):
         `invalid` that WeChat refused.  The others wait for the lock and
         then reuse the stored token."""
         holder_id = cls._holder_id()
-        margin = dt.timedelta(seconds=config.getint(
-                'miniprogram', 'token_margin', default=300))
 
         def get():
             with without_check_access():
@@ -110,37 +171,24 @@ class WeChatToken(ModelSQL):
                 if (holder.access_token
                         and holder.access_token != invalid
                         and holder.expires_at
-                        and holder.expires_at - margin > current):
+                        and holder.expires_at - wechat.token_margin()
+                        > current):
                     return holder.access_token
                 token, expires_in = wechat.fetch_token()
                 logger.info("WeChat access token renewed")
                 cls.write([holder], {
                         'access_token': token,
-                        'expires_at': current + dt.timedelta(
-                            seconds=expires_in),
+                        'expires_at': current + expires_in,
                         })
                 return token
-
-        transaction = Transaction()
-        retries = config.getint('database', 'retry', default=5) * 10
-        count = 0
-        while True:
-            try:
-                with transaction.new_transaction(
-                        _lock_records={cls._table: [holder_id]}) as apart:
-                    token = get()
-                    apart.commit()
-                return token
-            except backend.DatabaseOperationalError:
-                if count >= retries:
-                    raise
-                count += 1
-                time.sleep(random.uniform(0.02, 0.1))
+        # The waiters of a renewal may be refused several times
+        return tools.run_apart(get, retries_=tools.retries() * 10,
+            _lock_records={cls._table: [holder_id]})
 
 
 class Template(DeactivableMixin, ModelSQL, ModelView):
     "Message Template"
-    __name__ = 'member.message.template'
+    __name__ = 'outbox.template'
 
     code = fields.Char(
         "Code", required=True,
@@ -168,9 +216,14 @@ class Template(DeactivableMixin, ModelSQL, ModelView):
         t = cls.__table__()
         cls._sql_constraints += [
             ('code_unique', Unique(t, t.code),
-                'member.msg_message_template_code_unique'),
+                'outbox.msg_template_code_unique'),
             ]
         cls._order.insert(0, ('code', 'ASC'))
+
+    @classmethod
+    def __register__(cls, module):
+        _rename_table('member_message_template', cls._table)
+        super().__register__(module)
 
     @classmethod
     def get(cls, code):
@@ -179,7 +232,7 @@ class Template(DeactivableMixin, ModelSQL, ModelView):
             templates = cls.search([('code', '=', code)], limit=1)
         if not templates:
             raise MessageError(gettext(
-                    'member.msg_message_template_missing', code=code))
+                    'outbox.msg_template_missing', code=code))
         return templates[0]
 
     def wechat_values(self, payload):
@@ -199,17 +252,17 @@ class Template(DeactivableMixin, ModelSQL, ModelView):
 
 class Subscription(ModelSQL, ModelView):
     "Message Subscription"
-    __name__ = 'member.message.subscription'
+    __name__ = 'outbox.subscription'
 
-    member = fields.Many2One(
-        'member.member', "Member", required=True, ondelete='CASCADE')
+    party = fields.Many2One(
+        'party.party', "Party", required=True, ondelete='CASCADE')
     template = fields.Many2One(
-        'member.message.template', "Template", required=True,
+        'outbox.template', "Template", required=True,
         ondelete='CASCADE')
     credits = fields.Integer(
         "Credits", required=True,
         domain=[('credits', '>=', 0)],
-        help="How many messages of the template the member accepted "
+        help="How many messages of the template the party accepted "
         "(one per one-time subscription).")
 
     @classmethod
@@ -217,47 +270,72 @@ class Subscription(ModelSQL, ModelView):
         super().__setup__()
         t = cls.__table__()
         cls._sql_constraints += [
-            ('member_template_unique', Unique(t, t.member, t.template),
-                'member.msg_message_subscription_unique'),
+            ('party_template_unique', Unique(t, t.party, t.template),
+                'outbox.msg_subscription_unique'),
             ]
-        cls.__access__.add('member')
+
+    @classmethod
+    def __register__(cls, module):
+        _rename_table('member_message_subscription', cls._table)
+        super().__register__(module)
 
     @classmethod
     def default_credits(cls):
         return 0
 
     @classmethod
-    def record_subscription(cls, member, results):
-        """Add one credit per template accepted by member.
+    def check_results(cls, results):
+        """Raise SubscriptionError when results is not an answer of
+        wx.requestSubscribeMessage: at most MAX_SUBSCRIPTIONS template ids
+        (1 to 128 characters) and one of SUBSCRIPTION_RESULTS each"""
+        if len(results) > MAX_SUBSCRIPTIONS:
+            raise SubscriptionError(gettext(
+                    'outbox.msg_subscription_too_many',
+                    limit=MAX_SUBSCRIPTIONS),
+                {'field': 'body.results', 'reason': "too many"})
+        for key, value in results.items():
+            if (not isinstance(key, str) or not (0 < len(key) <= 128)
+                    or value not in SUBSCRIPTION_RESULTS):
+                raise SubscriptionError(gettext(
+                        'outbox.msg_subscription_result',
+                        template=str(key)[:128],
+                        results=', '.join(SUBSCRIPTION_RESULTS)),
+                    {'field': 'body.results', 'reason': "value"})
+
+    @classmethod
+    def record_subscription(cls, party, results):
+        """Add one credit per template accepted by party.
 
         results is the answer of wx.requestSubscribeMessage:
         {wechat_template_id: 'accept' | 'reject' | 'ban' | 'filter'}.
         Return {wechat_template_id: credits} of the templates.  Raise
-        SubscriptionTemplateError, and record nothing, when an id is no
-        template's."""
+        SubscriptionError or SubscriptionTemplateError, and record nothing,
+        when results is no such answer or an id is no template's."""
         pool = Pool()
-        Member = pool.get('member.member')
-        Template = pool.get('member.message.template')
-        member = Member(int(member))
-        accepted = {k for k, v in (results or {}).items() if v == 'accept'}
+        Party = pool.get('party.party')
+        Template = pool.get('outbox.template')
+        results = results or {}
+        cls.check_results(results)
+        party = Party(int(party))
+        accepted = {k for k, v in results.items() if v == 'accept'}
         result = {}
         with without_check_access():
             templates = Template.search([
-                    ('wechat_template_id', 'in', list(results or {})),
+                    ('wechat_template_id', 'in', list(results)),
                     ])
-            unknown = sorted(set(results or {})
+            unknown = sorted(set(results)
                 - {t.wechat_template_id for t in templates})
             if unknown:
                 raise SubscriptionTemplateError(gettext(
-                        'member.msg_message_subscription_template_unknown',
+                        'outbox.msg_subscription_template_unknown',
                         templates=', '.join(unknown)),
                     {'template_ids': unknown})
             if not templates:
                 return result
-            # Changes of the credits of a member are serialized
-            Member.lock([member])
+            # Changes of the credits of a party are serialized
+            Party.lock([party])
             existing = {s.template.id: s for s in cls.search([
-                        ('member', '=', member.id),
+                        ('party', '=', party.id),
                         ('template', 'in', [t.id for t in templates]),
                         ])}
             to_create, to_write = [], []
@@ -271,7 +349,7 @@ class Subscription(ModelSQL, ModelView):
                                     'credits': credits}])
                     else:
                         to_create.append({
-                                'member': member.id,
+                                'party': party.id,
                                 'template': template.id,
                                 'credits': credits,
                                 })
@@ -283,37 +361,37 @@ class Subscription(ModelSQL, ModelView):
         return result
 
     @classmethod
-    def credits_of(cls, member, template):
-        with without_check_access():
-            subscriptions = cls.search([
-                    ('member', '=', int(member)),
-                    ('template', '=', int(template)),
-                    ], limit=1)
+    def credits_of(cls, party, template):
+        "Return the credits of party for template (read as it is allowed)"
+        subscriptions = cls.search([
+                ('party', '=', int(party)),
+                ('template', '=', int(template)),
+                ], limit=1)
         return subscriptions[0].credits if subscriptions else 0
 
     @classmethod
-    def consume(cls, member, template, all_=False):
-        "Take one credit (all with all_) of member for template"
+    def consume(cls, party, template, all_=False):
+        "Take one credit (all with all_) of party for template"
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         value = 0 if all_ else table.credits - 1
         cursor.execute(*table.update(
                 [table.credits], [value],
-                where=(table.member == int(member))
+                where=(table.party == int(party))
                 & (table.template == int(template))
                 & (table.credits > 0)))
 
 
 class Message(Workflow, ModelSQL, ModelView):
     "Message"
-    __name__ = 'member.message'
+    __name__ = 'outbox.message'
 
     _readonly = {'readonly': Eval('state') != 'queued'}
 
-    member = fields.Many2One(
-        'member.member', "Member", ondelete='CASCADE', readonly=True,
+    party = fields.Many2One(
+        'party.party', "Party", ondelete='CASCADE', readonly=True,
         states={
-            'invisible': ~Eval('member'),
+            'invisible': ~Eval('party'),
             })
     user = fields.Many2One(
         'res.user', "User", ondelete='CASCADE', readonly=True,
@@ -323,11 +401,12 @@ class Message(Workflow, ModelSQL, ModelView):
     channel = fields.Selection(CHANNELS, "Channel", required=True,
         readonly=True)
     template = fields.Many2One(
-        'member.message.template', "Template", required=True,
+        'outbox.template', "Template", required=True,
         ondelete='RESTRICT', readonly=True)
     recipient = fields.Char(
         "Recipient", readonly=True,
-        help="The email address, or the OpenID of the WeChat user.")
+        help="The address of the channel: the email address, or the "
+        "OpenID of the WeChat user.")
     language = fields.Char("Language", readonly=True)
     payload = fields.Text("Payload", readonly=True,
         help="The values of the template, as JSON.")
@@ -357,14 +436,14 @@ class Message(Workflow, ModelSQL, ModelView):
         t = cls.__table__()
         cls._sql_constraints += [
             ('dedup_key_unique', Unique(t, t.dedup_key),
-                'member.msg_message_dedup_key_unique'),
+                'outbox.msg_message_dedup_key_unique'),
             ]
         cls._sql_indexes.update({
                 Index(
                     t, (t.state, Index.Equality(cardinality='low')),
                     (t.next_try, Index.Range()),
                     where=t.state.in_(['queued', 'sending'])),
-                Index(t, (t.member, Index.Range())),
+                Index(t, (t.party, Index.Range())),
                 })
         cls._order = [('create_date', 'DESC'), ('id', 'DESC')]
         cls._transitions |= {
@@ -391,6 +470,11 @@ class Message(Workflow, ModelSQL, ModelView):
                 })
 
     @classmethod
+    def __register__(cls, module):
+        _rename_table('member_message', cls._table)
+        super().__register__(module)
+
+    @classmethod
     def default_state(cls):
         return 'queued'
 
@@ -401,7 +485,7 @@ class Message(Workflow, ModelSQL, ModelView):
     @classmethod
     def _get_origin(cls):
         "Return the models that may be the origin of a message"
-        return ['member.member']
+        return ['party.party']
 
     @classmethod
     def get_origin(cls):
@@ -412,10 +496,10 @@ class Message(Workflow, ModelSQL, ModelView):
             (m, IrModel.get_name(m)) for m in models]
 
     def get_rec_name(self, name):
+        recipient = self.party or self.user
         return '%s → %s' % (
             self.template.rec_name if self.template else '',
-            (self.member or self.user).rec_name
-            if (self.member or self.user) else '')
+            recipient.rec_name if recipient else '')
 
     @classmethod
     def copy(cls, messages, default=None):
@@ -450,8 +534,8 @@ class Message(Workflow, ModelSQL, ModelView):
     def queue(cls, values_list):
         """Queue messages and return those created.
 
-        Each values is a dictionary with: template (code or record),
-        member or user (the recipient), payload (JSON-able dictionary) and
+        Each values is a dictionary with: template (code or record), party
+        or user (the recipient), payload (JSON-able dictionary) and
         optionally dedup_key, origin, attachment, attachment_name,
         language.  The texts are rendered at once in the language of the
         recipient.  A message whose dedup_key was queued before (by this
@@ -460,95 +544,92 @@ class Message(Workflow, ModelSQL, ModelView):
         recipient (no WeChat OpenID for a WeChat template, no email) is not
         queued: it would only fail."""
         pool = Pool()
-        Template = pool.get('member.message.template')
-        Member = pool.get('member.member')
+        Template = pool.get('outbox.template')
+        Party = pool.get('party.party')
         User = pool.get('res.user')
         to_create = []
         with without_check_access():
-            keys = [v['dedup_key'] for v in values_list
-                if v.get('dedup_key')]
-            existing = set()
-            table = cls.__table__()
-            cursor = Transaction().connection.cursor()
-            in_ = fields.SQL_OPERATORS['in']
-            from trytond.tools import grouped_slice
-            for sub_keys in grouped_slice(keys, backend.MAX_QUERY_PARAMS):
-                cursor.execute(*table.select(
-                        table.dedup_key,
-                        where=in_(table.dedup_key, list(sub_keys))))
-                existing.update(k for k, in cursor)
+            existing = cls._queued_keys(
+                [v['dedup_key'] for v in values_list if v.get('dedup_key')])
             templates = {}
             for values in values_list:
                 key = values.get('dedup_key') or None
                 if key and key in existing:
                     continue
-                if key:
-                    existing.add(key)
                 template = values['template']
                 if isinstance(template, str):
                     if template not in templates:
                         templates[template] = Template.get(template)
                     template = templates[template]
-                member = values.get('member')
-                user = values.get('user')
-                member = Member(int(member)) if member is not None else None
+                party, user = values.get('party'), values.get('user')
+                party = Party(int(party)) if party is not None else None
                 user = User(int(user)) if user is not None else None
-                message = cls._message_values(template, member, user, values)
+                message = cls._message_values(template, party, user, values)
                 if not message['recipient']:
                     # No channel reaches the recipient: nothing to send,
                     # nothing failed (and the key stays free, so that the
                     # message is queued once the recipient has an address)
                     logger.info("message %s to %s not queued: no channel",
-                        template.code, member or user)
-                    if key:
-                        existing.discard(key)
+                        template.code, party or user)
                     continue
+                if key:
+                    existing.add(key)
                 to_create.append(message)
-            created = []
-            if not to_create:
-                return created
-            keyed = [v for v in to_create if v.get('dedup_key')]
-            plain = [v for v in to_create if not v.get('dedup_key')]
-            if plain:
-                created.extend(cls.create(plain))
-            if keyed:
-                try:
-                    with tools.savepoint('member_message'):
-                        created.extend(cls.create(keyed))
-                except (SQLConstraintError, backend.DatabaseIntegrityError):
-                    # Another transaction queued some of them meanwhile
-                    for values in keyed:
-                        try:
-                            with tools.savepoint('member_message'):
-                                created.extend(cls.create([values]))
-                        except (SQLConstraintError,
-                                backend.DatabaseIntegrityError):
-                            logger.info(
-                                "message %s already queued",
-                                values['dedup_key'])
+            return cls._create_queued(to_create)
+
+    @classmethod
+    def _queued_keys(cls, keys):
+        "Return the keys among keys that a message has already"
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        in_ = fields.SQL_OPERATORS['in']
+        existing = set()
+        for sub_keys in grouped_slice(keys, backend.MAX_QUERY_PARAMS):
+            cursor.execute(*table.select(
+                    table.dedup_key,
+                    where=in_(table.dedup_key, list(sub_keys))))
+            existing.update(k for k, in cursor)
+        return existing
+
+    @classmethod
+    def _create_queued(cls, to_create):
+        """Create the messages of to_create; a keyed message that another
+        transaction queued meanwhile is skipped"""
+        keyed = [v for v in to_create if v.get('dedup_key')]
+        plain = [v for v in to_create if not v.get('dedup_key')]
+        created = []
+        if plain:
+            created.extend(cls.create(plain))
+        if keyed:
+            try:
+                with tools.savepoint('outbox_message'):
+                    created.extend(cls.create(keyed))
+            except (SQLConstraintError, backend.DatabaseIntegrityError):
+                for values in keyed:
+                    try:
+                        with tools.savepoint('outbox_message'):
+                            created.extend(cls.create([values]))
+                    except (SQLConstraintError,
+                            backend.DatabaseIntegrityError):
+                        logger.info(
+                            "message %s already queued", values['dedup_key'])
         return created
 
     @classmethod
-    def _message_values(cls, template, member, user, values):
+    def _message_values(cls, template, party, user, values):
         "Return the values to create the message"
         pool = Pool()
-        Configuration = pool.get('member.configuration')
-        Template = pool.get('member.message.template')
+        Template = pool.get('outbox.template')
         payload = values.get('payload') or {}
-        language = values.get('language')
-        if not language and user and user.language:
-            language = user.language.code
-        if not language:
-            language = Configuration(1).message_language or config.get(
-                'database', 'language', default='en')
-        channel, recipient = cls._channel(template, member, user)
+        language = values.get('language') or cls._language(party, user)
+        channel, recipient = cls._channel(template, party, user)
         with Transaction().set_context(language=language):
             template = Template(template.id)
             subject = render(template.subject, payload)
             body = render(template.body, payload)
-        result = {
+        return {
             'template': template.id,
-            'member': member.id if member else None,
+            'party': party.id if party else None,
             'user': user.id if user else None,
             'channel': channel,
             'recipient': recipient,
@@ -563,21 +644,49 @@ class Message(Workflow, ModelSQL, ModelView):
             'attachment_name': values.get('attachment_name'),
             'next_try': values.get('next_try') or clock.now(),
             }
-        return result
 
     @classmethod
-    def _channel(cls, template, member, user):
-        """Return the channel and recipient: WeChat when the template has a
-        WeChat template and the member an OpenID, email otherwise"""
-        if (member and member.wechat_openid
-                and template.wechat_template_id):
-            return 'wechat', member.wechat_openid
-        email = None
-        if member:
-            email = member.party.email
+    def _language(cls, party, user):
+        """Return the language code of the messages to party or user: theirs,
+        else the outbox configuration's, else the database's"""
+        pool = Pool()
+        Configuration = pool.get('outbox.configuration')
+        if user and user.language:
+            return user.language.code
+        if party and party.lang:
+            return party.lang.code
+        return Configuration(1).language or config.get(
+            'database', 'language', default='en')
+
+    @classmethod
+    def _channels(cls):
+        "Return the channels in the order they are tried"
+        return ['wechat', 'email']
+
+    @classmethod
+    def _channel(cls, template, party, user):
+        """Return the first channel that reaches the recipient and its
+        address, or (the last channel, None)"""
+        for channel in cls._channels():
+            recipient = getattr(cls, '_recipient_%s' % channel)(
+                template, party, user)
+            if recipient:
+                return channel, recipient
+        return channel, None
+
+    @classmethod
+    def _recipient_wechat(cls, template, party, user):
+        """Return the OpenID of party for a WeChat template: the outbox knows
+        none, the module that knows the WeChat users of the parties (member)
+        extends it"""
+        return None
+
+    @classmethod
+    def _recipient_email(cls, template, party, user):
+        if party:
+            return party.email or None
         elif user:
-            email = user.email
-        return 'email', email or None
+            return user.email or None
 
     # Sending
 
@@ -588,14 +697,14 @@ class Message(Workflow, ModelSQL, ModelView):
         A message left `sending` longer than the sending timeout is queued
         again first."""
         pool = Pool()
-        Configuration = pool.get('member.configuration')
+        Configuration = pool.get('outbox.configuration')
         configuration = Configuration(1)
         current = clock.now()
         with without_check_access():
             stale = cls.search([
                     ('state', '=', 'sending'),
                     ('sending_at', '<', current
-                        - configuration.message_sending_timeout),
+                        - configuration.sending_timeout),
                     ], order=[('id', 'ASC')])
             if stale:
                 for message in stale:
@@ -606,13 +715,13 @@ class Message(Workflow, ModelSQL, ModelView):
                         'state': 'queued',
                         'next_try': current,
                         'last_error': gettext(
-                            'member.msg_message_interrupted'),
+                            'outbox.msg_message_interrupted'),
                         })
             messages = cls.search([
                     ('state', '=', 'queued'),
                     ('next_try', '<=', current),
                     ], order=[('next_try', 'ASC'), ('id', 'ASC')],
-                limit=configuration.message_batch_limit or None)
+                limit=configuration.batch_limit or None)
             if not messages:
                 return []
             # Claimed by one process only: the rows are locked and written
@@ -629,61 +738,82 @@ class Message(Workflow, ModelSQL, ModelView):
     def send(cls, messages, claimed_at=None):
         """Send the messages marked `sending` by the run of `send_queued`
         at claimed_at and record the outcome of each in a transaction of
-        its own (run by the task queue)"""
-        table = cls.__table__()
-        for message_id in sorted(int(m) for m in messages):
-            def claimed():
-                # Read apart, not in the snapshot of the task: a message
-                # queued again after the sending timeout (the task waited
-                # in the queue) and claimed by a later run is sent by the
-                # task of that run only
-                cursor = Transaction().connection.cursor()
-                where = (table.id == message_id) & (table.state == 'sending')
-                if claimed_at is not None:
-                    where &= table.sending_at == claimed_at
-                cursor.execute(*table.select(table.id, where=where))
-                return cursor.fetchone() is not None
-            if not tools.run_apart(claimed):
-                continue
-            with without_check_access():
-                message = cls(message_id)
+        its own (run by the task queue).
+
+        The emails of the batch share one SMTP connection; when it cannot
+        be opened, the message that tried is queued again with back-off and
+        the other emails of the batch go back to the queue untried."""
+        smtp = SMTPBatch()
+        smtp_error = None
+        try:
+            for message_id in sorted(int(m) for m in messages):
+                if not tools.run_apart(
+                        lambda: cls._claimed(message_id, claimed_at)):
+                    continue
+                with without_check_access():
+                    message = cls(message_id)
+                    if smtp_error and message.channel == 'email':
+                        outcome, error = 'untried', smtp_error
+                    else:
+                        outcome, error = message._try_deliver()
                 try:
-                    outcome, error = message._deliver()
-                except Exception as e:
-                    logger.exception("message %s: sending failed", message_id)
-                    outcome, error = 'retry', '%s: %s' % (
-                        type(e).__name__, e)
-            try:
-                tools.run_apart(lambda: cls(message_id)._set_outcome(
-                        outcome, error))
-            except backend.DatabaseOperationalError:
-                raise
-            except Exception as e:
-                if outcome != 'email':
+                    tools.run_apart(lambda: cls(message_id)._set_outcome(
+                            outcome, error, smtp))
+                except backend.DatabaseOperationalError:
                     raise
-                # The SMTP server refused the connection: nothing was sent
-                logger.warning("message %s: SMTP unavailable: %s",
-                    message_id, e)
-                error = 'SMTP: %s: %s' % (type(e).__name__, e)
-                tools.run_apart(lambda: cls(message_id)._set_outcome(
-                        'retry', error))
+                except Exception as e:
+                    if outcome != 'email':
+                        raise
+                    # The SMTP server refused the connection: nothing sent
+                    logger.warning("message %s: SMTP unavailable: %s",
+                        message_id, e)
+                    smtp_error = 'SMTP: %s: %s' % (type(e).__name__, e)
+                    tools.run_apart(lambda: cls(message_id)._set_outcome(
+                            'retry', smtp_error))
+        finally:
+            smtp.close()
+
+    @classmethod
+    def _claimed(cls, message_id, claimed_at):
+        """Tell if the message is still claimed by the run at claimed_at:
+        read apart, not in the snapshot of the task, because a message
+        queued again after the sending timeout (the task waited in the
+        queue) and claimed by a later run is sent by the task of that run
+        only"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        where = (table.id == message_id) & (table.state == 'sending')
+        if claimed_at is not None:
+            where &= table.sending_at == claimed_at
+        cursor.execute(*table.select(Literal(1), where=where))
+        return cursor.fetchone() is not None
+
+    def _try_deliver(self):
+        "Deliver the message; an unexpected error is a temporary failure"
+        try:
+            return self._deliver()
+        except Exception as e:
+            logger.exception("message %s: sending failed", self.id)
+            return 'retry', '%s: %s' % (type(e).__name__, e)
 
     def _deliver(self):
         """Send the message and return (outcome, error) where outcome is
         'sent', 'retry', 'failed', 'no_credit' or 'email' (sent when the
         outcome is committed)"""
         if not self.recipient:
-            return 'failed', gettext('member.msg_message_no_address')
-        if self.channel == 'wechat':
-            return self._deliver_wechat()
+            return 'failed', gettext('outbox.msg_message_no_address')
+        return getattr(self, '_deliver_%s' % self.channel)()
+
+    def _deliver_email(self):
         return 'email', None
 
     def _deliver_wechat(self):
         pool = Pool()
-        Token = pool.get('member.wechat.token')
-        Subscription = pool.get('member.message.subscription')
-        if Subscription.credits_of(self.member, self.template) <= 0:
-            return 'no_credit', gettext('member.msg_message_no_credit')
+        Token = pool.get('outbox.wechat.token')
+        Subscription = pool.get('outbox.subscription')
+        if (not self.party or Subscription.credits_of(
+                    self.party, self.template) <= 0):
+            return 'no_credit', gettext('outbox.msg_message_no_credit')
         payload = json.loads(self.payload or '{}')
         data = self.template.wechat_values(payload)
         token = None
@@ -714,11 +844,11 @@ class Message(Workflow, ModelSQL, ModelView):
         msg = EmailMessage()
         from_ = config.get('email', 'from')
         msg['From'] = from_
-        name = self.member.rec_name if self.member else (
-            self.user.rec_name if self.user else '')
+        recipient = self.party or self.user
+        name = recipient.rec_name if recipient else ''
         msg['To'] = formataddr((name, self.recipient))
         msg['Subject'] = self.subject or ''
-        msg['Message-ID'] = '<member-message-%s-%s@%s>' % (
+        msg['Message-ID'] = '<outbox-message-%s-%s@%s>' % (
             self.id, self.attempts, (from_ or 'tryton').split('@')[-1]
             .strip('>'))
         msg.set_content(self.body or '')
@@ -732,38 +862,42 @@ class Message(Workflow, ModelSQL, ModelView):
                 filename=self.attachment_name or 'attachment')
         return msg
 
-    def _set_outcome(self, outcome, error):
-        "Write the outcome of the sending (in its own transaction)"
+    def _set_outcome(self, outcome, error, smtp=None):
+        """Write the outcome of the sending (in its own transaction); an
+        email is handed to smtp, sent once the transaction commits"""
         pool = Pool()
-        Configuration = pool.get('member.configuration')
-        Subscription = pool.get('member.message.subscription')
+        Configuration = pool.get('outbox.configuration')
+        Subscription = pool.get('outbox.subscription')
         configuration = Configuration(1)
         current = clock.now()
         cls = self.__class__
         with without_check_access():
-            values = {'sending_at': None}
+            values = {'sending_at': None, 'attempts': self.attempts + 1}
             if outcome in {'sent', 'email'}:
                 # The last error stays: it may tell of a possible duplicate
                 values.update(state='sent', sent_at=current)
                 if outcome == 'email':
-                    # Sent by SMTP when this transaction commits; the
-                    # connection is opened before the commit (strict)
-                    send_message_transactional(self._email(), strict=True)
+                    send_message_transactional(
+                        self._email(), datamanager=smtp,
+                        strict=True)
                 elif self.channel == 'wechat':
-                    Subscription.consume(self.member, self.template)
+                    Subscription.consume(self.party, self.template)
+            elif outcome == 'untried':
+                # Not attempted: back to the queue with the first delay
+                values.update(
+                    state='queued', attempts=self.attempts,
+                    next_try=current + configuration.retry_delay,
+                    last_error=error)
             elif (outcome == 'retry'
-                    and self.attempts + 1 < configuration.message_max_attempts):
-                delay = configuration.message_retry_delay * (
-                    2 ** self.attempts)
+                    and self.attempts + 1 < configuration.max_attempts):
+                delay = configuration.retry_delay * (2 ** self.attempts)
                 values.update(
                     state='queued', next_try=current + delay,
                     last_error=error)
             else:
-                values['last_error'] = error
-                if outcome == 'no_credit' and self.member:
+                values.update(state='failed', last_error=error)
+                if outcome == 'no_credit' and self.party:
                     Subscription.consume(
-                        self.member, self.template, all_=True)
-                values['state'] = 'failed'
-            values['attempts'] = self.attempts + 1
+                        self.party, self.template, all_=True)
             # Not through the workflow: the transition is decided here
             cls.write([self], values)

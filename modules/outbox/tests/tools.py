@@ -1,4 +1,8 @@
-"""A local fake WeChat server and helpers for the message tests"""
+# This file is part of the outbox module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""A local fake WeChat server and helpers for the outbox tests (also used by
+the cross-module tests and scripts/soak_messages.py)"""
 import collections
 import json
 import threading
@@ -109,3 +113,57 @@ def run_tasks(database):
     transaction = Transaction()
     while transaction.tasks:
         run_task(database, transaction.tasks.pop())
+
+
+class FakeSMTP:
+    """Stands for trytond.sendmail.get_smtp_server: counts the connections
+    and records the emails; with `refuse` set, a connection is refused"""
+
+    def __init__(self):
+        self.connections = 0
+        self.closed = 0
+        self.refuse = False
+        self.sent = []
+
+    def connect(self, uri=None, strict=False):
+        self.connections += 1
+        if self.refuse:
+            raise ConnectionRefusedError("fake SMTP refuses")
+        return _FakeServer(self)
+
+
+class _FakeServer:
+    uri = 'smtp://fake'
+
+    def __init__(self, fake):
+        self.fake = fake
+
+    def send_message(self, msg, from_addr=None, to_addrs=None):
+        self.fake.sent.append(msg)
+        return {}
+
+    def quit(self):
+        self.fake.closed += 1
+
+    close = quit
+
+
+def queue(database, values_list, openids=None):
+    """Queue messages as the modules do (Message.queue in a transaction of
+    their own) and return their ids; openids {party name: OpenID} stands for
+    the module that knows the WeChat users of the parties (member)"""
+    from unittest.mock import patch
+
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+
+    Message = Pool(database).get('outbox.message')
+    openids = openids or {}
+
+    def recipient_wechat(template, party, user):
+        return openids.get(party.name) if party else None
+    with patch.object(Message, '_recipient_wechat', recipient_wechat), \
+            Transaction().start(database, 0) as transaction:
+        messages = Message.queue(values_list)
+        transaction.commit()
+        return [m.id for m in messages]
