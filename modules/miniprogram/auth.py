@@ -1,14 +1,14 @@
 # This file is part of the miniprogram module.  The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-"""JSON Web Tokens of the mini-program API and the execution context of an
-authenticated request."""
+"""JSON Web Tokens of the mini-program API, the lock of the member of a
+token and the execution context of an authenticated request."""
 import secrets
 import time
 import uuid
 
 import jwt
-from sql import Literal
+from sql import For, Literal
 
 from trytond import config
 from trytond.cache import Cache
@@ -148,6 +148,47 @@ def token_member(request):
         return int(decode(token.strip(), 'access')['sub'])
     except (TokenInvalid, ValueError, TypeError, KeyError):
         return None
+
+
+# How long a check-in waits for another transaction holding its member
+LOCK_TIMEOUT_MS = 2000
+# The WSGI environ key of (member id, active) read by with_write_transaction
+# in the request's current transaction
+LOCKED_MEMBER = 'miniprogram.locked_member'
+
+
+def wait_member_lock(transaction, Member, member_id):
+    """Take the row lock of the member as the first statement of
+    transaction, waiting (at most LOCK_TIMEOUT_MS) for a transaction that
+    holds it, and record it as taken like Transaction.start does for the
+    locks it is asked for (PostgreSQL).
+
+    Return whether the member exists and is active (read with the lock).
+    """
+    from trytond.modules.member.member import statement
+
+    def lock(member_id):
+        table = Member.__table__()
+        return table.select(table.active,
+            where=table.id == member_id, for_=For('UPDATE'))
+    connection = transaction.connection
+    cursor = connection.cursor()
+    # One round trip for both statements
+    with connection.pipeline():
+        cursor.execute('SET LOCAL lock_timeout = %d' % LOCK_TIMEOUT_MS)
+        cursor.execute(*statement((Member.__name__, 'lock'), lock,
+                member_id=member_id))
+        row = cursor.fetchone()
+    transaction._locked_records[Member._table].add(member_id)
+    return bool(row and row[0])
+
+
+def check_member_lock(request, pool):
+    """Lock the member of the access token of request (api_route
+    lock_member): taken when the transaction started, a check, no query"""
+    member_id = token_member(request)
+    if member_id is not None:
+        pool.get('member.member').lock([member_id])
 
 
 def bearer(request):
@@ -302,7 +343,6 @@ def authenticate(api_request, auth, kiosk=False):
     # The member of the token must exist and be active: known when the
     # transaction started with its lock (api.with_write_transaction), else one
     # query (the ORM search costs more than the whole check-in)
-    from .api import LOCKED_MEMBER
     locked = api_request.http.environ.get(LOCKED_MEMBER)
     if locked is not None and locked[0] == member_id:
         active = locked[1]
