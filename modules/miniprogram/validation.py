@@ -134,25 +134,17 @@ def _error(e):
     if rule == 'format':
         try:
             _PARSERS[limit](value)
-            # A valid date or time out of the years, or moved out of the
-            # years 1-9999 by its offset (OverflowError)
-            return invalid('value_years', field, 'years',
-                first=MIN_YEAR, last=MAX_YEAR)
         except (KeyError, ValueError):
             return invalid('value_format', field, rule, format=limit)
-        except OverflowError:
-            return invalid('value_years', field, 'years',
-                first=MIN_YEAR, last=MAX_YEAR)
-    message = {
-        'minimum': 'value_minimum',
-        'maximum': 'value_maximum',
-        'minLength': 'value_min_length',
-        'maxLength': 'value_max_length',
-        'minItems': 'value_min_items',
-        'maxItems': 'value_max_items',
+        except OverflowError:  # moved out of the years 1-9999 by its offset
+            pass
+        return invalid('value_years', field, 'years',
+            first=MIN_YEAR, last=MAX_YEAR)
+    message = {'minimum': 'value_minimum', 'maximum': 'value_maximum',
+        'minLength': 'value_min_length', 'maxLength': 'value_max_length',
+        'minItems': 'value_min_items', 'maxItems': 'value_max_items',
         'minProperties': 'value_min_properties',
-        'pattern': 'value_pattern',
-        }.get(rule, 'value_invalid')
+        'pattern': 'value_pattern'}.get(rule, 'value_invalid')
     return invalid(message, field, rule, limit=limit)
 
 
