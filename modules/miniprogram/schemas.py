@@ -11,34 +11,25 @@ requests (and, in the tests, the answers)."""
 MAX_ID = 2 ** 31 - 1
 
 
-def string(min_length=None, max_length=None, **kw):
-    s = {'type': 'string'}
-    if min_length is not None:
-        s['minLength'] = min_length
-    if max_length is not None:
-        s['maxLength'] = max_length
+def _schema(kind, bounds, **kw):
+    "The schema of type kind with the bounds {keyword: value} that are set"
+    s = {'type': kind}
+    s.update((k, v) for k, v in bounds.items() if v is not None)
     s.update(kw)
     return s
+
+
+def string(min_length=None, max_length=None, **kw):
+    return _schema('string',
+        {'minLength': min_length, 'maxLength': max_length}, **kw)
 
 
 def integer(minimum=None, maximum=None, **kw):
-    s = {'type': 'integer'}
-    if minimum is not None:
-        s['minimum'] = minimum
-    if maximum is not None:
-        s['maximum'] = maximum
-    s.update(kw)
-    return s
+    return _schema('integer', {'minimum': minimum, 'maximum': maximum}, **kw)
 
 
 def number(minimum=None, maximum=None, **kw):
-    s = {'type': 'number'}
-    if minimum is not None:
-        s['minimum'] = minimum
-    if maximum is not None:
-        s['maximum'] = maximum
-    s.update(kw)
-    return s
+    return _schema('number', {'minimum': minimum, 'maximum': maximum}, **kw)
 
 
 def id_(**kw):
@@ -51,13 +42,8 @@ def boolean(**kw):
 
 
 def array(items, max_items=None, min_items=None, **kw):
-    s = {'type': 'array', 'items': items}
-    if max_items is not None:
-        s['maxItems'] = max_items
-    if min_items is not None:
-        s['minItems'] = min_items
-    s.update(kw)
-    return s
+    return _schema('array',
+        {'items': items, 'maxItems': max_items, 'minItems': min_items}, **kw)
 
 
 def obj(properties, required=(), additional=False, **kw):
