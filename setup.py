@@ -73,6 +73,7 @@ setup(
         'qrcode>=7.4',
         'Pillow>=10',
         'PyJWT>=2.8',
+        'fastjsonschema>=2.18,<3',
         'werkzeug>=2.3',
         'openpyxl>=3.1',
         'psycopg[binary,pool]>=3.2',

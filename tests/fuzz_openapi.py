@@ -154,8 +154,9 @@ def operations(document):
 
 def run_generated(test):
     "Run the generated requests of every operation of test.openapi"
-    from trytond.modules.miniprogram.api import ApiError, validate
-    from trytond.modules.miniprogram.openapi import ERROR
+    from trytond.modules.miniprogram.exceptions import ApiError
+    from trytond.modules.miniprogram.schemas import ERROR
+    from trytond.modules.miniprogram.validation import validate
     document = test.openapi
     event_ids = [test.ids['event'], test.ids['other_event']]
     ids = {

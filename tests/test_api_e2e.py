@@ -138,7 +138,7 @@ class ApiEndToEndTestCase(unittest.TestCase):
             template=None):
         """Call path and check the answer against the OpenAPI document of
         the server (template: the documented path, default path)"""
-        from trytond.modules.miniprogram.api import validate
+        from trytond.modules.miniprogram.validation import validate
         status, data = self.call(method, path, body, token)
         self.assertEqual(status, expect, data)
         template = template or path.split('?')[0]

@@ -1013,14 +1013,14 @@ class Event(Workflow, ModelSQL, ModelView):
         return row is None or row[0] == int(member)
 
     @classmethod
-    def available(cls, member, start=None, end=None):
-        """Return the events member may check in to.
+    def available(cls, member, start=None, end=None, offset=0, limit=None,
+            count=False):
+        """Return the events member may check in to (from offset, at most
+        limit), or their number with count.
 
         Without start and end: the events open now.  With them: the events
         open or closed that overlap the period.  Events with a roster and
         the reject policy are left out unless member is on the roster."""
-        pool = Pool()
-        Roster = pool.get('checkin.event-member.member')
         if start is None and end is None:
             domain = [
                 ('state', '=', 'open'),
@@ -1032,18 +1032,16 @@ class Event(Workflow, ModelSQL, ModelView):
                 domain.append(('end', '>=', start))
             if end is not None:
                 domain.append(('start', '<=', end))
+        domain.append(['OR',
+                ('roster', '=', None),
+                ('roster', '=', int(member)),
+                ('policy', '=', 'flag'),
+                ])
         with without_check_access():
-            events = cls.search(
-                domain, order=[('start', 'ASC'), ('id', 'ASC')])
-            rostered = {r.event.id for r in Roster.search([
-                        ('event', 'in', [e.id for e in events]),
-                        ])}
-            allowed = {r.event.id for r in Roster.search([
-                        ('event', 'in', list(rostered)),
-                        ('member', '=', int(member)),
-                        ])}
-        return [e for e in events
-            if e.id not in rostered or e.id in allowed or e.policy == 'flag']
+            if count:
+                return cls.search_count(domain)
+            return cls.search(domain, offset=offset, limit=limit,
+                order=[('start', 'ASC'), ('id', 'ASC')])
 
     @classmethod
     def checked_in_ids(cls, member, events, when=None):

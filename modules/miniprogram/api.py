@@ -6,32 +6,42 @@ validation against the same schemas the OpenAPI document publishes, one
 error shape for every failure, authentication and the member's execution
 context.  Business rules stay in model methods."""
 import datetime as dt
+import functools
 import json
 import logging
-import math
+import os
 import random
 import re
 import time
-import uuid
 from decimal import Decimal
 from functools import wraps
 from http import HTTPStatus
 
 from sql import For, Literal
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.http import parse_accept_header
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
-from trytond import backend
-from trytond import config
+from trytond import backend, config
 from trytond.exceptions import UserError, UserWarning
+from trytond.i18n import gettext
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.suite import tools
-from trytond.modules.suite.tools import parse_datetime
+from trytond.pool import Pool
 from trytond.protocols.wrappers import (
     allow_null_origin, with_pool, with_transaction)
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
+
+from .auth import (
+    LOCK_TIMEOUT_MS, LOCKED_MEMBER, authenticate, check_member_lock,
+    token_member, wait_member_lock)
+from .exceptions import ApiError
+from .schemas import MAX_ID, obj
+from .serializers import isoformat
+from .validation import invalid, parse_json, parse_query
 
 logger = logging.getLogger(__name__)
 
@@ -44,63 +54,7 @@ MAX_BODY = 64 * 1024
 MAX_HEADER = 8 * 1024
 MAX_HEADERS = 32 * 1024
 MAX_URL = 7 * 1024
-MAX_DEPTH = 20
-# Dates outside of these years are refused as invalid input: nothing is
-# booked or checked in there, and the time zone arithmetic would overflow
-MIN_YEAR, MAX_YEAR = 1900, 2999
 JSON_TYPE = 'application/json; charset=utf-8'
-# The ids of the database: INTEGER columns on PostgreSQL (SQLite's hold
-# 64 bits); a larger id in a path is unknown (404), in a body or a query
-# invalid (400), never an overflow of the database driver
-MAX_ID = 2 ** 31 - 1
-
-# HTTP status of the machine codes raised by the models (exception classes
-# carry an `error_code` attribute); unknown codes are 422.
-CODE_STATUS = {
-    'invalid_request': 400,
-    'unauthorized': 401,
-    'invalid_credentials': 401,
-    'forbidden': 403,
-    'not_found': 404,
-    # A check-in method the event does not accept (HTTP 405 is answered
-    # by the middleware with the same code)
-    'method_not_allowed': 422,
-    'conflict': 409,
-    'phone_taken': 409,
-    'already_checked_in': 409,
-    'qr_expired': 422,
-    'invalid_token': 422,
-    'event_not_open': 422,
-    'out_of_range': 422,
-    'wifi_mismatch': 422,
-    'not_on_roster': 422,
-    'slot_full': 409,
-    'booking_overlap': 409,
-    # me/subscriptions with a template id of no template
-    'unknown_template': 422,
-    'payload_too_large': 413,
-    'uri_too_long': 414,
-    'header_too_large': 431,
-    'unsupported_media_type': 415,
-    'rate_limited': 429,
-    'internal_error': 500,
-    'wechat_unavailable': 502,
-    'service_unavailable': 503,
-    }
-
-
-class ApiError(Exception):
-    'An error answered as {"error": {code, message, details}}'
-
-    def __init__(self, code, message, details=None, status=None,
-            headers=None, rollback=True):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        self.status = status or CODE_STATUS.get(code, 422)
-        self.headers = headers or {}
-        self.rollback = rollback
 
 
 def error_body(code, message, details=None):
@@ -130,298 +84,6 @@ def _default(value):
         return isoformat(value)
     raise TypeError(repr(value))
 
-
-def isoformat(value, tzinfo=None):
-    """Return a time of an answer as ISO 8601 with the offset of the time
-    zone of what it belongs to: tzinfo, the event's or the service's time
-    zone; without one (points, messages, tokens), the time zone of the
-    members' local day (member configuration, by default the company's).
-    Every serializer of the API goes through here."""
-    if isinstance(value, dt.datetime) and tzinfo is None:
-        tzinfo = default_tzinfo()
-    return tools.isoformat(value, tzinfo)
-
-
-def default_tzinfo():
-    "The time zone of the times that belong to no event or service"
-    from trytond.pool import Pool
-    try:
-        Configuration = Pool().get('member.configuration')
-    except KeyError:  # not activated
-        return dt.timezone.utc
-    return Configuration.get_cached().tzinfo
-
-
-# Schemas: a subset of JSON Schema that the validator below enforces and the
-# OpenAPI document publishes as is.
-
-def string(min_length=None, max_length=None, **kw):
-    s = {'type': 'string'}
-    if min_length is not None:
-        s['minLength'] = min_length
-    if max_length is not None:
-        s['maxLength'] = max_length
-    s.update(kw)
-    return s
-
-
-def integer(minimum=None, maximum=None, **kw):
-    s = {'type': 'integer'}
-    if minimum is not None:
-        s['minimum'] = minimum
-    if maximum is not None:
-        s['maximum'] = maximum
-    s.update(kw)
-    return s
-
-
-def number(minimum=None, maximum=None, **kw):
-    s = {'type': 'number'}
-    if minimum is not None:
-        s['minimum'] = minimum
-    if maximum is not None:
-        s['maximum'] = maximum
-    s.update(kw)
-    return s
-
-
-def id_(**kw):
-    "The schema of a record id"
-    return integer(1, MAX_ID, **kw)
-
-
-def boolean(**kw):
-    return dict(type='boolean', **kw)
-
-
-def array(items, max_items=None, min_items=None, **kw):
-    s = {'type': 'array', 'items': items}
-    if max_items is not None:
-        s['maxItems'] = max_items
-    if min_items is not None:
-        s['minItems'] = min_items
-    s.update(kw)
-    return s
-
-
-def obj(properties, required=(), additional=False, **kw):
-    s = {'type': 'object', 'properties': properties,
-        'additionalProperties': additional}
-    if required:
-        s['required'] = list(required)
-    s.update(kw)
-    return s
-
-
-def nullable(schema):
-    return dict(schema, nullable=True)
-
-
-DATETIME = string(format='date-time', max_length=40)
-DATE = string(format='date', max_length=10)
-UUID = string(format='uuid', max_length=36)
-MONEY = string(pattern=r'^-?\d+\.\d+$', description="decimal string")
-
-_TYPES = {
-    'string': str,
-    'boolean': bool,
-    'array': list,
-    'object': dict,
-    }
-
-
-def validate(schema, value, path='body'):
-    "Raise ApiError invalid_request when value does not match schema"
-    def fail(reason):
-        raise ApiError('invalid_request', "%s: %s" % (path, reason),
-            details={'field': path, 'reason': reason})
-
-    if value is None:
-        if schema.get('nullable'):
-            return
-        fail("must not be null")
-    kind = schema.get('type')
-    if kind == 'integer':
-        if isinstance(value, bool) or not isinstance(value, int):
-            fail("must be an integer")
-    elif kind == 'number':
-        if (isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or (isinstance(value, float) and not math.isfinite(value))):
-            fail("must be a finite number")
-    elif kind in _TYPES:
-        if not isinstance(value, _TYPES[kind]):
-            fail("must be of type %s" % kind)
-    if kind in {'integer', 'number'}:
-        if 'minimum' in schema and value < schema['minimum']:
-            fail("must be at least %s" % schema['minimum'])
-        if 'maximum' in schema and value > schema['maximum']:
-            fail("must be at most %s" % schema['maximum'])
-    if kind == 'string':
-        if 'minLength' in schema and len(value) < schema['minLength']:
-            fail("must have at least %s characters" % schema['minLength'])
-        if 'maxLength' in schema and len(value) > schema['maxLength']:
-            fail("must have at most %s characters" % schema['maxLength'])
-        if 'enum' in schema and value not in schema['enum']:
-            fail("must be one of %s" % ', '.join(schema['enum']))
-        if 'pattern' in schema and not re.search(schema['pattern'], value):
-            fail("has not the expected format")
-        fmt = schema.get('format')
-        try:
-            if fmt == 'date-time':
-                year = parse_datetime(value).year
-            elif fmt == 'date':
-                year = dt.date.fromisoformat(value).year
-                if len(value) != 10:
-                    raise ValueError(value)
-            elif fmt == 'uuid':
-                uuid.UUID(value)
-        except OverflowError:
-            # A valid time whose offset moves it out of years 1-9999
-            fail("must be between the years %s and %s" % (MIN_YEAR, MAX_YEAR))
-        except ValueError:
-            fail("must be a valid %s" % fmt)
-        if fmt in {'date', 'date-time'} and not MIN_YEAR <= year <= MAX_YEAR:
-            fail("must be between the years %s and %s" % (MIN_YEAR, MAX_YEAR))
-        _check_text(value, fail)
-    if kind == 'array':
-        if 'maxItems' in schema and len(value) > schema['maxItems']:
-            fail("must have at most %s items" % schema['maxItems'])
-        if 'minItems' in schema and len(value) < schema['minItems']:
-            fail("must have at least %s items" % schema['minItems'])
-        for i, item in enumerate(value):
-            validate(schema['items'], item, '%s[%s]' % (path, i))
-    if kind == 'object':
-        properties = schema.get('properties', {})
-        for name in schema.get('required', []):
-            if name not in value:
-                raise ApiError('invalid_request',
-                    "%s.%s is required" % (path, name),
-                    details={'field': '%s.%s' % (path, name),
-                        'reason': "required"})
-        for name, item in value.items():
-            _check_text(name, fail)
-            if name not in properties:
-                if not schema.get('additionalProperties', False):
-                    raise ApiError('invalid_request',
-                        "%s.%s is not an accepted field" % (path, name),
-                        details={'field': '%s.%s' % (path, name),
-                            'reason': "unknown field"})
-                continue
-            validate(properties[name], item, '%s.%s' % (path, name))
-        if 'minProperties' in schema and len(value) < schema['minProperties']:
-            fail("must have at least %s fields" % schema['minProperties'])
-
-
-def _check_text(value, fail):
-    "Refuse what no text column stores: NUL and lone surrogates"
-    if '\x00' in value:
-        fail("must not contain NUL characters")
-    try:
-        value.encode('utf-8')
-    except UnicodeEncodeError:
-        fail("must be valid Unicode (no lone surrogate)")
-
-
-def _reject_constant(name):
-    raise ValueError("%s is not valid JSON" % name)
-
-
-def _no_duplicates(pairs):
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError("duplicate key %r" % key)
-        result[key] = value
-    return result
-
-
-def _depth(value, limit):
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return True
-
-
-def parse_json(request, schema):
-    "Return the validated JSON body of request"
-    content_type = request.headers.get('Content-Type', '')
-    data = request.get_data(cache=True)
-    if not data:
-        raise ApiError('invalid_request', "A JSON body is required.",
-            details={'reason': "empty body"})
-    if content_type.split(';')[0].strip().lower() != 'application/json':
-        raise ApiError('unsupported_media_type',
-            "The body must be sent as application/json.",
-            details={'content_type': content_type})
-    try:
-        text = data.decode('utf-8')
-    except UnicodeDecodeError:
-        raise ApiError('invalid_request', "The body is not valid UTF-8.",
-            details={'reason': "invalid UTF-8"})
-    try:
-        value = json.loads(text, parse_constant=_reject_constant,
-            object_pairs_hook=_no_duplicates)
-    except RecursionError:
-        raise ApiError('invalid_request', "The JSON body is nested too deep.",
-            details={'reason': "too deep"})
-    except ValueError as e:
-        raise ApiError('invalid_request', "The body is not valid JSON.",
-            details={'reason': str(e)[:200]})
-    if not _depth(value, MAX_DEPTH):
-        raise ApiError('invalid_request', "The JSON body is nested too deep.",
-            details={'reason': "too deep"})
-    validate(schema, value)
-    return value
-
-
-def parse_query(request, schema):
-    "Return the query parameters of request converted along schema"
-    values = {}
-    properties = schema['properties']
-    for name in request.args:
-        if name not in properties:
-            raise ApiError('invalid_request',
-                "%s is not an accepted parameter" % name,
-                details={'field': name, 'reason': "unknown parameter"})
-        raw = request.args.getlist(name)
-        if len(raw) > 1:
-            raise ApiError('invalid_request', "%s is given twice" % name,
-                details={'field': name, 'reason': "repeated"})
-        raw = raw[0]
-        kind = properties[name].get('type')
-        try:
-            if kind == 'integer':
-                if not re.fullmatch(r'-?\d{1,12}', raw):
-                    raise ValueError(raw)
-                value = int(raw)
-            elif kind == 'boolean':
-                if raw not in {'true', 'false'}:
-                    raise ValueError(raw)
-                value = raw == 'true'
-            else:
-                value = raw
-        except ValueError:
-            raise ApiError('invalid_request', "%s must be an %s" % (
-                    name, kind), details={'field': name, 'reason': kind})
-        values[name] = value
-    validate(schema, values, 'query')
-    for name, prop in properties.items():
-        if name not in values and 'default' in prop:
-            values[name] = prop['default']
-    return values
-
-
-LIST_QUERY = {
-    'limit': integer(1, 100, default=20),
-    'offset': integer(0, 1000000, default=0),
-    }
 
 # The registry of routes, published by openapi.json
 ROUTES = []
@@ -465,116 +127,86 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
     Tryton restarting the transaction at the handler's first lock.
     """
     def decorator(func):
-        ROUTES.append({
-                'method': method, 'path': path, 'summary': summary,
-                'description': description or (func.__doc__ or '').strip(),
-                'auth': auth, 'body': body,
-                'query': query, 'status': status, 'response': response,
-                'errors': list(errors), 'tags': list(tags),
-                'content_type': content_type,
-                'operation_id': func.__name__,
-                'kiosk': kiosk,
-                })
+        route = {
+            'method': method, 'path': path, 'summary': summary,
+            'description': description or (func.__doc__ or '').strip(),
+            'auth': auth, 'body': body,
+            'query': query, 'status': status, 'response': response,
+            'errors': list(errors), 'tags': list(tags),
+            'content_type': content_type,
+            'operation_id': func.__name__,
+            'kiosk': kiosk,
+            'lock_member': lock_member,
+            }
+        ROUTES.append(route)
         url = '/<database_name>' + PREFIX + re.sub(
             r'\{(\w+)\}', r'<int(min=1, max=%d):\1>' % MAX_ID, path)
-        readonly = method in {'GET', 'HEAD'}
         _url_map.add(Rule(url, endpoint=func.__name__, methods=[method]))
 
         @app.route(url, methods=[method])
         @allow_null_origin
         @with_pool
         @answer_unavailable
-        @(with_transaction(readonly=True) if readonly
+        @(with_transaction(readonly=True) if method in {'GET', 'HEAD'}
             else with_write_transaction(lock_member=lock_member))
         @wraps(func)
         def endpoint(request, pool, **path_args):
-            transaction = Transaction()
-            try:
-                if not _activated(pool):
-                    raise ApiError('not_found',
-                        "The mini-program API is not activated on this "
-                        "database.")
-                if lock_member:
-                    from .auth import token_member
-                    member_id = token_member(request)
-                    if member_id is not None:
-                        # Taken by with_write_transaction: a check, no query
-                        pool.get('member.member').lock([member_id])
-                body_value = parse_json(request, body) if body else None
-                if not body and request.get_data(cache=True) \
-                        and method in {'GET', 'HEAD', 'DELETE'}:
-                    raise ApiError('invalid_request',
-                        "This request takes no body.")
-                query_value = parse_query(
-                    request, query or obj({})) if (
-                    query or request.args) else {}
-                api_request = Request(
-                    request, pool, body_value, query_value, path_args)
-                with transaction.set_context(language=_language(request)):
-                    if auth:
-                        from .auth import authenticate
-                        authenticate(api_request, auth, kiosk=kiosk)
-                    result = func(api_request)
-            except (TransactionError, backend.DatabaseOperationalError):
-                raise
-            except ApiError as e:
-                if e.rollback:
-                    transaction.rollback()
-                return error_response(e)
-            except (UserError, UserWarning) as e:
-                error = from_user_error(e)
-                if error.rollback:
-                    transaction.rollback()
-                return error_response(error)
-            except HTTPException:
-                # e.g. body too large: answered as JSON by the middleware
-                transaction.rollback()
-                raise
-            except Exception:
-                transaction.rollback()
-                logger.exception("mini-program API error on %s %s",
-                    method, request.path)
-                return error_response(ApiError('internal_error',
-                        "An internal error occurred."))
-            if isinstance(result, Response):
-                return result
-            return json_response(result, status=status)
+            return _handle(route, func, request, pool, path_args)
         endpoint.max_request_size = max_size or MAX_BODY
         return endpoint
     return decorator
 
 
-# How long a check-in waits for another transaction holding its member
-LOCK_TIMEOUT_MS = 2000
-# The WSGI environ key of (member id, active) read by with_write_transaction
-# in the request's current transaction
-LOCKED_MEMBER = 'miniprogram.locked_member'
+def _handle(route, func, request, pool, path_args):
+    "Answer request with the handler func of route"
+    transaction = Transaction()
+    language = _language(request.accept_languages)
+    try:
+        with transaction.set_context(language=language):
+            try:
+                result = func(_api_request(route, request, pool, path_args))
+            except (UserError, UserWarning) as e:
+                raise from_user_error(e)
+            except (ApiError, TransactionError,
+                    backend.DatabaseOperationalError):
+                raise
+            except HTTPException:
+                # e.g. body too large: answered as JSON by the middleware
+                transaction.rollback()
+                raise
+            except Exception:
+                logger.exception("mini-program API error on %s %s",
+                    route['method'], request.path)
+                raise ApiError('internal_error',
+                    gettext('miniprogram.msg_status_500'))
+    except ApiError as e:
+        if e.rollback:
+            transaction.rollback()
+        return error_response(e)
+    if isinstance(result, Response):
+        return result
+    return json_response(result, status=route['status'])
 
 
-def _wait_member_lock(transaction, Member, member_id):
-    """Take the row lock of the member as the first statement of
-    transaction, waiting (at most LOCK_TIMEOUT_MS) for a transaction that
-    holds it, and record it as taken like Transaction.start does for the
-    locks it is asked for (PostgreSQL).
-
-    Return whether the member exists and is active (read with the lock).
-    """
-    from trytond.modules.member.prepared import statement
-
-    def lock(member_id):
-        table = Member.__table__()
-        return table.select(table.active,
-            where=table.id == member_id, for_=For('UPDATE'))
-    connection = transaction.connection
-    cursor = connection.cursor()
-    # One round trip for both statements
-    with connection.pipeline():
-        cursor.execute('SET LOCAL lock_timeout = %d' % LOCK_TIMEOUT_MS)
-        cursor.execute(*statement((Member.__name__, 'lock'), lock,
-                member_id=member_id))
-        row = cursor.fetchone()
-    transaction._locked_records[Member._table].add(member_id)
-    return bool(row and row[0])
+def _api_request(route, request, pool, path_args):
+    """The Request of the handler: the API activated, the member's lock
+    checked, the inputs parsed and the token authenticated"""
+    if not _activated(pool):
+        # No message of the module in this database
+        raise ApiError('not_found', _english()['not_activated'])
+    if route['lock_member']:
+        check_member_lock(request, pool)
+    body, query = route['body'], route['query']
+    body_value = parse_json(request, body) if body else None
+    if (not body and request.get_data(cache=True)
+            and route['method'] in {'GET', 'HEAD', 'DELETE'}):
+        raise invalid('body_not_taken')
+    query_value = parse_query(request, query or obj({})) if (
+        query or request.args) else {}
+    api_request = Request(request, pool, body_value, query_value, path_args)
+    if route['auth']:
+        authenticate(api_request, route['auth'], kiosk=route['kiosk'])
+    return api_request
 
 
 def answer_unavailable(func):
@@ -592,7 +224,8 @@ def answer_unavailable(func):
                 request.method, request.path, str(e).splitlines()[0]
                 if str(e) else type(e).__name__)
             return error_response(ApiError('service_unavailable',
-                    _STATUS_CODES[503][1], headers={'Retry-After': '1'}))
+                    status_text(request.environ, 'status_503'),
+                    headers={'Retry-After': '1'}))
     return wrapper
 
 
@@ -678,21 +311,11 @@ def with_write_transaction(lock_member=False):
     def decorator(func):
         @wraps(func)
         def wrapper(request, pool, *args, **kwargs):
-            from .auth import token_member
             context = {'_request': request.context}
-            retry = config.getint('database', 'retry')
+            retry = tools.retries()
             deadline = time.monotonic() + contention_timeout()
             count = conflicts = 0
-            locks = {}
-            member_id = token_member(request) if lock_member else None
-            try:
-                Member = pool.get('member.member')
-            except KeyError:  # not activated: answered by the endpoint
-                Member = None
-            wait = (member_id is not None and Member is not None
-                and backend.name == 'postgresql')
-            if member_id is not None and Member is not None and not wait:
-                locks['_lock_records'] = {Member._table: [member_id]}
+            member, locks = _member_lock(request, pool, lock_member)
             pause = 0
             while True:
                 if pause:
@@ -701,17 +324,7 @@ def with_write_transaction(lock_member=False):
                 with Transaction().start(pool.database_name, 0,
                         context=context) as transaction:
                     try:
-                        request.environ.pop(LOCKED_MEMBER, None)
-                        connection = transaction.connection
-                        if (backend.name == 'sqlite'
-                                and not connection.in_transaction):
-                            connection.execute('BEGIN IMMEDIATE')
-                        if wait:
-                            # authenticate needs not read it again
-                            request.environ[LOCKED_MEMBER] = (member_id,
-                                _wait_member_lock(
-                                    transaction, Member, member_id))
-                        _take_locks(transaction, locks)
+                        _begin(transaction, request, member, locks)
                         result = func(request, pool, *args, **kwargs)
                     except TransactionError as e:
                         transaction.rollback()
@@ -742,6 +355,36 @@ def with_write_transaction(lock_member=False):
                 return result
         return wrapper
     return decorator
+
+
+def _member_lock(request, pool, lock_member):
+    """The (Member, member id) whose lock the transaction waits for first
+    (PostgreSQL) or None, and the locks asked for when it starts (the
+    member's on SQLite)"""
+    member_id = token_member(request) if lock_member else None
+    try:
+        Member = pool.get('member.member')
+    except KeyError:  # not activated: answered by the endpoint
+        return None, {}
+    if member_id is None:
+        return None, {}
+    if backend.name == 'postgresql':
+        return (Member, member_id), {}
+    return None, {'_lock_records': {Member._table: [member_id]}}
+
+
+def _begin(transaction, request, member, locks):
+    "Start transaction as the single writer with its locks"
+    request.environ.pop(LOCKED_MEMBER, None)
+    connection = transaction.connection
+    if backend.name == 'sqlite' and not connection.in_transaction:
+        connection.execute('BEGIN IMMEDIATE')
+    if member:
+        Member, member_id = member
+        # authenticate needs not read it again
+        request.environ[LOCKED_MEMBER] = (member_id,
+            wait_member_lock(transaction, Member, member_id))
+    _take_locks(transaction, locks)
 
 
 def _lock_waited():
@@ -789,8 +432,9 @@ def from_user_error(error):
         rollback=getattr(error, 'rollback', True))
 
 
-def _language(request):
-    for lang, _ in request.accept_languages:
+def _language(accept_languages):
+    "The language of the answers: zh_CN or en, from Accept-Language"
+    for lang, _ in accept_languages:
         lang = lang.lower()
         if lang.startswith('zh'):
             return 'zh_CN'
@@ -805,21 +449,60 @@ def _language(request):
 
 _PREFIX_RE = re.compile(r'^/[^/]+' + re.escape(PREFIX))
 
-_STATUS_CODES = {
-    400: ('invalid_request', "The request is not valid."),
-    401: ('unauthorized', "Authentication is required."),
-    403: ('forbidden', "This request is not allowed."),
-    404: ('not_found', "There is nothing at this address."),
-    405: ('method_not_allowed', "This method is not allowed here."),
-    413: ('payload_too_large', "The request body is too large."),
-    414: ('uri_too_long', "The address is too long."),
-    415: ('unsupported_media_type', "The body must be JSON."),
-    429: ('rate_limited', "Too many requests."),
-    431: ('header_too_large', "A request header is too large."),
-    500: ('internal_error', "An internal error occurred."),
-    502: ('wechat_unavailable', "An upstream service is unavailable."),
-    503: ('service_unavailable', "The service is unavailable, retry later."),
+# The machine codes of the HTTP statuses; their texts are the messages
+# miniprogram.msg_status_<status>
+STATUS_CODES = {
+    400: 'invalid_request',
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'not_found',
+    405: 'method_not_allowed',
+    413: 'payload_too_large',
+    414: 'uri_too_long',
+    415: 'unsupported_media_type',
+    429: 'rate_limited',
+    431: 'header_too_large',
+    500: 'internal_error',
+    502: 'wechat_unavailable',
+    503: 'service_unavailable',
     }
+
+
+def status_text(environ, message, **variables):
+    """The text of the message miniprogram.msg_<message> for a request
+    answered outside of a transaction, in its language: read in the
+    database of the address; without one (unknown, or unavailable: 503),
+    as read before in another request, else the English of message.xml"""
+    language = _language(parse_accept_header(
+            environ.get('HTTP_ACCEPT_LANGUAGE'), LanguageAccept))
+    database = environ.get('PATH_INFO', '').split('/')[1]
+    key = (language, message)
+    if message != 'status_503' and database in Pool.database_list():
+        try:
+            with Transaction().start(database, 0, readonly=True,
+                    context={'language': language}):
+                text = gettext('miniprogram.msg_' + message, **variables)
+            if not variables:
+                _texts[key] = text
+            return text
+        except Exception:
+            logger.debug("no text of %s in %s", message, database,
+                exc_info=True)
+    return _texts.get(key, _english()[message]) % variables
+
+
+# The texts read in a database, by (language, message), for the answers
+# when no database answers
+_texts = {}
+
+
+@functools.cache
+def _english():
+    "The English texts of message.xml by id without msg_"
+    import xml.etree.ElementTree as ET
+    root = ET.parse(os.path.join(os.path.dirname(__file__), 'message.xml'))
+    return {r.get('id')[len('msg_'):]: r.find('field').text
+        for r in root.iter('record')}
 
 
 def _allowed_origins():
@@ -849,12 +532,16 @@ def _oversized(environ):
     return None
 
 
-def error_payload(status, message=None):
-    "The JSON error object of an HTTP status, as bytes"
-    code, default = _STATUS_CODES.get(
-        status, ('internal_error' if status >= 500 else 'invalid_request',
-            "The request failed."))
-    return json.dumps(error_body(code, message or default)).encode()
+def error_payload(environ, status, message=None, **variables):
+    """The JSON error object of an HTTP status, as bytes: the text of
+    message (default: of the status)"""
+    code = STATUS_CODES.get(
+        status, 'internal_error' if status >= 500 else 'invalid_request')
+    if message is None:
+        message = 'status_%s' % (status if status in STATUS_CODES
+            else 500 if status >= 500 else 400)
+    return json.dumps(error_body(
+            code, status_text(environ, message, **variables))).encode()
 
 
 class PrefixMiddleware:
@@ -869,7 +556,7 @@ class PrefixMiddleware:
             return self.app(environ, start_response)
         refused = _oversized(environ)
         if refused:
-            return self._error(refused, start_response)
+            return self._error(refused, environ, start_response)
         origin = environ.get('HTTP_ORIGIN')
         if origin and origin != 'null':
             host = environ.get('HTTP_HOST', '')
@@ -879,14 +566,14 @@ class PrefixMiddleware:
             except ValueError:  # e.g. "http://[": not an origin
                 origin_host = None
             if origin_host != host and origin not in _allowed_origins():
-                return self._error(403, start_response,
-                    "The origin %s is not allowed." % origin[:100])
+                return self._error(403, environ, start_response,
+                    'origin_refused', origin=origin[:100])
         try:
             _url_map.bind_to_environ(environ).match()
         except NotFound:
-            return self._error(404, start_response)
+            return self._error(404, environ, start_response)
         except MethodNotAllowed as e:
-            return self._error(405, start_response, headers=[
+            return self._error(405, environ, start_response, headers=[
                     ('Allow', ', '.join(sorted(e.valid_methods or [])))])
         except HTTPException:
             pass
@@ -904,16 +591,17 @@ class PrefixMiddleware:
             code = int(captured['status'].split()[0])
         except Exception:
             logger.exception("mini-program API failure on %s", path)
-            return self._error(500, start_response)
+            return self._error(500, environ, start_response)
         if code >= 400 and not content_type.startswith('application/json'):
             if hasattr(body, 'close'):
                 body.close()
-            return self._error(code, start_response)
+            return self._error(code, environ, start_response)
         start_response(captured['status'], captured['headers'])
         return body
 
-    def _error(self, status, start_response, message=None, headers=()):
-        payload = error_payload(status, message)
+    def _error(self, status, environ, start_response, message=None,
+            headers=(), **variables):
+        payload = error_payload(environ, status, message, **variables)
         headers = [('Content-Type', JSON_TYPE),
             ('Content-Length', str(len(payload)))] + list(headers)
         if status == 503:

@@ -1,14 +1,14 @@
 # This file is part of the miniprogram module.  The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-"""JSON Web Tokens of the mini-program API and the execution context of an
-authenticated request."""
+"""JSON Web Tokens of the mini-program API, the lock of the member of a
+token and the execution context of an authenticated request."""
 import secrets
 import time
 import uuid
 
 import jwt
-from sql import Literal
+from sql import For, Literal
 
 from trytond import config
 from trytond.cache import Cache
@@ -111,10 +111,10 @@ def _verified_claims(token):
 
 def decode(token, typ):
     "Return the claims of a valid token of type typ, or raise TokenInvalid"
-    def invalid(reason, message='miniprogram.msg_token_invalid'):
+    def refused(reason, message='miniprogram.msg_token_invalid'):
         return TokenInvalid(gettext(message), details={'reason': reason})
     if not isinstance(token, str) or len(token) > 4096:
-        raise invalid("malformed")
+        raise refused("malformed")
     claims = _verified_claims(token)
     if claims is None:
         key = (token, jwt_secret(), audience(), issuer())
@@ -124,16 +124,16 @@ def decode(token, typ):
                 options={
                     'require': ['exp', 'iat', 'sub', 'jti', 'iss', 'aud']})
         except jwt.ExpiredSignatureError:
-            raise invalid("expired", 'miniprogram.msg_token_expired')
+            raise refused("expired", 'miniprogram.msg_token_expired')
         except jwt.PyJWTError:
-            raise invalid("invalid")
+            raise refused("invalid")
         if not isinstance(claims.get('exp'), (int, float)):
-            raise invalid("invalid")
+            raise refused("invalid")
         if len(_verified) >= _VERIFIED_MAX:
             _verified.clear()
         _verified[key] = claims
     if claims.get('typ') != typ:
-        raise invalid("wrong type")
+        raise refused("wrong type")
     return dict(claims)
 
 
@@ -150,6 +150,47 @@ def token_member(request):
         return int(decode(token.strip(), 'access')['sub'])
     except (TokenInvalid, ValueError, TypeError, KeyError):
         return None
+
+
+# How long a check-in waits for another transaction holding its member
+LOCK_TIMEOUT_MS = 2000
+# The WSGI environ key of (member id, active) read by with_write_transaction
+# in the request's current transaction
+LOCKED_MEMBER = 'miniprogram.locked_member'
+
+
+def wait_member_lock(transaction, Member, member_id):
+    """Take the row lock of the member as the first statement of
+    transaction, waiting (at most LOCK_TIMEOUT_MS) for a transaction that
+    holds it, and record it as taken like Transaction.start does for the
+    locks it is asked for (PostgreSQL).
+
+    Return whether the member exists and is active (read with the lock).
+    """
+    from trytond.modules.member.prepared import statement
+
+    def lock(member_id):
+        table = Member.__table__()
+        return table.select(table.active,
+            where=table.id == member_id, for_=For('UPDATE'))
+    connection = transaction.connection
+    cursor = connection.cursor()
+    # One round trip for both statements
+    with connection.pipeline():
+        cursor.execute('SET LOCAL lock_timeout = %d' % LOCK_TIMEOUT_MS)
+        cursor.execute(*statement((Member.__name__, 'lock'), lock,
+                member_id=member_id))
+        row = cursor.fetchone()
+    transaction._locked_records[Member._table].add(member_id)
+    return bool(row and row[0])
+
+
+def check_member_lock(request, pool):
+    """Lock the member of the access token of request (api_route
+    lock_member): taken when the transaction started, a check, no query"""
+    member_id = token_member(request)
+    if member_id is not None:
+        pool.get('member.member').lock([member_id])
 
 
 def bearer(request):
@@ -259,9 +300,45 @@ def authenticate(api_request, auth, kiosk=False):
     staff token (issued to a Tryton user by auth/staff) and, where kiosk is
     set, the kiosk token of the event of the path, also as the `token`
     query parameter (a TV browser cannot send a header)."""
-    pool = api_request.pool
-    Member = pool.get('member.member')
+    token = _request_token(api_request, kiosk)
+    typ = _token_type(token)
+    if auth == 'organizer' and typ in {'kiosk', 'staff'}:
+        claims = decode(token, typ)
+        if typ == 'kiosk':
+            if not kiosk:
+                raise Forbidden(gettext('miniprogram.msg_kiosk_token_scope'))
+            if claims.get('evt') != api_request.path.get('event_id'):
+                raise Forbidden(gettext('miniprogram.msg_kiosk_token_event'))
+            api_request.kiosk_token = token
+        user = api_request.staff_user = _staff_user(claims)
+        _run_as(user.id, {})
+        return
+    claims = api_request.claims = decode(token, 'access')
+    member = api_request.member = _token_member(api_request, claims)
+    context = member_context(member.id)
+    company = _company()
+    if company:
+        context['company'] = company
+    if auth == 'organizer':
+        # Organizer routes run as the staff user linked to the member: the
+        # check-in rules then decide whether that user organizes the event
+        if not member.user or not member.user.active:
+            raise Forbidden(gettext('miniprogram.msg_not_organizer'))
+        api_request.staff_user = member.user
+        _run_as(member.user.id, context)
+    else:
+        _run_as(api_user_id(), context)
+
+
+def _run_as(user_id, context):
+    "Run the rest of the transaction as user_id with access checks on"
     transaction = Transaction()
+    transaction.set_user(user_id)
+    transaction.set_context(_check_access=True, **context)
+
+
+def _request_token(api_request, kiosk):
+    "The token of the request: its bearer or a kiosk token in the query"
     query_token = (api_request.query or {}).get('token')
     if (kiosk and query_token
             and not api_request.http.headers.get('Authorization')):
@@ -270,70 +347,35 @@ def authenticate(api_request, auth, kiosk=False):
             # browser history): only the narrow kiosk token is
             raise TokenInvalid(gettext('miniprogram.msg_query_token_kiosk'),
                 details={'reason': "not a kiosk token"})
-        token = query_token
-    else:
-        token = bearer(api_request.http)
-    typ = _token_type(token)
-    if auth == 'organizer' and typ == 'kiosk':
-        claims = decode(token, 'kiosk')
-        if not kiosk:
-            raise Forbidden(gettext('miniprogram.msg_kiosk_token_scope'))
-        if claims.get('evt') != api_request.path.get('event_id'):
-            raise Forbidden(gettext('miniprogram.msg_kiosk_token_event'))
-        user = _staff_user(claims)
-        api_request.staff_user = user
-        api_request.kiosk_token = token
-        transaction.set_user(user.id)
-        transaction.set_context(_check_access=True)
-        return
-    if auth == 'organizer' and typ == 'staff':
-        claims = decode(token, 'staff')
-        user = _staff_user(claims)
-        api_request.staff_user = user
-        transaction.set_user(user.id)
-        transaction.set_context(_check_access=True)
-        return
-    claims = decode(token, 'access')
-    api_request.claims = claims
+        return query_token
+    return bearer(api_request.http)
+
+
+def _token_member(api_request, claims):
+    "The existing and active member of the claims of an access token"
+    Member = api_request.pool.get('member.member')
     try:
         member_id = int(claims['sub'])
     except ValueError:
         raise TokenInvalid(gettext('miniprogram.msg_token_invalid'))
     if not 0 < member_id < 2 ** 31:
         raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))
-    # The member of the token must exist and be active: known when the
-    # transaction started with its lock (api.with_write_transaction), else one
-    # query (the ORM search costs more than the whole check-in)
-    from .api import LOCKED_MEMBER
+    # Known when the transaction started with its lock
+    # (api.with_write_transaction), else one query (the ORM search costs
+    # more than the whole check-in)
     locked = api_request.http.environ.get(LOCKED_MEMBER)
     if locked is not None and locked[0] == member_id:
         active = locked[1]
     else:
         table = Member.__table__()
-        cursor = transaction.connection.cursor()
+        cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(table.id,
                 where=(table.id == member_id)
                 & (table.active == Literal(True))))
         active = bool(cursor.fetchone())
     if not active:
         raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))
-    member = Member(member_id)
-    context = dict(member_context(member.id), _check_access=True)
-    company = _company()
-    if company:
-        context['company'] = company
-    api_request.member = pool.get('member.member')(member.id)
-    if auth == 'organizer':
-        # Organizer routes run as the staff user linked to the member: the
-        # check-in rules then decide whether that user organizes the event
-        if not member.user or not member.user.active:
-            raise Forbidden(gettext('miniprogram.msg_not_organizer'))
-        api_request.staff_user = member.user
-        transaction.set_user(member.user.id)
-        transaction.set_context(**context)
-        return
-    transaction.set_user(api_user_id())
-    transaction.set_context(**context)
+    return Member(member_id)
 
 
 # The company of the member requests, looked up once a minute per process

@@ -16,7 +16,7 @@ from trytond.wizard import Button, StateView, Wizard
 
 from .api import PREFIX
 from .auth import kiosk_token
-from .exceptions import KioskEventOver
+from .exceptions import KioskEventOver, NotFound
 
 
 def public_url():
@@ -50,6 +50,19 @@ class Event(metaclass=PoolMeta):
     @ModelView.button_action('miniprogram.wizard_event_kiosk')
     def kiosk_link(cls, events):
         pass
+
+    @classmethod
+    def organized(cls, event_id):
+        """Return the event of event_id if the user organizes it (or
+        administers check-ins): NotFound when the user reads no such event,
+        an access error when it organizes it not"""
+        events = cls.search([('id', '=', event_id)])
+        if not events:
+            raise NotFound(gettext('miniprogram.msg_event_not_found'),
+                details={'event_id': event_id})
+        event, = events
+        event.check_organizer()
+        return event
 
     def kiosk_urls(self, user=None):
         """Return the addresses of the kiosk screen and of the dashboard of

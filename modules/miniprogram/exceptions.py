@@ -3,7 +3,8 @@
 # license terms.
 """Errors of the mini-program rules.  Each carries the machine code of the
 API contract as `error_code` (UserError's own `code` is the RPC fault code)
-and optional `details`; the API answers them as JSON."""
+and optional `details`; the API answers them as JSON, as it answers its own
+ApiError."""
 from trytond.exceptions import UserError
 
 
@@ -51,5 +52,58 @@ class Forbidden(MiniprogramError):
     error_code = 'forbidden'
 
 
+class NotFound(MiniprogramError):
+    error_code = 'not_found'
+
+
 class KioskEventOver(MiniprogramError):
     error_code = 'event_not_open'
+
+
+# HTTP status of the machine codes raised by the models (exception classes
+# carry an `error_code` attribute); unknown codes are 422.
+CODE_STATUS = {
+    'invalid_request': 400,
+    'unauthorized': 401,
+    'invalid_credentials': 401,
+    'forbidden': 403,
+    'not_found': 404,
+    # A check-in method the event does not accept (HTTP 405 is answered
+    # by the middleware with the same code)
+    'method_not_allowed': 422,
+    'conflict': 409,
+    'phone_taken': 409,
+    'already_checked_in': 409,
+    'qr_expired': 422,
+    'invalid_token': 422,
+    'event_not_open': 422,
+    'out_of_range': 422,
+    'wifi_mismatch': 422,
+    'not_on_roster': 422,
+    'slot_full': 409,
+    'booking_overlap': 409,
+    # me/subscriptions with a template id of no template
+    'unknown_template': 422,
+    'payload_too_large': 413,
+    'uri_too_long': 414,
+    'header_too_large': 431,
+    'unsupported_media_type': 415,
+    'rate_limited': 429,
+    'internal_error': 500,
+    'wechat_unavailable': 502,
+    'service_unavailable': 503,
+    }
+
+
+class ApiError(Exception):
+    'An error answered as {"error": {code, message, details}}'
+
+    def __init__(self, code, message, details=None, status=None,
+            headers=None, rollback=True):
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.status = status or CODE_STATUS.get(code, 422)
+        self.headers = headers or {}
+        self.rollback = rollback

@@ -11,98 +11,19 @@ from trytond.modules.suite.tools import parse_datetime
 from trytond.transaction import Transaction
 
 from . import openapi
-from .api import (
-    DATE, DATETIME, LIST_QUERY, MONEY, UUID, ApiError, api_route, array,
-    boolean, from_user_error, id_, integer, isoformat, nullable, number, obj,
-    string)
+from .api import api_route, from_user_error
 from .auth import kiosk_token, staff_login, staff_token
-from .exceptions import KioskEventOver
+from .exceptions import ApiError, KioskEventOver
 from .kiosk import dashboard_page, kiosk_page
-
-# Schemas of the answers
-
-TIER = nullable(obj({
-            'code': string(),
-            'name': string(),
-            'discount': MONEY,
-            }, required=['code', 'name', 'discount']))
-MEMBER = obj({
-        'id': integer(),
-        'name': string(),
-        'phone': nullable(string(description="masked, e.g. 138****0000")),
-        'tier': TIER,
-        'points_balance': integer(),
-        'streak_days': integer(),
-        'best_streak': integer(),
-        'joined': DATE,
-        'avatar_url': nullable(string()),
-        'address': nullable(string()),
-        }, required=['id', 'name', 'phone', 'tier', 'points_balance',
-        'streak_days', 'best_streak', 'joined'])
-TOKENS = {
-    'access_token': string(),
-    'refresh_token': string(),
-    'token_type': string(enum=['Bearer']),
-    'expires_in': integer(description="seconds"),
-    }
-TOKENS_MEMBER = obj(dict(TOKENS, member=MEMBER),
-    required=list(TOKENS) + ['member'])
-TOKENS_ONLY = obj(TOKENS, required=list(TOKENS))
-ORIGIN = nullable(obj({'type': string(), 'id': integer()}))
-POINTS_LINE = obj({
-        'id': integer(),
-        'date': DATETIME,
-        'points': integer(),
-        'reason': string(description="in the language of Accept-Language"),
-        'origin': ORIGIN,
-        'balance_after': integer(),
-        }, required=['id', 'date', 'points', 'reason', 'origin',
-        'balance_after'])
-
-
-def page(items_schema):
-    return obj({'items': array(items_schema), 'total': integer()},
-        required=['items', 'total'])
-
-
-# Serializers
-
-def member_json(member):
-    tier = member.tier
-    return {
-        'id': member.id,
-        'name': member.name,
-        'phone': member.phone_masked,
-        'tier': {
-            'code': tier.code,
-            'name': tier.name,
-            'discount': '%.2f' % tier.discount,
-            } if tier else None,
-        'points_balance': member.points_balance,
-        'streak_days': member.streak_days,
-        'best_streak': member.best_streak or 0,
-        'joined': member.join_date.isoformat(),
-        'avatar_url': member.avatar_url,
-        'address': member.address,
-        }
-
-
-def origin_json(origin):
-    if origin is None or getattr(origin, 'id', -1) is None \
-            or getattr(origin, 'id', -1) < 0:
-        return None
-    return {'type': origin.__name__, 'id': origin.id}
-
-
-def points_line_json(line):
-    return {
-        'id': line.id,
-        'date': isoformat(line.date),
-        'points': line.points,
-        'reason': line.reason,
-        'origin': origin_json(line.origin),
-        'balance_after': line.balance_after,
-        }
+from .schemas import (
+    BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, DATE, DATETIME, EVENT,
+    KIOSK_QUERY, LIST_QUERY, MEMBER, PASSWORD, PHONE, POINTS_LINE, SERVICE,
+    SLOT, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, array, id_, integer,
+    nullable, number, obj, page, string)
+from .serializers import (
+    booking_json, checkin_answer_json, event_json, isoformat, member_json,
+    points_line_json, service_json, slot_json)
+from .validation import invalid
 
 
 def _tokens_member(pool, member):
@@ -113,10 +34,8 @@ def _tokens_member(pool, member):
     return result
 
 
-PHONE = string(1, 32, description="mainland mobile number or +E.164")
 # The WSGI environ key of the WeChat session of the code of auth/wechat
 WECHAT_SESSION = 'miniprogram.wechat_session'
-PASSWORD = string(1, 128, description="at least 8 characters, not common")
 
 
 # Auth
@@ -277,106 +196,14 @@ def openapi_document(request):
 
 # Booking
 
-SERVICE = obj({
-        'id': integer(),
-        'name': string(),
-        'description': string(),
-        'duration_min': integer(),
-        'price': nullable(MONEY),
-        'member_price': nullable(MONEY),
-        'discount_percent': MONEY,
-        'currency': string(),
-        'capacity': integer(),
-        'lead_time_min': integer(),
-        'horizon_days': integer(),
-        'cancel_hours': integer(),
-        'timezone': string(),
-        }, required=['id', 'name', 'description', 'duration_min', 'price',
-        'member_price', 'currency'])
-SLOT = obj({
-        'start': DATETIME,
-        'end': DATETIME,
-        'resource': obj({'id': integer(), 'name': string()},
-            required=['id', 'name']),
-        'capacity_left': integer(),
-        }, required=['start', 'end', 'resource', 'capacity_left'])
-BOOKING = obj({
-        'id': integer(),
-        'state': string(enum=['draft', 'pending', 'confirmed', 'in_progress',
-                'done', 'cancelled', 'no_show']),
-        'service': obj({'id': integer(), 'name': string()},
-            required=['id', 'name']),
-        'resource': nullable(obj({'id': integer(), 'name': string()},
-                required=['id', 'name'])),
-        'start': DATETIME,
-        'end': DATETIME,
-        'address': nullable(string()),
-        'note': nullable(string()),
-        'price': nullable(MONEY),
-        'discount': nullable(MONEY),
-        'discount_percent': nullable(MONEY),
-        'final_price': nullable(MONEY),
-        'currency': string(),
-        'points_earned': integer(),
-        }, required=['id', 'state', 'service', 'start', 'end', 'price',
-        'discount', 'final_price', 'currency'])
-
-
-def money(value):
-    return None if value is None else '%.2f' % value
-
-
-def service_json(values):
-    return {
-        'id': values['id'],
-        'name': values['name'],
-        'description': values['description'],
-        'duration_min': values['duration_min'],
-        'price': money(values['price']),
-        'member_price': money(values['member_price']),
-        'discount_percent': money(values['discount']),
-        'currency': values['currency'],
-        'capacity': values['capacity'],
-        'lead_time_min': values['lead_time_min'],
-        'horizon_days': values['horizon_days'],
-        'cancel_hours': values['cancel_hours'],
-        'timezone': values['timezone'],
-        }
-
-
-def booking_json(booking):
-    price, final = booking.price, booking.final_price
-    return {
-        'id': booking.id,
-        'state': booking.state,
-        'service': {'id': booking.service.id, 'name': booking.service.name},
-        'resource': {
-            'id': booking.resource.id, 'name': booking.resource.rec_name,
-            } if booking.resource else None,
-        'start': isoformat(booking.start, booking.service.tzinfo),
-        'end': isoformat(booking.end, booking.service.tzinfo),
-        'address': booking.address,
-        'note': booking.note,
-        'price': money(price),
-        'discount': money(price - final)
-        if price is not None and final is not None else None,
-        'discount_percent': money(booking.discount),
-        'final_price': money(final),
-        'currency': booking.currency.code,
-        'points_earned': booking.points_earned or 0,
-        }
-
-
 @api_route('GET', 'services', "The bookable services with the member price",
     tags=['booking'], query=obj(dict(LIST_QUERY)), response=page(SERVICE))
 def services(request):
     Service = request.pool.get('booking.service')
-    values = Service.list_services(member=request.member)
-    offset, limit = request.query['offset'], request.query['limit']
-    return {
-        'items': [service_json(v) for v in values[offset:offset + limit]],
-        'total': len(values),
-        }
+    values = Service.list_services(member=request.member,
+        offset=request.query['offset'], limit=request.query['limit'])
+    return {'items': [service_json(v) for v in values],
+        'total': Service.search_count([])}
 
 
 @api_route('GET', 'services/{service_id}/slots',
@@ -392,13 +219,7 @@ def service_slots(request):
         request.path['service_id'], request.query['date'],
         member=request.member,
         resource=request.query.get('resource_id'))
-    return {'slots': [{
-                'start': s['local_start'],
-                'end': s['local_end'],
-                'resource': {'id': s['resource'],
-                    'name': s['resource_name']},
-                'capacity_left': s['capacity_left'],
-                } for s in slots]}
+    return {'slots': [slot_json(s) for s in slots]}
 
 
 @api_route('POST', 'bookings', "Book a slot", status=201, tags=['booking'],
@@ -457,74 +278,10 @@ def my_bookings(request):
 
 # Check-in
 
-EVENT = obj({
-        'id': integer(),
-        'name': string(),
-        'kind': string(enum=['meeting', 'daily', 'points']),
-        'start': DATETIME,
-        'end': DATETIME,
-        'location': nullable(obj({
-                    'lat': number(), 'lon': number(), 'radius_m': integer(),
-                    }, required=['lat', 'lon', 'radius_m'])),
-        'methods': array(string()),
-        'checked_in': boolean(),
-        }, required=['id', 'name', 'kind', 'start', 'end', 'location',
-        'methods', 'checked_in'])
-CHECKIN = obj({
-        'id': integer(),
-        'event_id': integer(),
-        'time': DATETIME,
-        'status': string(enum=['valid', 'late', 'flagged', 'rejected']),
-        'method': string(),
-        'distance_m': nullable(integer()),
-        'points_awarded': integer(),
-        'late': boolean(),
-        'reasons': array(string()),
-        'client_uuid': nullable(string()),
-        'offline': boolean(),
-        }, required=['id', 'event_id', 'time', 'status', 'method',
-        'distance_m', 'points_awarded'], additional=True)
-CHECKIN_MEMBER = obj({'points_balance': integer(), 'streak_days': integer()},
-    required=['points_balance', 'streak_days'], additional=True)
-CHECKIN_ANSWER = obj({'checkin': CHECKIN, 'member': CHECKIN_MEMBER},
-    required=['checkin', 'member'])
-CHECKIN_FIELDS = {
-    'qr_token': string(1, 512),
-    'code': string(1, 32),
-    'event_id': id_(),
-    'nfc_tag': string(1, 128),
-    'lat': number(-90, 90),
-    'lon': number(-180, 180),
-    'accuracy_m': number(0, 100000),
-    'bssid': string(1, 64),
-    'client_uuid': UUID,
-    'client_time': DATETIME,
-    }
-CHECKIN_BODY = obj(CHECKIN_FIELDS)
-SYNC_ITEM = obj(CHECKIN_FIELDS, required=['client_uuid', 'client_time'])
 CHECKIN_ERRORS = [
     (409, 'already_checked_in'), (422, 'qr_expired'), (422, 'invalid_token'),
     (422, 'event_not_open'), (422, 'out_of_range'), (422, 'wifi_mismatch'),
     (422, 'not_on_roster'), (422, 'method_not_allowed')]
-
-
-def event_json(event, checked_in):
-    location = None
-    if event.latitude is not None and event.longitude is not None:
-        location = {
-            'lat': event.latitude, 'lon': event.longitude,
-            'radius_m': event.radius,
-            }
-    return {
-        'id': event.id,
-        'name': event.name,
-        'kind': event.kind,
-        'start': isoformat(event.start, event.tzinfo),
-        'end': isoformat(event.end, event.tzinfo),
-        'location': location,
-        'methods': list(event.methods or []),
-        'checked_in': event.id in checked_in,
-        }
 
 
 def _credential_count(body):
@@ -533,12 +290,11 @@ def _credential_count(body):
 
 def _check_credential(body):
     if _credential_count(body) != 1:
-        raise ApiError('invalid_request',
-            "Give exactly one of qr_token, code (with event_id) or nfc_tag.",
-            details={'fields': ['qr_token', 'code', 'nfc_tag']})
+        error = invalid('credential_one')
+        error.details['fields'] = ['qr_token', 'code', 'nfc_tag']
+        raise error
     if body.get('code') and not body.get('event_id'):
-        raise ApiError('invalid_request', "code needs event_id.",
-            details={'field': 'event_id', 'reason': "required"})
+        raise invalid('code_needs_event', 'event_id', 'required')
 
 
 def _result_error(result):
@@ -569,24 +325,6 @@ def _result_entry(result, **keys):
     return entry
 
 
-def _checkin_answer(pool, result):
-    Member = pool.get('member.member')
-    checkin = result.summary()
-    # The member of the check-in is the member of the request (checked by
-    # Attendance.check_in)
-    if result.member_state is not None:
-        balance, streak = result.member_state
-    else:
-        balance, streak = Member.balance_and_streak(checkin['member_id'])
-    return {
-        'checkin': checkin,
-        'member': {
-            'points_balance': balance,
-            'streak_days': streak,
-            },
-        }
-
-
 @api_route('GET', 'events', "The events the member may check in to",
     tags=['checkin'],
     description="The events open now, or those overlapping from-to.",
@@ -597,19 +335,19 @@ def events(request):
     start = request.query.get('from')
     end = request.query.get('to')
     if (start is None) != (end is None):
-        raise ApiError('invalid_request', "Give both from and to, or none.",
-            details={'fields': ['from', 'to']})
+        error = invalid('period_both')
+        error.details['fields'] = ['from', 'to']
+        raise error
     if start is not None:
         start, end = parse_datetime(start), parse_datetime(end)
         if end < start:
-            raise ApiError('invalid_request', "to is before from.",
-                details={'field': 'to'})
-    found = Event.available(request.member, start=start, end=end)
-    total = len(found)
-    offset, limit = request.query['offset'], request.query['limit']
-    found = found[offset:offset + limit]
+            raise invalid('period_order', 'to')
+    found = Event.available(request.member, start=start, end=end,
+        offset=request.query['offset'], limit=request.query['limit'])
     checked = Event.checked_in_ids(request.member, found)
-    return {'items': [event_json(e, checked) for e in found], 'total': total}
+    return {'items': [event_json(e, checked) for e in found],
+        'total': Event.available(
+            request.member, start=start, end=end, count=True)}
 
 
 @api_route('POST', 'checkins', "Check in", status=201, tags=['checkin'],
@@ -625,7 +363,7 @@ def checkin(request):
     result = Attendance.check_in(request.member, **kwargs)
     if result.status != 'created':
         raise _result_error(result)
-    return _checkin_answer(request.pool, result)
+    return checkin_answer_json(request.pool, result)
 
 
 @api_route('POST', 'checkins/sync', "Send check-ins queued offline",
@@ -668,7 +406,7 @@ def checkins_daily(request):
         client_time=request.body.get('client_time'))
     if result.status != 'created':
         raise _result_error(result)
-    return _checkin_answer(request.pool, result)
+    return checkin_answer_json(request.pool, result)
 
 
 @api_route('GET', 'me/checkins', "The member's check-ins, newest first",
@@ -686,18 +424,7 @@ def my_checkins(request):
 def _organized_event(request):
     "The event of the path, if the request's user organizes it"
     Event = request.pool.get('checkin.event')
-    events = Event.search([('id', '=', request.path['event_id'])])
-    if not events:
-        raise ApiError('not_found', "There is no such event.",
-            details={'event_id': request.path['event_id']})
-    event, = events
-    event.check_organizer()
-    return event
-
-
-KIOSK_QUERY = obj({'token': string(1, 4096,
-            description="the kiosk token, for browsers that cannot send "
-            "an Authorization header")})
+    return Event.organized(request.path['event_id'])
 
 
 @api_route('GET', 'events/{event_id}/qr', "The current rotating QR code",

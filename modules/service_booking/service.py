@@ -448,8 +448,9 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     # Methods called by the mini-program API
 
     @classmethod
-    def list_services(cls, member=None):
-        """Return the active services the user may read, in order, as
+    def list_services(cls, member=None, offset=0, limit=None):
+        """Return the active services the user may read, in order (from
+        offset, at most limit; their number is search_count([])), as
         dictionaries with the keys: id, name, description, duration_min,
         price, member_price, discount (%), currency (ISO code), capacity,
         lead_time_min, horizon_days, cancel_hours and timezone.
@@ -458,7 +459,7 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         member_price; without member, member_price is the price."""
         pool = Pool()
         Member = pool.get('member.member')
-        services = cls.search([])
+        services = cls.search([], offset=offset, limit=limit)
         with without_check_access():
             if member is not None:
                 member = Member(int(member))

@@ -545,6 +545,47 @@ class CheckinLanguagesTestCase(RouteTestCase):
                     self.assertIn(recent['status'], config['statuses'])
                     self.assertIn(recent['method'], config['methods'])
 
+    def test_error_languages(self):
+        "The error texts of the API in the language of Accept-Language"
+        api = self.login()
+        cases = [
+            # invalid_request of the schema, the route, the JSON parser
+            ('POST', 'checkins', {'qr_token': 7}, 400,
+                "body.qr_token 必须是 string 类型。",
+                "body.qr_token must be of type string."),
+            ('POST', 'checkins', {'qr_token': 'x', 'nfc_tag': 'y'}, 400,
+                "请只提供 qr_token、code（需同时提供 event_id）或 nfc_tag "
+                "中的一项。",
+                "Give exactly one of qr_token, code (with event_id) or "
+                "nfc_tag."),
+            ('GET', 'events?from=2026-03-02T10:00:00Z', None, 400,
+                "请同时提供 from 和 to，或都不提供。",
+                "Give both from and to, or none."),
+            ('GET', 'me/points?limit=0', None, 400,
+                "query.limit 不能小于 1。", "query.limit must be at least 1."),
+            # not_found of the model, of the middleware
+            ('GET', 'events/%s/stats' % 999999, None, 404,
+                "没有这个活动。", "There is no such event."),
+            ('GET', 'no/such/route', None, 404,
+                "此地址没有内容。", "There is nothing at this address."),
+            ]
+        organizer = self.login(organizer=True)
+        for method, path, body, status, chinese, english in cases:
+            client = organizer if path.startswith('events/') else api
+            for language, text in [('zh-CN,zh;q=0.9', chinese),
+                    ('en-US', english)]:
+                with self.subTest(path=path, language=language):
+                    response = client(method, path, body,
+                        headers={'Accept-Language': language})
+                    error = json.loads(response.data)['error']
+                    self.assertEqual(response.status_code, status, error)
+                    self.assertEqual(error['message'], text)
+        # A refused JSON body: the parser's reason stays in details
+        response = api('POST', 'checkins', raw='{"a": NaN}',
+            headers={'Accept-Language': 'zh-CN'})
+        error = json.loads(response.data)['error']
+        self.assertEqual(error['message'], "请求体不是有效的 JSON。")
+
     def test_points_reason_languages(self):
         "The ledger reasons of me/points in the language of the request"
         api = self.login()

@@ -66,9 +66,11 @@ class Api:
 
 def check_documented(method, path, status, data):
     "Fail unless data matches the OpenAPI answer of method path and status"
-    from trytond.modules.miniprogram.api import (
-        ApiError, ROUTES, obj, validate)
-    from trytond.modules.miniprogram.openapi import ERROR, GENERIC, WRITE
+    from trytond.modules.miniprogram.api import ROUTES
+    from trytond.modules.miniprogram.exceptions import ApiError
+    from trytond.modules.miniprogram.openapi import GENERIC, WRITE
+    from trytond.modules.miniprogram.schemas import ERROR, obj
+    from trytond.modules.miniprogram.validation import validate
     path = path.split('?')[0]
     for route in ROUTES:
         pattern = re.sub(r'\\\{\w+\\\}', r'\\d+', re.escape(route['path']))

@@ -1,0 +1,217 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The JSON shapes of the mini-program API: OpenAPI 3.0 schema objects,
+published as is by openapi.json and compiled by validation.py to check the
+requests (and, in the tests, the answers)."""
+
+# The ids of the database: INTEGER columns on PostgreSQL (SQLite's hold
+# 64 bits); a larger id in a path is unknown (404), in a body or a query
+# invalid (400), never an overflow of the database driver
+MAX_ID = 2 ** 31 - 1
+
+
+def _schema(kind, bounds, **kw):
+    "The schema of type kind with the bounds {keyword: value} that are set"
+    s = {'type': kind}
+    s.update((k, v) for k, v in bounds.items() if v is not None)
+    s.update(kw)
+    return s
+
+
+def string(min_length=None, max_length=None, **kw):
+    return _schema('string',
+        {'minLength': min_length, 'maxLength': max_length}, **kw)
+
+
+def integer(minimum=None, maximum=None, **kw):
+    return _schema('integer', {'minimum': minimum, 'maximum': maximum}, **kw)
+
+
+def number(minimum=None, maximum=None, **kw):
+    return _schema('number', {'minimum': minimum, 'maximum': maximum}, **kw)
+
+
+def id_(**kw):
+    "The schema of a record id"
+    return integer(1, MAX_ID, **kw)
+
+
+def boolean(**kw):
+    return dict(type='boolean', **kw)
+
+
+def array(items, max_items=None, min_items=None, **kw):
+    return _schema('array',
+        {'items': items, 'maxItems': max_items, 'minItems': min_items}, **kw)
+
+
+def obj(properties, required=(), additional=False, **kw):
+    s = {'type': 'object', 'properties': properties,
+        'additionalProperties': additional}
+    if required:
+        s['required'] = list(required)
+    s.update(kw)
+    return s
+
+
+def nullable(schema):
+    return dict(schema, nullable=True)
+
+
+DATETIME = string(format='date-time', max_length=40)
+DATE = string(format='date', max_length=10)
+UUID = string(format='uuid', max_length=36)
+MONEY = string(pattern=r'^-?\d+\.\d+$', description="decimal string")
+
+LIST_QUERY = {
+    'limit': integer(1, 100, default=20),
+    'offset': integer(0, 1000000, default=0),
+    }
+
+# The answers and the bodies shared by several routes
+
+ERROR = obj({
+        'error': obj({
+                'code': string(),
+                'message': string(),
+                'details': obj({}, additional=True),
+                }, required=['code', 'message', 'details']),
+        }, required=['error'])
+TIER = nullable(obj({
+            'code': string(),
+            'name': string(),
+            'discount': MONEY,
+            }, required=['code', 'name', 'discount']))
+MEMBER = obj({
+        'id': integer(),
+        'name': string(),
+        'phone': nullable(string(description="masked, e.g. 138****0000")),
+        'tier': TIER,
+        'points_balance': integer(),
+        'streak_days': integer(),
+        'best_streak': integer(),
+        'joined': DATE,
+        'avatar_url': nullable(string()),
+        'address': nullable(string()),
+        }, required=['id', 'name', 'phone', 'tier', 'points_balance',
+        'streak_days', 'best_streak', 'joined'])
+TOKENS = {
+    'access_token': string(),
+    'refresh_token': string(),
+    'token_type': string(enum=['Bearer']),
+    'expires_in': integer(description="seconds"),
+    }
+TOKENS_MEMBER = obj(dict(TOKENS, member=MEMBER),
+    required=list(TOKENS) + ['member'])
+TOKENS_ONLY = obj(TOKENS, required=list(TOKENS))
+ORIGIN = nullable(obj({'type': string(), 'id': integer()}))
+POINTS_LINE = obj({
+        'id': integer(),
+        'date': DATETIME,
+        'points': integer(),
+        'reason': string(description="in the language of Accept-Language"),
+        'origin': ORIGIN,
+        'balance_after': integer(),
+        }, required=['id', 'date', 'points', 'reason', 'origin',
+        'balance_after'])
+
+
+def page(items_schema):
+    return obj({'items': array(items_schema), 'total': integer()},
+        required=['items', 'total'])
+
+
+PHONE = string(1, 32, description="mainland mobile number or +E.164")
+PASSWORD = string(1, 128, description="at least 8 characters, not common")
+SERVICE = obj({
+        'id': integer(),
+        'name': string(),
+        'description': string(),
+        'duration_min': integer(),
+        'price': nullable(MONEY),
+        'member_price': nullable(MONEY),
+        'discount_percent': MONEY,
+        'currency': string(),
+        'capacity': integer(),
+        'lead_time_min': integer(),
+        'horizon_days': integer(),
+        'cancel_hours': integer(),
+        'timezone': string(),
+        }, required=['id', 'name', 'description', 'duration_min', 'price',
+        'member_price', 'currency'])
+SLOT = obj({
+        'start': DATETIME,
+        'end': DATETIME,
+        'resource': obj({'id': integer(), 'name': string()},
+            required=['id', 'name']),
+        'capacity_left': integer(),
+        }, required=['start', 'end', 'resource', 'capacity_left'])
+BOOKING = obj({
+        'id': integer(),
+        'state': string(enum=['draft', 'pending', 'confirmed', 'in_progress',
+                'done', 'cancelled', 'no_show']),
+        'service': obj({'id': integer(), 'name': string()},
+            required=['id', 'name']),
+        'resource': nullable(obj({'id': integer(), 'name': string()},
+                required=['id', 'name'])),
+        'start': DATETIME,
+        'end': DATETIME,
+        'address': nullable(string()),
+        'note': nullable(string()),
+        'price': nullable(MONEY),
+        'discount': nullable(MONEY),
+        'discount_percent': nullable(MONEY),
+        'final_price': nullable(MONEY),
+        'currency': string(),
+        'points_earned': integer(),
+        }, required=['id', 'state', 'service', 'start', 'end', 'price',
+        'discount', 'final_price', 'currency'])
+EVENT = obj({
+        'id': integer(),
+        'name': string(),
+        'kind': string(enum=['meeting', 'daily', 'points']),
+        'start': DATETIME,
+        'end': DATETIME,
+        'location': nullable(obj({
+                    'lat': number(), 'lon': number(), 'radius_m': integer(),
+                    }, required=['lat', 'lon', 'radius_m'])),
+        'methods': array(string()),
+        'checked_in': boolean(),
+        }, required=['id', 'name', 'kind', 'start', 'end', 'location',
+        'methods', 'checked_in'])
+CHECKIN = obj({
+        'id': integer(),
+        'event_id': integer(),
+        'time': DATETIME,
+        'status': string(enum=['valid', 'late', 'flagged', 'rejected']),
+        'method': string(),
+        'distance_m': nullable(integer()),
+        'points_awarded': integer(),
+        'late': boolean(),
+        'reasons': array(string()),
+        'client_uuid': nullable(string()),
+        'offline': boolean(),
+        }, required=['id', 'event_id', 'time', 'status', 'method',
+        'distance_m', 'points_awarded'], additional=True)
+CHECKIN_MEMBER = obj({'points_balance': integer(), 'streak_days': integer()},
+    required=['points_balance', 'streak_days'], additional=True)
+CHECKIN_ANSWER = obj({'checkin': CHECKIN, 'member': CHECKIN_MEMBER},
+    required=['checkin', 'member'])
+CHECKIN_FIELDS = {
+    'qr_token': string(1, 512),
+    'code': string(1, 32),
+    'event_id': id_(),
+    'nfc_tag': string(1, 128),
+    'lat': number(-90, 90),
+    'lon': number(-180, 180),
+    'accuracy_m': number(0, 100000),
+    'bssid': string(1, 64),
+    'client_uuid': UUID,
+    'client_time': DATETIME,
+    }
+CHECKIN_BODY = obj(CHECKIN_FIELDS)
+SYNC_ITEM = obj(CHECKIN_FIELDS, required=['client_uuid', 'client_time'])
+KIOSK_QUERY = obj({'token': string(1, 4096,
+            description="the kiosk token, for browsers that cannot send "
+            "an Authorization header")})

@@ -1,0 +1,160 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The serializers of the mini-program API: records to the JSON shapes of
+schemas.py.  Every time of an answer goes through isoformat."""
+import datetime as dt
+
+from trytond.modules.suite import tools
+from trytond.pool import Pool
+
+
+def isoformat(value, tzinfo=None):
+    """Return a time of an answer as ISO 8601 with the offset of the time
+    zone of what it belongs to: tzinfo, the event's or the service's time
+    zone; without one (points, messages, tokens), the time zone of the
+    members' local day (member configuration, by default the company's).
+    Every serializer of the API goes through here."""
+    if isinstance(value, dt.datetime) and tzinfo is None:
+        tzinfo = default_tzinfo()
+    return tools.isoformat(value, tzinfo)
+
+
+def default_tzinfo():
+    "The time zone of the times that belong to no event or service"
+    try:
+        Configuration = Pool().get('member.configuration')
+    except KeyError:  # not activated
+        return dt.timezone.utc
+    return Configuration.get_cached().tzinfo
+
+
+def member_json(member):
+    tier = member.tier
+    return {
+        'id': member.id,
+        'name': member.name,
+        'phone': member.phone_masked,
+        'tier': {
+            'code': tier.code,
+            'name': tier.name,
+            'discount': '%.2f' % tier.discount,
+            } if tier else None,
+        'points_balance': member.points_balance,
+        'streak_days': member.streak_days,
+        'best_streak': member.best_streak or 0,
+        'joined': member.join_date.isoformat(),
+        'avatar_url': member.avatar_url,
+        'address': member.address,
+        }
+
+
+def origin_json(origin):
+    if origin is None or getattr(origin, 'id', -1) is None \
+            or getattr(origin, 'id', -1) < 0:
+        return None
+    return {'type': origin.__name__, 'id': origin.id}
+
+
+def points_line_json(line):
+    return {
+        'id': line.id,
+        'date': isoformat(line.date),
+        'points': line.points,
+        'reason': line.reason,
+        'origin': origin_json(line.origin),
+        'balance_after': line.balance_after,
+        }
+
+
+def money(value):
+    return None if value is None else '%.2f' % value
+
+
+def service_json(values):
+    return {
+        'id': values['id'],
+        'name': values['name'],
+        'description': values['description'],
+        'duration_min': values['duration_min'],
+        'price': money(values['price']),
+        'member_price': money(values['member_price']),
+        'discount_percent': money(values['discount']),
+        'currency': values['currency'],
+        'capacity': values['capacity'],
+        'lead_time_min': values['lead_time_min'],
+        'horizon_days': values['horizon_days'],
+        'cancel_hours': values['cancel_hours'],
+        'timezone': values['timezone'],
+        }
+
+
+def slot_json(slot):
+    "A free slot of Service.free_slots"
+    return {
+        'start': slot['local_start'],
+        'end': slot['local_end'],
+        'resource': {'id': slot['resource'], 'name': slot['resource_name']},
+        'capacity_left': slot['capacity_left'],
+        }
+
+
+def booking_json(booking):
+    price, final = booking.price, booking.final_price
+    return {
+        'id': booking.id,
+        'state': booking.state,
+        'service': {'id': booking.service.id, 'name': booking.service.name},
+        'resource': {
+            'id': booking.resource.id, 'name': booking.resource.rec_name,
+            } if booking.resource else None,
+        'start': isoformat(booking.start, booking.service.tzinfo),
+        'end': isoformat(booking.end, booking.service.tzinfo),
+        'address': booking.address,
+        'note': booking.note,
+        'price': money(price),
+        'discount': money(price - final)
+        if price is not None and final is not None else None,
+        'discount_percent': money(booking.discount),
+        'final_price': money(final),
+        'currency': booking.currency.code,
+        'points_earned': booking.points_earned or 0,
+        }
+
+
+def event_json(event, checked_in):
+    location = None
+    if event.latitude is not None and event.longitude is not None:
+        location = {
+            'lat': event.latitude, 'lon': event.longitude,
+            'radius_m': event.radius,
+            }
+    return {
+        'id': event.id,
+        'name': event.name,
+        'kind': event.kind,
+        'start': isoformat(event.start, event.tzinfo),
+        'end': isoformat(event.end, event.tzinfo),
+        'location': location,
+        'methods': list(event.methods or []),
+        'checked_in': event.id in checked_in,
+        }
+
+
+def checkin_answer_json(pool, result):
+    "The answer of a check-in: the check-in and the member's figures"
+    Member = pool.get('member.member')
+    checkin = result.summary()
+    # The member of the check-in is the member of the request (checked by
+    # Attendance.check_in)
+    if result.member_state is not None:
+        balance, streak = result.member_state
+    else:
+        balance, streak = Member.balance_and_streak(checkin['member_id'])
+    return {
+        'checkin': checkin,
+        'member': {
+            'points_balance': balance,
+            'streak_days': streak,
+            },
+        }
