@@ -15,6 +15,26 @@ import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The slowest test modules printed at the end
+SLOWEST = 12
+
+
+class TimedResult(unittest.TextTestResult):
+    """Count the time of each test module: a test is counted from the end
+    of the one before, so that the set-up of its class (the database) is
+    counted with it"""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.times = {}
+        self._mark = time.monotonic()
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        now = time.monotonic()
+        module = type(test).__module__
+        self.times[module] = self.times.get(module, 0) + now - self._mark
+        self._mark = now
 
 
 def module_test_names():
@@ -62,7 +82,8 @@ def main():
         suite.addTests(loader.loadTestsFromModule(module))
 
     runner = unittest.TextTestRunner(
-        verbosity=2 if args.verbose else 1, stream=sys.stdout)
+        verbosity=2 if args.verbose else 1, stream=sys.stdout,
+        resultclass=TimedResult)
     start = time.monotonic()
     result = runner.run(suite)
     elapsed = time.monotonic() - start
@@ -78,6 +99,10 @@ def main():
     skipped = len(result.skipped)
     passed = result.testsRun - skipped - sum(
         1 for t in failing.values() if not isinstance(t, _ErrorHolder))
+    slowest = sorted(result.times.items(), key=lambda i: -i[1])[:SLOWEST]
+    print("%s: the slowest test modules" % args.label)
+    for name, seconds in slowest:
+        print("  %6.1f s  %s" % (seconds, name))
     print("%s: %d passed, %d failed, %d skipped (%.0f s)" % (
             args.label, passed, failed, skipped, elapsed))
     if args.summary:
