@@ -414,4 +414,3 @@ class AccessMatrixTestCase(unittest.TestCase):
                                     'balance_after': 505,
                                     }])
         self.assertEqual(Member(member.id).points_balance, 5)
-

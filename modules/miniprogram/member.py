@@ -6,10 +6,9 @@ import time
 from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.model.exceptions import SQLConstraintError
-from trytond.modules.suite.tools import savepoint
 from trytond.modules.member.exceptions import ConcurrentCreation
-from trytond.modules.member.member import (
-    normalize_phone, violated_constraint)
+from trytond.modules.member.member import normalize_phone, violated_constraint
+from trytond.modules.suite.tools import savepoint
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
