@@ -37,6 +37,25 @@ class TimedResult(unittest.TextTestResult):
         self._mark = now
 
 
+def use_template_cache(key, record):
+    """Keep the PostgreSQL test databases of DB_CACHE=postgresql:// as
+    template databases (a copy is made by CREATE DATABASE ... TEMPLATE in
+    about a second, where pg_restore of a dump takes several), named after
+    the modules and key: Tryton names them after the modules only, and a
+    database of changed sources must not be reused.  Their names are
+    appended to the file record, for scripts/test to drop them once the
+    sources changed."""
+    from trytond.tests import test_tryton
+    cache_file_of = test_tryton._db_cache_file
+
+    def _db_cache_file(path, name):
+        cache_file = cache_file_of(path, '%s %s' % (name, key))
+        with open(record, 'a') as fp:
+            fp.write(cache_file.rsplit('/', 1)[-1] + '\n')
+        return cache_file
+    test_tryton._db_cache_file = _db_cache_file
+
+
 def module_test_names():
     names = []
     for path in sorted(glob.glob(
@@ -59,10 +78,15 @@ def main():
     parser.add_argument('--label', default='tests')
     parser.add_argument('--summary', help="write the counts as JSON")
     parser.add_argument('--verbose', '-v', action='store_true')
+    parser.add_argument('--template-cache', nargs=2, metavar=('KEY', 'FILE'),
+        help="PostgreSQL: cache the databases as templates named after KEY "
+        "and record their names in FILE")
     parser.add_argument('patterns', nargs='*')
     args = parser.parse_args()
 
     sys.path.insert(0, ROOT)
+    if args.template_cache:
+        use_template_cache(*args.template_cache)
     names = module_test_names() + cross_test_names()
     if args.patterns:
         names = [n for n in names if any(p in n for p in args.patterns)]
