@@ -50,7 +50,7 @@ for name in MODULES:
     package_data[package] = [
         'tryton.cfg', '*.xml', 'view/*.xml', 'locale/*.po', 'tests/*.rst',
         'tests/*.json', 'icons/*.svg', 'templates/*', 'static/*',
-        'doc/*.rst', 'CHANGELOG']
+        'doc/*.rst', 'CHANGELOG', '*.txt']
 
 setup(
     name='tryton-checkin-member-suite',
@@ -58,29 +58,36 @@ setup(
     description='Check-in, membership and service booking for Tryton 8.0, '
     'with a mini-program JSON API',
     license='GPL-3.0-or-later',
-    python_requires='>=3.9',
+    # As trytond 8.0
+    python_requires='>=3.10',
     packages=packages,
     package_dir=package_dir,
     package_data=package_data,
+    # What trytond itself requires (werkzeug, pwdlib, python-sql, ...) is
+    # not repeated here
     install_requires=[
         'trytond' + SERIES,
-        'proteus' + SERIES,
         'trytond_party' + SERIES,
         'trytond_company' + SERIES,
         'trytond_currency' + SERIES,
-        'trytond_country' + SERIES,
         'trytond_product' + SERIES,
-        'qrcode>=7.4',
-        'Pillow>=10',
-        'PyJWT>=2.8',
+        'phonenumbers>=8.13',
+        # PNG codes need Pillow
+        'qrcode[pil]>=7.4',
+        'PyJWT>=2.8,<3',
+        # Compiles the API's JSON schemas (modules/miniprogram/schemas.py)
         'fastjsonschema>=2.18,<3',
-        'werkzeug>=2.3',
-        'openpyxl>=3.1',
-        'psycopg[binary,pool]>=3.2',
-        'pwdlib[argon2]',
+        # The Excel export writes through the write-only worksheet's writer
+        # (modules/checkin/report.py SheetRows)
+        'openpyxl>=3.1,<3.2',
         ],
     extras_require={
-        'test': ['hypothesis', 'aiosmtpd', 'sphinx', 'schemathesis>=4,<5'],
+        # The demo runs on SQLite; PostgreSQL is for production and for
+        # the concurrency tests
+        'postgresql': ['psycopg[binary,pool]>=3.2,<4'],
+        'test': [
+            'proteus' + SERIES, 'hypothesis', 'aiosmtpd', 'sphinx',
+            'schemathesis>=4,<5', 'flake8>=7', 'isort>=5'],
         'server': ['gunicorn'],
         },
     entry_points={

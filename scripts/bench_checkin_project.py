@@ -134,7 +134,7 @@ def verify(database, run_file, acked_file):
         # [event, member] pairs (member ids alone: the first event)
         acked = {tuple(a) if isinstance(a, list) else (run['event_id'], a)
             for a in json.load(f)}
-    pool = _pool(database)
+    _pool(database)  # the pool of the database, initialised
     with Transaction().start(database, 0, readonly=True) as transaction:
         cursor = transaction.connection.cursor()
         events = run.get('events', [run['event_id']])
@@ -153,7 +153,8 @@ def verify(database, run_file, acked_file):
             'WHERE event = ANY(%s) AND counted', (events,))
         attendance_ids = {i for i, in cursor}
         cursor.execute(
-            'SELECT COUNT(*), COUNT(DISTINCT origin), COALESCE(SUM(points), 0) '
+            'SELECT COUNT(*), COUNT(DISTINCT origin), '
+            'COALESCE(SUM(points), 0) '
             'FROM member_points_line WHERE origin = ANY(%s)',
             (['checkin.attendance,%s' % i for i in attendance_ids],))
         lines, distinct_lines, points = cursor.fetchone()

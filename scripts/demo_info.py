@@ -13,8 +13,8 @@ from scripts.demodata.member import (  # noqa: E402
 
 def kiosk_url(database):
     "The kiosk address of an open event with QR check-in, for admin"
-    from trytond.modules.suite import clock
     from trytond.modules.miniprogram.event import public_url  # noqa: F401
+    from trytond.modules.suite import clock
     from trytond.pool import Pool
     from trytond.transaction import Transaction
     Pool.start()
@@ -52,13 +52,15 @@ def main():
     TOKEN=$(curl -s -X POST {api}/auth/login \\
       -H 'Content-Type: application/json' \\
       -d '{{"phone": "{phone}", "password": "{password}"}}' \\
-      | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+      | {token_of})
     curl -s {api}/me -H "Authorization: Bearer $TOKEN"
     curl -s '{api}/me/points?limit=5' -H "Authorization: Bearer $TOKEN"
     curl -s {api}/events -H "Authorization: Bearer $TOKEN"
   OpenAPI document:   {api}/openapi.json""".format(
             listen=listen, db=database, admin=admin_password, api=api,
-            phone=DEMO_MEMBER_PHONE, password=DEMO_MEMBER_PASSWORD))
+            phone=DEMO_MEMBER_PHONE, password=DEMO_MEMBER_PASSWORD,
+            token_of="python3 -c 'import json, sys; "
+            "print(json.load(sys.stdin)[\"access_token\"])'"))
     try:
         name, urls = kiosk_url(database)
     except Exception as e:

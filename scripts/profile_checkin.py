@@ -71,8 +71,8 @@ def count_statements():
 
 
 def setup(n):
+    from trytond.modules.miniprogram.auth import access_ttl, encode
     from trytond.pool import Pool
-    from trytond.modules.miniprogram.auth import encode, access_ttl
     pool = Pool()
     Event = pool.get('checkin.event')
     Member = pool.get('member.member')
@@ -103,10 +103,11 @@ def main():
         help="keep the database (to look at its tables and indexes)")
     args = parser.parse_args()
 
-    from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
-    from trytond.transaction import Transaction
     from werkzeug.test import Client
     from werkzeug.wrappers import Response
+
+    from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
+    from trytond.transaction import Transaction
     drop_db()
     activate_module(['miniprogram'])
     with Transaction().start(DB_NAME, 0) as transaction:

@@ -12,8 +12,8 @@ worker-kill
     gunicorn with 2 web workers on a fresh database; every member checks in
     once (kiosk QR, a client UUID of its own) while a web worker is killed
     (SIGKILL) four times during the burst; one client in ten gives up on
-    its first request without reading the answer.  A client retries with the same client
-    UUID after a lost connection or a 503 and takes a 409
+    its first request without reading the answer.  A client retries with
+    the same client UUID after a lost connection or a 503 and takes a 409
     ``already_checked_in`` naming its check-in as the acknowledgement.
 postgres-restart
     The same burst against a PostgreSQL cluster of its own (initdb in a

@@ -122,6 +122,8 @@ booking.service-booking.resource ---- ---- ---- ---- ---- ---- ---- r--- r--- r-
 
 # Mini-program sessions: member administrators see and revoke them
 miniprogram.refresh_token        ---- ---- ---- ---- ---- r--- ---- ---- ---- ---- ----
+# The failed logins of members: the login code only (as res.user's)
+miniprogram.login.attempt        ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
 '''
 
 # The groups allowed to click each button (with the groups they imply)
@@ -445,4 +447,3 @@ class AccessMatrixTestCase(unittest.TestCase):
                                     'balance_after': 505,
                                     }])
         self.assertEqual(Member(member.id).points_balance, 5)
-

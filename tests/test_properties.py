@@ -25,7 +25,6 @@ from trytond.modules.checkin import token as qr
 from trytond.modules.checkin.attendance import Attendance, parse_position
 from trytond.modules.checkin.event import EARTH_RADIUS, haversine
 from trytond.modules.checkin.exceptions import InvalidCheckInError
-from trytond.modules.suite.clock import to_local
 from trytond.modules.service_booking.slot import (
     Occupancy, Schedule, local_dates, merge, slot_starts)
 from trytond.tests.test_tryton import (
@@ -376,6 +375,7 @@ class SlotPropertiesTestCase(unittest.TestCase):
         for open_, close in intervals:
             if start <= open_ < end and open_ + duration <= close:
                 self.assertIn(open_, slots)
+
     @FAST
     @given(
         st.lists(st.tuples(

@@ -8,7 +8,7 @@ import unittest
 import polib
 
 from trytond.tests.test_tryton import (
-    DB_NAME, activate_module, drop_db, with_transaction)
+    activate_module, drop_db, with_transaction)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULES = sorted(

@@ -1,18 +1,24 @@
 # This file is part of the member module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+import functools
+import os
 import re
+import types
 from collections import defaultdict
 
+import phonenumbers
 from sql import Column, Literal
 from sql.aggregate import Sum
 from sql.conditionals import Case
 
+from trytond import config
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Exclude, ModelSQL, ModelView, Unique, fields)
 from trytond.pool import Pool
 from trytond.pyson import Eval
+from trytond.res.exceptions import PasswordError as UserPasswordError
 from trytond.rpc import RPC
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
@@ -20,21 +26,50 @@ from trytond.transaction import Transaction, without_check_access
 from .exceptions import (
     LedgerAccessError, PasswordError, PhoneValidationError)
 
-# Refused as member passwords, whatever their length
-COMMON_PASSWORDS = {
-    '12345678', '123456789', '1234567890', '87654321', '11111111',
-    '88888888', '00000000', '66666666', 'password', 'password1',
-    'passw0rd', 'qwertyui', 'qwerty123', 'abcd1234', 'abc12345',
-    '1qaz2wsx', 'iloveyou', 'a1234567', 'woaini1314', '5201314a',
-    'aa123456', 'qq123456', 'asdfghjk', 'zxcvbnm1', '123123123',
-    '147258369', '987654321', 'admin123', 'welcome1', 'letmein1',
-    }
+# Refused as member passwords when [password] forbidden names no file
+FORBIDDEN_PASSWORDS = os.path.join(
+    os.path.dirname(__file__), 'password_forbidden.txt')
+# A password has at least this many different characters
+PASSWORD_MIN_CHARACTERS = 3
 
-_MAINLAND_MOBILE = re.compile(r'^1[3-9]\d{9}$')
-_E164 = re.compile(r'^\+[1-9]\d{7,14}$')
+
+@functools.cache
+def _forbidden_passwords():
+    with open(FORBIDDEN_PASSWORDS, encoding='utf-8') as fp:
+        return frozenset(line.strip().lower() for line in fp if line.strip())
+
 
 # Ids per SQL query in batch reads
 SLICE = 1000
+
+
+def _parse_phone(value):
+    """Return the phonenumbers.PhoneNumber of value or None.
+
+    Numbers without a country code are mainland China numbers (as Tryton's
+    party module parses them with a default country); 00 is the
+    international prefix there."""
+    value = str(value)
+    if any(c.isalpha() for c in value):
+        # No vanity numbers (1-800-FLOWERS) nor extensions
+        return None
+    digits = ''.join(c for c in value if c.isdigit())
+    if (value.lstrip()[:1] != '+' and len(digits) == 13
+            and digits.startswith('86')):
+        # The country code without + or 00
+        value = '+' + digits
+    try:
+        number = phonenumbers.parse(value, 'CN')
+    except phonenumbers.NumberParseException:
+        return None
+    if number.extension or not phonenumbers.is_valid_number(number):
+        return None
+    if (phonenumbers.region_code_for_number(number) == 'CN'
+            and phonenumbers.number_type(number)
+            != phonenumbers.PhoneNumberType.MOBILE):
+        # A member's phone receives SMS codes: a mobile in mainland China
+        return None
+    return number
 
 
 def normalize_phone(value):
@@ -43,40 +78,28 @@ def normalize_phone(value):
     Mainland China mobile numbers may be written with or without the
     country code (+86, 0086 or 86) and with spaces, dashes, dots or
     parentheses; other numbers must be written in international form
-    (starting with + or 00).
-    """
-    if value is None:
+    (starting with + or 00).  Numbers are checked by phonenumbers."""
+    if value is None or not str(value).strip():
         return None
-    number = re.sub(r'[\s\-.()/]', '', str(value))
-    if not number:
-        return None
-    if number.startswith('00'):
-        number = '+' + number[2:]
-    if number.startswith('+86'):
-        national = number[3:]
-    elif number.startswith('86') and len(number) == 13:
-        national = number[2:]
-    elif not number.startswith('+'):
-        national = number
-    else:
-        national = None
-    if national is not None:
-        if not _MAINLAND_MOBILE.match(national):
-            raise ValueError(value)
-        return '+86' + national
-    if not _E164.match(number):
+    number = _parse_phone(value)
+    if number is None:
         raise ValueError(value)
-    return number
+    return phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def mask_phone(phone):
-    "Return the phone masked for display: 138****0000"
+    """Return the phone masked for display: 138****0000 for a mainland
+    number, +44 ****0958 for the others"""
     if not phone:
         return phone
-    national = phone[3:] if phone.startswith('+86') else phone
-    if len(national) < 8:
-        return national[:2] + '****'
-    return national[:3] + '****' + national[-4:]
+    number = _parse_phone(phone)
+    if number is None:
+        return phone[:2] + '****'
+    national = phonenumbers.national_significant_number(number)
+    if phonenumbers.region_code_for_number(number) == 'CN':
+        return national[:3] + '****' + national[-4:]
+    return '+%s ****%s' % (number.country_code, national[-4:])
 
 
 # A name with this many digits is a phone (or another number), not a name
@@ -380,20 +403,39 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     # Mini-program credential
 
     @classmethod
-    def validate_password(cls, password):
-        "Raise PasswordError if password is too weak"
-        if not isinstance(password, str) or len(password) < 8:
-            raise PasswordError(gettext('member.msg_password_too_short'))
-        if (password.lower() in COMMON_PASSWORDS
-                or len(set(password)) < 3):
+    def validate_password(cls, password, members=None):
+        """Raise PasswordError if password is too weak for members.
+
+        The rules are those of res.user (Tryton's [password] length and
+        forbidden file; not the name, the phone nor the e-mail of the
+        member), counted in characters, with the suite's list of common
+        passwords when no forbidden file is configured."""
+        pool = Pool()
+        User = pool.get('res.user')
+        length = config.getint('password', 'length', default=8)
+        if not isinstance(password, str) or len(password) < length:
+            raise PasswordError(gettext(
+                    'member.msg_password_too_short', length=length))
+        if (len(set(password)) < PASSWORD_MIN_CHARACTERS
+                or (not config.get('password', 'forbidden')
+                    and password.lower() in _forbidden_passwords())):
             raise PasswordError(gettext('member.msg_password_too_common'))
+        # res.user compares the password with these attributes
+        users = [types.SimpleNamespace(
+                name=m.party.name if m.party else None, login=m.phone,
+                email=m.party.email if m.party else None)
+            for m in members or []]
+        try:
+            User.validate_password(password, users)
+        except UserPasswordError as e:
+            raise PasswordError(e.message) from e
 
     @classmethod
     def set_password(cls, members, password):
         "Hash password with Tryton's scheme and store it on members"
         pool = Pool()
         User = pool.get('res.user')
-        cls.validate_password(password)
+        cls.validate_password(password, members)
         with without_check_access():
             cls.write(members, {'password_hash': User.hash_password(password)})
 

@@ -230,13 +230,13 @@ def staff_login(login, password):
     in."""
     pool = Pool()
     User = pool.get('res.user')
-    Member = pool.get('member.member')
+    Attempt = pool.get('res.user.login.attempt')
     try:
         with without_check_access():
             user_id = User.get_login(login, {'password': password})
     except RateLimitException:
         raise LoginThrottled(gettext('miniprogram.msg_login_throttled'),
-            retry_after=Member._retry_after(login))
+            retry_after=Attempt.retry_after(login))
     if not user_id or user_id == api_user_id():
         raise InvalidCredentials(
             gettext('miniprogram.msg_staff_invalid_credentials'))

@@ -1,25 +1,21 @@
 # This file is part of the miniprogram module.  The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-import datetime as dt
 import time
 
-from trytond import config
 from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.model.exceptions import SQLConstraintError
-from trytond.modules.suite.tools import savepoint
 from trytond.modules.member.exceptions import ConcurrentCreation
-from trytond.modules.member.member import (
-    normalize_phone, violated_constraint)
+from trytond.modules.member.member import normalize_phone, violated_constraint
 from trytond.modules.outbox.wechat import WeChatError, code2session
+from trytond.modules.suite.tools import savepoint
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 
 from . import auth
 from .exceptions import (
-    InvalidCredentials, LoginThrottled, MiniprogramError, PhoneTaken,
-    WeChatUnavailable)
+    InvalidCredentials, MiniprogramError, PhoneTaken, WeChatUnavailable)
 
 
 class Member(metaclass=PoolMeta):
@@ -89,41 +85,8 @@ class Member(metaclass=PoolMeta):
 
     @classmethod
     def _throttle_key(cls, phone):
-        return 'miniprogram:%s' % phone
-
-    @classmethod
-    def _check_throttle(cls, key):
-        pool = Pool()
-        Attempt = pool.get('res.user.login.attempt')
-        per_login = config.getint('session', 'max_attempt', default=5)
-        per_network = config.getint(
-            'session', 'max_attempt_ip_network', default=300)
-        if (Attempt.count(key) >= per_login
-                or Attempt.count_ip() >= per_network):
-            raise LoginThrottled(
-                gettext('miniprogram.msg_login_throttled'),
-                retry_after=cls._retry_after(key))
-
-    @classmethod
-    def _retry_after(cls, key):
-        pool = Pool()
-        Attempt = pool.get('res.user.login.attempt')
-        table = Attempt.__table__()
-        cursor = Transaction().connection.cursor()
-        from sql.aggregate import Min
-        cursor.execute(*table.select(Min(table.create_date),
-                where=(table.login == key[:Attempt.login.size])
-                & (table.create_date >= Attempt.delay())))
-        oldest, = cursor.fetchone()
-        timeout = config.getint('session', 'timeout')
-        if not oldest:
-            return 1
-        if isinstance(oldest, str):
-            oldest = dt.datetime.fromisoformat(oldest)
-        remaining = (oldest + dt.timedelta(seconds=timeout)
-            # real time: the attempts are dated by the database
-            - dt.datetime.now()).total_seconds()
-        return max(1, int(remaining) + 1)
+        "The login of the failed attempts of phone"
+        return phone or ''
 
     @classmethod
     def mp_login(cls, phone, password):
@@ -132,14 +95,14 @@ class Member(metaclass=PoolMeta):
         Failed attempts are counted per phone and per IP network like
         Tryton's own logins; past the limits LoginThrottled is raised."""
         pool = Pool()
-        Attempt = pool.get('res.user.login.attempt')
+        Attempt = pool.get('miniprogram.login.attempt')
         try:
             phone = normalize_phone(phone)
         except ValueError:
             pass
         key = cls._throttle_key(phone)
         with without_check_access():
-            cls._check_throttle(key)
+            Attempt.check(key)
             members = cls.search([('phone', '=', phone)], limit=1)
             if members and members[0].check_password(password):
                 Attempt.remove(key)
@@ -248,12 +211,12 @@ class Member(metaclass=PoolMeta):
         member, so that the statistics do not change.  Failed passwords
         are counted and throttled like logins."""
         pool = Pool()
-        Attempt = pool.get('res.user.login.attempt')
+        Attempt = pool.get('miniprogram.login.attempt')
         cls = self.__class__
-        key = cls._throttle_key('delete:%s' % self.id)
+        key = 'delete:%s' % self.id
         with without_check_access():
             if password is not None:
-                cls._check_throttle(key)
+                Attempt.check(key)
                 if not self.check_password(password):
                     Attempt.add(key)
                     raise InvalidCredentials(

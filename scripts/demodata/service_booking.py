@@ -44,8 +44,8 @@ NOTES = [
 
 
 def load(pool, rng, company):
-    from trytond.modules.suite import clock
     from trytond.modules.service_booking.exceptions import BookingError
+    from trytond.modules.suite import clock
     from trytond.transaction import Transaction
 
     Booking = pool.get('booking.booking')
@@ -131,16 +131,16 @@ def load(pool, rng, company):
                 'resource': r.id, 'reason': "公司团建",
                 'start_date': holiday, 'end_date': holiday,
                 } for r in records if r.kind == 'employee'] + [{
-                'resource': records[1].id, 'reason': "年假",
-                'start_date': today + dt.timedelta(days=2),
-                'end_date': today + dt.timedelta(days=4),
-                }, {
-                'resource': records[4].id, 'reason': "下午培训",
-                'start_date': today + dt.timedelta(days=1),
-                'end_date': today + dt.timedelta(days=1),
-                'closed': False,
-                'start_time': dt.time(10), 'end_time': dt.time(13),
-                }])
+                    'resource': records[1].id, 'reason': "年假",
+                    'start_date': today + dt.timedelta(days=2),
+                    'end_date': today + dt.timedelta(days=4),
+                    }, {
+                    'resource': records[4].id, 'reason': "下午培训",
+                    'start_date': today + dt.timedelta(days=1),
+                    'end_date': today + dt.timedelta(days=1),
+                    'closed': False,
+                    'start_time': dt.time(10), 'end_time': dt.time(13),
+                    }])
 
     # Bookings: the clock of each booking is a day before its start, then
     # moves to its start to run the workflow

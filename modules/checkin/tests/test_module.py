@@ -3,6 +3,7 @@
 # terms.
 import datetime as dt
 import io
+from decimal import Decimal
 
 from trytond.exceptions import UserError
 from trytond.model.exceptions import (
@@ -860,6 +861,71 @@ class CheckinTestCase(ModuleTestCase):
                 'to_date': dt.date(2026, 3, 31)})
         workbook = openpyxl.load_workbook(io.BytesIO(content))
         self.assertEqual(len(list(workbook["Check-ins"].values)), 4)
+
+    def test_excel_rows_as_openpyxl(self):
+        "The fast rows of the Excel export are the XML openpyxl writes"
+        import zipfile
+
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        from trytond.modules.checkin.report import SheetRows
+
+        def rows(sheet):
+            header = WriteOnlyCell(sheet, value="Event")
+            header.font = Font(bold=True)
+            return [
+                [header, "Time"],
+                ["Yoga", dt.date(2026, 3, 2), dt.datetime(2026, 3, 2, 9, 5),
+                    "Ann", True, False, 12, 0.5, None, "", "a & <b> > c"],
+                [" padded ", "line\r\nbreak", "\u5f20\u4e09", 10 ** 15,
+                    -1.25e-7, None, None, "#N/A", "=1+1", "x"],
+                # Written by openpyxl: values it checks or converts
+                [float('nan'), float('inf')],
+                ["x" * 32768],
+                [dt.time(9, 30), Decimal('1.50')],
+                (str(i) for i in range(3)),
+                [],
+                ["=SUM(A1:A2)"],
+                ]
+
+        def sheet_xml(fast):
+            workbook = Workbook(write_only=True)
+            sheet = workbook.create_sheet("Sheet")
+            writer = SheetRows(sheet) if fast else sheet
+            for row in rows(sheet):
+                writer.append(row)
+            if fast:
+                writer.close()
+            data = io.BytesIO()
+            workbook.save(data)
+            with zipfile.ZipFile(data) as archive:
+                return {n: archive.read(n) for n in archive.namelist()}
+        fast, reference = sheet_xml(True), sheet_xml(False)
+        self.assertEqual(fast.keys(), reference.keys())
+        # The time of the workbook differs
+        del fast['docProps/core.xml'], reference['docProps/core.xml']
+        for name in reference:
+            with self.subTest(name=name):
+                self.assertEqual(fast[name], reference[name])
+        # The values openpyxl refuses are refused
+        for row in [
+                ["bell\x07"], [object()], 42,
+                [dt.datetime(2026, 3, 2, 9, tzinfo=dt.timezone.utc)]]:
+            errors = []
+            for fast in [True, False]:
+                sheet = Workbook(write_only=True).create_sheet("Sheet")
+                writer = SheetRows(sheet) if fast else sheet
+                try:
+                    writer.append(row)
+                except Exception as e:
+                    errors.append(type(e))
+                if fast:
+                    writer.file.close()
+            with self.subTest(row=repr(row)[:20]):
+                self.assertEqual(len(errors), 2)
+                self.assertEqual(errors[0], errors[1])
 
     @with_transaction()
     def test_missed_reminders(self):

@@ -2,12 +2,15 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 import datetime as dt
+import tempfile
 
+from trytond import config
 from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.modules.suite import clock
+from trytond.modules.member.exceptions import PasswordError
 from trytond.modules.member.member import (
     mask_name, mask_phone, member_context, normalize_phone)
 from trytond.modules.party.tests import (
@@ -77,21 +80,47 @@ class MemberTestCase(
         "Mainland mobile numbers are normalised, others refused"
         for value in [
                 '13800138000', '138 0013 8000', '138-0013-8000',
-                '+86 138 0013 8000', '008613800138000', '8613800138000']:
+                '(138) 0013.8000', '+86 138 0013 8000', '008613800138000',
+                '8613800138000', '\uff11\uff13\uff18\uff10\uff10\uff11'
+                '\uff13\uff18\uff10\uff10\uff10']:
             with self.subTest(value=value):
                 self.assertEqual(normalize_phone(value), '+8613800138000')
-        self.assertEqual(normalize_phone('+44 20 7946 0958'), '+442079460958')
+        for value, e164 in [
+                ('+44 20 7946 0958', '+442079460958'),
+                ('0044 7400 123456', '+447400123456'),
+                ('+1 415-555-2671', '+14155552671'),
+                ('+33 6 12 34 56 78', '+33612345678'),
+                ('+49 151 12345678', '+4915112345678'),
+                ('+852 9123 4567', '+85291234567'),
+                ('+886 912 345 678', '+886912345678'),
+                ]:
+            with self.subTest(value=value):
+                self.assertEqual(normalize_phone(value), e164)
         for value in [
                 '12800138000', '1380013800', '138001380001', 'abc',
-                '+86 12800138000', '+0123', '0571-8888888']:
+                '+86 12800138000', '+0123', '0571-8888888',
+                # A mainland landline receives no SMS code
+                '+86 571 8888 8888',
+                # Not a number of its country, a vanity number, extensions
+                '+44 1234', '+1 415 555 267', '+1-800-FLOWERS',
+                '+44 20 7946 0958 ext. 12', '13800138000;ext=1',
+                # A foreign number without its country code
+                '7400 123456', '+', '()']:
             with self.subTest(value=value):
                 with self.assertRaises(ValueError):
                     normalize_phone(value)
         self.assertIsNone(normalize_phone(''))
+        self.assertIsNone(normalize_phone(' '))
+        self.assertIsNone(normalize_phone(None))
 
     def test_mask_phone(self):
         "Phone masked like 138****0000"
         self.assertEqual(mask_phone('+8613800000000'), '138****0000')
+        self.assertEqual(mask_phone('+442079460958'), '+44 ****0958')
+        self.assertEqual(mask_phone('+14155552671'), '+1 ****2671')
+        # Stored before the numbers were checked
+        self.assertEqual(mask_phone('+999123'), '+9****')
+        self.assertIsNone(mask_phone(None))
 
     @with_transaction()
     def test_member_create_party(self):
@@ -220,11 +249,24 @@ class MemberTestCase(
         "Passwords are hashed with Tryton's scheme and checked"
         pool = Pool()
         Member = pool.get('member.member')
-        member = create_member()
-        for password in ['short', '12345678', 'password', 'aaaaaaaaaa']:
+        member = create_member("Lotus Flower", '13800138000')
+        for password, message in [
+                ('short', 'at least 8 characters'),
+                (None, 'at least 8 characters'),
+                ('\u5bc6\u7801\u5bc6\u7801\u5bc6\u7801', 'at least 8'),
+                ('12345678', 'too common'), ('password', 'too common'),
+                ('PassWord1', 'too common'), ('aaaaaaaaaa', 'too common'),
+                ('abababababab', 'too common'),
+                # res.user's rules: not the name nor the login (phone)
+                ('lotus flower', "user's name"),
+                ('+8613800138000', "user's login"),
+                ]:
             with self.subTest(password=password):
-                with self.assertRaises(UserError):
+                with self.assertRaisesRegex(PasswordError, message):
                     Member.set_password([member], password)
+        self.assertTrue(Member.validate_password(
+                '\u5bc6\u7801\u5bc6\u7801\u5bc6\u7801\u5b89\u5168')
+            is None)
         Member.set_password([member], 'Lantern-42')
         member = Member(member.id)
         self.assertIsNone(member.password_hash)
@@ -238,6 +280,26 @@ class MemberTestCase(
         self.assertTrue(member.check_password('Lantern-42'))
         self.assertFalse(member.check_password('Lantern-43'))
         self.assertFalse(member.check_password(''))
+
+    @with_transaction()
+    def test_member_password_forbidden_file(self):
+        "[password] forbidden replaces the suite's list of common passwords"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member()
+        with tempfile.NamedTemporaryFile('w', suffix='.txt') as fp:
+            fp.write('Lantern-42\n')
+            fp.flush()
+            previous = config.get('password', 'forbidden') or ''
+            config.set('password', 'forbidden', fp.name)
+            try:
+                with self.assertRaisesRegex(PasswordError, 'forbidden'):
+                    Member.set_password([member], 'Lantern-42')
+                Member.set_password([member], 'password1')
+            finally:
+                # An empty path is no file, for Tryton as for the member
+                config.set('password', 'forbidden', previous)
+        self.assertTrue(member.check_password('password1'))
 
     @with_transaction()
     def test_member_invalid_phone(self):

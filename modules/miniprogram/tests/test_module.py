@@ -12,7 +12,7 @@ from trytond import config
 from trytond.modules.miniprogram import auth
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
-    DB_NAME, ModuleTestCase, RouteTestCase)
+    DB_NAME, ModuleTestCase, RouteTestCase, with_transaction)
 from trytond.transaction import Transaction
 
 from .tools import Api, FakeWeChat, in_transaction
@@ -190,6 +190,84 @@ class ApiTestCase(RouteTestCase):
         status, _ = self.api.json('POST', 'auth/login', {
                 'phone': other, 'password': 'Right-pass-2'})
         self.assertEqual(status, 200)
+
+    def test_login_throttled_attempts(self):
+        "Failed member logins are kept in their own model, not res.user's"
+        phone, _ = self.register(password='Right-pass-1')
+        self.assertError(self.api.json('POST', 'auth/login', {
+                    'phone': phone, 'password': 'Wrong-pass-1'}),
+            401, 'invalid_credentials')
+
+        def counts():
+            pool = Pool()
+            Attempt = pool.get('miniprogram.login.attempt')
+            UserAttempt = pool.get('res.user.login.attempt')
+            return (Attempt.count('+86' + phone),
+                UserAttempt.search_count([('login', 'like', '%' + phone)]))
+        self.assertEqual(in_transaction(counts), (1, 0))
+        # A success forgets the failures of the phone
+        status, _ = self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': 'Right-pass-1'})
+        self.assertEqual(status, 200)
+        self.assertEqual(in_transaction(counts), (0, 0))
+
+    def test_login_throttled_network(self):
+        "Failures of many phones from one IP network are throttled there"
+        limit = 3
+        for option, value in [
+                ('max_attempt_ip_network', str(limit)),
+                # 10.9.0.0/24 is one network
+                ('ip_network_4', '24')]:
+            self.addCleanup(config.set, 'session', option,
+                config.get('session', option))
+            config.set('session', option, value)
+
+        def forget():
+            Attempt = Pool().get('miniprogram.login.attempt')
+            Attempt.delete(Attempt.search([]))
+        self.addCleanup(in_transaction, forget)
+        # Registered before: a registration is no failure
+        phone, _ = self.register(password='Right-pass-1')
+        in_transaction(forget)
+        client = self.client()
+
+        def login(address, phone, password):
+            response = client.open(
+                '/%s/mp/v1/auth/login' % DB_NAME, method='POST',
+                data=json.dumps({'phone': phone, 'password': password}),
+                headers={'Content-Type': 'application/json'},
+                environ_base={'REMOTE_ADDR': address})
+            return response
+
+        for _ in range(limit):
+            self.assertError(login('10.9.0.1', new_phone(), 'Wrong-pass-1'),
+                401, 'invalid_credentials')
+        # Another phone from another address of the network, right password
+        response = login('10.9.0.2', phone, 'Right-pass-1')
+        self.assertError(response, 429, 'rate_limited')
+        retry_after = int(response.headers['Retry-After'])
+        self.assertGreaterEqual(retry_after, 1)
+        self.assertLessEqual(
+            retry_after, config.getint('session', 'timeout') + 1)
+        # Another network is not throttled
+        self.assertEqual(
+            login('10.8.0.1', phone, 'Right-pass-1').status_code, 200)
+
+    @with_transaction()
+    def test_login_attempts_cleaned(self):
+        "An attempt older than [session] timeout is deleted by the next one"
+        pool = Pool()
+        Attempt = pool.get('miniprogram.login.attempt')
+        Attempt.add('+8613900009999')
+        table = Attempt.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update([table.create_date], [
+                    dt.datetime.now() - dt.timedelta(  # real time
+                        seconds=config.getint('session', 'timeout') + 60)]))
+        self.assertEqual(Attempt.count('+8613900009999'), 0)
+        Attempt.add('+8613900009998')
+        self.assertEqual(Attempt.search_count([]), 1)
+        self.assertEqual(Attempt.retry_after('+8613900009999'), 1)
 
     def test_refresh_rotation(self):
         "A refresh token works once; reusing it ends the whole family"
