@@ -75,7 +75,7 @@ setup(
         # PNG codes need Pillow
         'qrcode[pil]>=7.4',
         'PyJWT>=2.8,<3',
-        # Compiles the API's JSON schemas (modules/miniprogram/schemas.py)
+        # Compiles the API's JSON schemas (modules/miniprogram/validation.py)
         'fastjsonschema>=2.18,<3',
         # The Excel export writes through the write-only worksheet's writer
         # (modules/checkin/report.py SheetRows)

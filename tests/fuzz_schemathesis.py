@@ -214,9 +214,9 @@ class Failures:
 def run_schemathesis(test, schemathesis):
     "Fuzz the server of test (an ApiFuzzTestCase); fail test on a failure"
     import requests
-
     from schemathesis.errors import FailureGroup
     from schemathesis.generation import GenerationMode
+
     from trytond.tests.test_tryton import DB_NAME
 
     started = time.monotonic()

@@ -102,8 +102,7 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        from trytond.tests.test_tryton import (
-            DB_NAME, activate_module, drop_db)
+        from trytond.tests.test_tryton import DB_NAME, activate_module, drop_db
         super().setUpClass()
         cls.database_name = DB_NAME
         drop_db()

@@ -11,20 +11,18 @@ from sql.operators import Equal
 
 from trytond import backend
 from trytond.i18n import gettext
-from trytond.model import (
-    Exclude, Index, ModelSQL, ModelView, Unique, fields)
-from trytond.modules.suite import clock, tools
-from trytond.modules.suite.tools import isoformat
+from trytond.model import Exclude, Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.member.member import context_member, rec_name_domain
 from trytond.modules.member.prepared import (
     Returned, created, statement, written)
+from trytond.modules.suite import clock, tools
+from trytond.modules.suite.tools import isoformat
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
-from .event import (
-    METHODS, TIMED_METHODS, normalize_bssid)
+from .event import METHODS, TIMED_METHODS, normalize_bssid
 from .exceptions import (
     AlreadyCheckedInError, AttendanceAccessError, CheckInAccessError,
     CheckInError, CheckInRestart, EventNotOpenError, InvalidCheckInError,

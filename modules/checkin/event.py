@@ -15,11 +15,10 @@ from sql.conditionals import Case
 from trytond import backend
 from trytond.cache import Cache
 from trytond.i18n import gettext
-from trytond.model import (
-    Check, Index, ModelSQL, ModelView, Workflow, fields)
+from trytond.model import Check, Index, ModelSQL, ModelView, Workflow, fields
+from trytond.modules.member.configuration import TIMEZONES
 from trytond.modules.suite import clock
 from trytond.modules.suite.tools import isoformat
-from trytond.modules.member.configuration import TIMEZONES
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
@@ -1398,7 +1397,6 @@ class EventRoster(ModelSQL):
         super().on_modification(mode, records, field_names=field_names)
         # Event.snapshot knows whether an event has a roster
         _snapshot_cache.clear()
-
 
 
 class BatchCheckInStart(ModelView):

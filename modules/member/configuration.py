@@ -6,11 +6,10 @@ from weakref import WeakKeyDictionary
 
 from trytond.cache import Cache
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
-
-from trytond.modules.suite import clock
 
 TIMEZONES = [(z, z) for z in tz.available_timezones()]
 

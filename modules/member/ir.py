@@ -1,11 +1,11 @@
 # This file is part of the member module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+from trytond.modules.suite import clock
 from trytond.pool import Pool, PoolMeta
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 
-from trytond.modules.suite import clock
 from .member import context_member
 
 # The models whose record rules depend on the member of the request (the

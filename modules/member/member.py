@@ -23,8 +23,7 @@ from trytond.rpc import RPC
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
-from .exceptions import (
-    LedgerAccessError, PasswordError, PhoneValidationError)
+from .exceptions import LedgerAccessError, PasswordError, PhoneValidationError
 
 # Refused as member passwords when [password] forbidden names no file
 FORBIDDEN_PASSWORDS = os.path.join(

@@ -15,12 +15,12 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from trytond.modules.suite import clock
 from .exceptions import (
     ConcurrentCreation, IdempotencyKeyError, LedgerAccessError,
     NegativeBalanceError, PointsError)

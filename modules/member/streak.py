@@ -144,8 +144,7 @@ class Member(metaclass=PoolMeta):
                 [table.streak_length, table.best_streak,
                     table.last_activity_date, table.write_uid,
                     table.write_date],
-                [streak,
-                    Case((Coalesce(table.best_streak, 0) >= streak,
+                [streak, Case((Coalesce(table.best_streak, 0) >= streak,
                             table.best_streak), else_=streak),
                     date, user, CurrentTimestamp()],
                 where=(table.id == member_id)

@@ -48,7 +48,8 @@ class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         domain=[('free_cancel_hours', '>=', 0)],
         help="Until how many hours before the appointment members of this "
         "tier may cancel a booking.")
-    members = fields.One2Many('member.member', 'tier', "Members", readonly=True)
+    members = fields.One2Many(
+        'member.member', 'tier', "Members", readonly=True)
     member_count = fields.Function(
         fields.Integer("Members"), 'get_member_count')
 

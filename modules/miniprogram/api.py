@@ -514,6 +514,7 @@ def _allowed_origins():
 def _oversized(environ):
     "The status (414, 431) of a request whose address or headers are too long"
     from urllib.parse import unquote
+
     # In characters, as the schemas count them (a percent-encoded character
     # is one character of a parameter)
     if (len(environ.get('PATH_INFO', ''))

@@ -14,10 +14,9 @@ from trytond import config
 from trytond.cache import Cache
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
+from trytond.modules.member.member import member_context
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
-
-from trytond.modules.member.member import member_context
 
 from .exceptions import (
     Forbidden, InvalidCredentials, LoginThrottled, TokenInvalid)

@@ -324,7 +324,8 @@ def dashboard_page(event, token, base, language):
 <div class="card"><div id="count" class="value">0<small id="expected"></small>
 </div><div class="label">{checked_in}</div></div>
 <div class="card"><div class="value"><span id="rate"></span></div>
-<div class="label">{rate}</div><div class="bar"><div id="bar"></div></div></div>
+<div class="label">{rate}</div>
+<div class="bar"><div id="bar"></div></div></div>
 <div class="card"><div id="late" class="value">0</div>
 <div class="label">{late}</div></div>
 <div class="card"><div id="flagged" class="value">0</div>

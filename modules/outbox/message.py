@@ -38,15 +38,13 @@ from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.model.exceptions import SQLConstraintError
+from trytond.modules.suite import clock, tools
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.sendmail import (
-    SMTPDataManager, get_smtp_server, send_message,
-    send_message_transactional)
+    SMTPDataManager, get_smtp_server, send_message, send_message_transactional)
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
-
-from trytond.modules.suite import clock, tools
 
 from . import wechat
 from .exceptions import (

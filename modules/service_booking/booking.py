@@ -6,8 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
-from trytond.modules.suite import clock
 from trytond.modules.member.member import context_member, rec_name_domain
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC

@@ -132,14 +132,16 @@ class Resource(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     @property
     def schedule(self):
         "The opening hours as a slot.Schedule"
-        return Schedule(
-            [(int(h.weekday), time_offset(h.start_time),
-                    time_offset(h.end_time, end=True))
-                for h in self.hours],
-            [(e.start_date, e.end_date, bool(e.closed),
-                    time_offset(e.start_time) if e.start_time else None,
-                    time_offset(e.end_time, end=True) if e.end_time else None)
-                for e in self.exceptions])
+        hours = [(
+                int(h.weekday), time_offset(h.start_time),
+                time_offset(h.end_time, end=True))
+            for h in self.hours]
+        exceptions = [(
+                e.start_date, e.end_date, bool(e.closed),
+                time_offset(e.start_time) if e.start_time else None,
+                time_offset(e.end_time, end=True) if e.end_time else None)
+            for e in self.exceptions]
+        return Schedule(hours, exceptions)
 
     @classmethod
     def copy(cls, resources, default=None):
@@ -271,4 +273,3 @@ class Exception_(ModelSQL, ModelView):
         if field_names & {'start_time', 'end_time', 'closed'}:
             for record in exceptions:
                 _check_times(record, record.start_time, record.end_time)
-

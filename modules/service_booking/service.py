@@ -544,4 +544,3 @@ class ServiceResource(ModelSQL):
     def __setup__(cls):
         super().__setup__()
         cls.__access__.add('service')
-

@@ -14,9 +14,9 @@ from trytond.modules.checkin.event import (
 from trytond.modules.checkin.exceptions import (
     CheckInError, InvalidTokenError, QRExpiredError)
 from trytond.modules.checkin.tag import normalize_tag
-from trytond.modules.suite import clock
 from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import create_member
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction

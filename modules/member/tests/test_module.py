@@ -9,12 +9,12 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
-from trytond.modules.suite import clock
 from trytond.modules.member.exceptions import PasswordError
 from trytond.modules.member.member import (
     mask_name, mask_phone, member_context, normalize_phone)
 from trytond.modules.party.tests import (
     PartyCheckEraseMixin, PartyCheckReplaceMixin)
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction

@@ -14,11 +14,12 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
 from trytond.modules.checkin.tests.test_module import (
     LAT, LON, START, create_event)
-from trytond.modules.suite import clock
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction

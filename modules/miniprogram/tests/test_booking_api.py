@@ -4,13 +4,12 @@
 """The booking routes of the mini-program API, from a mini-program's point
 of view: services, slots, booking, cancelling, and another member's ids."""
 import datetime as dt
-import json
 from decimal import Decimal
 from unittest.mock import patch
 
-from trytond.modules.suite import clock
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
+from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction

@@ -152,7 +152,8 @@ class ApiTestCase(RouteTestCase):
                 self.assertError(self.api('POST', 'auth/login', raw=raw),
                     400, 'invalid_request')
         self.assertError(self.api('POST', 'auth/login',
-                raw=b'phone=1', content_type='application/x-www-form-urlencoded'),
+                raw=b'phone=1',
+                content_type='application/x-www-form-urlencoded'),
             415, 'unsupported_media_type')
         self.assertError(self.api('POST', 'auth/login',
                 raw=b'{"phone": "' + b'1' * 200000 + b'"}'),
@@ -356,6 +357,7 @@ class ApiTestCase(RouteTestCase):
         "The ledger of the member only, newest first, paginated"
         _, alice = self.register()
         _, bob = self.register()
+
         def post():
             Member = Pool().get('member.member')
             for points in [10, 20, 30]:

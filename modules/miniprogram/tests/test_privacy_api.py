@@ -23,6 +23,7 @@ def _checkin(name):
     loader would run its tests here again)"""
     return test_checkin_api.CheckinApiTestCase.__dict__[name]
 
+
 # The password of the members of login
 PASSWORD = 'Lotus-2026-x'
 
@@ -243,6 +244,7 @@ class PrivacyApiTestCase(RouteTestCase):
             Attendance = Pool().get('checkin.attendance')
             return [(a.latitude, a.longitude) for a in Attendance.search([
                         ('member', '=', member.member_id)])]
+
         def tokens():
             RefreshToken = Pool().get('miniprogram.refresh_token')
             return {(t.state, t.revoke_reason) for t in RefreshToken.search([
@@ -344,4 +346,3 @@ class PrivacyApiTestCase(RouteTestCase):
             token=refreshed['access_token'])
         self.assertEqual(status, 204, data)
         self.assertFalse(self.member_values(member.member_id)['active'])
-

@@ -18,10 +18,9 @@ from trytond.modules.member.tests.test_module import (
 from trytond.modules.service_booking.exceptions import (
     BeginTooEarlyError, BookingAccessError, BookingModificationError,
     BookingNotFoundError, BookingOverlapError, CancelWindowError,
-    FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError,
-    SlotFullError, SlotUnavailableError)
-from trytond.modules.service_booking.slot import (
-    Occupancy, Schedule, utc_bound)
+    FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError, SlotFullError,
+    SlotUnavailableError)
+from trytond.modules.service_booking.slot import Occupancy, Schedule, utc_bound
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
@@ -161,8 +160,7 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
         "Closed exceptions win, special hours replace the weekly hours"
         schedule = Schedule(
             [(0, 9 * H, 12 * H), (0, 11 * H, 18 * H)],
-            [(dt.date(2026, 6, 8), dt.date(2026, 6, 8), False, 10 * H,
-                    12 * H),
+            [(dt.date(2026, 6, 8), dt.date(2026, 6, 8), False, 10 * H, 12 * H),
                 (dt.date(2026, 6, 15), dt.date(2026, 6, 15), False, 10 * H,
                     12 * H),
                 (dt.date(2026, 6, 15), dt.date(2026, 6, 16), True, None,
@@ -453,7 +451,8 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
                         Booking.create_booking(
                             s.member, s.service, utc(start),
                             resource=resource)
-                    self.assertEqual(cm.exception.error_code, 'slot_unavailable')
+                    self.assertEqual(
+                        cm.exception.error_code, 'slot_unavailable')
                     self.assertEqual(cm.exception.details['reason'], reason)
 
     @with_transaction()
