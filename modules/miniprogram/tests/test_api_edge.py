@@ -24,7 +24,8 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction
+from .tools import (
+    Api, create_api_company, in_transaction, make_organizer, register)
 
 if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
     from hypothesis.configuration import set_hypothesis_home_dir
@@ -112,23 +113,9 @@ class ApiEdgeTestCase(RouteTestCase):
     _phones = iter(range(100, 10 ** 6))
 
     def login(self, organizer=False):
-        phone = '1350000%04d' % next(self._phones)
-        status, data = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': 'Lotus-2026-x'})
-        self.assertEqual(status, 201, data)
+        api = register(self, '1350000%04d' % next(self._phones))
         if organizer:
-            def link():
-                pool = Pool()
-                Member = pool.get('member.member')
-                User = pool.get('res.user')
-                user, = User.search([('login', '=', 'organizer')])
-                Member.write(Member.search([('user', '=', user.id)]),
-                    {'user': None})
-                Member.write([Member(data['member']['id'])],
-                    {'user': user.id})
-            in_transaction(link)
-        api = Api(self.client(), token=data['access_token'])
-        api.member_id = data['member']['id']
+            make_organizer(api.member_id)
         return api
 
     def staff(self):

@@ -14,7 +14,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction
+from .tools import Api, create_api_company, register, set_tier
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -46,20 +46,10 @@ class BookingApiTestCase(RouteTestCase):
     _phones = iter(range(100, 10 ** 6))
 
     def login(self, tier=None):
-        phone = '1370000%04d' % next(self._phones)
-        status, data = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': 'Lotus-2026-x'})
-        self.assertEqual(status, 201, data)
+        api = register(self, '1370000%04d' % next(self._phones))
         if tier:
-            def set_tier():
-                pool = Pool()
-                Member = pool.get('member.member')
-                Tier = pool.get('member.tier')
-                tier_, = Tier.search([('code', '=', tier)])
-                Member.write([Member(data['member']['id'])],
-                    {'tier': tier_.id})
-            in_transaction(set_tier)
-        return Api(self.client(), token=data['access_token'])
+            set_tier(api.member_id, tier)
+        return api
 
     def assertError(self, result, status, code):
         got_status, data = result

@@ -22,7 +22,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, in_transaction
+from .tools import Api, in_transaction, make_organizer, register
 
 NOW = START + dt.timedelta(minutes=5)
 STAFF_PASSWORD = 'Kiosk-Staff-2026'
@@ -63,29 +63,10 @@ class CheckinApiTestCase(RouteTestCase):
     _phones = iter(range(100, 10 ** 6))
 
     def login(self, organizer=False, name=None):
-        phone = '1360000%04d' % next(self._phones)
-        body = {'phone': phone, 'password': 'Lotus-2026-x'}
-        if name:
-            body['name'] = name
-        status, data = self.api.json('POST', 'auth/register', body)
-        self.assertEqual(status, 201, data)
+        api = register(self, '1360000%04d' % next(self._phones),
+            **({'name': name} if name else {}))
         if organizer:
-            def link():
-                pool = Pool()
-                Member = pool.get('member.member')
-                User = pool.get('res.user')
-                user, = User.search([('login', '=', 'organizer')])
-                # One member per user: the last one logged in
-                Member.write(Member.search([('user', '=', user.id)]),
-                    {'user': None})
-                Member.write([Member(data['member']['id'])],
-                    {'user': user.id})
-            in_transaction(link)
-        api = Api(self.client(), token=data['access_token'])
-        api.member_id = data['member']['id']
-        api.member = data['member']
-        api.phone = phone
-        api.refresh_token = data['refresh_token']
+            make_organizer(api.member_id)
         return api
 
     def assertError(self, result, status, code):

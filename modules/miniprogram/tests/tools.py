@@ -183,3 +183,45 @@ def in_transaction(func, user=0, context=None):
                 continue
             transaction.commit()
             return result
+
+
+def register(test, phone, **body):
+    """Register a member through the API (test.api, test.client()) and
+    return the Api of its access token with the answer's member, phone and
+    refresh token"""
+    status, data = test.api.json('POST', 'auth/register', dict(
+            {'phone': phone, 'password': 'Lotus-2026-x'}, **body))
+    test.assertEqual(status, 201, data)
+    api = Api(test.client(), token=data['access_token'])
+    api.member_id = data['member']['id']
+    api.member = data['member']
+    api.phone = phone
+    api.refresh_token = data['refresh_token']
+    return api
+
+
+def make_organizer(member_id, login='organizer'):
+    "Link the member to the staff user login (one member per user)"
+    from trytond.pool import Pool
+
+    def link():
+        pool = Pool()
+        Member = pool.get('member.member')
+        User = pool.get('res.user')
+        user, = User.search([('login', '=', login)])
+        Member.write(Member.search([('user', '=', user.id)]), {'user': None})
+        Member.write([Member(member_id)], {'user': user.id})
+    in_transaction(link)
+
+
+def set_tier(member_id, code):
+    "Give the member the tier of code"
+    from trytond.pool import Pool
+
+    def write():
+        pool = Pool()
+        Member = pool.get('member.member')
+        Tier = pool.get('member.tier')
+        tier, = Tier.search([('code', '=', code)])
+        Member.write([Member(member_id)], {'tier': tier.id})
+    in_transaction(write)
