@@ -12,7 +12,7 @@ from sql.operators import Equal
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Exclude, Index, ModelSQL, ModelView, Unique, fields
-from trytond.modules.member.member import context_member, rec_name_domain
+from trytond.modules.member.member import context_member
 from trytond.modules.member.prepared import (
     Returned, created, statement, written)
 from trytond.modules.suite import clock, tools
@@ -390,7 +390,8 @@ class Attendance(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        return rec_name_domain(clause, 'member.rec_name', 'event.rec_name')
+        return tools.rec_name_domain(
+            clause, 'member.rec_name', 'event.rec_name')
 
     def get_check_ins(self, name):
         return 1

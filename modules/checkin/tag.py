@@ -6,7 +6,7 @@ import re
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
-from trytond.modules.member.member import rec_name_domain
+from trytond.modules.suite.tools import rec_name_domain
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import without_check_access

@@ -16,6 +16,7 @@ from trytond import config
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Exclude, ModelSQL, ModelView, Unique, fields)
+from trytond.modules.suite import tools
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.res.exceptions import PasswordError as UserPasswordError
@@ -123,14 +124,6 @@ def mask_name(name):
     if len(words) > 1:
         return words[0] + ' **'
     return name[0] + '**'
-
-
-def rec_name_domain(clause, *names):
-    """Return the domain of a search_rec_name clause on the fields names:
-    any of them matches, or none for a negative operator"""
-    bool_op = ('AND' if clause[1].startswith('!')
-        or clause[1].startswith('not ') else 'OR')
-    return [bool_op] + [(name,) + tuple(clause[1:]) for name in names]
 
 
 def context_member():
@@ -307,7 +300,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        return rec_name_domain(clause, 'party.rec_name', 'phone')
+        return tools.rec_name_domain(clause, 'party.rec_name', 'phone')
 
     @property
     def phone_masked(self):

@@ -15,7 +15,7 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
-from trytond.modules.suite import clock
+from trytond.modules.suite import clock, tools
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
@@ -256,8 +256,7 @@ class PointsLine(ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        from .member import rec_name_domain  # member.py imports this file
-        return rec_name_domain(clause, 'member.rec_name', 'reason')
+        return tools.rec_name_domain(clause, 'member.rec_name', 'reason')
 
     @classmethod
     def _get_origin(cls):

@@ -6,8 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
-from trytond.modules.member.member import context_member, rec_name_domain
-from trytond.modules.suite import clock
+from trytond.modules.member.member import context_member
+from trytond.modules.suite import clock, tools
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
@@ -277,7 +277,8 @@ class Booking(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        return rec_name_domain(clause, 'service.rec_name', 'member.rec_name')
+        return tools.rec_name_domain(
+            clause, 'service.rec_name', 'member.rec_name')
 
     def compute_fields(self, field_names=None):
         values = super().compute_fields(field_names)

@@ -72,6 +72,14 @@ def run_apart(func, retries_=None, **context):
             backoff(count)
 
 
+def rec_name_domain(clause, *names):
+    """Return the domain of a search_rec_name clause on the fields names:
+    any of them matches, or none for a negative operator"""
+    bool_op = ('AND' if clause[1].startswith('!')
+        or clause[1].startswith('not ') else 'OR')
+    return [bool_op] + [(name,) + tuple(clause[1:]) for name in names]
+
+
 def parse_datetime(value):
     """Return the naive UTC datetime of an ISO 8601 string with an offset
     (or Z) or of an aware datetime; raise ValueError otherwise"""
