@@ -192,7 +192,8 @@ def _api_request(route, request, pool, path_args):
     """The Request of the handler: the API activated, the member's lock
     checked, the inputs parsed and the token authenticated"""
     if not _activated(pool):
-        raise ApiError('not_found', gettext('miniprogram.msg_not_activated'))
+        # No message of the module in this database
+        raise ApiError('not_found', _english()['not_activated'])
     if route['lock_member']:
         check_member_lock(request, pool)
     body, query = route['body'], route['query']

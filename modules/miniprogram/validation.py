@@ -167,10 +167,11 @@ def _text_error(value):
     "The reason why no text column stores value: NUL, lone surrogates"
     if '\x00' in value:
         return 'value_nul'
-    try:
-        value.encode('utf-8')
-    except UnicodeEncodeError:
-        return 'value_surrogate'
+    if not value.isascii():
+        try:
+            value.encode('utf-8')
+        except UnicodeEncodeError:
+            return 'value_surrogate'
 
 
 def _path(node):

@@ -630,3 +630,17 @@ class ValidationTestCase(unittest.TestCase):
         with self.assertRaises(ApiError):
             check_strict(deep)
         check_strict({'a': [{'b': 'ok', 'c': 1.5}]})
+
+    def test_not_activated(self):
+        "A database without the module answers 404 in English"
+        from trytond.modules.miniprogram.api import _api_request
+        from trytond.modules.miniprogram.exceptions import ApiError
+
+        class Pool:
+            def get(self, name):
+                raise KeyError(name)
+        with self.assertRaises(ApiError) as context:
+            _api_request({}, None, Pool(), {})
+        self.assertEqual(context.exception.status, 404)
+        self.assertEqual(context.exception.message,
+            "The mini-program API is not activated on this database.")
