@@ -54,6 +54,11 @@ def use_template_cache(key, record):
             fp.write(cache_file.rsplit('/', 1)[-1] + '\n')
         return cache_file
     test_tryton._db_cache_file = _db_cache_file
+    # The processes that the tests start (servers, workers) name their
+    # caches as Tryton does, after the modules only: a template of other
+    # sources (another checkout, an older commit) would be restored for
+    # them.  They keep dumps in the folder of these sources instead.
+    os.environ['DB_CACHE'] = os.path.join(os.path.dirname(record), 'dumps')
 
 
 def module_test_names():

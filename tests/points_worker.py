@@ -1,7 +1,8 @@
 """Worker process of test_points_concurrency: post the operations given as
 JSON on stdin to the ledger, one transaction each, through post_points
-(kind 'post', the back office) or credit_points (kind 'credit', the
-check-in path), and print as JSON on stdout the outcome of each and the
+(kind 'post', the back office) or the ledger's member.points.line.post
+(kind 'credit', as the check-ins call it: since issue 18 the one
+posting), and print as JSON on stdout the outcome of each and the
 conflicts counted by run_transaction.  With RACE_NO_MEMBER_LOCK=1 the
 member lock is a no-op (the test of what protects the ledger without it)."""
 import json
@@ -27,11 +28,13 @@ def main():
     for op in operations:
         def post():
             Member = Pool().get('member.member')
-            if op['kind'] == 'credit':
-                line_id, _ = Member.credit_points(
-                    op['member'], op['points'], op['reason'], key=op['key'])
-                return line_id
-            line, = Member.post_points([{
+            PointsLine = Pool().get('member.points.line')
+            # Since issue 18 both reach the one posting: 'credit' calls the
+            # ledger's post as the check-ins do, 'post' the back office's
+            # Member.post_points
+            posting = PointsLine.post if op['kind'] == 'credit' else (
+                Member.post_points)
+            line, = posting([{
                         'member': op['member'],
                         'points': op['points'],
                         'reason': op['reason'],

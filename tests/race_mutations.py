@@ -15,7 +15,7 @@ ATTENDANCE = 'modules/checkin/attendance.py'
 BOOKING_PY = 'modules/service_booking/booking.py'
 
 MUTATIONS = [
-    ("posting: no member lock (post_points, credit_points, check-ins)", [
+    ("posting: no member lock", [
             (POINTS_PY,
                 "        Member.hold_lock([p['member'] for p in posts])\n",
                 ""),

@@ -20,7 +20,7 @@ Two protections, each isolated by a test:
   committed miss its check-in).
 - the member lock taken first by check_in: a second check-in of the member
   waits before it has done any work, instead of failing at its insert or
-  its points (or restarting when credit_points asks for the lock).
+  its points (or restarting when the posting asks for the lock).
   test_concurrent_check_ins counts the conflicts met after the work
   ('late') and the inserts tried: one per check-in with the lock; it
   catches 'check_in: no member lock'.
@@ -247,7 +247,7 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         with their points, and no check-in does its work twice.
 
         Catches 'check_in: no member lock': without it a check-in inserts,
-        then restarts to take the lock in credit_points (or fails late)."""
+        then restarts to take the lock in the posting (or fails late)."""
         counts, member_ids, stats = self.race("Concurrency")
         self.assertEqual(len(counts['lines']), MEMBERS)
         self.assertEqual(

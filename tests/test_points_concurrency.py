@@ -1,6 +1,7 @@
 """Several processes add and spend points on the same members at once, on
-PostgreSQL, through both posting paths: post_points (the back office, the
-bookings) and credit_points (the check-in hot path).  Afterwards every
+PostgreSQL, through post_points (the back office, the bookings) and the
+ledger's member.points.line.post (the check-ins): one posting since
+issue 18.  Afterwards every
 stored balance equals the sum of its lines, every line's `balance after`
 is the running sum (no lost update), no balance went negative and no
 idempotency key was applied twice.
@@ -20,8 +21,8 @@ The lock alone would not do: under REPEATABLE READ a transaction whose
 snapshot was taken just before the holder committed still gets the lock
 and misses the holder's lines, unless the holder wrote the locked row.
 
-Mutations caught (scripts/check-races): 'post_points: no member lock' and
-'credit_points: no member lock' by test_concurrent_postings; 'isolation:
+Mutations caught (scripts/check-races): 'posting: no member lock' by
+test_concurrent_postings; 'isolation:
 READ COMMITTED' by test_postings_without_lock."""
 import json
 import os
@@ -152,9 +153,10 @@ class PointsConcurrencyTestCase(unittest.TestCase):
     def test_concurrent_postings(self):
         """The member lock makes every conflict wait before the work.
 
-        Catches 'post_points: no member lock' and 'credit_points: no member
-        lock': without the lock the ledger stays exact (see below) but
-        postings fail after their work and are run again."""
+        Catches 'posting: no member lock' (Member.hold_lock in
+        member.points.line.post): without the lock the ledger stays exact
+        (see below) but postings fail after their work and are run
+        again."""
         stats = self.race(42)
         # The race was real: postings waited for each other
         self.assertGreater(stats['early'], 0, stats)
