@@ -10,6 +10,7 @@ per check-in and, with --profile, the functions where the time goes
 import argparse
 import cProfile
 import datetime as dt
+import gc
 import io
 import json
 import os
@@ -50,6 +51,11 @@ def backends_cpu(pids):
             continue
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def collected():
+    "The number of garbage collections so far, all generations"
+    return sum(s['collections'] for s in gc.get_stats())
 
 
 def count_statements():
@@ -99,6 +105,9 @@ def main():
     parser.add_argument('-n', type=int, default=300)
     parser.add_argument('--profile', action='store_true')
     parser.add_argument('--top', type=int, default=30)
+    parser.add_argument('--dump', metavar='FILE',
+        help="write the cProfile statistics to FILE (pstats format, to "
+        "compare two versions)")
     parser.add_argument('--keep', action='store_true',
         help="keep the database (to look at its tables and indexes)")
     args = parser.parse_args()
@@ -127,8 +136,14 @@ def main():
     # Warm-up: pool, caches, first requests
     warm = 20
     statuses = [call(t) for t in tokens[:warm]]
+    # The objects of the start (pool, caches) out of the collector's reach,
+    # as in a server worker forked after loading: whether a full collection
+    # of them falls in the window would otherwise decide the figures
+    gc.collect()
+    gc.freeze()
+    collections = collected()
     backends = backend_pids(DB_NAME)
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile() if args.profile or args.dump else None
     pg_cpu = backends_cpu(backends)
     statements = count_statements()
     start, cpu = time.perf_counter(), time.process_time()
@@ -141,6 +156,7 @@ def main():
     cpu = time.process_time() - cpu
     pg_cpu = backends_cpu(backends) - pg_cpu
     count = len(tokens) - warm
+    collections = collected() - collections
     executed = statements()
     print("check-ins: %d, statuses: %s" % (count, {
                 s: statuses.count(s) for s in set(statuses)}))
@@ -148,11 +164,14 @@ def main():
         "(server side, PostgreSQL not included)%s" % (
             wall / count * 1000, cpu / count * 1000,
             " [under cProfile]" if profiler else ""))
+    print("garbage collections in the window: %d" % collections)
     if executed is not None:
         print("SQL statements per check-in: %.1f" % (executed / count))
     if backends:
         print("PostgreSQL: %.2f ms CPU per check-in in the %d backend(s) "
             "of the database" % (pg_cpu / count * 1000, len(backends)))
+    if profiler and args.dump:
+        profiler.dump_stats(args.dump)
     if profiler:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)

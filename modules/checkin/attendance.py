@@ -449,23 +449,33 @@ class Attendance(ModelSQL, ModelView):
             return []
         raise AttendanceAccessError(gettext('checkin.msg_attendance_create'))
 
+    _summary_fields = ['member', 'time', 'status', 'method', 'distance',
+        'points_awarded', 'late', 'reasons', 'client_uuid', 'offline']
+
     def summary(self):
         "Return the check-in as JSON-serialisable values (API shape)"
-        tzinfo = self.event.tzinfo
+        return self.summarize(self.id, self.event,
+            {n: getattr(self, n) for n in self._summary_fields})
+
+    @classmethod
+    def summarize(cls, id_, event, values):
+        """Return the summary of the check-in id_ to event from its values
+        (records or ids): the one API shape of a check-in"""
+        member = values['member']
+        distance = values['distance']
         return {
-            'id': self.id,
-            'event_id': self.event.id,
-            'member_id': self.member.id,
-            'time': isoformat(self.time, tzinfo),
-            'status': self.status,
-            'method': self.method,
-            'distance_m': (
-                round(self.distance) if self.distance is not None else None),
-            'points_awarded': self.points_awarded,
-            'late': bool(self.late),
-            'reasons': list(self.reasons or []),
-            'client_uuid': self.client_uuid,
-            'offline': bool(self.offline),
+            'id': id_,
+            'event_id': event.id,
+            'member_id': getattr(member, 'id', member),
+            'time': isoformat(values['time'], event.tzinfo),
+            'status': values['status'],
+            'method': values['method'],
+            'distance_m': round(distance) if distance is not None else None,
+            'points_awarded': values['points_awarded'],
+            'late': bool(values['late']),
+            'reasons': list(values['reasons'] or []),
+            'client_uuid': values['client_uuid'],
+            'offline': bool(values['offline']),
             }
 
     # Check-in
@@ -611,7 +621,10 @@ class Attendance(ModelSQL, ModelView):
             points, member_state = cls._grant(attendance.id,
                 values['member'], event, values['time'],
                 values['local_date'])
-        summary = cls._new_summary(attendance.id, values, event, points)
+        # values, not the record: a record built from them costs as much
+        summary = cls.summarize(attendance.id, event, dict(
+                {n: values.get(n) for n in cls._summary_fields},
+                points_awarded=points))
         return CheckInResult('created', attendance=attendance,
             client_uuid=client_uuid, summary=summary,
             member_state=member_state)
@@ -692,14 +705,6 @@ class Attendance(ModelSQL, ModelView):
             return cls._duplicate(existing, client_uuid)
         return CheckInResult('refused', attendance=attendance,
             error=error, client_uuid=client_uuid)
-
-    @classmethod
-    def _new_summary(cls, attendance_id, values, event, points):
-        "Return the summary of the attendance just inserted with values"
-        names = ['member', 'time', 'status', 'method', 'distance', 'late',
-            'reasons', 'client_uuid', 'offline']
-        return cls(attendance_id, event=event, points_awarded=points,
-            **{n: values.get(n) for n in names}).summary()
 
     @classmethod
     def _grant(cls, attendance_id, member_id, event, time, local_date,
