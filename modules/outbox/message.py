@@ -31,7 +31,7 @@ import string
 from email.message import EmailMessage
 from email.utils import formataddr
 
-from sql import Literal
+from sql import Literal, Table
 
 from trytond import backend, config
 from trytond.i18n import gettext
@@ -92,6 +92,54 @@ def _rename_table(old, new):
     TableHandler = backend.TableHandler
     if TableHandler.table_exist(old) and not TableHandler.table_exist(new):
         TableHandler.table_rename(old, new)
+
+
+# The records of the member module's XML that the outbox's XML now holds
+# (member fs_id, outbox fs_id, model): moved rather than deleted by the
+# member's update (which failed for the actions that its menus open) and
+# created again (a second token holder, the cron's next call lost)
+_MOVED_RECORDS = [
+    ('act_message_form', 'act_message_form', 'ir.action.act_window'),
+    ('act_message_template_form', 'act_template_form',
+        'ir.action.act_window'),
+    ('act_message_subscription_form', 'act_subscription_form',
+        'ir.action.act_window'),
+    ('wechat_token', 'wechat_token', 'outbox.wechat.token'),
+    ('cron_send_messages', 'cron_send_messages', 'ir.cron'),
+    ]
+
+
+def _move_model_data():
+    """Give the outbox the records of its XML that the member module created
+    (the views and domains of the actions are the outbox's XML's own)"""
+    model_data = Table('ir_model_data')
+    cursor = Transaction().connection.cursor()
+    for old, new, model in _MOVED_RECORDS:
+        cursor.execute(*model_data.select(model_data.db_id,
+                where=(model_data.module == 'member')
+                & (model_data.fs_id == old)))
+        row = cursor.fetchone()
+        cursor.execute(*model_data.select(model_data.id,
+                where=(model_data.module == 'outbox')
+                & (model_data.fs_id == new)))
+        if not row or cursor.fetchone():
+            continue
+        if model == 'ir.action.act_window':
+            for name in ['ir.action.act_window.view',
+                    'ir.action.act_window.domain']:
+                children = Table(name.replace('.', '_'))
+                ids = children.select(children.id,
+                    where=children.act_window == row[0])
+                cursor.execute(*model_data.delete(
+                        where=(model_data.model == name)
+                        & model_data.db_id.in_(ids)))
+                cursor.execute(*children.delete(
+                        where=children.act_window == row[0]))
+        cursor.execute(*model_data.update(
+                [model_data.module, model_data.fs_id, model_data.model],
+                ['outbox', new, model],
+                where=(model_data.module == 'member')
+                & (model_data.fs_id == old)))
 
 
 class SMTPBatch(SMTPDataManager):
@@ -470,6 +518,7 @@ class Message(Workflow, ModelSQL, ModelView):
     @classmethod
     def __register__(cls, module):
         _rename_table('member_message', cls._table)
+        _move_model_data()
         super().__register__(module)
 
     @classmethod
