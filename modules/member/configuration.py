@@ -161,8 +161,12 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         expire (the local day that many months later) or None"""
         if not self.points_validity:
             return None
-        return self.local_date(datetime) + relativedelta(
-            months=self.points_validity)
+        if isinstance(datetime, dt.date) and not isinstance(
+                datetime, dt.datetime):
+            date = datetime
+        else:
+            date = self.local_date(datetime)
+        return date + relativedelta(months=self.points_validity)
 
     def streak_points(self, streak, base_points=None):
         "Return the points earned on the day a streak reaches its length"

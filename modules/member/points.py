@@ -170,6 +170,9 @@ class PointsLine(ModelSQL, ModelView):
                     where=t.remaining > 0),
                 Index(t, (t.member, Index.Range()),
                     where=t.remaining > 0),
+                # The spendings a give-back may reverse (_post_statement)
+                Index(t, (t.member, Index.Range()), (t.id, Index.Range()),
+                    where=t.points < 0),
                 })
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 
@@ -417,7 +420,14 @@ class PointsLine(ModelSQL, ModelView):
         config = Configuration.get_cached()
         date = entry.get('date') or clock.now()
         reverses = entry.get('reverses')
-        if reverses is not None and not isinstance(reverses, int):
+        if reverses is not None:
+            reverses = cls(int(reverses if isinstance(reverses, int)
+                    else reverses.id))
+            if (points <= 0 or reverses.points >= 0
+                    or reverses.member.id != int(entry['member'])):
+                raise PointsError(gettext(
+                        'member.msg_points_reverses_invalid',
+                        line=reverses.rec_name))
             reverses = reverses.id
         lot = entry.get('lot')
         if lot is not None and not isinstance(lot, int):
@@ -560,14 +570,12 @@ class PointsLine(ModelSQL, ModelView):
             returning=returning)
 
     @classmethod
-    def _lots(cls, member_id, lot=None):
+    def _lots(cls, member_id):
         """Return [(id, remaining, expires, origin)] of the lots of member
-        with points left (or of lot only)"""
+        with points left"""
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         where = (table.member == member_id) & (table.remaining > 0)
-        if lot is not None:
-            where &= table.id == lot
         cursor.execute(*table.select(
                 table.id, table.remaining, table.expires, table.origin,
                 where=where))
@@ -609,14 +617,14 @@ class PointsLine(ModelSQL, ModelView):
     @classmethod
     def _take_from_lots(cls, line_id, values):
         """Take the points of the negative line_id from the lots of its
-        member: from lot only for an expiry, else in _lot_order.  What the
+        member: from lot first for an expiry, then in _lot_order.  What the
         lots cannot cover (a balance allowed below zero) is taken from the
         next points earned."""
         need = -values['points']
-        lots = cls._lots(values['member'], lot=values['lot'])
-        if values['lot'] is None:
-            lots = cls._lot_order(
-                lots, origin=values['origin'] if values['reversal'] else None)
+        lots = cls._lot_order(cls._lots(values['member']),
+            origin=values['origin'] if values['reversal'] else None)
+        if values['lot'] is not None:
+            lots.sort(key=lambda l: l[0] != values['lot'])
         moves = []
         for lot_id, remaining, _, _ in lots:
             if need <= 0:

@@ -918,6 +918,47 @@ class MemberTestCase(
         self.assertEqual(Member.check_balances([member]), [])
 
     @with_transaction()
+    def test_points_give_back_named(self):
+        "A give-back may name its spending; only a spending of the member"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        member = create_member()
+        other = create_member("Other")
+        lot = Member.add_points(member, 30, "Earn")
+        spend = Member.add_points(member, -20, "Booking", key='b-spend:1')
+        earn = Member.add_points(other, 5, "Earn")
+        for reverses in [lot, earn]:
+            with self.subTest(reverses=reverses):
+                with self.assertRaisesRegex(UserError, 'give back'):
+                    Member.post_points([{
+                                'member': member, 'points': 20,
+                                'reason': "Refund", 'reverses': reverses}])
+        back, = Member.post_points([{
+                    'member': member, 'points': 20, 'reason': "Refund",
+                    'key': 'b-refund:1', 'reverses': spend}])
+        self.assertEqual(Line(back.id).reverses, Line(spend.id))
+        self.assertEqual(self._lots(member)[lot.id][1], 30)
+        self.assertEqual(Member(member.id).lifetime_points, 30)
+        self.assertEqual(Member.check_balances([member, other]), [])
+
+    @with_transaction()
+    def test_points_expiry_entry_covered(self):
+        "An entry of a lot takes what the lot cannot cover from the others"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member()
+        first = Member.add_points(member, 10, "First")
+        second = Member.add_points(member, 10, "Second")
+        Member.post_points([{
+                    'member': member, 'points': -15, 'reason': "x",
+                    'lot': second}])
+        self.assertEqual(
+            {i: r for i, (_, r, _) in self._lots(member).items()},
+            {first.id: 5, second.id: 0})
+        self.assertEqual(Member.check_balances([member]), [])
+
+    @with_transaction()
     def test_points_reversal_own_lot(self):
         "A reversal takes the points of its origin first"
         pool = Pool()
