@@ -127,7 +127,7 @@ def load(pool, rng, company):
         # A few members are new and have no history yet
         count = 0 if i % 9 == 8 else rng.randint(3, 40)
         dates = sorted(now - dt.timedelta(
-                days=rng.randint(1, 180), minutes=rng.randint(0, 1440))
+                days=rng.randint(1, 240), minutes=rng.randint(0, 1440))
             for _ in range(count))
         for n, date in enumerate(dates):
             if balance > 200 and rng.random() < 0.25:
