@@ -8,6 +8,8 @@ installed trytond package; old must occur exactly once (else check-races
 stops: the table must follow the code); tests are unittest ids."""
 
 POINTS = 'tests.test_points_concurrency.PointsConcurrencyTestCase.'
+EXPIRY = ('tests.test_points_expiry_concurrency.'
+    'PointsExpiryConcurrencyTestCase.')
 CHECKIN = 'tests.test_checkin_concurrency.CheckinConcurrencyTestCase.'
 BOOKING = 'tests.test_booking_concurrency.BookingConcurrencyTestCase.'
 API = 'tests.test_api_contention.ContentionTestCase.'
@@ -22,6 +24,15 @@ MUTATIONS = [
                 ""),
             ],
         [POINTS + 'test_concurrent_postings']),
+    ("expiry: no member lock", [
+            (POINTS_PY,
+                "        Member.hold_lock([p['member'] for p in posts])\n",
+                ""),
+            (POINTS_PY,
+                "                Member.hold_lock(Member.browse(sub_ids))\n",
+                "                pass\n"),
+            ],
+        [EXPIRY + 'test_expiry_while_spending']),
     ("isolation: READ COMMITTED", [
             ('trytond:backend/postgresql/database.py',
                 "conn.isolation_level = IsolationLevel.REPEATABLE_READ",

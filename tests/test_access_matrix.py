@@ -94,6 +94,9 @@ member.member                    ---- r--- r--- r--- r--- rwcd r--- r--- r--- r-
 # The ledger (__access__ member): append-only whatever the access says,
 # lines are posted by Member.post_points only (tested below)
 member.points.line               ---- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
+# What each line took from or gave back to the lots (__access__ line):
+# the rights and rules of the line (the self-service group: its own)
+member.points.allocation         ---- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 member.streak.rule               r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 member.tier                      r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 

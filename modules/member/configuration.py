@@ -4,10 +4,13 @@
 import datetime as dt
 from weakref import WeakKeyDictionary
 
+from dateutil.relativedelta import relativedelta
+
 from trytond.cache import Cache
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
 from trytond.modules.suite import clock
 from trytond.pool import Pool
+from trytond.pyson import Eval
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction, without_check_access
 
@@ -43,6 +46,27 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
             ('quarter', "Quarter"),
             ('year', "Year"),
             ], "Downgrade Period", required=True)
+    points_validity = fields.Integer(
+        "Points Validity",
+        domain=['OR',
+            ('points_validity', '=', None),
+            ('points_validity', '>', 0),
+            ],
+        help="The months after which the points earned expire "
+        "(what remains of them).\n"
+        "Leave empty for points that never expire.")
+    expiry_notice_days = fields.Integer(
+        "Expiry Notice",
+        domain=['OR',
+            ('expiry_notice_days', '=', None),
+            ('expiry_notice_days', '>', 0),
+            ],
+        states={
+            'invisible': ~Eval('points_validity'),
+            },
+        help="The days before their expiry at which the members are told "
+        "of the points that expire.\n"
+        "Leave empty to send no notice.")
     streak_base_points = fields.Integer(
         "Daily Points", required=True,
         help="Points awarded for each day of activity.")
@@ -73,6 +97,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         return 'year'
 
     @classmethod
+    def default_expiry_notice_days(cls):
+        return 30
+
+    @classmethod
     def default_streak_base_points(cls):
         return 10
 
@@ -84,9 +112,9 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def get_cached(cls):
         """Return the configuration with its time zone, allow negative,
-        streak base points and streak rules loaded from a per-process
-        cache, cleared on any change (in every process); the other fields
-        are read when used."""
+        streak base points, streak rules and points validity loaded from a
+        per-process cache, cleared on any change (in every process); the
+        other fields are read when used."""
         pool = Pool()
         StreakRule = pool.get('member.streak.rule')
         transaction = Transaction()
@@ -102,6 +130,7 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
                     'timezone': config.timezone,
                     'allow_negative': config.allow_negative,
                     'streak_base_points': config.streak_base_points,
+                    'points_validity': config.points_validity,
                     'streak_rules': [(r.id, r.day, r.repeat, r.bonus)
                         for r in config.streak_rules],
                     }
@@ -126,6 +155,18 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         if datetime.tzinfo is None:
             datetime = datetime.replace(tzinfo=dt.timezone.utc)
         return datetime.astimezone(self.tzinfo).date()
+
+    def expiry_date(self, datetime=None):
+        """Return the day on which the points earned at the UTC datetime
+        expire (the local day that many months later) or None"""
+        if not self.points_validity:
+            return None
+        if isinstance(datetime, dt.date) and not isinstance(
+                datetime, dt.datetime):
+            date = datetime
+        else:
+            date = self.local_date(datetime)
+        return date + relativedelta(months=self.points_validity)
 
     def streak_points(self, streak, base_points=None):
         "Return the points earned on the day a streak reaches its length"

@@ -61,6 +61,11 @@ class Cron(metaclass=PoolMeta):
         super().__setup__()
         cls.method.selection.append(
             ('member.member|recompute_tiers', "Recompute Member Tiers"))
+        cls.method.selection.extend([
+                ('member.points.line|expire', "Expire Points"),
+                ('member.points.line|notify_expiring',
+                    "Notify Members of Expiring Points"),
+                ])
 
 
 class Date(metaclass=PoolMeta):

@@ -1,6 +1,7 @@
 # This file is part of the member module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+import datetime as dt
 import functools
 import os
 import re
@@ -8,9 +9,9 @@ import types
 from collections import defaultdict
 
 import phonenumbers
-from sql import Column, Literal
+from sql import Column, Literal, Null
 from sql.aggregate import Sum
-from sql.conditionals import Case
+from sql.conditionals import Case, Coalesce
 
 from trytond import config
 from trytond.i18n import gettext
@@ -229,6 +230,18 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     lifetime_points = fields.Integer(
         "Lifetime Points", readonly=True,
         help="Points earned so far, less reversals.")
+    points_expiring = fields.Function(
+        fields.Integer(
+            "Points Expiring",
+            help="The points that expire within the notice days of the "
+            "configuration (30 days without a notice)."),
+        'get_points_expiring')
+    points_expiring_date = fields.Function(
+        fields.Date(
+            "First Expiry",
+            help="The day on which the first of the points expiring "
+            "expire."),
+        'get_points_expiring')
     points_lines = fields.One2Many(
         'member.points.line', 'member', "Points", readonly=True,
         order=[('id', 'DESC')])
@@ -472,6 +485,24 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         return 0
 
     @classmethod
+    def get_points_expiring(cls, members, names):
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        Line = pool.get('member.points.line')
+        config = Configuration(1)
+        today = config.local_date()
+        until = today + dt.timedelta(days=config.expiry_notice_days or 30)
+        expiring = Line.lots_expiring(members, until)
+        result = {n: {} for n in names}
+        for member in members:
+            points, date = expiring.get(member.id, (0, None))
+            if 'points_expiring' in result:
+                result['points_expiring'][member.id] = points
+            if 'points_expiring_date' in result:
+                result['points_expiring_date'][member.id] = date
+        return result
+
+    @classmethod
     def hold_lock(cls, members):
         """Hold the row lock of members until the end of the transaction:
         the lock under which their points, streaks and check-ins are
@@ -507,30 +538,36 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
     def _ledger_columns(cls, line):
         return {
             'points_balance': Sum(line.points),
+            # Points given back to the lots of a spending were not earned
             'lifetime_points': Sum(Case(
-                    ((line.points > 0) | (line.reversal == Literal(True)),
+                    (((line.points > 0) & (line.reverses == Null))
+                        | (line.reversal == Literal(True)),
                         line.points),
                     else_=0)),
+            'lots_remaining': Sum(Coalesce(line.remaining, 0)),
             }
 
     @classmethod
-    def ledger_sums(cls, members):
+    def ledger_sums(cls, members, lots=False):
         """Return {member id: (balance, lifetime points)} summed from the
-        ledger lines (the truth the stored values must equal)"""
+        ledger lines (the truth the stored values must equal), with the sum
+        of what remains of the lots when lots"""
         pool = Pool()
         Line = pool.get('member.points.line')
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
         columns = cls._ledger_columns(line)
-        result = {m.id: (0, 0) for m in members}
+        result = {m.id: (0, 0, 0) if lots else (0, 0) for m in members}
         for sub_ids in grouped_slice([m.id for m in members], SLICE):
             cursor.execute(*line.select(
                     line.member, columns['points_balance'],
-                    columns['lifetime_points'],
+                    columns['lifetime_points'], columns['lots_remaining'],
                     where=fields.SQL_OPERATORS['in'](line.member, sub_ids),
                     group_by=[line.member]))
-            for member_id, balance, lifetime in cursor:
+            for member_id, balance, lifetime, remaining in cursor:
                 result[member_id] = (int(balance or 0), int(lifetime or 0))
+                if lots:
+                    result[member_id] += (int(remaining or 0),)
         return result
 
     @classmethod
@@ -613,10 +650,13 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         if members is None:
             members = cls.search([], order=[('id', 'ASC')])
         wrong = []
-        sums = cls.ledger_sums(members)
+        sums = cls.ledger_sums(members, lots=True)
         stored = cls._read_points(members)
         for member in members:
-            if sums[member.id] != stored[member.id][:2]:
+            balance, lifetime, remaining = sums[member.id]
+            # What remains of the lots is the positive part of the balance
+            if ((balance, lifetime) != stored[member.id][:2]
+                    or remaining != max(balance, 0)):
                 wrong.append(member)
                 continue
             lines = Line.search(

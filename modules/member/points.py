@@ -8,17 +8,20 @@ import re
 from decimal import Decimal
 
 from sql import Cast, Conflict, Literal, Null, With
-from sql.conditionals import Coalesce
+from sql.aggregate import Count, Min, Sum
+from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
+from sql.operators import Concat, Like
 
 from trytond import backend
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.model import Check, Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
 from trytond.modules.suite import clock, tools
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import (
@@ -27,6 +30,8 @@ from .exceptions import (
 from .prepared import Returned, created, invalidate_records, statement
 
 logger = logging.getLogger(__name__)
+# Ids per SQL query in batch reads
+SLICE = 1000
 _REASON_CODE = re.compile(r'^[a-z][a-z0-9_]*\.msg_[a-z0-9_]+$')
 
 
@@ -128,6 +133,24 @@ class PointsLine(ModelSQL, ModelView):
         "Reversal",
         help="Cancels points earned before: also lowers the lifetime points.")
     balance_after = fields.Integer("Balance After", required=True)
+    expires = fields.Date(
+        "Expires", readonly=True,
+        help="The day on which what remains of the points earned expires; "
+        "empty: they never expire.")
+    remaining = fields.Integer(
+        "Remaining", readonly=True,
+        help="What is left of the points earned: spending and expiry take "
+        "from the points that expire first.")
+    reverses = fields.Many2One(
+        'member.points.line', "Reverses", readonly=True, ondelete='RESTRICT',
+        help="The spending whose points this line gives back: they return "
+        "to the points they were taken from.")
+    allocations = fields.One2Many(
+        'member.points.allocation', 'line', "Allocations", readonly=True,
+        help="The points earned that this line took or gave back.")
+    lot_allocations = fields.One2Many(
+        'member.points.allocation', 'lot', "Used By", readonly=True,
+        help="The lines that took or gave back points of this line.")
 
     @classmethod
     def __setup__(cls):
@@ -137,9 +160,19 @@ class PointsLine(ModelSQL, ModelView):
         cls._sql_constraints += [
             ('idempotency_key_unique', Unique(t, t.idempotency_key),
                 'member.msg_points_key_unique'),
+            ('remaining_range', Check(t, (t.remaining == Null)
+                    | ((t.remaining >= 0) & (t.remaining <= t.points))),
+                'member.msg_points_remaining_range'),
             ]
         cls._sql_indexes.update({
                 Index(t, (t.member, Index.Range()), (t.id, Index.Range())),
+                Index(t, (t.expires, Index.Range()),
+                    where=t.remaining > 0),
+                Index(t, (t.member, Index.Range()),
+                    where=t.remaining > 0),
+                # The spendings a give-back may reverse (_post_statement)
+                Index(t, (t.member, Index.Range()), (t.id, Index.Range()),
+                    where=t.points < 0),
                 })
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 
@@ -151,14 +184,44 @@ class PointsLine(ModelSQL, ModelView):
         if (table_h.column_exist('reason')
                 and not table_h.column_exist('reason_text')):
             table_h.column_rename('reason', 'reason_text')
+        # Migration: the points earned became lots
+        migrate_lots = not table_h.column_exist('remaining')
         super().__register__(module)
         cls._migrate_reasons()
+        if migrate_lots:
+            cls._migrate_lots()
+
+    @classmethod
+    def _migrate_lots(cls):
+        """Give the lines earned before lots existed what remains of them:
+        the spendings took the oldest points first, so the balance of a
+        member is what remains of its latest points (none expires)"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        cursor = Transaction().connection.cursor()
+        table = cls.__table__()
+        member = Member.__table__()
+        cursor.execute(*table.update([table.remaining], [0],
+                where=table.points > 0))
+        cursor.execute(*member.select(member.id, member.points_balance,
+                where=member.points_balance > 0))
+        for member_id, balance in cursor.fetchall():
+            cursor.execute(*table.select(table.id, table.points,
+                    where=(table.member == member_id) & (table.points > 0),
+                    order_by=[table.id.desc]))
+            for line_id, points in cursor.fetchall():
+                if balance <= 0:
+                    break
+                remaining = min(points, balance)
+                balance -= remaining
+                cursor.execute(*table.update([table.remaining], [remaining],
+                        where=table.id == line_id))
 
     @classmethod
     def _reason_codes(cls):
         """Return the message ids that the modules use as reasons, so that
         texts stored before reasons had codes are recognised"""
-        return ['member.msg_streak_reason']
+        return ['member.msg_streak_reason', 'member.msg_points_expiry_reason']
 
     @classmethod
     def _migrate_reasons(cls):
@@ -261,7 +324,8 @@ class PointsLine(ModelSQL, ModelView):
     @classmethod
     def _get_origin(cls):
         "Return the models that may be the origin of a line"
-        return ['res.user']
+        # An expiry line's origin is the line whose points expire
+        return ['res.user', 'member.points.line']
 
     @classmethod
     def get_origin(cls):
@@ -290,12 +354,23 @@ class PointsLine(ModelSQL, ModelView):
         the bookings call it, through member.member.post_points).
 
         Each entry is a dictionary with the keys member, points, reason and
-        optionally origin, key (idempotency key), date, reversal and
-        allow_negative.  An entry whose key was posted before is not posted
-        again: the existing line is returned.
+        optionally origin, key (idempotency key), date, reversal,
+        allow_negative, reverses (the spending that the entry gives back)
+        and lot (the earned line whose remainder expires: see expire).  An
+        entry whose key was posted before is not posted again: the existing
+        line is returned.
+
+        The points earned are lots: they expire with the validity of the
+        configuration.  A negative entry takes its points from the lots
+        that expire first (those of its origin first for a reversal); a
+        positive entry whose key is the key of a spending followed by ':'
+        (or that names it in reverses) gives them back to the lots they
+        were taken from.  What remains of the lots always sums to the
+        balance (nothing when it is negative).
 
         The members are locked first (Member.hold_lock), then each entry is
-        one statement (see _post_statement).  Under REPEATABLE READ on
+        one statement (see _post_statement), followed for a spending or a
+        give-back only by the moves of its lots.  Under REPEATABLE READ on
         PostgreSQL a transaction whose snapshot missed a concurrent posting
         fails to update the member row and is retried."""
         pool = Pool()
@@ -311,12 +386,17 @@ class PointsLine(ModelSQL, ModelView):
             if row is None:
                 lines.append(cls._not_posted(post))
                 continue
-            line_id, balance, lifetime, tier = row
+            line_id, balance, reverses, lifetime, tier = row
             tiers[post['member']] = (lifetime, tier)
             new.append(line_id)
+            if post['points'] < 0:
+                cls._take_from_lots(line_id, post)
+            elif reverses is not None:
+                cls._give_back(line_id, reverses, post, balance)
             lines.append(cls(line_id, balance_after=balance))
         if new:
             invalidate_records(Member, list(tiers))
+            invalidate_records(cls, new)
             created(cls, new)
             Member.update_tiers(Member.browse(list(tiers)), lifetimes=tiers)
         return lines
@@ -337,6 +417,21 @@ class PointsLine(ModelSQL, ModelView):
             raise PointsError(gettext('member.msg_points_reason_required'))
         origin = entry.get('origin')
         reversal = bool(entry.get('reversal'))
+        config = Configuration.get_cached()
+        date = entry.get('date') or clock.now()
+        reverses = entry.get('reverses')
+        if reverses is not None:
+            reverses = cls(int(reverses if isinstance(reverses, int)
+                    else reverses.id))
+            if (points <= 0 or reverses.points >= 0
+                    or reverses.member.id != int(entry['member'])):
+                raise PointsError(gettext(
+                        'member.msg_points_reverses_invalid',
+                        line=reverses.rec_name))
+            reverses = reverses.id
+        lot = entry.get('lot')
+        if lot is not None and not isinstance(lot, int):
+            lot = lot.id
         return {
             'member': int(entry['member']),
             'points': points,
@@ -345,19 +440,24 @@ class PointsLine(ModelSQL, ModelView):
             'params': cls.reason_params.sql_format(params),
             'origin': str(origin) if origin is not None else None,
             'key': entry.get('key') or None,
-            'date': entry.get('date') or clock.now(),
+            'date': date,
             'reversal': reversal,
+            # A give-back (reverses) is not earned: see _balance_statement
             'lifetime': points if points > 0 or reversal else 0,
             # Spending is refused below zero unless allowed
             'allowed': bool(points > 0 or entry.get('allow_negative')
-                or Configuration.get_cached().allow_negative),
+                or config.allow_negative),
+            'expires': config.expiry_date(date) if points > 0 else None,
+            'reverses': reverses if points > 0 else None,
+            'lot': lot if points < 0 else None,
             }
 
     @classmethod
     def _post_one(cls, values):
-        """Post the line of values; return (line id, balance after,
-        lifetime points, tier id) or None when nothing was posted (the key
-        was posted, or the balance would go below zero).
+        """Post the line of values; return (line id, balance after, id of
+        the spending it gives back, lifetime points, tier id) or None when
+        nothing was posted (the key was posted, or the balance would go
+        below zero).
 
         One statement on PostgreSQL (the line inserted in a WITH, the member
         row updated from what it returns), two on SQLite, which refuses an
@@ -365,6 +465,7 @@ class PointsLine(ModelSQL, ModelView):
         transaction = Transaction()
         cursor = transaction.connection.cursor()
         values = dict(values, user=transaction.user)
+        values.pop('lot')
         if backend.name == 'postgresql':
             cursor.execute(*statement((cls.__name__, 'post'),
                     cls._post_statement, **values))
@@ -375,6 +476,8 @@ class PointsLine(ModelSQL, ModelView):
         row = cursor.fetchone()
         if not row:
             return None
+        if row[2] is not None:
+            lifetime = 0
         cursor.execute(*statement((cls.__name__, 'post balance'),
                 cls._balance_statement, user=transaction.user,
                 member=values['member'], balance=row[1], lifetime=lifetime))
@@ -382,32 +485,63 @@ class PointsLine(ModelSQL, ModelView):
 
     @classmethod
     def _post_statement(cls, member, points, text, code, params, origin,
-            key, date, reversal, allowed, user, lifetime=None):
+            key, date, reversal, allowed, expires, reverses, user,
+            lifetime=None):
         """The statement that inserts the line of a posting with the
         running balance of the member row (nothing when its key exists or
         the balance would go below zero and it is not allowed) and, on
-        PostgreSQL, updates the member row with the inserted line"""
+        PostgreSQL, updates the member row with the inserted line.
+
+        The line of positive points is a lot: what remains of it is what
+        it adds to the positive part of the balance, less what it gives
+        back to the lots of the spending it reverses (done after it, see
+        _give_back): the spending whose key followed by ':' begins its
+        key, found in the same statement."""
         pool = Pool()
         Member = pool.get('member.member')
         table = Member.__table__()
         line = cls.__table__()
-        balance = Coalesce(table.points_balance, 0) + points
+        spent = cls.__table__()
+        old = Coalesce(table.points_balance, 0)
+        balance = old + points
+        remaining = Case(
+            (Literal(points) <= 0, Null),
+            (balance <= 0, 0),
+            (old <= 0, balance),
+            else_=Literal(points))
+        reversed_ = Case(
+            (Literal(points) > 0, Coalesce(Literal(reverses),
+                    spent.select(spent.id,
+                        where=(spent.member == member)
+                        & (spent.points < 0)
+                        & (Coalesce(spent.reversal, False) == Literal(False))
+                        & Like(Literal(key),
+                            Concat(spent.idempotency_key, ':%')),
+                        order_by=[spent.id.desc], limit=1))),
+            else_=Null)
+        expires = Literal(expires)
+        if backend.name == 'postgresql':
+            # A null parameter would be text in the select
+            expires = Cast(expires, cls.expires.sql_type().base)
         insert = line.insert([
                 line.create_uid, line.create_date, line.member, line.date,
                 line.points, line.reason_text, line.reason_code,
                 line.reason_params, line.origin, line.idempotency_key,
-                line.reversal, line.balance_after],
+                line.reversal, line.balance_after, line.expires,
+                line.remaining, line.reverses],
             table.select(
                 Literal(user), CurrentTimestamp(), table.id, Literal(date),
                 Literal(points), Literal(text), Literal(code),
                 Cast(Literal(params), cls.reason_params.sql_type().base),
                 Literal(origin), Literal(key), Literal(reversal), balance,
+                expires, remaining, reversed_,
                 where=(table.id == member) & ((balance >= 0) | allowed)),
             on_conflict=Conflict(line),
-            returning=[Returned('id'), Returned('balance_after')])
+            returning=[Returned('id'), Returned('balance_after'),
+                Returned('reverses')])
         if backend.name != 'postgresql':
             return insert
-        posted = With('id', 'balance_after', query=insert)
+        posted = With('id', 'balance_after', 'reverses', query=insert)
         return cls._balance_statement(user, member, posted.balance_after,
             lifetime, table=table, posted=posted)
 
@@ -421,7 +555,10 @@ class PointsLine(ModelSQL, ModelView):
             table = Member.__table__()
         returning = [Returned('lifetime_points'), Returned('tier')]
         if posted is not None:
-            returning = [posted.id, posted.balance_after] + returning
+            returning = [posted.id, posted.balance_after,
+                posted.reverses] + returning
+            # Points given back were not earned
+            lifetime = Case((posted.reverses == Null, lifetime), else_=0)
         return table.update(
             [table.points_balance, table.lifetime_points, table.write_uid,
                 table.write_date],
@@ -431,6 +568,245 @@ class PointsLine(ModelSQL, ModelView):
             with_=[posted] if posted is not None else None,
             where=table.id == member,
             returning=returning)
+
+    @classmethod
+    def _lots(cls, member_id):
+        """Return [(id, remaining, expires, origin)] of the lots of member
+        with points left"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        where = (table.member == member_id) & (table.remaining > 0)
+        cursor.execute(*table.select(
+                table.id, table.remaining, table.expires, table.origin,
+                where=where))
+        return [(i, r, dt.date.fromisoformat(e) if isinstance(e, str)
+                else e, o) for i, r, e, o in cursor]
+
+    @classmethod
+    def _move_lots(cls, line_id, moves):
+        """Change the remainder of the lots by the points of moves [(lot
+        id, points)] and record them as allocations of line_id"""
+        pool = Pool()
+        Allocation = pool.get('member.points.allocation')
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        table = cls.__table__()
+        allocation = Allocation.__table__()
+        moves = [(l, p) for l, p in moves if p]
+        if not moves:
+            return
+        for lot_id, points in moves:
+            cursor.execute(*table.update([table.remaining],
+                    [table.remaining + points], where=table.id == lot_id))
+        cursor.execute(*allocation.insert(
+                [allocation.create_uid, allocation.create_date,
+                    allocation.line, allocation.lot, allocation.points],
+                [[transaction.user, CurrentTimestamp(), line_id, l, p]
+                    for l, p in moves]))
+        invalidate_records(cls, [l for l, _ in moves])
+
+    @classmethod
+    def _lot_order(cls, lots, origin=None):
+        """Sort the lots [(id, remaining, expires, origin)] in the order
+        spending takes them: those of origin first (a reversal), then those
+        that expire first, never-expiring last, then the oldest"""
+        return sorted(lots, key=lambda l: (
+                origin is None or l[3] != origin,
+                l[2] is None, l[2] or dt.date.min, l[0]))
+
+    @classmethod
+    def _take_from_lots(cls, line_id, values):
+        """Take the points of the negative line_id from the lots of its
+        member: from lot first for an expiry, then in _lot_order.  What the
+        lots cannot cover (a balance allowed below zero) is taken from the
+        next points earned."""
+        need = -values['points']
+        lots = cls._lot_order(cls._lots(values['member']),
+            origin=values['origin'] if values['reversal'] else None)
+        if values['lot'] is not None:
+            lots.sort(key=lambda l: l[0] != values['lot'])
+        moves = []
+        for lot_id, remaining, _, _ in lots:
+            if need <= 0:
+                break
+            take = min(need, remaining)
+            moves.append((lot_id, -take))
+            need -= take
+        cls._move_lots(line_id, moves)
+
+    @classmethod
+    def _give_back(cls, line_id, spending_id, values, balance):
+        """Give the points of line_id back to the lots that the spending
+        took them from (latest taken first, those given back before
+        excepted), as far as the positive part of the balance grows; the
+        rest stays on line_id as a lot of its own"""
+        pool = Pool()
+        Allocation = pool.get('member.points.allocation')
+        cursor = Transaction().connection.cursor()
+        table = cls.__table__()
+        allocation = Allocation.__table__()
+        line = cls.__table__()
+        old = balance - values['points']
+        gain = max(balance, 0) - max(old, 0)
+        cursor.execute(*allocation.join(line,
+                condition=allocation.line == line.id
+                ).select(allocation.lot, Sum(allocation.points),
+                where=(line.id == spending_id)
+                | (line.reverses == spending_id),
+                group_by=[allocation.lot],
+                order_by=[allocation.lot.desc]))
+        taken = [(l, -p) for l, p in cursor if p < 0]
+        moves = []
+        for lot_id, points in taken:
+            if gain <= 0:
+                break
+            back = min(points, gain)
+            moves.append((lot_id, back))
+            gain -= back
+        if moves:
+            cls._move_lots(line_id, moves)
+            cursor.execute(*table.update([table.remaining],
+                    [table.remaining - sum(p for _, p in moves)],
+                    where=table.id == line_id))
+
+    @classmethod
+    def lots_expiring(cls, members, until, after=None):
+        """Return {member id: (points, first date)} of the remainders of the
+        lots of members that expire on or before until (and after after)"""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        result = {}
+        for sub_ids in grouped_slice([int(m) for m in members], SLICE):
+            cursor.execute(*table.select(
+                    table.member, Sum(table.remaining), Min(table.expires),
+                    where=fields.SQL_OPERATORS['in'](table.member, sub_ids)
+                    & (table.remaining > 0) & (table.expires != Null)
+                    & (table.expires <= until)
+                    & ((table.expires > after) if after is not None
+                        else Literal(True)),
+                    group_by=[table.member]))
+            for member_id, points, date in cursor:
+                if isinstance(date, str):
+                    date = dt.date.fromisoformat(date)
+                result[member_id] = (int(points), date)
+        return result
+
+    @classmethod
+    def expire(cls, date=None):
+        """Post an expiry line for the remainder of every lot whose expiry
+        date is on or before date (default: the local today), run by the
+        scheduler.
+
+        The members are locked before their lots are read; the key
+        `expiry:<lot>:<n>` (n counts the expiries of the lot, which may
+        expire again when a give-back returns points to it) makes each
+        expiry posted once, whatever the runs and the processes."""
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        Member = pool.get('member.member')
+        if date is None:
+            date = Configuration.get_cached().local_date()
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        due = (table.remaining > 0) & (table.expires != Null) & (
+            table.expires <= date)
+        cursor.execute(*table.select(table.member, where=due,
+                group_by=[table.member], order_by=[table.member]))
+        member_ids = [m for m, in cursor]
+        lines = []
+        for sub_ids in grouped_slice(member_ids, SLICE):
+            sub_ids = list(sub_ids)
+            with without_check_access():
+                Member.hold_lock(Member.browse(sub_ids))
+            cursor.execute(*table.select(
+                    table.id, table.member, table.remaining, table.expires,
+                    where=due & fields.SQL_OPERATORS['in'](
+                        table.member, sub_ids),
+                    order_by=[table.member, table.id]))
+            lots = cursor.fetchall()
+            expired = cls._expiry_counts([l for l, *_ in lots])
+            entries = []
+            for lot_id, member_id, remaining, expires in lots:
+                if isinstance(expires, str):
+                    expires = dt.date.fromisoformat(expires)
+                entries.append({
+                        'member': member_id,
+                        'points': -remaining,
+                        'reason': ('member.msg_points_expiry_reason', {
+                                'date': expires}),
+                        'origin': '%s,%d' % (cls.__name__, lot_id),
+                        'key': 'expiry:%d:%d' % (
+                            lot_id, expired.get(lot_id, 0) + 1),
+                        'lot': lot_id,
+                        })
+            with Transaction().set_user(0), without_check_access():
+                lines.extend(cls.post(entries))
+        return lines
+
+    @classmethod
+    def _expiry_counts(cls, lot_ids):
+        "Return {lot id: number of expiry lines} of lot_ids"
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        result = {}
+        origins = ['%s,%d' % (cls.__name__, i) for i in lot_ids]
+        for sub_origins in grouped_slice(origins, SLICE):
+            cursor.execute(*table.select(table.origin, Count(table.id),
+                    where=fields.SQL_OPERATORS['in'](
+                        table.origin, list(sub_origins))
+                    & (table.points < 0),
+                    group_by=[table.origin]))
+            for origin, count in cursor:
+                result[int(origin.split(',')[1])] = count
+        return result
+
+    @classmethod
+    def notify_expiring(cls, date=None):
+        """Queue the notice of the points that expire within the notice
+        days of the configuration to their members, once per member and
+        first expiry date (run by the scheduler).  The outbox sends it on
+        the channels that reach the member: WeChat only while the member
+        has a subscription credit for it."""
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        Member = pool.get('member.member')
+        Message = pool.get('outbox.message')
+        config = Configuration(1)
+        if not config.expiry_notice_days:
+            return []
+        if date is None:
+            date = config.local_date()
+        until = date + dt.timedelta(days=config.expiry_notice_days)
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.member,
+                where=(table.remaining > 0) & (table.expires != Null)
+                & (table.expires > date) & (table.expires <= until),
+                group_by=[table.member], order_by=[table.member]))
+        member_ids = [m for m, in cursor]
+        values = []
+        with without_check_access():
+            for sub_ids in grouped_slice(member_ids, SLICE):
+                sub_ids = list(sub_ids)
+                expiring = cls.lots_expiring(sub_ids, until, after=date)
+                for member in Member.browse(sub_ids):
+                    if member.id not in expiring or not member.active:
+                        continue
+                    points, first = expiring[member.id]
+                    values.append({
+                            'template': 'points_expiring',
+                            'party': member.party.id,
+                            'payload': {
+                                'member': member.rec_name,
+                                'points': points,
+                                'date': first.isoformat(),
+                                'balance': member.points_balance,
+                                },
+                            'origin': str(member),
+                            'dedup_key': 'points-expiring:%d:%s' % (
+                                member.id, first.isoformat()),
+                            })
+            return Message.queue(values)
 
     @classmethod
     def _not_posted(cls, values):
@@ -461,6 +837,60 @@ class PointsLine(ModelSQL, ModelView):
     @classmethod
     def copy(cls, lines, default=None):
         if not lines:
+            return []
+        raise LedgerAccessError(gettext('member.msg_points_line_immutable'))
+
+
+class Allocation(ModelSQL, ModelView):
+    "Points Allocation"
+    __name__ = 'member.points.allocation'
+
+    line = fields.Many2One(
+        'member.points.line', "Line", required=True, readonly=True,
+        ondelete='RESTRICT',
+        help="The line that took the points (spending, expiry) or gave "
+        "them back.")
+    lot = fields.Many2One(
+        'member.points.line', "Lot", required=True, readonly=True,
+        ondelete='RESTRICT', help="The line that earned the points.")
+    points = fields.Integer(
+        "Points", required=True, readonly=True,
+        help="Negative when taken from the lot, positive when given back.")
+    lot_expires = fields.Function(
+        fields.Date("Lot Expires"), 'get_lot_field')
+    lot_date = fields.Function(
+        fields.DateTime("Lot Date"), 'get_lot_field')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('line')
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.line, Index.Range())),
+                Index(t, (t.lot, Index.Range())),
+                })
+        cls._order.insert(0, ('line', 'ASC'))
+
+    def get_lot_field(self, name):
+        return getattr(self.lot, name[len('lot_'):])
+
+    @classmethod
+    def check_modification(cls, mode, allocations, values=None,
+            external=False):
+        super().check_modification(
+            mode, allocations, values=values, external=external)
+        # Allocations are inserted by post only
+        if mode == 'create':
+            raise LedgerAccessError(gettext(
+                    'member.msg_points_line_post_only'))
+        elif mode in {'write', 'delete'}:
+            raise LedgerAccessError(gettext(
+                    'member.msg_points_line_immutable'))
+
+    @classmethod
+    def copy(cls, allocations, default=None):
+        if not allocations:
             return []
         raise LedgerAccessError(gettext('member.msg_points_line_immutable'))
 

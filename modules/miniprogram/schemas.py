@@ -94,8 +94,13 @@ MEMBER = obj({
         'joined': DATE,
         'avatar_url': nullable(string()),
         'address': nullable(string()),
+        'expiring': nullable(obj({
+                    'points': integer(),
+                    'date': DATE,
+                    }, required=['points', 'date'],
+                description="points expiring within the notice days")),
         }, required=['id', 'name', 'phone', 'tier', 'points_balance',
-        'streak_days', 'best_streak', 'joined'])
+        'streak_days', 'best_streak', 'joined', 'expiring'])
 TOKENS = {
     'access_token': string(),
     'refresh_token': string(),
@@ -113,8 +118,10 @@ POINTS_LINE = obj({
         'reason': string(description="in the language of Accept-Language"),
         'origin': ORIGIN,
         'balance_after': integer(),
+        'expires': nullable(DATE),
+        'remaining': nullable(integer()),
         }, required=['id', 'date', 'points', 'reason', 'origin',
-        'balance_after'])
+        'balance_after', 'expires', 'remaining'])
 
 
 def page(items_schema):

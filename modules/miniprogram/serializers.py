@@ -46,6 +46,10 @@ def member_json(member):
         'joined': member.join_date.isoformat(),
         'avatar_url': member.avatar_url,
         'address': member.address,
+        'expiring': {
+            'points': member.points_expiring,
+            'date': member.points_expiring_date.isoformat(),
+            } if member.points_expiring else None,
         }
 
 
@@ -64,6 +68,8 @@ def points_line_json(line):
         'reason': line.reason,
         'origin': origin_json(line.origin),
         'balance_after': line.balance_after,
+        'expires': line.expires.isoformat() if line.expires else None,
+        'remaining': line.remaining,
         }
 
 

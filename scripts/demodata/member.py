@@ -1,5 +1,7 @@
 """Demo data of the member module: tiers, streak rules, ~50 members with a
-points history.  The first member is the demo mini-program login."""
+points history of points that expire after 6 months (some expired, some
+expiring within the 30 days of the notice, a spending given back).  The
+first member is the demo mini-program login."""
 import datetime as dt
 from decimal import Decimal
 
@@ -39,6 +41,7 @@ def load(pool, rng, company):
     Member = pool.get('member.member')
     Configuration = pool.get('member.configuration')
     StreakRule = pool.get('member.streak.rule')
+    Line = pool.get('member.points.line')
     Lang = pool.get('ir.lang')
 
     config = Configuration(1)
@@ -46,6 +49,8 @@ def load(pool, rng, company):
     config.streak_base_points = 10
     config.downgrade_policy = 'period_end'
     config.downgrade_period = 'year'
+    config.points_validity = 6
+    config.expiry_notice_days = 30
     config.streak_rules = [
         StreakRule(day=7, bonus=50, repeat=True),
         StreakRule(day=30, bonus=200),
@@ -100,13 +105,29 @@ def load(pool, rng, company):
     members = Member.create(members)
     Member.set_password([members[0]], DEMO_MEMBER_PASSWORD)
 
+    # The demo login spent points on a booking that was cancelled: the
+    # give-back (its key extends the spending's) returns them to their lots
+    demo = members[0]
+    Member.post_points([
+            {'member': demo, 'points': 300, 'reason': "Welcome bonus",
+                'date': now - dt.timedelta(days=200), 'key': 'demo:welcome'},
+            {'member': demo, 'points': -150, 'reason': "Booking: massage",
+                'date': now - dt.timedelta(days=190),
+                'key': 'demo:booking:points'},
+            {'member': demo, 'points': 150,
+                'reason': "Booking cancelled: massage",
+                'date': now - dt.timedelta(days=189),
+                'key': 'demo:booking:points:back'},
+            {'member': demo, 'points': 200, 'reason': "Referral bonus",
+                'date': now - dt.timedelta(days=170), 'key': 'demo:referral'},
+            ])
     for i, member in enumerate(members):
         entries = []
         balance = 0
         # A few members are new and have no history yet
         count = 0 if i % 9 == 8 else rng.randint(3, 40)
         dates = sorted(now - dt.timedelta(
-                days=rng.randint(1, 180), minutes=rng.randint(0, 1440))
+                days=rng.randint(1, 240), minutes=rng.randint(0, 1440))
             for _ in range(count))
         for n, date in enumerate(dates):
             if balance > 200 and rng.random() < 0.25:
@@ -126,4 +147,6 @@ def load(pool, rng, company):
         for offset in range(streak, 0, -1):
             Member.record_daily_activity(
                 member, today - dt.timedelta(days=offset))
+    # What was earned more than 6 months ago expires
+    Line.expire()
     return members

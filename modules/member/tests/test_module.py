@@ -770,5 +770,285 @@ class MemberTestCase(
                     _check_access=True, **member_context(bob.id)):
             self.assertEqual(Member.search([]), [bob])
 
+    # Expiring points
+
+    def _lots(self, member):
+        "Return {line id: (points, remaining, expires)} of the lots of member"
+        pool = Pool()
+        Line = pool.get('member.points.line')
+        return {l.id: (l.points, l.remaining, l.expires)
+            for l in Line.search([
+                    ('member', '=', member.id), ('points', '>', 0)])}
+
+    @with_transaction()
+    def test_points_never_expire_by_default(self):
+        "Without a validity the points earned never expire"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        member = create_member()
+        line = Line(Member.add_points(member, 30, "Welcome").id)
+        self.assertEqual((line.expires, line.remaining), (None, 30))
+        self.assertEqual(Line.expire(dt.date(2100, 1, 1)), [])
+
+    @with_transaction()
+    def test_points_expiry_date(self):
+        "The points expire the local day that many months later"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        Configuration = pool.get('member.configuration')
+        Configuration(1, points_validity=12,
+            timezone='Asia/Shanghai').save()
+        member = create_member()
+        with clock.at(dt.datetime(2025, 1, 31, 17, 0)):
+            line = Line(Member.add_points(member, 30, "Welcome").id)
+        # 01:00 on 1 February in Shanghai
+        self.assertEqual(line.expires, dt.date(2026, 2, 1))
+        Configuration(1, points_validity=1).save()
+        with clock.at(dt.datetime(2025, 1, 31, 3, 0)):
+            line = Line(Member.add_points(member, 30, "Welcome").id)
+        self.assertEqual(line.expires, dt.date(2025, 2, 28))
+
+    @with_transaction()
+    def test_points_spend_first_expiring(self):
+        "Spending takes the points that expire first, never-expiring last"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        Configuration = pool.get('member.configuration')
+        member = create_member()
+        forever = Member.add_points(member, 10, "Forever")
+        Configuration(1, points_validity=6).save()
+        with clock.at(dt.datetime(2025, 3, 1, 12)):
+            late = Member.add_points(member, 10, "Late")
+        with clock.at(dt.datetime(2025, 1, 1, 12)):
+            early = Member.add_points(member, 10, "Early")
+        spend = Member.add_points(member, -15, "Spend")
+        lots = self._lots(member)
+        self.assertEqual(lots[early.id][1], 0)
+        self.assertEqual(lots[late.id][1], 5)
+        self.assertEqual(lots[forever.id][1], 10)
+        spend = Line(spend.id)
+        self.assertEqual(
+            sorted((a.lot.id, a.points) for a in spend.allocations),
+            sorted([(early.id, -10), (late.id, -5)]))
+        self.assertEqual(Member.check_balances([member]), [])
+
+    @with_transaction()
+    def test_points_expire(self):
+        "The cron expires what remains of the lots past their date, once"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        Configuration = pool.get('member.configuration')
+        basic, silver, gold = create_tiers()
+        Configuration(1, points_validity=1).save()
+        member = create_member()
+        with clock.at(dt.datetime(2025, 1, 10, 12)):
+            lot = Member.add_points(member, 120, "Welcome")
+        with clock.at(dt.datetime(2025, 2, 1, 12)):
+            Member.add_points(member, -20, "Spend")
+            kept = Member.add_points(member, 5, "Later")
+        self.assertEqual(Line.expire(dt.date(2025, 2, 9)), [])
+        expiry, = Line.expire(dt.date(2025, 2, 10))
+        expiry = Line(expiry.id)
+        self.assertEqual(
+            (expiry.points, expiry.origin, expiry.balance_after,
+                expiry.idempotency_key, expiry.reason),
+            (-100, Line(lot.id), 5, 'expiry:%d:1' % lot.id,
+                "Points expired on 2025-02-10"))
+        self.assertEqual(self._lots(member)[lot.id][1], 0)
+        self.assertEqual(self._lots(member)[kept.id][1], 5)
+        # Again: nothing more
+        self.assertEqual(Line.expire(dt.date(2025, 2, 11)), [])
+        member = Member(member.id)
+        # The tier counts the points earned, not the balance
+        self.assertEqual(
+            (member.points_balance, member.lifetime_points, member.tier),
+            (5, 125, silver))
+        self.assertEqual(Member.check_balances([member]), [])
+
+    @with_transaction()
+    def test_points_give_back(self):
+        "A give-back returns the points to the lots the spending took"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        Configuration = pool.get('member.configuration')
+        Configuration(1, points_validity=1).save()
+        member = create_member()
+        with clock.at(dt.datetime(2025, 1, 10, 12)):
+            lot1 = Member.add_points(member, 30, "One")
+        with clock.at(dt.datetime(2025, 1, 20, 12)):
+            lot2 = Member.add_points(member, 30, "Two")
+        Member.add_points(member, -40, "Booking", key='booking:1:points')
+        # Partly given back: the latest taken first
+        back1 = Member.add_points(
+            member, 5, "Cancelled", key='booking:1:points:back:1')
+        self.assertEqual(Line(back1.id).reverses.idempotency_key,
+            'booking:1:points')
+        self.assertEqual(
+            {i: r for i, (_, r, _) in self._lots(member).items()},
+            {lot1.id: 0, lot2.id: 25, back1.id: 0})
+        back2 = Member.add_points(
+            member, 35, "Cancelled", key='booking:1:points:back:2')
+        self.assertEqual(
+            {i: r for i, (_, r, _) in self._lots(member).items()},
+            {lot1.id: 30, lot2.id: 30, back1.id: 0, back2.id: 0})
+        member = Member(member.id)
+        # Given back, not earned
+        self.assertEqual(
+            (member.points_balance, member.lifetime_points), (60, 60))
+        # Another key is a new lot
+        other = Member.add_points(member, 7, "Gift", key='booking:1:gift')
+        self.assertEqual(Line(other.id).reverses, None)
+        self.assertEqual(self._lots(member)[other.id][1], 7)
+        self.assertEqual(Member(member.id).lifetime_points, 67)
+        self.assertEqual(Member.check_balances([member]), [])
+        # Given back to an expired lot: it expires again
+        Member.add_points(member, -60, "Spend", key='spend:2')
+        Line.expire(dt.date(2025, 2, 28))
+        Member.add_points(member, 60, "Back", key='spend:2:back')
+        expired = Line.expire(dt.date(2025, 2, 28))
+        self.assertEqual(
+            sorted(l.idempotency_key for l in expired),
+            sorted(['expiry:%d:1' % lot1.id, 'expiry:%d:1' % lot2.id]))
+        self.assertEqual(Member(member.id).points_balance, 7)
+        self.assertEqual(Member.check_balances([member]), [])
+
+    @with_transaction()
+    def test_points_give_back_named(self):
+        "A give-back may name its spending; only a spending of the member"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        member = create_member()
+        other = create_member("Other")
+        lot = Member.add_points(member, 30, "Earn")
+        spend = Member.add_points(member, -20, "Booking", key='b-spend:1')
+        earn = Member.add_points(other, 5, "Earn")
+        for reverses in [lot, earn]:
+            with self.subTest(reverses=reverses):
+                with self.assertRaisesRegex(UserError, 'give back'):
+                    Member.post_points([{
+                                'member': member, 'points': 20,
+                                'reason': "Refund", 'reverses': reverses}])
+        back, = Member.post_points([{
+                    'member': member, 'points': 20, 'reason': "Refund",
+                    'key': 'b-refund:1', 'reverses': spend}])
+        self.assertEqual(Line(back.id).reverses, Line(spend.id))
+        self.assertEqual(self._lots(member)[lot.id][1], 30)
+        self.assertEqual(Member(member.id).lifetime_points, 30)
+        self.assertEqual(Member.check_balances([member, other]), [])
+
+    @with_transaction()
+    def test_points_expiry_entry_covered(self):
+        "An entry of a lot takes what the lot cannot cover from the others"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member()
+        first = Member.add_points(member, 10, "First")
+        second = Member.add_points(member, 10, "Second")
+        Member.post_points([{
+                    'member': member, 'points': -15, 'reason': "x",
+                    'lot': second}])
+        self.assertEqual(
+            {i: r for i, (_, r, _) in self._lots(member).items()},
+            {first.id: 5, second.id: 0})
+        self.assertEqual(Member.check_balances([member]), [])
+
+    @with_transaction()
+    def test_points_reversal_own_lot(self):
+        "A reversal takes the points of its origin first"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member()
+        first = Member.add_points(member, 10, "First")
+        cheat = Member.add_points(
+            member, 10, "Cheat", origin='res.user,1')
+        Member.post_points([{
+                    'member': member, 'points': -10, 'reason': "Cheat",
+                    'origin': 'res.user,1', 'reversal': True}])
+        self.assertEqual(
+            {i: r for i, (_, r, _) in self._lots(member).items()},
+            {first.id: 10, cheat.id: 0})
+
+    @with_transaction()
+    def test_points_negative_then_earn(self):
+        "Points earned below zero first pay what the lots could not cover"
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = create_member()
+        Member.add_points(member, 10, "Welcome")
+        Member.post_points([{
+                    'member': member, 'points': -30, 'reason': "Cheat",
+                    'reversal': True, 'allow_negative': True}])
+        small = Member.add_points(member, 15, "Earn")
+        big = Member.add_points(member, 15, "Earn")
+        lots = self._lots(member)
+        self.assertEqual((lots[small.id][1], lots[big.id][1]), (0, 10))
+        self.assertEqual(Member.check_balances([member]), [])
+
+    @with_transaction()
+    def test_points_earning_one_statement(self):
+        "Earning on the hot path is still one statement on the ledger"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        Configuration = pool.get('member.configuration')
+        member = create_member()
+        Member.add_points(member, 10, "Warm")
+        for validity in [None, 6]:
+            Configuration(1, points_validity=validity).save()
+            Configuration.get_cached()
+            with self.subTest(validity=validity):
+                statements = []
+                cursor = Transaction().connection.cursor()
+                Cursor = type(cursor)
+                execute = Cursor.execute
+
+                def count(self, sql, *args, **kwargs):
+                    statements.append(sql)
+                    return execute(self, sql, *args, **kwargs)
+                Cursor.execute = count
+                try:
+                    Line._post_one(Line._post_values({
+                                'member': member.id, 'points': 5,
+                                'reason': "x"}))
+                finally:
+                    Cursor.execute = execute
+                from trytond import backend
+                self.assertEqual(
+                    len(statements), 1 if backend.name == 'postgresql' else 2,
+                    statements)
+
+    @with_transaction()
+    def test_points_expiring_notice(self):
+        "Members are told once of the points expiring within the notice"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        Message = pool.get('outbox.message')
+        Configuration = pool.get('member.configuration')
+        Configuration(1, points_validity=2, expiry_notice_days=10).save()
+        member = create_member(email='alice@example.com')
+        create_member("Bob", email='bob@example.com')
+        with clock.at(dt.datetime(2025, 1, 10, 12)):
+            Member.add_points(member, 30, "Welcome")
+            Member.add_points(member, -5, "Spend")
+        self.assertEqual(Line.notify_expiring(dt.date(2025, 2, 27)), [])
+        message, = Line.notify_expiring(dt.date(2025, 3, 1))
+        self.assertEqual(message.party, member.party)
+        self.assertIn('25 of your points expire on 2025-03-10', message.body)
+        self.assertEqual(Line.notify_expiring(dt.date(2025, 3, 2)), [])
+        self.assertEqual(Message.search_count([]), 1)
+        member = Member(member.id)
+        with clock.at(dt.datetime(2025, 3, 1, 12)):
+            member = Member(member.id)
+            self.assertEqual(
+                (member.points_expiring, member.points_expiring_date),
+                (25, dt.date(2025, 3, 10)))
+
 
 del ModuleTestCase

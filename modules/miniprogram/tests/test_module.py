@@ -380,6 +380,36 @@ class ApiTestCase(RouteTestCase):
                 self.assertError(api.json('GET', 'me/points?' + query),
                     400, 'invalid_request')
 
+    def test_my_points_expiring(self):
+        "Lines give their expiry and remainder, me the points expiring"
+        _, alice = self.register()
+
+        def post():
+            pool = Pool()
+            Member = pool.get('member.member')
+            Configuration = pool.get('member.configuration')
+            member = Member(alice['member']['id'])
+            Member.add_points(member, 10, "Never")
+            Configuration(1, points_validity=1, expiry_notice_days=40).save()
+            Member.add_points(member, 30, "Soon")
+            Member.add_points(member, -5, "Spend")
+            return Configuration(1).expiry_date()
+        expires = in_transaction(post)
+        api = Api(self.client(), token=alice['access_token'])
+        status, data = api.json('GET', 'me/points')
+        self.assertEqual(status, 200, data)
+        self.assertEqual(
+            [(l['points'], l['expires'], l['remaining'])
+                for l in data['items']],
+            [(-5, None, None), (30, expires.isoformat(), 25),
+                (10, None, 10)])
+        status, data = api.json('GET', 'me')
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data['member']['expiring'],
+            {'points': 25, 'date': expires.isoformat()})
+        _, bob = self.register()
+        self.assertIsNone(bob['member']['expiring'])
+
     def test_messages_and_subscriptions(self):
         "The member's messages and WeChat subscription credits"
         _, alice = self.register()
