@@ -796,7 +796,7 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
 
     @with_transaction()
     def test_points_rounding_half_up(self):
-        "Points round half up"
+        "Points (of the amount due) round half up"
         pool = Pool()
         Booking = pool.get('booking.booking')
         with self.booking_setup(price=Decimal('85.00')) as s:
@@ -805,12 +805,12 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
                 gold, s.service, utc(dt.datetime(2026, 6, 2, 9)))
             # 85.00 * 85% = 72.25, * 1.5 = 108.375 -> 108
             self.assertEqual(booking.compute_points(), 108)
-            booking.final_price = Decimal('72.33')
+            booking.amount_due = Decimal('72.33')
             # 108.495 -> 108, 72.34 * 1.5 = 108.51 -> 109
             self.assertEqual(booking.compute_points(), 108)
-            booking.final_price = Decimal('72.34')
+            booking.amount_due = Decimal('72.34')
             self.assertEqual(booking.compute_points(), 109)
-            booking.final_price = Decimal('0.33')
+            booking.amount_due = Decimal('0.33')
             # 0.495 -> 0: nothing is posted
             self.assertEqual(booking.compute_points(), 0)
 
