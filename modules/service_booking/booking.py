@@ -817,17 +817,23 @@ class Booking(Workflow, ModelSQL, ModelView):
                 if booking.coupon:
                     Redemption.release([booking.coupon], booking)
 
-    def _take_coupon_and_points(self, member, final_price):
-        """Check the coupon and the points of the booking for member, take
-        the coupon and return the price breakdown (see price_breakdown).
-        Call it under the member lock (_lock_slot)."""
-        pool = Pool()
-        Redemption = pool.get('member.reward.redemption')
+    def check_spending(self, member, final_price):
+        """Check the coupon and the points of the booking for member and
+        return the price breakdown (see price_breakdown).  Call it under
+        the member lock (_lock_slot)."""
         if self.coupon:
             self.coupon.check_booking(self)
         breakdown = self.price_breakdown(final_price)
         if self.points_used:
             member.check_available_points(self.points_used)
+        return breakdown
+
+    def _take_coupon_and_points(self, member, final_price):
+        """Check the coupon and the points of the booking for member, take
+        the coupon and return the price breakdown"""
+        pool = Pool()
+        Redemption = pool.get('member.reward.redemption')
+        breakdown = self.check_spending(member, final_price)
         if self.coupon:
             Redemption.take(self.coupon, self)
         return breakdown
@@ -939,6 +945,7 @@ class Booking(Workflow, ModelSQL, ModelView):
                 note=note,
                 points_used=points,
                 coupon=coupon)
+            booking.check_spending(member, service.member_price(member)[2])
             booking.save()
             cls.submit([booking])
         return cls(booking.id)
