@@ -27,6 +27,8 @@ from .prepared import invalidate_records
 # The characters of a coupon code: no 0/O, 1/I/L to misread
 CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'
 CODE_LENGTH = 10
+# Ids per SQL query in batch reads
+SLICE = 1000
 
 
 def new_code():
@@ -141,7 +143,7 @@ class Reward(DeactivableMixin, ModelSQL, ModelView):
         redemption = Redemption.__table__()
         cursor = Transaction().connection.cursor()
         counts = {r.id: 0 for r in rewards}
-        for sub_ids in grouped_slice([r.id for r in rewards]):
+        for sub_ids in grouped_slice([r.id for r in rewards], SLICE):
             cursor.execute(*redemption.select(
                     redemption.reward, Count(redemption.id),
                     where=fields.SQL_OPERATORS['in'](
@@ -259,8 +261,8 @@ class Reward(DeactivableMixin, ModelSQL, ModelView):
                         'valid_until': (reward.valid_until.isoformat()
                             if reward.valid_until else None),
                         })
-            member.check_available_points(reward.points_cost)
             cls._take_stock(reward)
+            member.check_available_points(reward.points_cost)
             redemption = Redemption(
                 member=member,
                 reward=reward,

@@ -16,6 +16,8 @@ from trytond.transaction import Transaction
 
 # The states of a booking whose points are promised until it is confirmed
 RESERVING_STATES = ('pending', 'confirmed')
+# Ids per SQL query in batch reads
+SLICE = 1000
 
 
 class Reward(metaclass=PoolMeta):
@@ -93,7 +95,7 @@ class Member(metaclass=PoolMeta):
         result = super().reserved_points(members)
         booking = Booking.__table__()
         cursor = Transaction().connection.cursor()
-        for sub_ids in grouped_slice(list(result)):
+        for sub_ids in grouped_slice(list(result), SLICE):
             cursor.execute(*booking.select(
                     booking.member, Sum(booking.points_used),
                     where=fields.SQL_OPERATORS['in'](
