@@ -323,7 +323,7 @@ class Booking(Workflow, ModelSQL, ModelView):
                 raise PointsLimitError(gettext(
                         'service_booking.msg_booking_points_limit',
                         points=points, max_points=max_points,
-                        share=share.normalize()),
+                        share=format(share.normalize(), 'f')),
                     details={
                         'points': points,
                         'max_points': max_points,

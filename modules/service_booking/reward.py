@@ -38,7 +38,6 @@ class Reward(metaclass=PoolMeta):
     def __setup__(cls):
         super().__setup__()
         cls.kind.selection.append(('service', "Service Voucher"))
-        cls.kind.help += "\nService voucher: a booking of the service free."
 
     def booking_amount(self, booking, price):
         """Return the part of price (the price of booking after the tier

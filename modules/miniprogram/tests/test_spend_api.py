@@ -26,6 +26,8 @@ OTHER_SLOT = '2026-06-04T09:00:00+08:00'
 class SpendApiTestCase(RouteTestCase):
     "Mini-program API: spending points"
     module = 'miniprogram'
+    # The Chinese texts of the errors are loaded
+    language = 'zh_CN'
 
     @classmethod
     def setUpDatabase(cls):
@@ -201,6 +203,12 @@ class SpendApiTestCase(RouteTestCase):
                         points=points), 400, 'invalid_request')
         status, data = alice.json('GET', 'me/bookings')
         self.assertEqual(data['total'], 1)
+        alice.language = 'zh-CN'
+        data = self.assertError(self.book(alice, start=OTHER_SLOT,
+                points=672), 422, 'points_limit')
+        self.assertEqual(data['error']['message'],
+            "本预约最多可使用 671 积分（价格的 50%），不能使用 672 积分。")
+        alice.language = None
 
         # Confirmed by the staff: taken
         self.staff(lambda B, b: B.confirm(b), booking['id'])
