@@ -94,6 +94,12 @@ member.member                    ---- r--- r--- r--- r--- rwcd r--- r--- r--- r-
 # The ledger (__access__ member): append-only whatever the access says,
 # lines are posted by Member.post_points only (tested below)
 member.points.line               ---- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
+# The rewards catalogue: member administrators publish rewards; the
+# redemptions are made by Reward.redeem (points managers may redeem for a
+# member) and changed by their buttons only; booking staff read the coupons
+# of bookings; members read the catalogue and their own redemptions
+member.reward                    ---- ---- ---- ---- r--- rwcd r--- r--- r--- r--- r---
+member.reward.redemption         ---- ---- ---- ---- r--- r--- r-c- r--- r--- r--- r---
 member.streak.rule               r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 member.tier                      r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 
@@ -139,6 +145,8 @@ BUTTONS = {
     ('checkin.event', 'kiosk_link'): EVENT_RUNNERS,
     ('checkin.event', 'renew_secret'): {'cadm'},
     ('member.member', 'adjust_points'): {'pts'},
+    ('member.reward.redemption', 'use'): {'mem', 'madm', 'pts'},
+    ('member.reward.redemption', 'void'): {'pts'},
     ('outbox.message', 'retry'): {'madm'},
     ('outbox.message', 'cancel'): {'madm'},
     ('booking.booking', 'draft'): {'badm'},

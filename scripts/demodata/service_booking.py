@@ -227,7 +227,7 @@ def _load_spending(pool, rng, services, members, now):
                 + dt.timedelta(days=90),
                 } for name, kind, cost, stock, amount, code, description
             in REWARDS])
-    richest = sorted(Member.browse(members),
+    richest = sorted(Member.browse([m.id for m in members]),
         key=lambda m: (-(m.points_balance or 0), m.id))[:6]
     coupons = []
     for member in richest:
