@@ -329,7 +329,6 @@ class Redemption(Workflow, ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.__access__.add('member')
         t = cls.__table__()
         cls._sql_constraints += [
             ('code_unique', Unique(t, t.code),
