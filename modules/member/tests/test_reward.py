@@ -15,7 +15,8 @@ from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import (
     create_company_shanghai, create_member)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import activate_module, with_transaction
+from trytond.tests.test_tryton import (
+    activate_module, drop_db, with_transaction)
 from trytond.transaction import Transaction
 
 # 1 June 2026, 08:00 in Shanghai
@@ -28,7 +29,9 @@ class RewardTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        drop_db()
         activate_module('member')
+        cls.addClassCleanup(drop_db)
 
     def setUp(self):
         super().setUp()
