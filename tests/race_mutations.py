@@ -13,9 +13,11 @@ EXPIRY = ('tests.test_points_expiry_concurrency.'
 CHECKIN = 'tests.test_checkin_concurrency.CheckinConcurrencyTestCase.'
 BOOKING = 'tests.test_booking_concurrency.BookingConcurrencyTestCase.'
 API = 'tests.test_api_contention.ContentionTestCase.'
+SPEND = 'tests.test_spend_concurrency.SpendConcurrencyTestCase.'
 POINTS_PY = 'modules/member/points.py'
 ATTENDANCE = 'modules/checkin/attendance.py'
 BOOKING_PY = 'modules/service_booking/booking.py'
+REWARD_PY = 'modules/member/reward.py'
 
 MUTATIONS = [
     ("posting: no member lock", [
@@ -95,4 +97,29 @@ MUTATIONS = [
                 "            for booking in cls.browse("),
             ],
         [BOOKING + 'test_race_to_submit']),
+    ("_lock_slot: no member, points promised twice", [
+            (BOOKING_PY,
+                "                members.add(booking.member.id)\n",
+                "                pass\n"),
+            (BOOKING_PY,
+                "                [r.id for r in service.available_resources("
+                "resource)],\n"
+                "                [member.id])\n",
+                "                [r.id for r in service.available_resources("
+                "resource)],\n"
+                "                [])\n"),
+            ],
+        [SPEND + 'test_race_to_spend_on_bookings']),
+    ("reward stock: unconditional update", [
+            (REWARD_PY,
+                "                where=(table.id == reward.id) & "
+                "(table.stock > 0)))\n",
+                "                where=(table.id == reward.id)))\n"),
+            (REWARD_PY,
+                "            ('stock_positive', Check(t, (t.stock == Null) | "
+                "(t.stock >= 0)),\n"
+                "                'member.msg_reward_stock_positive'),\n",
+                ""),
+            ],
+        [SPEND + 'test_race_for_the_last_rewards']),
     ]

@@ -97,6 +97,12 @@ member.points.line               ---- r--- r--- r--- r--- rwcd r--- r--- r--- r-
 # What each line took from or gave back to the lots (__access__ line):
 # the rights and rules of the line (the self-service group: its own)
 member.points.allocation         ---- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
+# The rewards catalogue: member administrators publish rewards; the
+# redemptions are made by Reward.redeem (points managers may redeem for a
+# member) and changed by their buttons only; booking staff read the coupons
+# of bookings; members read the catalogue and their own redemptions
+member.reward                    ---- ---- ---- ---- r--- rwcd r--- r--- r--- r--- r---
+member.reward.redemption         ---- ---- ---- ---- r--- r--- r-c- r--- r--- r--- r---
 member.streak.rule               r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 member.tier                      r--- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
 
@@ -142,6 +148,8 @@ BUTTONS = {
     ('checkin.event', 'kiosk_link'): EVENT_RUNNERS,
     ('checkin.event', 'renew_secret'): {'cadm'},
     ('member.member', 'adjust_points'): {'pts'},
+    ('member.reward.redemption', 'use'): {'mem', 'madm', 'pts'},
+    ('member.reward.redemption', 'void'): {'pts'},
     ('outbox.message', 'retry'): {'madm'},
     ('outbox.message', 'cancel'): {'madm'},
     ('booking.booking', 'draft'): {'badm'},

@@ -54,3 +54,45 @@ class ConcurrentCreation(TransactionError):
         if count[self.key] > self.attempts:
             raise RuntimeError(
                 "%s created concurrently %s times" % (self.key, self.attempts))
+
+
+class RewardError(UserError):
+    """A refusal of the rewards catalogue that the mini-program API reports
+    as is: `error_code` is the machine code of API.md and `details` plain
+    values for the error object"""
+    error_code = 'reward_error'
+
+    def __init__(self, *args, details=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.details = dict(details or {})
+
+
+class RewardNotFoundError(RewardError):
+    "The reward or the redemption does not exist or is not the member's"
+    error_code = 'not_found'
+
+
+class RewardUnavailableError(RewardError):
+    "The reward may not be redeemed today (before or after its validity)"
+    error_code = 'reward_unavailable'
+
+
+class OutOfStockError(RewardError):
+    "No stock of the reward is left"
+    error_code = 'out_of_stock'
+
+
+class InsufficientPointsError(RewardError):
+    "The points available to the member do not cover the spending"
+    error_code = 'insufficient_points'
+
+
+class InvalidCouponError(RewardError):
+    """The coupon code is unknown (or another member's), used, voided,
+    expired or not accepted there; details['reason'] says which"""
+    error_code = 'invalid_coupon'
+
+
+class RedemptionStateError(RewardError):
+    "The redemption is not in a state that allows the action"
+    error_code = 'invalid_state'

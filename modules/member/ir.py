@@ -11,7 +11,8 @@ from .member import context_member
 # The models whose record rules depend on the member of the request (the
 # messages and subscriptions of the outbox through the member's party)
 OUTBOX_RULE_MODELS = {'outbox.message', 'outbox.subscription'}
-MEMBER_RULE_MODELS = {'member.member', 'member.points.line'} | (
+MEMBER_RULE_MODELS = {
+    'member.member', 'member.points.line', 'member.reward.redemption'} | (
     OUTBOX_RULE_MODELS)
 
 

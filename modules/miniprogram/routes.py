@@ -16,13 +16,13 @@ from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import ApiError, KioskEventOver
 from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
-    BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, DATE, DATETIME, EVENT,
-    KIOSK_QUERY, LIST_QUERY, MEMBER, PASSWORD, PHONE, POINTS_LINE, SERVICE,
-    SLOT, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, array, id_, integer,
-    nullable, number, obj, page, string)
+    BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COUPON, DATE, DATETIME,
+    EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, PASSWORD, PHONE,
+    POINTS_LINE, REWARD, SERVICE, SLOT, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY,
+    UUID, array, id_, integer, nullable, number, obj, page, string)
 from .serializers import (
-    booking_json, checkin_answer_json, event_json, isoformat, member_json,
-    points_line_json, service_json, slot_json)
+    booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
+    member_json, points_line_json, reward_json, service_json, slot_json)
 from .validation import invalid
 
 
@@ -229,17 +229,24 @@ def service_slots(request):
             'resource_id': nullable(id_()),
             'address': nullable(string(0, 500)),
             'note': nullable(string(0, 2000)),
+            'points': integer(0, MAX_ID, description="points to pay part "
+                "of the price with (taken when the booking is confirmed)"),
+            'coupon': nullable(string(1, 64, description="the code of a "
+                    "coupon of the member (me/coupons)")),
             }, required=['service_id', 'start']),
     response=obj({'booking': BOOKING}, required=['booking']),
     errors=[(409, 'slot_full'), (409, 'booking_overlap'),
-        (422, 'slot_unavailable'), (404, 'not_found')])
+        (422, 'slot_unavailable'), (422, 'points_limit'),
+        (422, 'insufficient_points'), (422, 'invalid_coupon'),
+        (404, 'not_found')])
 def create_booking(request):
     Booking = request.pool.get('booking.booking')
     body = request.body
     booking = Booking.create_booking(
         request.member, body['service_id'], parse_datetime(body['start']),
         resource=body.get('resource_id'), address=body.get('address'),
-        note=body.get('note'))
+        note=body.get('note'), points=body.get('points', 0),
+        coupon=body.get('coupon'))
     return {'booking': booking_json(booking)}
 
 
@@ -274,6 +281,55 @@ def my_bookings(request):
     bookings, total = Booking.member_bookings(request.member,
         limit=request.query['limit'], offset=request.query['offset'])
     return {'items': [booking_json(b) for b in bookings], 'total': total}
+
+
+# Rewards
+
+@api_route('GET', 'rewards', "The rewards catalogue", tags=['rewards'],
+    description="The rewards the member may redeem today: within their "
+    "validity, with stock left (stock_left null: no limit).",
+    query=obj(dict(LIST_QUERY)), response=page(REWARD))
+def rewards(request):
+    Reward = request.pool.get('member.reward')
+    rewards, total = Reward.catalogue(offset=request.query['offset'],
+        limit=request.query['limit'])
+    return {'items': [reward_json(r) for r in rewards], 'total': total}
+
+
+@api_route('POST', 'rewards/{reward_id}/redeem', "Redeem a reward",
+    status=201, tags=['rewards'], lock_member=True,
+    description="Spends the points of the reward and answers the "
+    "single-use coupon: a service voucher or a discount coupon pays a "
+    "booking (`coupon` of POST bookings), a product is handed over by the "
+    "staff against its code.",
+    response=obj({
+            'coupon': COUPON,
+            'member': obj({'points_balance': integer()},
+                required=['points_balance']),
+            }, required=['coupon', 'member']),
+    errors=[(404, 'not_found'), (409, 'out_of_stock'),
+        (422, 'insufficient_points'), (422, 'reward_unavailable')])
+def redeem_reward(request):
+    Reward = request.pool.get('member.reward')
+    Member = request.pool.get('member.member')
+    redemption = Reward.redeem(request.path['reward_id'],
+        member=request.member)
+    return {
+        'coupon': coupon_json(redemption),
+        'member': {
+            'points_balance': Member(request.member.id).points_balance,
+            },
+        }
+
+
+@api_route('GET', 'me/coupons', "The member's coupons, newest first",
+    tags=['me', 'rewards'], query=obj(dict(LIST_QUERY)),
+    response=page(COUPON))
+def my_coupons(request):
+    Redemption = request.pool.get('member.reward.redemption')
+    redemptions, total = Redemption.member_coupons(request.member,
+        offset=request.query['offset'], limit=request.query['limit'])
+    return {'items': [coupon_json(r) for r in redemptions], 'total': total}
 
 
 # Check-in

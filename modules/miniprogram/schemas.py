@@ -172,8 +172,57 @@ BOOKING = obj({
         'final_price': nullable(MONEY),
         'currency': string(),
         'points_earned': integer(),
+        'points_used': integer(description="points paying part of the "
+            "price, taken when the booking is confirmed"),
+        'points_value': nullable(MONEY),
+        'coupon': nullable(string(description="the code of the coupon "
+                "paying part of the price")),
+        'coupon_amount': nullable(MONEY),
+        'amount_due': nullable(MONEY),
+        'price_breakdown': nullable(obj({
+                    'list': MONEY,
+                    'discount': MONEY,
+                    'coupon_amount': MONEY,
+                    'points': integer(),
+                    'points_amount': MONEY,
+                    'due': MONEY,
+                    'currency': string(),
+                    }, required=['list', 'discount', 'coupon_amount',
+                    'points', 'points_amount', 'due', 'currency'],
+                description="list price, less the tier discount, the "
+                "coupon and the points: the amount due")),
         }, required=['id', 'state', 'service', 'start', 'end', 'price',
         'discount', 'final_price', 'currency'])
+REWARD = obj({
+        'id': integer(),
+        'name': string(),
+        'description': string(),
+        'kind': string(enum=['product', 'discount', 'service']),
+        'points_cost': integer(),
+        'stock_left': nullable(integer(description="null: no limit")),
+        'valid_from': nullable(DATE),
+        'valid_until': nullable(DATE),
+        'coupon_days': integer(),
+        'amount': nullable(MONEY),
+        'currency': string(),
+        'service': nullable(obj({'id': integer(), 'name': string()},
+                required=['id', 'name'])),
+        }, required=['id', 'name', 'kind', 'points_cost', 'stock_left',
+        'valid_until'])
+COUPON = obj({
+        'id': integer(),
+        'code': string(),
+        'reward': obj({
+                'id': integer(), 'name': string(),
+                'kind': string(enum=['product', 'discount', 'service']),
+                }, required=['id', 'name', 'kind']),
+        'state': string(enum=['active', 'used', 'voided', 'expired']),
+        'points': integer(),
+        'redeemed_at': DATETIME,
+        'valid_until': DATE,
+        'used_at': nullable(DATETIME),
+        'booking_id': nullable(integer()),
+        }, required=['code', 'reward', 'state', 'valid_until'])
 EVENT = obj({
         'id': integer(),
         'name': string(),

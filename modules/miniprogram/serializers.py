@@ -125,6 +125,71 @@ def booking_json(booking):
         'final_price': money(final),
         'currency': booking.currency.code,
         'points_earned': booking.points_earned or 0,
+        'points_used': booking.points_used or 0,
+        'points_value': money(booking.points_amount),
+        'coupon': booking.coupon.code if booking.coupon else None,
+        'coupon_amount': money(booking.coupon_amount),
+        'amount_due': money(booking.amount_due),
+        'price_breakdown': price_breakdown_json(booking),
+        }
+
+
+def price_breakdown_json(booking):
+    "The price of booking from the list price to the amount due"
+    price, final, due = booking.price, booking.final_price, booking.amount_due
+    if price is None or final is None or due is None:
+        return None
+    return {
+        'list': money(price),
+        'discount': money(price - final),
+        'coupon_amount': money(booking.coupon_amount or 0),
+        'points': booking.points_used or 0,
+        'points_amount': money(booking.points_amount or 0),
+        'due': money(due),
+        'currency': booking.currency.code,
+        }
+
+
+def reward_json(reward):
+    service = getattr(reward, 'service', None)
+    return {
+        'id': reward.id,
+        'name': reward.name,
+        'description': reward.description or '',
+        'kind': reward.kind,
+        'points_cost': reward.points_cost,
+        'stock_left': reward.stock,
+        'valid_from': (reward.valid_from.isoformat()
+            if reward.valid_from else None),
+        'valid_until': (reward.valid_until.isoformat()
+            if reward.valid_until else None),
+        'coupon_days': reward.coupon_days,
+        'amount': money(reward.amount) if reward.kind == 'discount' else None,
+        'currency': reward.currency.code if reward.currency else '',
+        'service': ({'id': service.id, 'name': service.name}
+            if service and reward.kind == 'service' else None),
+        }
+
+
+def coupon_json(redemption):
+    "A redemption of the member: its coupon"
+    used_by = redemption.used_by
+    booking_id = None
+    if used_by is not None and getattr(used_by, '__name__', None) == (
+            'booking.booking') and (used_by.id or -1) >= 0:
+        booking_id = used_by.id
+    reward = redemption.reward
+    return {
+        'id': redemption.id,
+        'code': redemption.code,
+        'reward': {'id': reward.id, 'name': reward.name, 'kind': reward.kind},
+        'state': redemption.status,
+        'points': redemption.points,
+        'redeemed_at': isoformat(redemption.date),
+        'valid_until': redemption.valid_until.isoformat(),
+        'used_at': (isoformat(redemption.used_date)
+            if redemption.used_date else None),
+        'booking_id': booking_id,
         }
 
 

@@ -2,7 +2,7 @@
 # top level of this repository contains the full copyright notices and license
 # terms.
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
@@ -16,7 +16,8 @@ from trytond.transaction import Transaction, without_check_access
 from .exceptions import (
     BeginTooEarlyError, BookingAccessError, BookingModificationError,
     BookingNotFoundError, BookingOverlapError, CancelWindowError,
-    FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError)
+    FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError,
+    PointsLimitError)
 from .service import OCCUPYING_STATES
 
 # The states in which the member may still cancel
@@ -24,7 +25,8 @@ CANCELLABLE_STATES = ('draft', 'pending', 'confirmed')
 # The fields that only change while the booking is a draft
 FROZEN_FIELDS = {
     'company', 'member', 'service', 'resource', 'start', 'price', 'discount',
-    'final_price', 'currency', 'tier',
+    'final_price', 'currency', 'tier', 'points_used', 'points_amount',
+    'coupon', 'coupon_amount', 'amount_due',
     }
 
 
@@ -91,6 +93,43 @@ class Booking(Workflow, ModelSQL, ModelView):
         "Final Price", digits='currency', readonly=True)
     currency = fields.Many2One(
         'currency.currency', "Currency", required=True, readonly=True)
+    points_used = fields.Integer(
+        "Points Used", required=True,
+        domain=[('points_used', '>=', 0)],
+        states={
+            'readonly': Eval('state') != 'draft',
+            },
+        help="The points of the member that pay part of the price: "
+        "taken when the booking is confirmed, given back when it is "
+        "cancelled inside the free cancellation window.")
+    points_amount = fields.Numeric(
+        "Points Amount", digits='currency', readonly=True,
+        help="The amount the points used pay.")
+    coupon = fields.Many2One(
+        'member.reward.redemption', "Coupon", ondelete='RESTRICT',
+        domain=[
+            ('member', '=', Eval('member', -1)),
+            ],
+        states={
+            'readonly': Eval('state') != 'draft',
+            },
+        help="A coupon of the member (a service voucher or a discount) "
+        "that pays part of the price.")
+    coupon_amount = fields.Numeric(
+        "Coupon Amount", digits='currency', readonly=True)
+    amount_due = fields.Numeric(
+        "Amount Due", digits='currency', readonly=True,
+        help="The final price less the coupon and the points.")
+    points_spend_line = fields.Many2One(
+        'member.points.line', "Points Spent", readonly=True,
+        ondelete='RESTRICT')
+    points_refund_line = fields.Many2One(
+        'member.points.line', "Points Given Back", readonly=True,
+        ondelete='RESTRICT')
+    spend_round = fields.Integer(
+        "Spend Round", readonly=True,
+        help="Counts the points spent and given back, for the keys of the "
+        "postings of a booking reset to draft and booked again.")
     points_earned = fields.Integer(
         "Points Earned", readonly=True,
         help="Posted to the member's points when the booking is done.")
@@ -208,6 +247,14 @@ class Booking(Workflow, ModelSQL, ModelView):
     def default_points_earned(cls):
         return 0
 
+    @classmethod
+    def default_points_used(cls):
+        return 0
+
+    @classmethod
+    def default_spend_round(cls):
+        return 0
+
     @fields.depends('service', 'company', methods=['_set_prices'])
     def on_change_service(self):
         if self.service:
@@ -222,14 +269,70 @@ class Booking(Workflow, ModelSQL, ModelView):
             self.address = self.member.address
 
     @fields.depends('service', 'member', 'tier', 'price', 'discount',
-        'final_price')
+        'final_price', 'points_used', 'coupon', 'points_amount',
+        'coupon_amount', 'amount_due')
     def _set_prices(self):
         if self.service:
             self.price, self.discount, self.final_price = (
                 self.service.member_price(self.member))
             self.tier = self.member.tier if self.member else None
+            (self.coupon_amount, self.points_amount,
+                self.amount_due) = self.price_breakdown(
+                self.final_price, check=False)
         else:
             self.price = self.discount = self.final_price = None
+            self.coupon_amount = self.points_amount = None
+            self.amount_due = None
+
+    @fields.depends(methods=['_set_prices'])
+    def on_change_points_used(self):
+        self._set_prices()
+
+    @fields.depends(methods=['_set_prices'])
+    def on_change_coupon(self):
+        self._set_prices()
+
+    def price_breakdown(self, final_price, check=True):
+        """Return the amount the coupon pays, the amount the points used
+        pay and the amount due of final_price (the price after the tier
+        discount), rounded to the currency.
+
+        Points pay at most the share of the configuration (or of the
+        member's tier) of what the coupon leaves, at the value of a point
+        of the configuration.  With check, raise PointsLimitError for more
+        points than that."""
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        if final_price is None or not self.service:
+            return None, None, None
+        currency = self.service.company.currency
+        coupon_amount = Decimal(0)
+        if self.coupon:
+            coupon_amount = self.coupon.reward.booking_amount(
+                self, final_price) or Decimal(0)
+        coupon_amount = currency.round(min(coupon_amount, final_price))
+        rest = final_price - coupon_amount
+        points = self.points_used or 0
+        points_amount = Decimal(0)
+        if points:
+            value, share = Configuration.points_rule(self.member)
+            largest = currency.round(
+                rest * share / Decimal(100), rounding=ROUND_DOWN)
+            max_points = int(largest / value) if value else 0
+            if check and points > max_points:
+                raise PointsLimitError(gettext(
+                        'service_booking.msg_booking_points_limit',
+                        points=points, max_points=max_points,
+                        share=format(share.normalize(), 'f')),
+                    details={
+                        'points': points,
+                        'max_points': max_points,
+                        'max_share': str(share),
+                        'point_value': str(value),
+                        })
+            points_amount = min(currency.round(
+                    Decimal(points) * value, rounding=ROUND_HALF_UP), rest)
+        return coupon_amount, points_amount, rest - points_amount
 
     @fields.depends('start', 'service')
     def on_change_with_end(self):
@@ -324,9 +427,13 @@ class Booking(Workflow, ModelSQL, ModelView):
         default = default.copy() if default is not None else {}
         for name in [
                 'end', 'busy_until', 'date', 'tier', 'price', 'discount',
-                'final_price', 'points_line']:
+                'final_price', 'points_line', 'coupon', 'points_amount',
+                'coupon_amount', 'amount_due', 'points_spend_line',
+                'points_refund_line']:
             default.setdefault(name, None)
         default.setdefault('points_earned', 0)
+        default.setdefault('points_used', 0)
+        default.setdefault('spend_round', 0)
         return super().copy(bookings, default=default)
 
     # Workflow
@@ -335,7 +442,18 @@ class Booking(Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('draft')
     def draft(cls, bookings):
-        pass
+        # Points given back are spent again by the next confirmation (a
+        # new round of keys); points kept by a late cancellation are not
+        to_write = []
+        for booking in bookings:
+            if booking.points_refund_line:
+                to_write.extend([[booking], {
+                            'points_spend_line': None,
+                            'points_refund_line': None,
+                            'spend_round': (booking.spend_round or 0) + 1,
+                            }])
+        if to_write:
+            cls.write(*to_write)
 
     @classmethod
     @ModelView.button
@@ -347,6 +465,7 @@ class Booking(Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('confirmed')
     def confirm(cls, bookings):
+        cls.spend_points(bookings)
         cls.notify_state(bookings, 'confirmed')
 
     @classmethod
@@ -403,6 +522,7 @@ class Booking(Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('cancelled')
     def cancel(cls, bookings):
+        cls.give_back(bookings)
         cls.notify_state(bookings, 'cancelled')
 
     def local_string(self, value):
@@ -573,6 +693,8 @@ class Booking(Workflow, ModelSQL, ModelView):
                     booking.start, member=member, resource=booking.resource)
                 booking.check_member_overlap()
                 price, discount, final_price = service.member_price(member)
+                coupon_amount, points_amount, amount_due = (
+                    booking._take_coupon_and_points(member, final_price))
                 # Written at once: the next bookings see this one
                 cls.write([booking], {
                         'resource': candidates[0].id,
@@ -580,6 +702,9 @@ class Booking(Workflow, ModelSQL, ModelView):
                         'price': price,
                         'discount': discount,
                         'final_price': final_price,
+                        'coupon_amount': coupon_amount,
+                        'points_amount': points_amount,
+                        'amount_due': amount_due,
                         'currency': service.company.currency.id,
                         'state': 'pending',
                         })
@@ -608,15 +733,110 @@ class Booking(Workflow, ModelSQL, ModelView):
     # Points
 
     def compute_points(self):
-        """Return the points earned by the booking: the final price times
-        the points multiplier of the member's tier, rounded half up"""
-        if not self.final_price:
+        """Return the points earned by the booking: the amount due (the
+        final price less the coupon and the points used) times the points
+        multiplier of the member's tier, rounded half up"""
+        amount = (self.amount_due if self.amount_due is not None
+            else self.final_price)
+        if not amount:
             return 0
         multiplier = Decimal(1)
         if self.member.tier:
             multiplier = self.member.tier.points_multiplier or Decimal(0)
-        return int((self.final_price * multiplier).quantize(
+        return int((amount * multiplier).quantize(
                 Decimal(1), rounding=ROUND_HALF_UP))
+
+    @property
+    def spend_key(self):
+        "The idempotency key of the points the booking spends"
+        return 'booking-spend:%d:%d' % (self.id, self.spend_round or 0)
+
+    @property
+    def refund_key(self):
+        "The idempotency key of the points given back to the member"
+        return 'booking-spend-refund:%d:%d' % (self.id, self.spend_round or 0)
+
+    @classmethod
+    def spend_points(cls, bookings):
+        """Take the points used by the bookings from their members'
+        ledger, once: the key of the spending returns the first line when
+        posted again"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        with without_check_access():
+            bookings = [b for b in cls.browse([b.id for b in bookings])
+                if b.points_used and not b.points_spend_line]
+            if not bookings:
+                return
+            lines = Member.post_points([{
+                        'member': b.member,
+                        'points': -b.points_used,
+                        'reason': (
+                            'service_booking.msg_booking_points_spent', {
+                                'booking': b.rec_name}),
+                        'origin': str(b),
+                        'key': b.spend_key,
+                        } for b in bookings])
+            to_write = []
+            for booking, line in zip(bookings, lines):
+                to_write.extend([[booking], {'points_spend_line': line.id}])
+            cls.write(*to_write)
+
+    @classmethod
+    def give_back(cls, bookings):
+        """Give back what the bookings being cancelled took, when they are
+        cancelled inside their free cancellation window (or before their
+        confirmation): the points spent (once: the key of the refund) and
+        the coupon, usable again"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        Redemption = pool.get('member.reward.redemption')
+        now = clock.now()
+        with without_check_access():
+            bookings = [b for b in cls.browse([b.id for b in bookings])
+                if b.state in {'draft', 'pending'}
+                or now <= b.cancel_deadline()]
+            refunds = [b for b in bookings
+                if b.points_spend_line and not b.points_refund_line]
+            if refunds:
+                lines = Member.post_points([{
+                            'member': b.member,
+                            'points': b.points_used,
+                            'reason': (
+                                'service_booking.msg_booking_points_refund', {
+                                    'booking': b.rec_name}),
+                            'origin': str(b),
+                            'key': b.refund_key,
+                            } for b in refunds])
+                to_write = []
+                for booking, line in zip(refunds, lines):
+                    to_write.extend([[booking], {
+                                'points_refund_line': line.id}])
+                cls.write(*to_write)
+            for booking in bookings:
+                if booking.coupon:
+                    Redemption.release([booking.coupon], booking)
+
+    def check_spending(self, member, final_price):
+        """Check the coupon and the points of the booking for member and
+        return the price breakdown (see price_breakdown).  Call it under
+        the member lock (_lock_slot)."""
+        if self.coupon:
+            self.coupon.check_booking(self)
+        breakdown = self.price_breakdown(final_price)
+        if self.points_used:
+            member.check_available_points(self.points_used)
+        return breakdown
+
+    def _take_coupon_and_points(self, member, final_price):
+        """Check the coupon and the points of the booking for member, take
+        the coupon and return the price breakdown"""
+        pool = Pool()
+        Redemption = pool.get('member.reward.redemption')
+        breakdown = self.check_spending(member, final_price)
+        if self.coupon:
+            Redemption.take(self.coupon, self)
+        return breakdown
 
     @classmethod
     def post_points(cls, bookings):
@@ -662,13 +882,17 @@ class Booking(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def create_booking(cls, member, service, start, resource=None,
-            address=None, note=None):
+            address=None, note=None, points=0, coupon=None):
         """Book the slot of service starting at start for member and return
         the booking, pending confirmation.
 
         start is an aware datetime (or ISO 8601 string), or a naive UTC one;
         resource (id) is optional: the resource of the service with the most
         capacity left is taken; address defaults to the member's address.
+        points (to pay part of the price, taken at the confirmation) and
+        coupon (a code of the member's coupons) are optional: refused with
+        PointsLimitError (points_limit), InsufficientPointsError
+        (insufficient_points) or InvalidCouponError (invalid_coupon).
 
         With a `member` in the context (the mini-program user), only that
         member may be booked for; otherwise the user needs the right to
@@ -679,8 +903,15 @@ class Booking(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Member = pool.get('member.member')
         ModelAccess = pool.get('ir.model.access')
+        Redemption = pool.get('member.reward.redemption')
         Service = pool.get('booking.service')
         member_id = cls._check_member(member)
+        if (not isinstance(points, int) or isinstance(points, bool)
+                or points < 0):
+            raise PointsLimitError(gettext(
+                    'service_booking.msg_booking_points_invalid',
+                    points=points),
+                details={'points': points})
         if context_member() is None:
             ModelAccess.check(cls.__name__, 'create')
         service = Service._get_service(service)
@@ -701,6 +932,8 @@ class Booking(Workflow, ModelSQL, ModelView):
                 [member.id])
             # Refuse before writing anything
             service.check_slot(start, member=member, resource=resource)
+            if coupon is not None:
+                coupon = Redemption.find_coupon(coupon, member.id)
             booking = cls(
                 company=service.company,
                 currency=service.company.currency,
@@ -709,7 +942,10 @@ class Booking(Workflow, ModelSQL, ModelView):
                 resource=(int(resource) if resource is not None else None),
                 start=start,
                 address=member.address if address is None else address,
-                note=note)
+                note=note,
+                points_used=points,
+                coupon=coupon)
+            booking.check_spending(member, service.member_price(member)[2])
             booking.save()
             cls.submit([booking])
         return cls(booking.id)
@@ -835,6 +1071,11 @@ class Booking(Workflow, ModelSQL, ModelView):
             'final_price': self.final_price,
             'currency': self.currency.code,
             'points_earned': self.points_earned or 0,
+            'points_used': self.points_used or 0,
+            'points_amount': self.points_amount,
+            'coupon': self.coupon.code if self.coupon else None,
+            'coupon_amount': self.coupon_amount,
+            'amount_due': self.amount_due,
             'cancel_deadline': (local(self.cancel_deadline())
                 if self.state in CANCELLABLE_STATES else None),
             }

@@ -87,3 +87,9 @@ class ScheduleValidationError(ValidationError):
 
 class ServiceValidationError(ValidationError):
     pass
+
+
+class PointsLimitError(BookingError):
+    """More points than the share of the price that points may pay (or not
+    a count of points)"""
+    error_code = 'points_limit'

@@ -14,7 +14,9 @@ class PointsLine(metaclass=PoolMeta):
     @classmethod
     def _reason_codes(cls):
         return super()._reason_codes() + [
-            'service_booking.msg_booking_points_reason']
+            'service_booking.msg_booking_points_reason',
+            'service_booking.msg_booking_points_spent',
+            'service_booking.msg_booking_points_refund']
 
 
 class Message(metaclass=PoolMeta):

@@ -1,7 +1,8 @@
 """Demo data of the service_booking module: home cleaning, appliance repair
 and massage services with their staff and rooms, opening hours, holidays and
 leave, and bookings of the demo members in every state over the last three
-weeks and the next week."""
+weeks and the next week; a rewards catalogue, redemptions, and bookings of
+the next days paid in part with points and coupons."""
 import datetime as dt
 from decimal import Decimal
 
@@ -20,6 +21,17 @@ SERVICES = [
         dt.timedelta(hours=1), dt.timedelta(minutes=15), 1,
         dt.timedelta(hours=1), 14, 6,
         "60分钟中式推拿，缓解肩颈和腰背疲劳。"),
+    ]
+REWARDS = [
+    # name, kind, points cost, stock, amount, service code, description
+    ("免费推拿一次", 'service', 1500, 20, None, 'MASSAGE',
+        "兑换后30天内预约推拿按摩一次免费。"),
+    ("保洁立减20元", 'discount', 300, None, Decimal('20'), None,
+        "预约任意服务立减20元。"),
+    ("定制保温杯", 'product', 500, 50, None, None,
+        "凭券码到前台领取。"),
+    ("新年红包封", 'product', 100, 0, None, None,
+        "已兑完。"),
     ]
 STAFF = [
     # name, service codes, weekdays, start, end
@@ -186,6 +198,78 @@ def load(pool, rng, company):
         with Transaction().set_context(_clock_now=booking.start):
             _run_workflow(
                 Booking, booking, now, rng, booking in in_progress)
+    _load_spending(pool, rng, services, members, now)
+
+
+def _load_spending(pool, rng, services, members, now):
+    """The rewards catalogue, redemptions of the members with points and
+    bookings of the next days paid with points and coupons: confirmed (the
+    points taken), pending (promised), cancelled in time (given back)"""
+    from trytond.exceptions import UserError
+
+    Booking = pool.get('booking.booking')
+    Configuration = pool.get('member.configuration')
+    Member = pool.get('member.member')
+    Redemption = pool.get('member.reward.redemption')
+    Reward = pool.get('member.reward')
+    Service = pool.get('booking.service')
+
+    Configuration.write([Configuration(1)], {
+            'point_value': Decimal('0.05'),
+            'points_max_share': Decimal(30),
+            })
+    rewards = Reward.create([{
+                'name': name, 'kind': kind, 'points_cost': cost,
+                'stock': stock, 'amount': amount,
+                'service': services[code].id if code else None,
+                'description': description,
+                'valid_until': services['CLEAN'].local_date(now)
+                + dt.timedelta(days=90),
+                } for name, kind, cost, stock, amount, code, description
+            in REWARDS])
+    richest = sorted(Member.browse([m.id for m in members]),
+        key=lambda m: (-(m.points_balance or 0), m.id))[:6]
+    coupons = []
+    for member in richest:
+        for reward in rewards[:3]:
+            try:
+                coupons.append(Reward.redeem(reward, member))
+            except UserError:
+                continue
+    if coupons:
+        # A redemption made by mistake, voided by the staff
+        Redemption.void([coupons[-1]])
+        coupons = coupons[:-1]
+    # Bookings of the next days paid with a coupon or points
+    for i, member in enumerate(richest):
+        member = Member(member.id)
+        coupon = next((c for c in coupons if c.member == member
+                and c.reward.kind in {'service', 'discount'}
+                and Redemption(c.id).state == 'active'), None)
+        service = (coupon.reward.service
+            if coupon and coupon.reward.kind == 'service'
+            else services[rng.choice(['CLEAN', 'REPAIR'])])
+        service = Service(service.id)
+        date = service.local_date(now) + dt.timedelta(days=2 + i % 3)
+        start, end = service.day_bounds(date)
+        slots = [s for s in service.compute_slots(
+                service.available_resources(), start, end)
+            if s['start'] > now]
+        rng.shuffle(slots)
+        for slot in slots[:3]:
+            try:
+                booking = Booking.create_booking(member, service,
+                    slot['start'], resource=slot['resource'].id,
+                    points=(0 if coupon and coupon.reward.kind == 'service'
+                        else 200), coupon=coupon.code if coupon else None)
+            except UserError:
+                continue
+            if i % 3 == 0:
+                Booking.confirm([booking])
+            elif i % 3 == 1:
+                Booking.confirm([booking])
+                Booking.cancel_booking(booking, member=member)
+            break
 
 
 def _run_workflow(Booking, booking, now, rng, in_progress=False):

@@ -12,14 +12,16 @@ from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_employee, set_company)
+from trytond.modules.member.exceptions import (
+    InsufficientPointsError, InvalidCouponError)
 from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import (
     create_company_shanghai, create_member)
 from trytond.modules.service_booking.exceptions import (
     BeginTooEarlyError, BookingAccessError, BookingModificationError,
     BookingNotFoundError, BookingOverlapError, CancelWindowError,
-    FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError, SlotFullError,
-    SlotUnavailableError)
+    FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError,
+    PointsLimitError, SlotFullError, SlotUnavailableError)
 from trytond.modules.service_booking.slot import Occupancy, Schedule, utc_bound
 from trytond.pool import Pool
 from trytond.pyson import PYSONDecoder
@@ -796,7 +798,7 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
 
     @with_transaction()
     def test_points_rounding_half_up(self):
-        "Points round half up"
+        "Points (of the amount due) round half up"
         pool = Pool()
         Booking = pool.get('booking.booking')
         with self.booking_setup(price=Decimal('85.00')) as s:
@@ -805,12 +807,12 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
                 gold, s.service, utc(dt.datetime(2026, 6, 2, 9)))
             # 85.00 * 85% = 72.25, * 1.5 = 108.375 -> 108
             self.assertEqual(booking.compute_points(), 108)
-            booking.final_price = Decimal('72.33')
+            booking.amount_due = Decimal('72.33')
             # 108.495 -> 108, 72.34 * 1.5 = 108.51 -> 109
             self.assertEqual(booking.compute_points(), 108)
-            booking.final_price = Decimal('72.34')
+            booking.amount_due = Decimal('72.34')
             self.assertEqual(booking.compute_points(), 109)
-            booking.final_price = Decimal('0.33')
+            booking.amount_due = Decimal('0.33')
             # 0.495 -> 0: nothing is posted
             self.assertEqual(booking.compute_points(), 0)
 
@@ -943,6 +945,210 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
         pool = Pool()
         Line = pool.get('member.points.line')
         self.assertIn('booking.booking', dict(Line.get_origin()))
+
+    # Spending points and coupons
+
+    def spend_setup(self, s, points, value='0.1', share='50'):
+        "Give the member points, a point the value and points the share"
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        Member = pool.get('member.member')
+        Configuration.write([Configuration(1)], {
+                'point_value': Decimal(value),
+                'points_max_share': Decimal(share),
+                })
+        Member.add_points(s.member, points, "Welcome")
+        return Member(s.member.id)
+
+    def redeem(self, member, name="Voucher", kind='service', cost=100,
+            **values):
+        pool = Pool()
+        Reward = pool.get('member.reward')
+        reward, = Reward.create([dict({
+                        'name': name, 'kind': kind, 'points_cost': cost,
+                        }, **values)])
+        return Reward.redeem(reward, member)
+
+    @with_transaction()
+    def test_spend_points_on_booking(self):
+        "Points pay a share of the price, taken at confirmation only"
+        pool = Pool()
+        Booking = pool.get('booking.booking')
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        with self.booking_setup() as s:
+            member = self.spend_setup(s, 600)
+            # 600 lifetime points: silver, 5% off 100.00
+            booking = Booking.create_booking(
+                member, s.service, utc(dt.datetime(2026, 6, 3, 9)),
+                points=300)
+            self.assertEqual(
+                (booking.price, booking.final_price, booking.points_used,
+                    booking.points_amount, booking.coupon_amount,
+                    booking.amount_due),
+                (Decimal('100.00'), Decimal('95.00'), 300, Decimal('30.00'),
+                    Decimal('0.00'), Decimal('65.00')))
+            # Promised, not taken: the balance is the same, 300 are reserved
+            member = Member(member.id)
+            self.assertEqual(member.points_balance, 600)
+            self.assertEqual(Member.reserved_points([member]),
+                {member.id: 300})
+            Booking.confirm([booking])
+            member = Member(member.id)
+            self.assertEqual(member.points_balance, 300)
+            self.assertEqual(Member.reserved_points([member]),
+                {member.id: 0})
+            booking = Booking(booking.id)
+            self.assertEqual(booking.points_spend_line.points, -300)
+            self.assertEqual(booking.points_spend_line.origin, booking)
+            # Taken once
+            Booking.spend_points([booking])
+            self.assertEqual(Member(member.id).points_balance, 300)
+
+            # Cancelled inside the window: given back, once
+            Booking.cancel_booking(booking, member=member)
+            booking = Booking(booking.id)
+            self.assertEqual(booking.points_refund_line.points, 300)
+            self.assertEqual(Member(member.id).points_balance, 600)
+            Booking.give_back([booking])
+            self.assertEqual(Member(member.id).points_balance, 600)
+            self.assertEqual(Line.search_count([
+                        ('origin', '=', str(booking))]), 2)
+
+            # Booked again from draft: a new round of keys
+            Booking.draft([booking])
+            booking = Booking(booking.id)
+            self.assertEqual(booking.spend_round, 1)
+            self.assertIsNone(booking.points_spend_line)
+            Booking.submit([booking])
+            Booking.confirm([booking])
+            self.assertEqual(Member(member.id).points_balance, 300)
+            self.assertEqual(Booking(booking.id).amount_due, Decimal('65.00'))
+
+    @with_transaction()
+    def test_spend_points_late_cancel_kept(self):
+        "Points are not given back after the free cancellation window"
+        pool = Pool()
+        Booking = pool.get('booking.booking')
+        Member = pool.get('member.member')
+        with self.booking_setup() as s:
+            member = self.spend_setup(s, 600)
+            booking = Booking.create_booking(
+                member, s.service, utc(dt.datetime(2026, 6, 2, 9)),
+                points=100)
+            Booking.confirm([booking])
+            self.assertEqual(Member(member.id).points_balance, 500)
+            # Silver: 12 hours before 09:00 is 21:00 the day before
+            with clock(utc(dt.datetime(2026, 6, 1, 22))):
+                with self.assertRaises(CancelWindowError):
+                    Booking.cancel_booking(booking, member=member)
+                # The staff cancels: the points stay spent
+                Booking.cancel([booking])
+            booking = Booking(booking.id)
+            self.assertEqual(booking.state, 'cancelled')
+            self.assertIsNone(booking.points_refund_line)
+            self.assertEqual(Member(member.id).points_balance, 500)
+
+    @with_transaction()
+    def test_spend_points_refused(self):
+        "Points above the share or the available points change nothing"
+        pool = Pool()
+        Booking = pool.get('booking.booking')
+        Tier = pool.get('member.tier')
+        with self.booking_setup() as s:
+            member = self.spend_setup(s, 600)
+            start = utc(dt.datetime(2026, 6, 3, 9))
+            # 50% of 95.00 at 0.10 a point: 475 points at most
+            with self.assertRaises(PointsLimitError) as cm:
+                Booking.create_booking(member, s.service, start, points=476)
+            self.assertEqual(cm.exception.details['max_points'], 475)
+            for points in [-1, 1.5, '10', True]:
+                with self.subTest(points=points):
+                    with self.assertRaises(PointsLimitError):
+                        Booking.create_booking(
+                            member, s.service, start, points=points)
+            # The tier's share wins
+            silver, = Tier.search([('code', '=', 'silver')])
+            Tier.write([silver], {'points_max_share': Decimal(20)})
+            with self.assertRaises(PointsLimitError) as cm:
+                Booking.create_booking(member, s.service, start, points=200)
+            self.assertEqual(cm.exception.details['max_points'], 190)
+            Tier.write([silver], {'points_max_share': None})
+
+            Booking.create_booking(member, s.service, start, points=400)
+            # 400 of 600 are promised: 200 are available
+            with self.assertRaises(InsufficientPointsError) as cm:
+                Booking.create_booking(member, s.service,
+                    utc(dt.datetime(2026, 6, 4, 9)), points=201)
+            self.assertEqual(cm.exception.details['available'], 200)
+            self.assertEqual(Booking.search_count([]), 1)
+
+    @with_transaction()
+    def test_coupon_on_booking(self):
+        "A coupon pays a booking once, is given back on a cancellation"
+        pool = Pool()
+        Booking = pool.get('booking.booking')
+        Member = pool.get('member.member')
+        Redemption = pool.get('member.reward.redemption')
+        with self.booking_setup() as s:
+            member = self.spend_setup(s, 600)
+            bob = create_member("Bob")
+            voucher = self.redeem(member, service=s.service.id)
+            self.assertEqual(voucher.state, 'active')
+            self.assertEqual(Member(member.id).points_balance, 500)
+            start = utc(dt.datetime(2026, 6, 3, 9))
+
+            # Bob cannot use Alice's coupon: it does not exist for him
+            with self.assertRaises(InvalidCouponError) as cm:
+                Booking.create_booking(bob, s.service, start,
+                    coupon=voucher.code)
+            self.assertEqual(cm.exception.details['reason'], 'unknown')
+
+            booking = Booking.create_booking(member, s.service, start,
+                coupon=voucher.code.lower())
+            self.assertEqual(
+                (booking.final_price, booking.coupon_amount,
+                    booking.amount_due),
+                (Decimal('95.00'), Decimal('95.00'), Decimal('0.00')))
+            voucher = Redemption(voucher.id)
+            self.assertEqual((voucher.state, voucher.used_by),
+                ('used', booking))
+            # Used: refused on another booking
+            with self.assertRaises(InvalidCouponError) as cm:
+                Booking.create_booking(member, s.service,
+                    utc(dt.datetime(2026, 6, 4, 9)), coupon=voucher.code)
+            self.assertEqual(cm.exception.details['reason'], 'used')
+            # Cancelled: usable again
+            Booking.cancel_booking(booking, member=member)
+            self.assertEqual(Redemption(voucher.id).state, 'active')
+
+            # A voucher of another service, a product: not accepted
+            other = create_service([s.resource], name="Ironing")
+            product = self.redeem(member, name="Mug", kind='product')
+            for coupon in [
+                    self.redeem(member, service=other.id), product]:
+                with self.subTest(coupon=coupon.reward.name):
+                    with self.assertRaises(InvalidCouponError) as cm:
+                        Booking.create_booking(member, s.service, start,
+                            coupon=coupon.code)
+                    self.assertEqual(
+                        cm.exception.details['reason'], 'not_applicable')
+            # An amount off, with points on the rest
+            discount = self.redeem(member, name="10 off", kind='discount',
+                amount=Decimal('10'))
+            booking = Booking.create_booking(member, s.service, start,
+                coupon=discount.code, points=100)
+            self.assertEqual(
+                (booking.coupon_amount, booking.points_amount,
+                    booking.amount_due),
+                (Decimal('10.00'), Decimal('10.00'), Decimal('75.00')))
+            # Expired
+            voucher = Redemption(voucher.id)
+            with clock(NOW + dt.timedelta(days=31)):
+                with self.assertRaises(InvalidCouponError) as cm:
+                    Booking.create_booking(member, s.service,
+                        utc(dt.datetime(2026, 7, 3, 9)), coupon=voucher.code)
+            self.assertEqual(cm.exception.details['reason'], 'expired')
 
 
 del ModuleTestCase
