@@ -714,7 +714,10 @@ class Message(Workflow, ModelSQL, ModelView):
         """Return the mobile phone of party for an SMS template (the member
         module gives the member's phone first)"""
         if party and template.sms_template_id:
-            return party.mobile or None
+            for mechanism in party.contact_mechanisms:
+                if mechanism.type == 'mobile' and mechanism.value:
+                    # E.164 without the spaces of the display
+                    return mechanism.value_compact or mechanism.value
 
     @classmethod
     def _recipient_email(cls, template, party, user):
