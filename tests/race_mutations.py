@@ -13,6 +13,8 @@ BOOKING = 'tests.test_booking_concurrency.BookingConcurrencyTestCase.'
 POINTS_PY = 'modules/member/points.py'
 ATTENDANCE = 'modules/checkin/attendance.py'
 BOOKING_PY = 'modules/service_booking/booking.py'
+SMS = 'tests.test_sms_concurrency.SmsConcurrencyTestCase.'
+SMS_PY = 'modules/miniprogram/sms.py'
 
 MUTATIONS = [
     ("posting: no member lock", [
@@ -78,4 +80,14 @@ MUTATIONS = [
                 "            for booking in cls.browse("),
             ],
         [BOOKING + 'test_race_to_submit']),
+    ("sms code: unconditional use under READ COMMITTED", [
+            ('trytond:backend/postgresql/database.py',
+                "conn.isolation_level = IsolationLevel.REPEATABLE_READ",
+                "conn.isolation_level = IsolationLevel.READ_COMMITTED"),
+            (SMS_PY,
+                "                    where=(table.id == record.id)\n"
+                "                    & (table.state == 'pending')))\n",
+                "                    where=(table.id == record.id)))\n"),
+            ],
+        [SMS + 'test_code_used_once']),
     ]
