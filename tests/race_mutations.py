@@ -18,6 +18,8 @@ POINTS_PY = 'modules/member/points.py'
 ATTENDANCE = 'modules/checkin/attendance.py'
 BOOKING_PY = 'modules/service_booking/booking.py'
 REWARD_PY = 'modules/member/reward.py'
+SMS = 'tests.test_sms_concurrency.SmsConcurrencyTestCase.'
+SMS_PY = 'modules/miniprogram/sms.py'
 
 MUTATIONS = [
     ("posting: no member lock", [
@@ -122,4 +124,14 @@ MUTATIONS = [
                 ""),
             ],
         [SPEND + 'test_race_for_the_last_rewards']),
+    ("sms code: unconditional use under READ COMMITTED", [
+            ('trytond:backend/postgresql/database.py',
+                "conn.isolation_level = IsolationLevel.REPEATABLE_READ",
+                "conn.isolation_level = IsolationLevel.READ_COMMITTED"),
+            (SMS_PY,
+                "                    where=(table.id == record.id)\n"
+                "                    & (table.state == 'pending')))\n",
+                "                    where=(table.id == record.id)))\n"),
+            ],
+        [SMS + 'test_code_used_once']),
     ]

@@ -133,6 +133,11 @@ booking.service-booking.resource ---- ---- ---- ---- ---- ---- ---- r--- r--- r-
 miniprogram.refresh_token        ---- ---- ---- ---- ---- r--- ---- ---- ---- ---- ----
 # The failed logins of members: the login code only (as res.user's)
 miniprogram.login.attempt        ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
+# SMS verification codes: member administrators see them (only a hash of
+# each code); the requests of codes are the code's only (as the failed
+# logins)
+miniprogram.sms.code             ---- ---- ---- ---- ---- r--- ---- ---- ---- ---- ----
+miniprogram.sms.attempt          ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
 '''
 
 # The groups allowed to click each button (with the groups they imply)

@@ -1,8 +1,9 @@
 # This file is part of the member module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
-"""What the outbox cannot know: the WeChat OpenID of a party (its member's)
-and the messages of the outbox when it was part of this module."""
+"""What the outbox cannot know: the WeChat OpenID and the phone of a party
+(its member's) and the messages of the outbox when it was part of this
+module."""
 from trytond import backend
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
@@ -59,3 +60,14 @@ class Message(_MemberToParty, metaclass=PoolMeta):
             members = Member.search([('party', '=', party.id)], limit=1)
         if members:
             return members[0].wechat_openid or None
+
+    @classmethod
+    def _recipient_sms(cls, template, party, user):
+        "The phone of the member of party for an SMS template"
+        pool = Pool()
+        Member = pool.get('member.member')
+        if party and template.sms_template_id:
+            members = Member.search([('party', '=', party.id)], limit=1)
+            if members and members[0].phone:
+                return members[0].phone
+        return super()._recipient_sms(template, party, user)

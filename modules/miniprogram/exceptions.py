@@ -109,3 +109,10 @@ class ApiError(Exception):
         self.status = status or CODE_STATUS.get(code, 422)
         self.headers = headers or {}
         self.rollback = rollback
+
+
+class InvalidCode(MiniprogramError):
+    "A verification code refused: wrong, expired, used or blocked (422)"
+    error_code = 'invalid_code'
+    # The wrong attempt is counted: the transaction is committed
+    rollback = False

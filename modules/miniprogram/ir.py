@@ -13,4 +13,6 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.extend([
                 ('miniprogram.refresh_token|purge',
                     "Purge Expired Mini-program Tokens"),
+                ('miniprogram.sms.code|purge',
+                    "Purge Expired SMS Verification Codes"),
                 ])

@@ -19,10 +19,14 @@ class RetryAfterMixin:
     __slots__ = ()
 
     @classmethod
+    def window(cls):
+        "The seconds during which an attempt counts: [session] timeout"
+        return config.getint('session', 'timeout')
+
+    @classmethod
     def retry_after(cls, login, network=False):
-        """Return the seconds until the oldest counted failure of login (or
-        of the IP network of the request) leaves the window of [session]
-        timeout, at least 1"""
+        """Return the seconds until the oldest counted attempt of login (or
+        of the IP network of the request) leaves the window, at least 1"""
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         if network:
@@ -38,7 +42,7 @@ class RetryAfterMixin:
             return 1
         if isinstance(oldest, str):
             oldest = dt.datetime.fromisoformat(oldest)
-        timeout = config.getint('session', 'timeout')
+        timeout = cls.window()
         # The attempts are dated by the database and counted against the
         # system clock by Tryton (LoginAttempt.delay)
         remaining = (oldest + dt.timedelta(seconds=timeout)

@@ -3,11 +3,14 @@
 # license terms.
 import time
 
+from trytond import config
 from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.model.exceptions import SQLConstraintError
 from trytond.modules.member.exceptions import ConcurrentCreation
-from trytond.modules.member.member import normalize_phone, violated_constraint
+from trytond.modules.member.member import (
+    mask_phone, normalize_phone, violated_constraint)
+from trytond.modules.outbox import wechat
 from trytond.modules.outbox.wechat import WeChatError, code2session
 from trytond.modules.suite.tools import savepoint
 from trytond.pool import Pool, PoolMeta
@@ -15,7 +18,8 @@ from trytond.transaction import Transaction, without_check_access
 
 from . import auth
 from .exceptions import (
-    InvalidCredentials, MiniprogramError, PhoneTaken, WeChatUnavailable)
+    InvalidCode, InvalidCredentials, MiniprogramError, PhoneTaken,
+    WeChatUnavailable)
 
 
 class Member(metaclass=PoolMeta):
@@ -232,3 +236,121 @@ class Member(metaclass=PoolMeta):
             if self.phone:
                 Attempt.remove(cls._throttle_key(self.phone))
         cls.erase_personal_data([self])
+
+    # Verification of the phone: SMS codes and WeChat's getPhoneNumber
+
+    @classmethod
+    def mp_sms_code(cls, phone, purpose):
+        """Send an SMS code to phone for purpose (reset or login) if it is
+        an active member's; the same work and answer otherwise (see
+        miniprogram.sms.code).  Return the code record."""
+        pool = Pool()
+        Code = pool.get('miniprogram.sms.code')
+        return Code.send_code(cls._mp_phone(phone), purpose)
+
+    @classmethod
+    def mp_reset_password(cls, phone, code, password):
+        """Set the password of the member of phone, proven by an SMS code
+        for reset, and return the member.  Every refresh token of the
+        member is revoked and the failed logins of the phone forgotten.
+        A password refused by the rules uses no code."""
+        pool = Pool()
+        Code = pool.get('miniprogram.sms.code')
+        RefreshToken = pool.get('miniprogram.refresh_token')
+        Attempt = pool.get('miniprogram.login.attempt')
+        phone = cls._mp_phone(phone)
+        cls.validate_password(password)
+        member = Code.verify(phone, 'reset', code)
+        # Refused with the member's own attributes: the transaction is
+        # rolled back, the code stays usable
+        cls.set_password([member], password)
+        with without_check_access():
+            RefreshToken.revoke_members([member], 'password_reset')
+            Attempt.remove(cls._throttle_key(phone))
+        return member
+
+    @classmethod
+    def mp_sms_login(cls, phone, code):
+        "Return the member of phone, proven by an SMS code for login"
+        pool = Pool()
+        Code = pool.get('miniprogram.sms.code')
+        return Code.verify(cls._mp_phone(phone), 'login', code)
+
+    @classmethod
+    def mp_wechat_phone_number(cls, code):
+        """Return the phone (E.164) that WeChat verified for the code of a
+        getPhoneNumber button, asked with the shared access token (renewed
+        once when WeChat refuses it).  A code is valid once: the caller
+        keeps the phone for a restarted transaction.
+
+        WeChat's refusals of the code are InvalidCode (422), its other
+        errors and an unreachable WeChat WeChatUnavailable (502)."""
+        pool = Pool()
+        Token = pool.get('outbox.wechat.token')
+        token = info = None
+        try:
+            for _ in range(2):
+                token = Token.get_token(invalid=token)
+                try:
+                    info = wechat.get_phone_number(token, code)
+                    break
+                except WeChatError as e:
+                    if e.errcode not in wechat.TOKEN_ERRORS:
+                        raise
+        except WeChatError as e:
+            if e.errcode in wechat.PHONE_CODE_INVALID:
+                raise InvalidCode(
+                    gettext('miniprogram.msg_wechat_phone_code_invalid'),
+                    details={'reason': 'wechat', 'errcode': e.errcode})
+            raise WeChatUnavailable(
+                gettext('miniprogram.msg_wechat_unavailable'),
+                details={'errcode': e.errcode} if e.errcode else {})
+        appid = config.get('miniprogram', 'appid', default='')
+        watermark = (info or {}).get('watermark') or {}
+        if info is None or (watermark.get('appid')
+                and watermark['appid'] != appid):
+            # Not an answer for this mini-program
+            raise WeChatUnavailable(
+                gettext('miniprogram.msg_wechat_unavailable'),
+                details={'reason': 'appid' if info else 'token'})
+        try:
+            phone = normalize_phone('+%s%s' % (
+                    info.get('countryCode') or '86',
+                    info.get('purePhoneNumber') or ''))
+        except ValueError:
+            phone = None
+        if not phone:
+            raise InvalidCode(
+                gettext('miniprogram.msg_wechat_phone_refused'),
+                details={'reason': 'not_mobile'})
+        return phone
+
+    def mp_bind_phone(self, phone):
+        """Give the member the phone verified by WeChat.
+
+        When another member (active or not) holds that phone, PhoneTaken
+        is raised and nothing changes: accounts are never merged."""
+        cls = self.__class__
+        with without_check_access():
+            if self.phone == phone:
+                return self
+            with Transaction().set_context(active_test=False):
+                others = cls.search([
+                        ('phone', '=', phone),
+                        ('id', '!=', self.id),
+                        ], limit=1)
+            if others:
+                raise PhoneTaken(
+                    gettext('miniprogram.msg_wechat_phone_taken',
+                        phone=mask_phone(phone)))
+            try:
+                with savepoint('miniprogram_bind_phone'):
+                    cls.write([self], {'phone': phone})
+            except SQLConstraintError as e:
+                # Bound to another member by a concurrent request
+                if violated_constraint(cls, e) == 'phone_unique':
+                    raise PhoneTaken(
+                        gettext('miniprogram.msg_wechat_phone_taken',
+                            phone=mask_phone(phone))) from e
+                raise
+        return self

@@ -13,6 +13,7 @@ class Erase(metaclass=PoolMeta):
         pool = Pool()
         Member = pool.get('member.member')
         RefreshToken = pool.get('miniprogram.refresh_token')
+        Code = pool.get('miniprogram.sms.code')
         to_erase = super().to_erase(party_id)
         to_erase.extend([
                 (Member, [('party', '=', party_id)], False,
@@ -25,5 +26,7 @@ class Erase(metaclass=PoolMeta):
                         ], False,
                     ['revoked', 'revoke_reason'],
                     [CurrentTimestamp(), 'erased']),
+                (Code, [('member.party', '=', party_id)], False,
+                    ['phone', 'code_hash'], [None, None]),
                 ])
         return to_erase

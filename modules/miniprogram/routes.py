@@ -18,11 +18,13 @@ from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
     BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COUPON, DATE, DATETIME,
     EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, PASSWORD, PHONE,
-    POINTS_LINE, REWARD, SERVICE, SLOT, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY,
-    UUID, array, id_, integer, nullable, number, obj, page, string)
+    POINTS_LINE, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
+    SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, array, id_, integer,
+    nullable, number, obj, page, string)
 from .serializers import (
     booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
     member_json, points_line_json, reward_json, service_json, slot_json)
+from .sms import code_ttl, resend_interval
 from .validation import invalid
 
 
@@ -623,7 +625,7 @@ def event_dashboard(request):
 
 MESSAGE = obj({
         'id': integer(),
-        'channel': string(enum=['wechat', 'email']),
+        'channel': string(enum=['wechat', 'sms', 'email']),
         'template': obj({'code': string(), 'name': string()},
             required=['code', 'name']),
         'subject': nullable(string()),
@@ -716,3 +718,89 @@ def record_subscriptions(request):
     Subscription.record_subscription(
         request.member.party, request.body['results'])
     return {'items': _subscriptions(request.pool, request.member)}
+
+
+# Recovery and verification of the phone
+
+# The WSGI environ key of the phone WeChat verified for the code of
+# auth/wechat-phone
+WECHAT_PHONE = 'miniprogram.wechat_phone'
+SMS_ERRORS = [(400, 'invalid_request'), (422, 'invalid_code'),
+    (429, 'rate_limited')]
+
+
+@api_route('POST', 'auth/sms-code', "Send a verification code by SMS",
+    auth=None, status=202, tags=['auth'],
+    description="A 6-digit code, valid 5 minutes and once, for purpose "
+    "reset (auth/reset-password) or login (auth/sms-login). The answer is "
+    "the same whether the phone is a member's or not; only a member's "
+    "phone receives a code. Asking for a new code ends the previous one. "
+    "Limited per phone (one code a minute, 5 an hour) and per IP network: "
+    "429 rate_limited with Retry-After.",
+    body=obj({'phone': PHONE, 'purpose': SMS_PURPOSE},
+        required=['phone', 'purpose']),
+    response=SMS_SENT,
+    errors=[(400, 'invalid_request'), (429, 'rate_limited')])
+def sms_code(request):
+    Member = request.pool.get('member.member')
+    Member.mp_sms_code(request.body['phone'], request.body['purpose'])
+    return {'expires_in': code_ttl(), 'resend_in': resend_interval()}
+
+
+@api_route('POST', 'auth/reset-password',
+    "Set a new password with a code received by SMS",
+    auth=None, tags=['auth'],
+    description="With a code of auth/sms-code for reset. Every refresh "
+    "token of the member is revoked (the other devices must log in "
+    "again) and new tokens are answered. 422 invalid_code with "
+    "details.reason wrong, expired, used or too_many_attempts (3 wrong "
+    "codes end a code); a password refused by the rules (400) uses no "
+    "code.",
+    body=obj({'phone': PHONE, 'code': SMS_CODE, 'password': PASSWORD},
+        required=['phone', 'code', 'password']),
+    response=TOKENS_MEMBER, errors=SMS_ERRORS)
+def reset_password(request):
+    Member = request.pool.get('member.member')
+    body = request.body
+    member = Member.mp_reset_password(
+        body['phone'], body['code'], body['password'])
+    return _tokens_member(request.pool, member)
+
+
+@api_route('POST', 'auth/sms-login', "Log in with a code received by SMS",
+    auth=None, tags=['auth'],
+    description="With a code of auth/sms-code for login. 422 "
+    "invalid_code as auth/reset-password.",
+    body=obj({'phone': PHONE, 'code': SMS_CODE},
+        required=['phone', 'code']),
+    response=TOKENS_MEMBER, errors=SMS_ERRORS)
+def sms_login(request):
+    Member = request.pool.get('member.member')
+    member = Member.mp_sms_login(request.body['phone'], request.body['code'])
+    return _tokens_member(request.pool, member)
+
+
+@api_route('POST', 'auth/wechat-phone',
+    "Bind the phone verified by WeChat to the member",
+    tags=['auth', 'me'],
+    description="With the code of a getPhoneNumber button: the server asks "
+    "WeChat for the phone (getuserphonenumber) and gives it to the "
+    "member. When another account holds that phone the answer is 409 "
+    "phone_taken and nothing changes (accounts are never merged). 422 "
+    "invalid_code when WeChat refuses the code (wrong, used, expired) or "
+    "gives no mobile number; 502 wechat_unavailable when WeChat cannot "
+    "answer.",
+    body=obj({'code': string(1, 128)}, required=['code']),
+    response=obj({'member': MEMBER}, required=['member']),
+    errors=[(409, 'phone_taken'), (422, 'invalid_code'),
+        (502, 'wechat_unavailable')])
+def wechat_phone(request):
+    Member = request.pool.get('member.member')
+    # A code is valid once: a restarted transaction reuses the phone
+    environ = request.http.environ
+    phone = environ.get(WECHAT_PHONE)
+    if phone is None:
+        phone = environ[WECHAT_PHONE] = Member.mp_wechat_phone_number(
+            request.body['code'])
+    request.member.mp_bind_phone(phone)
+    return {'member': member_json(Member(request.member.id))}

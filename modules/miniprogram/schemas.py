@@ -271,3 +271,12 @@ SYNC_ITEM = obj(CHECKIN_FIELDS, required=['client_uuid', 'client_time'])
 KIOSK_QUERY = obj({'token': string(1, 4096,
             description="the kiosk token, for browsers that cannot send "
             "an Authorization header")})
+# Verification of the phone (SMS codes, WeChat's getPhoneNumber)
+SMS_CODE = string(6, 6, pattern=r'^[0-9]{6}$',
+    description="the 6 digits received by SMS")
+SMS_PURPOSE = string(enum=['reset', 'login'])
+SMS_SENT = obj({
+        'expires_in': integer(description="seconds the code is valid"),
+        'resend_in': integer(
+            description="seconds before another code may be asked"),
+        }, required=['expires_in', 'resend_in'])

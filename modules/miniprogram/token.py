@@ -43,6 +43,7 @@ class RefreshToken(ModelSQL, ModelView):
             ('reuse', "Reuse Detected"),
             ('staff', "Revoked by Staff"),
             ('erased', "Personal Data Erased"),
+            ('password_reset', "Password Reset"),
             ], "Revoke Reason", readonly=True)
     state = fields.Function(fields.Selection([
                 ('active', "Active"),
@@ -100,6 +101,19 @@ class RefreshToken(ModelSQL, ModelView):
                     [table.revoked, table.revoke_reason],
                     [dt.datetime.now(), reason],  # real time
                     where=table.family.in_(families)
+                    & (table.revoked == None)))  # noqa: E711
+
+    @classmethod
+    def revoke_members(cls, members, reason):
+        "Revoke every refresh token of members"
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        ids = [m.id for m in members]
+        if ids:
+            cursor.execute(*table.update(
+                    [table.revoked, table.revoke_reason],
+                    [dt.datetime.now(), reason],  # real time
+                    where=table.member.in_(ids)
                     & (table.revoked == None)))  # noqa: E711
 
     @classmethod

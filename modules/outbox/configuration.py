@@ -8,7 +8,10 @@ from sql.functions import CurrentTimestamp
 
 from trytond import backend
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
-from trytond.transaction import Transaction
+from trytond.pyson import Bool, Eval
+from trytond.transaction import Transaction, without_check_access
+
+from . import sms
 
 # The columns of member.configuration that held the outbox configuration
 _MEMBER_COLUMNS = {
@@ -44,6 +47,28 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         "Messages per Run",
         help="The most messages the scheduler hands over at each run.\n"
         "Leave empty for no limit.")
+    sms_provider = fields.Selection([
+            (None, ""),
+            ('http', "Cloud SMS API (HTTP)"),
+            ], "SMS Provider",
+        help="The service that sends the text messages.\n"
+        "Leave empty to send none.")
+    sms_url = fields.Char(
+        "SMS Base URL",
+        states={
+            'required': Bool(Eval('sms_provider')),
+            },
+        help="The address of the API of the SMS provider.")
+    sms_key = fields.Char(
+        "SMS Access Key", strip=False,
+        help="The access key identifier given by the SMS provider.")
+    sms_secret = fields.Char(
+        "SMS Access Key Secret", strip=False,
+        help="The secret that signs the requests to the SMS provider.")
+    sms_sign_name = fields.Char(
+        "SMS Signature",
+        help="The signature approved by the SMS provider, shown at the "
+        "start of each message.")
 
     @classmethod
     def __register__(cls, module):
@@ -87,3 +112,13 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_batch_limit(cls):
         return 1000
+
+    @classmethod
+    def sms_provider_of(cls):
+        """Return the configured SMS provider (outbox.sms.Provider) or None
+        (read without access check: the secret is hidden from users)"""
+        with without_check_access():
+            configuration = cls(1)
+            return sms.get_provider(configuration.sms_provider,
+                configuration.sms_url, configuration.sms_key,
+                configuration.sms_secret, configuration.sms_sign_name)

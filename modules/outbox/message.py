@@ -61,6 +61,7 @@ STATES = [
     ]
 CHANNELS = [
     ('wechat', "WeChat Subscription Message"),
+    ('sms', "SMS"),
     ('email', "Email"),
     ]
 # WeChat limits the values of `thing` keys to 20 characters
@@ -250,6 +251,18 @@ class Template(DeactivableMixin, ModelSQL, ModelView):
         "WeChat Data",
         help="One key of the WeChat template a line: "
         "\"key: text with {payload} values\".")
+    sms_template_id = fields.Char(
+        "SMS Template Code",
+        help="The code of the template approved by the SMS provider.\n"
+        "Leave empty to send no SMS.")
+    sms_data = fields.Text(
+        "SMS Parameters",
+        help="One parameter of the SMS template a line: "
+        "\"name: text with {payload} values\".")
+    secret = fields.Boolean(
+        "Secret",
+        help="The payload and the texts of its messages are erased once "
+        "they are sent or failed (e.g. verification codes).")
     subject = fields.Char("Subject", translate=True)
     body = fields.Text(
         "Body", translate=True,
@@ -280,6 +293,20 @@ class Template(DeactivableMixin, ModelSQL, ModelView):
             raise MessageError(gettext(
                     'outbox.msg_template_missing', code=code))
         return templates[0]
+
+    @classmethod
+    def default_secret(cls):
+        return False
+
+    def sms_values(self, payload):
+        "Return the parameters of the SMS template for payload"
+        params = {}
+        for line in (self.sms_data or '').splitlines():
+            key, sep, text = line.partition(':')
+            key = key.strip()
+            if sep and key:
+                params[key] = render(text.strip(), payload)
+        return params
 
     def wechat_values(self, payload):
         "Return the data of the WeChat message for payload"
@@ -584,9 +611,11 @@ class Message(Workflow, ModelSQL, ModelView):
         Each values is a dictionary with: template (code or record), party
         or user (the recipient), payload (JSON-able dictionary) and
         optionally dedup_key, origin, attachment, attachment_name,
-        language.  The texts are rendered at once in the language of the
-        recipient.  A message whose dedup_key was queued before (by this
-        or another process, even at the same time) is skipped: the unique
+        language and channel (that channel only, e.g. 'sms' for a code
+        that proves a phone).  The texts are rendered at once in the
+        language of the recipient.  A message whose dedup_key was queued
+        before (by this or another process, even at the same time) is
+        skipped: the unique
         key decides, not a read.  A message that no channel can take to its
         recipient (no WeChat OpenID for a WeChat template, no email) is not
         queued: it would only fail."""
@@ -669,7 +698,8 @@ class Message(Workflow, ModelSQL, ModelView):
         Template = pool.get('outbox.template')
         payload = values.get('payload') or {}
         language = values.get('language') or cls._language(party, user)
-        channel, recipient = cls._channel(template, party, user)
+        channel, recipient = cls._channel(
+            template, party, user, values.get('channel'))
         with Transaction().set_context(language=language):
             template = Template(template.id)
             subject = render(template.subject, payload)
@@ -708,13 +738,13 @@ class Message(Workflow, ModelSQL, ModelView):
     @classmethod
     def _channels(cls):
         "Return the channels in the order they are tried"
-        return ['wechat', 'email']
+        return ['wechat', 'sms', 'email']
 
     @classmethod
-    def _channel(cls, template, party, user):
-        """Return the first channel that reaches the recipient and its
-        address, or (the last channel, None)"""
-        for channel in cls._channels():
+    def _channel(cls, template, party, user, channel=None):
+        """Return the first channel (or channel only) that reaches the
+        recipient and its address, or (the last channel, None)"""
+        for channel in [channel] if channel else cls._channels():
             recipient = getattr(cls, '_recipient_%s' % channel)(
                 template, party, user)
             if recipient:
@@ -729,6 +759,16 @@ class Message(Workflow, ModelSQL, ModelView):
         return None
 
     @classmethod
+    def _recipient_sms(cls, template, party, user):
+        """Return the mobile phone of party for an SMS template (the member
+        module gives the member's phone first)"""
+        if party and template.sms_template_id:
+            for mechanism in party.contact_mechanisms:
+                if mechanism.type == 'mobile' and mechanism.value:
+                    # E.164 without the spaces of the display
+                    return mechanism.value_compact or mechanism.value
+
+    @classmethod
     def _recipient_email(cls, template, party, user):
         if party:
             return party.email or None
@@ -736,6 +776,24 @@ class Message(Workflow, ModelSQL, ModelView):
             return user.email or None
 
     # Sending
+
+    @classmethod
+    def send_soon(cls, messages):
+        """Hand the queued messages to the task queue at once, without
+        waiting for the scheduler (a verification code): the task sends
+        them after the commit of the transaction (at its end when no
+        worker runs, else by the worker), as `send_queued` does."""
+        current = clock.now()
+        with without_check_access():
+            messages = [m for m in messages if m.state == 'queued']
+            if not messages:
+                return []
+            cls.write(messages, {
+                    'state': 'sending',
+                    'sending_at': current,
+                    })
+            cls.__queue__.send(messages, current)
+        return messages
 
     @classmethod
     def send_queued(cls):
@@ -854,6 +912,20 @@ class Message(Workflow, ModelSQL, ModelView):
     def _deliver_email(self):
         return 'email', None
 
+    def _deliver_sms(self):
+        pool = Pool()
+        Configuration = pool.get('outbox.configuration')
+        provider = Configuration.sms_provider_of()
+        if provider is None:
+            return 'failed', gettext('outbox.msg_sms_not_configured')
+        payload = json.loads(self.payload or '{}')
+        outcome, error, provider_id = provider.send(
+            self.recipient, self.template.sms_template_id,
+            self.template.sms_values(payload), reference=self.id)
+        logger.info("message %s: SMS %s%s", self.id, outcome,
+            ' (%s)' % provider_id if provider_id else '')
+        return outcome, error
+
     def _deliver_wechat(self):
         pool = Pool()
         Token = pool.get('outbox.wechat.token')
@@ -946,5 +1018,9 @@ class Message(Workflow, ModelSQL, ModelView):
                 if outcome == 'no_credit' and self.party:
                     Subscription.consume(
                         self.party, self.template, all_=True)
+            if (values['state'] in {'sent', 'failed'}
+                    and self.template.secret):
+                # Nobody reads a verification code in the outbox
+                values.update(payload=None, subject=None, body=None)
             # Not through the workflow: the transition is decided here
             cls.write([self], values)

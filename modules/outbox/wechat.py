@@ -2,8 +2,9 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 """The one WeChat HTTP client of the suite: the mini-program login
-(code2session), the access token and subscription messages
-(subscribeMessage.send).
+(code2session), the access token, subscription messages
+(subscribeMessage.send) and the phone number of a getPhoneNumber button
+(getuserphonenumber).
 
 The base URL, appid and secret are the mini-program's:
 [miniprogram] wechat_api (default https://api.weixin.qq.com), appid and
@@ -154,3 +155,25 @@ def classify(errcode):
     elif errcode in RETRY_ERRORS:
         return 'retry'
     return 'fail'
+
+
+# errcode of getuserphonenumber that mean the code itself is wrong (invalid,
+# used or expired)
+PHONE_CODE_INVALID = {40029, 40163, 40013}
+
+
+def get_phone_number(access_token, code):
+    """Return the phone_info of the code of a getPhoneNumber button:
+    {'phoneNumber', 'purePhoneNumber', 'countryCode', 'watermark':
+    {'timestamp', 'appid'}}; raise WeChatError (errcode set when WeChat
+    refused, transient for a busy WeChat).  A code is valid once, for 5
+    minutes."""
+    answer = _call('/wxa/business/getuserphonenumber',
+        {'access_token': access_token}, {'code': code})
+    errcode = int(answer.get('errcode') or 0)
+    info = answer.get('phone_info')
+    if errcode or not isinstance(info, dict):
+        logger.info("WeChat getuserphonenumber refused: errcode %s", errcode)
+        raise WeChatError("WeChat error %s" % errcode, errcode=errcode,
+            transient=errcode in RETRY_ERRORS)
+    return info

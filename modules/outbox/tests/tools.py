@@ -30,6 +30,10 @@ class FakeWeChat:
         self.valid_token = None
         self.sent = []
         self.send_answers = []
+        # getuserphonenumber: code -> (country code, number) or an errcode
+        self.phones = {}
+        self.phone_codes = []
+        self.appid = None
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,6 +75,8 @@ class FakeWeChat:
                         fake.refused += 1
                         return self._answer(
                             {'errcode': 40001, 'errmsg': 'invalid token'})
+                    if url.path == '/wxa/business/getuserphonenumber':
+                        return self._phone(body.get('code'))
                     answer = (fake.send_answers.pop(0)
                         if fake.send_answers else 0)
                     if answer == 'http500':
@@ -84,6 +90,24 @@ class FakeWeChat:
                 if answer == 0 and fake.send_delay:
                     time.sleep(fake.send_delay)
                 self._answer({'errcode': answer, 'errmsg': 'fake'})
+
+            def _phone(self, code):
+                "Answer getuserphonenumber (a code is valid once)"
+                fake.phone_codes.append(code)
+                answer = fake.phones.pop(code, 40029)
+                if answer == 'http500':
+                    return self._answer({'error': 'boom'}, 500)
+                if isinstance(answer, int):
+                    return self._answer(
+                        {'errcode': answer, 'errmsg': 'fake'})
+                country, number = answer
+                self._answer({'errcode': 0, 'errmsg': 'ok', 'phone_info': {
+                            'phoneNumber': '+%s%s' % (country, number),
+                            'purePhoneNumber': number,
+                            'countryCode': country,
+                            'watermark': {'timestamp': int(time.time()),
+                                'appid': fake.appid or 'APPID'},
+                            }})
 
         self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
         self.server.daemon_threads = True
@@ -104,6 +128,117 @@ class FakeWeChat:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeSMS:
+    """A fake cloud SMS API (outbox.sms.HTTPProvider) on 127.0.0.1: it
+    checks the key and the signature of each request, records the messages
+    sent (`sent`: the bodies, TemplateParam decoded) and answers with the
+    codes of `answers` (a provider code such as 'isv.BUSINESS_LIMIT_CONTROL',
+    or 'http500'), then OK"""
+
+    def __init__(self, key='sms-key', secret='sms-secret'):
+        from trytond.modules.outbox.sms import SEND_PATH, HTTPProvider
+        self.lock = threading.Lock()
+        self.key = key
+        self.sent = []
+        self.refused = []
+        self.answers = []
+        checker = HTTPProvider(None, key, secret, None)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, data, status=200):
+                body = json.dumps(data).encode('utf-8')
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get('Content-Length') or 0)
+                raw = self.rfile.read(length)
+                if self.path != SEND_PATH:
+                    return self._answer({'Code': 'NotFound'}, 404)
+                signature = checker.signature(
+                    self.headers.get('X-Sms-Timestamp', ''),
+                    self.headers.get('X-Sms-Nonce', ''), raw)
+                with fake.lock:
+                    if (self.headers.get('X-Sms-Key') != fake.key
+                            or self.headers.get('X-Sms-Signature')
+                            != signature):
+                        fake.refused.append(raw)
+                        return self._answer({'Code': 'SignatureDoesNotMatch',
+                                'Message': 'fake'})
+                    answer = fake.answers.pop(0) if fake.answers else 'OK'
+                    if answer == 'http500':
+                        return self._answer({'error': 'boom'}, 500)
+                    if answer == 'OK':
+                        body = json.loads(raw)
+                        body['TemplateParam'] = json.loads(
+                            body['TemplateParam'])
+                        fake.sent.append(body)
+                self._answer({'Code': answer, 'Message': 'fake',
+                        'BizId': 'biz-%d' % len(fake.sent),
+                        'RequestId': 'req'})
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
+        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def codes(self, number):
+        "The codes sent to number (as the provider takes it: 11 digits)"
+        with self.lock:
+            return [b['TemplateParam'].get('code') for b in self.sent
+                if b['PhoneNumbers'] == number]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def configure_sms(database, fake, template='miniprogram_sms_code',
+        sms_template_id='SMS_0001'):
+    """Point the outbox of database at fake (a FakeSMS) and give the
+    template its SMS template code"""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction, TransactionError
+
+    pool = Pool(database)
+    Configuration = pool.get('outbox.configuration')
+    Template = pool.get('outbox.template')
+    extras = {}
+    while True:
+        with Transaction().start(database, 0, **extras) as transaction:
+            try:
+                _configure_sms(Configuration, Template, fake, template,
+                    sms_template_id)
+            except TransactionError as e:
+                transaction.rollback()
+                e.fix(extras)
+                continue
+            transaction.commit()
+            return
+
+
+def _configure_sms(Configuration, Template, fake, template, sms_template_id):
+    Configuration.write([Configuration(1)], {
+            'sms_provider': 'http',
+            'sms_url': fake.url,
+            'sms_key': fake.key,
+            'sms_secret': 'sms-secret',
+            'sms_sign_name': 'Lotus Club',
+            })
+    templates = Template.search([('code', '=', template)])
+    if templates:
+        Template.write(templates, {'sms_template_id': sms_template_id})
 
 
 def run_tasks(database):

@@ -1,0 +1,56 @@
+"""Demo data of the miniprogram module: the SMS template code of the
+verification codes (no SMS provider is configured: a demo sends no text
+message, the outbox shows the message failed) and a history of codes for
+the member administrators' list (Members > SMS Verification Codes)."""
+import datetime as dt
+import secrets
+
+from trytond.modules.miniprogram.sms import hash_code
+from trytond.modules.suite import clock
+
+# The provider's template of the codes, as approved in its console
+SMS_TEMPLATE_ID = 'SMS_DEMO_0001'
+
+
+def load(pool, rng, company):
+    Template = pool.get('outbox.template')
+    Member = pool.get('member.member')
+    Code = pool.get('miniprogram.sms.code')
+
+    templates = Template.search([('code', '=', 'miniprogram_sms_code')])
+    Template.write(templates, {'sms_template_id': SMS_TEMPLATE_ID})
+
+    members = [m for m in Member.search([('phone', '!=', None)],
+            order=[('id', 'ASC')], limit=12)]
+    now = clock.now()
+    to_create = []
+    for i, member in enumerate(members[1:]):
+        purpose = rng.choice(['reset', 'login'])
+        state = rng.choice(['used', 'used', 'used', 'replaced', 'blocked'])
+        created = now - dt.timedelta(
+            days=rng.randint(1, 20), minutes=rng.randint(0, 600))
+        salt = secrets.token_hex(8)
+        code = '%06d' % rng.randrange(10 ** 6)
+        to_create.append({
+                'phone': member.phone,
+                'purpose': purpose,
+                'member': member.id,
+                'code_hash': '%s$%s' % (salt,
+                    hash_code(salt, member.phone, purpose, code)),
+                'expires': created + dt.timedelta(minutes=5),
+                'state': state,
+                'attempts': 3 if state == 'blocked' else rng.randint(0, 1),
+                'used_at': (created + dt.timedelta(seconds=rng.randint(
+                            20, 200))) if state == 'used' else None,
+                })
+    # A phone that is nobody's: a code was made, none sent
+    salt = secrets.token_hex(8)
+    to_create.append({
+            'phone': '+8613900009999',
+            'purpose': 'reset',
+            'code_hash': '%s$%s' % (salt,
+                hash_code(salt, '+8613900009999', 'reset', '000000')),
+            'expires': now - dt.timedelta(days=2),
+            'state': 'pending',
+            })
+    Code.create(to_create)
