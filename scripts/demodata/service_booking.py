@@ -243,9 +243,15 @@ def _load_spending(pool, rng, services, members, now):
     # Bookings of the next days paid with a coupon or points
     for i, member in enumerate(richest):
         member = Member(member.id)
-        coupon = next((c for c in coupons if c.member == member
-                and c.reward.kind in {'service', 'discount'}
-                and Redemption(c.id).state == 'active'), None)
+        # Every other member pays with points only
+        coupon = None
+        if i % 2:
+            coupon = next((c for c in coupons if c.member == member
+                    and c.reward.kind in {'service', 'discount'}
+                    and Redemption(c.id).state == 'active'), None)
+        available = ((member.points_balance or 0)
+            - Member.reserved_points([member])[member.id])
+        points = max(0, min(200, available))
         service = (coupon.reward.service
             if coupon and coupon.reward.kind == 'service'
             else services[rng.choice(['CLEAN', 'REPAIR'])])
@@ -261,7 +267,7 @@ def _load_spending(pool, rng, services, members, now):
                 booking = Booking.create_booking(member, service,
                     slot['start'], resource=slot['resource'].id,
                     points=(0 if coupon and coupon.reward.kind == 'service'
-                        else 200), coupon=coupon.code if coupon else None)
+                        else points), coupon=coupon.code if coupon else None)
             except UserError:
                 continue
             if i % 3 == 0:
