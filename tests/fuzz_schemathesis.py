@@ -22,10 +22,11 @@ and in time (TIME_LIMIT in all):
    declared ones in Allow.
 
 Checks on every answer: no server error (5xx; a 502 wechat_unavailable of
-auth/wechat is right here: WeChat cannot be reached from the test), the
-status, the content type, the headers and the JSON body as documented
-(every error the Error object), an invalid request refused with a 4xx, a
-valid one not refused by the request validator, no stack trace in the body.
+auth/wechat and auth/wechat-phone is right here: WeChat cannot be reached
+from the test), the status, the content type, the headers and the JSON
+body as documented (every error the Error object), an invalid request
+refused with a 4xx, a valid one not refused by the request validator, no
+stack trace in the body.
 
 Deterministic by default (the same requests each run, but for the links
 the stateful part follows, picked at random); FUZZ_RANDOM=1 draws new
@@ -91,6 +92,7 @@ METHODS = {'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'}
 # The answers of a 5xx status that are right in the test environment
 EXPECTED_SERVER_ERRORS = {
     ('POST', 'auth/wechat', 502, 'wechat_unavailable'),
+    ('POST', 'auth/wechat-phone', 502, 'wechat_unavailable'),
     }
 
 
