@@ -437,6 +437,8 @@ class Redemption(Workflow, ModelSQL, ModelView):
                             'reward': r.reward.rec_name}),
                     'origin': str(r),
                     'key': r.refund_key,
+                    # back to the lots it took, not earned again
+                    'reverses': r.points_line,
                     } for r in redemptions if r.points_line]
             lines = Member.post_points(entries)
             to_write = []

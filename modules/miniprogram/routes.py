@@ -19,8 +19,8 @@ from .schemas import (
     BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COUPON, DATE, DATETIME,
     EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, PASSWORD, PHONE,
     POINTS_LINE, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
-    SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, array, id_, integer,
-    nullable, number, obj, page, string)
+    SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, array, id_, integer, nullable,
+    number, obj, page, string)
 from .serializers import (
     booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
     member_json, points_line_json, reward_json, service_json, slot_json)

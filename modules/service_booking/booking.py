@@ -807,6 +807,8 @@ class Booking(Workflow, ModelSQL, ModelView):
                                     'booking': b.rec_name}),
                             'origin': str(b),
                             'key': b.refund_key,
+                            # back to the lots it took, not earned again
+                            'reverses': b.points_spend_line,
                             } for b in refunds])
                 to_write = []
                 for booking, line in zip(refunds, lines):

@@ -122,6 +122,7 @@ class RewardTestCase(unittest.TestCase):
         with set_company(company):
             reward = self.reward(stock=1)
             redemption = Reward.redeem(reward, alice)
+        lifetime = Member(alice.id).lifetime_points
         self.assertEqual(Reward.catalogue()[1], 0)
         Redemption.void([redemption])
         redemption = Redemption(redemption.id)
@@ -129,6 +130,10 @@ class RewardTestCase(unittest.TestCase):
         self.assertEqual(redemption.refund_line.points, 200)
         self.assertEqual(Member(alice.id).points_balance, 500)
         self.assertEqual(Reward(reward.id).stock, 1)
+        # Given back to the lots it took, not earned again (the tier)
+        self.assertEqual(redemption.refund_line.reverses,
+            redemption.points_line)
+        self.assertEqual(Member(alice.id).lifetime_points, lifetime)
         # Voided once: the button does nothing more
         Redemption.void([redemption])
         self.assertEqual(Member(alice.id).points_balance, 500)

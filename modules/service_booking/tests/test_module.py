@@ -1010,6 +1010,10 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
             booking = Booking(booking.id)
             self.assertEqual(booking.points_refund_line.points, 300)
             self.assertEqual(Member(member.id).points_balance, 600)
+            # Given back to the lots it took, not earned again (the tier)
+            self.assertEqual(booking.points_refund_line.reverses,
+                booking.points_spend_line)
+            self.assertEqual(Member(member.id).lifetime_points, 600)
             Booking.give_back([booking])
             self.assertEqual(Member(member.id).points_balance, 600)
             self.assertEqual(Line.search_count([
