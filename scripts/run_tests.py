@@ -2,10 +2,17 @@
 """Run the test suites of the modules and tests/ on the current backend.
 
 The backend comes from the environment (TRYTOND_DATABASE_URI; SQLite when
-unset).  Usage: run_tests.py [--label NAME] [--summary FILE] [PATTERN ...]
-where a pattern selects test modules by substring of their dotted name.
+unset).  Usage: run_tests.py [--label NAME] [--summary FILE] [--queue FILE]
+[PATTERN ...] where a pattern selects test modules by substring of their
+dotted name.
+
+With --queue, several processes share the test modules: each takes the next
+one of the list when it is done with the one before (the longest first, from
+tests/test_durations.json), so that a process that starts later or runs
+faster takes more of them.
 """
 import argparse
+import fcntl
 import glob
 import importlib
 import json
@@ -32,33 +39,138 @@ class TimedResult(unittest.TextTestResult):
     def stopTest(self, test):
         super().stopTest(test)
         now = time.monotonic()
-        module = type(test).__module__
+        # The test module that the test was loaded from (doctest cases are
+        # counted with the test_scenario module that loads them)
+        module = LazySuite.current or type(test).__module__
         self.times[module] = self.times.get(module, 0) + now - self._mark
         self._mark = now
 
 
-def use_template_cache(key, record):
-    """Keep the PostgreSQL test databases of DB_CACHE=postgresql:// as
-    template databases (a copy is made by CREATE DATABASE ... TEMPLATE in
-    about a second, where pg_restore of a dump takes several), named after
-    the modules and key: Tryton names them after the modules only, and a
-    database of changed sources must not be reused.  Their names are
-    appended to the file record, for scripts/test to drop them once the
-    sources changed."""
-    from trytond.tests import test_tryton
-    cache_file_of = test_tryton._db_cache_file
+class InstallTimes:
+    """Count the databases built by installing modules (a cache miss) and
+    restored from the cache, with their time: the installs are most of the
+    time of a pass with a cold cache"""
 
-    def _db_cache_file(path, name):
-        cache_file = cache_file_of(path, '%s %s' % (name, key))
-        with open(record, 'a') as fp:
-            fp.write(cache_file.rsplit('/', 1)[-1] + '\n')
-        return cache_file
-    test_tryton._db_cache_file = _db_cache_file
-    # The processes that the tests start (servers, workers) name their
-    # caches as Tryton does, after the modules only: a template of other
-    # sources (another checkout, an older commit) would be restored for
-    # them.  They keep dumps in the folder of these sources instead.
-    os.environ['DB_CACHE'] = os.path.join(os.path.dirname(record), 'dumps')
+    def __init__(self):
+        self.installs = []
+        self.restores = [0, 0.]
+
+    def watch(self):
+        from trytond.tests import test_tryton, tools
+        restore = test_tryton.restore_db_cache
+
+        def restore_db_cache(name):
+            start = time.monotonic()
+            restored = restore(name)
+            if restored:
+                self.restores[0] += 1
+                self.restores[1] += time.monotonic() - start
+            return restored
+        test_tryton.restore_db_cache = restore_db_cache
+        tools.restore_db_cache = restore_db_cache
+        for module, name in [
+                (test_tryton, 'activate_module'),
+                (tools, 'activate_modules')]:
+            setattr(module, name, self._timed(getattr(module, name)))
+
+    def _timed(self, func):
+        def wrapper(modules, *args, **kwargs):
+            start = time.monotonic()
+            restores = self.restores[0]
+            try:
+                return func(modules, *args, **kwargs)
+            finally:
+                if self.restores[0] == restores:
+                    self.installs.append((
+                            time.monotonic() - start, modules, args,
+                            kwargs))
+        return wrapper
+
+    def report(self, label):
+        print("%s: %d databases installed (%.0f s), %d restored (%.0f s)" % (
+                label, len(self.installs),
+                sum(i[0] for i in self.installs), *self.restores))
+        for seconds, modules, args, kwargs in self.installs:
+            print("  %6.1f s  %s %s" % (seconds, modules, ' '.join(
+                        [repr(a) for a in args]
+                        + ['%s=%r' % i for i in kwargs.items()])))
+
+
+DURATIONS = os.path.join(ROOT, 'tests', 'test_durations.json')
+
+
+def by_duration(names, label):
+    """Sort names the longest first, from the times of DURATIONS (written by
+    scripts/test with UPDATE_DURATIONS=1); a module without a time is
+    counted as a minute (new modules are not the shortest)"""
+    try:
+        with open(DURATIONS) as fp:
+            times = json.load(fp).get(label, {})
+    except (OSError, ValueError):
+        times = {}
+    return sorted(names, key=lambda n: -times.get(n, 60))
+
+
+def write_durations(label, times):
+    "Keep the times of the test modules of the label in DURATIONS"
+    try:
+        with open(DURATIONS) as fp:
+            durations = json.load(fp)
+    except (OSError, ValueError):
+        durations = {}
+    durations[label] = {n: round(t, 1) for n, t in sorted(times.items())}
+    with open(DURATIONS, 'w') as fp:
+        json.dump(durations, fp, indent=1, sort_keys=True)
+        fp.write('\n')
+
+
+class Queue:
+    """The test modules shared by the processes given the same file: the
+    index of the next one is kept in the file, under an exclusive lock"""
+
+    def __init__(self, path, names):
+        self.path = path
+        self.names = names
+
+    def __iter__(self):
+        while True:
+            with open(self.path, 'a+') as fp:
+                fcntl.flock(fp, fcntl.LOCK_EX)
+                fp.seek(0)
+                index = int(fp.read() or 0)
+                if index >= len(self.names):
+                    return
+                fp.seek(0)
+                fp.truncate()
+                fp.write(str(index + 1))
+            yield self.names[index]
+
+
+class LazySuite(unittest.TestSuite):
+    """The tests of the modules as they are taken from names (an iterable),
+    each module imported when its turn comes"""
+
+    _cleanup = False
+    current = None
+
+    def __init__(self, names, loader):
+        super().__init__()
+        self._names = names
+        self._loader = loader
+        self.import_errors = 0
+
+    def __iter__(self):
+        for name in self._names:
+            try:
+                module = importlib.import_module(name)
+            except Exception:
+                import traceback
+                traceback.print_exc()
+                print("ERROR: cannot import %s" % name, file=sys.stderr)
+                self.import_errors += 1
+                continue
+            LazySuite.current = name
+            yield self._loader.loadTestsFromModule(module)
 
 
 def module_test_names():
@@ -86,30 +198,27 @@ def main():
     parser.add_argument('--template-cache', nargs=2, metavar=('KEY', 'FILE'),
         help="PostgreSQL: cache the databases as templates named after KEY "
         "and record their names in FILE")
+    parser.add_argument('--queue', metavar='FILE',
+        help="share the test modules with the processes given this file")
+    parser.add_argument('--write-durations', action='store_true',
+        help="keep the times of the test modules in %s" % DURATIONS)
     parser.add_argument('patterns', nargs='*')
     args = parser.parse_args()
 
     sys.path.insert(0, ROOT)
     if args.template_cache:
+        from tests.tools import use_template_cache
         use_template_cache(*args.template_cache)
+    installs = InstallTimes()
+    installs.watch()
     names = module_test_names() + cross_test_names()
     if args.patterns:
         names = [n for n in names if any(p in n for p in args.patterns)]
 
-    loader = unittest.TestLoader()
-    suite = unittest.TestSuite()
-    import_errors = 0
-    for name in names:
-        try:
-            module = importlib.import_module(name)
-        except Exception:
-            import traceback
-            traceback.print_exc()
-            print("ERROR: cannot import %s" % name, file=sys.stderr)
-            import_errors += 1
-            continue
-        suite.addTests(loader.loadTestsFromModule(module))
-
+    names = by_duration(names, args.label.split('-')[0])
+    suite = LazySuite(
+        Queue(args.queue, names) if args.queue else names,
+        unittest.TestLoader())
     runner = unittest.TextTestRunner(
         verbosity=2 if args.verbose else 1, stream=sys.stdout,
         resultclass=TimedResult)
@@ -124,7 +233,7 @@ def main():
         failing[test.id()] = test
     for test in result.unexpectedSuccesses:
         failing[test.id()] = test
-    failed = len(failing) + import_errors
+    failed = len(failing) + suite.import_errors
     skipped = len(result.skipped)
     passed = result.testsRun - skipped - sum(
         1 for t in failing.values() if not isinstance(t, _ErrorHolder))
@@ -132,8 +241,11 @@ def main():
     print("%s: the slowest test modules" % args.label)
     for name, seconds in slowest:
         print("  %6.1f s  %s" % (seconds, name))
+    installs.report(args.label)
     print("%s: %d passed, %d failed, %d skipped (%.0f s)" % (
             args.label, passed, failed, skipped, elapsed))
+    if args.write_durations and not args.patterns:
+        write_durations(args.label.split('-')[0], result.times)
     if args.summary:
         with open(args.summary, 'w') as fp:
             json.dump({'passed': passed, 'failed': failed,

@@ -198,8 +198,20 @@ class AccessMatrixTestCase(unittest.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         drop_db()
-        activate_module(MODULES)
+        # The database of the API tests (one install for all): miniprogram
+        # depends on every module of the suite
+        # (test_every_module_activated)
+        activate_module(['miniprogram'])
         cls.addClassCleanup(drop_db)
+
+    @with_transaction()
+    def test_every_module_activated(self):
+        "The matrix covers the models of every module of the suite"
+        Module = Pool().get('ir.module')
+        self.assertEqual(sorted(m.name for m in Module.search([
+                        ('name', 'in', MODULES),
+                        ('state', '=', 'activated'),
+                        ])), MODULES)
 
     def create_users(self):
         "Create a user per column holding only its group"

@@ -54,7 +54,8 @@ def free_port():
 
 def setup_database():
     "Run in a process of its own with DB_NAME: the database of the server"
-    from tests.tools import run_transaction
+    from tests.tools import run_transaction, use_template_cache
+    use_template_cache()
     from trytond.tests.test_tryton import DB_NAME, activate_module
     activate_module(['miniprogram'])
     run_transaction(DB_NAME, setup_data)

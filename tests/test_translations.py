@@ -46,7 +46,8 @@ class TranslationLoadedTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         drop_db()
-        activate_module(['member'], lang='zh_CN')
+        # The database of tests/test_views.py: one install for both
+        activate_module(MODULES, lang='zh_CN')
 
     @classmethod
     def tearDownClass(cls):

@@ -124,3 +124,97 @@ def worker_command(script, *args):
     "The command that runs a worker script of tests/ in a new process"
     return [sys.executable, os.path.join(ROOT, 'tests', script)] + [
         str(a) for a in args]
+
+
+# The PostgreSQL test databases as templates
+
+TEMPLATE_CACHE = 'TEST_TEMPLATE_CACHE'
+_held_locks = {}
+
+
+def use_template_cache(key=None, record=None):
+    """Keep the PostgreSQL test databases as template databases (a copy is
+    made by CREATE DATABASE ... TEMPLATE in about a second, where pg_restore
+    of a dump takes several), named after the modules and key: Tryton names
+    them after the modules only, and a database of other sources must not
+    be reused.  Their names are appended to the file record, for
+    scripts/test to drop them once the sources changed.
+
+    Without arguments, key and record come from the environment
+    (TEST_TEMPLATE_CACHE, set by the first call for the processes that the
+    tests start): a process that installs modules calls it first.
+
+    Several test processes share the templates (scripts/test runs the
+    PostgreSQL tests in two processes): the one that misses a template
+    holds a lock named after it until it has made it, so that the other
+    waits and copies it instead of installing the same modules again."""
+    import fcntl
+
+    from trytond.tests import test_tryton, tools
+    if key is None:
+        if not os.environ.get(TEMPLATE_CACHE):
+            return
+        key, record = os.environ[TEMPLATE_CACHE].split('\n', 1)
+    if getattr(test_tryton, '_suite_template_key', None) == key:
+        return
+    test_tryton._suite_template_key = key
+    os.environ[TEMPLATE_CACHE] = '%s\n%s' % (key, record)
+    # The processes that the tests start name their caches as Tryton does
+    # unless they call this function: they keep dumps in the folder of
+    # these sources, never a template of other sources.
+    os.environ['DB_CACHE'] = os.path.join(os.path.dirname(record), 'dumps')
+    test_tryton.DB_CACHE = 'postgresql://'
+    cache_file_of = test_tryton._db_cache_file
+    locks = os.path.join(os.path.dirname(record), 'locks')
+    os.makedirs(locks, exist_ok=True)
+
+    def _db_cache_file(path, name):
+        cache_file = cache_file_of(path, '%s %s' % (name, key))
+        with open(record, 'a') as fp:
+            fp.write(cache_file.rsplit('/', 1)[-1] + '\n')
+        return cache_file
+
+    restore = test_tryton.restore_db_cache
+    backup = test_tryton.backup_db_cache
+
+    def restore_db_cache(name):
+        if restore(name):
+            return True
+        if name not in _held_locks:
+            fp = open(os.path.join(locks, _db_cache_file(
+                            'postgresql://', name).rsplit('/', 1)[-1]), 'w')
+            fcntl.flock(fp, fcntl.LOCK_EX)
+            _held_locks[name] = fp
+            # Made by another process meanwhile
+            if restore(name):
+                release_template_locks()
+                return True
+        return False
+
+    def backup_db_cache(name):
+        try:
+            backup(name)
+        finally:
+            release_template_locks()
+
+    def releasing(activate):
+        # An install that failed releases its lock too
+        def wrapper(*args, **kwargs):
+            try:
+                return activate(*args, **kwargs)
+            finally:
+                release_template_locks()
+        return wrapper
+    test_tryton._db_cache_file = _db_cache_file
+    for module in [test_tryton, tools]:
+        module.restore_db_cache = restore_db_cache
+        module.backup_db_cache = backup_db_cache
+    test_tryton.activate_module = releasing(test_tryton.activate_module)
+    tools.activate_modules = releasing(tools.activate_modules)
+
+
+def release_template_locks():
+    "Release the locks of the templates that this process was to make"
+    while _held_locks:
+        _, fp = _held_locks.popitem()
+        fp.close()
