@@ -25,6 +25,7 @@ import os
 import unittest
 from contextlib import contextmanager
 
+from tests.tools import activate_suite, suite_modules
 from trytond.model import ModelStorage
 from trytond.model.exceptions import AccessError
 from trytond.modules.checkin.tests.test_module import (
@@ -36,14 +37,11 @@ from trytond.modules.member.tests.test_module import (
 from trytond.modules.service_booking.tests.test_module import (
     NOW, clock, create_resource, create_service, utc)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import drop_db, with_transaction
 from trytond.transaction import Transaction
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULES = sorted(
-    name for name in os.listdir(os.path.join(ROOT, 'modules'))
-    if os.path.exists(os.path.join(ROOT, 'modules', name, 'tryton.cfg')))
+MODULES = suite_modules()
 
 # The columns of the tables: a short name and the XML id of the group
 # (None: a user with no group of ours)
@@ -198,20 +196,8 @@ class AccessMatrixTestCase(unittest.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         drop_db()
-        # The database of the API tests (one install for all): miniprogram
-        # depends on every module of the suite
-        # (test_every_module_activated)
-        activate_module(['miniprogram'])
+        activate_suite()
         cls.addClassCleanup(drop_db)
-
-    @with_transaction()
-    def test_every_module_activated(self):
-        "The matrix covers the models of every module of the suite"
-        Module = Pool().get('ir.module')
-        self.assertEqual(sorted(m.name for m in Module.search([
-                        ('name', 'in', MODULES),
-                        ('state', '=', 'activated'),
-                        ])), MODULES)
 
     def create_users(self):
         "Create a user per column holding only its group"

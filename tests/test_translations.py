@@ -1,19 +1,16 @@
 """Every module of the suite ships a complete Simplified Chinese translation
 (locale/zh_CN.po: Tryton loads locale/<language code>.po), and Tryton
 shows it to a user whose language is zh_CN."""
-import glob
 import os
 import unittest
 
 import polib
 
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from tests.tools import activate_suite, suite_modules
+from trytond.tests.test_tryton import drop_db, with_transaction
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULES = sorted(
-    os.path.basename(os.path.dirname(p))
-    for p in glob.glob(os.path.join(ROOT, 'modules', '*', 'tryton.cfg')))
+MODULES = suite_modules()
 
 
 def translatable(module):
@@ -46,8 +43,7 @@ class TranslationLoadedTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         drop_db()
-        # The database of tests/test_views.py: one install for both
-        activate_module(MODULES, lang='zh_CN')
+        activate_suite(lang='zh_CN')
 
     @classmethod
     def tearDownClass(cls):

@@ -18,14 +18,12 @@ import unittest
 
 from lxml import etree
 
+from tests.tools import activate_suite, suite_modules
 from trytond.pool import Pool
-from trytond.tests.test_tryton import (
-    activate_module, drop_db, with_transaction)
+from trytond.tests.test_tryton import drop_db, with_transaction
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULES = sorted(
-    name for name in os.listdir(os.path.join(ROOT, 'modules'))
-    if os.path.exists(os.path.join(ROOT, 'modules', name, 'tryton.cfg')))
+MODULES = suite_modules()
 
 
 def column_titles(model, view_id):
@@ -98,7 +96,7 @@ class ViewsTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         drop_db()
-        activate_module(MODULES, lang='zh_CN')
+        activate_suite(lang='zh_CN')
 
     @classmethod
     def tearDownClass(cls):

@@ -120,6 +120,34 @@ def require_postgresql(reason):
     return unittest.skip(message)
 
 
+def suite_modules():
+    "The names of the modules of the suite (the folders of modules/)"
+    folder = os.path.join(ROOT, 'modules')
+    return sorted(name for name in os.listdir(folder)
+        if os.path.exists(os.path.join(folder, name, 'tryton.cfg')))
+
+
+def activate_suite(lang='en'):
+    """Activate every module of the suite in the test database.
+
+    Through miniprogram, which depends on all of them, as the API tests
+    activate it: the tests that need the whole suite share one installed
+    database (most of the time of a run from a clean clone is installing).
+    A module that miniprogram does not depend on is refused here, not left
+    out of the tests silently."""
+    from trytond.pool import Pool
+    from trytond.tests.test_tryton import DB_NAME, activate_module
+    from trytond.transaction import Transaction
+    activate_module(['miniprogram'], lang=lang)
+    with Transaction().start(DB_NAME, 0, close=True):
+        activated = {m.name for m in Pool().get('ir.module').search([
+                    ('state', '=', 'activated'),
+                    ])}
+    missing = set(suite_modules()) - activated
+    assert not missing, "not activated with miniprogram: %s" % ', '.join(
+        sorted(missing))
+
+
 def worker_command(script, *args):
     "The command that runs a worker script of tests/ in a new process"
     return [sys.executable, os.path.join(ROOT, 'tests', script)] + [
