@@ -222,7 +222,6 @@ class Reschedule(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.__access__.add('booking')
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 
     @classmethod
