@@ -29,8 +29,8 @@ class Booking(metaclass=PoolMeta):
     reschedules = fields.One2Many(
         'booking.reschedule', 'booking', "Reschedules", readonly=True,
         help="The earlier starts and resources of the booking.")
-    waitlist = fields.Function(fields.One2Many(
-            'booking.waitlist', None, "Waiting List", readonly=True,
+    waitlist = fields.Function(fields.Many2Many(
+            'booking.waitlist', None, None, "Waiting List", readonly=True,
             help="The members waiting for a place in the slot of the "
             "booking."),
         'get_waitlist')
