@@ -654,3 +654,11 @@ class Rule(metaclass=PoolMeta):
     @classmethod
     def _member_rule_models(cls):
         return super()._member_rule_models() | {'booking.waitlist'}
+
+
+class Message(metaclass=PoolMeta):
+    __name__ = 'outbox.message'
+
+    @classmethod
+    def _get_origin(cls):
+        return super()._get_origin() + ['booking.waitlist']
