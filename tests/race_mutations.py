@@ -20,6 +20,9 @@ BOOKING_PY = 'modules/service_booking/booking.py'
 REWARD_PY = 'modules/member/reward.py'
 SMS = 'tests.test_sms_concurrency.SmsConcurrencyTestCase.'
 SMS_PY = 'modules/miniprogram/sms.py'
+WAITLIST = 'tests.test_waitlist_concurrency.WaitlistConcurrencyTestCase.'
+RESCHEDULE_PY = 'modules/service_booking/reschedule.py'
+WAITLIST_PY = 'modules/service_booking/waitlist.py'
 
 MUTATIONS = [
     ("posting: no member lock", [
@@ -134,4 +137,19 @@ MUTATIONS = [
                 "                    where=(table.id == record.id)))\n"),
             ],
         [SMS + 'test_code_used_once']),
+    ("reschedule: no _lock_slot", [
+            (RESCHEDULE_PY,
+                "            cls._lock_slot(\n"
+                "                ([booking.resource.id]",
+                "            (lambda *args: None)(\n"
+                "                ([booking.resource.id]"),
+            ],
+        [WAITLIST + 'test_race_to_reschedule']),
+    ("waitlist: offered places not held", [
+            (WAITLIST_PY,
+                "        held = Waitlist.held_places(\n"
+                "            list(result), start, end, member=member)\n",
+                "        held = {}\n"),
+            ],
+        [WAITLIST + 'test_race_for_freed_places']),
     ]

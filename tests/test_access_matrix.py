@@ -126,6 +126,13 @@ booking.resource.exception       ---- ---- ---- ---- ---- ---- ---- r--- r--- r-
 booking.resource.hours           ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
 booking.service                  ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
 booking.service-booking.resource ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
+# The history of the moves of bookings: read only (written by
+# Booking.reschedule_booking)
+booking.reschedule               ---- ---- ---- ---- ---- ---- ---- ---- r--- r--- r---
+# The waiting lists: the front desk takes members off (Cancel), members
+# read their own entries and join, accept and leave through the
+# booking.waitlist methods
+booking.waitlist                 ---- ---- ---- ---- ---- ---- ---- r--- rw-- r--- rw--
 
 # Mini-program sessions: member administrators see and revoke them
 miniprogram.refresh_token        ---- ---- ---- ---- ---- r--- ---- ---- ---- ---- ----
@@ -162,6 +169,8 @@ BUTTONS = {
     ('booking.booking', 'finish'): {'staff', 'badm'},
     ('booking.booking', 'no_show'): {'staff', 'badm'},
     ('booking.booking', 'cancel'): {'book', 'staff', 'badm'},
+    ('booking.booking', 'reschedule_wizard'): {'book', 'staff', 'badm'},
+    ('booking.waitlist', 'cancel'): {'book', 'badm'},
     ('miniprogram.refresh_token', 'revoke'): {'madm'},
     }
 

@@ -19,11 +19,12 @@ from .schemas import (
     BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COUPON, DATE, DATETIME,
     EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, PASSWORD, PHONE,
     POINTS_LINE, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
-    SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, array, id_, integer, nullable,
-    number, obj, page, string)
+    SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY, array, id_,
+    integer, nullable, number, obj, page, string)
 from .serializers import (
     booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
-    member_json, points_line_json, reward_json, service_json, slot_json)
+    member_json, points_line_json, reward_json, service_json, slot_json,
+    waitlist_entry_json)
 from .sms import code_ttl, resend_interval
 from .validation import invalid
 
@@ -283,6 +284,86 @@ def my_bookings(request):
     bookings, total = Booking.member_bookings(request.member,
         limit=request.query['limit'], offset=request.query['offset'])
     return {'items': [booking_json(b) for b in bookings], 'total': total}
+
+
+@api_route('POST', 'bookings/{booking_id}/reschedule',
+    "Move a booking to another slot", tags=['booking'],
+    description="To another slot of the same service, with the rules of a "
+    "new booking (lead time, horizon and the tier's priority days, "
+    "capacity) until the cancellation window: the booking holds its old "
+    "slot until it holds the new one. The place left is offered to the "
+    "waiting list; reminders follow the new time.",
+    body=obj({'start': DATETIME, 'resource_id': nullable(id_())},
+        required=['start']),
+    response=obj({'booking': BOOKING}, required=['booking']),
+    errors=[(404, 'not_found'), (409, 'slot_full'), (409, 'booking_overlap'),
+        (422, 'slot_unavailable'), (422, 'cancel_window_passed'),
+        (422, 'invalid_state')])
+def reschedule_booking(request):
+    Booking = request.pool.get('booking.booking')
+    body = request.body
+    booking = Booking.reschedule_booking(request.path['booking_id'],
+        parse_datetime(body['start']), resource=body.get('resource_id'),
+        member=request.member)
+    return {'booking': booking_json(booking)}
+
+
+# Waiting list
+
+@api_route('POST', 'services/{service_id}/waitlist',
+    "Join the waiting list of a full slot", status=201,
+    tags=['booking', 'waitlist'],
+    description="When a place of the slot frees, the first member waiting "
+    "gets an offer (a message) and the place is held for that member for "
+    "the offer time of the configuration: accept it with POST "
+    "waitlist/{id}/accept. A slot with a place left answers 422 "
+    "slot_not_full (book it).",
+    body=obj({'start': DATETIME, 'resource_id': nullable(id_())},
+        required=['start']),
+    response=obj({'entry': WAITLIST_ENTRY}, required=['entry']),
+    errors=[(404, 'not_found'), (409, 'already_waiting'),
+        (409, 'booking_overlap'), (422, 'slot_not_full'),
+        (422, 'slot_unavailable')])
+def join_waitlist(request):
+    Waitlist = request.pool.get('booking.waitlist')
+    body = request.body
+    entry = Waitlist.join(request.member, request.path['service_id'],
+        parse_datetime(body['start']), resource=body.get('resource_id'))
+    return {'entry': waitlist_entry_json(entry)}
+
+
+@api_route('GET', 'me/waitlist', "The member's waiting list entries",
+    tags=['me', 'waitlist'], query=obj(dict(LIST_QUERY)),
+    response=page(WAITLIST_ENTRY))
+def my_waitlist(request):
+    Waitlist = request.pool.get('booking.waitlist')
+    entries, total = Waitlist.member_entries(request.member,
+        limit=request.query['limit'], offset=request.query['offset'])
+    return {'items': [waitlist_entry_json(e) for e in entries],
+        'total': total}
+
+
+@api_route('POST', 'waitlist/{entry_id}/accept',
+    "Book the place offered from the waiting list", status=201,
+    tags=['booking', 'waitlist'],
+    response=obj({'booking': BOOKING}, required=['booking']),
+    errors=[(404, 'not_found'), (422, 'offer_expired'),
+        (422, 'invalid_state'), (409, 'booking_overlap')])
+def accept_waitlist(request):
+    Waitlist = request.pool.get('booking.waitlist')
+    booking = Waitlist.accept(request.path['entry_id'],
+        member=request.member)
+    return {'booking': booking_json(booking)}
+
+
+@api_route('DELETE', 'waitlist/{entry_id}', "Leave the waiting list",
+    tags=['waitlist'], status=204,
+    description="A place offered goes to the next member.",
+    errors=[(404, 'not_found'), (422, 'invalid_state')])
+def leave_waitlist(request):
+    Waitlist = request.pool.get('booking.waitlist')
+    Waitlist.leave(request.path['entry_id'], member=request.member)
+    return None
 
 
 # Rewards

@@ -193,6 +193,29 @@ BOOKING = obj({
                 "coupon and the points: the amount due")),
         }, required=['id', 'state', 'service', 'start', 'end', 'price',
         'discount', 'final_price', 'currency'])
+WAITLIST_ENTRY = obj({
+        'id': integer(),
+        'state': string(enum=['waiting', 'offered', 'booked', 'lapsed',
+                'cancelled']),
+        'service': obj({'id': integer(), 'name': string()},
+            required=['id', 'name']),
+        'start': DATETIME,
+        'end': DATETIME,
+        'resource': nullable(obj({'id': integer(), 'name': string()},
+                required=['id', 'name'], description="the resource asked "
+                "for (null: any)")),
+        'position': nullable(integer(description="the rank among the "
+                "members still waiting (null once offered)")),
+        'offer': nullable(obj({
+                    'resource': obj({'id': integer(), 'name': string()},
+                        required=['id', 'name']),
+                    'expires': DATETIME,
+                    }, required=['resource', 'expires'],
+                description="the place held for the member until expires: "
+                "POST waitlist/{id}/accept books it")),
+        'booking_id': nullable(integer()),
+        }, required=['id', 'state', 'service', 'start', 'end', 'position',
+        'offer'])
 REWARD = obj({
         'id': integer(),
         'name': string(),

@@ -134,6 +134,29 @@ def booking_json(booking):
         }
 
 
+def waitlist_entry_json(entry):
+    tzinfo = entry.service.tzinfo
+    return {
+        'id': entry.id,
+        'state': entry.state,
+        'service': {'id': entry.service.id, 'name': entry.service.name},
+        'start': isoformat(entry.start, tzinfo),
+        'end': isoformat(entry.end, tzinfo),
+        'resource': {
+            'id': entry.resource.id, 'name': entry.resource.rec_name,
+            } if entry.resource else None,
+        'position': entry.position,
+        'offer': {
+            'resource': {
+                'id': entry.offer_resource.id,
+                'name': entry.offer_resource.rec_name,
+                },
+            'expires': isoformat(entry.offer_expires, tzinfo),
+            } if entry.state == 'offered' else None,
+        'booking_id': entry.booking.id if entry.booking else None,
+        }
+
+
 def price_breakdown_json(booking):
     "The price of booking from the list price to the amount due"
     price, final, due = booking.price, booking.final_price, booking.amount_due

@@ -409,7 +409,11 @@ class Booking(Workflow, ModelSQL, ModelView):
     def check_modification(cls, mode, bookings, values=None, external=False):
         super().check_modification(
             mode, bookings, values=values, external=external)
-        if mode == 'write' and values.keys() & FROZEN_FIELDS:
+        frozen = FROZEN_FIELDS
+        if Transaction().context.get('_booking_reschedule'):
+            # The move of reschedule_booking, checked by it
+            frozen = FROZEN_FIELDS - {'start', 'resource'}
+        if mode == 'write' and values.keys() & frozen:
             for booking in bookings:
                 if booking.state != 'draft':
                     raise BookingModificationError(gettext(
@@ -517,6 +521,7 @@ class Booking(Workflow, ModelSQL, ModelView):
                         'service_booking.msg_booking_no_show_too_early',
                         booking=booking.rec_name))
         cls.notify_state(bookings, 'no_show')
+        Pool().get('booking.waitlist').place_freed(bookings)
 
     @classmethod
     @ModelView.button
@@ -524,6 +529,7 @@ class Booking(Workflow, ModelSQL, ModelView):
     def cancel(cls, bookings):
         cls.give_back(bookings)
         cls.notify_state(bookings, 'cancelled')
+        Pool().get('booking.waitlist').place_freed(bookings)
 
     def local_string(self, value):
         "Return the naive UTC datetime value on the clock of the service"
@@ -610,7 +616,8 @@ class Booking(Workflow, ModelSQL, ModelView):
             tzinfo = service.tzinfo
             local_start = clock.to_local(booking.start, tzinfo).replace(
                 tzinfo=None)
-            made = booking.create_date.replace(microsecond=0)
+            # Rescheduled: the reminders of the new time from the move
+            made = booking.reminders_since().replace(microsecond=0)
             due = []
             for hours in service.reminder_hours():
                 when = clock.local_to_utc(
@@ -637,8 +644,7 @@ class Booking(Workflow, ModelSQL, ModelView):
                     'party': booking.member.party.id,
                     'payload': payload,
                     'origin': str(booking),
-                    'dedup_key': 'booking-reminder:%d:%g' % (
-                        booking.id, hours),
+                    'dedup_key': booking.reminder_key(hours),
                     })
         return Message.queue(values)
 

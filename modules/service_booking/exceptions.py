@@ -93,3 +93,20 @@ class PointsLimitError(BookingError):
     """More points than the share of the price that points may pay (or not
     a count of points)"""
     error_code = 'points_limit'
+
+
+# Rescheduling and the waiting list
+
+class SlotNotFullError(BookingError):
+    "A member joins the waiting list of a slot that has a place left"
+    error_code = 'slot_not_full'
+
+
+class AlreadyWaitingError(BookingError):
+    "The member is already on the waiting list of the slot"
+    error_code = 'already_waiting'
+
+
+class OfferExpiredError(BookingError):
+    "The place offered from the waiting list is no longer held"
+    error_code = 'offer_expired'

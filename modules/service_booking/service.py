@@ -4,6 +4,8 @@
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
+from sql import Literal
+
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
@@ -301,19 +303,25 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         return resources
 
     @classmethod
-    def _occupancies(cls, resources, start, end):
+    def _occupancies(cls, resources, start, end, member=None):
         """Return a dictionary of resource id to the Occupancy of its bookings
-        that overlap [start, end), read with SQL (all members' bookings)"""
+        that overlap [start, end), read with SQL (all members' bookings but
+        those of the context's booking_ignore, being moved or cancelled).
+        member is the member booking: places held for it are free."""
         pool = Pool()
         Booking = pool.get('booking.booking')
         booking = Booking.__table__()
         cursor = Transaction().connection.cursor()
         rows = {r.id: [] for r in resources}
         in_ = fields.SQL_OPERATORS['in']
+        where = Literal(True)
+        ignore = Transaction().context.get('booking_ignore')
+        if ignore:
+            where = ~in_(booking.id, list(ignore))
         cursor.execute(*booking.select(
                 booking.resource, booking.start, booking.busy_until,
                 booking.service,
-                where=in_(booking.resource, list(rows))
+                where=where & in_(booking.resource, list(rows))
                 & booking.state.in_(list(OCCUPYING_STATES))
                 & (booking.start < end)
                 & (booking.busy_until > start)))
@@ -322,14 +330,15 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     _datetime(b_start), _datetime(b_until), b_service))
         return {r: Occupancy(b) for r, b in rows.items()}
 
-    def compute_slots(self, resources, start, end):
+    def compute_slots(self, resources, start, end, member=None):
         """Return the slots of the resources that start in [start, end) UTC,
-        whatever the clock and the member: sorted dictionaries with the keys
-        start, end, resource and capacity_left (0 for a full slot)."""
+        whatever the clock: sorted dictionaries with the keys start, end,
+        resource and capacity_left (0 for a full slot) for member."""
         service_id = self.id
         duration, busy = self.duration, self.duration + self.buffer
         step = self.step
-        occupancies = self._occupancies(resources, start, end + busy)
+        occupancies = self._occupancies(
+            resources, start, end + busy, member=member)
         slots = []
         for resource in resources:
             capacity = self.capacity
@@ -362,7 +371,8 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             end = min(end, self.day_bounds(last_date)[1])
             if start >= end or not resources:
                 return []
-            return [s for s in self.compute_slots(resources, start, end)
+            return [s for s in self.compute_slots(
+                    resources, start, end, member=member)
                 if s['capacity_left'] > 0]
 
     def slot_values(self, slot):
@@ -415,7 +425,8 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             if not resources:
                 raise unavailable('no_resource')
             slots = [s for s in self.compute_slots(
-                    resources, start, start + dt.timedelta(seconds=1))
+                    resources, start, start + dt.timedelta(seconds=1),
+                    member=member)
                 if s['start'] == start]
         if not slots:
             if any(self._is_open(r, start) for r in resources):

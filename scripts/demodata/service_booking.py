@@ -199,6 +199,7 @@ def load(pool, rng, company):
             _run_workflow(
                 Booking, booking, now, rng, booking in in_progress)
     _load_spending(pool, rng, services, members, now)
+    _load_waitlist(pool, rng, members, now)
 
 
 def _load_spending(pool, rng, services, members, now):
@@ -302,3 +303,48 @@ def _run_workflow(Booking, booking, now, rng, in_progress=False):
         Booking.cancel([booking])
     elif draw < 0.6:
         Booking.confirm([booking])
+
+
+def _load_waitlist(pool, rng, members, now):
+    """A full slot of the next days with two members on its waiting list,
+    and a booking moved to the next day (its history)"""
+    from trytond.modules.service_booking.exceptions import (
+        BookingError, SlotNotFullError)
+    from trytond.transaction import Transaction
+
+    Booking = pool.get('booking.booking')
+    Waitlist = pool.get('booking.waitlist')
+    with Transaction().set_context(_clock_now=now):
+        future = Booking.search([
+                ('state', 'in', ['pending', 'confirmed']),
+                ('start', '>', now + dt.timedelta(days=2)),
+                ], order=[('start', 'ASC'), ('id', 'ASC')])
+        if not future:
+            return
+        booking = future[0]
+        others = [m for m in members if m != booking.member]
+        rng.shuffle(others)
+        waiting = 0
+        for member in others:
+            try:
+                Waitlist.join(member, booking.service, booking.start)
+            except SlotNotFullError:
+                # Fill the slot first
+                try:
+                    Booking.create_booking(
+                        member, booking.service, booking.start)
+                except BookingError:
+                    pass
+                continue
+            except BookingError:
+                continue
+            waiting += 1
+            if waiting >= 2:
+                break
+        for booking in future[1:]:
+            try:
+                Booking.reschedule_booking(
+                    booking.id, booking.start + dt.timedelta(days=1))
+            except BookingError:
+                continue
+            break

@@ -1,0 +1,275 @@
+# This file is part of the service_booking module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and license
+# terms.
+"""Rescheduling: a booking moves to another slot of its service in one write
+of its row (no moment with both slots held or none), under the rules of a
+new booking and of the cancellation window; the history keeps the old
+start and resource."""
+import datetime as dt
+
+from trytond.i18n import gettext
+from trytond.model import ModelSQL, ModelView, fields
+from trytond.modules.member.member import context_member
+from trytond.modules.suite import clock
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
+from trytond.rpc import RPC
+from trytond.transaction import Transaction, without_check_access
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from .exceptions import CancelWindowError, InvalidStateError
+
+# The states of a booking that may move to another slot
+RESCHEDULABLE_STATES = ('pending', 'confirmed')
+
+
+class Booking(metaclass=PoolMeta):
+    __name__ = 'booking.booking'
+
+    reschedules = fields.One2Many(
+        'booking.reschedule', 'booking', "Reschedules", readonly=True,
+        help="The earlier starts and resources of the booking.")
+    waitlist = fields.Function(fields.Many2Many(
+            'booking.waitlist', None, None, "Waiting List", readonly=True,
+            help="The members waiting for a place in the slot of the "
+            "booking."),
+        'get_waitlist')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._buttons.update({
+                'reschedule_wizard': {
+                    'invisible': ~Eval('state').in_(
+                        list(RESCHEDULABLE_STATES)),
+                    'icon': 'tryton-launch',
+                    'depends': ['state'],
+                    },
+                })
+        cls.__rpc__.update({
+                'reschedule_booking': RPC(readonly=False, result=int),
+                })
+
+    @classmethod
+    def copy(cls, bookings, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('reschedules', None)
+        return super().copy(bookings, default=default)
+
+    def get_waitlist(self, name):
+        pool = Pool()
+        Waitlist = pool.get('booking.waitlist')
+        if not self.service or not self.start:
+            return []
+        with without_check_access():
+            entries = Waitlist.search([
+                    ('service', '=', self.service.id),
+                    ('start', '=', self.start),
+                    ], order=[('id', 'ASC')])
+        return [e.id for e in entries]
+
+    @classmethod
+    @ModelView.button_action('service_booking.wizard_reschedule')
+    def reschedule_wizard(cls, bookings):
+        pass
+
+    def reminders_since(self):
+        """Return when the reminders of the booking may start to be due:
+        when it was made or last rescheduled"""
+        return max([self.create_date] + [r.date for r in self.reschedules])
+
+    def reminder_key(self, hours):
+        """Return the idempotency key of the reminder hours before the
+        start: a rescheduled booking gets the reminders of its new time"""
+        key = 'booking-reminder:%d:%g' % (self.id, hours)
+        if self.reschedules:
+            key += ':%d' % len(self.reschedules)
+        return key
+
+    @classmethod
+    def reschedule_booking(cls, booking, start, resource=None, member=None):
+        """Move booking (id) to the slot of its service starting at start
+        and return it.
+
+        start is an aware datetime (or ISO 8601 string), or a naive UTC one;
+        resource (id) is optional: as when booking, the resource with the
+        most capacity left is taken.  The booking must be pending or
+        confirmed and inside its cancellation window; the new slot must be
+        bookable by the member (lead time, horizon and the priority days of
+        its tier, capacity, no overlap with its other bookings).
+
+        The old and the new resources and the member are locked together,
+        then the row of the booking changes its start and resource in one
+        write: there is no moment with both slots held or none.  The place
+        left is offered to the waiting list.
+
+        With a `member` in the context (the mini-program user), only that
+        member's booking may be moved.  Raise BookingNotFoundError
+        (not_found), InvalidStateError (invalid_state), CancelWindowError
+        (cancel_window_passed), SlotUnavailableError (slot_unavailable),
+        SlotFullError (slot_full) or BookingOverlapError
+        (booking_overlap)."""
+        pool = Pool()
+        Reschedule = pool.get('booking.reschedule')
+        Waitlist = pool.get('booking.waitlist')
+        booking = cls.get_booking(booking, member=member)
+        if isinstance(start, str):
+            start = dt.datetime.fromisoformat(start.replace('Z', '+00:00'))
+        start = clock.to_utc(start)
+        with without_check_access():
+            booking = cls(booking.id)
+            service = booking.service
+            # One call, sorted ids: two reschedules cannot deadlock
+            cls._lock_slot(
+                ([booking.resource.id] if booking.resource else [])
+                + [r.id for r in service.available_resources(resource)],
+                [booking.member.id])
+            if booking.state not in RESCHEDULABLE_STATES:
+                raise InvalidStateError(gettext(
+                        'service_booking.msg_booking_reschedule_state',
+                        booking=booking.rec_name,
+                        state=booking.state_string),
+                    details={'state': booking.state})
+            deadline = booking.cancel_deadline()
+            if clock.now() > deadline:
+                tzinfo = service.tzinfo
+                raise CancelWindowError(gettext(
+                        'service_booking.msg_booking_reschedule_window',
+                        booking=booking.rec_name,
+                        hours=service.cancel_window(booking.member),
+                        deadline=clock.to_local(deadline, tzinfo).strftime(
+                            '%Y-%m-%d %H:%M')),
+                    details={
+                        'deadline': clock.to_local(
+                            deadline, tzinfo).isoformat(),
+                        'window_hours': service.cancel_window(
+                            booking.member),
+                        })
+            old_start, old_resource = booking.start, booking.resource
+            # The booking leaves its slot: its own place is not counted
+            with Transaction().set_context(booking_ignore=[booking.id]):
+                candidates = service.check_slot(
+                    start, member=booking.member, resource=resource)
+            moved = cls(booking.id)
+            moved.start = start
+            moved.check_member_overlap()
+            new_resource = candidates[0]  # assignment
+            Reschedule.create([{
+                        'booking': booking.id,
+                        'date': clock.now(),
+                        'old_start': old_start,
+                        'old_resource': (
+                            old_resource.id if old_resource else None),
+                        'new_start': start,
+                        'new_resource': new_resource.id,
+                        'user': Transaction().user or None,
+                        'by_member': context_member() is not None,
+                        }])
+            with Transaction().set_context(_booking_reschedule=True):
+                cls.write([booking], {
+                        'start': start,
+                        'resource': new_resource.id,
+                        })
+            if old_resource and (
+                    old_start != start or old_resource != new_resource):
+                Waitlist.place_freed([(service, old_start, old_resource)])
+            cls.notify_rescheduled([booking])
+        return cls(booking.id)
+
+    @classmethod
+    def notify_rescheduled(cls, bookings):
+        """Queue the notice of the new time of bookings to their members,
+        in the transaction of the move"""
+        pool = Pool()
+        Message = pool.get('outbox.message')
+        values = []
+        with without_check_access():
+            for booking in cls.browse([b.id for b in bookings]):
+                payload = booking.message_payload()
+                last = max(booking.reschedules, key=lambda r: r.id)
+                payload['old_start'] = booking.local_string(last.old_start)
+                values.append({
+                        'template': 'booking_rescheduled',
+                        'party': booking.member.party.id,
+                        'payload': payload,
+                        'origin': str(booking),
+                        })
+            Message.queue(values)
+
+
+class Reschedule(ModelSQL, ModelView):
+    "Booking Reschedule"
+    __name__ = 'booking.reschedule'
+
+    booking = fields.Many2One(
+        'booking.booking', "Booking", required=True, ondelete='CASCADE')
+    date = fields.DateTime("Date", required=True, readonly=True)
+    old_start = fields.DateTime("Old Start", required=True, readonly=True)
+    old_resource = fields.Many2One(
+        'booking.resource', "Old Resource", readonly=True,
+        ondelete='RESTRICT')
+    new_start = fields.DateTime("New Start", required=True, readonly=True)
+    new_resource = fields.Many2One(
+        'booking.resource', "New Resource", readonly=True,
+        ondelete='RESTRICT')
+    user = fields.Many2One(
+        'res.user', "User", readonly=True, ondelete='SET NULL',
+        help="The user who moved the booking.")
+    by_member = fields.Boolean(
+        "By Member", readonly=True,
+        help="Moved by the member from the mini-program.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def default_by_member(cls):
+        return False
+
+
+class RescheduleStart(ModelView):
+    "Reschedule Booking"
+    __name__ = 'booking.reschedule.start'
+
+    booking = fields.Many2One('booking.booking', "Booking", readonly=True)
+    service = fields.Many2One('booking.service', "Service", readonly=True)
+    start = fields.DateTime(
+        "New Start", required=True,
+        help="A start of a slot of the service.")
+    resource = fields.Many2One(
+        'booking.resource', "Resource",
+        domain=[
+            ('services', '=', Eval('service', -1)),
+            ],
+        help="Leave empty to take the resource with the most capacity "
+        "left.")
+
+
+class RescheduleWizard(Wizard):
+    "Reschedule Booking"
+    __name__ = 'booking.reschedule_wizard'
+
+    start = StateView('booking.reschedule.start',
+        'service_booking.reschedule_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Reschedule", 'reschedule', 'tryton-ok', default=True),
+            ])
+    reschedule = StateTransition()
+
+    def default_start(self, fields):
+        return {
+            'booking': self.record.id,
+            'service': self.record.service.id,
+            'start': self.record.start,
+            'resource': (
+                self.record.resource.id if self.record.resource else None),
+            }
+
+    def transition_reschedule(self):
+        # The rule method of the mini-program, under the user's access
+        self.model.reschedule_booking(
+            self.record.id, self.start.start,
+            resource=self.start.resource.id if self.start.resource else None)
+        return 'end'
