@@ -93,3 +93,8 @@ class PointsLimitError(BookingError):
     """More points than the share of the price that points may pay (or not
     a count of points)"""
     error_code = 'points_limit'
+
+
+class BookingSuspendedError(BookingError):
+    "The member's bookings are suspended by the ban of a no-show"
+    error_code = 'booking_suspended'
