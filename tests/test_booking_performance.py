@@ -87,6 +87,17 @@ class BookingPerformanceTestCase(unittest.TestCase):
                     'booking_resources': [
                         ('add', [r.id for r in resources])],
                     }])
+        if 'assignment_policy' in Service._fields:
+            # Assignment policies on: a required tag that every resource
+            # holds (the skills filter runs, no slot is lost) and the least
+            # loaded policy
+            Tag = pool.get('booking.resource.tag')
+            tag, = Tag.create([{'name': "Cleaning", 'code': 'cleaning'}])
+            Resource.write(resources, {'tags': [('add', [tag.id])]})
+            Service.write([service], {
+                    'assignment_policy': 'least_loaded',
+                    'required_tags': [('add', [tag.id])],
+                    })
         return service
 
     def add_bookings(self, service):
