@@ -14,6 +14,8 @@ CHECKIN = 'tests.test_checkin_concurrency.CheckinConcurrencyTestCase.'
 BOOKING = 'tests.test_booking_concurrency.BookingConcurrencyTestCase.'
 API = 'tests.test_api_contention.ContentionTestCase.'
 SPEND = 'tests.test_spend_concurrency.SpendConcurrencyTestCase.'
+ASSIGN = ('tests.test_assignment_concurrency.'
+    'AssignmentConcurrencyTestCase.')
 POINTS_PY = 'modules/member/points.py'
 ATTENDANCE = 'modules/checkin/attendance.py'
 BOOKING_PY = 'modules/service_booking/booking.py'
@@ -95,6 +97,21 @@ MUTATIONS = [
                 "        for Model, records in []:\n"),
             ],
         [BOOKING + 'test_race_without_locks']),
+    # The assignment reads the turns and loads of the resources under
+    # their lock: without it (and the rewrite that also serializes) the
+    # concurrent requests choose on the same stale counts
+    ("_lock_slot: no resource lock, no row rewrite", [
+            (BOOKING_PY,
+                "        Resource.lock(resources)\n"
+                "        Member.lock(members)\n",
+                "        Member.lock(members)\n"),
+            (BOOKING_PY,
+                "        for Model, records in [(Resource, resources), "
+                "(Member, members)]:\n",
+                "        for Model, records in [(Member, members)]:\n"),
+            ],
+        [ASSIGN + 'test_round_robin_race',
+            ASSIGN + 'test_least_loaded_race']),
     ("_book: no _lock_slot", [
             (BOOKING_PY,
                 "            cls._lock_slot(resources, members)\n"

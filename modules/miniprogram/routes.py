@@ -241,7 +241,7 @@ def service_slots(request):
     errors=[(409, 'slot_full'), (409, 'booking_overlap'),
         (422, 'slot_unavailable'), (422, 'points_limit'),
         (422, 'insufficient_points'), (422, 'invalid_coupon'),
-        (404, 'not_found')])
+        (422, 'booking_suspended'), (404, 'not_found')])
 def create_booking(request):
     Booking = request.pool.get('booking.booking')
     body = request.body

@@ -698,12 +698,17 @@ class Booking(Workflow, ModelSQL, ModelView):
                 candidates = service.check_slot(
                     booking.start, member=member, resource=booking.resource)
                 booking.check_member_overlap()
+                # Under the lock of the candidates: see assign_resource
+                resource, reason = booking.assign_resource(candidates)
                 price, discount, final_price = service.member_price(member)
                 coupon_amount, points_amount, amount_due = (
                     booking._take_coupon_and_points(member, final_price))
                 # Written at once: the next bookings see this one
                 cls.write([booking], {
-                        'resource': candidates[0].id,
+                        'resource': resource.id,
+                        'assigned_by': (
+                            'request' if booking.resource else 'policy'),
+                        'assignment_reason': reason,
                         'tier': member.tier.id if member.tier else None,
                         'price': price,
                         'discount': discount,

@@ -110,3 +110,8 @@ class AlreadyWaitingError(BookingError):
 class OfferExpiredError(BookingError):
     "The place offered from the waiting list is no longer held"
     error_code = 'offer_expired'
+
+
+class BookingSuspendedError(BookingError):
+    "The member's bookings are suspended by the ban of a no-show"
+    error_code = 'booking_suspended'

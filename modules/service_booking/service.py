@@ -542,7 +542,7 @@ def _datetime(value):
     return value
 
 
-class ServiceResource(ModelSQL):
+class ServiceResource(ModelSQL, ModelView):
     "Service - Resource"
     __name__ = 'booking.service-booking.resource'
 
@@ -550,8 +550,27 @@ class ServiceResource(ModelSQL):
         'booking.service', "Service", required=True, ondelete='CASCADE')
     resource = fields.Many2One(
         'booking.resource', "Resource", required=True, ondelete='CASCADE')
+    # The round robin assignment (assignment.py)
+    priority = fields.Integer(
+        "Priority", required=True,
+        help="With the round robin assignment, the free resources of the "
+        "highest priority take the bookings first.")
+    weight = fields.Integer(
+        "Weight", required=True,
+        domain=[('weight', '>', 0)],
+        help="With the round robin assignment, the share of the bookings "
+        "of the resource among those of its priority (3 takes three "
+        "bookings when 1 takes one).")
 
     @classmethod
     def __setup__(cls):
         super().__setup__()
         cls.__access__.add('service')
+
+    @classmethod
+    def default_priority(cls):
+        return 0
+
+    @classmethod
+    def default_weight(cls):
+        return 1

@@ -134,6 +134,7 @@ def load(pool, rng, company):
         for code in codes:
             Service.write([services[code]], {
                     'booking_resources': [('add', [resource.id])]})
+    _load_assignment(pool, services, records)
 
     now = clock.now()
     today = services['CLEAN'].local_date(now)
@@ -186,8 +187,11 @@ def load(pool, rng, company):
             with Transaction().set_context(
                     _clock_now=start - dt.timedelta(days=1)):
                 booking = Booking.create_booking(
-                    member, service, start, resource=resource.id,
-                    note=note)
+                    member, service, start, note=note,
+                    # The policy chooses, except the default one
+                    resource=(resource.id
+                        if service.assignment_policy == 'capacity'
+                        else None))
         except BookingError:
             continue
         booked.append(booking)
@@ -200,6 +204,43 @@ def load(pool, rng, company):
                 Booking, booking, now, rng, booking in in_progress)
     _load_spending(pool, rng, services, members, now)
     _load_waitlist(pool, rng, members, now)
+
+
+def _load_assignment(pool, services, resources):
+    """A service per assignment policy: cleaning by round robin (Wang Fang
+    takes two bookings when Li Qiang takes one), massage to the least
+    loaded, repairs by skills (the appliance tag); and the no-show
+    penalties of cleaning (a 2-day ban) and massage (20 points)"""
+    Link = pool.get('booking.service-booking.resource')
+    Resource = pool.get('booking.resource')
+    Service = pool.get('booking.service')
+    Tag = pool.get('booking.resource.tag')
+
+    appliance, deep = Tag.create([
+            {'name': "家电维修", 'code': 'appliance'},
+            {'name': "深度保洁", 'code': 'deep-cleaning'},
+            ])
+    by_name = {r.name: r for r in resources}
+    Resource.write(
+        [by_name["张建国"], by_name["刘师傅"]], {
+            'tags': [('add', [appliance.id])]},
+        [by_name["王芳"]], {'tags': [('add', [deep.id])]})
+    Service.write([services['CLEAN']], {
+            'assignment_policy': 'round_robin',
+            'no_show_ban_days': 2,
+            },
+        [services['MASSAGE']], {
+            'assignment_policy': 'least_loaded',
+            'no_show_points': 20,
+            },
+        [services['REPAIR']], {
+            'required_tags': [('add', [appliance.id])],
+            })
+    for link in Link.search([('service', '=', services['CLEAN'].id)]):
+        Link.write([link], {
+                'weight': 2 if link.resource.name == "王芳" else 1})
+    for code in services:
+        services[code] = Service(services[code].id)
 
 
 def _load_spending(pool, rng, services, members, now):
