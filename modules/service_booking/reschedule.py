@@ -153,7 +153,10 @@ class Booking(metaclass=PoolMeta):
             moved = cls(booking.id)
             moved.start = start
             moved.check_member_overlap()
-            new_resource = candidates[0]  # assignment
+            # The resource asked for, else the service's policy chooses (the
+            # old resource is not kept: it may not be the policy's choice)
+            moved.resource = int(resource) if resource is not None else None
+            new_resource, reason = moved.assign_resource(candidates)
             Reschedule.create([{
                         'booking': booking.id,
                         'date': clock.now(),
@@ -169,6 +172,9 @@ class Booking(metaclass=PoolMeta):
                 cls.write([booking], {
                         'start': start,
                         'resource': new_resource.id,
+                        'assigned_by': (
+                            'request' if resource is not None else 'policy'),
+                        'assignment_reason': reason,
                         })
             if old_resource and (
                     old_start != start or old_resource != new_resource):
