@@ -93,3 +93,18 @@ class PointsLimitError(BookingError):
     """More points than the share of the price that points may pay (or not
     a count of points)"""
     error_code = 'points_limit'
+
+
+class AlreadyRatedError(BookingError):
+    "The booking has a rating already"
+    error_code = 'already_rated'
+
+
+class RatingEditWindowError(BookingError):
+    "Too late for the member to change the rating"
+    error_code = 'edit_window_passed'
+
+
+class RatingValueError(BookingError):
+    "Stars out of 1 to 5, a comment too long or an unknown tag"
+    error_code = 'invalid_request'
