@@ -20,6 +20,8 @@ BOOKING_PY = 'modules/service_booking/booking.py'
 REWARD_PY = 'modules/member/reward.py'
 SMS = 'tests.test_sms_concurrency.SmsConcurrencyTestCase.'
 SMS_PY = 'modules/miniprogram/sms.py'
+RATING = 'tests.test_rating_concurrency.RatingConcurrencyTestCase.'
+RATING_PY = 'modules/service_booking/rating.py'
 
 MUTATIONS = [
     ("posting: no member lock", [
@@ -134,4 +136,15 @@ MUTATIONS = [
                 "                    where=(table.id == record.id)))\n"),
             ],
         [SMS + 'test_code_used_once']),
+    # The look for an existing rating before the insert is left: it alone
+    # lets two concurrent requests rate a booking twice (the counts and
+    # averages, SQL aggregates of the ratings, then count both)
+    ("rating: no unique booking", [
+            (RATING_PY,
+                "            ('booking_unique', Unique(t, t.booking),\n"
+                "                'service_booking.msg_rating_booking_unique'),"
+                "\n",
+                ""),
+            ],
+        [RATING + 'test_concurrent_ratings']),
     ]

@@ -82,6 +82,8 @@ CODE_STATUS = {
     'not_on_roster': 422,
     'slot_full': 409,
     'booking_overlap': 409,
+    # A booking is rated once (issue 20)
+    'already_rated': 409,
     # The last of a reward was redeemed
     'out_of_stock': 409,
     # me/subscriptions with a template id of no template

@@ -414,7 +414,8 @@ class Rating(Workflow, ModelSQL, ModelView):
                         'id': rating.resource.id,
                         'name': rating.resource.name,
                         } if rating.resource else None),
-                'date': rating.date,
+                # In the time zone of the service
+                'date': clock.to_local(rating.date, rating.service.tzinfo),
                 }
 
     def member_values(self):
@@ -430,7 +431,8 @@ class Rating(Workflow, ModelSQL, ModelView):
                     # The member's own comment, also when it is hidden
                     'comment': self.comment,
                     'hidden': self.state == 'hidden',
-                    'edit_deadline': self.edit_deadline,
+                    'edit_deadline': clock.to_local(
+                        self.edit_deadline, self.service.tzinfo),
                     'editable': clock.now() <= self.edit_deadline,
                     })
         return values
