@@ -17,8 +17,8 @@ from .exceptions import ApiError, KioskEventOver
 from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
     BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COUPON, DATE, DATETIME,
-    EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, MY_RATING, PASSWORD,
-    PHONE, POINTS_LINE, RATING, RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE,
+    EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, MY_RATING, PASSWORD, PHONE,
+    POINTS_LINE, RATING, RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE,
     SMS_PURPOSE, SMS_SENT, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, array,
     id_, integer, nullable, number, obj, page, string)
 from .serializers import (

@@ -6,7 +6,7 @@ averages per service and per resource."""
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from sql import Column, Literal
+from sql import Column
 from sql.aggregate import Count, Sum
 
 from trytond import backend
@@ -15,7 +15,7 @@ from trytond.model import (
     Check, Index, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.model.exceptions import SQLConstraintError
 from trytond.modules.member.member import violated_constraint
-from trytond.modules.suite import clock
+from trytond.modules.suite import clock, tools
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval
 from trytond.tools import grouped_slice
@@ -230,7 +230,7 @@ class Rating(Workflow, ModelSQL, ModelView):
         for sub_ids in grouped_slice(
                 [i for i in ids if i is not None], backend.MAX_QUERY_PARAMS):
             cursor.execute(*table.select(
-                    column, Count(Literal('*')), Sum(table.stars),
+                    column, Count(table.id), Sum(table.stars),
                     where=in_(column, list(sub_ids)),
                     group_by=[column]))
             for id_, count, total in cursor:
@@ -285,7 +285,9 @@ class Rating(Workflow, ModelSQL, ModelView):
                     'date': clock.now(),
                     })
             try:
-                rating, = cls.create([values])
+                # The transaction stays usable to report the refusal
+                with tools.savepoint('booking_rating'):
+                    rating, = cls.create([values])
             except SQLConstraintError as exception:
                 if violated_constraint(cls, exception) == 'booking_unique':
                     raise cls._already_rated(booking) from exception
