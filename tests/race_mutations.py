@@ -25,6 +25,8 @@ SMS_PY = 'modules/miniprogram/sms.py'
 WAITLIST = 'tests.test_waitlist_concurrency.WaitlistConcurrencyTestCase.'
 RESCHEDULE_PY = 'modules/service_booking/reschedule.py'
 WAITLIST_PY = 'modules/service_booking/waitlist.py'
+RATING = 'tests.test_rating_concurrency.RatingConcurrencyTestCase.'
+RATING_PY = 'modules/service_booking/rating.py'
 
 MUTATIONS = [
     ("posting: no member lock", [
@@ -169,4 +171,15 @@ MUTATIONS = [
                 "        held = {}\n"),
             ],
         [WAITLIST + 'test_race_for_freed_places']),
+    # The look for an existing rating before the insert is left: it alone
+    # lets two concurrent requests rate a booking twice (the counts and
+    # averages, SQL aggregates of the ratings, then count both)
+    ("rating: no unique booking", [
+            (RATING_PY,
+                "            ('booking_unique', Unique(t, t.booking),\n"
+                "                'service_booking.msg_rating_booking_unique'),"
+                "\n",
+                ""),
+            ],
+        [RATING + 'test_concurrent_ratings']),
     ]

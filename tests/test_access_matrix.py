@@ -119,6 +119,10 @@ outbox.wechat.token              ---- ---- ---- ---- ---- ---- ---- ---- ---- --
 # services and resources.  Members read their own bookings and book
 # through Booking.create_booking.
 booking.booking                  ---- ---- ---- ---- ---- ---- ---- r--- rwcd rw-- rwcd
+# Ratings are made and changed by Rating.rate / change_rating only: the
+# front desk writes the hide reason, administrators moderate (buttons),
+# staff read the ratings of their resources, members their own
+booking.rating                   ---- ---- ---- ---- ---- ---- ---- r--- rw-- r--- rw--
 booking.resource                 ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
 # Children of the resource: a record rule hides the exceptions (leave)
 # from the self-service group
@@ -171,6 +175,8 @@ BUTTONS = {
     ('booking.booking', 'cancel'): {'book', 'staff', 'badm'},
     ('booking.booking', 'reschedule_wizard'): {'book', 'staff', 'badm'},
     ('booking.waitlist', 'cancel'): {'book', 'badm'},
+    ('booking.rating', 'hide'): {'badm'},
+    ('booking.rating', 'publish'): {'badm'},
     ('miniprogram.refresh_token', 'revoke'): {'madm'},
     }
 

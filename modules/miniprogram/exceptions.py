@@ -84,6 +84,8 @@ CODE_STATUS = {
     'booking_overlap': 409,
     # The member is already on the waiting list of the slot
     'already_waiting': 409,
+    # A booking is rated once (issue 20)
+    'already_rated': 409,
     # The last of a reward was redeemed
     'out_of_stock': 409,
     # me/subscriptions with a template id of no template

@@ -17,14 +17,14 @@ from .exceptions import ApiError, KioskEventOver
 from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
     BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COUPON, DATE, DATETIME,
-    EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, PASSWORD, PHONE,
-    POINTS_LINE, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
-    SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY, array, id_,
-    integer, nullable, number, obj, page, string)
+    EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, MY_RATING, PASSWORD, PHONE,
+    POINTS_LINE, RATING, RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE,
+    SMS_PURPOSE, SMS_SENT, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID,
+    WAITLIST_ENTRY, array, id_, integer, nullable, number, obj, page, string)
 from .serializers import (
     booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
-    member_json, points_line_json, reward_json, service_json, slot_json,
-    waitlist_entry_json)
+    member_json, points_line_json, rating_json, reward_json, service_json,
+    slot_json, waitlist_entry_json)
 from .sms import code_ttl, resend_interval
 from .validation import invalid
 
@@ -364,6 +364,77 @@ def leave_waitlist(request):
     Waitlist = request.pool.get('booking.waitlist')
     Waitlist.leave(request.path['entry_id'], member=request.member)
     return None
+# Ratings of bookings
+
+@api_route('POST', 'bookings/{booking_id}/rating', "Rate a done booking",
+    status=201, tags=['booking'],
+    description="Once per booking, when it is done: 1 to 5 stars, an "
+    "optional comment and tags.  The member may change it (PATCH) within "
+    "the edit window of the configuration (`edit_deadline`).",
+    body=obj(RATING_BODY, required=['stars']),
+    response=obj({'rating': MY_RATING}, required=['rating']),
+    errors=[(404, 'not_found'), (409, 'already_rated'),
+        (422, 'invalid_state')])
+def rate_booking(request):
+    Rating = request.pool.get('booking.rating')
+    body = request.body
+    rating = Rating.rate(request.path['booking_id'], body['stars'],
+        comment=body.get('comment'), tags=body.get('tags'),
+        member=request.member)
+    return {'rating': rating_json(rating.member_values())}
+
+
+@api_route('PATCH', 'bookings/{booking_id}/rating',
+    "Change the rating of a booking", tags=['booking'],
+    description="Only the fields given change; refused after the edit "
+    "window (`edit_window_passed`).  A comment hidden by the staff stays "
+    "hidden.",
+    body=obj(RATING_BODY, minProperties=1),
+    response=obj({'rating': MY_RATING}, required=['rating']),
+    errors=[(404, 'not_found'), (422, 'edit_window_passed')])
+def change_rating(request):
+    Rating = request.pool.get('booking.rating')
+    rating = Rating.change_rating(request.path['booking_id'],
+        member=request.member, **request.body)
+    return {'rating': rating_json(rating.member_values())}
+
+
+@api_route('GET', 'me/ratings', "The member's ratings, newest first",
+    tags=['me', 'booking'], query=obj(dict(LIST_QUERY)),
+    response=page(MY_RATING))
+def my_ratings(request):
+    Rating = request.pool.get('booking.rating')
+    ratings, total = Rating.member_ratings(request.member,
+        limit=request.query['limit'], offset=request.query['offset'])
+    return {'items': [rating_json(r.member_values()) for r in ratings],
+        'total': total}
+
+
+@api_route('GET', 'services/{service_id}/ratings',
+    "The ratings of a service, newest first", tags=['booking'],
+    description="Members are shown by their masked display name only; the "
+    "comment of a rating hidden by the staff is null.  `average` and "
+    "`count` are those of all the ratings of the service.",
+    query=obj(dict(LIST_QUERY)),
+    response=obj({
+            'items': array(RATING),
+            'total': integer(),
+            'average': nullable(number(1, 5)),
+            'count': integer(0),
+            }, required=['items', 'total', 'average', 'count']),
+    errors=[(404, 'not_found')])
+def service_ratings(request):
+    Rating = request.pool.get('booking.rating')
+    service_id = request.path['service_id']
+    ratings, total = Rating.published_ratings(service_id,
+        limit=request.query['limit'], offset=request.query['offset'])
+    count, average = Rating.aggregates('service', [service_id])[service_id]
+    return {
+        'items': [rating_json(r.published_values()) for r in ratings],
+        'total': total,
+        'average': float(average) if average is not None else None,
+        'count': count,
+        }
 
 
 # Rewards

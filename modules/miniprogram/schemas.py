@@ -5,6 +5,8 @@
 published as is by openapi.json and compiled by validation.py to check the
 requests (and, in the tests, the answers)."""
 
+from trytond.modules.service_booking.rating import TAGS as RATING_TAGS
+
 # The ids of the database: INTEGER columns on PostgreSQL (SQLite's hold
 # 64 bits); a larger id in a path is unknown (404), in a body or a query
 # invalid (400), never an overflow of the database driver
@@ -145,6 +147,9 @@ SERVICE = obj({
         'horizon_days': integer(),
         'cancel_hours': integer(),
         'timezone': string(),
+        'average': nullable(number(1, 5, description="the average stars "
+                "of the service's ratings, null without rating")),
+        'count': integer(0, description="the number of ratings"),
         }, required=['id', 'name', 'description', 'duration_min', 'price',
         'member_price', 'currency'])
 SLOT = obj({
@@ -303,3 +308,34 @@ SMS_SENT = obj({
         'resend_in': integer(
             description="seconds before another code may be asked"),
         }, required=['expires_in', 'resend_in'])
+
+# Ratings of bookings (issue 20)
+RATING_TAG = string(enum=[code for code, _ in RATING_TAGS])
+RATING_BODY = {
+    'stars': integer(1, 5),
+    'comment': nullable(string(0, 2000)),
+    'tags': array(RATING_TAG, max_items=len(RATING_TAGS)),
+    }
+RATING = obj({
+        'id': integer(),
+        'member': string(description="the masked display name of the member"),
+        'stars': integer(1, 5),
+        'comment': nullable(string(description="null when hidden by the "
+                "staff")),
+        'tags': array(RATING_TAG),
+        'resource': nullable(obj({'id': integer(), 'name': string()},
+                required=['id', 'name'])),
+        'date': DATETIME,
+        }, required=['id', 'member', 'stars', 'comment', 'tags', 'date'])
+MY_RATING = obj(dict(RATING['properties'], **{
+            'comment': nullable(string(description="the member's own "
+                    "comment, also when hidden")),
+            'booking_id': integer(),
+            'service': obj({'id': integer(), 'name': string()},
+                required=['id', 'name']),
+            'hidden': boolean(description="the comment is hidden from "
+                "the others by the staff"),
+            'edit_deadline': DATETIME,
+            'editable': boolean(),
+            }), required=RATING['required'] + [
+        'booking_id', 'service', 'hidden', 'edit_deadline', 'editable'])

@@ -92,6 +92,9 @@ def service_json(values):
         'horizon_days': values['horizon_days'],
         'cancel_hours': values['cancel_hours'],
         'timezone': values['timezone'],
+        'average': (float(values['rating_average'])
+            if values.get('rating_average') is not None else None),
+        'count': values.get('rating_count', 0),
         }
 
 
@@ -252,3 +255,13 @@ def checkin_answer_json(pool, result):
             'streak_days': streak,
             },
         }
+
+
+def rating_json(values):
+    """A rating of Rating.published_values or member_values (their times
+    are in the time zone of the service)"""
+    result = dict(values)
+    for name in ['date', 'edit_deadline']:
+        if name in values:
+            result[name] = isoformat(values[name], values[name].tzinfo)
+    return result

@@ -115,3 +115,20 @@ class OfferExpiredError(BookingError):
 class BookingSuspendedError(BookingError):
     "The member's bookings are suspended by the ban of a no-show"
     error_code = 'booking_suspended'
+
+
+# Ratings
+
+class AlreadyRatedError(BookingError):
+    "The booking has a rating already"
+    error_code = 'already_rated'
+
+
+class RatingEditWindowError(BookingError):
+    "Too late for the member to change the rating"
+    error_code = 'edit_window_passed'
+
+
+class RatingValueError(BookingError):
+    "Stars out of 1 to 5, a comment too long or an unknown tag"
+    error_code = 'invalid_request'

@@ -5,7 +5,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
 # The models whose rules read the user and its employees
-STAFF_RULE_MODELS = {'booking.booking'}
+STAFF_RULE_MODELS = {'booking.booking', 'booking.rating'}
 
 
 class Rule(metaclass=PoolMeta):
@@ -13,7 +13,8 @@ class Rule(metaclass=PoolMeta):
 
     @classmethod
     def _member_rule_models(cls):
-        return super()._member_rule_models() | {'booking.booking'}
+        return super()._member_rule_models() | {
+            'booking.booking', 'booking.rating'}
 
     @classmethod
     def _get_context(cls, model_name):

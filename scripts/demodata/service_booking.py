@@ -2,7 +2,8 @@
 and massage services with their staff and rooms, opening hours, holidays and
 leave, and bookings of the demo members in every state over the last three
 weeks and the next week; a rewards catalogue, redemptions, and bookings of
-the next days paid in part with points and coupons."""
+the next days paid in part with points and coupons; ratings of most done
+bookings, one of them hidden by the staff."""
 import datetime as dt
 from decimal import Decimal
 
@@ -204,6 +205,7 @@ def load(pool, rng, company):
                 Booking, booking, now, rng, booking in in_progress)
     _load_spending(pool, rng, services, members, now)
     _load_waitlist(pool, rng, members, now)
+    _load_ratings(pool, rng, booked)
 
 
 def _load_assignment(pool, services, resources):
@@ -389,3 +391,40 @@ def _load_waitlist(pool, rng, members, now):
             except BookingError:
                 continue
             break
+RATING_COMMENTS = [
+    # stars, comment, tags
+    (5, "师傅很准时，打扫得非常干净！", ['punctual', 'tidy']),
+    (5, "手法专业，肩颈轻松多了。", ['professional']),
+    (4, "整体不错，就是稍微晚到了十分钟。", ['thorough', 'late']),
+    (4, None, ['friendly']),
+    (5, None, ['good_value', 'friendly']),
+    (3, "有点赶时间，角落没擦到。", ['rushed']),
+    (2, "等了很久才上门。", ['late']),
+    ]
+# The comment an administrator hides in the demo (it gives a phone number)
+HIDDEN_COMMENT = (1, "服务太差了，有事直接打我电话 13900001111", ['rushed'])
+
+
+def _load_ratings(pool, rng, bookings):
+    """Rate most done bookings a few hours after their end; one comment is
+    hidden by the staff"""
+    from trytond.transaction import Transaction
+
+    Booking = pool.get('booking.booking')
+    Rating = pool.get('booking.rating')
+    done = [b for b in Booking.browse([b.id for b in bookings])
+        if b.state == 'done']
+    rated = []
+    for i, booking in enumerate(done):
+        if rng.random() < 0.3:
+            continue
+        stars, comment, tags = (HIDDEN_COMMENT if i == 0
+            else rng.choice(RATING_COMMENTS))
+        when = booking.end + dt.timedelta(hours=rng.randint(1, 20))
+        with Transaction().set_context(_clock_now=when):
+            rated.append(Rating.rate(booking.id, stars, comment=comment,
+                    tags=tags, member=booking.member.id))
+    hidden = [r for r in rated if r.comment == HIDDEN_COMMENT[1]]
+    if hidden:
+        Rating.write(hidden, {'hide_reason': "评论中含有电话号码"})
+        Rating.hide(hidden)
