@@ -93,3 +93,19 @@ class PointsLimitError(BookingError):
     """More points than the share of the price that points may pay (or not
     a count of points)"""
     error_code = 'points_limit'
+
+
+class DoorOutOfRangeError(BookingError):
+    """A door check-in out of the radius of the address, refused by the
+    policy of the service"""
+    error_code = 'out_of_range'
+
+
+class InvalidCoordTypeError(BookingError):
+    "A position in a coordinate system other than wgs84 and gcj02"
+    error_code = 'invalid_coord_type'
+
+
+class InvalidPositionError(BookingError):
+    "A position missing, not a number or out of range"
+    error_code = 'invalid_request'
