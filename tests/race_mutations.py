@@ -20,6 +20,8 @@ BOOKING_PY = 'modules/service_booking/booking.py'
 REWARD_PY = 'modules/member/reward.py'
 SMS = 'tests.test_sms_concurrency.SmsConcurrencyTestCase.'
 SMS_PY = 'modules/miniprogram/sms.py'
+DOOR = 'tests.test_door_concurrency.DoorConcurrencyTestCase.'
+DOOR_PY = 'modules/service_booking/door.py'
 
 MUTATIONS = [
     ("posting: no member lock", [
@@ -134,4 +136,18 @@ MUTATIONS = [
                 "                    where=(table.id == record.id)))\n"),
             ],
         [SMS + 'test_code_used_once']),
+    ("door: no booking lock", [
+            (DOOR_PY,
+                "            # Lock first: the transaction may restart with the "
+                "lock taken,\n"
+                "            # then a concurrent check-in has committed its "
+                "state\n"
+                "            cls.lock([booking])\n",
+                ""),
+            (DOOR_PY,
+                "        with without_check_access():\n"
+                "            cls.lock([booking])\n",
+                "        with without_check_access():\n"),
+            ],
+        [DOOR + 'test_race_door']),
     ]

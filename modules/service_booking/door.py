@@ -173,7 +173,8 @@ class Booking(metaclass=PoolMeta):
                     },
                 })
         cls.__rpc__.update({
-                'staff_bookings': RPC(),
+                'staff_bookings': RPC(result=lambda r: (
+                        r[0], [b.id for b in r[1]])),
                 'door_check_in': RPC(readonly=False, result=int),
                 'door_check_out': RPC(readonly=False, result=int),
                 })
