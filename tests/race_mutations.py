@@ -138,8 +138,8 @@ MUTATIONS = [
         [SMS + 'test_code_used_once']),
     ("door: no booking lock", [
             (DOOR_PY,
-                "            # Lock first: the transaction may restart with the "
-                "lock taken,\n"
+                "            # Lock first: the transaction may restart with "
+                "the lock taken,\n"
                 "            # then a concurrent check-in has committed its "
                 "state\n"
                 "            cls.lock([booking])\n",

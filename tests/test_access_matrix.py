@@ -164,6 +164,8 @@ BUTTONS = {
     ('booking.booking', 'finish'): {'staff', 'badm'},
     ('booking.booking', 'no_show'): {'staff', 'badm'},
     ('booking.booking', 'cancel'): {'book', 'staff', 'badm'},
+    # The front desk reviews the door check-ins, not the technicians
+    ('booking.booking', 'clear_door_flag'): {'book', 'badm'},
     ('miniprogram.refresh_token', 'revoke'): {'madm'},
     }
 

@@ -58,7 +58,9 @@ def parse_position(lat, lon, accuracy=None, coord_type=None):
                 'allowed': list(geo.COORD_TYPES)})
     values = []
     for name, value, bound in [
-            ('lat', lat, 90), ('lon', lon, 180), ('accuracy_m', accuracy, 1e7)]:
+            ('lat', lat, 90),
+            ('lon', lon, 180),
+            ('accuracy_m', accuracy, 1e7)]:
         if value is None and name == 'accuracy_m':
             values.append(None)
             continue

@@ -290,6 +290,11 @@ class DoorApiTestCase(RouteTestCase):
         self.assertEqual((details['distance_m'], details['radius_m'],
                 details['accuracy_m']), (500, 100, 20))
         self.assertIn("500", data['error']['message'])
+        li_zh = Api(self.client(), token=li.token, language='zh-CN')
+        data = self.assertError(
+            self.checkin(li_zh, booking_id, position=north(AT_DOOR, 500)),
+            422, 'out_of_range')
+        self.assertIn("请在 100 米以内签到", data['error']['message'])
         self.assertEqual(self.state(booking_id), ('confirmed', None))
         # The accuracy counts, up to the radius: 150 m within 100 + 80 m
         status, data = self.checkin(li, booking_id,
