@@ -40,6 +40,8 @@ def north(position, meters):
 class DoorApiTestCase(RouteTestCase):
     "Mini-program API: the technician at the customer's door"
     module = 'miniprogram'
+    # The answers in Chinese too (Accept-Language)
+    language = 'zh_CN'
 
     @classmethod
     def setUpDatabase(cls):
