@@ -27,6 +27,8 @@ RESCHEDULE_PY = 'modules/service_booking/reschedule.py'
 WAITLIST_PY = 'modules/service_booking/waitlist.py'
 RATING = 'tests.test_rating_concurrency.RatingConcurrencyTestCase.'
 RATING_PY = 'modules/service_booking/rating.py'
+DOOR = 'tests.test_door_concurrency.DoorConcurrencyTestCase.'
+DOOR_PY = 'modules/service_booking/door.py'
 
 MUTATIONS = [
     ("posting: no member lock", [
@@ -182,4 +184,18 @@ MUTATIONS = [
                 ""),
             ],
         [RATING + 'test_concurrent_ratings']),
+    ("door: no booking lock", [
+            (DOOR_PY,
+                "            # Lock first: the transaction may restart with "
+                "the lock taken,\n"
+                "            # then a concurrent check-in has committed its "
+                "state\n"
+                "            cls.lock([booking])\n",
+                ""),
+            (DOOR_PY,
+                "        with without_check_access():\n"
+                "            cls.lock([booking])\n",
+                "        with without_check_access():\n"),
+            ],
+        [DOOR + 'test_race_door']),
     ]

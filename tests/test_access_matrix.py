@@ -177,6 +177,8 @@ BUTTONS = {
     ('booking.waitlist', 'cancel'): {'book', 'badm'},
     ('booking.rating', 'hide'): {'badm'},
     ('booking.rating', 'publish'): {'badm'},
+    # The front desk reviews the door check-ins, not the technicians
+    ('booking.booking', 'clear_door_flag'): {'book', 'badm'},
     ('miniprogram.refresh_token', 'revoke'): {'madm'},
     }
 

@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 
 from trytond.modules.checkin import token as qr
 from trytond.modules.checkin.attendance import Attendance, parse_position
-from trytond.modules.checkin.event import EARTH_RADIUS, haversine
 from trytond.modules.checkin.exceptions import InvalidCheckInError
 from trytond.modules.service_booking.slot import (
     Occupancy, Schedule, local_dates, merge, slot_starts)
+from trytond.modules.suite.geo import (
+    EARTH_RADIUS, distance, gcj02_to_wgs84, haversine, wgs84_to_gcj02)
 from trytond.tests.test_tryton import (
     activate_module, drop_db, with_transaction)
 
@@ -319,6 +320,34 @@ hours = st.lists(
     st.tuples(st.integers(0, 6), quarters, quarters).map(
         lambda t: (t[0], min(t[1], t[2]) * 15 * M, max(t[1], t[2]) * 15 * M)),
     max_size=8)
+
+
+class GCJ02PropertiesTestCase(unittest.TestCase):
+    "The GCJ-02 coordinate system of the Chinese maps (suite/geo.py)"
+
+    china_latitudes = st.floats(min_value=18, max_value=53.5)
+    china_longitudes = st.floats(min_value=73.5, max_value=135)
+
+    @FAST
+    @given(china_latitudes, china_longitudes)
+    def test_there_and_back(self, lat, lon):
+        "WGS-84 to GCJ-02 and back stays within a metre inside China"
+        glat, glon = wgs84_to_gcj02(lat, lon)
+        self.assertLess(haversine(lat, lon, *gcj02_to_wgs84(glat, glon)), 1)
+
+    @FAST
+    @given(china_latitudes, china_longitudes)
+    def test_shift_bounded(self, lat, lon):
+        "The GCJ-02 shift is under a kilometre and a half"
+        self.assertLess(haversine(lat, lon, *wgs84_to_gcj02(lat, lon)), 1500)
+
+    @FAST
+    @given(china_latitudes, china_longitudes)
+    @example(48.8584, 2.2945)
+    def test_distance_one_system(self, lat, lon):
+        "A place and its GCJ-02 image are the same place"
+        g = wgs84_to_gcj02(lat, lon)
+        self.assertLess(distance((lat, lon, 'wgs84'), (*g, 'gcj02')), 1)
 
 
 class SlotPropertiesTestCase(unittest.TestCase):

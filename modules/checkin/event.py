@@ -18,6 +18,7 @@ from trytond.i18n import gettext
 from trytond.model import Check, Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.member.configuration import TIMEZONES
 from trytond.modules.suite import clock
+from trytond.modules.suite.geo import haversine
 from trytond.modules.suite.tools import isoformat
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
@@ -55,19 +56,8 @@ STATES = [
     ('closed', "Closed"),
     ('cancelled', "Cancelled"),
     ]
-EARTH_RADIUS = 6371008.8  # mean radius in meters
 _BSSID = re.compile(r'^([0-9a-f]{2}:){5}[0-9a-f]{2}$')
 BUCKETS = [1, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440]
-
-
-def haversine(lat1, lon1, lat2, lon2):
-    "Return the great-circle distance in meters between two points"
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi = phi2 - phi1
-    dlambda = math.radians(lon2 - lon1)
-    a = (math.sin(dphi / 2) ** 2
-        + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2)
-    return 2 * EARTH_RADIUS * math.asin(min(1, math.sqrt(a)))
 
 
 def normalize_bssid(value):

@@ -16,15 +16,16 @@ from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import ApiError, KioskEventOver
 from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
-    BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COUPON, DATE, DATETIME,
-    EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, MY_RATING, PASSWORD, PHONE,
-    POINTS_LINE, RATING, RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE,
-    SMS_PURPOSE, SMS_SENT, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID,
-    WAITLIST_ENTRY, array, id_, integer, nullable, number, obj, page, string)
+    BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COORD_TYPE, COUPON, DATE,
+    DATETIME, DOOR_CHECKIN_BODY, EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID,
+    MEMBER, MY_RATING, PASSWORD, PHONE, POINTS_LINE, RATING, RATING_BODY,
+    REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT, STAFF_BOOKING,
+    SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY, array, id_,
+    integer, nullable, number, obj, page, string)
 from .serializers import (
     booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
     member_json, points_line_json, rating_json, reward_json, service_json,
-    slot_json, waitlist_entry_json)
+    slot_json, staff_booking_json, waitlist_entry_json)
 from .sms import code_ttl, resend_interval
 from .validation import invalid
 
@@ -236,20 +237,28 @@ def service_slots(request):
                 "of the price with (taken when the booking is confirmed)"),
             'coupon': nullable(string(1, 64, description="the code of a "
                     "coupon of the member (me/coupons)")),
+            'lat': number(-90, 90, description="the position of the "
+                "address (with lon), e.g. from the map picker"),
+            'lon': number(-180, 180),
+            'coord_type': COORD_TYPE,
             }, required=['service_id', 'start']),
     response=obj({'booking': BOOKING}, required=['booking']),
     errors=[(409, 'slot_full'), (409, 'booking_overlap'),
         (422, 'slot_unavailable'), (422, 'points_limit'),
         (422, 'insufficient_points'), (422, 'invalid_coupon'),
-        (422, 'booking_suspended'), (404, 'not_found')])
+        (422, 'booking_suspended'), (422, 'invalid_coord_type'),
+        (404, 'not_found')])
 def create_booking(request):
     Booking = request.pool.get('booking.booking')
     body = request.body
+    position = None
+    if body.keys() & {'lat', 'lon', 'coord_type'}:
+        position = (body.get('lat'), body.get('lon'), body.get('coord_type'))
     booking = Booking.create_booking(
         request.member, body['service_id'], parse_datetime(body['start']),
         resource=body.get('resource_id'), address=body.get('address'),
         note=body.get('note'), points=body.get('points', 0),
-        coupon=body.get('coupon'))
+        coupon=body.get('coupon'), position=position)
     return {'booking': booking_json(booking)}
 
 
@@ -364,6 +373,8 @@ def leave_waitlist(request):
     Waitlist = request.pool.get('booking.waitlist')
     Waitlist.leave(request.path['entry_id'], member=request.member)
     return None
+
+
 # Ratings of bookings
 
 @api_route('POST', 'bookings/{booking_id}/rating', "Rate a done booking",
@@ -435,6 +446,65 @@ def service_ratings(request):
         'average': float(average) if average is not None else None,
         'count': count,
         }
+
+
+# The technician at the customer's door
+
+@api_route('GET', 'staff/bookings', "The technician's bookings of a day",
+    auth='organizer', tags=['staff', 'booking'],
+    description="With the staff token (auth/staff) of the user of a "
+    "resource (or of its employee), or the token of a member linked to "
+    "that user: the bookings the user delivers on the local date (default "
+    "today in the time zone of the user's resource), earliest first. The "
+    "customer is shown by the masked display name only, with the address "
+    "to go to and its position.",
+    query=obj({'date': DATE}),
+    response=obj({'date': DATE, 'items': array(STAFF_BOOKING),
+            'total': integer()}, required=['date', 'items', 'total']))
+def staff_bookings(request):
+    Booking = request.pool.get('booking.booking')
+    date, bookings = Booking.staff_bookings(request.query.get('date'))
+    return {'date': date.isoformat(),
+        'items': [staff_booking_json(b) for b in bookings],
+        'total': len(bookings)}
+
+
+@api_route('POST', 'staff/bookings/{booking_id}/checkin',
+    "Check in at the customer's door", auth='organizer',
+    tags=['staff', 'booking'],
+    description="The technician of the booking sends the position of the "
+    "device: within the door radius of the service (plus the accuracy, up "
+    "to the radius) the confirmed booking is in progress. Out of it the "
+    "service refuses (out_of_range, with the distance and the radius) or "
+    "accepts it flagged for review (door.flagged, door.flag_reason); a "
+    "booking whose address has no position is accepted flagged "
+    "no_position. Another technician's booking is not found.",
+    body=DOOR_CHECKIN_BODY,
+    response=obj({'booking': STAFF_BOOKING}, required=['booking']),
+    errors=[(404, 'not_found'), (422, 'out_of_range'),
+        (422, 'invalid_state'), (422, 'too_early'),
+        (422, 'invalid_coord_type')])
+def staff_booking_checkin(request):
+    Booking = request.pool.get('booking.booking')
+    body = request.body
+    booking = Booking.door_check_in(request.path['booking_id'],
+        body['lat'], body['lon'], accuracy=body.get('accuracy_m'),
+        coord_type=body.get('coord_type'))
+    return {'booking': staff_booking_json(booking)}
+
+
+@api_route('POST', 'staff/bookings/{booking_id}/checkout',
+    "Check out: the booking is done", auth='organizer',
+    tags=['staff', 'booking'],
+    description="The booking checked in at the door is done (the points "
+    "of the member are posted) with its real duration_min from the door "
+    "check-in.",
+    response=obj({'booking': STAFF_BOOKING}, required=['booking']),
+    errors=[(404, 'not_found'), (422, 'invalid_state'), (422, 'too_early')])
+def staff_booking_checkout(request):
+    Booking = request.pool.get('booking.booking')
+    booking = Booking.door_check_out(request.path['booking_id'])
+    return {'booking': staff_booking_json(booking)}
 
 
 # Rewards

@@ -196,6 +196,15 @@ BOOKING = obj({
                     'points', 'points_amount', 'due', 'currency'],
                 description="list price, less the tier discount, the "
                 "coupon and the points: the amount due")),
+        'position': nullable(obj({
+                    'lat': number(), 'lon': number(),
+                    'coord_type': string(enum=['wgs84', 'gcj02']),
+                    }, required=['lat', 'lon', 'coord_type'],
+                description="the position of the address")),
+        'checked_in_at': nullable(DATETIME),
+        'checked_out_at': nullable(DATETIME),
+        'duration_min': nullable(integer(description="the real duration, "
+                "from the technician's door check-in to the check-out")),
         }, required=['id', 'state', 'service', 'start', 'end', 'price',
         'discount', 'final_price', 'currency'])
 WAITLIST_ENTRY = obj({
@@ -339,3 +348,29 @@ MY_RATING = obj(dict(RATING['properties'], **{
             'editable': boolean(),
             }), required=RATING['required'] + [
         'booking_id', 'service', 'hidden', 'edit_deadline', 'editable'])
+# The technician at the customer's door (staff/bookings)
+COORD_TYPE = string(1, 16, description="the coordinate system of the "
+    "position: wgs84 (wx.getLocation, the default) or gcj02 (the map "
+    "picker wx.chooseLocation); another is refused with "
+    "invalid_coord_type")
+STAFF_BOOKING = obj(dict(BOOKING['properties'], **{
+            'customer': obj({'display_name': string(description="masked, "
+                        "never a phone")}, required=['display_name']),
+            'door': obj({
+                    'flagged': boolean(description="accepted out of the "
+                        "radius or without a position of the address: for "
+                        "review"),
+                    'flag_reason': nullable(string(
+                            enum=['out_of_range', 'no_position'])),
+                    'distance_m': nullable(integer()),
+                    'radius_m': integer(),
+                    'accuracy_m': nullable(integer()),
+                    }, required=['flagged', 'flag_reason', 'distance_m',
+                    'radius_m']),
+            }), required=BOOKING['required'] + ['customer', 'door', 'address'])
+DOOR_CHECKIN_BODY = obj({
+        'lat': number(-90, 90),
+        'lon': number(-180, 180),
+        'accuracy_m': number(0, 100000),
+        'coord_type': COORD_TYPE,
+        }, required=['lat', 'lon'])

@@ -134,6 +134,15 @@ def booking_json(booking):
         'coupon_amount': money(booking.coupon_amount),
         'amount_due': money(booking.amount_due),
         'price_breakdown': price_breakdown_json(booking),
+        'position': {
+            'lat': booking.latitude, 'lon': booking.longitude,
+            'coord_type': booking.coord_type,
+            } if booking.position else None,
+        'checked_in_at': isoformat(
+            booking.door_checkin, booking.service.tzinfo),
+        'checked_out_at': isoformat(
+            booking.door_checkout, booking.service.tzinfo),
+        'duration_min': booking.duration_min,
         }
 
 
@@ -264,4 +273,16 @@ def rating_json(values):
     for name in ['date', 'edit_deadline']:
         if name in values:
             result[name] = isoformat(values[name], values[name].tzinfo)
+    return result
+
+
+def staff_booking_json(booking):
+    """A booking for its technician: the customer by the masked display
+    name only, the address and the door check-in"""
+    values = booking.staff_values()
+    result = booking_json(booking)
+    # The member's coupon code is not the technician's business
+    result.pop('coupon')
+    result['customer'] = {'display_name': values.pop('customer')}
+    result['door'] = values
     return result

@@ -132,3 +132,21 @@ class RatingEditWindowError(BookingError):
 class RatingValueError(BookingError):
     "Stars out of 1 to 5, a comment too long or an unknown tag"
     error_code = 'invalid_request'
+
+
+# The technician at the door
+
+class DoorOutOfRangeError(BookingError):
+    """A door check-in out of the radius of the address, refused by the
+    policy of the service"""
+    error_code = 'out_of_range'
+
+
+class InvalidCoordTypeError(BookingError):
+    "A position in a coordinate system other than wgs84 and gcj02"
+    error_code = 'invalid_coord_type'
+
+
+class InvalidPositionError(BookingError):
+    "A position missing, not a number or out of range"
+    error_code = 'invalid_request'

@@ -206,6 +206,7 @@ def load(pool, rng, company):
     _load_spending(pool, rng, services, members, now)
     _load_waitlist(pool, rng, members, now)
     _load_ratings(pool, rng, booked)
+    _load_door(pool, rng, services, members, company, now)
 
 
 def _load_assignment(pool, services, resources):
@@ -391,6 +392,8 @@ def _load_waitlist(pool, rng, members, now):
             except BookingError:
                 continue
             break
+
+
 RATING_COMMENTS = [
     # stars, comment, tags
     (5, "师傅很准时，打扫得非常干净！", ['punctual', 'tidy']),
@@ -428,3 +431,108 @@ def _load_ratings(pool, rng, bookings):
     if hidden:
         Rating.write(hidden, {'hide_reason': "评论中含有电话号码"})
         Rating.hide(hidden)
+
+
+# The technician at the customer's door: login and password of the demo
+# technician (staff token: POST auth/staff), the places of the visits
+# (GCJ-02, picked on the map) and their addresses
+TECHNICIAN_LOGIN = 'technician'
+TECHNICIAN_PASSWORD = 'Technician-2026'
+VISITS = [
+    ((31.2304, 121.4737), "上海市黄浦区人民大道 120 号 3 楼"),
+    ((31.2243, 121.4460), "上海市静安区南京西路 1266 号 12 楼"),
+    ((31.1955, 121.4370), "上海市徐汇区漕溪北路 88 号 5 楼"),
+    ((31.2397, 121.4998), "上海市浦东新区陆家嘴环路 1000 号 20 楼"),
+    ]
+
+
+def _load_door(pool, rng, services, members, company, now):
+    """A technician who logs in to the mini-program with a staff token:
+    bookings with the position of their address, one visit done with the
+    door check-in and the real duration, one flagged for review (checked
+    in 600 m away) and today's visits to come"""
+    from trytond.modules.service_booking.exceptions import BookingError
+    from trytond.modules.suite import geo
+    from trytond.transaction import Transaction
+
+    Booking = pool.get('booking.booking')
+    ModelData = pool.get('ir.model.data')
+    Resource = pool.get('booking.resource')
+    Service = pool.get('booking.service')
+    User = pool.get('res.user')
+
+    if not members:
+        return
+    user, = User.create([{
+                'login': TECHNICIAN_LOGIN, 'name': "赵师傅",
+                'password': TECHNICIAN_PASSWORD,
+                'groups': [('add', [ModelData.get_id(
+                                'service_booking', 'group_booking_staff')])],
+                'companies': [('add', [company.id])],
+                'company': company.id,
+                }])
+    resource, = Resource.create([{
+                'name': "赵师傅", 'kind': 'user', 'user': user.id,
+                'color': '#5c3566',
+                'hours': [('create', [{
+                                'weekday': str(d), 'start_time': dt.time(8),
+                                'end_time': dt.time(20)}
+                            for d in range(7)])],
+                }])
+    clean, repair = services['CLEAN'], services['REPAIR']
+    Service.write([clean, repair], {
+            'booking_resources': [('add', [resource.id])],
+            'door_radius': 200,
+            })
+    Service.write([repair], {'door_policy': 'refuse'})
+
+    def book(service, start, visit, member):
+        (lat, lon), address = visit
+        try:
+            with Transaction().set_context(
+                    _clock_now=start - dt.timedelta(days=1)):
+                booking = Booking.create_booking(
+                    member, service, start, resource=resource.id,
+                    address=address, position=(lat, lon, 'gcj02'))
+                Booking.confirm([booking])
+        except BookingError:
+            return None
+        return booking
+
+    today = clean.local_date(now)
+    yesterday = today - dt.timedelta(days=1)
+
+    def slots(service, date, after=None):
+        "The starts of the free slots of the technician on date"
+        start, end = service.day_bounds(date)
+        return [s['start'] for s in service.compute_slots(
+                [resource], start, end)
+            if after is None or s['start'] > after]
+
+    visits = list(VISITS)
+    rng.shuffle(visits)
+    past = slots(clean, yesterday)
+    done = flagged = None
+    if len(past) >= 2:
+        done = book(clean, past[0], visits[0], rng.choice(members))
+        flagged = book(clean, past[-1], visits[1], rng.choice(members))
+    with Transaction().set_user(user.id):
+        for booking, away in [(done, 0), (flagged, 600)]:
+            if not booking:
+                continue
+            lat, lon = geo.gcj02_to_wgs84(booking.latitude, booking.longitude)
+            lat += away / (geo.EARTH_RADIUS * 3.141592653589793 / 180)
+            with Transaction().set_context(_clock_now=booking.start
+                    - dt.timedelta(minutes=rng.randint(0, 20))):
+                Booking.door_check_in(booking.id, lat, lon,
+                    accuracy=rng.randint(5, 30), coord_type='wgs84')
+            with Transaction().set_context(_clock_now=booking.end
+                    + dt.timedelta(minutes=rng.randint(-10, 25))):
+                Booking.door_check_out(booking.id)
+    # Today's visits to come (and tomorrow's)
+    coming = [(repair, start) for start in slots(
+            repair, today, after=now + dt.timedelta(hours=4))][:1]
+    coming += [(clean, start) for start in slots(
+            clean, today + dt.timedelta(days=1))][:2]
+    for (service, start), visit in zip(coming, visits[2:] + visits[:1]):
+        book(service, start, visit, rng.choice(members))

@@ -9,14 +9,14 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import (
     AccessButtonError, AccessError, SQLConstraintError)
 from trytond.modules.checkin import token
-from trytond.modules.checkin.event import (
-    haversine, normalize_bssid, parse_bssids)
+from trytond.modules.checkin.event import normalize_bssid, parse_bssids
 from trytond.modules.checkin.exceptions import (
     CheckInError, InvalidTokenError, QRExpiredError)
 from trytond.modules.checkin.tag import normalize_tag
 from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import create_member
 from trytond.modules.suite import clock
+from trytond.modules.suite.geo import haversine
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction

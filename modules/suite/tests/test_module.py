@@ -6,7 +6,7 @@ from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 from trytond import backend
-from trytond.modules.suite import clock, tools
+from trytond.modules.suite import clock, geo, tools
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -86,6 +86,53 @@ class SuiteTestCase(ModuleTestCase):
             self.assertEqual(clock.today(ZoneInfo('Asia/Shanghai')),
                 dt.date(2030, 1, 2))
         self.assertNotEqual(clock.now(), moment)
+
+    def test_gcj02_reference_points(self):
+        "WGS-84 to GCJ-02 gives the published reference points"
+        # (WGS-84 lat, lon, GCJ-02 lat, lon): the tests of the eviltransform
+        # and coordtransform projects (Shanghai, Shenzhen, two in Beijing)
+        for wlat, wlon, glat, glon in [
+                (31.1774276, 121.5272106, 31.17530398364597, 121.531541859215),
+                (22.543847, 113.912316, 22.540796131694766, 113.9171764808363),
+                (39.911954, 116.377817, 39.91334545536069, 116.38404722455657),
+                (39.915, 116.404, 39.91640428150164, 116.41024449916938),
+                ]:
+            with self.subTest(lat=wlat, lon=wlon):
+                lat, lon = geo.wgs84_to_gcj02(wlat, wlon)
+                self.assertAlmostEqual(lat, glat, places=9)
+                self.assertAlmostEqual(lon, glon, places=9)
+                back = geo.gcj02_to_wgs84(glat, glon)
+                self.assertLess(geo.haversine(wlat, wlon, *back), 0.01)
+                self.assertAlmostEqual(
+                    geo.distance((glat, glon, 'gcj02'), (wlat, wlon, None)),
+                    0, delta=0.01)
+
+    def test_gcj02_out_of_china(self):
+        "Out of China GCJ-02 is WGS-84"
+        for lat, lon in [(48.8584, 2.2945), (40.6892, -74.0445), (-33.8568,
+                    151.2153), (0, 0)]:
+            with self.subTest(lat=lat, lon=lon):
+                self.assertEqual(geo.wgs84_to_gcj02(lat, lon), (lat, lon))
+                self.assertEqual(geo.gcj02_to_wgs84(lat, lon), (lat, lon))
+
+    def test_to_wgs84(self):
+        "to_wgs84 takes wgs84 (the default) and gcj02 only"
+        self.assertEqual(geo.to_wgs84(31.2, 121.4), (31.2, 121.4))
+        self.assertEqual(geo.to_wgs84(31.2, 121.4, 'wgs84'), (31.2, 121.4))
+        lat, lon = geo.to_wgs84(31.2, 121.4, 'gcj02')
+        # About 500 m in Shanghai
+        self.assertTrue(300 < geo.haversine(31.2, 121.4, lat, lon) < 700)
+        for coord_type in ['bd09', 'WGS84', '']:
+            if coord_type:
+                with self.subTest(coord_type=coord_type), \
+                        self.assertRaises(ValueError):
+                    geo.to_wgs84(31.2, 121.4, coord_type)
+
+    def test_haversine(self):
+        "The great-circle distance"
+        self.assertEqual(geo.haversine(31.23, 121.47, 31.23, 121.47), 0)
+        self.assertAlmostEqual(
+            geo.haversine(0, 0, 1, 0), 111195.08, delta=0.01)
 
 
 del ModuleTestCase
