@@ -284,16 +284,25 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
         with self.booking_setup() as s:
             booking = Booking.create_booking(
                 s.member, s.service, utc(dt.datetime(2026, 6, 2, 9)),
-                address="1 Nanjing Road", note="Code 1234 at the gate")
+                address="1 Nanjing Road", note="Code 1234 at the gate",
+                position=(31.2304, 121.4737, 'gcj02'))
+            Booking.write([booking], {
+                    'door_latitude': 31.2305, 'door_longitude': 121.4736})
             other = create_member("Bob")
             kept = Booking.create_booking(
                 other, s.service, utc(dt.datetime(2026, 6, 2, 14)),
-                address="2 Huaihai Road")
+                address="2 Huaihai Road", position=(31.22, 121.46))
             Member.erase_personal_data([s.member])
             booking = Booking(booking.id)
-            self.assertEqual((booking.address, booking.note), (None, None))
+            self.assertEqual(
+                (booking.address, booking.note, booking.latitude,
+                    booking.longitude, booking.door_latitude,
+                    booking.door_longitude), (None,) * 6)
             self.assertEqual(booking.final_price, Decimal('100'))
-            self.assertEqual(Booking(kept.id).address, "2 Huaihai Road")
+            kept = Booking(kept.id)
+            self.assertEqual(
+                (kept.address, kept.latitude, kept.longitude),
+                ("2 Huaihai Road", 31.22, 121.46))
 
     @with_transaction()
     def test_slots_buffer(self):

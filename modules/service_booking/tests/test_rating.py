@@ -123,6 +123,25 @@ class RatingTestCase(unittest.TestCase):
                 (3, Decimal('4.33')))
 
     @with_transaction()
+    def test_erase_member(self):
+        "Erasing a member keeps the stars of the ratings, not the comments"
+        pool = Pool()
+        Member = pool.get('member.member')
+        Rating = pool.get('booking.rating')
+        Service = pool.get('booking.service')
+        with self.setup() as (_, service, _, (alice, bob), bookings):
+            self.finish(bookings)
+            rating = Rating.rate(bookings[0].id, 5, comment="Call me back",
+                member=alice.id)
+            kept = Rating.rate(bookings[2].id, 3, comment="Fine",
+                member=bob.id)
+            Member.erase_personal_data([alice])
+            rating, kept = Rating.browse([rating, kept])
+            self.assertEqual((rating.stars, rating.comment), (5, None))
+            self.assertEqual(kept.comment, "Fine")
+            self.assertEqual(Service(service.id).rating_count, 2)
+
+    @with_transaction()
     def test_rate_refused(self):
         "Rating twice, before done, bad values: refused, nothing changed"
         pool = Pool()
