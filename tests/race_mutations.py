@@ -128,12 +128,12 @@ MUTATIONS = [
                 "                members.add(booking.member.id)\n",
                 "                pass\n"),
             (BOOKING_PY,
-                "                [r.id for r in service.available_resources("
+                "            [r.id for r in service.available_resources("
                 "resource)],\n"
-                "                [member.id])\n",
-                "                [r.id for r in service.available_resources("
+                "            [member.id])\n",
+                "            [r.id for r in service.available_resources("
                 "resource)],\n"
-                "                [])\n"),
+                "            [])\n"),
             ],
         [SPEND + 'test_race_to_spend_on_bookings']),
     ("reward stock: unconditional update", [

@@ -678,6 +678,33 @@ class Booking(Workflow, ModelSQL, ModelView):
                     [table.id], [table.id],
                     where=in_(table.id, [r.id for r in records])))
 
+    @staticmethod
+    def request_start(start):
+        """Return the naive UTC start of a request: an aware datetime, an
+        ISO 8601 string with its offset, or a naive UTC datetime"""
+        if isinstance(start, str):
+            start = tools.parse_datetime(start)
+        return clock.to_utc(start)
+
+    @classmethod
+    def _hold_slot(cls, member_id, service, resource=None):
+        """Return the member of member_id asking for a slot of service
+        (resource optional), under the lock of the member and of the
+        resources of the slot (_lock_slot: call it first, the transaction
+        may restart with the locks taken).  Raise BookingNotFoundError
+        (not_found) for an unknown member."""
+        Member = Pool().get('member.member')
+        members = Member.search([('id', '=', member_id)])
+        if not members:
+            raise BookingNotFoundError(gettext(
+                    'service_booking.msg_member_not_found', id=member_id),
+                details={'model': 'member.member', 'id': member_id})
+        member, = members
+        cls._lock_slot(
+            [r.id for r in service.available_resources(resource)],
+            [member.id])
+        return member
+
     @classmethod
     def _book(cls, bookings):
         """Hold the slot of each draft booking and set its prices, under the
@@ -914,7 +941,6 @@ class Booking(Workflow, ModelSQL, ModelView):
         SlotFullError (slot_full), BookingOverlapError (booking_overlap) or
         BookingAccessError (forbidden)."""
         pool = Pool()
-        Member = pool.get('member.member')
         ModelAccess = pool.get('ir.model.access')
         Redemption = pool.get('member.reward.redemption')
         Service = pool.get('booking.service')
@@ -928,21 +954,9 @@ class Booking(Workflow, ModelSQL, ModelView):
         if context_member() is None:
             ModelAccess.check(cls.__name__, 'create')
         service = Service._get_service(service)
-        if isinstance(start, str):
-            start = dt.datetime.fromisoformat(start.replace('Z', '+00:00'))
-        start = clock.to_utc(start)
+        start = cls.request_start(start)
         with without_check_access():
-            members = Member.search([('id', '=', member_id)])
-            if not members:
-                raise BookingNotFoundError(gettext(
-                        'service_booking.msg_member_not_found',
-                        id=member_id),
-                    details={'model': 'member.member', 'id': member_id})
-            member, = members
-            # Lock first: the transaction may restart with the locks taken
-            cls._lock_slot(
-                [r.id for r in service.available_resources(resource)],
-                [member.id])
+            member = cls._hold_slot(member_id, service, resource)
             # Refuse before writing anything
             service.check_slot(start, member=member, resource=resource)
             if coupon is not None:

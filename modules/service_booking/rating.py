@@ -448,8 +448,11 @@ def average(total, count):
         Decimal('0.01'), rounding=ROUND_HALF_UP)
 
 
-class Service(metaclass=PoolMeta):
-    __name__ = 'booking.service'
+class RatedMixin:
+    """The count and average of the ratings of a record whose field of
+    booking.rating is _rating_field"""
+    __slots__ = ()
+    _rating_field = None
 
     rating_count = fields.Function(
         fields.Integer("Ratings", help="The number of ratings."),
@@ -461,10 +464,15 @@ class Service(metaclass=PoolMeta):
         'get_rating_aggregate')
 
     @classmethod
-    def get_rating_aggregate(cls, services, names):
+    def get_rating_aggregate(cls, records, names):
         pool = Pool()
         Rating = pool.get('booking.rating')
-        return Rating.get_aggregate_fields('service', services, names)
+        return Rating.get_aggregate_fields(cls._rating_field, records, names)
+
+
+class Service(RatedMixin, metaclass=PoolMeta):
+    __name__ = 'booking.service'
+    _rating_field = 'service'
 
     @classmethod
     def list_services(cls, member=None, offset=0, limit=None):
@@ -481,23 +489,9 @@ class Service(metaclass=PoolMeta):
         return result
 
 
-class Resource(metaclass=PoolMeta):
+class Resource(RatedMixin, metaclass=PoolMeta):
     __name__ = 'booking.resource'
-
-    rating_count = fields.Function(
-        fields.Integer("Ratings", help="The number of ratings."),
-        'get_rating_aggregate')
-    rating_average = fields.Function(
-        fields.Numeric(
-            "Average Rating", digits=(1, 2),
-            help="The average stars of the ratings."),
-        'get_rating_aggregate')
-
-    @classmethod
-    def get_rating_aggregate(cls, resources, names):
-        pool = Pool()
-        Rating = pool.get('booking.rating')
-        return Rating.get_aggregate_fields('resource', resources, names)
+    _rating_field = 'resource'
 
 
 class Booking(metaclass=PoolMeta):

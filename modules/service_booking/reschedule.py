@@ -5,8 +5,6 @@
 of its row (no moment with both slots held or none), under the rules of a
 new booking and of the cancellation window; the history keeps the old
 start and resource."""
-import datetime as dt
-
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.member.member import context_member
@@ -113,9 +111,7 @@ class Booking(metaclass=PoolMeta):
         Reschedule = pool.get('booking.reschedule')
         Waitlist = pool.get('booking.waitlist')
         booking = cls.get_booking(booking, member=member)
-        if isinstance(start, str):
-            start = dt.datetime.fromisoformat(start.replace('Z', '+00:00'))
-        start = clock.to_utc(start)
+        start = cls.request_start(start)
         with without_check_access():
             booking = cls(booking.id)
             service = booking.service

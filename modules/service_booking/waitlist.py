@@ -437,24 +437,12 @@ class Waitlist(Workflow, ModelSQL, ModelView):
         holds a booking then, BookingNotFoundError (not_found)."""
         pool = Pool()
         Booking = pool.get('booking.booking')
-        Member = pool.get('member.member')
         Service = pool.get('booking.service')
         member_id = Booking._check_member(member)
         service = Service._get_service(service)
-        if isinstance(start, str):
-            start = dt.datetime.fromisoformat(start.replace('Z', '+00:00'))
-        start = clock.to_utc(start)
+        start = Booking.request_start(start)
         with without_check_access():
-            members = Member.search([('id', '=', member_id)])
-            if not members:
-                raise BookingNotFoundError(gettext(
-                        'service_booking.msg_member_not_found',
-                        id=member_id),
-                    details={'model': 'member.member', 'id': member_id})
-            member, = members
-            Booking._lock_slot(
-                [r.id for r in service.available_resources(resource)],
-                [member.id])
+            member = Booking._hold_slot(member_id, service, resource)
             try:
                 service.check_slot(start, member=member, resource=resource)
             except SlotFullError:
