@@ -20,17 +20,14 @@ choose the same resource.
 import datetime as dt
 import json
 import os
-import select
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 import unittest
 from collections import Counter
 from decimal import Decimal
 
-from .tools import require_postgresql, run_transaction
+from .tools import (
+    require_postgresql, run_together, run_transaction, wait_for_go)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Monday 1 June 2026 08:00 in Shanghai
@@ -135,9 +132,7 @@ class AssignmentConcurrencyTestCase(unittest.TestCase):
         requests = [(m, (FIRST + dt.timedelta(hours=i)).isoformat())
             for i, m in enumerate(members)]
         slices = [requests[i::PROCESSES] for i in range(PROCESSES)]
-        env = os.environ.copy()
-        env['DB_NAME'] = self.db_name
-        workers = []
+        specs = []
         for requests_ in slices:
             spec = {
                 'company': self.data['company'],
@@ -145,51 +140,16 @@ class AssignmentConcurrencyTestCase(unittest.TestCase):
                 'now': NOW.isoformat(),
                 'requests': requests_,
                 }
-            stderr = tempfile.TemporaryFile()
-            process = subprocess.Popen(
-                [sys.executable, '-m', 'tests.test_assignment_concurrency',
-                    json.dumps(spec)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=stderr, env=env, cwd=ROOT, text=True)
-            workers.append((process, stderr))
-        try:
-            waiting = {p.stdout.fileno(): p for p, _ in workers}
-            deadline = time.monotonic() + START_TIMEOUT
-            while waiting:
-                timeout = deadline - time.monotonic()
-                self.assertGreater(timeout, 0, "workers did not start")
-                ready, _, _ = select.select(list(waiting), [], [], timeout)
-                for fd in ready:
-                    line = waiting[fd].stdout.readline()
-                    if line.strip() != 'ready':
-                        self.fail(self._worker_failure(workers, line))
-                    del waiting[fd]
-            for process, _ in workers:
-                process.stdin.write('go\n')
-                process.stdin.flush()
-            results = []
-            for process, _ in workers:
-                out, _ = process.communicate(timeout=REQUEST_TIMEOUT)
-                if process.returncode:
-                    self.fail(self._worker_failure(workers, out))
-                results.extend(json.loads(out.strip().splitlines()[-1]))
-        finally:
-            for process, stderr in workers:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-                stderr.close()
+            specs.append(spec)
+        results = []
+        for output in run_together(
+                self, 'tests.test_assignment_concurrency', specs,
+                self.db_name, START_TIMEOUT, REQUEST_TIMEOUT):
+            results.extend(output)
         self.assertEqual(len(results), len(members))
         self.assertEqual(
             {r['result'] for r in results}, {'booked'}, results)
         return results
-
-    def _worker_failure(self, workers, output):
-        errors = []
-        for _, stderr in workers:
-            stderr.seek(0)
-            errors.append(stderr.read().decode('utf-8', 'replace')[-2000:])
-        return "worker failed: %r\n%s" % (output, '\n'.join(errors))
 
     def counts(self, service):
         "Return the bookings of service per resource name"
@@ -271,9 +231,7 @@ def worker(spec):
             results[index] = {'member': member, 'result': 'error',
                 'error': repr(exception)}
 
-    print('ready', flush=True)
-    if sys.stdin.readline().strip() != 'go':
-        return 1
+    wait_for_go()
     threads = [threading.Thread(target=run, args=(i, m, s))
         for i, (m, s) in enumerate(spec['requests'])]
     for thread in threads:

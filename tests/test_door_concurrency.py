@@ -24,16 +24,13 @@ counts those late conflicts."""
 import datetime as dt
 import json
 import os
-import select
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 import unittest
 from decimal import Decimal
 
-from .tools import require_postgresql, run_transaction
+from .tools import (
+    require_postgresql, run_together, run_transaction, wait_for_go)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The booking: Tuesday 2 June 2026 10:00 in Shanghai, at People's Square
@@ -135,9 +132,7 @@ class DoorConcurrencyTestCase(unittest.TestCase):
         """Start the worker processes; all send action (checkin, checkout)
         for the booking at once.  Return the results and the conflicts
         counted by the workers."""
-        env = os.environ.copy()
-        env['DB_NAME'] = self.db_name
-        workers = []
+        specs = []
         for _ in range(PROCESSES):
             spec = {
                 'user': self.data['user'],
@@ -146,52 +141,16 @@ class DoorConcurrencyTestCase(unittest.TestCase):
                 'now': now.isoformat(),
                 'requests': THREADS,
                 }
-            stderr = tempfile.TemporaryFile()
-            process = subprocess.Popen(
-                [sys.executable, '-m', 'tests.test_door_concurrency',
-                    json.dumps(spec)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=stderr, env=env, cwd=ROOT, text=True)
-            workers.append((process, stderr))
-        try:
-            waiting = {p.stdout.fileno(): p for p, _ in workers}
-            deadline = time.monotonic() + START_TIMEOUT
-            while waiting:
-                timeout = deadline - time.monotonic()
-                self.assertGreater(timeout, 0, "workers did not start")
-                ready, _, _ = select.select(list(waiting), [], [], timeout)
-                for fd in ready:
-                    line = waiting[fd].stdout.readline()
-                    if line.strip() != 'ready':
-                        self.fail(self._worker_failure(workers, line))
-                    del waiting[fd]
-            for process, _ in workers:
-                process.stdin.write('go\n')
-                process.stdin.flush()
-            results, stats = [], {}
-            for process, _ in workers:
-                out, _ = process.communicate(timeout=REQUEST_TIMEOUT)
-                if process.returncode:
-                    self.fail(self._worker_failure(workers, out))
-                output = json.loads(out.strip().splitlines()[-1])
-                results.extend(output['results'])
-                for name, value in output['stats'].items():
-                    stats[name] = stats.get(name, 0) + value
-        finally:
-            for process, stderr in workers:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-                stderr.close()
+            specs.append(spec)
+        results, stats = [], {}
+        for output in run_together(
+                self, 'tests.test_door_concurrency', specs,
+                self.db_name, START_TIMEOUT, REQUEST_TIMEOUT):
+            results.extend(output['results'])
+            for name, value in output['stats'].items():
+                stats[name] = stats.get(name, 0) + value
         self.assertNotIn('error', results, results)
         return results, stats
-
-    def _worker_failure(self, workers, output):
-        errors = []
-        for _, stderr in workers:
-            stderr.seek(0)
-            errors.append(stderr.read().decode('utf-8', 'replace')[-2000:])
-        return "worker failed: %r\n%s" % (output, '\n'.join(errors))
 
     def read(self):
         "Return the state of the booking, its check-in time and postings"
@@ -266,9 +225,7 @@ def worker(spec):
             results[index] = 'error'
             sys.stderr.write(repr(exception) + '\n')
 
-    print('ready', flush=True)
-    if sys.stdin.readline().strip() != 'go':
-        return 1
+    wait_for_go()
     threads = [threading.Thread(target=run, args=(i,))
         for i in range(spec['requests'])]
     for thread in threads:

@@ -28,16 +28,13 @@ catches (tests/race_mutations.py):
 import datetime as dt
 import json
 import os
-import select
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 import unittest
 from decimal import Decimal
 
-from .tools import require_postgresql, run_transaction
+from .tools import (
+    require_postgresql, run_together, run_transaction, wait_for_go)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Monday 1 June 2026 08:00 in Shanghai
@@ -156,58 +153,21 @@ class SpendConcurrencyTestCase(unittest.TestCase):
         """Send the requests (dictionaries of worker.send) from one process
         per slice at the same time; return their results"""
         slices = [requests[i::PROCESSES] for i in range(PROCESSES)]
-        env = os.environ.copy()
-        env['DB_NAME'] = self.db_name
-        workers = []
+        specs = []
         for slice_ in slices:
             spec = {
                 'company': self.data['company'],
                 'now': NOW.isoformat(),
                 'requests': slice_,
                 }
-            stderr = tempfile.TemporaryFile()
-            process = subprocess.Popen(
-                [sys.executable, '-m', 'tests.test_spend_concurrency',
-                    json.dumps(spec)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=stderr, env=env, cwd=ROOT, text=True)
-            workers.append((process, stderr))
-        try:
-            waiting = {p.stdout.fileno(): p for p, _ in workers}
-            deadline = time.monotonic() + START_TIMEOUT
-            while waiting:
-                timeout = deadline - time.monotonic()
-                self.assertGreater(timeout, 0, "workers did not start")
-                ready, _, _ = select.select(list(waiting), [], [], timeout)
-                for fd in ready:
-                    line = waiting[fd].stdout.readline()
-                    if line.strip() != 'ready':
-                        self.fail(self._worker_failure(workers, line))
-                    del waiting[fd]
-            for process, _ in workers:
-                process.stdin.write('go\n')
-                process.stdin.flush()
-            results = []
-            for process, _ in workers:
-                out, _ = process.communicate(timeout=REQUEST_TIMEOUT)
-                if process.returncode:
-                    self.fail(self._worker_failure(workers, out))
-                results.extend(json.loads(out.strip().splitlines()[-1]))
-        finally:
-            for process, stderr in workers:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-                stderr.close()
+            specs.append(spec)
+        results = []
+        for output in run_together(
+                self, 'tests.test_spend_concurrency', specs,
+                self.db_name, START_TIMEOUT, REQUEST_TIMEOUT):
+            results.extend(output)
         self.assertNotIn('error', [r['result'] for r in results], results)
         return results
-
-    def _worker_failure(self, workers, output):
-        errors = []
-        for _, stderr in workers:
-            stderr.seek(0)
-            errors.append(stderr.read().decode('utf-8', 'replace')[-2000:])
-        return "worker failed: %r\n%s" % (output, '\n'.join(errors))
 
     def member_state(self, member_id):
         """Return the balance, the points promised and the ledger sum of the
@@ -352,9 +312,7 @@ def worker(spec):
         except Exception as exception:
             results[index] = {'result': 'error', 'error': repr(exception)}
 
-    print('ready', flush=True)
-    if sys.stdin.readline().strip() != 'go':
-        return 1
+    wait_for_go()
     threads = [threading.Thread(target=run, args=(i, r))
         for i, r in enumerate(spec['requests'])]
     for thread in threads:

@@ -148,6 +148,72 @@ def activate_suite(lang='en'):
         sorted(missing))
 
 
+def run_together(testcase, module, specs, database, start_timeout=120,
+        timeout=600):
+    """Run `python -m module <spec as JSON>` once per spec on database, all
+    let go at the same instant: each worker sets itself up, then calls
+    wait_for_go().  Return the last line of the output of each worker,
+    parsed as JSON, in the order of specs.  A worker that fails, or that is
+    not ready within start_timeout seconds, fails testcase with the end of
+    the errors of every worker."""
+    import json
+    import select
+    import subprocess
+    import tempfile
+
+    env = dict(os.environ, DB_NAME=database)
+    workers = []
+
+    def failure(output):
+        errors = []
+        for _, stderr in workers:
+            stderr.seek(0)
+            errors.append(stderr.read().decode('utf-8', 'replace')[-2000:])
+        return "worker failed: %r\n%s" % (output, '\n'.join(errors))
+    try:
+        for spec in specs:
+            stderr = tempfile.TemporaryFile()
+            workers.append((subprocess.Popen(
+                        [sys.executable, '-m', module, json.dumps(spec)],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=stderr, env=env, cwd=ROOT, text=True),
+                    stderr))
+        waiting = {p.stdout.fileno(): p for p, _ in workers}
+        deadline = time.monotonic() + start_timeout
+        while waiting:
+            left = deadline - time.monotonic()
+            testcase.assertGreater(left, 0, "workers did not start")
+            ready, _, _ = select.select(list(waiting), [], [], left)
+            for fd in ready:
+                line = waiting[fd].stdout.readline()
+                if line.strip() != 'ready':
+                    testcase.fail(failure(line))
+                del waiting[fd]
+        for process, _ in workers:
+            process.stdin.write('go\n')
+            process.stdin.flush()
+        outputs = []
+        for process, _ in workers:
+            out, _ = process.communicate(timeout=timeout)
+            if process.returncode:
+                testcase.fail(failure(out))
+            outputs.append(json.loads(out.strip().splitlines()[-1]))
+        return outputs
+    finally:
+        for process, stderr in workers:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            stderr.close()
+
+
+def wait_for_go():
+    "In a worker of run_together: tell it ready, wait until all are let go"
+    print('ready', flush=True)
+    if sys.stdin.readline().strip() != 'go':
+        sys.exit("not let go")
+
+
 def worker_command(script, *args):
     "The command that runs a worker script of tests/ in a new process"
     return [sys.executable, os.path.join(ROOT, 'tests', script)] + [
