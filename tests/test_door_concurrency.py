@@ -32,7 +32,6 @@ from decimal import Decimal
 from .tools import (
     require_postgresql, run_together, run_transaction, wait_for_go)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The booking: Tuesday 2 June 2026 10:00 in Shanghai, at People's Square
 SLOT = dt.datetime(2026, 6, 2, 2, 0)
 BOOKED = dt.datetime(2026, 6, 1, 0, 0)

@@ -32,7 +32,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from .tools import (
     require_postgresql, run_together, run_transaction, wait_for_go)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The clock of the race: Monday 1 June 2026 20:00 in Shanghai, after the
 # bookings
 NOW = dt.datetime(2026, 6, 1, 12, 0)

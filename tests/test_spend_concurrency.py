@@ -36,7 +36,6 @@ from decimal import Decimal
 from .tools import (
     require_postgresql, run_together, run_transaction, wait_for_go)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Monday 1 June 2026 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
 # The first slot: Tuesday 2 June 2026 08:00 in Shanghai
