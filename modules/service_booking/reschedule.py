@@ -54,6 +54,40 @@ class Booking(metaclass=PoolMeta):
         default.setdefault('reschedules', None)
         return super().copy(bookings, default=default)
 
+    @classmethod
+    def write(cls, *args):
+        """A new start of pending or confirmed bookings (what the calendar
+        writes when staff drag a booking, with its end) moves them through
+        reschedule_booking and its rules, one by one; the other values are
+        written as usual"""
+        if Transaction().context.get('_booking_reschedule'):
+            return super().write(*args)
+        actions = iter(args)
+        args, moves = [], []
+        for bookings, values in zip(actions, actions):
+            movable = [b for b in bookings
+                if b.state in RESCHEDULABLE_STATES]
+            if values.get('start') is None or not movable:
+                args.extend((bookings, values))
+                continue
+            others = [b for b in bookings if b not in movable]
+            if others:
+                args.extend((others, values))
+            values = values.copy()
+            start = values.pop('start')
+            values.pop('end', None)
+            resource = values.pop('resource', None)
+            if values:
+                args.extend((movable, values))
+            moves.extend((b, start, resource) for b in movable)
+        if args:
+            super().write(*args)
+        for booking, start, resource in moves:
+            if (booking.start != start
+                    or (resource is not None
+                        and resource != booking.resource.id)):
+                cls.reschedule_booking(booking.id, start, resource=resource)
+
     def get_waitlist(self, name):
         pool = Pool()
         Waitlist = pool.get('booking.waitlist')

@@ -81,6 +81,30 @@ class WaitlistTestCase(TestCase):
             self.assertFalse(reschedule.by_member)
 
     @with_transaction()
+    def test_reschedule_from_calendar(self):
+        "A start written by the calendar moves a booking with the rules"
+        pool = Pool()
+        Booking = pool.get('booking.booking')
+        with clock(NOW), self.setup(slot_interval=30 * M):
+            alice, bob = create_member("Alice"), create_member("Bob")
+            start = utc(dt.datetime(2026, 6, 2, 9))
+            booking = Booking.create_booking(alice, self.service, start)
+            other = Booking.create_booking(bob, self.service, start + 6 * H)
+            # As the calendar writes a booking dragged to 12:00
+            Booking.write([booking], {
+                    'start': start + 3 * H, 'end': start + 5 * H})
+            booking = Booking(booking.id)
+            self.assertEqual(
+                (booking.start, booking.end), (start + 3 * H, start + 5 * H))
+            reschedule, = booking.reschedules
+            self.assertEqual(reschedule.old_start, start)
+            # Into Bob's place (capacity 1): refused, nothing moved
+            with self.assertRaises(SlotFullError):
+                Booking.write([booking], {
+                        'start': other.start, 'end': other.end})
+            self.assertEqual(Booking(booking.id).start, start + 3 * H)
+
+    @with_transaction()
     def test_reminders_follow_new_time(self):
         "Reminders of the new time are due, those of the old are not again"
         pool = Pool()
