@@ -124,12 +124,17 @@ booking.booking                  ---- ---- ---- ---- ---- ---- ---- r--- rwcd rw
 # staff read the ratings of their resources, members their own
 booking.rating                   ---- ---- ---- ---- ---- ---- ---- r--- rw-- r--- rw--
 booking.resource                 ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
+# Skills: administrators keep the tags; the links to resources and services
+# have the rights of their resource or service (__access__)
+booking.resource-booking.resource.tag ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
+booking.resource.tag             ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
 # Children of the resource: a record rule hides the exceptions (leave)
 # from the self-service group
 booking.resource.exception       ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
 booking.resource.hours           ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
 booking.service                  ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
 booking.service-booking.resource ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
+booking.service-booking.resource.tag ---- ---- ---- ---- ---- ---- ---- r--- r--- r--- rwcd
 # The history of the moves of bookings: read only (written by
 # Booking.reschedule_booking)
 booking.reschedule               ---- ---- ---- ---- ---- ---- ---- ---- r--- r--- r---
@@ -174,6 +179,8 @@ BUTTONS = {
     ('booking.booking', 'no_show'): {'staff', 'badm'},
     ('booking.booking', 'cancel'): {'book', 'staff', 'badm'},
     ('booking.booking', 'reschedule_wizard'): {'book', 'staff', 'badm'},
+    # The front desk and administrators choose another technician
+    ('booking.booking', 'reassign'): {'book', 'badm'},
     ('booking.waitlist', 'cancel'): {'book', 'badm'},
     ('booking.rating', 'hide'): {'badm'},
     ('booking.rating', 'publish'): {'badm'},

@@ -88,7 +88,10 @@ def _default(value):
 # The registry of routes, published by openapi.json
 ROUTES = []
 # The same routes, to tell an unknown path (404) from a wrong method (405)
-# before Tryton's own routes answer
+# before Tryton's own routes answer: one rule per path with all its methods
+# (with a rule per method, werkzeug answers an id out of the bounds of the
+# path 405 instead of 404 for the methods after the first)
+_url_methods = {}
 _url_map = Map()
 
 
@@ -141,7 +144,10 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         ROUTES.append(route)
         url = '/<database_name>' + PREFIX + re.sub(
             r'\{(\w+)\}', r'<int(min=1, max=%d):\1>' % MAX_ID, path)
-        _url_map.add(Rule(url, endpoint=func.__name__, methods=[method]))
+        global _url_map
+        _url_methods.setdefault(url, set()).add(method)
+        _url_map = Map([Rule(u, endpoint=u, methods=sorted(m))
+                for u, m in _url_methods.items()])
 
         @app.route(url, methods=[method])
         @allow_null_origin
