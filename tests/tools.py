@@ -272,6 +272,13 @@ def use_template_cache(key=None, record=None):
     backup = test_tryton.backup_db_cache
 
     def restore_db_cache(name):
+        # The test database is dropped to be copied again: close the
+        # connections this process keeps to it (a doctest's teardown may
+        # have left them, its drop skipped on a stale list of databases)
+        from trytond import backend
+        if test_tryton.DB_NAME in backend.Database._databases.get(
+                os.getpid(), {}):
+            backend.Database(test_tryton.DB_NAME).close()
         if restore(name):
             return True
         if name not in _held_locks:
