@@ -18,7 +18,7 @@ from .exceptions import (
     BookingNotFoundError, BookingOverlapError, CancelWindowError,
     FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError,
     PointsLimitError)
-from .service import OCCUPYING_STATES
+from .service import OCCUPYING_STATES, search_slot_rec_name, slot_rec_name
 
 # The states in which the member may still cancel
 CANCELLABLE_STATES = ('draft', 'pending', 'confirmed')
@@ -371,17 +371,11 @@ class Booking(Workflow, ModelSQL, ModelView):
         return 1
 
     def get_rec_name(self, name):
-        start = ''
-        if self.start and self.service:
-            start = clock.to_local(self.start, self.service.tzinfo).strftime(
-                '%Y-%m-%d %H:%M')
-        return '%s @ %s' % (
-            self.service.rec_name if self.service else '', start)
+        return slot_rec_name(self)
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        return tools.rec_name_domain(
-            clause, 'service.rec_name', 'member.rec_name')
+        return search_slot_rec_name(clause)
 
     def compute_fields(self, field_names=None):
         values = super().compute_fields(field_names)

@@ -9,7 +9,7 @@ from sql import Literal
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
-from trytond.modules.suite import clock
+from trytond.modules.suite import clock, tools
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
@@ -533,6 +533,23 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     'service_booking.msg_service_not_found', id=service),
                 details={'model': 'booking.service', 'id': service})
         return services[0]
+
+
+def slot_rec_name(record):
+    """The name of a record of a slot (a booking, a waiting list entry):
+    its service @ its local start"""
+    start = ''
+    if record.start and record.service:
+        start = clock.to_local(record.start, record.service.tzinfo).strftime(
+            '%Y-%m-%d %H:%M')
+    return '%s @ %s' % (
+        record.service.rec_name if record.service else '', start)
+
+
+def search_slot_rec_name(clause):
+    "The domain of a search on the name of a record of a slot"
+    return tools.rec_name_domain(
+        clause, 'service.rec_name', 'member.rec_name')
 
 
 def _datetime(value):

@@ -16,7 +16,7 @@ from sql import Literal
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
-from trytond.modules.suite import clock, tools
+from trytond.modules.suite import clock
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.rpc import RPC
@@ -26,7 +26,8 @@ from .exceptions import (
     AlreadyWaitingError, BookingNotFoundError, BookingOverlapError,
     InvalidStateError, OfferExpiredError, SlotFullError, SlotNotFullError,
     SlotUnavailableError)
-from .service import OCCUPYING_STATES, _datetime
+from .service import (
+    OCCUPYING_STATES, _datetime, search_slot_rec_name, slot_rec_name)
 
 # The states of an entry that still waits for (or holds) a place
 OPEN_STATES = ('waiting', 'offered')
@@ -158,17 +159,11 @@ class Waitlist(Workflow, ModelSQL, ModelView):
         return 'waiting'
 
     def get_rec_name(self, name):
-        start = ''
-        if self.start and self.service:
-            start = clock.to_local(self.start, self.service.tzinfo).strftime(
-                '%Y-%m-%d %H:%M')
-        return '%s @ %s' % (
-            self.service.rec_name if self.service else '', start)
+        return slot_rec_name(self)
 
     @classmethod
     def search_rec_name(cls, name, clause):
-        return tools.rec_name_domain(
-            clause, 'service.rec_name', 'member.rec_name')
+        return search_slot_rec_name(clause)
 
     @classmethod
     def get_position(cls, entries, name):
