@@ -135,6 +135,19 @@ class ViewsTestCase(unittest.TestCase):
         self.assertEqual(self._duplicate_titles(), {})
 
     @with_transaction()
+    def test_list_columns_the_web_client_draws(self):
+        "No list shows a date and time as one column (sao has none)"
+        def datetimes(Model, view_id):
+            view = Model.fields_view_get(view_id=view_id, view_type='tree')
+            fields = view['fields']
+            return sorted(node.get('name')
+                for node in etree.fromstring(view['arch']).iter('field')
+                if fields[node.get('name')]['type'] in {
+                    'datetime', 'timestamp'}
+                and node.get('widget') not in {'date', 'time'})
+        self.assertEqual(self._views('tree', datetimes), {})
+
+    @with_transaction()
     def test_labels_on_the_row_of_their_field(self):
         "Every form puts each label on the row of its field"
         self.assertEqual(self._views('form', lambda Model, view_id:
