@@ -2,6 +2,7 @@
 # top level of this repository contains the full copyright notices and license
 # terms.
 import datetime as dt
+from contextlib import nullcontext
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from trytond.i18n import gettext
@@ -1016,24 +1017,36 @@ class Booking(Workflow, ModelSQL, ModelView):
     def get_booking(cls, booking, member=None):
         """Return the booking (id) of member (default: the member of the
         context) that the user may read, or raise BookingNotFoundError"""
+        return cls.member_record(
+            cls, booking, member, 'service_booking.msg_booking_not_found')
+
+    @classmethod
+    def member_record(cls, Model, record, member, not_found,
+            check_access=True):
+        """Return the record (id) of Model of member (default: the member
+        of the context; without one, the user needs the right to write
+        Model), or raise BookingNotFoundError with the message not_found"""
         pool = Pool()
         ModelAccess = pool.get('ir.model.access')
         member_id = cls._check_member(member, required=False)
         if member_id is None:
-            ModelAccess.check(cls.__name__, 'write')
+            ModelAccess.check(Model.__name__, 'write')
         try:
-            booking_id = int(booking)
+            record_id = int(record)
         except (TypeError, ValueError):
-            booking_id = None
-        domain = [('id', '=', booking_id)]
+            record_id = None
+        domain = [('id', '=', record_id)]
         if member_id is not None:
             domain.append(('member', '=', member_id))
-        bookings = cls.search(domain) if booking_id is not None else []
-        if not bookings:
-            raise BookingNotFoundError(gettext(
-                    'service_booking.msg_booking_not_found', id=booking),
-                details={'model': cls.__name__, 'id': booking})
-        return bookings[0]
+        records = []
+        if record_id is not None:
+            with (nullcontext() if check_access
+                    else without_check_access()):
+                records = Model.search(domain)
+        if not records:
+            raise BookingNotFoundError(gettext(not_found, id=record),
+                details={'model': Model.__name__, 'id': record})
+        return records[0]
 
     @classmethod
     def member_bookings(cls, member=None, limit=20, offset=0):

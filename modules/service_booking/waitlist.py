@@ -23,9 +23,8 @@ from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import (
-    AlreadyWaitingError, BookingNotFoundError, BookingOverlapError,
-    InvalidStateError, OfferExpiredError, SlotFullError, SlotNotFullError,
-    SlotUnavailableError)
+    AlreadyWaitingError, BookingOverlapError, InvalidStateError,
+    OfferExpiredError, SlotFullError, SlotNotFullError, SlotUnavailableError)
 from .service import (
     OCCUPYING_STATES, _datetime, search_slot_rec_name, slot_rec_name)
 
@@ -554,26 +553,9 @@ class Waitlist(Workflow, ModelSQL, ModelView):
     def get_entry(cls, entry, member=None):
         """Return the entry (id) of member (default: the member of the
         context), or raise BookingNotFoundError"""
-        pool = Pool()
-        Booking = pool.get('booking.booking')
-        ModelAccess = pool.get('ir.model.access')
-        member_id = Booking._check_member(member, required=False)
-        if member_id is None:
-            ModelAccess.check(cls.__name__, 'write')
-        try:
-            entry_id = int(entry)
-        except (TypeError, ValueError):
-            entry_id = None
-        domain = [('id', '=', entry_id)]
-        if member_id is not None:
-            domain.append(('member', '=', member_id))
-        with without_check_access():
-            entries = cls.search(domain) if entry_id is not None else []
-        if not entries:
-            raise BookingNotFoundError(gettext(
-                    'service_booking.msg_waitlist_not_found', id=entry),
-                details={'model': cls.__name__, 'id': entry})
-        return entries[0]
+        Booking = Pool().get('booking.booking')
+        return Booking.member_record(cls, entry, member,
+            'service_booking.msg_waitlist_not_found', check_access=False)
 
     @classmethod
     def member_entries(cls, member=None, limit=20, offset=0):
