@@ -3,8 +3,9 @@ tests/test_api_fuzz.py (test_2_schemathesis).
 
 The document is the one the running server answers at
 GET /<db>/mp/v1/openapi.json, its /{database} bound to the test database;
-the requests go to that server on 127.0.0.1.  Bounded in count (EXAMPLES)
-and in time (TIME_LIMIT in all):
+the requests go to that server on 127.0.0.1.  Bounded in count (EXAMPLES),
+the first part also in time (TIME_LIMIT less the share kept for the
+second, which is bounded in count only):
 
 1. Each operation (schemathesis' APIOperation.as_strategy, Case.call,
    Case.validate_response): EXAMPLES valid requests ("positive"
@@ -296,12 +297,12 @@ def run_schemathesis(test, schemathesis):
                 stats['unsatisfiable'].append('%s %s' % (
                         mode.value, operation.label))
 
-    # 2. Stateful: the links inferred by schemathesis
+    # 2. Stateful: the links inferred by schemathesis, bounded in count
+    # only: a scenario rejected because time ran out (it was so) makes
+    # hypothesis see the same data behave differently and fail the test
+    # (FlakyStrategyDefinition after an UnsatisfiedAssumption, CI of stop
+    # 18, on a loaded machine)
     class Workflow(schema.as_state_machine()):
-        def setup(self):
-            if time.monotonic() > deadline:
-                hypothesis.reject()
-
         def get_call_kwargs(self, case):
             return {'headers': headers_of(case.operation)}
 
@@ -312,8 +313,7 @@ def run_schemathesis(test, schemathesis):
         def validate_response(self, response, case, **kwargs):
             pass  # done by call_and_check
 
-    if time.monotonic() < deadline:
-        Workflow.run(settings=_settings(STATEFUL_SCENARIOS,
+    Workflow.run(settings=_settings(STATEFUL_SCENARIOS,
                 stateful_step_count=STATEFUL_STEPS))
 
     # 3. The methods a path does not declare: 405 with the methods it
