@@ -1,0 +1,32 @@
+// Check-in routes of API.md: events, checkins, checkins/sync,
+// checkins/daily.  The offline queue (utils/queue.js) keeps what could not
+// be sent and resends it with checkins/sync, with the same client_uuid.
+const { request } = require('../utils/request.js')
+
+function events({ limit = 20, offset = 0, from, to } = {}) {
+  return request({ path: 'events', query: { limit, offset, from, to } })
+}
+
+// item: one of qr_token, code (+ event_id), nfc_tag; lat, lon, accuracy_m,
+// bssid, client_uuid, client_time (API.md)
+function checkin(item) {
+  return request({ method: 'POST', path: 'checkins', data: item })
+}
+
+// items: at most 100, each with client_uuid and client_time
+function sync(items) {
+  return request({ method: 'POST', path: 'checkins/sync', data: { items } })
+}
+
+function daily({ client_uuid, client_time } = {}) {
+  const data = {}
+  if (client_uuid) data.client_uuid = client_uuid
+  if (client_time) data.client_time = client_time
+  return request({ method: 'POST', path: 'checkins/daily', data })
+}
+
+function mine({ limit = 20, offset = 0 } = {}) {
+  return request({ path: 'me/checkins', query: { limit, offset } })
+}
+
+module.exports = { events, checkin, sync, daily, mine, MAX_SYNC: 100 }
