@@ -466,6 +466,7 @@ class Attendance(ModelSQL, ModelView):
         return {
             'id': id_,
             'event_id': event.id,
+            'event_name': event.name,
             'member_id': getattr(member, 'id', member),
             'time': isoformat(values['time'], event.tzinfo),
             'status': values['status'],

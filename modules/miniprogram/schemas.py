@@ -289,6 +289,7 @@ ORGANIZED_EVENT = obj({
 CHECKIN = obj({
         'id': integer(),
         'event_id': integer(),
+        'event_name': string(),
         'time': DATETIME,
         'status': string(enum=['valid', 'late', 'flagged', 'rejected']),
         'method': string(),

@@ -98,6 +98,8 @@ class CheckinApiTestCase(RouteTestCase):
                 client_uuid=str(uuid.uuid4())))
         self.assertEqual(status, 201, data)
         self.assertEqual(data['checkin']['event_id'], self.event_id)
+        # The mini-program names the event on the result page
+        self.assertEqual(data['checkin']['event_name'], "Meeting")
         self.assertEqual(data['checkin']['status'], 'valid')
         self.assertEqual(data['checkin']['points_awarded'], 10)
         self.assertEqual(data['member']['points_balance'], 10)
@@ -109,7 +111,8 @@ class CheckinApiTestCase(RouteTestCase):
         event = {e['name']: e for e in data['items']}["Meeting"]
         self.assertTrue(event['checked_in'])
         status, mine = api.json('GET', 'me/checkins')
-        self.assertEqual([c['id'] for c in mine['items']], [first])
+        self.assertEqual([(c['id'], c['event_name']) for c in mine['items']],
+            [(first, "Meeting")])
 
     def test_database_unavailable(self):
         "A database that stays unavailable is a 503 and nothing is written"
