@@ -184,6 +184,12 @@ BOOKING = obj({
                 "paying part of the price")),
         'coupon_amount': nullable(MONEY),
         'amount_due': nullable(MONEY),
+        'rating': nullable(obj({
+                    'id': integer(), 'stars': integer(1, 5),
+                    'editable': boolean(), 'edit_deadline': DATETIME,
+                    }, required=['id', 'stars', 'editable', 'edit_deadline'],
+                description="the member's rating of the booking (null: "
+                "not rated)")),
         'price_breakdown': nullable(obj({
                     'list': MONEY,
                     'discount': MONEY,

@@ -143,7 +143,17 @@ def booking_json(booking):
         'checked_out_at': isoformat(
             booking.door_checkout, booking.service.tzinfo),
         'duration_min': booking.duration_min,
+        'rating': booking_rating_json(booking.rating),
         }
+
+
+def booking_rating_json(rating):
+    "The rating of a booking for its member: the stars, whether editable"
+    if not rating:
+        return None
+    values = rating_json(rating.member_values())
+    return {k: values[k]
+        for k in ['id', 'stars', 'editable', 'edit_deadline']}
 
 
 def waitlist_entry_json(entry):
@@ -296,8 +306,9 @@ def staff_booking_json(booking):
     name only, the address and the door check-in"""
     values = booking.staff_values()
     result = booking_json(booking)
-    # The member's coupon code is not the technician's business
+    # The member's coupon code and rating are not the technician's business
     result.pop('coupon')
+    result.pop('rating')
     result['customer'] = {'display_name': values.pop('customer')}
     result['door'] = values
     return result

@@ -107,6 +107,8 @@ class RatingApiTestCase(RouteTestCase):
         self.now = LATER
         self.set_state(alices, 'done')
         self.set_state(bobs, 'done')
+        status, data = alice.json('GET', 'bookings/%s' % alices)
+        self.assertEqual(data['booking']['rating'], None)
 
         status, data = self.rate(alice, alices, {
                 'stars': 5, 'comment': "很干净", 'tags': ['tidy', 'punctual']})
@@ -126,6 +128,17 @@ class RatingApiTestCase(RouteTestCase):
         status, data = self.rate(bob, bobs, {'stars': 4}, method='PATCH')
         self.assertEqual(status, 200, data)
         self.assertEqual(data['rating']['stars'], 4)
+        # The booking tells its member it is rated (the mini-program offers
+        # a change instead of a rating)
+        status, data = bob.json('GET', 'bookings/%s' % bobs)
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data['booking']['rating'], {
+                'id': data['booking']['rating']['id'], 'stars': 4,
+                'editable': True,
+                'edit_deadline': '2026-06-09T12:00:00+08:00'})
+        status, data = bob.json('GET', 'me/bookings')
+        self.assertEqual([b['rating']['stars'] for b in data['items']
+                if b['id'] == bobs], [4])
 
         status, data = alice.json('GET', 'me/ratings')
         self.assertEqual(status, 200, data)
