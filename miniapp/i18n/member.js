@@ -1,7 +1,31 @@
 // The words of the member pages (keys: '<page>.<what>')
 module.exports = {
   zh_CN: {
+    'login.title': '会员登录',
+    'login.phone': '手机号',
+    'login.phoneHint': '请输入手机号',
+    'login.password': '密码',
+    'login.passwordHint': '请输入密码',
+    'login.submit': '登录',
+    'login.wechat': '微信登录',
+    'login.wechatFailed': '无法获取微信登录凭证，请稍后再试',
+    'login.register': '注册新账号',
+    'login.recover': '忘记密码 / 验证码登录',
+    'login.fill': '请输入手机号和密码',
+    'login.wait': '请稍候',
   },
   en: {
+    'login.title': 'Member login',
+    'login.phone': 'Phone',
+    'login.phoneHint': 'Your mobile number',
+    'login.password': 'Password',
+    'login.passwordHint': 'Your password',
+    'login.submit': 'Log in',
+    'login.wechat': 'Log in with WeChat',
+    'login.wechatFailed': 'WeChat could not log you in; please try again later',
+    'login.register': 'Create an account',
+    'login.recover': 'Forgot password / log in with a code',
+    'login.fill': 'Enter your phone number and password',
+    'login.wait': 'Wait',
   },
 }
