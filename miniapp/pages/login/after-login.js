@@ -4,6 +4,7 @@
 // reached with switchTab (which takes no query).
 const TABS = ['/pages/home/index', '/pages/services/index', '/pages/me/index']
 const HOME = '/pages/home/index'
+const queue = require('../../utils/queue.js')
 
 function target(redirect) {
   let url = redirect ? decodeURIComponent(redirect) : HOME
@@ -13,6 +14,8 @@ function target(redirect) {
 }
 
 function afterLogin(redirect) {
+  // Check-ins queued while the session had ended go now (utils/queue.js)
+  queue.flush()
   const url = target(redirect)
   const path = url.split('?')[0]
   if (TABS.includes(path)) wx.switchTab({ url: path })
