@@ -126,6 +126,11 @@ module.exports = {
     'me.bookings': '我的预约',
     'me.account': '账号设置',
     'me.logout': '退出登录',
+
+    'points.empty': '还没有积分记录',
+    'points.more': '加载更多',
+    'points.balanceAfter': '余额 {points}',
+    'points.expires': '{date} 过期',
   },
   en: {
     'login.title': 'Member login',
@@ -253,5 +258,10 @@ module.exports = {
     'me.bookings': 'My bookings',
     'me.account': 'Account',
     'me.logout': 'Log out',
+
+    'points.empty': 'No points yet',
+    'points.more': 'Load more',
+    'points.balanceAfter': 'balance {points}',
+    'points.expires': 'expires {date}',
   },
 }
