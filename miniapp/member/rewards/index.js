@@ -23,12 +23,13 @@ function rewardView(r) {
 }
 
 function couponView(c) {
+  const state = 'rewards.state_' + c.state
   return {
     id: c.id || c.code,
     code: c.code,
     name: c.reward ? c.reward.name : '',
     state: c.state,
-    stateText: has('rewards.state_' + c.state) ? t('rewards.state_' + c.state) : c.state,
+    stateText: has(state) ? t(state) : c.state,
     until: t('rewards.until', { date: c.valid_until }),
   }
 }

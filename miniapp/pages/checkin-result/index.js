@@ -19,7 +19,8 @@ function when(iso) {
 
 // A reason of a flagged check-in (or of a refusal) in words
 function reasonText(code) {
-  return has('result.reason_' + code) ? t('result.reason_' + code) : code
+  const key = 'result.reason_' + code
+  return has(key) ? t(key) : code
 }
 
 // The lines under the message of a refusal: the figures that help
