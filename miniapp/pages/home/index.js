@@ -1,7 +1,8 @@
 // The home tab: the two big buttons of the seed, "我要签到" (scan the code
 // at the door → the result page) and "我的记录" (the records page, with the
 // count of check-ins waiting in the offline queue), and the daily sign-in
-// card (points and streak).  Without a session: the login page.
+// card (points and streak).  Without a session: the login page (reLaunch:
+// nothing to go back to without one).
 const flow = require('../../utils/checkin-flow.js')
 const queue = require('../../utils/queue.js')
 const events = require('../../utils/events.js')
@@ -39,7 +40,7 @@ Component({
   methods: {
     onShow() {
       if (!session.isLoggedIn()) {
-        wx.navigateTo({ url: loginUrl('/pages/home/index') })
+        wx.reLaunch({ url: loginUrl('/pages/home/index') })
         return
       }
       this.setData({ pending: queue.pending() })

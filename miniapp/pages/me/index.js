@@ -46,7 +46,7 @@ Component({
   methods: {
     onShow() {
       if (!session.isLoggedIn()) {
-        wx.navigateTo({ url: loginUrl('/pages/me/index') })
+        wx.reLaunch({ url: loginUrl('/pages/me/index') })
         return
       }
       this.load()

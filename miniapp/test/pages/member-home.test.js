@@ -59,7 +59,7 @@ describe('pages/home', () => {
     wx.removeStorageSync('session')
     render('pages/home/index')
     await settle()
-    expect(wx.callsOf('navigateTo')[0].url).toBe(
+    expect(wx.callsOf('reLaunch')[0].url).toBe(
       '/pages/login/index?redirect=' + encodeURIComponent('/pages/home/index'))
   })
 

@@ -154,6 +154,23 @@ describe('pages/login', () => {
     expect(text(comp)).toContain('无法获取微信登录凭证')
   })
 
+  test('check-ins queued while logged out are sent once logged in', async () => {
+    require('../../utils/queue.js').enqueue({
+      qr_token: '5.2934567.abcdefghijklmnopqrstuv', client_uuid: 'a1b2c3d4-0000-4000-8000-000000000001',
+      client_time: '2026-12-03T09:05:00+08:00',
+    })
+    answer = (req) => routeOf(req.url) === 'checkins/sync'
+      ? json(200, { results: [{ client_uuid: 'a1b2c3d4-0000-4000-8000-000000000001', status: 'duplicate' }] })
+      : json(200, TOKENS)
+    const comp = render('pages/login/index')
+    type(comp, 'phone', '13800000000')
+    type(comp, 'password', 'secret-123')
+    comp.querySelector('#submit').dispatchEvent('tap')
+    await settle()
+    expect(sent.map((s) => s.route)).toEqual(['auth/login', 'checkins/sync'])
+    expect(sent[1].data.items[0].client_uuid).toBe('a1b2c3d4-0000-4000-8000-000000000001')
+  })
+
   test('links to register and recover', async () => {
     const comp = render('pages/login/index')
     comp.querySelector('#register').dispatchEvent('tap')

@@ -71,7 +71,7 @@ describe('pages/me', () => {
     render('pages/me/index')
     await settle()
     expect(sent).toEqual([])
-    expect(wx.callsOf('navigateTo')[0].url).toBe(
+    expect(wx.callsOf('reLaunch')[0].url).toBe(
       '/pages/login/index?redirect=' + encodeURIComponent('/pages/me/index'))
   })
 
