@@ -38,6 +38,7 @@ Component({
 
   methods: {
     onLoad() {
+      wx.setNavigationBarTitle({ title: t('account.nav') })
       this.load()
     },
 

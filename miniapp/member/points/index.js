@@ -37,6 +37,7 @@ Component({
 
   methods: {
     onLoad() {
+      wx.setNavigationBarTitle({ title: t('points.nav') })
       this.reload()
     },
 

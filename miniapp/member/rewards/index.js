@@ -66,6 +66,7 @@ Component({
 
   methods: {
     onLoad() {
+      wx.setNavigationBarTitle({ title: t('rewards.nav') })
       this.reloadAll()
     },
 

@@ -68,6 +68,7 @@ Component({
 
   methods: {
     onLoad() {
+      wx.setNavigationBarTitle({ title: t('result.nav') })
       const result = take()
       if (!result || result.outcome === 'cancelled') {
         wx.navigateBack()

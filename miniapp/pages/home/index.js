@@ -38,6 +38,10 @@ Component({
   },
 
   methods: {
+    onLoad() {
+      wx.setNavigationBarTitle({ title: t('home.nav') })
+    },
+
     onShow() {
       if (!session.isLoggedIn()) {
         wx.reLaunch({ url: loginUrl('/pages/home/index') })

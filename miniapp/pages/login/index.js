@@ -2,7 +2,7 @@
 // register and to password recovery.  A 429 (too many failed logins)
 // shows the wait and keeps the buttons disabled until it ends.
 const auth = require('../../services/auth.js')
-const { words } = require('../../utils/i18n.js')
+const { words, t } = require('../../utils/i18n.js')
 const countdown = require('../../components/countdown/countdown.js')
 const { afterLogin } = require('./after-login.js')
 
@@ -26,6 +26,7 @@ Component({
 
   methods: {
     onLoad(query = {}) {
+      wx.setNavigationBarTitle({ title: t('login.nav') })
       this.redirect = query.redirect || ''
       if (query.phone) this.setData({ phone: query.phone })
     },

@@ -44,6 +44,10 @@ Component({
   },
 
   methods: {
+    onLoad() {
+      wx.setNavigationBarTitle({ title: t('me.nav') })
+    },
+
     onShow() {
       if (!session.isLoggedIn()) {
         wx.reLaunch({ url: loginUrl('/pages/me/index') })

@@ -73,6 +73,7 @@ Component({
 
   methods: {
     onLoad() {
+      wx.setNavigationBarTitle({ title: t('records.nav') })
       if (!session.isLoggedIn()) {
         wx.redirectTo({ url: loginUrl('/pages/records/index') })
         return

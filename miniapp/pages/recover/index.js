@@ -36,6 +36,7 @@ Component({
 
   methods: {
     onLoad(query = {}) {
+      wx.setNavigationBarTitle({ title: t('recover.nav') })
       this.redirect = query.redirect || ''
       const changes = {}
       if (query.phone) changes.phone = query.phone

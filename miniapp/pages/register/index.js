@@ -3,7 +3,7 @@
 // invalid_request shows its message and marks the field, 409 phone_taken
 // offers to log in or to recover the password.
 const auth = require('../../services/auth.js')
-const { words } = require('../../utils/i18n.js')
+const { words, t } = require('../../utils/i18n.js')
 const countdown = require('../../components/countdown/countdown.js')
 const { afterLogin } = require('../login/after-login.js')
 
@@ -39,6 +39,7 @@ Component({
 
   methods: {
     onLoad(query = {}) {
+      wx.setNavigationBarTitle({ title: t('register.nav') })
       this.redirect = query.redirect || ''
     },
 

@@ -37,6 +37,7 @@ describe('pages/login', () => {
     await settle()
     expect(text(comp)).toContain('Member login')
     expect(text(comp)).toContain('Log in with WeChat')
+    expect(wx.callsOf('setNavigationBarTitle')[0].title).toBe('Log in')
   })
 
   test('logs in with phone and password, keeps the session and goes home', async () => {

@@ -53,6 +53,7 @@ describe('member/points', () => {
     const comp = render('member/points/index')
     await settle()
     expect(text(comp)).toContain('balance 120')
+    expect(wx.callsOf('setNavigationBarTitle')[0].title).toBe('Points history')
   })
 
   test('empty', async () => {
