@@ -97,6 +97,11 @@ Component({
     showQueue() {
       const entries = queue.items()
       this.setData({ queued: entries.map(entryView), pending: queue.pending() })
+      // Check-ins the queue got recorded (by "send now" or by itself when
+      // the network came back) are my check-ins now: read the list again
+      const done = entries.filter((e) => e.state === 'created').length
+      if (this.created !== undefined && done > this.created && this.data.status !== 'loading') this.reload()
+      this.created = done
     },
 
     async reload() {
@@ -132,8 +137,6 @@ Component({
       const note = summary.pending && summary.stopped
         ? word('records.stopped_', summary.stopped) : ''
       this.setData({ flushing: false, flushNote: note })
-      // Sent: they are my check-ins now
-      if (summary.created) this.reload()
     },
 
     clearDone() {

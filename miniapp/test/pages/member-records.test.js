@@ -174,6 +174,17 @@ describe('pages/records', () => {
     expect(comp.querySelector('#queue')).toBeFalsy()
   })
 
+  test('the queue sent by itself (network back): shown, and my check-ins read again', async () => {
+    enqueue(item(UUID1, '2026-12-03T09:01:00+08:00'))
+    const comp = render('pages/records/index')
+    await settle()
+    expect(comp.data.queued[0].state).toBe('queued')
+    await require('../../utils/queue.js').flush()
+    await settle()
+    expect(comp.data.queued[0].stateText).toBe('已发送')
+    expect(sent.map((s) => s.route)).toEqual(['me/checkins', 'checkins/sync', 'me/checkins'])
+  })
+
   test('an item refused shows the reason', async () => {
     enqueue(item(UUID1, '2026-12-03T09:01:00+08:00'))
     answers['checkins/sync'] = () => json(200, {
