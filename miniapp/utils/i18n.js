@@ -81,4 +81,15 @@ function reset() {
   current = null
 }
 
-module.exports = { LANGS, t, has, getLang, setLang, acceptLanguage, messages, reset }
+// The texts of one page for its WXML: words('login') → {title, phone...}
+// from the keys 'login.title', 'login.phone'... of the current language
+function words(prefix) {
+  const start = prefix + '.'
+  const out = {}
+  for (const key of Object.keys(messages.en)) {
+    if (key.startsWith(start)) out[key.slice(start.length)] = t(key)
+  }
+  return out
+}
+
+module.exports = { LANGS, t, has, getLang, setLang, acceptLanguage, messages, reset, words }

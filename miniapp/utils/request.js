@@ -72,24 +72,48 @@ function send({ method, path, query, data, token }) {
   })
 }
 
+// The code of an answer without the API's error object (a proxy's HTML
+// page, an empty body): what its status says
+const STATUS_CODES = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  431: 'header_too_large',
+  503: 'service_unavailable',
+}
+
 function toError(response) {
   const body = response.data
   const error = body && typeof body === 'object' && body.error
-  const retryAfter = retryAfterOf(response.headers)
-  if (error && typeof error.code === 'string') {
+  let retryAfter = retryAfterOf(response.headers)
+  if (error && typeof error === 'object' && typeof error.code === 'string') {
+    const details = error.details && typeof error.details === 'object' ? error.details : {}
+    // rate_limited also tells the wait in its details
+    if (retryAfter === null && Number.isFinite(Number(details.retry_after)) &&
+        details.retry_after !== null && details.retry_after !== '') {
+      retryAfter = Math.max(0, Math.ceil(Number(details.retry_after)))
+    }
     return new ApiError({
       status: response.status, code: error.code,
-      serverMessage: error.message || null, details: error.details || {}, retryAfter,
+      serverMessage: typeof error.message === 'string' ? error.message : null,
+      details, retryAfter,
     })
   }
+  const status = response.status
   return new ApiError({
-    status: response.status,
-    code: response.status >= 500 ? 'server_error' : 'bad_response',
+    status,
+    code: STATUS_CODES[status] || (status >= 500 ? 'server_error' : 'bad_response'),
     retryAfter,
   })
 }
 
+// Once per session: the requests that failed with it do not each say so
 function endSession() {
+  if (!session.get()) return
   session.clear()
   events.emit('logout')
 }
@@ -109,10 +133,13 @@ function refresh() {
     if (response.status === 200 && response.data && response.data.access_token) {
       return session.save(response.data)
     }
-    const error = toError(response)
-    // Refused (401) or broken: the session is over.  A server that cannot
-    // answer now (5xx, 429) leaves the session for a later try.
-    if (!error.transient) endSession()
+    // A 2xx without tokens is not the API answering (a Wi-Fi login page)
+    const error = response.status < 300
+      ? new ApiError({ status: response.status, code: 'bad_response' }) : toError(response)
+    // Refused (401; 400, 403: a token it does not take): the session is
+    // over.  Anything else (no answer, 5xx, 429, a proxy's page) leaves the
+    // session for a later try.
+    if ([400, 401, 403].includes(response.status)) endSession()
     throw error
   }).finally(() => {
     refreshing = null
@@ -157,7 +184,14 @@ async function request({ method = 'GET', path, query, data, auth = true }) {
     }
   }
   if (response.status >= 200 && response.status < 300) {
-    return response.status === 204 ? null : response.data
+    const body = response.data
+    if (response.status === 204 || body === '' || body === undefined || body === null) return null
+    // Not JSON (WeChat leaves what it could not parse as a string): not the
+    // API answering, e.g. the login page of a Wi-Fi
+    if (typeof body !== 'object') {
+      throw new ApiError({ status: response.status, code: 'bad_response' })
+    }
+    return body
   }
   throw toError(response)
 }

@@ -1,0 +1,153 @@
+// The outcome of a check-in in words (saved by the home page, outcome.js):
+// created (event, time, points, balance, streak), flagged (accepted, the
+// reasons), queued (saved, sent when the network returns), refused (the
+// reason and what to do: out_of_range its distance and radius,
+// already_checked_in the time of the existing check-in, an expired or
+// foreign QR to scan again, location refused with a button to the
+// settings), cancelled (back).
+const checkins = require('../../services/checkin.js')
+const queue = require('../../utils/queue.js')
+const events = require('../../utils/events.js')
+const { words, t, has } = require('../../utils/i18n.js')
+const flow = require('../../utils/checkin-flow.js')
+const { take, save } = require('./outcome.js')
+
+// "2026-12-03T09:05:00+08:00" → "2026-12-03 09:05" (the event's local time)
+function when(iso) {
+  return iso ? String(iso).slice(0, 10) + ' ' + String(iso).slice(11, 16) : ''
+}
+
+// A reason of a flagged check-in (or of a refusal) in words
+function reasonText(code) {
+  const key = 'result.reason_' + code
+  return has(key) ? t(key) : code
+}
+
+// The lines under the message of a refusal: the figures that help
+function refusalLines(error) {
+  const d = error.details || {}
+  const lines = []
+  if (error.code === 'out_of_range' && d.distance_m !== undefined && d.distance_m !== null) {
+    lines.push(t('result.distance', { distance: d.distance_m, radius: d.radius_m }))
+  } else if (error.code === 'out_of_range' && d.reason === 'no_position') {
+    lines.push(t('result.noPosition'))
+  }
+  if (error.code === 'already_checked_in' && d.checkin && d.checkin.time) {
+    lines.push(t('result.existing', { time: when(d.checkin.time) }))
+  }
+  if (error.code === 'qr_expired' || error.code === 'invalid_token') {
+    lines.push(t('result.scanAgain'))
+  }
+  if (error.code === 'not_a_checkin_code') lines.push(t('result.otherApp'))
+  return lines
+}
+
+Component({
+  data: {
+    w: {},
+    kind: '', // created, flagged, queued, refused
+    icon: 'success',
+    title: '',
+    lines: [],
+    pending: 0,
+    settings: false, // the button to allow the location
+    rescan: false,
+    scanning: false,
+    event: '',
+  },
+
+  lifetimes: {
+    attached() {
+      this.setData({ w: words('result') })
+      this.offQueue = events.on('queue', ({ pending }) => this.setData({ pending }))
+    },
+    detached() {
+      if (this.offQueue) this.offQueue()
+    },
+  },
+
+  methods: {
+    onLoad() {
+      wx.setNavigationBarTitle({ title: t('result.nav') })
+      const result = take()
+      if (!result || result.outcome === 'cancelled') {
+        wx.navigateBack()
+        return
+      }
+      this.show(result)
+    },
+
+    show(result) {
+      const kind = result.outcome
+      if (kind === 'created' || kind === 'flagged') {
+        const c = result.checkin || {}
+        const m = result.member || {}
+        const lines = [
+          t('result.time', { time: when(c.time) }),
+          t('result.points', { points: c.points_awarded || 0 }),
+          t('result.balance', { points: m.points_balance, streak: m.streak_days }),
+        ]
+        if (kind === 'flagged') {
+          lines.unshift(t('result.reasons', {
+            reasons: (c.reasons || []).map(reasonText).join(t('result.separator')),
+          }))
+        }
+        this.setData({
+          kind, icon: kind === 'created' ? 'success' : 'info',
+          title: t(kind === 'created' ? 'result.created' : 'result.flagged'), lines,
+        })
+        this.eventName(c.event_id)
+      } else if (kind === 'queued') {
+        this.setData({
+          kind, icon: 'waiting', title: t('result.queued'), lines: [t('result.queuedHint')],
+          pending: queue.pending(),
+        })
+      } else {
+        const error = result.error || { code: 'server_error', message: t('error.server_error') }
+        this.setData({
+          kind: 'refused', icon: 'warn', title: error.message, lines: refusalLines(error),
+          settings: error.code === 'location_denied',
+          rescan: ['qr_expired', 'invalid_token', 'not_a_checkin_code'].includes(error.code),
+        })
+      }
+    },
+
+    // The name of the event of the check-in: the answer has its id only;
+    // the events open now have the name (nothing shown when unknown)
+    async eventName(eventId) {
+      if (!eventId) return
+      try {
+        const answer = await checkins.events({ limit: 100 })
+        const event = (answer.items || []).find((e) => e.id === eventId)
+        if (event) this.setData({ event: event.name })
+      } catch (e) {
+        // the name is a nicety: the check-in is recorded
+      }
+    },
+
+    // Scan the code on the screen again, here: the new outcome replaces this
+    async rescan() {
+      if (this.data.scanning) return
+      this.setData({ scanning: true })
+      let result
+      try {
+        result = await flow.scanAndCheckIn()
+      } catch (error) {
+        result = { outcome: 'refused', error }
+      }
+      this.setData({ scanning: false })
+      if (result.outcome === 'cancelled') return
+      save(result)
+      this.setData({ event: '', settings: false, rescan: false, lines: [] })
+      this.show(take())
+    },
+
+    openSettings() {
+      wx.openSetting({})
+    },
+
+    back() {
+      wx.navigateBack()
+    },
+  },
+})

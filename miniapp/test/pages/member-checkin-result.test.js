@@ -1,0 +1,186 @@
+// pages/checkin-result: every outcome of utils/checkin-flow in words, with
+// the outcome prepared the way the home page prepares it (outcome.save)
+const { setup, login, render, settle, text, json, apiError, routeOf } = require('./helpers')
+const { MEMBER, checkin, tap } = require('./member-fixtures')
+
+const TOKEN = '5.2934567.abcdefghijklmnopqrstuv'
+const EVENTS = {
+  items: [{
+    id: 5, name: '年度会员大会', kind: 'meeting', start: '2026-12-03T09:00:00+08:00',
+    end: '2026-12-03T12:00:00+08:00', location: { lat: 31.23, lon: 121.47, radius_m: 200 },
+    methods: ['qr'], checked_in: true,
+  }],
+  total: 1,
+}
+
+describe('pages/checkin-result', () => {
+  let wx
+  let sent
+  let answers
+
+  beforeEach(() => {
+    sent = []
+    answers = {
+      events: () => json(200, EVENTS),
+      checkins: () => json(201, { checkin: checkin(), member: { points_balance: 130, streak_days: 4 } }),
+    }
+    wx = setup({
+      device: { scanCode: { result: TOKEN } },
+      request: (req) => {
+        const route = routeOf(req.url)
+        sent.push({ route, method: req.method, data: req.data })
+        return answers[route](req)
+      },
+    })
+    login(wx, MEMBER)
+  })
+
+  // The outcome as home saves it
+  function prepared(result) {
+    return require('../../pages/checkin-result/outcome.js').save(result)
+  }
+
+  function refused(code, details = {}, status = 422) {
+    const { ApiError } = require('../../utils/errors.js')
+    return { outcome: 'refused', error: new ApiError({ status, code, details }) }
+  }
+
+  test('created: event, time, points, balance and streak (zh_CN)', async () => {
+    prepared({ outcome: 'created', checkin: checkin(), member: { points_balance: 130, streak_days: 4 } })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    const page = text(comp)
+    expect(page).toContain('签到成功')
+    expect(page).toContain('年度会员大会')
+    expect(page).toContain('签到时间 2026-12-03 09:05')
+    expect(page).toContain('获得积分 10')
+    expect(page).toContain('当前积分 130，已连续签到 4 天')
+    expect(sent[0]).toMatchObject({ route: 'events', method: 'GET' })
+    // the outcome is read once
+    expect(wx.getStorageSync('checkin_outcome')).toBe('')
+  })
+
+  test('created in English', async () => {
+    wx = setup({ device: { language: 'en' }, request: () => json(200, EVENTS) })
+    login(wx)
+    prepared({ outcome: 'created', checkin: checkin(), member: { points_balance: 130, streak_days: 4 } })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('Checked in')
+    expect(text(comp)).toContain('Balance 130 points, a streak of 4 days')
+  })
+
+  test('the event name is a nicety: without it the check-in still shows', async () => {
+    answers.events = () => { throw new Error('offline') }
+    prepared({ outcome: 'created', checkin: checkin(), member: { points_balance: 130, streak_days: 4 } })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('签到成功')
+    expect(comp.querySelector('#event')).toBeFalsy()
+  })
+
+  test('flagged: accepted, the reasons in words', async () => {
+    prepared({
+      outcome: 'flagged',
+      checkin: checkin({ status: 'flagged', reasons: ['out_of_range', 'wifi_mismatch'] }),
+      member: { points_balance: 130, streak_days: 4 },
+    })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('签到已受理，待核实')
+    expect(text(comp)).toContain('原因：不在签到范围内、未连接现场 Wi-Fi')
+  })
+
+  test('queued: saved, sent when the network returns, the queue\'s count', async () => {
+    const queue = require('../../utils/queue.js')
+    queue.enqueue({ qr_token: TOKEN, client_uuid: 'a1b2c3d4-0000-4000-8000-000000000001', client_time: '2026-12-03T09:05:00+08:00' })
+    const { ApiError } = require('../../utils/errors.js')
+    prepared({ outcome: 'queued', error: new ApiError({ status: 0, code: 'network_error' }) })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('签到已保存')
+    expect(text(comp)).toContain('网络恢复后会自动发送')
+    expect(text(comp)).toContain('待发送的签到： 1')
+  })
+
+  test('out_of_range: the distance and the radius', async () => {
+    prepared(refused('out_of_range', { reason: 'distance', distance_m: 850, radius_m: 200, accuracy_m: 20 }))
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('您不在签到范围内')
+    expect(text(comp)).toContain('您距离签到点 850 米，签到范围为 200 米')
+  })
+
+  test('already_checked_in: the time of the existing check-in', async () => {
+    prepared(refused('already_checked_in', { checkin: checkin({ time: '2026-12-03T08:58:00+08:00' }) }, 409))
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('您已经签到过了')
+    expect(text(comp)).toContain('您已于 2026-12-03 08:58 签到')
+  })
+
+  test('qr_expired: scan the code on the screen again, here', async () => {
+    prepared(refused('qr_expired'))
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('二维码已过期')
+    expect(text(comp)).toContain('请重新扫描现场屏幕上的签到码')
+    tap(comp, 'rescan')
+    await settle()
+    expect(sent.map((s) => s.route)).toEqual(['checkins', 'events'])
+    expect(sent[0].data.qr_token).toBe(TOKEN)
+    expect(text(comp)).toContain('签到成功')
+    expect(comp.querySelector('#rescan')).toBeFalsy()
+  })
+
+  test('invalid_token: says to scan the code at the door', async () => {
+    prepared(refused('invalid_token'))
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('二维码无效')
+    expect(comp.querySelector('#rescan')).toBeTruthy()
+  })
+
+  test('a QR of another app says so', async () => {
+    const { ApiError } = require('../../utils/errors.js')
+    prepared({ outcome: 'refused', error: new ApiError({ status: 0, code: 'not_a_checkin_code' }) })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('这不是签到码')
+    expect(text(comp)).toContain('扫描到的是其他应用的二维码')
+  })
+
+  test('location refused: a button that opens the settings', async () => {
+    const { ApiError } = require('../../utils/errors.js')
+    prepared({ outcome: 'refused', error: new ApiError({ status: 0, code: 'location_denied' }) })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('需要您的位置才能签到')
+    tap(comp, 'settings')
+    await settle()
+    expect(wx.callsOf('openSetting')).toHaveLength(1)
+  })
+
+  test('the settings button only where the location was refused', async () => {
+    prepared(refused('event_not_open'))
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('活动不在签到时间内')
+    expect(comp.querySelector('#settings')).toBeFalsy()
+  })
+
+  test('cancelled (or nothing to show): back', async () => {
+    prepared({ outcome: 'cancelled' })
+    render('pages/checkin-result/index')
+    await settle()
+    expect(wx.callsOf('navigateBack')).toHaveLength(1)
+  })
+
+  test('back', async () => {
+    prepared(refused('wifi_mismatch'))
+    const comp = render('pages/checkin-result/index')
+    tap(comp, 'back')
+    await settle()
+    expect(wx.callsOf('navigateBack')).toHaveLength(1)
+  })
+})

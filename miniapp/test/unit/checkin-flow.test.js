@@ -1,0 +1,218 @@
+// The scan-to-result logic of the "我要签到" button (utils/checkin-flow.js)
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { load, login, routeOf, json, apiError, offline } = require('./helpers.js')
+
+const TOKEN = '12.29412345.' + 'AbCdEfGhIjKlMnOpQrSt_-'
+const CHECKIN = {
+  id: 5, event_id: 12, time: '2026-12-03T20:00:00+08:00', status: 'valid', method: 'qr',
+  distance_m: 8, points_awarded: 10, late: false, reasons: [],
+}
+
+function setup(handler, device = {}) {
+  const { wx, mod } = load({ request: handler, device, lang: 'en' })
+  login(wx)
+  return { wx, flow: mod('utils/checkin-flow.js'), queue: mod('utils/queue.js') }
+}
+
+function created(status = 'valid', reasons = []) {
+  return () => json(201, {
+    checkin: Object.assign({}, CHECKIN, { status, reasons }),
+    member: { points_balance: 110, streak_days: 3 },
+  })
+}
+
+test('parseCode: the bare token and an https URL carrying it', () => {
+  const { flow } = setup(() => offline())
+  assert.deepEqual(flow.parseCode({ result: TOKEN, scanType: 'QR_CODE' }), { qr_token: TOKEN })
+  assert.deepEqual(flow.parseCode('  ' + TOKEN + '\n'), { qr_token: TOKEN })
+  assert.deepEqual(flow.parseCode('https://example.com/c?qr_token=' + encodeURIComponent(TOKEN)), { qr_token: TOKEN })
+  assert.deepEqual(flow.parseCode('https://example.com/demo/k?a=1&token=' + TOKEN + '#x'), { qr_token: TOKEN })
+  assert.equal(flow.parseCode('0.0.' + 'a'.repeat(22)).qr_token, '0.0.' + 'a'.repeat(22))
+})
+
+test('parseCode: the QR of another app is refused locally', () => {
+  const { flow } = setup(() => offline())
+  const others = [
+    'https://weixin.qq.com/r/abcdef', 'http://example.com/c?token=' + TOKEN, 'hello',
+    '012.1.' + 'a'.repeat(22), '12.1.' + 'a'.repeat(21), '12.1.' + 'a'.repeat(23),
+    'https://example.com/c?token=nottoken', '', null, undefined, { result: 42 },
+    'wxp://f2f0abc', TOKEN + ' extra',
+  ]
+  for (const value of others) {
+    assert.throws(() => flow.parseCode(value), (e) => {
+      assert.equal(e.name, 'ApiError')
+      assert.equal(e.code, 'not_a_checkin_code')
+      assert.equal(e.status, 0)
+      assert.equal(e.message, 'This is not a check-in code: scan the code shown at the event')
+      return true
+    }, String(value))
+  }
+})
+
+test('created: the item carries uuid, time with offset, position and bssid', async () => {
+  const { wx, flow } = setup(created(), {
+    wifi: { SSID: 'Hall', BSSID: 'aa:bb:cc:dd:ee:ff' }, scanCode: { result: TOKEN, scanType: 'QR_CODE' },
+  })
+  const r = await flow.scanAndCheckIn()
+  assert.equal(r.outcome, 'created')
+  assert.equal(r.checkin.points_awarded, 10)
+  assert.equal(r.member.points_balance, 110)
+  assert.equal(r.error, null)
+  const [scan] = wx.callsOf('scanCode')
+  assert.equal(scan.onlyFromCamera, false)
+  assert.deepEqual(scan.scanType, ['qrCode'])
+  const [location] = wx.callsOf('getLocation')
+  assert.equal(location.type, 'wgs84')
+  assert.equal(location.isHighAccuracy, true)
+  const [req] = wx.callsOf('request')
+  assert.equal(routeOf(req.url), 'checkins')
+  assert.equal(req.method, 'POST')
+  const body = req.data
+  assert.equal(body.qr_token, TOKEN)
+  assert.match(body.client_uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  assert.match(body.client_time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$/)
+  assert.ok(Math.abs(Date.parse(body.client_time) - Date.now()) < 5000)
+  assert.equal(body.lat, 31.2304)
+  assert.equal(body.lon, 121.4737)
+  assert.equal(body.accuracy_m, 15)
+  assert.equal(body.bssid, 'aa:bb:cc:dd:ee:ff')
+})
+
+test('flagged: 201 with status flagged and the reasons', async () => {
+  const { flow } = setup(created('flagged', ['low_accuracy']))
+  const r = await flow.checkIn({ qr_token: TOKEN })
+  assert.equal(r.outcome, 'flagged')
+  assert.deepEqual(r.checkin.reasons, ['low_accuracy'])
+})
+
+test('an activity code goes with its event', async () => {
+  const { wx, flow } = setup(created())
+  const r = await flow.checkIn({ code: '123456', event_id: 12 })
+  assert.equal(r.outcome, 'created')
+  const body = wx.callsOf('request')[0].data
+  assert.equal(body.code, '123456')
+  assert.equal(body.event_id, 12)
+  assert.equal(body.qr_token, undefined)
+})
+
+test('BSSID missing: the check-in goes without it', async () => {
+  const { wx, flow } = setup(created(), { wifi: null })
+  assert.equal(await flow.bssid(), null)
+  const r = await flow.checkIn({ qr_token: TOKEN })
+  assert.equal(r.outcome, 'created')
+  assert.ok(!('bssid' in wx.callsOf('request')[0].data))
+  // Wi-Fi APIs missing altogether, or failing to start
+  delete wx.getConnectedWifi
+  assert.equal(await flow.bssid(), null)
+  wx.getConnectedWifi = () => { throw new Error('boom') }
+  assert.equal(await flow.bssid(), null)
+})
+
+test('queued: no network, 5xx and 429 put the item in the queue', async () => {
+  const answers = [
+    () => offline(),
+    () => apiError(500, 'internal_error'),
+    () => ({ statusCode: 502, data: '<html><body>502 Bad Gateway</body></html>', header: { 'Content-Type': 'text/html' } }),
+    () => apiError(429, 'rate_limited', 'slow', {}, { 'Retry-After': '5' }),
+  ]
+  for (const answer of answers) {
+    const { wx, flow, queue } = setup(answer)
+    const r = await flow.checkIn({ qr_token: TOKEN })
+    assert.equal(r.outcome, 'queued')
+    assert.ok(r.error.transient)
+    assert.equal(queue.pending(), 1)
+    const sent = wx.callsOf('request')[0].data
+    assert.equal(r.entry.client_uuid, sent.client_uuid)
+    assert.deepEqual(queue.items()[0].item, sent)
+  }
+})
+
+test('refused: the errors of the server, with their details', async () => {
+  const cases = [
+    [apiError(422, 'out_of_range', 'too far', { distance_m: 840, radius_m: 200 }), 'out_of_range', 'You are too far from the event'],
+    [apiError(409, 'already_checked_in', 'done', { checkin: CHECKIN }), 'already_checked_in', 'You have already checked in'],
+    [apiError(422, 'qr_expired', 'expired'), 'qr_expired', 'The code has expired: scan the current one'],
+    [apiError(422, 'invalid_token', 'bad'), 'invalid_token', 'Invalid code: scan the check-in code shown at the event'],
+    [apiError(422, 'wifi_mismatch', 'wifi'), 'wifi_mismatch', "Connect to the event's Wi-Fi and try again"],
+  ]
+  for (const [answer, code, message] of cases) {
+    const { flow, queue } = setup(() => answer)
+    const r = await flow.checkIn({ qr_token: TOKEN })
+    assert.equal(r.outcome, 'refused')
+    assert.equal(r.error.code, code)
+    assert.equal(r.error.message, message)
+    assert.equal(queue.pending(), 0, 'a refused check-in is not queued')
+    if (code === 'out_of_range') assert.deepEqual(r.error.details, { distance_m: 840, radius_m: 200 })
+    if (code === 'already_checked_in') assert.equal(r.error.details.checkin.id, 5)
+  }
+})
+
+test('location refused, or not found: nothing sent', async () => {
+  for (const [errMessage, code] of [['auth deny', 'location_denied'], ['authorize no response', 'location_denied'], ['timeout', 'location_failed']]) {
+    const { wx, flow } = setup(created(), { location: new Error(errMessage) })
+    await assert.rejects(flow.position(), (e) => e.code === code && e.status === 0)
+    const r = await flow.checkIn({ qr_token: TOKEN })
+    assert.equal(r.outcome, 'refused')
+    assert.equal(r.error.code, code)
+    assert.equal(wx.callsOf('request').length, 0)
+  }
+})
+
+test('position: accuracy from horizontalAccuracy, else accuracy', async () => {
+  let { flow } = setup(created(), { location: { latitude: 1, longitude: 2, accuracy: 30 } })
+  assert.deepEqual(await flow.position(), { lat: 1, lon: 2, accuracy_m: 30 })
+  ;({ flow } = setup(created(), { location: { latitude: 1, longitude: 2, accuracy: 30, horizontalAccuracy: 12 } }))
+  assert.deepEqual(await flow.position(), { lat: 1, lon: 2, accuracy_m: 12 })
+  ;({ flow } = setup(created(), { location: { latitude: 1, longitude: 2 } }))
+  assert.deepEqual(await flow.position(), { lat: 1, lon: 2 })
+})
+
+test('scan cancelled by the member: cancelled, nothing sent', async () => {
+  const { wx, flow } = setup(created(), { scanCode: new Error('cancel') })
+  const r = await flow.scanAndCheckIn()
+  assert.equal(r.outcome, 'cancelled')
+  assert.equal(wx.callsOf('request').length, 0)
+  assert.equal(wx.callsOf('getLocation').length, 0)
+})
+
+test('scanning the QR of another app: refused locally, nothing sent', async () => {
+  const { wx, flow } = setup(created(), { scanCode: { result: 'https://weixin.qq.com/r/xyz', scanType: 'QR_CODE' } })
+  const r = await flow.scanAndCheckIn()
+  assert.equal(r.outcome, 'refused')
+  assert.equal(r.error.code, 'not_a_checkin_code')
+  assert.equal(wx.callsOf('request').length, 0)
+})
+
+test('localIso: the local time with its offset', () => {
+  const { flow } = setup(() => offline())
+  const now = new Date()
+  const text = flow.localIso(now)
+  assert.equal(Date.parse(text), now.getTime())
+})
+
+test('uuid4: RFC 4122 v4, from wx.getRandomValues when present', async () => {
+  const { wx, mod } = load({})
+  const { uuid4 } = mod('utils/uuid.js')
+  const seen = new Set()
+  for (let i = 0; i < 1000; i++) {
+    const u = uuid4()
+    assert.match(u, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    seen.add(u)
+  }
+  assert.equal(seen.size, 1000)
+  // WeChat's API fills the pool (asynchronously); its bytes are used next
+  let asked = 0
+  wx.getRandomValues = ({ length, success, complete }) => {
+    asked += 1
+    const bytes = new Uint8Array(length).fill(0xff)
+    Promise.resolve().then(() => {
+      success({ randomValues: bytes.buffer })
+      complete()
+    })
+  }
+  uuid4()
+  await new Promise((r) => setTimeout(r, 0))
+  assert.equal(asked, 1)
+  assert.equal(uuid4(), 'ffffffff-ffff-4fff-bfff-ffffffffffff')
+})
