@@ -27,12 +27,10 @@ module.exports = {
 
     'confirm.title': '确认预约',
     'confirm.when': '时间',
-    'confirm.resource': '服务人员',
     'confirm.points': '使用积分',
     'confirm.points_hint': '您有 {balance} 积分可用',
     'confirm.coupon': '优惠券',
     'confirm.coupon_placeholder': '选择或输入优惠券码',
-    'confirm.no_coupon': '不使用',
     'confirm.address': '地址',
     'confirm.address_placeholder': '上门服务的地址',
     'confirm.map': '在地图上选择',
@@ -105,7 +103,6 @@ module.exports = {
     'services.discount': '会员优惠 {percent}%',
     'services.rating': '★ {average}（{count} 条评价）',
     'services.more': '加载更多',
-    'services.book': '预约',
 
     'slots.title': '选择时段',
     'slots.title_reschedule': '改约时段',
@@ -151,12 +148,10 @@ module.exports = {
 
     'confirm.title': 'Confirm the booking',
     'confirm.when': 'Time',
-    'confirm.resource': 'With',
     'confirm.points': 'Points to use',
     'confirm.points_hint': 'You have {balance} points',
     'confirm.coupon': 'Coupon',
     'confirm.coupon_placeholder': 'Choose or type a coupon code',
-    'confirm.no_coupon': 'None',
     'confirm.address': 'Address',
     'confirm.address_placeholder': 'Where the service takes place',
     'confirm.map': 'Choose on the map',
@@ -229,7 +224,6 @@ module.exports = {
     'services.discount': 'Member discount {percent}%',
     'services.rating': '★ {average} ({count} ratings)',
     'services.more': 'More',
-    'services.book': 'Book',
 
     'slots.title': 'Choose a time',
     'slots.title_reschedule': 'Choose the new time',

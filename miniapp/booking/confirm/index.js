@@ -77,11 +77,9 @@ Component({
         resourceId: query.resource ? Number(query.resource) : null,
         text: {
           when: t('confirm.when'),
-          resource: t('confirm.resource'),
           points: t('confirm.points'),
           coupon: t('confirm.coupon'),
           couponPlaceholder: t('confirm.coupon_placeholder'),
-          noCoupon: t('confirm.no_coupon'),
           address: t('confirm.address'),
           addressPlaceholder: t('confirm.address_placeholder'),
           map: t('confirm.map'),

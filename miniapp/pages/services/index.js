@@ -50,7 +50,6 @@ Component({
           empty: t('services.empty'),
           memberPrice: t('services.member_price'),
           more: t('services.more'),
-          book: t('services.book'),
         },
       })
       this.load()
