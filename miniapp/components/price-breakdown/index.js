@@ -39,6 +39,9 @@ function rowsOf(b) {
 }
 
 Component({
+  // The WeUI cells of app.wxss
+  options: { addGlobalClass: true },
+
   properties: {
     booking: { type: Object, value: null },
   },
