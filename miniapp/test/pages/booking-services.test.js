@@ -67,6 +67,15 @@ describe('pages/services', () => {
     expect(wx.callsOf('navigateTo')[0].url).toBe('/booking/slots/index?service=3')
   })
 
+  test('pull to refresh loads the first page again and stops the spinner', async () => {
+    start(() => json(200, page([SERVICE])))
+    const comp = render('pages/services/index')
+    await settle()
+    await comp.instance.onPullDownRefresh()
+    expect(requests).toHaveLength(2)
+    expect(wx.callsOf('stopPullDownRefresh')).toHaveLength(1)
+  })
+
   test('empty list', async () => {
     start(() => json(200, page([])))
     const comp = render('pages/services/index')
