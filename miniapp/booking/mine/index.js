@@ -19,7 +19,8 @@ function bookingView(b) {
   }
 }
 
-function entryView(e) {
+// highlight: the entry a message of the waiting list opened the page for
+function entryView(e, highlight) {
   let status = t('mine.entry.' + e.state)
   if (e.state === 'waiting' && e.position) status = t('mine.entry.waiting_at', { position: e.position })
   if (e.state === 'offered' && e.offer) {
@@ -33,6 +34,7 @@ function entryView(e) {
     status,
     canAccept: e.state === 'offered',
     canLeave: e.state === 'waiting' || e.state === 'offered',
+    highlight: e.id === highlight,
   }
 }
 
@@ -42,6 +44,7 @@ Component({
     error: null,
     bookings: [],
     entries: [],
+    highlight: null,
     busy: false,
     actionError: '',
     wait: 0,
@@ -56,9 +59,11 @@ Component({
   },
 
   methods: {
-    onLoad() {
+    // ?waitlist=ENTRY_ID: opened from a message about that entry
+    onLoad(query) {
       wx.setNavigationBarTitle({ title: t('mine.title') })
       this.setData({
+        highlight: query && query.waitlist ? Number(query.waitlist) : null,
         text: {
           empty: t('mine.empty'),
           bookings: t('mine.bookings'),
@@ -83,7 +88,7 @@ Component({
           booking.myWaitlist({ limit: LIMIT }),
         ])
         const b = (bookings.items || []).map(bookingView)
-        const e = (entries.items || []).map(entryView)
+        const e = (entries.items || []).map((entry) => entryView(entry, this.data.highlight))
         this.setData({ bookings: b, entries: e, status: b.length || e.length ? 'ok' : 'empty' })
       } catch (error) {
         this.setData({ status: 'error', error: util.errorView(error) })

@@ -98,7 +98,10 @@ Component({
         else await booking.rate(this.data.id, rating)
         this.setData({ busy: false })
         wx.showToast({ title: t('rate.thanks'), icon: 'success' })
-        wx.navigateBack({ delta: 1 })
+        // Back to the booking; opened from a message, there is none to
+        // go back to: open it
+        if (getCurrentPages().length > 1) wx.navigateBack({ delta: 1 })
+        else wx.redirectTo({ url: '/booking/detail/index?id=' + this.data.id })
       } catch (error) {
         util.actionFailed(this, error)
       }

@@ -12,12 +12,12 @@ const OFFERED = Object.assign({}, WAITING, {
   offer: { resource: { id: 7, name: '王师傅' }, expires: '2026-12-04T18:30:00+08:00' },
 })
 
-async function open(extra, options) {
+async function open(extra, options, query) {
   const ctx = start(Object.assign({
     'GET me/bookings': json(200, page([bookingOf(), bookingOf({ id: 41, state: 'cancelled' })])),
     'GET me/waitlist': json(200, page([WAITING, OFFERED])),
   }, extra || {}), options)
-  const comp = render('booking/mine/index')
+  const comp = render('booking/mine/index', { query: query || {} })
   await settle()
   return Object.assign(ctx, { comp })
 }
@@ -33,6 +33,12 @@ describe('booking/mine', () => {
     expect(shown).toContain('有空位了（王师傅），请在 2026-12-04 18:30 前确认')
     expect(comp.querySelector('#accept-8')).toBeUndefined()
     expect(comp.querySelector('#accept-9')).toBeDefined()
+  })
+
+  test('opened from a message of the waiting list: that entry stands out', async () => {
+    const { comp } = await open({}, {}, { waitlist: '9' })
+    expect(comp.data.entries.map((e) => e.highlight)).toEqual([false, true])
+    expect(comp.querySelector('#entry-9').dom.className).toContain('entry-highlight')
   })
 
   test('in English', async () => {

@@ -52,7 +52,18 @@ describe('booking/rate', () => {
     expect(sent('POST', 'bookings/42/rating')[0].data).toEqual({
       stars: 4, comment: '很好', tags: ['punctual', 'good_value'],
     })
+    expect(wx.callsOf('navigateBack')).toHaveLength(0)
+    expect(wx.callsOf('redirectTo')[0].url).toBe('/booking/detail/index?id=42')
+  })
+
+  test('rated from the booking page: back to it', async () => {
+    const { comp, wx } = await open()
+    global.getCurrentPages = () => [{ route: 'booking/detail/index' }, { route: 'booking/rate/index' }]
+    comp.querySelector('#star-5').dispatchEvent('tap')
+    comp.querySelector('#submit').dispatchEvent('tap')
+    await settle()
     expect(wx.callsOf('navigateBack')).toHaveLength(1)
+    expect(wx.callsOf('redirectTo')).toHaveLength(0)
   })
 
   test('in flight: a second tap sends nothing', async () => {
@@ -77,6 +88,7 @@ describe('booking/rate', () => {
     await settle()
     expect(text(comp)).toContain(words)
     expect(wx.callsOf('navigateBack')).toHaveLength(0)
+    expect(wx.callsOf('redirectTo')).toHaveLength(0)
   })
 
   test('rated already: the rating shown and changed with PATCH', async () => {
