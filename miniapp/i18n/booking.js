@@ -103,6 +103,7 @@ module.exports = {
     'services.discount': '会员优惠 {percent}%',
     'services.rating': '★ {average}（{count} 条评价）',
     'services.more': '加载更多',
+    'services.login': '登录后预约',
 
     'slots.title': '选择时段',
     'slots.title_reschedule': '改约时段',
@@ -224,6 +225,7 @@ module.exports = {
     'services.discount': 'Member discount {percent}%',
     'services.rating': '★ {average} ({count} ratings)',
     'services.more': 'More',
+    'services.login': 'Log in to book',
 
     'slots.title': 'Choose a time',
     'slots.title_reschedule': 'Choose the new time',

@@ -35,6 +35,7 @@ Component({
   data: {
     status: 'loading',
     error: null,
+    needLogin: false,
     items: [],
     total: 0,
     loadingMore: false,
@@ -50,19 +51,25 @@ Component({
           empty: t('services.empty'),
           memberPrice: t('services.member_price'),
           more: t('services.more'),
+          login: t('services.login'),
         },
       })
       this.load()
     },
 
     async load() {
-      this.setData({ status: 'loading', error: null, moreError: '' })
+      this.setData({ status: 'loading', error: null, moreError: '', needLogin: false })
       try {
         const page = await booking.services({ limit: LIMIT, offset: 0 })
         const items = (page.items || []).map(view)
         this.setData({ items, total: page.total || 0, status: items.length ? 'ok' : 'empty' })
       } catch (error) {
-        this.setData({ status: 'error', error: { message: error.message, retryAfter: error.retryAfter } })
+        this.setData({
+          status: 'error',
+          error: { message: error.message, retryAfter: error.retryAfter },
+          // no session (or it ended): the way to log in
+          needLogin: error.status === 401,
+        })
       }
     },
 
@@ -88,6 +95,10 @@ Component({
 
     onReachBottom() {
       this.loadMore()
+    },
+
+    onLogin() {
+      wx.navigateTo({ url: '/pages/login/index' })
     },
 
     onOpen(event) {

@@ -121,6 +121,18 @@ describe('pages/services', () => {
     expect(text(comp)).toContain('请 7 秒后再试')
   })
 
+  test('not logged in: the way to log in, no request', async () => {
+    start(() => json(200, page([SERVICE])))
+    wx.removeStorageSync('session')
+    const comp = render('pages/services/index')
+    await settle()
+    expect(text(comp)).toContain('登录已过期，请重新登录')
+    expect(requests).toHaveLength(0)
+    comp.querySelector('#login').dispatchEvent('tap')
+    await settle()
+    expect(wx.callsOf('navigateTo')[0].url).toBe('/pages/login/index')
+  })
+
   test('no network', async () => {
     start(() => { throw new Error('offline') })
     const comp = render('pages/services/index')
