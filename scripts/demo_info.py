@@ -56,7 +56,11 @@ def main():
     curl -s {api}/me -H "Authorization: Bearer $TOKEN"
     curl -s '{api}/me/points?limit=5' -H "Authorization: Bearer $TOKEN"
     curl -s {api}/events -H "Authorization: Bearer $TOKEN"
-  OpenAPI document:   {api}/openapi.json""".format(
+  OpenAPI document:   {api}/openapi.json
+  Mini-program:       open miniapp/ in WeChat DevTools (doc/miniapp.rst);
+                      its develop server in miniapp/utils/config.js must be
+                      {api}
+                      organizer pages: admin / {admin}""".format(
             listen=listen, db=database, admin=admin_password, api=api,
             phone=DEMO_MEMBER_PHONE, password=DEMO_MEMBER_PASSWORD,
             token_of="python3 -c 'import json, sys; "

@@ -9,6 +9,8 @@ from urllib.parse import quote
 from trytond import config
 from trytond.i18n import gettext
 from trytond.model import ModelView, fields
+from trytond.modules.checkin.exceptions import EventNotOpenError
+from trytond.modules.suite import clock
 from trytond.pool import PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
@@ -63,6 +65,27 @@ class Event(metaclass=PoolMeta):
         event, = events
         event.check_organizer()
         return event
+
+    @classmethod
+    def organized_events(cls, offset=0, limit=None, count=False):
+        """The events the user organizes (every event for check-in
+        administrators) but the cancelled ones, the latest start first; their
+        number with count"""
+        domain = [('state', '!=', 'cancelled')]
+        if not cls._is_checkin_admin():
+            domain.append(('organizers', '=', Transaction().user))
+        if count:
+            return cls.search_count(domain)
+        return cls.search(domain, offset=offset, limit=limit,
+            order=[('start', 'DESC'), ('id', 'DESC')])
+
+    def is_open_now(self):
+        "Whether members may check in to the event now"
+        try:
+            self.check_open(clock.now())
+        except EventNotOpenError:
+            return False
+        return True
 
     def kiosk_urls(self, user=None):
         """Return the addresses of the kiosk screen and of the dashboard of

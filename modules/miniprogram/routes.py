@@ -18,14 +18,15 @@ from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
     BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COORD_TYPE, COUPON, DATE,
     DATETIME, DOOR_CHECKIN_BODY, EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID,
-    MEMBER, MY_RATING, PASSWORD, PHONE, POINTS_LINE, RATING, RATING_BODY,
-    REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT, STAFF_BOOKING,
-    SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY, array, id_,
-    integer, nullable, number, obj, page, string)
+    MEMBER, MY_RATING, ORGANIZED_EVENT, PASSWORD, PHONE, POINTS_LINE, RATING,
+    RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
+    STAFF_BOOKING, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY,
+    array, id_, integer, nullable, number, obj, page, string)
 from .serializers import (
     booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
-    member_json, points_line_json, rating_json, reward_json, service_json,
-    slot_json, staff_booking_json, waitlist_entry_json)
+    member_json, organized_event_json, points_line_json, rating_json,
+    reward_json, service_json, slot_json, staff_booking_json,
+    waitlist_entry_json)
 from .sms import code_ttl, resend_interval
 from .validation import invalid
 
@@ -705,6 +706,22 @@ def _organized_event(request):
     "The event of the path, if the request's user organizes it"
     Event = request.pool.get('checkin.event')
     return Event.organized(request.path['event_id'])
+
+
+@api_route('GET', 'organizer/events', "The events the user organizes",
+    auth='organizer', tags=['organizer'], query=obj(LIST_QUERY),
+    description="For the organizer's pages of the mini-program: the "
+    "events the staff user (of a staff token, or linked to the member) "
+    "organizes, every event for check-in administrators, the cancelled "
+    "ones left out, the latest start first.",
+    response=page(ORGANIZED_EVENT))
+def organizer_events(request):
+    Event = request.pool.get('checkin.event')
+    query = request.query
+    found = Event.organized_events(
+        offset=query['offset'], limit=query['limit'])
+    return {'items': [organized_event_json(e) for e in found],
+        'total': Event.organized_events(count=True)}
 
 
 @api_route('GET', 'events/{event_id}/qr', "The current rotating QR code",

@@ -273,6 +273,19 @@ EVENT = obj({
         'checked_in': boolean(),
         }, required=['id', 'name', 'kind', 'start', 'end', 'location',
         'methods', 'checked_in'])
+ORGANIZED_EVENT = obj({
+        'id': integer(),
+        'name': string(),
+        'kind': string(enum=['meeting', 'daily', 'points']),
+        'state': string(enum=['draft', 'open', 'closed']),
+        'start': DATETIME,
+        'end': DATETIME,
+        'is_open': boolean(description="open for check-in now"),
+        'attendance_count': integer(
+            description="counted check-ins (valid, late or flagged)"),
+        'expected': nullable(integer(description="the roster's size")),
+        }, required=['id', 'name', 'kind', 'state', 'start', 'end', 'is_open',
+        'attendance_count', 'expected'])
 CHECKIN = obj({
         'id': integer(),
         'event_id': integer(),

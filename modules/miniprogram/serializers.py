@@ -247,6 +247,21 @@ def event_json(event, checked_in):
         }
 
 
+def organized_event_json(event):
+    "An event as its organizer sees it in the list of organizer/events"
+    return {
+        'id': event.id,
+        'name': event.name,
+        'kind': event.kind,
+        'state': event.state,
+        'start': isoformat(event.start, event.tzinfo),
+        'end': isoformat(event.end, event.tzinfo),
+        'is_open': event.is_open_now(),
+        'attendance_count': event.checked_in,
+        'expected': event.expected,
+        }
+
+
 def checkin_answer_json(pool, result):
     "The answer of a check-in: the check-in and the member's figures"
     Member = pool.get('member.member')

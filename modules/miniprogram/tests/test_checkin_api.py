@@ -279,6 +279,47 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertError(organizer.json('GET', 'events/999999/qr'),
             404, 'not_found')
 
+    def test_organizer_events(self):
+        "organizer/events: the events the user organizes, and their figures"
+        member = self.login()
+        self.assertError(member.json('GET', 'organizer/events'),
+            403, 'forbidden')
+        organizer = self.login(organizer=True)
+        status, data = organizer.json('GET', 'organizer/events')
+        self.assertEqual(status, 200, data)
+        # Not "Foreign", organized by nobody
+        self.assertEqual(sorted(e['name'] for e in data['items']),
+            ["Meeting", "Other"])
+        self.assertEqual(data['total'], 2)
+        meeting, = [e for e in data['items'] if e['name'] == "Meeting"]
+        self.assertEqual((meeting['id'], meeting['state'], meeting['is_open'],
+                meeting['expected']), (self.event_id, 'open', True, None))
+        status, checkin = member.json('POST', 'checkins', self.here(
+                qr_token=self.token))
+        self.assertEqual(status, 201, checkin)
+        status, page = organizer.json('GET', 'organizer/events?limit=1')
+        self.assertEqual(status, 200, page)
+        self.assertEqual((len(page['items']), page['total']), (1, 2))
+        status, data = organizer.json('GET', 'organizer/events')
+        meeting, = [e for e in data['items'] if e['name'] == "Meeting"]
+        self.assertEqual(meeting['attendance_count'],
+            in_transaction(lambda: Pool().get('checkin.event')(
+                    self.event_id).checked_in))
+        self.assertGreaterEqual(meeting['attendance_count'], 1)
+        # After its end an event is no longer open for check-in
+        clock.freeze(NOW + dt.timedelta(hours=3))
+        status, data = organizer.json('GET', 'organizer/events')
+        self.assertEqual({e['is_open'] for e in data['items']}, {False})
+        # The same list with a staff token
+        api = Api(self.client())
+        status, tokens = api.json('POST', 'auth/staff', {
+                'login': 'organizer', 'password': STAFF_PASSWORD})
+        self.assertEqual(status, 200, tokens)
+        staff = Api(self.client(), token=tokens['access_token'])
+        status, data = staff.json('GET', 'organizer/events')
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data['total'], 2)
+
     def test_daily_without_sign_in_event(self):
         "The daily sign-in needs the sign-in event of the configuration"
         api = self.login()
