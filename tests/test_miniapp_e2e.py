@@ -89,8 +89,8 @@ def setup_story():
     return {'events': [e.id for e in events], 'service': service.id}
 
 
-def setup_data(database, story):
-    "Demo data, then the story's, each in its own committed transaction"
+def load_demo_data(database):
+    "The demo data of every module, as scripts/create_db.py --demo"
     from scripts import create_db
     started = time.monotonic()
     company_id = run_transaction(database, setup_company)
@@ -102,6 +102,33 @@ def setup_data(database, story):
                 context={'company': company_id})
             sys.stderr.write('miniapp e2e: demo data of %s at %.1f s\n' % (
                     module, time.monotonic() - started))
+
+
+def setup_data(database, story):
+    """The demo data, then the story's, each in its own committed
+    transaction.
+
+    Loading the demo data takes most of the time of the test: the database
+    with it is kept as a template database (as the test databases of the
+    suite, tests/tools.use_template_cache) for the other runs of the day
+    (the demo data are dated around the day they are loaded)."""
+    from trytond.cache import Cache
+    from trytond.tests import test_tryton
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    cache = 'miniprogram--miniapp-e2e-demo-%s' % today.isoformat()
+    cached = (test_tryton.DB_CACHE or '').startswith('postgresql://')
+    if cached:
+        # The template is copied over the test database: no connection of
+        # this process may stay open on it
+        backend.Database(database).close()
+    if cached and test_tryton.restore_db_cache(cache):
+        Cache.drop(database)
+        sys.stderr.write('miniapp e2e: demo data from the template\n')
+    else:
+        load_demo_data(database)
+        if cached:
+            test_tryton.backup_db_cache(cache)
+    company_id = run_transaction(database, setup_company)
     story.update(run_transaction(database, setup_story,
             context={'company': company_id}))
 

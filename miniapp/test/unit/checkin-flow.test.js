@@ -160,12 +160,15 @@ test('location refused, or not found: nothing sent', async () => {
 })
 
 test('position: accuracy from horizontalAccuracy, else accuracy', async () => {
-  let { flow } = setup(created(), { location: { latitude: 1, longitude: 2, accuracy: 30 } })
-  assert.deepEqual(await flow.position(), { lat: 1, lon: 2, accuracy_m: 30 })
-  ;({ flow } = setup(created(), { location: { latitude: 1, longitude: 2, accuracy: 30, horizontalAccuracy: 12 } }))
-  assert.deepEqual(await flow.position(), { lat: 1, lon: 2, accuracy_m: 12 })
-  ;({ flow } = setup(created(), { location: { latitude: 1, longitude: 2 } }))
-  assert.deepEqual(await flow.position(), { lat: 1, lon: 2 })
+  const cases = [
+    [{ latitude: 1, longitude: 2, accuracy: 30 }, { lat: 1, lon: 2, accuracy_m: 30 }],
+    [{ latitude: 1, longitude: 2, accuracy: 30, horizontalAccuracy: 12 }, { lat: 1, lon: 2, accuracy_m: 12 }],
+    [{ latitude: 1, longitude: 2 }, { lat: 1, lon: 2 }],
+  ]
+  for (const [location, expected] of cases) {
+    const { flow } = setup(created(), { location })
+    assert.deepEqual(await flow.position(), expected)
+  }
 })
 
 test('scan cancelled by the member: cancelled, nothing sent', async () => {
