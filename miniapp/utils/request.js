@@ -163,10 +163,20 @@ async function token(auth) {
 // query (object), data (the JSON body), auth (true: with the session's
 // bearer token)
 // Resolves the JSON body of a 2xx answer (null for 204), rejects an ApiError
+// A 401 about the token (unauthorized: missing, expired, revoked), not an
+// answer about the request itself such as DELETE me's invalid_credentials
+// (a wrong password must not end the session)
+function tokenRefused(response) {
+  if (response.status !== 401) return false
+  const body = response.data
+  const code = body && typeof body === 'object' && body.error && body.error.code
+  return !code || code === 'unauthorized'
+}
+
 async function request({ method = 'GET', path, query, data, auth = true }) {
   let bearer = await token(auth)
   let response = await send({ method, path, query, data, token: bearer })
-  if (response.status === 401 && auth) {
+  if (auth && tokenRefused(response)) {
     const current = session.get()
     if (current && current.refresh_token) {
       // Expired earlier than the phone's clock says, or revoked: renew
@@ -179,7 +189,7 @@ async function request({ method = 'GET', path, query, data, auth = true }) {
       bearer = await token(auth)
       response = await send({ method, path, query, data, token: bearer })
     }
-    if (response.status === 401) {
+    if (tokenRefused(response)) {
       endSession()
     }
   }

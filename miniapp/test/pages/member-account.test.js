@@ -135,12 +135,8 @@ describe('member/account', () => {
     expect(wx.callsOf('reLaunch')).toEqual([])
   })
 
-  // utils/request.js (helper core) takes every 401 of an authenticated
-  // route for an expired token: it refreshes, sends DELETE me again and,
-  // answered 401 again, ends the session.  A wrong password must not log
-  // the member out.  Remove .failing once request.js refreshes only on
-  // 401 unauthorized.
-  test.failing('a wrong password does not end the session (needs request.js)', async () => {
+  // A 401 of DELETE me is about the password, not the token
+  test('a wrong password does not end the session', async () => {
     answers['DELETE me'] = () => apiError(401, 'invalid_credentials', 'wrong')
     const comp = render('member/account/index')
     await settle()

@@ -167,6 +167,19 @@ test('a 401 of a route without auth (wrong password) is only an error', async ()
   assert.equal(wx.callsOf('request').length, 1)
 })
 
+test('a 401 of an authenticated route about the request (DELETE me, wrong password): no refresh, session kept', async () => {
+  const { wx, request, session, logouts } = setup((req) => {
+    if (routeOf(req.url) === 'auth/refresh') throw new Error('no refresh expected')
+    return apiError(401, 'invalid_credentials', 'bad')
+  }, { lang: 'zh_CN' })
+  login(wx)
+  await assert.rejects(request({ method: 'DELETE', path: 'me', data: { password: 'x' } }),
+    (e) => e.code === 'invalid_credentials' && e.status === 401)
+  assert.deepEqual(wx.callsOf('request').map((r) => routeOf(r.url)), ['me'])
+  assert.ok(session.get())
+  assert.equal(logouts.length, 0)
+})
+
 test('without a session an authenticated call fails unauthorized, nothing sent', async () => {
   const { wx, request, logouts } = setup(() => json(200, {}))
   await assert.rejects(request({ path: 'me' }), (e) => e.code === 'unauthorized' && e.status === 401)
