@@ -125,6 +125,7 @@ module.exports = {
     'me.rewards': '积分兑换',
     'me.bookings': '我的预约',
     'me.account': '账号设置',
+    'me.organizer': '活动管理（组织者）',
     'me.logout': '退出登录',
 
     'points.empty': '还没有积分记录',
@@ -312,6 +313,7 @@ module.exports = {
     'me.rewards': 'Rewards',
     'me.bookings': 'My bookings',
     'me.account': 'Account',
+    'me.organizer': 'My events (organizers)',
     'me.logout': 'Log out',
 
     'points.empty': 'No points yet',

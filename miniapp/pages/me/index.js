@@ -1,6 +1,6 @@
 // The member centre (tab): name, masked phone, tier and its discount,
 // points, streak and best streak; links to the points ledger, rewards, my
-// bookings and the account; "verify my phone with WeChat" for a member
+// bookings, the account and the organizer's events; "verify my phone with WeChat" for a member
 // without a phone (getPhoneNumber → auth/wechat-phone); log out.
 const me = require('../../services/me.js')
 const auth = require('../../services/auth.js')

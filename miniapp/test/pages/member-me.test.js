@@ -59,10 +59,11 @@ describe('pages/me', () => {
   test('the links', async () => {
     const comp = render('pages/me/index')
     await settle()
-    for (const id of ['toPoints', 'toRewards', 'toBookings', 'toAccount']) tap(comp, id)
+    for (const id of ['toPoints', 'toRewards', 'toBookings', 'toAccount', 'toOrganizer']) tap(comp, id)
     await settle()
     expect(wx.callsOf('navigateTo').map((c) => c.url)).toEqual([
       '/member/points/index', '/member/rewards/index', '/booking/mine/index', '/member/account/index',
+      '/organizer/events/index',
     ])
   })
 
