@@ -5,7 +5,6 @@
 // already_checked_in the time of the existing check-in, an expired or
 // foreign QR to scan again, location refused with a button to the
 // settings), cancelled (back).
-const checkins = require('../../services/checkin.js')
 const queue = require('../../utils/queue.js')
 const events = require('../../utils/events.js')
 const { words, t, has } = require('../../utils/i18n.js')
@@ -95,8 +94,9 @@ Component({
         this.setData({
           kind, icon: kind === 'created' ? 'success' : 'info',
           title: t(kind === 'created' ? 'result.created' : 'result.flagged'), lines,
+          // the server names the event in the answer (event_name)
+          event: c.event_name || '',
         })
-        this.eventName(c.event_id)
       } else if (kind === 'queued') {
         this.setData({
           kind, icon: 'waiting', title: t('result.queued'), lines: [t('result.queuedHint')],
@@ -109,19 +109,6 @@ Component({
           settings: error.code === 'location_denied',
           rescan: ['qr_expired', 'invalid_token', 'not_a_checkin_code'].includes(error.code),
         })
-      }
-    },
-
-    // The name of the event of the check-in: the answer has its id only;
-    // the events open now have the name (nothing shown when unknown)
-    async eventName(eventId) {
-      if (!eventId) return
-      try {
-        const answer = await checkins.events({ limit: 100 })
-        const event = (answer.items || []).find((e) => e.id === eventId)
-        if (event) this.setData({ event: event.name })
-      } catch (e) {
-        // the name is a nicety: the check-in is recorded
       }
     },
 

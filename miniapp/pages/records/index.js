@@ -37,6 +37,7 @@ function entryView(entry) {
 function checkinView(c) {
   return {
     id: c.id,
+    event: c.event_name || '',
     time: when(c.time),
     status: c.status,
     statusText: word('records.status_', c.status),

@@ -14,7 +14,7 @@ const TOKENS = {
 
 function checkin(fields = {}) {
   return Object.assign({
-    id: 31, event_id: 5, member_id: 7, time: '2026-12-03T09:05:00+08:00', status: 'valid',
+    id: 31, event_id: 5, event_name: '年度会员大会', member_id: 7, time: '2026-12-03T09:05:00+08:00', status: 'valid',
     method: 'qr', distance_m: 12, points_awarded: 10, late: false, reasons: [],
     client_uuid: null, offline: false,
   }, fields)

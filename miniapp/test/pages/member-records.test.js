@@ -53,13 +53,14 @@ describe('pages/records', () => {
     for (const i of items) queue.enqueue(i)
   }
 
-  test('my check-ins (zh_CN): time, method, status, points', async () => {
+  test('my check-ins (zh_CN): event, time, method, status, points', async () => {
     const comp = render('pages/records/index')
     await settle()
     expect(sent[0]).toMatchObject({ route: 'me/checkins', method: 'GET' })
     expect(sent[0].url).toContain('limit=20&offset=0')
     const page = text(comp)
     expect(page).toContain('我的签到')
+    expect(page).toContain('年度会员大会')
     expect(page).toContain('2026-12-03 09:05 · 扫码签到')
     expect(page).toContain('有效')
     expect(page).toContain('+10 积分')
