@@ -186,8 +186,11 @@ BOOKING = obj({
         'amount_due': nullable(MONEY),
         'rating': nullable(obj({
                     'id': integer(), 'stars': integer(1, 5),
+                    'tags': array(string()), 'comment': nullable(string()),
+                    'hidden': boolean(),
                     'editable': boolean(), 'edit_deadline': DATETIME,
-                    }, required=['id', 'stars', 'editable', 'edit_deadline'],
+                    }, required=['id', 'stars', 'tags', 'comment', 'hidden',
+                    'editable', 'edit_deadline'],
                 description="the member's rating of the booking (null: "
                 "not rated)")),
         'price_breakdown': nullable(obj({

@@ -148,12 +148,14 @@ def booking_json(booking):
 
 
 def booking_rating_json(rating):
-    "The rating of a booking for its member: the stars, whether editable"
+    """The rating of a booking for its member: the stars, tags and comment
+    (the member's own, also when hidden), whether still editable"""
     if not rating:
         return None
     values = rating_json(rating.member_values())
-    return {k: values[k]
-        for k in ['id', 'stars', 'editable', 'edit_deadline']}
+    return {k: values[k] for k in [
+            'id', 'stars', 'tags', 'comment', 'hidden', 'editable',
+            'edit_deadline']}
 
 
 def waitlist_entry_json(entry):

@@ -134,6 +134,7 @@ class RatingApiTestCase(RouteTestCase):
         self.assertEqual(status, 200, data)
         self.assertEqual(data['booking']['rating'], {
                 'id': data['booking']['rating']['id'], 'stars': 4,
+                'tags': [], 'comment': None, 'hidden': False,
                 'editable': True,
                 'edit_deadline': '2026-06-09T12:00:00+08:00'})
         status, data = bob.json('GET', 'me/bookings')
