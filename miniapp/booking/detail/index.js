@@ -94,22 +94,13 @@ Component({
       try {
         const answer = await booking.get(this.data.id)
         const b = answer.booking
-        this.setData({ status: 'ok', booking: view(b), raw: b, rating: null, ratingKnown: false })
-        if (b.state === 'done') await this.loadRating()
+        // The booking tells its rating (null: not rated yet)
+        this.setData({
+          status: 'ok', booking: view(b), raw: b,
+          rating: b.rating ? ratingView(b.rating) : null, ratingKnown: b.rating !== undefined,
+        })
       } catch (error) {
         this.setData({ status: 'error', error: util.errorView(error) })
-      }
-    },
-
-    // The API tells a booking's rating through the member's ratings
-    async loadRating() {
-      try {
-        const page = await booking.myRatings({ limit: 100 })
-        const rating = (page.items || []).find((r) => r.booking_id === this.data.id)
-        this.setData({ rating: rating ? ratingView(rating) : null, ratingKnown: true })
-      } catch (error) {
-        // Without the ratings the page offers neither rating nor change
-        this.setData({ ratingKnown: false })
       }
     },
 

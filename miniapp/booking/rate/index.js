@@ -1,5 +1,5 @@
 // Rate a done booking: 1 to 5 stars, the fixed tags, a comment.  When the
-// member rated it already (me/ratings), the page changes that rating
+// member rated it already (the booking's rating), the page changes that rating
 // (PATCH) instead, within its edit window.
 const { t } = require('../../utils/i18n.js')
 const booking = require('../../services/booking.js')
@@ -50,8 +50,8 @@ Component({
     async load() {
       this.setData({ status: 'loading', error: null })
       try {
-        const page = await booking.myRatings({ limit: 100 })
-        const rating = (page.items || []).find((r) => r.booking_id === this.data.id)
+        const answer = await booking.get(this.data.id)
+        const rating = answer.booking.rating || null
         const chosen = rating ? rating.tags || [] : []
         this.setData({
           status: 'ok',

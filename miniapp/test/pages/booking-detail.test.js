@@ -1,11 +1,10 @@
 // booking/detail: one booking, its breakdown and the actions of its state
 const { render, settle, text, json, apiError } = require('./helpers')
-const { bookingOf, ratingOf, page, start, held } = require('./booking-fixtures')
+const { bookingOf, bookingRating, start, held } = require('./booking-fixtures')
 
 async function open(booking, extra, options) {
   const ctx = start(Object.assign({
     'GET bookings/42': json(200, { booking }),
-    'GET me/ratings': json(200, page([])),
   }, extra || {}), options)
   const comp = render('booking/detail/index', { query: { id: '42' } })
   await settle()
@@ -91,9 +90,7 @@ describe('booking/detail', () => {
   })
 
   test('done and not rated: rate', async () => {
-    const { comp, wx } = await open(bookingOf({ state: 'done' }), {
-      'GET me/ratings': json(200, page([ratingOf({ booking_id: 41 })])),
-    })
+    const { comp, wx } = await open(bookingOf({ state: 'done', rating: null }))
     expect(comp.querySelector('#cancel')).toBeUndefined()
     expect(comp.querySelector('#reschedule')).toBeUndefined()
     comp.querySelector('#rate').dispatchEvent('tap')
@@ -102,9 +99,7 @@ describe('booking/detail', () => {
   })
 
   test('done and rated: the rating, and its change within the window', async () => {
-    const { comp, wx } = await open(bookingOf({ state: 'done' }), {
-      'GET me/ratings': json(200, page([ratingOf()])),
-    })
+    const { comp, wx } = await open(bookingOf({ state: 'done', rating: bookingRating() }))
     const shown = text(comp)
     expect(shown).toContain('★★★★☆')
     expect(shown).toContain('准时')
@@ -115,9 +110,7 @@ describe('booking/detail', () => {
   })
 
   test('rated after the edit window: no change offered', async () => {
-    const { comp } = await open(bookingOf({ state: 'done' }), {
-      'GET me/ratings': json(200, page([ratingOf({ editable: false })])),
-    })
+    const { comp } = await open(bookingOf({ state: 'done', rating: bookingRating({ editable: false }) }))
     expect(text(comp)).toContain('★★★★☆')
     expect(comp.querySelector('#edit-rating')).toBeUndefined()
   })

@@ -36,6 +36,15 @@ function bookingOf(changes) {
       points_amount: '10.00', due: '170.00', currency: 'CNY',
     },
     position: null, checked_in_at: null, checked_out_at: null, duration_min: null,
+    rating: null,
+  }, changes || {})
+}
+
+// The member's rating as a booking answers it (booking.rating)
+function bookingRating(changes) {
+  return Object.assign({
+    id: 5, stars: 4, tags: ['punctual'], comment: '准时', hidden: false,
+    editable: true, edit_deadline: '2026-12-11T12:00:00+08:00',
   }, changes || {})
 }
 
@@ -77,4 +86,4 @@ function held() {
   return [() => promise, release]
 }
 
-module.exports = { SERVICE, SLOT, MEMBER, bookingOf, ratingOf, page, start, held, json }
+module.exports = { SERVICE, SLOT, MEMBER, bookingOf, bookingRating, ratingOf, page, start, held, json }

@@ -1,11 +1,11 @@
 // booking/rate: stars, the fixed tags, a comment; POST, or PATCH when
 // the booking is rated already
 const { render, settle, text, json, apiError } = require('./helpers')
-const { ratingOf, page, start, held } = require('./booking-fixtures')
+const { bookingOf, bookingRating, ratingOf, start, held } = require('./booking-fixtures')
 
 async function open(extra, options) {
   const ctx = start(Object.assign({
-    'GET me/ratings': json(200, page([])),
+    'GET bookings/42': json(200, { booking: bookingOf({ state: 'done' }) }),
     'POST bookings/42/rating': json(201, { rating: ratingOf() }),
     'PATCH bookings/42/rating': json(200, { rating: ratingOf() }),
   }, extra || {}), options)
@@ -92,7 +92,7 @@ describe('booking/rate', () => {
   })
 
   test('rated already: the rating shown and changed with PATCH', async () => {
-    const { comp, sent, wx } = await open({ 'GET me/ratings': json(200, page([ratingOf()])) })
+    const { comp, sent, wx } = await open({ 'GET bookings/42': json(200, { booking: bookingOf({ state: 'done', rating: bookingRating() }) }) })
     expect(comp.data.editing).toBe(true)
     expect(comp.data.stars).toBe(4)
     expect(comp.data.comment).toBe('准时')
@@ -109,7 +109,7 @@ describe('booking/rate', () => {
 
   test('PATCH 422 edit_window_passed in words', async () => {
     const { comp } = await open({
-      'GET me/ratings': json(200, page([ratingOf()])),
+      'GET bookings/42': json(200, { booking: bookingOf({ state: 'done', rating: bookingRating() }) }),
       'PATCH bookings/42/rating': apiError(422, 'edit_window_passed'),
     })
     comp.querySelector('#submit').dispatchEvent('tap')
@@ -128,7 +128,7 @@ describe('booking/rate', () => {
     ctx.comp.querySelector('#submit').dispatchEvent('tap')
     await settle()
     expect(text(ctx.comp)).toContain('网络不可用')
-    ctx = await open({ 'GET me/ratings': apiError(429, 'rate_limited', 'x', {}, { 'Retry-After': '4' }) })
+    ctx = await open({ 'GET bookings/42': apiError(429, 'rate_limited', 'x', {}, { 'Retry-After': '4' }) })
     expect(text(ctx.comp)).toContain('请 4 秒后再试')
   })
 })
