@@ -8,16 +8,33 @@ const path = require('path')
 const { setup, login, render, settle, json, routeOf, ROOT } = require('../pages/helpers')
 const SCREENS = require('./list.js')
 
+// 1 rpx is half a pixel of a 375 px wide page, as on a phone (simulate
+// makes it a pixel)
+const simulateUtils = require('miniprogram-simulate/src/utils.js')
+simulateUtils.transformRpx = (style) => style.replace(/(\d+(?:\.\d+)?)rpx/ig,
+  (all, value) => Number(value) / 2 + 'px')
+
 const OUT = process.env.SCREENS_OUT
 const APP = JSON.parse(fs.readFileSync(path.join(ROOT, 'app.json'), 'utf8'))
 const PHONE_CSS = fs.readFileSync(path.join(__dirname, 'phone.css'), 'utf8')
 
-function appStyles() {
-  // app.wxss (with WeUI) applies to the pages: compiled for the page's tag
+// app.wxss (with WeUI) applies to the pages and to the components that
+// take the global classes (addGlobalClass): compiled here for each prefix
+// simulate gave the classes of the page (main--, price-breakdown--...).
+// WeUI sets its variables on `page`, the body here.
+function appStyles(dom) {
   const wxss = require('miniprogram-simulate/src/wxss.js')
-  const utils = require('miniprogram-simulate/src/utils.js')
   const content = wxss.getContent(path.join(ROOT, 'app.wxss'))
-  return utils.transformRpx(wxss.compile(content, { prefix: 'main' }))
+  const prefixes = new Set(['main'])
+  for (const node of dom.querySelectorAll('[class]')) {
+    for (const name of node.getAttribute('class').split(/\s+/)) {
+      const match = /^([a-z][\w-]*?)--/.exec(name)
+      if (match) prefixes.add(match[1])
+    }
+  }
+  return Array.from(prefixes).map((prefix) => simulateUtils.transformRpx(
+    wxss.compile(content, { prefix })).replace(/(^|[},\s])page(?=[\s,{.:[])/g, '$1body'),
+  ).join('\n')
 }
 
 function title(screen, wx) {
@@ -61,7 +78,7 @@ describeIf('screens', () => {
       const styles = Array.from(document.head.querySelectorAll('style'))
         .map((style) => style.textContent).join('\n')
       const html = '<!doctype html><html><head><meta charset="utf-8"><style>' + PHONE_CSS
-        + '</style><style>' + appStyles() + '</style><style>' + styles + '</style></head><body>'
+        + '</style><style>' + appStyles(comp.dom) + '</style><style>' + styles + '</style></head><body>'
         + '<div class="screen-nav">' + escape(title(screen, wx)) + '</div>'
         + '<div class="screen-body">' + comp.dom.outerHTML + '</div>' + tabs(screen)
         + '</body></html>'
