@@ -77,7 +77,8 @@ class MiniappContractTestCase(unittest.TestCase):
                 source = file.read()
             # request({method: 'POST', path: 'bookings/' + id + '/cancel'})
             for match in re.finditer(
-                    r"request\(\{(?:\s*method: '(\w+)',)?\s*path: ([^,}]+)",
+                    r"request\(\{(?:\s*auth: '\w+',)?(?:\s*method: '(\w+)',)?"
+                    r"\s*path: ([^,}]+)",
                     source):
                 method = match.group(1) or 'GET'
                 expression = match.group(2).strip()

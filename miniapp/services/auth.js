@@ -50,10 +50,18 @@ function smsLogin({ phone, code }) {
     .then((a) => keep(a))
 }
 
-// An organizer's login (a Tryton user): a token for the organizer routes
+// An organizer's login (a Tryton user): a token for the organizer routes,
+// kept apart from the member's session (utils/session.js)
 function staffLogin({ login, password }) {
   return request({ method: 'POST', path: 'auth/staff', data: { login, password }, auth: false })
     .then((a) => keep(a, 'staff'))
+}
+
+// The organizer's staff session ends here (staff tokens are not revoked:
+// they expire); the member's session stays
+function staffLogout() {
+  session.clear('staff')
+  return Promise.resolve()
 }
 
 // The refresh token revoked on the server (when it can be reached), the
@@ -72,5 +80,5 @@ function logout() {
 
 module.exports = {
   register, login, wechatLogin, wechatPhone, sendSmsCode, resetPassword, smsLogin,
-  staffLogin, logout,
+  staffLogin, staffLogout, logout,
 }

@@ -3,26 +3,26 @@
 const { request } = require('../utils/request.js')
 
 function myEvents({ limit = 20, offset = 0 } = {}) {
-  return request({ path: 'organizer/events', query: { limit, offset } })
+  return request({ auth: 'organizer', path: 'organizer/events', query: { limit, offset } })
 }
 
 function qr(eventId) {
-  return request({ path: 'events/' + eventId + '/qr' })
+  return request({ auth: 'organizer', path: 'events/' + eventId + '/qr' })
 }
 
 function stats(eventId) {
-  return request({ path: 'events/' + eventId + '/stats' })
+  return request({ auth: 'organizer', path: 'events/' + eventId + '/stats' })
 }
 
 // {token, expires_at, kiosk_url, dashboard_url}: a link to open on the
 // screen at the door
 function kioskToken(eventId) {
-  return request({ method: 'POST', path: 'events/' + eventId + '/kiosk-token' })
+  return request({ auth: 'organizer', method: 'POST', path: 'events/' + eventId + '/kiosk-token' })
 }
 
 function batchCheckin(eventId, memberIds) {
   return request({
-    method: 'POST', path: 'events/' + eventId + '/batch-checkin', data: { member_ids: memberIds },
+    auth: 'organizer', method: 'POST', path: 'events/' + eventId + '/batch-checkin', data: { member_ids: memberIds },
   })
 }
 

@@ -159,10 +159,6 @@ async function token(auth) {
   return current.access_token
 }
 
-// options: method ('GET'), path (relative to the base URL: 'me/points'),
-// query (object), data (the JSON body), auth (true: with the session's
-// bearer token)
-// Resolves the JSON body of a 2xx answer (null for 204), rejects an ApiError
 // A 401 about the token (unauthorized: missing, expired, revoked), not an
 // answer about the request itself such as DELETE me's invalid_credentials
 // (a wrong password must not end the session)
@@ -173,7 +169,42 @@ function tokenRefused(response) {
   return !code || code === 'unauthorized'
 }
 
+// The answer of a request: the JSON body of a 2xx answer (null for 204),
+// else an ApiError thrown
+function answerOf(response) {
+  if (response.status >= 200 && response.status < 300) {
+    const body = response.data
+    if (response.status === 204 || body === '' || body === undefined || body === null) return null
+    // Not JSON (WeChat leaves what it could not parse as a string): not the
+    // API answering, e.g. the login page of a Wi-Fi
+    if (typeof body !== 'object') {
+      throw new ApiError({ status: response.status, code: 'bad_response' })
+    }
+    return body
+  }
+  throw toError(response)
+}
+
+// An organizer route with the staff session of auth/staff.  Staff tokens
+// are not renewed (no refresh token): refused, the staff session ends
+// ('staff-logout', the organizer logs in again) and the member's stays.
+async function staffRequest(staff, { method, path, query, data }) {
+  const response = await send({ method, path, query, data, token: staff.access_token })
+  if (tokenRefused(response) && session.get('staff')) {
+    session.clear('staff')
+    events.emit('staff-logout')
+  }
+  return answerOf(response)
+}
+
+// options: method ('GET'), path (relative to the base URL: 'me/points'),
+// query (object), data (the JSON body), auth (true: with the member's
+// bearer token; 'organizer': with the staff session when there is one, else
+// the member's, as the API takes both on its organizer routes)
+// Resolves the JSON body of a 2xx answer (null for 204), rejects an ApiError
 async function request({ method = 'GET', path, query, data, auth = true }) {
+  const staff = auth === 'organizer' ? session.get('staff') : null
+  if (staff && staff.access_token) return staffRequest(staff, { method, path, query, data })
   let bearer = await token(auth)
   let response = await send({ method, path, query, data, token: bearer })
   if (auth && tokenRefused(response)) {
@@ -193,17 +224,7 @@ async function request({ method = 'GET', path, query, data, auth = true }) {
       endSession()
     }
   }
-  if (response.status >= 200 && response.status < 300) {
-    const body = response.data
-    if (response.status === 204 || body === '' || body === undefined || body === null) return null
-    // Not JSON (WeChat leaves what it could not parse as a string): not the
-    // API answering, e.g. the login page of a Wi-Fi
-    if (typeof body !== 'object') {
-      throw new ApiError({ status: response.status, code: 'bad_response' })
-    }
-    return body
-  }
-  throw toError(response)
+  return answerOf(response)
 }
 
 module.exports = { request, refresh, url, queryString, retryAfterOf, toError }

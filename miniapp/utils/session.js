@@ -1,32 +1,40 @@
-// The member's (or staff user's) session, kept in storage so that it
-// survives a restart of the mini-program: the tokens of auth/* (API.md) and
-// when the access token expires.
+// The sessions, kept in storage so that they survive a restart of the
+// mini-program: the tokens of auth/* (API.md) and when the access token
+// expires.  The member's session ('member', the default) and an
+// organizer's staff session ('staff', of auth/staff for the organizer
+// pages) are kept apart: an organizer's login does not log the member out.
 const KEY = 'session'
+const KEYS = { member: KEY, staff: 'staff_session' }
+
+function keyOf(kind) {
+  return KEYS[kind || 'member']
+}
 
 function now() {
   return Date.now()
 }
 
-function get() {
+function get(kind) {
   try {
-    return wx.getStorageSync(KEY) || null
+    return wx.getStorageSync(keyOf(kind)) || null
   } catch (e) {
     return null
   }
 }
 
 // tokens: the answer of auth/login, register, refresh...
-// kind: 'member' or 'staff' (a staff token has no refresh token)
+// kind: 'member' (default) or 'staff' (a staff token has no refresh token)
 function save(tokens, kind) {
-  const previous = get() || {}
+  kind = kind || 'member'
+  const previous = get(kind) || {}
   const session = {
-    kind: kind || previous.kind || 'member',
+    kind,
     access_token: tokens.access_token,
     refresh_token: tokens.refresh_token || null,
     expires_at: now() + (tokens.expires_in || 0) * 1000,
     member: tokens.member || previous.member || null,
   }
-  wx.setStorageSync(KEY, session)
+  wx.setStorageSync(keyOf(kind), session)
   return session
 }
 
@@ -38,12 +46,12 @@ function setMember(member) {
   }
 }
 
-function clear() {
-  wx.removeStorageSync(KEY)
+function clear(kind) {
+  wx.removeStorageSync(keyOf(kind))
 }
 
-function isLoggedIn() {
-  const session = get()
+function isLoggedIn(kind) {
+  const session = get(kind)
   return !!(session && session.access_token)
 }
 
@@ -55,4 +63,4 @@ function accessExpired(session) {
   return !session || !session.expires_at || session.expires_at - MARGIN_MS <= now()
 }
 
-module.exports = { KEY, get, save, setMember, clear, isLoggedIn, accessExpired }
+module.exports = { KEY, KEYS, get, save, setMember, clear, isLoggedIn, accessExpired }

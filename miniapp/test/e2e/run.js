@@ -200,7 +200,8 @@ async function story(member, staff) {
   const qr = {}
   await on(staff, async () => {
     await staff.auth.staffLogin({ login: STAFF_LOGIN, password: STAFF_PASSWORD })
-    equal(staff.session.get().kind, 'staff', 'staff login: a staff session on the second phone')
+    equal(staff.session.get('staff').kind, 'staff', 'staff login: a staff session on the second phone')
+    equal(staff.session.get(), null, "the staff session is not a member's session")
     const first = await staff.organizer.qr(EVENTS[0])
     qr[EVENTS[0]] = first.token
     ok(typeof first.token === 'string' && first.png, 'organizer: the QR of the event', first)

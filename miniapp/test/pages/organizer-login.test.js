@@ -27,8 +27,10 @@ describe('organizer/login', () => {
     comp.querySelector('#submit').dispatchEvent('tap')
     await settle()
     expect(sent('POST', 'auth/staff')[0].data).toEqual({ login: 'admin', password: 'secret-pass' })
-    expect(wx.getStorageSync('session').kind).toBe('staff')
-    expect(wx.getStorageSync('session').access_token).toBe('staff-1')
+    // The staff session, apart from the member's (none here: not written)
+    expect(wx.getStorageSync('staff_session').kind).toBe('staff')
+    expect(wx.getStorageSync('staff_session').access_token).toBe('staff-1')
+    expect(wx.getStorageSync('session')).toBe('')
     expect(wx.callsOf('redirectTo')[0].url).toBe('/organizer/events/index')
   })
 

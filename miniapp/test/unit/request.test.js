@@ -289,3 +289,43 @@ test('the request: URL, query, JSON, bearer and language headers', async () => {
   await request({ path: 'events', auth: false })
   assert.equal(wx.callsOf('request')[1].header.Authorization, undefined)
 })
+
+test("a staff login keeps the member's session; organizer routes use the staff token", async () => {
+  const { wx, mod, session, logouts } = setup((req) => {
+    const route = routeOf(req.url)
+    if (route === 'auth/staff') {
+      return json(200, { access_token: 'staff-1', refresh_token: null, token_type: 'Bearer', expires_in: 28800 })
+    }
+    return json(200, { route, bearer: req.header.Authorization })
+  })
+  login(wx)
+  const auth = mod('services/auth.js')
+  const organizer = mod('services/organizer.js')
+  const me = mod('services/me.js')
+  // Without a staff session the organizer routes go with the member's token
+  // (a member linked to a Tryton user organizes with it)
+  assert.equal((await organizer.stats(5)).bearer, 'Bearer access-1')
+  await auth.staffLogin({ login: 'org', password: 'pw' })
+  assert.equal(session.get().access_token, 'access-1', "the member's session is untouched")
+  assert.equal(session.get('staff').access_token, 'staff-1')
+  assert.equal((await organizer.stats(5)).bearer, 'Bearer staff-1')
+  assert.equal((await me.points()).bearer, 'Bearer access-1', 'member routes keep the member token')
+  await auth.staffLogout()
+  assert.equal(session.get('staff'), null)
+  assert.equal((await organizer.stats(5)).bearer, 'Bearer access-1')
+  assert.equal(logouts.length, 0)
+})
+
+test("a staff token refused: the staff session ends (staff-logout), the member's stays", async () => {
+  const { wx, mod, session, logouts } = setup(() => apiError(401, 'unauthorized', 'expired'))
+  login(wx)
+  session.save({ access_token: 'staff-1', expires_in: 60 }, 'staff')
+  const staffLogouts = []
+  mod('utils/events.js').on('staff-logout', () => staffLogouts.push(1))
+  await assert.rejects(mod('services/organizer.js').qr(5), (e) => e.code === 'unauthorized')
+  assert.equal(session.get('staff'), null)
+  assert.equal(session.get().access_token, 'access-1')
+  assert.deepEqual([staffLogouts.length, logouts.length], [1, 0])
+  // no refresh of a staff token
+  assert.deepEqual(wx.callsOf('request').map((r) => routeOf(r.url)), ['events/5/qr'])
+})

@@ -78,6 +78,9 @@ const TABLE = [
   ['subscriptions.record', [{ T1: 'accept', errMsg: 'requestSubscribeMessage:ok' }], 'POST', 'me/subscriptions', {}, { results: { T1: 'accept' } }],
 ]
 
+// Functions that send nothing (tested in request.test.js)
+const LOCAL = ['auth.staffLogout']
+
 test('the table covers every function of services/*', () => {
   const { mod } = load({})
   const exported = []
@@ -87,7 +90,8 @@ test('the table covers every function of services/*', () => {
     }
   }
   const table = TABLE.map((row) => row[0])
-  assert.deepEqual(exported.filter((e) => !table.includes(e)), [], 'functions without a row')
+  assert.deepEqual(exported.filter((e) => !table.includes(e) && !LOCAL.includes(e)), [],
+    'functions without a row')
   assert.deepEqual(table.filter((e) => !exported.includes(e)), [], 'rows without a function')
 })
 
