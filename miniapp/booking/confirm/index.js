@@ -10,6 +10,7 @@ const me = require('../../services/me.js')
 const rewards = require('../../services/rewards.js')
 const subscriptions = require('../../services/subscriptions.js')
 const util = require('../util.js')
+const countdown = require('../../components/countdown/countdown.js')
 
 // WeChat asks for at most 3 templates at once
 const MAX_TEMPLATES = 3
@@ -34,6 +35,8 @@ function preview(service, points) {
 }
 
 Component({
+  behaviors: [countdown],
+
   data: {
     status: 'loading',
     error: null,
@@ -59,12 +62,6 @@ Component({
     offerWaitlist: false,
     notice: '',
     text: {},
-  },
-
-  lifetimes: {
-    detached() {
-      util.stopWait(this)
-    },
   },
 
   methods: {

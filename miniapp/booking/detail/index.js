@@ -5,6 +5,7 @@
 const { t } = require('../../utils/i18n.js')
 const booking = require('../../services/booking.js')
 const util = require('../util.js')
+const countdown = require('../../components/countdown/countdown.js')
 const { tagText } = require('../tags.js')
 
 const CANCELLABLE = ['draft', 'pending', 'confirmed']
@@ -40,6 +41,8 @@ function ratingView(r) {
 }
 
 Component({
+  behaviors: [countdown],
+
   data: {
     id: null,
     status: 'loading',
@@ -53,12 +56,6 @@ Component({
     wait: 0,
     waitText: '',
     text: {},
-  },
-
-  lifetimes: {
-    detached() {
-      util.stopWait(this)
-    },
   },
 
   methods: {

@@ -5,6 +5,7 @@ const { t } = require('../../utils/i18n.js')
 const booking = require('../../services/booking.js')
 const me = require('../../services/me.js')
 const util = require('../util.js')
+const countdown = require('../../components/countdown/countdown.js')
 
 const LIMIT = 50
 
@@ -39,6 +40,8 @@ function entryView(e, highlight) {
 }
 
 Component({
+  behaviors: [countdown],
+
   data: {
     status: 'loading',
     error: null,
@@ -50,12 +53,6 @@ Component({
     wait: 0,
     waitText: '',
     text: {},
-  },
-
-  lifetimes: {
-    detached() {
-      util.stopWait(this)
-    },
   },
 
   methods: {

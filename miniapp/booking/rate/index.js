@@ -4,9 +4,12 @@
 const { t } = require('../../utils/i18n.js')
 const booking = require('../../services/booking.js')
 const util = require('../util.js')
+const countdown = require('../../components/countdown/countdown.js')
 const { TAGS, tagText } = require('../tags.js')
 
 Component({
+  behaviors: [countdown],
+
   data: {
     id: null,
     status: 'loading',
@@ -21,12 +24,6 @@ Component({
     wait: 0,
     waitText: '',
     text: {},
-  },
-
-  lifetimes: {
-    detached() {
-      util.stopWait(this)
-    },
   },
 
   methods: {

@@ -6,6 +6,7 @@
 const { t } = require('../../utils/i18n.js')
 const booking = require('../../services/booking.js')
 const util = require('../util.js')
+const countdown = require('../../components/countdown/countdown.js')
 
 const DAYS = 14
 
@@ -45,6 +46,8 @@ function slotView(slot, index) {
 }
 
 Component({
+  behaviors: [countdown],
+
   data: {
     serviceId: null,
     serviceName: '',
@@ -61,12 +64,6 @@ Component({
     wait: 0,
     waitText: '',
     text: {},
-  },
-
-  lifetimes: {
-    detached() {
-      util.stopWait(this)
-    },
   },
 
   methods: {

@@ -4,8 +4,11 @@
 // countdown before the retry button can be tapped again.
 //   <state status="{{status}}" error="{{error}}" bind:retry="load" />
 const { t } = require('../../utils/i18n.js')
+const countdown = require('../countdown/countdown.js')
 
 Component({
+  behaviors: [countdown],
+
   properties: {
     status: { type: String, value: 'ok' }, // loading, empty, error, ok
     error: { type: Object, value: null }, // {message, code, retryAfter}
@@ -23,12 +26,9 @@ Component({
 
   observers: {
     error(error) {
-      this.stopCountdown()
       const message = (error && error.message) || t('error.server_error')
       this.setData({ message })
-      const wait = (error && error.retryAfter) || 0
-      if (wait > 0) this.countdown(wait)
-      else this.setData({ wait: 0, waitText: '' })
+      this.startCountdown('wait', (error && error.retryAfter) || 0)
     },
     emptyText(text) {
       if (!text) this.setData({ emptyText: t('state.empty') })
@@ -43,26 +43,9 @@ Component({
         emptyText: this.data.emptyText || t('state.empty'),
       })
     },
-    detached() {
-      this.stopCountdown()
-    },
   },
 
   methods: {
-    countdown(seconds) {
-      this.setData({ wait: seconds, waitText: t('state.wait', { seconds }) })
-      this.timer = setInterval(() => {
-        const wait = this.data.wait - 1
-        this.setData({ wait, waitText: wait > 0 ? t('state.wait', { seconds: wait }) : '' })
-        if (wait <= 0) this.stopCountdown()
-      }, 1000)
-    },
-
-    stopCountdown() {
-      if (this.timer) clearInterval(this.timer)
-      this.timer = null
-    },
-
     onRetry() {
       if (this.data.wait > 0) return
       this.triggerEvent('retry')

@@ -5,11 +5,7 @@
 const me = require('../../services/me.js')
 const { words, t } = require('../../utils/i18n.js')
 const countdown = require('../../components/countdown/countdown.js')
-
-function fieldOf(details) {
-  const raw = (details && (details.field || (details.fields || [])[0])) || ''
-  return String(raw).split('.').pop()
-}
+const { invalidField: fieldOf } = require('../../utils/view.js')
 
 Component({
   behaviors: [countdown],

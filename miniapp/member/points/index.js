@@ -3,8 +3,7 @@
 // refresh.
 const me = require('../../services/me.js')
 const { words, t } = require('../../utils/i18n.js')
-
-const LIMIT = 20
+const paged = require('../../components/paged/paged.js')
 
 function lineView(line) {
   return {
@@ -19,14 +18,10 @@ function lineView(line) {
 }
 
 Component({
+  behaviors: [paged],
+
   data: {
     w: {},
-    status: 'loading',
-    error: null,
-    items: [],
-    total: 0,
-    more: false,
-    moreError: '',
   },
 
   lifetimes: {
@@ -45,32 +40,10 @@ Component({
       this.reload().then(() => wx.stopPullDownRefresh())
     },
 
-    onReachBottom() {
-      this.loadMore()
+    fetchPage(page) {
+      return me.points(page)
     },
 
-    async reload() {
-      this.setData({ status: 'loading', error: null, moreError: '' })
-      try {
-        const answer = await me.points({ limit: LIMIT, offset: 0 })
-        const items = answer.items.map(lineView)
-        this.setData({ items, total: answer.total, status: items.length ? 'ok' : 'empty' })
-      } catch (error) {
-        this.setData({ status: 'error', error: { message: error.message, retryAfter: error.retryAfter } })
-      }
-    },
-
-    async loadMore() {
-      if (this.data.more || this.data.status !== 'ok' || this.data.items.length >= this.data.total) return
-      this.setData({ more: true, moreError: '' })
-      try {
-        const answer = await me.points({ limit: LIMIT, offset: this.data.items.length })
-        this.setData({ items: this.data.items.concat(answer.items.map(lineView)), total: answer.total })
-      } catch (error) {
-        this.setData({ moreError: error.message })
-      } finally {
-        this.setData({ more: false })
-      }
-    },
+    itemView: lineView,
   },
 })

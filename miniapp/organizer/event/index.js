@@ -6,7 +6,8 @@
 // them.
 const { t } = require('../../utils/i18n.js')
 const organizer = require('../../services/organizer.js')
-const util = require('../util.js')
+const util = require('../../utils/view.js')
+const countdown = require('../../components/countdown/countdown.js')
 
 const STATS_EVERY_MS = 10 * 1000
 
@@ -31,6 +32,8 @@ function statsView(s) {
 }
 
 Component({
+  behaviors: [countdown],
+
   data: {
     id: null,
     status: 'loading',
@@ -49,7 +52,6 @@ Component({
   lifetimes: {
     detached() {
       this.stop()
-      util.stopWait(this)
     },
   },
 
@@ -149,7 +151,7 @@ Component({
           },
         })
       } catch (error) {
-        util.actionFailed(this, error, error.status === 403 ? t('org_event.forbidden') : null)
+        util.actionFailed(this, error, { message: error.status === 403 ? t('org_event.forbidden') : null })
       }
     },
 

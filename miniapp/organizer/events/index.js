@@ -4,7 +4,7 @@
 // offered the staff login.
 const { t } = require('../../utils/i18n.js')
 const organizer = require('../../services/organizer.js')
-const util = require('../util.js')
+const util = require('../../utils/view.js')
 
 function view(e) {
   return {

@@ -3,9 +3,12 @@
 // many attempts wait for the server's Retry-After.
 const { t } = require('../../utils/i18n.js')
 const auth = require('../../services/auth.js')
-const util = require('../util.js')
+const util = require('../../utils/view.js')
+const countdown = require('../../components/countdown/countdown.js')
 
 Component({
+  behaviors: [countdown],
+
   data: {
     login: '',
     password: '',
@@ -14,12 +17,6 @@ Component({
     wait: 0,
     waitText: '',
     text: {},
-  },
-
-  lifetimes: {
-    detached() {
-      util.stopWait(this)
-    },
   },
 
   methods: {
@@ -56,8 +53,9 @@ Component({
         this.setData({ busy: false, password: '' })
         wx.redirectTo({ url: '/organizer/events/index' })
       } catch (error) {
-        util.actionFailed(this, error,
-          error.code === 'invalid_credentials' ? t('org_login.invalid') : null)
+        util.actionFailed(this, error, {
+          message: error.code === 'invalid_credentials' ? t('org_login.invalid') : null,
+        })
       }
     },
   },

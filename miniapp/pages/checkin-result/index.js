@@ -12,9 +12,7 @@ const flow = require('../../utils/checkin-flow.js')
 const { take, save } = require('./outcome.js')
 
 // "2026-12-03T09:05:00+08:00" → "2026-12-03 09:05" (the event's local time)
-function when(iso) {
-  return iso ? String(iso).slice(0, 10) + ' ' + String(iso).slice(11, 16) : ''
-}
+const { when } = require('../../utils/view.js')
 
 // A reason of a flagged check-in (or of a refusal) in words
 function reasonText(code) {

@@ -7,12 +7,10 @@ const events = require('../../utils/events.js')
 const session = require('../../utils/session.js')
 const { words, t, has } = require('../../utils/i18n.js')
 const { loginUrl } = require('../login/after-login.js')
+const paged = require('../../components/paged/paged.js')
 
-const LIMIT = 20
-
-function when(iso) {
-  return iso ? String(iso).slice(0, 10) + ' ' + String(iso).slice(11, 16) : ''
-}
+// "2026-12-03T09:05:00+08:00" → "2026-12-03 09:05" (the event's local time)
+const { when } = require('../../utils/view.js')
 
 function word(prefix, code) {
   return has(prefix + code) ? t(prefix + code) : code
@@ -48,18 +46,14 @@ function checkinView(c) {
 }
 
 Component({
+  behaviors: [paged],
+
   data: {
     w: {},
     queued: [],
     pending: 0,
     flushing: false,
     flushNote: '',
-    items: [],
-    total: 0,
-    status: 'loading', // loading, empty, error, ok
-    error: null,
-    more: false,
-    moreError: '',
   },
 
   lifetimes: {
@@ -91,10 +85,6 @@ Component({
       this.reload().then(() => wx.stopPullDownRefresh())
     },
 
-    onReachBottom() {
-      this.loadMore()
-    },
-
     showQueue() {
       const entries = queue.items()
       this.setData({ queued: entries.map(entryView), pending: queue.pending() })
@@ -105,29 +95,11 @@ Component({
       this.created = done
     },
 
-    async reload() {
-      this.setData({ status: 'loading', error: null, moreError: '' })
-      try {
-        const answer = await checkins.mine({ limit: LIMIT, offset: 0 })
-        const items = answer.items.map(checkinView)
-        this.setData({ items, total: answer.total, status: items.length ? 'ok' : 'empty' })
-      } catch (error) {
-        this.setData({ status: 'error', error: { message: error.message, retryAfter: error.retryAfter } })
-      }
+    fetchPage(page) {
+      return checkins.mine(page)
     },
 
-    async loadMore() {
-      if (this.data.more || this.data.status !== 'ok' || this.data.items.length >= this.data.total) return
-      this.setData({ more: true, moreError: '' })
-      try {
-        const answer = await checkins.mine({ limit: LIMIT, offset: this.data.items.length })
-        this.setData({ items: this.data.items.concat(answer.items.map(checkinView)), total: answer.total })
-      } catch (error) {
-        this.setData({ moreError: error.message })
-      } finally {
-        this.setData({ more: false })
-      }
-    },
+    itemView: checkinView,
 
     // Send the queued check-ins now; whatever cannot go stays queued
     async flush() {

@@ -5,16 +5,10 @@
 const auth = require('../../services/auth.js')
 const { words, t } = require('../../utils/i18n.js')
 const countdown = require('../../components/countdown/countdown.js')
+const { invalidField: fieldOf } = require('../../utils/view.js')
 const { afterLogin } = require('../login/after-login.js')
 
 const MIN_PASSWORD = 8
-
-// The field of an invalid_request: details.field ('body.password') or
-// the first of details.fields
-function fieldOf(details) {
-  const raw = (details && (details.field || (details.fields || [])[0])) || ''
-  return String(raw).split('.').pop()
-}
 
 Component({
   behaviors: [countdown],

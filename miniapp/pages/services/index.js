@@ -1,14 +1,9 @@
 // The services tab: the bookable services with the member's price (the
 // tier discount), their rating, page by page; a tap opens the slots.
 const { t } = require('../../utils/i18n.js')
+const { money: price } = require('../../utils/view.js')
 const booking = require('../../services/booking.js')
-
-const LIMIT = 20
-
-function price(amount, currency) {
-  if (amount === null || amount === undefined) return ''
-  return !currency || currency === 'CNY' ? '¥' + amount : amount + ' ' + currency
-}
+const paged = require('../../components/paged/paged.js')
 
 // A service of the API as the list shows it
 function view(service) {
@@ -32,14 +27,10 @@ function view(service) {
 }
 
 Component({
+  behaviors: [paged],
+
   data: {
-    status: 'loading',
-    error: null,
     needLogin: false,
-    items: [],
-    total: 0,
-    loadingMore: false,
-    moreError: '',
     text: {},
   },
 
@@ -54,47 +45,24 @@ Component({
           login: t('services.login'),
         },
       })
-      this.load()
+      this.reload()
     },
 
-    async load() {
-      this.setData({ status: 'loading', error: null, moreError: '', needLogin: false })
-      try {
-        const page = await booking.services({ limit: LIMIT, offset: 0 })
-        const items = (page.items || []).map(view)
-        this.setData({ items, total: page.total || 0, status: items.length ? 'ok' : 'empty' })
-      } catch (error) {
-        this.setData({
-          status: 'error',
-          error: { message: error.message, retryAfter: error.retryAfter },
-          // no session (or it ended): the way to log in
-          needLogin: error.status === 401,
-        })
-      }
+    fetchPage(page) {
+      this.setData({ needLogin: false })
+      return booking.services(page)
     },
 
-    async loadMore() {
-      if (this.data.loadingMore || this.data.items.length >= this.data.total) return
-      this.setData({ loadingMore: true, moreError: '' })
-      try {
-        const page = await booking.services({ limit: LIMIT, offset: this.data.items.length })
-        this.setData({
-          items: this.data.items.concat((page.items || []).map(view)),
-          total: page.total || 0,
-          loadingMore: false,
-        })
-      } catch (error) {
-        this.setData({ loadingMore: false, moreError: error.message })
-      }
+    itemView: view,
+
+    // no session (or it ended): the way to log in
+    loadError(error) {
+      return { needLogin: error.status === 401 }
     },
 
     async onPullDownRefresh() {
-      await this.load()
+      await this.reload()
       wx.stopPullDownRefresh()
-    },
-
-    onReachBottom() {
-      this.loadMore()
     },
 
     onLogin() {

@@ -108,7 +108,7 @@ describe('pages/services', () => {
     await settle()
     expect(text(comp)).toContain('服务器出错了，请稍后再试')
     fail = false
-    comp.instance.load()
+    comp.instance.reload()
     await settle()
     expect(text(comp)).toContain('深层清洁')
   })
