@@ -21,7 +21,7 @@ from .schemas import (
     MEMBER, MY_RATING, ORGANIZED_EVENT, PASSWORD, PHONE, POINTS_LINE, RATING,
     RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
     STAFF_BOOKING, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY,
-    array, id_, integer, nullable, number, obj, page, string)
+    array, boolean, id_, integer, nullable, number, obj, page, string)
 from .serializers import (
     booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
     member_json, organized_event_json, points_line_json, rating_json,
@@ -211,10 +211,26 @@ def services(request):
         'total': Service.search_count([])}
 
 
+@api_route('GET', 'services/{service_id}',
+    "One bookable service with the member price", tags=['booking'],
+    response=obj({'service': SERVICE}, required=['service']),
+    errors=[(404, 'not_found')])
+def one_service(request):
+    Service = request.pool.get('booking.service')
+    service = Service._get_service(request.path['service_id'])
+    values, = Service.list_services(member=request.member,
+        domain=[('id', '=', service.id)])
+    return {'service': service_json(values)}
+
+
 @api_route('GET', 'services/{service_id}/slots',
     "The free slots of a service on a local date", tags=['booking'],
-    description="Slots the member's tier may not book yet are absent.",
-    query=obj({'date': DATE, 'resource_id': id_()},
+    description="Slots the member's tier may not book yet are absent, "
+    "full slots too unless full=true (capacity_left 0: their waiting list "
+    "takes members).",
+    query=obj({'date': DATE, 'resource_id': id_(),
+            'full': boolean(default=False, description="also the full "
+                "slots, to join their waiting list")},
         required=['date']),
     response=obj({'slots': array(SLOT)}, required=['slots']),
     errors=[(404, 'not_found')])
@@ -223,7 +239,8 @@ def service_slots(request):
     slots = Service.free_slots(
         request.path['service_id'], request.query['date'],
         member=request.member,
-        resource=request.query.get('resource_id'))
+        resource=request.query.get('resource_id'),
+        full=request.query.get('full', False))
     return {'slots': [slot_json(s) for s in slots]}
 
 

@@ -475,13 +475,13 @@ class Service(RatedMixin, metaclass=PoolMeta):
     _rating_field = 'service'
 
     @classmethod
-    def list_services(cls, member=None, offset=0, limit=None):
+    def list_services(cls, member=None, offset=0, limit=None, domain=None):
         """Add rating_count and rating_average (None without rating) to the
         values of each service"""
         pool = Pool()
         Rating = pool.get('booking.rating')
         result = super().list_services(
-            member=member, offset=offset, limit=limit)
+            member=member, offset=offset, limit=limit, domain=domain)
         aggregates = Rating.aggregates('service', [v['id'] for v in result])
         for values in result:
             values['rating_count'], values['rating_average'] = (

@@ -359,10 +359,12 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         slots.sort(key=lambda s: s[:2])
         return [s for _, _, s in slots]
 
-    def bookable_slots(self, start, end, member=None, resource=None):
+    def bookable_slots(self, start, end, member=None, resource=None,
+            full=False):
         """Return the slots in [start, end) that member may book now: not
         before the lead time, not beyond the member's last bookable date and
-        with capacity left"""
+        with capacity left (with full, also those without: the waiting list
+        takes them)"""
         with without_check_access():
             resources = self.available_resources(resource)
             earliest = clock.now() + self.lead_time
@@ -373,7 +375,7 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                 return []
             return [s for s in self.compute_slots(
                     resources, start, end, member=member)
-                if s['capacity_left'] > 0]
+                if full or s['capacity_left'] > 0]
 
     def slot_values(self, slot):
         "Return the plain values of a slot for callers outside the server"
@@ -459,9 +461,10 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     # Methods called by the mini-program API
 
     @classmethod
-    def list_services(cls, member=None, offset=0, limit=None):
-        """Return the active services the user may read, in order (from
-        offset, at most limit; their number is search_count([])), as
+    def list_services(cls, member=None, offset=0, limit=None, domain=None):
+        """Return the active services the user may read (of domain), in
+        order (from offset, at most limit; their number is
+        search_count(domain)), as
         dictionaries with the keys: id, name, description, duration_min,
         price, member_price, discount (%), currency (ISO code), capacity,
         lead_time_min, horizon_days, cancel_hours and timezone.
@@ -470,7 +473,7 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         member_price; without member, member_price is the price."""
         pool = Pool()
         Member = pool.get('member.member')
-        services = cls.search([], offset=offset, limit=limit)
+        services = cls.search(domain or [], offset=offset, limit=limit)
         with without_check_access():
             if member is not None:
                 member = Member(int(member))
@@ -497,7 +500,8 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         return result
 
     @classmethod
-    def free_slots(cls, service, date, member=None, resource=None):
+    def free_slots(cls, service, date, member=None, resource=None,
+            full=False):
         """Return the slots of service on the local date (in the service's
         time zone) that member may book now, sorted by start.
 
@@ -505,7 +509,8 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         datetimes), local_start, local_end (ISO 8601 with offset),
         resource (id), resource_name and capacity_left.  Slots before the
         lead time, beyond the member's horizon (default horizon plus the
-        priority days of the tier) or full are absent.
+        priority days of the tier) or full (unless full: to join their
+        waiting list) are absent.
 
         Raise BookingNotFoundError when the user cannot read the service."""
         pool = Pool()
@@ -518,7 +523,7 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                 member = Member(int(member))
             start, end = service.day_bounds(date)
             return [service.slot_values(s) for s in service.bookable_slots(
-                    start, end, member=member, resource=resource)]
+                    start, end, member=member, resource=resource, full=full)]
 
     @classmethod
     def _get_service(cls, service):

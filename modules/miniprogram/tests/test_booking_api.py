@@ -72,6 +72,12 @@ class BookingApiTestCase(RouteTestCase):
         self.assertEqual(service['member_price'], '134.30')
         self.assertEqual(service['currency'], 'CNY')
         self.assertEqual(service['duration_min'], 120)
+        # One service: the same values as in the list
+        status, data = gold.json('GET', 'services/%s' % self.service_id)
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data['service'], service)
+        self.assertError(gold.json('GET', 'services/999999'),
+            404, 'not_found')
 
     def test_slots(self):
         "Free slots of a local date, with capacity left"

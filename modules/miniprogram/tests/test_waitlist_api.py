@@ -168,6 +168,21 @@ class WaitlistApiTestCase(RouteTestCase):
         a = self.book(alice, slot)
         b = self.book(bob, slot)
 
+        # The full slot is not offered for booking; with full=true it is
+        # listed, without capacity left, to join its waiting list
+        status, data = carol.json('GET', 'services/%s/slots?date=2026-06-03'
+            % self.service_id)
+        self.assertNotIn(slot, [s['start'] for s in data['slots']])
+        status, data = carol.json('GET', 'services/%s/slots?date=2026-06-03'
+            '&full=true' % self.service_id)
+        self.assertEqual(status, 200, data)
+        self.assertEqual({s['capacity_left'] for s in data['slots']
+                if s['start'] == slot}, {0})
+        self.assertIn(later, [s['start'] for s in data['slots']
+                if s['capacity_left'] > 0])
+        self.assertError(carol.json('GET', 'services/%s/slots?date=2026-06-03'
+                '&full=yes' % self.service_id), 400, 'invalid_request')
+
         # A slot with a place left: book it instead
         self.assertError(self.join(carol, later), 422, 'slot_not_full')
         self.assertError(self.join(carol, '2026-05-30T09:00:00+08:00'),
