@@ -9,18 +9,14 @@ function stateText(state) {
   return t('booking.state.' + state)
 }
 
-// The service of an id from the list of services (the API has no route
-// for one service); null when it is not there
+// The service of an id (services/<id>); null when there is none
 async function findService(id) {
-  const wanted = Number(id)
-  const limit = 100
-  for (let offset = 0; offset < 1000; offset += limit) {
-    const page = await booking.services({ limit, offset })
-    const found = (page.items || []).find((s) => s.id === wanted)
-    if (found) return found
-    if (offset + limit >= (page.total || 0)) break
+  try {
+    return (await booking.service(Number(id))).service
+  } catch (error) {
+    if (error.code === 'not_found') return null
+    throw error
   }
-  return null
 }
 
 // An action failed: its message with the details that help (utils/view)

@@ -6,10 +6,16 @@ function services({ limit = 20, offset = 0 } = {}) {
   return request({ path: 'services', query: { limit, offset } })
 }
 
-// date: 'YYYY-MM-DD'
-function slots(serviceId, { date, resourceId } = {}) {
+function service(serviceId) {
+  return request({ path: 'services/' + serviceId })
+}
+
+// date: 'YYYY-MM-DD'; full: also the full slots (capacity_left 0), to join
+// their waiting list
+function slots(serviceId, { date, resourceId, full } = {}) {
   return request({
-    path: 'services/' + serviceId + '/slots', query: { date, resource_id: resourceId },
+    path: 'services/' + serviceId + '/slots',
+    query: { date, resource_id: resourceId, full: full ? 'true' : undefined },
   })
 }
 
@@ -77,7 +83,7 @@ function leaveWaitlist(entryId) {
 }
 
 module.exports = {
-  services, slots, create, get, cancel, reschedule, mine,
+  services, service, slots, create, get, cancel, reschedule, mine,
   rate, changeRating, myRatings, serviceRatings,
   joinWaitlist, myWaitlist, acceptOffer, leaveWaitlist,
 }

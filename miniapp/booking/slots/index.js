@@ -93,7 +93,7 @@ Component({
       this.setData({ status: 'loading', error: null })
       const date = this.data.date
       try {
-        const answer = await booking.slots(this.data.serviceId, { date })
+        const answer = await booking.slots(this.data.serviceId, { date, full: true })
         if (date !== this.data.date) return // another day was chosen meanwhile
         const slots = (answer.slots || []).map(slotView)
         this.setData({

@@ -18,7 +18,7 @@ const TEMPLATES = {
 
 function routes(extra) {
   return Object.assign({
-    'GET services': json(200, page([SERVICE])),
+    'GET services/3': json(200, { service: SERVICE }),
     'GET me': json(200, { member: MEMBER }),
     'GET me/coupons': json(200, page([COUPON, USED])),
     'GET me/subscriptions': json(200, TEMPLATES),

@@ -9,7 +9,7 @@ const FULL = Object.assign({}, SLOT, {
 
 function routes(extra) {
   return Object.assign({
-    'GET services': json(200, page([SERVICE])),
+    'GET services/3': json(200, { service: SERVICE }),
     'GET services/3/slots': json(200, { slots: [SLOT, FULL] }),
   }, extra || {})
 }
@@ -31,6 +31,8 @@ describe('booking/slots', () => {
     expect(shown).toContain('剩余 1 个名额')
     expect(shown).toContain('已约满，点击候补')
     expect(sent('GET', 'services/3/slots')[0].url).toContain('date=' + comp.data.date)
+    // the full slots too, to join their waiting list
+    expect(sent('GET', 'services/3/slots')[0].url).toContain('full=true')
   })
 
   test('in English', async () => {

@@ -27,6 +27,8 @@ const SLOTS = ['09:00', '11:00', '14:00', '16:00'].map((time, i) => Object.assig
   start: '2026-12-04T' + time + ':00+08:00',
   end: '2026-12-04T' + String(Number(time.slice(0, 2)) + 2).padStart(2, '0') + ':00:00+08:00',
   resource: i % 2 ? { id: 8, name: '李师傅' } : SLOT.resource,
+  // the 11:00 slot is full: its waiting list takes members
+  capacity_left: i === 1 ? 0 : 1,
 }))
 
 const ANSWERS = {
@@ -42,6 +44,7 @@ const ANSWERS = {
     { id: 1, date: '2026-12-01', points: 200, reason: '新会员礼', origin: null, balance_after: 210 },
   ]),
   'GET services': page(SERVICES),
+  'GET services/3': { service: SERVICE },
   'GET services/3/slots': { slots: SLOTS },
   'GET me/coupons': page([]),
   'GET me/subscriptions': { items: [] },
@@ -112,11 +115,11 @@ module.exports = [
     page: 'pages/records/index',
     before: () => {
       const queue = require('../../utils/queue.js')
-      for (const [minutes, uuid] of [[3, 'a'], [1, 'b']]) {
+      for (const [time, uuid] of [['09:41', 'a'], ['09:43', 'b']]) {
         queue.enqueue({
           qr_token: 'tok', lat: 31.2304, lon: 121.4737, accuracy_m: 15,
           client_uuid: uuid.repeat(8) + '-0000-4000-8000-000000000000',
-          client_time: new Date(Date.now() - minutes * 60000).toISOString(),
+          client_time: '2026-12-03T' + time + ':00+08:00',
         })
       }
     },
