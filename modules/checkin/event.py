@@ -406,7 +406,6 @@ class Event(Workflow, ModelSQL, ModelView):
     @classmethod
     def set_paste_point(cls, events, name, value):
         "The pasted text was read by on_change_paste_point: nothing to keep"
-        pass
 
     @fields.depends('paste_point', 'latitude', 'longitude', 'coord_type')
     def on_change_paste_point(self):
