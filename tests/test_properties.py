@@ -26,6 +26,7 @@ from trytond.modules.checkin.attendance import Attendance, parse_position
 from trytond.modules.checkin.exceptions import InvalidCheckInError
 from trytond.modules.service_booking.slot import (
     Occupancy, Schedule, local_dates, merge, slot_starts)
+from trytond.modules.suite import geo
 from trytond.modules.suite.geo import (
     EARTH_RADIUS, distance, gcj02_to_wgs84, haversine, wgs84_to_gcj02)
 from trytond.tests.test_tryton import (
@@ -263,23 +264,20 @@ class DistancePropertiesTestCase(unittest.TestCase):
                 {'lat': lat, 'lon': lon, 'accuracy_m': accuracy})
         except InvalidCheckInError:
             return
-        except OverflowError:
-            # test_parse_position_huge_integer (a known bug)
-            assume(False)
-        latitude, longitude, acc = result
+        latitude, longitude, acc, coord_type = result
         self.assertTrue(-90 <= latitude <= 90)
         self.assertTrue(-180 <= longitude <= 180)
         self.assertTrue(acc is None or 0 <= acc < 1e7)
+        self.assertEqual(coord_type, 'wgs84')
         self.assertAlmostEqual(latitude, float(lat), delta=1e-7)
         self.assertAlmostEqual(longitude, float(lon), delta=1e-7)
 
-    # BUG (checkin/attendance.py parse_position): an integer too large for
-    # a float (e.g. 10**400, which JSON-RPC decodes as an int) raises
-    # OverflowError instead of InvalidCheckInError, so the RPC method
-    # checkin.attendance.submit answers a server error instead of a clean
-    # "position invalid".  The mini-program API is not affected: its schema
-    # refuses lat/lon out of -90..90 / -180..180 before.  Found by
-    # test_parse_position; kept here as an explicit example.
+    # An integer too large for a float (e.g. 10**400, which JSON-RPC decodes
+    # as an int) raised OverflowError instead of InvalidCheckInError, so the
+    # RPC method checkin.attendance.submit answered a server error instead
+    # of a clean "position invalid" (found by test_parse_position).  The
+    # check-in and the door check-in now share suite.geo.parse_position,
+    # which refuses it.
     def test_parse_position_huge_integer(self):
         "A latitude too large for a float is refused like any bad position"
         with self.assertRaises(InvalidCheckInError):
@@ -348,6 +346,28 @@ class GCJ02PropertiesTestCase(unittest.TestCase):
         "A place and its GCJ-02 image are the same place"
         g = wgs84_to_gcj02(lat, lon)
         self.assertLess(distance((lat, lon, 'wgs84'), (*g, 'gcj02')), 1)
+
+    @FAST
+    @given(china_latitudes, china_longitudes)
+    def test_pasted_point_either_order(self, lat, lon):
+        "A map's point pasted as lat,lon or lon,lat is the same point"
+        lat, lon = round(lat, 6), round(lon, 6)
+        for text in ['%.6f,%.6f' % (lat, lon), '%.6f,%.6f' % (lon, lat)]:
+            self.assertEqual(geo.parse_point(text), (lat, lon))
+
+    @FAST
+    @given(latitudes, longitudes)
+    @example(31.2304, 121.4737)
+    @example(48.8584, 2.2945)
+    def test_gcj02_only_in_china(self, lat, lon):
+        "A GCJ-02 position is taken exactly where the shift applies"
+        try:
+            geo.parse_position(lat, lon, None, 'gcj02')
+        except geo.CoordTypeError as error:
+            self.assertEqual(error.reason, 'outside_china')
+            self.assertFalse(geo.in_china(round(lat, 7), round(lon, 7)))
+        else:
+            self.assertTrue(geo.in_china(round(lat, 7), round(lon, 7)))
 
 
 class SlotPropertiesTestCase(unittest.TestCase):

@@ -15,20 +15,20 @@ from trytond.model import Exclude, Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.member.member import context_member
 from trytond.modules.member.prepared import (
     Returned, created, statement, written)
-from trytond.modules.suite import clock, tools
+from trytond.modules.suite import clock, geo, tools
 from trytond.modules.suite.tools import isoformat
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
-from .event import METHODS, TIMED_METHODS, normalize_bssid
+from .event import COORD_TYPES, METHODS, TIMED_METHODS, normalize_bssid
 from .exceptions import (
     AlreadyCheckedInError, AttendanceAccessError, CheckInAccessError,
     CheckInError, CheckInRestart, EventNotOpenError, InvalidCheckInError,
-    InvalidTokenError, MemberUnknownError, MethodNotAllowedError,
-    NotOnRosterError, OutOfRangeError, QRExpiredError, ReviewError,
-    WifiMismatchError)
+    InvalidCoordTypeError, InvalidTokenError, MemberUnknownError,
+    MethodNotAllowedError, NotOnRosterError, OutOfRangeError, QRExpiredError,
+    ReviewError, WifiMismatchError)
 
 STATUSES = [
     ('valid', "Valid"),
@@ -73,34 +73,44 @@ def parse_client_time(value):
             {'field': 'client_time'})
 
 
-def parse_position(position):
-    """Return (latitude, longitude, accuracy) of position or None.
+# The message of each reason of suite.geo.CoordTypeError
+COORD_TYPE_MESSAGES = {
+    'unknown': 'checkin.msg_coord_type_unknown',
+    'outside_china': 'checkin.msg_coord_type_outside_china',
+    }
 
-    position is a dictionary with the keys lat, lon and accuracy_m (the API
-    names) or a tuple."""
+
+def parse_position(position):
+    """Return (latitude, longitude, accuracy, coord_type) of position or
+    None (suite.geo.parse_position).
+
+    position is a dictionary with the keys lat, lon, accuracy_m and
+    coord_type (the API names) or a tuple in that order.  Raise
+    InvalidCheckInError for a position that is not one and
+    InvalidCoordTypeError for an unknown coordinate system, or gcj02 out of
+    China; a coordinate system without a position is checked too."""
     if not position:
         return None
     if isinstance(position, dict):
         values = (position.get('lat'), position.get('lon'),
-            position.get('accuracy_m'))
+            position.get('accuracy_m'), position.get('coord_type'))
     else:
-        values = tuple(position) + (None,) * (3 - len(position))
-    latitude, longitude, accuracy = values[:3]
-    if latitude is None and longitude is None:
-        return None
+        values = tuple(position) + (None,) * (4 - len(position))
+    latitude, longitude, accuracy, coord_type = values[:4]
     try:
-        latitude, longitude = float(latitude), float(longitude)
-        accuracy = float(accuracy) if accuracy is not None else None
-    except (TypeError, ValueError, OverflowError):
+        if latitude is None and longitude is None:
+            geo.check_coord_type(coord_type)
+            return None
+        return geo.parse_position(latitude, longitude, accuracy, coord_type)
+    except geo.CoordTypeError as error:
+        raise InvalidCoordTypeError(gettext(
+                COORD_TYPE_MESSAGES[error.reason],
+                coord_type=error.coord_type,
+                coord_types=', '.join(geo.COORD_TYPES)),
+            error.details) from error
+    except geo.PositionError as error:
         raise InvalidCheckInError(gettext('checkin.msg_position_invalid'),
-            {'field': 'position'})
-    if (not -90 <= latitude <= 90 or not -180 <= longitude <= 180
-            or (accuracy is not None and not 0 <= accuracy < 1e7)):
-        raise InvalidCheckInError(gettext('checkin.msg_position_invalid'),
-            {'field': 'position'})
-    # The precision of the fields: about 1 cm and 10 cm
-    return (round(latitude, 7), round(longitude, 7),
-        round(accuracy, 1) if accuracy is not None else None)
+            {'field': 'position'}) from error
 
 
 def normalize_uuid(value):
@@ -219,6 +229,12 @@ class Attendance(ModelSQL, ModelView):
         'checkin.tag', "NFC Tag", readonly=True, ondelete='SET NULL')
     latitude = fields.Float("Latitude", digits=(3, 7), readonly=True)
     longitude = fields.Float("Longitude", digits=(3, 7), readonly=True)
+    coord_type = fields.Selection(
+        [(None, "")] + COORD_TYPES, "Coordinate System", readonly=True,
+        sort=False,
+        help="The system of the position sent by the device: the distance "
+        "is computed after converting it and the location of the event to "
+        "WGS-84.")
     accuracy = fields.Float(
         "Accuracy", digits=(16, 1), readonly=True,
         help="In meters, as reported by the device.")
@@ -525,7 +541,9 @@ class Attendance(ModelSQL, ModelView):
             code: an activity code with event_id,
             nfc_tag: the UID of an NFC tag,
             method 'staff' or 'app' with event_id;
-        position is a dictionary with lat, lon and accuracy_m (meters);
+        position is a dictionary with lat, lon, accuracy_m (meters) and
+        coord_type (wgs84, the default, or gcj02: InvalidCoordTypeError,
+        invalid_coord_type, for another or for gcj02 out of China);
         bssid the BSSID of the Wi-Fi of the device; client_uuid a unique
         identifier set by the device (a check-in sent again with it is a
         duplicate); client_time its time (datetime or ISO 8601 string).
@@ -679,15 +697,16 @@ class Attendance(ModelSQL, ModelView):
         if method == 'staff':
             values['checked_in_by'] = Transaction().user or None
         if position:
-            latitude, longitude, accuracy = position
+            latitude, longitude, accuracy, coord_type = position
             values.update({
                     'latitude': latitude,
                     'longitude': longitude,
+                    'coord_type': coord_type,
                     'accuracy': accuracy,
                     })
             if event.has_location:
                 values['distance'] = round(
-                    event.distance(latitude, longitude), 1)
+                    event.distance(latitude, longitude, coord_type), 1)
         return values
 
     @classmethod
@@ -1036,9 +1055,9 @@ class Attendance(ModelSQL, ModelView):
         a CheckInResult for each item, in order.
 
         Each item is a dictionary with the keys of the API: qr_token, code
-        (+ event_id), nfc_tag, lat, lon, accuracy_m, bssid and the required
-        client_uuid and client_time.  Sending the same items again creates
-        nothing new: each one is then a duplicate."""
+        (+ event_id), nfc_tag, lat, lon, accuracy_m, coord_type, bssid and
+        the required client_uuid and client_time.  Sending the same items
+        again creates nothing new: each one is then a duplicate."""
         pool = Pool()
         Member = pool.get('member.member')
         if len(items) > SYNC_MAX_ITEMS:
@@ -1080,11 +1099,12 @@ class Attendance(ModelSQL, ModelView):
             for k in ['qr_token', 'code', 'event_id', 'nfc_tag', 'method']
             if item.get(k) is not None}
         position = None
-        if item.get('lat') is not None or item.get('lon') is not None:
+        if any(item.get(k) is not None for k in ['lat', 'lon', 'coord_type']):
             position = {
                 'lat': item.get('lat'),
                 'lon': item.get('lon'),
                 'accuracy_m': item.get('accuracy_m'),
+                'coord_type': item.get('coord_type'),
                 }
         return {
             'credential': credential,

@@ -3,6 +3,7 @@
 # terms.
 import base64
 import datetime as dt
+import functools
 import math
 import re
 import tempfile
@@ -17,8 +18,7 @@ from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import Check, Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.member.configuration import TIMEZONES
-from trytond.modules.suite import clock
-from trytond.modules.suite.geo import haversine
+from trytond.modules.suite import clock, geo
 from trytond.modules.suite.tools import isoformat
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
@@ -50,6 +50,7 @@ METHODS = [
     ]
 # Methods whose credential proves the time of the check-in
 TIMED_METHODS = {'qr', 'code'}
+COORD_TYPES = geo.COORD_TYPE_SELECTION
 STATES = [
     ('draft', "Draft"),
     ('open', "Open"),
@@ -94,12 +95,18 @@ def parse_bssids(text):
 SNAPSHOT_FIELDS = [
     'name', 'kind', 'state', 'start', 'end', 'timezone', 'open_before',
     'auto_open', 'day_start', 'day_end', 'late_after', 'place', 'latitude',
-    'longitude', 'radius', 'bssids', 'methods', 'policy', 'points', 'streak',
-    'qr_window', 'code_window', 'secret', 'previous_secret', 'secret_date',
+    'longitude', 'coord_type', 'radius', 'bssids', 'methods', 'policy',
+    'points', 'streak', 'qr_window', 'code_window', 'secret',
+    'previous_secret', 'secret_date',
     ]
 _snapshot_cache = Cache('checkin.event.snapshot', context=False)
 # The instances of Event.snapshot per transaction: {event id: (values, event)}
 _snapshots = WeakKeyDictionary()
+
+
+# The WGS-84 point of the events: the same for every check-in of an event,
+# converted once per process
+_event_wgs84 = functools.lru_cache(maxsize=1024)(geo.to_wgs84)
 
 
 class Event(Workflow, ModelSQL, ModelView):
@@ -173,6 +180,18 @@ class Event(Workflow, ModelSQL, ModelView):
         domain=[If(Bool(Eval('longitude')), [
                     ('longitude', '>=', -180), ('longitude', '<=', 180)],
                 [])])
+    coord_type = fields.Selection(
+        COORD_TYPES, "Coordinate System", required=True, sort=False,
+        states=_active,
+        help="The system of the latitude and longitude: GPS devices and "
+        "wx.getLocation give WGS-84, the Chinese maps (Tencent, AMap) "
+        "GCJ-02.\nCheck-ins are compared with the location in one system.")
+    paste_point = fields.Function(fields.Char(
+            "Paste a Point", states=_active,
+            help="Paste a point copied from a Chinese map (Tencent Maps, "
+            "AMap), such as \"31.230416,121.473701\": it fills the "
+            "latitude and the longitude in GCJ-02."),
+        'get_paste_point', setter='set_paste_point')
     radius = fields.Integer(
         "Radius", required=True, states=_active,
         domain=[('radius', '>', 0)],
@@ -363,17 +382,45 @@ class Event(Workflow, ModelSQL, ModelView):
         user = Transaction().user
         return [user] if user else []
 
-    @fields.depends('place', 'address', 'latitude', 'longitude', 'radius',
-        'bssids')
+    @classmethod
+    def default_coord_type(cls):
+        return geo.DEFAULT_COORD_TYPE
+
+    @fields.depends('place', 'address', 'latitude', 'longitude',
+        'coord_type', 'radius', 'bssids')
     def on_change_place(self):
         if self.place:
             self.address = self.place.address or self.address
             self.latitude = self.place.latitude
             self.longitude = self.place.longitude
+            # The point of a place is a GPS point
+            self.coord_type = 'wgs84'
             if self.place.radius:
                 self.radius = self.place.radius
             if self.place.bssids:
                 self.bssids = self.place.bssids
+
+    def get_paste_point(self, name):
+        return None
+
+    @classmethod
+    def set_paste_point(cls, events, name, value):
+        "The pasted text was read by on_change_paste_point: nothing to keep"
+
+    @fields.depends('paste_point', 'latitude', 'longitude', 'coord_type')
+    def on_change_paste_point(self):
+        if not self.paste_point:
+            return
+        try:
+            latitude, longitude = geo.parse_point(self.paste_point)
+        except geo.PositionError:
+            raise EventValidationError(gettext(
+                    'checkin.msg_event_point_invalid',
+                    point=self.paste_point))
+        self.latitude = round(latitude, 7)
+        self.longitude = round(longitude, 7)
+        self.coord_type = 'gcj02'
+        self.paste_point = None
 
     @fields.depends('kind', 'methods')
     def on_change_kind(self):
@@ -408,13 +455,22 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def check_location(cls, events, field_names=None):
-        if field_names and not (field_names & {'latitude', 'longitude'}):
+        if field_names and not (
+                field_names & {'latitude', 'longitude', 'coord_type'}):
             return
         for event in events:
             if (event.latitude is None) != (event.longitude is None):
                 raise EventValidationError(gettext(
                         'checkin.msg_event_location_incomplete',
                         event=event.rec_name))
+            if event.has_location:
+                try:
+                    geo.check_coord_type(
+                        event.coord_type, event.latitude, event.longitude)
+                except geo.CoordTypeError:
+                    raise EventValidationError(gettext(
+                            'checkin.msg_event_coord_type_outside_china',
+                            event=event.rec_name))
 
     @classmethod
     def check_day_times(cls, events, field_names=None):
@@ -589,9 +645,13 @@ class Event(Workflow, ModelSQL, ModelView):
     def has_location(self):
         return self.latitude is not None and self.longitude is not None
 
-    def distance(self, latitude, longitude):
-        "Return the distance in meters from the location of the event"
-        return haversine(self.latitude, self.longitude, latitude, longitude)
+    def distance(self, latitude, longitude, coord_type=None):
+        """Return the distance in meters from the location of the event of
+        a position in coord_type (default wgs84), compared in WGS-84"""
+        lat1, lon1 = _event_wgs84(
+            self.latitude, self.longitude, self.coord_type)
+        lat2, lon2 = geo.to_wgs84(latitude, longitude, coord_type)
+        return geo.haversine(lat1, lon1, lat2, lon2)
 
     @property
     def bssid_list(self):

@@ -62,6 +62,12 @@ class InvalidCheckInError(CheckInError):
     error_code = 'invalid_request'
 
 
+class InvalidCoordTypeError(CheckInError):
+    """A position in a coordinate system other than wgs84 and gcj02, or in
+    gcj02 outside China (details: coord_type, allowed, reason)"""
+    error_code = 'invalid_coord_type'
+
+
 class CheckInAccessError(AccessError):
     pass
 

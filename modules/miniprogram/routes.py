@@ -579,7 +579,8 @@ def my_coupons(request):
 CHECKIN_ERRORS = [
     (409, 'already_checked_in'), (422, 'qr_expired'), (422, 'invalid_token'),
     (422, 'event_not_open'), (422, 'out_of_range'), (422, 'wifi_mismatch'),
-    (422, 'not_on_roster'), (422, 'method_not_allowed')]
+    (422, 'not_on_roster'), (422, 'method_not_allowed'),
+    (422, 'invalid_coord_type')]
 
 
 def _credential_count(body):

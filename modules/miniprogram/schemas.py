@@ -276,8 +276,11 @@ EVENT = obj({
         'start': DATETIME,
         'end': DATETIME,
         'location': nullable(obj({
-                    'lat': number(), 'lon': number(), 'radius_m': integer(),
-                    }, required=['lat', 'lon', 'radius_m'])),
+                    'lat': number(), 'lon': number(),
+                    'coord_type': string(enum=['wgs84', 'gcj02'],
+                        description="the system of lat and lon"),
+                    'radius_m': integer(),
+                    }, required=['lat', 'lon', 'coord_type', 'radius_m'])),
         'methods': array(string()),
         'checked_in': boolean(),
         }, required=['id', 'name', 'kind', 'start', 'end', 'location',
@@ -314,6 +317,12 @@ CHECKIN_MEMBER = obj({'points_balance': integer(), 'streak_days': integer()},
     required=['points_balance', 'streak_days'], additional=True)
 CHECKIN_ANSWER = obj({'checkin': CHECKIN, 'member': CHECKIN_MEMBER},
     required=['checkin', 'member'])
+# The coordinate system of a position sent by the mini-program (check-ins,
+# the door check-in and the address of a booking)
+COORD_TYPE = string(1, 16, description="the coordinate system of the "
+    "position: wgs84 (wx.getLocation, the default) or gcj02 (the map "
+    "picker wx.chooseLocation, wx.getLocation with type gcj02); another, "
+    "or gcj02 out of China, is refused with invalid_coord_type")
 CHECKIN_FIELDS = {
     'qr_token': string(1, 512),
     'code': string(1, 32),
@@ -322,6 +331,7 @@ CHECKIN_FIELDS = {
     'lat': number(-90, 90),
     'lon': number(-180, 180),
     'accuracy_m': number(0, 100000),
+    'coord_type': COORD_TYPE,
     'bssid': string(1, 64),
     'client_uuid': UUID,
     'client_time': DATETIME,
@@ -372,10 +382,6 @@ MY_RATING = obj(dict(RATING['properties'], **{
             }), required=RATING['required'] + [
         'booking_id', 'service', 'hidden', 'edit_deadline', 'editable'])
 # The technician at the customer's door (staff/bookings)
-COORD_TYPE = string(1, 16, description="the coordinate system of the "
-    "position: wgs84 (wx.getLocation, the default) or gcj02 (the map "
-    "picker wx.chooseLocation); another is refused with "
-    "invalid_coord_type")
 STAFF_BOOKING = obj(dict(BOOKING['properties'], **{
             'customer': obj({'display_name': string(description="masked, "
                         "never a phone")}, required=['display_name']),

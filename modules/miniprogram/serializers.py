@@ -245,6 +245,7 @@ def event_json(event, checked_in):
     if event.latitude is not None and event.longitude is not None:
         location = {
             'lat': event.latitude, 'lon': event.longitude,
+            'coord_type': event.coord_type,
             'radius_m': event.radius,
             }
     return {

@@ -6,7 +6,6 @@ address, the door check-in of the assigned technician within the radius of
 the service (refused or flagged for review outside it) and the check-out
 with the real duration."""
 import datetime as dt
-import math
 
 from trytond.i18n import gettext
 from trytond.model import ModelView, fields
@@ -20,10 +19,12 @@ from .exceptions import (
     BookingNotFoundError, DoorOutOfRangeError, InvalidCoordTypeError,
     InvalidPositionError, InvalidStateError)
 
-COORD_TYPES = [
-    ('wgs84', "WGS-84 (GPS)"),
-    ('gcj02', "GCJ-02 (Chinese Maps)"),
-    ]
+COORD_TYPES = geo.COORD_TYPE_SELECTION
+# The message of each reason of suite.geo.CoordTypeError
+COORD_TYPE_MESSAGES = {
+    'unknown': 'service_booking.msg_door_coord_type_invalid',
+    'outside_china': 'service_booking.msg_door_coord_type_outside_china',
+    }
 DOOR_POLICIES = [
     ('refuse', "Refuse"),
     ('flag', "Accept and Flag"),
@@ -45,43 +46,23 @@ DOOR_FIELDS = [
 
 def parse_position(lat, lon, accuracy=None, coord_type=None):
     """Return (latitude, longitude, accuracy, coord_type) of a position
-    sent by a client: raise InvalidPositionError (400) for a missing,
-    non-finite or out of range value and InvalidCoordTypeError (422) for a
-    coordinate system other than wgs84 (the default) and gcj02"""
-    coord_type = geo.DEFAULT_COORD_TYPE if coord_type is None else coord_type
-    if coord_type not in geo.COORD_TYPES:
+    sent by a client (suite.geo.parse_position): raise InvalidPositionError
+    (400) for a missing, non-finite or out of range value and
+    InvalidCoordTypeError (422) for a coordinate system other than wgs84
+    (the default) and gcj02, or gcj02 outside China"""
+    try:
+        return geo.parse_position(lat, lon, accuracy, coord_type)
+    except geo.CoordTypeError as error:
         raise InvalidCoordTypeError(gettext(
-                'service_booking.msg_door_coord_type_invalid',
-                coord_type=coord_type,
+                COORD_TYPE_MESSAGES[error.reason],
+                coord_type=error.coord_type,
                 coord_types=', '.join(geo.COORD_TYPES)),
-            details={'coord_type': coord_type,
-                'allowed': list(geo.COORD_TYPES)})
-    values = []
-    for name, value, bound in [
-            ('lat', lat, 90),
-            ('lon', lon, 180),
-            ('accuracy_m', accuracy, 1e7)]:
-        if value is None and name == 'accuracy_m':
-            values.append(None)
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            value = None
-        else:
-            try:
-                value = float(value)
-            except OverflowError:
-                value = None
-        if (value is None or not math.isfinite(value)
-                or not (0 if name == 'accuracy_m' else -bound)
-                <= value <= bound):
-            raise InvalidPositionError(gettext(
-                    'service_booking.msg_door_position_invalid', field=name),
-                details={'field': name})
-        values.append(value)
-    latitude, longitude, accuracy = values
-    # The precision of the fields: about 1 cm and 10 cm
-    return (round(latitude, 7), round(longitude, 7),
-        round(accuracy, 1) if accuracy is not None else None, coord_type)
+            details=error.details) from error
+    except geo.PositionError as error:
+        raise InvalidPositionError(gettext(
+                'service_booking.msg_door_position_invalid',
+                field=error.field),
+            details={'field': error.field}) from error
 
 
 class Service(metaclass=PoolMeta):

@@ -1,12 +1,15 @@
 """Demo data of the checkin module: places with Wi-Fi and NFC tags in
 Shanghai, a past meeting (closed, with late, flagged and rejected
 check-ins), a class open now, a daily attendance with two weeks of history,
-the daily points sign-in of the mini-program and a future hike.  The admin
-user organizes every event.
+the daily points sign-in of the mini-program and a future hike whose point
+was copied from a Chinese map (GCJ-02).  The admin user organizes every
+event.
 
 Check-ins go through `checkin.attendance.check_in` with the clock set to
 their time, so they earn points and streaks like real ones."""
 import datetime as dt
+
+from trytond.modules.suite.geo import wgs84_to_gcj02
 
 PLACES = [
     {'name': "People's Square Community Centre",
@@ -198,13 +201,17 @@ def load(pool, rng, company):
             with at(when):
                 Attendance.sign_in(member)
 
-    # A hike next Saturday, opened by the scheduler
+    # A hike next Saturday, opened by the scheduler; its meeting point was
+    # pasted from a Chinese map: GCJ-02, the same place as the GPS point
+    # 31.0960, 121.1890
     saturday = today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
+    latitude, longitude = (round(v, 7) for v in wgs84_to_gcj02(
+            31.0960, 121.1890))
     Event.create([dict(common,
                 name="Spring hike to She Mountain", kind='meeting',
                 start=utc(saturday, 8), end=utc(saturday, 12),
-                address="上海市松江区佘山", latitude=31.0960,
-                longitude=121.1890, radius=800,
+                address="上海市松江区佘山", latitude=latitude,
+                longitude=longitude, coord_type='gcj02', radius=800,
                 methods=['qr', 'code'], policy='flag', points=50,
                 late_after=20,
                 roster=[('add', [m.id for m in members[5:35]])])])

@@ -16,13 +16,18 @@ from trytond.modules.checkin.tag import normalize_tag
 from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import create_member
 from trytond.modules.suite import clock
-from trytond.modules.suite.geo import haversine
+from trytond.modules.suite.geo import haversine, wgs84_to_gcj02
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
 
 # People's Square, Shanghai
 LAT, LON = 31.2304, 121.4737
+# The same place in GCJ-02, as the Chinese maps show it (about 500 m away
+# in WGS-84)
+GLAT, GLON = (round(v, 7) for v in wgs84_to_gcj02(LAT, LON))
+# The Eiffel Tower: no GCJ-02 there
+PARIS = (48.8584, 2.2945)
 # 2026-03-02 09:00 in Shanghai
 START = dt.datetime(2026, 3, 2, 1, 0)
 
@@ -331,6 +336,179 @@ class CheckinTestCase(ModuleTestCase):
         result = self.check_in(member, event, START, position={})
         self.assertEqual(list(result.attendance.reasons), ['out_of_range'])
         self.assertIsNone(result.attendance.distance)
+
+    @with_transaction()
+    def test_coord_type_distance(self):
+        "The distance is computed in WGS-84 whatever the systems received"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        self.assertEqual(Event.default_coord_type(), 'wgs84')
+        event = create_event(
+            latitude=GLAT, longitude=GLON, coord_type='gcj02', radius=100,
+            policy='flag')
+        self.assertEqual(event.coord_type, 'gcj02')
+        # The numbers alone are hundreds of metres apart
+        self.assertGreater(haversine(LAT, LON, GLAT, GLON), 300)
+        self.assertLess(event.distance(LAT, LON), 5)
+        self.assertLess(event.distance(LAT, LON, 'wgs84'), 5)
+        self.assertLess(event.distance(GLAT, GLON, 'gcj02'), 5)
+        cases = [
+            # (position, distance below, above, reasons, coord_type)
+            ((LAT, LON, None), 5, None, [], 'wgs84'),
+            ((LAT, LON, 'wgs84'), 5, None, [], 'wgs84'),
+            ((GLAT, GLON, 'gcj02'), 5, None, [], 'gcj02'),
+            # The map's numbers taken as GPS ones: the wrong system
+            ((GLAT, GLON, 'wgs84'), None, 300, ['out_of_range'], 'wgs84'),
+            ]
+        for i, (position, below, above, reasons, coord_type) in enumerate(
+                cases):
+            with self.subTest(position=position):
+                lat, lon, system = position
+                result = self.check_in(create_member("M%s" % i), event, START,
+                    position={'lat': lat, 'lon': lon, 'coord_type': system})
+                self.assertEqual(result.status, 'created')
+                attendance = result.attendance
+                self.assertEqual(attendance.coord_type, coord_type)
+                self.assertEqual(
+                    (attendance.latitude, attendance.longitude), (lat, lon))
+                self.assertEqual(list(attendance.reasons), reasons)
+                if below is not None:
+                    self.assertLess(attendance.distance, below)
+                if above is not None:
+                    self.assertGreater(attendance.distance, above)
+        # An event stored in WGS-84, a member in GCJ-02: the same place
+        event = create_event(name="GPS", radius=100)
+        result = self.check_in(create_member("G"), event, START,
+            position={'lat': GLAT, 'lon': GLON, 'coord_type': 'gcj02'})
+        self.assertEqual(result.attendance.status, 'valid')
+        self.assertLess(result.attendance.distance, 5)
+
+    @with_transaction()
+    def test_coord_type_refused(self):
+        "An unknown system, or GCJ-02 out of China, records nothing"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = create_event()
+        member = create_member()
+        cases = [
+            ({'lat': LAT, 'lon': LON, 'coord_type': 'bd09'}, 'unknown'),
+            ({'lat': LAT, 'lon': LON, 'coord_type': 'GCJ02'}, 'unknown'),
+            ({'coord_type': 'bd09'}, 'unknown'),
+            ({'lat': PARIS[0], 'lon': PARIS[1], 'coord_type': 'gcj02'},
+                'outside_china'),
+            ]
+        for position, reason in cases:
+            with self.subTest(position=position):
+                result = self.check_in(member, event, START, position=position)
+                self.assertEqual(result.status, 'refused')
+                self.assertEqual(result.code, 'invalid_coord_type')
+                self.assertEqual(result.error.details, {
+                        'coord_type': position['coord_type'],
+                        'allowed': ['wgs84', 'gcj02'],
+                        'reason': reason,
+                        })
+                self.assertIn(position['coord_type'], result.error.message)
+        self.assertEqual(Attendance.search_count([]), 0)
+        # Out of China WGS-84 is the only system
+        result = self.check_in(member, event, START,
+            position={'lat': PARIS[0], 'lon': PARIS[1], 'coord_type': 'wgs84'})
+        self.assertEqual(result.status, 'refused')
+        self.assertEqual(result.code, 'out_of_range')
+
+    @with_transaction()
+    def test_coord_type_submit(self):
+        "The RPC methods of the Tryton client take coord_type per item"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        event = create_event(radius=100)
+        member, other = create_member("A"), create_member("B")
+        with at(START):
+            result = Attendance.submit(member.id, {
+                    'qr_token': event.current_token(START),
+                    'lat': GLAT, 'lon': GLON, 'coord_type': 'gcj02'})
+            self.assertEqual(result['status'], 'created')
+            self.assertEqual(result['checkin']['status'], 'valid')
+            self.assertLess(result['checkin']['distance_m'], 5)
+            result = Attendance.submit(other.id, {
+                    'qr_token': event.current_token(START),
+                    'lat': GLAT, 'lon': GLON, 'coord_type': 'bd09'})
+            self.assertEqual(result['error']['code'], 'invalid_coord_type')
+            results = Attendance.submit_sync(other.id, [{
+                        'qr_token': event.current_token(START),
+                        'lat': PARIS[0], 'lon': PARIS[1],
+                        'coord_type': 'gcj02', 'client_uuid': 'p-1',
+                        'client_time': '2026-03-02T01:00:00Z',
+                        }, {
+                        'qr_token': event.current_token(START),
+                        'lat': GLAT, 'lon': GLON, 'coord_type': 'gcj02',
+                        'client_uuid': 'p-2',
+                        'client_time': '2026-03-02T01:00:00Z',
+                        }])
+        self.assertEqual([r['status'] for r in results],
+            ['refused', 'created'])
+        self.assertEqual(results[0]['error']['code'], 'invalid_coord_type')
+        self.assertEqual(
+            results[0]['error']['details']['reason'], 'outside_china')
+        attendance, = Attendance.search([('client_uuid', '=', 'p-2')])
+        self.assertEqual(attendance.coord_type, 'gcj02')
+        self.assertFalse(Attendance.search([('client_uuid', '=', 'p-1')]))
+
+    @with_transaction()
+    def test_event_paste_point(self):
+        "A point pasted from a Chinese map fills the location in GCJ-02"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        Place = pool.get('checkin.place')
+        for text in ['31.230416,121.473701', ' 31.230416 , 121.473701 ',
+                '31.230416，121.473701', '121.473701,31.230416']:
+            with self.subTest(text=text):
+                event = Event(latitude=LAT, longitude=LON, coord_type='wgs84')
+                event.paste_point = text
+                event.on_change_paste_point()
+                self.assertEqual(
+                    (event.latitude, event.longitude, event.coord_type),
+                    (31.230416, 121.473701, 'gcj02'))
+                self.assertIsNone(event.paste_point)
+        for text in ['People\'s Square', '31.230416', '31.2;121.4',
+                '%s,%s' % PARIS, '200,300', '31.2,121.4,5']:
+            with self.subTest(text=text):
+                event = Event(latitude=LAT, longitude=LON, coord_type='wgs84')
+                event.paste_point = text
+                with self.assertRaises(UserError) as cm:
+                    event.on_change_paste_point()
+                self.assertIn(text, cm.exception.message)
+                self.assertEqual(
+                    (event.latitude, event.longitude, event.coord_type),
+                    (LAT, LON, 'wgs84'))
+        # Nothing pasted: nothing changes
+        event = Event(latitude=LAT, longitude=LON, coord_type='wgs84')
+        event.paste_point = ''
+        event.on_change_paste_point()
+        self.assertEqual(event.coord_type, 'wgs84')
+
+        # Saved: the pasted point is not stored, the location is
+        event = create_event(latitude=None, longitude=None)
+        Event.write([event], {
+                'paste_point': None, 'latitude': 31.230416,
+                'longitude': 121.473701, 'coord_type': 'gcj02'})
+        self.assertEqual(event.coord_type, 'gcj02')
+        self.assertIsNone(event.paste_point)
+        # A place's point is a GPS point
+        place, = Place.create([{
+                    'name': "Square", 'latitude': LAT, 'longitude': LON}])
+        event = Event(coord_type='gcj02', latitude=GLAT, longitude=GLON)
+        event.place = place
+        event.on_change_place()
+        self.assertEqual(
+            (event.latitude, event.longitude, event.coord_type),
+            (LAT, LON, 'wgs84'))
+        # GCJ-02 exists in China only
+        with self.assertRaises(UserError):
+            create_event(latitude=PARIS[0], longitude=PARIS[1],
+                coord_type='gcj02')
+        with self.assertRaises(UserError):
+            Event.write([create_event(latitude=PARIS[0],
+                        longitude=PARIS[1])], {'coord_type': 'gcj02'})
 
     @with_transaction()
     def test_flag_review(self):

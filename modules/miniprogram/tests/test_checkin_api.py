@@ -16,7 +16,7 @@ import jwt
 from trytond import backend
 from trytond.model.exceptions import AccessError
 from trytond.modules.checkin.tests.test_module import (
-    LAT, LON, START, create_event, north)
+    GLAT, GLON, LAT, LON, PARIS, START, create_event, north)
 from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
@@ -46,6 +46,9 @@ class CheckinApiTestCase(RouteTestCase):
         create_event(name="Meeting", organizers=[('add', [organizer.id])])
         create_event(name="Other", organizers=[('add', [organizer.id])])
         create_event(name="Foreign")
+        # Its point taken from a Chinese map
+        create_event(name="Map", latitude=GLAT, longitude=GLON,
+            coord_type='gcj02', radius=100)
 
     def setUp(self):
         super().setUp()
@@ -210,6 +213,110 @@ class CheckinApiTestCase(RouteTestCase):
         status, mine = api.json('GET', 'me/checkins')
         self.assertTrue(all(c['status'] == 'rejected'
                 for c in mine['items']))
+
+    def map_event(self):
+        "Return the id and the current token of the event in GCJ-02"
+        def get():
+            Event = Pool().get('checkin.event')
+            event, = Event.search([('name', '=', "Map")])
+            return event.id, event.current_token(NOW)
+        return in_transaction(get)
+
+    def test_checkin_coord_type(self):
+        "GPS and map positions are compared with the event in one system"
+        event_id, token = self.map_event()
+        status, data = self.login().json('GET', 'events')
+        location = {e['name']: e for e in data['items']}["Map"]['location']
+        self.assertEqual(location, {'lat': GLAT, 'lon': GLON,
+                'coord_type': 'gcj02', 'radius_m': 100})
+        # wx.getLocation's default (WGS-84), with and without coord_type,
+        # and type gcj02: the same place
+        for body in [self.here(), self.here(coord_type='wgs84'),
+                {'lat': GLAT, 'lon': GLON, 'coord_type': 'gcj02'}]:
+            with self.subTest(body=body):
+                api = self.login()
+                status, data = api.json('POST', 'checkins',
+                    dict(body, qr_token=token))
+                self.assertEqual(status, 201, data)
+                self.assertEqual(data['checkin']['status'], 'valid')
+                self.assertLess(data['checkin']['distance_m'], 5)
+        # The map's numbers sent as GPS ones: hundreds of metres away
+        api = self.login()
+        data = self.assertError(api.json('POST', 'checkins', {
+                    'qr_token': token, 'lat': GLAT, 'lon': GLON}),
+            422, 'out_of_range')
+        self.assertGreater(data['error']['details']['distance_m'], 300)
+
+        def stored():
+            Attendance = Pool().get('checkin.attendance')
+            return sorted((a.coord_type, a.status) for a in
+                Attendance.search([('event', '=', event_id)]))
+        self.assertEqual(in_transaction(stored), [
+                ('gcj02', 'valid'), ('wgs84', 'rejected'),
+                ('wgs84', 'valid'), ('wgs84', 'valid')])
+
+    def test_checkin_coord_type_refused(self):
+        "An unknown system, or GCJ-02 out of China: 422, nothing recorded"
+        api = self.login()
+        cases = [
+            (self.here(qr_token=self.token, coord_type='bd09'), 'unknown'),
+            ({'qr_token': self.token, 'coord_type': 'bd09'}, 'unknown'),
+            (self.here(qr_token=self.token, lat=PARIS[0], lon=PARIS[1],
+                coord_type='gcj02'), 'outside_china'),
+            ]
+        for body, reason in cases:
+            with self.subTest(body=body):
+                data = self.assertError(api.json('POST', 'checkins', body),
+                    422, 'invalid_coord_type')
+                self.assertEqual(data['error']['details'], {
+                        'coord_type': body['coord_type'],
+                        'allowed': ['wgs84', 'gcj02'],
+                        'reason': reason})
+                self.assertIn(
+                    'bd09' if reason == 'unknown' else 'out of China',
+                    data['error']['message'])
+        # A coordinate system is no string of any length
+        self.assertError(api.json('POST', 'checkins', self.here(
+                    qr_token=self.token, coord_type='x' * 17)),
+            400, 'invalid_request')
+        status, mine = api.json('GET', 'me/checkins')
+        self.assertEqual(mine['items'], [])
+        # The contract lists it
+        status, doc = api.json('GET', 'openapi.json')
+        operation = doc['paths']['/{database}/mp/v1/checkins']['post']
+        self.assertIn('invalid_coord_type',
+            operation['responses']['422']['description'])
+        body = operation['requestBody']['content']['application/json']
+        self.assertIn('coord_type', body['schema']['properties'])
+
+    def test_sync_coord_type(self):
+        "Each item of a batch has its own coord_type"
+        event_id, token = self.map_event()
+        api = self.login()
+        client_time = (NOW - dt.timedelta(seconds=10)).isoformat() + 'Z'
+        items = [
+            {'qr_token': token, 'lat': GLAT, 'lon': GLON,
+                'coord_type': 'gcj02', 'client_uuid': str(uuid.uuid4()),
+                'client_time': client_time},
+            {'qr_token': self.token, 'lat': LAT, 'lon': LON,
+                'coord_type': 'bd09', 'client_uuid': str(uuid.uuid4()),
+                'client_time': client_time},
+            {'qr_token': self.token, 'lat': PARIS[0], 'lon': PARIS[1],
+                'coord_type': 'gcj02', 'client_uuid': str(uuid.uuid4()),
+                'client_time': client_time},
+            ]
+        status, data = api.json('POST', 'checkins/sync', {'items': items})
+        self.assertEqual(status, 200, data)
+        self.assertEqual([r['status'] for r in data['results']],
+            ['created', 'error', 'error'])
+        self.assertLess(data['results'][0]['checkin']['distance_m'], 5)
+        self.assertEqual(
+            [(r['error']['code'], r['error']['details']['reason'])
+                for r in data['results'][1:]],
+            [('invalid_coord_type', 'unknown'),
+                ('invalid_coord_type', 'outside_china')])
+        status, mine = api.json('GET', 'me/checkins')
+        self.assertEqual([c['event_id'] for c in mine['items']], [event_id])
 
     def test_sync(self):
         "An offline batch gets one result per item; resending is harmless"
@@ -660,6 +767,32 @@ class CheckinLanguagesTestCase(RouteTestCase):
                 self.assertEqual(Line.search([
                             ('member', '=', api.member_id),
                             ('rec_name', 'ilike', search)]), [line])
+
+    def test_invalid_coord_type_languages(self):
+        "invalid_coord_type explains itself in the member's language"
+        api = self.login()
+        cases = [
+            ({'coord_type': 'bd09'}, {
+                    'zh-CN': "坐标系“bd09”不是 wgs84, gcj02 之一。",
+                    'en': "The coordinate system \"bd09\" is not one of "
+                    "wgs84, gcj02."}),
+            ({'lat': PARIS[0], 'lon': PARIS[1], 'coord_type': 'gcj02'}, {
+                    'zh-CN': "位置在中国境外：不可能使用中国地图的坐标系"
+                    "“gcj02”。",
+                    'en': "The position is out of China: it cannot be in "
+                    "the coordinate system \"gcj02\" of the Chinese maps."}),
+            ]
+        for body, messages in cases:
+            for language, message in messages.items():
+                with self.subTest(body=body, language=language):
+                    response = api('POST', 'checkins',
+                        dict(body, qr_token=self.token),
+                        headers={'Accept-Language': language})
+                    error = json.loads(response.data)['error']
+                    self.assertEqual(
+                        (response.status_code, error['code']),
+                        (422, 'invalid_coord_type'), error)
+                    self.assertEqual(error['message'], message)
 
     def test_review_details_languages(self):
         "The details of a flagged check-in in the reviewer's language"

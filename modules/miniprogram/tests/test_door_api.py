@@ -159,6 +159,12 @@ class DoorApiTestCase(RouteTestCase):
         api = self.login()
         self.assertError(self.book(api, coord_type='bd09'),
             422, 'invalid_coord_type')
+        # GCJ-02 exists in China only: a map picker's point elsewhere is
+        # a client's mistake
+        status, data = self.book(api, position=(48.8584, 2.2945))
+        self.assertEqual(status, 422)
+        self.assertEqual(data['error']['code'], 'invalid_coord_type')
+        self.assertEqual(data['error']['details']['reason'], 'outside_china')
         self.assertError(self.book(api, position=(ADDRESS[0], None)),
             400, 'invalid_request')
         self.assertError(self.book(api, position=(91, 121)),
@@ -264,6 +270,8 @@ class DoorApiTestCase(RouteTestCase):
             400, 'invalid_request')
         self.assertError(self.checkin(li, booking_id, coord_type='bd09'),
             422, 'invalid_coord_type')
+        self.assertError(self.checkin(li, booking_id, position=(48.8584,
+                    2.2945), coord_type='gcj02'), 422, 'invalid_coord_type')
         self.assertError(self.checkin(li, booking_id, secret=1),
             400, 'invalid_request')
         # Check-out before check-in

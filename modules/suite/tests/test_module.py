@@ -128,6 +128,66 @@ class SuiteTestCase(ModuleTestCase):
                         self.assertRaises(ValueError):
                     geo.to_wgs84(31.2, 121.4, coord_type)
 
+    def test_parse_position(self):
+        "A client's position: numbers in range, a known system in its area"
+        self.assertEqual(geo.parse_position(31.23041612, 121.4737009),
+            (31.2304161, 121.4737009, None, 'wgs84'))
+        self.assertEqual(geo.parse_position(31, 121, 15.04, 'gcj02'),
+            (31.0, 121.0, 15.0, 'gcj02'))
+        # Out of China WGS-84 only
+        self.assertEqual(geo.parse_position(48.8584, 2.2945, None, 'wgs84'),
+            (48.8584, 2.2945, None, 'wgs84'))
+        for args, field in [
+                ((None, 121), 'lat'),
+                (('31.2', 121), 'lat'),
+                ((True, 121), 'lat'),
+                ((91, 121), 'lat'),
+                ((float('nan'), 121), 'lat'),
+                ((10 ** 400, 121), 'lat'),
+                ((31, -180.5), 'lon'),
+                ((31, float('inf')), 'lon'),
+                ((31, 121, -1), 'accuracy_m'),
+                ((31, 121, 1e7), 'accuracy_m'),
+                ]:
+            with self.subTest(args=args), \
+                    self.assertRaises(geo.PositionError) as cm:
+                geo.parse_position(*args)
+            self.assertEqual(cm.exception.field, field)
+        for args, reason in [
+                ((31, 121, None, 'bd09'), 'unknown'),
+                ((31, 121, None, ''), 'unknown'),
+                ((91, 121, None, 'bd09'), 'unknown'),
+                ((48.8584, 2.2945, None, 'gcj02'), 'outside_china'),
+                ((-33.8568, 151.2153, None, 'gcj02'), 'outside_china'),
+                ]:
+            with self.subTest(args=args), \
+                    self.assertRaises(geo.CoordTypeError) as cm:
+                geo.parse_position(*args)
+            self.assertEqual(cm.exception.reason, reason)
+            self.assertEqual(cm.exception.details, {
+                    'coord_type': args[3], 'allowed': ['wgs84', 'gcj02'],
+                    'reason': reason})
+        self.assertEqual(geo.check_coord_type(None), 'wgs84')
+        self.assertEqual(geo.check_coord_type('gcj02'), 'gcj02')
+        self.assertEqual(geo.check_coord_type('gcj02', 31, 121), 'gcj02')
+
+    def test_parse_point(self):
+        "A point copied from Tencent Maps (lat,lon) or AMap (lon,lat)"
+        for text in ['31.230416,121.473701', '121.473701,31.230416',
+                ' 31.230416 ,121.473701\n', '31.230416，121.473701']:
+            with self.subTest(text=text):
+                self.assertEqual(
+                    geo.parse_point(text), (31.230416, 121.473701))
+        # Urumqi: a longitude under 90 is still told from a latitude
+        self.assertEqual(geo.parse_point('87.616880,43.825592'),
+            (43.825592, 87.61688))
+        for text in [None, '', 'Shanghai', '31.230416', '31.2 121.4',
+                '31.2,121.4,7', '48.8584,2.2945', '2.2945,48.8584',
+                '-31.2,121.4', '1e2,31', '91,181']:
+            with self.subTest(text=text), \
+                    self.assertRaises(geo.PositionError):
+                geo.parse_point(text)
+
     def test_haversine(self):
         "The great-circle distance"
         self.assertEqual(geo.haversine(31.23, 121.47, 31.23, 121.47), 0)
