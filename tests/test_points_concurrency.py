@@ -87,9 +87,25 @@ class PointsConcurrencyTestCase(unittest.TestCase):
                 for i in range(OPERATIONS // 2)]
             mine = [op for i, op in enumerate(shared) if i % PROCESSES in {
                     p, (p + 1) % PROCESSES}]
-            plan = own + mine
+            plans.append(own + mine)
+        # Whether a random spend is refused depends on how the processes
+        # interleave; one spend per member and process that exceeds all
+        # the member could ever hold is refused in every interleaving, so
+        # that the refusal path is always raced.
+        most = {m: 40 for m in member_ids}
+        for op in shared + [op for plan in plans for op in plan
+                if ':own:' in op['key']]:
+            if op['points'] > 0:
+                most[op['member']] += op['points']
+        for p, plan in enumerate(plans):
+            plan.extend({
+                    'kind': 'post' if p % 2 else 'credit',
+                    'member': m,
+                    'points': -(most[m] + 1),
+                    'reason': 'over',
+                    'key': '%s:over:%s:%s' % (seed, p, m),
+                    } for m in member_ids)
             rng.shuffle(plan)
-            plans.append(plan)
 
         env = dict(os.environ, DB_NAME=DB_NAME)
         if not lock:
@@ -142,7 +158,7 @@ class PointsConcurrencyTestCase(unittest.TestCase):
             return len(lines), {l.origin for l in lines}
         count, _ = run_transaction(DB_NAME, check)
         # The workload must have exercised both outcomes
-        self.assertGreater(refused, 0)
+        self.assertGreaterEqual(refused, PROCESSES * MEMBERS)
         self.assertGreater(count, PROCESSES * OPERATIONS // 4)
         stats = {}
         for output in outputs:
