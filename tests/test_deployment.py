@@ -141,3 +141,32 @@ class DeploymentTestCase(unittest.TestCase):
         self.assertJsonError(self.get('me', [
                     ('Authorization', 'Bearer ' + 'x' * 1000)]),
             401, 'unauthorized')
+
+    def test_health(self):
+        """The compose file's healthcheck: ready, then 503 naming the cron
+        when a task is overdue and none ran (no cron process here)"""
+        import datetime as dt
+
+        from trytond.pool import Pool
+
+        from .tools import run_transaction
+
+        def next_call(delta):
+            def write():
+                Cron = Pool().get('ir.cron')
+                Log = Pool().get('ir.cron.log')
+                Log.delete(Log.search([]))
+                crons = Cron.search([('active', '=', True)])
+                Cron.write(crons, {
+                        'next_call': dt.datetime.now() + delta})
+            run_transaction(DB_NAME, write)
+        next_call(dt.timedelta(hours=1))
+        status, headers, body = self.get('health')
+        self.assertEqual((status, json.loads(body)), (200, {'status': 'ok'}))
+        next_call(-dt.timedelta(hours=1))
+        try:
+            status, headers, body = self.get('health')
+            self.assertEqual((status, json.loads(body)),
+                (503, {'status': 'not_ready', 'failing': ['cron']}))
+        finally:
+            next_call(dt.timedelta(hours=1))

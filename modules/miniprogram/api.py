@@ -115,7 +115,7 @@ class Request:
 def api_route(method, path, summary, auth='member', body=None, query=None,
         status=200, response=None, errors=(), tags=(), max_size=None,
         content_type='application/json', description=None, kiosk=False,
-        lock_member=False):
+        lock_member=False, raw=False, answers=None):
     """Register a handler of the mini-program API.
 
     auth: 'member' (a member's access token), 'organizer' (a member's or a
@@ -128,6 +128,11 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
     lock_member: the handler locks the member of the access token (points
     postings): the lock is taken when the transaction starts, instead of
     Tryton restarting the transaction at the handler's first lock.
+    raw: the handler is called with the HTTP request and the database name
+    only, without pool nor transaction, and returns a Response (the health
+    route, which must answer when the database does not).
+    answers: {status: schema} of the answers at a status that are not the
+    error object (the health route's 503).
     """
     def decorator(func):
         route = {
@@ -140,6 +145,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
             'operation_id': func.__name__,
             'kiosk': kiosk,
             'lock_member': lock_member,
+            'answers': dict(answers or {}),
             }
         ROUTES.append(route)
         url = '/<database_name>' + PREFIX + re.sub(
@@ -148,6 +154,15 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         _url_methods.setdefault(url, set()).add(method)
         _url_map = Map([Rule(u, endpoint=u, methods=sorted(m))
                 for u, m in _url_methods.items()])
+
+        if raw:
+            @app.route(url, methods=[method])
+            @allow_null_origin
+            @wraps(func)
+            def raw_endpoint(request, database_name, **path_args):
+                return func(request, database_name, **path_args)
+            raw_endpoint.max_request_size = max_size or MAX_BODY
+            return raw_endpoint
 
         @app.route(url, methods=[method])
         @allow_null_origin

@@ -140,7 +140,15 @@ def errors(route):
             + (WRITE if route['method'] not in {'GET', 'HEAD'} else [])):
         codes.setdefault(code_status, []).append(code)
     result = {}
+    for code_status, schema in route['answers'].items():
+        result[str(code_status)] = {
+            'description': "Not the error object",
+            'content': {'application/json': {
+                    'schema': copy.deepcopy(schema)}},
+            }
     for code_status, names in sorted(codes.items()):
+        if code_status in route['answers']:
+            continue
         response = {
             'description': "Error: %s" % ', '.join(sorted(set(names))),
             'content': {'application/json': {'schema': {

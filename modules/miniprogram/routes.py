@@ -10,8 +10,9 @@ from trytond.i18n import gettext
 from trytond.modules.suite.tools import parse_datetime
 from trytond.transaction import Transaction
 
-from . import openapi
-from .api import api_route, from_user_error
+from . import health, openapi
+from .api import (
+    api_route, error_response, from_user_error, json_response, status_text)
 from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import ApiError, KioskEventOver
 from .kiosk import dashboard_page, kiosk_page
@@ -197,6 +198,33 @@ def openapi_document(request):
     """The OpenAPI 3 document of every route, built from the registry that
     also validates the requests."""
     return openapi.document(request.http)
+
+
+HEALTH_OK = obj({'status': string(enum=['ok'])}, required=['status'])
+HEALTH_NOT_READY = obj({
+        'status': string(enum=['not_ready']),
+        'failing': array(string(enum=health.CHECKS), min_items=1),
+        }, required=['status', 'failing'])
+
+
+@api_route('GET', 'health', "Whether this server is ready", auth=None,
+    tags=['meta'], raw=True, response=HEALTH_OK,
+    answers={503: HEALTH_NOT_READY})
+def health_check(request, database_name):
+    """Liveness and readiness, without authentication, for balancers and
+    healthchecks: 200 when ready; 503 with the checks that fail (database,
+    cron, worker, outbox) otherwise.  No figures: those are for the
+    operator's metrics."""
+    failing = health.failing(database_name)
+    if failing is None:
+        return error_response(ApiError('not_found',
+                status_text(request.environ, 'status_404')))
+    headers = {'Cache-Control': 'no-store'}
+    if failing:
+        return json_response(
+            {'status': 'not_ready', 'failing': failing}, status=503,
+            headers=headers)
+    return json_response({'status': 'ok'}, headers=headers)
 
 
 # Booking

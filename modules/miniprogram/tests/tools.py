@@ -78,7 +78,9 @@ def check_documented(method, path, status, data):
             break
     else:
         route = None
-    if status >= 400:
+    if route is not None and status in route['answers']:
+        schema = route['answers'][status]
+    elif status >= 400:
         schema = ERROR
         if route is not None:
             documented = {s for s, _ in GENERIC[None]
