@@ -88,7 +88,8 @@ setup(
         'test': [
             'proteus' + SERIES, 'hypothesis', 'aiosmtpd', 'sphinx',
             'schemathesis>=4,<5', 'flake8>=7', 'isort>=5'],
-        'server': ['gunicorn'],
+        # gunicorn, and the metrics of its workers (METRICS_BIND)
+        'server': ['gunicorn', 'prometheus_client>=0.20,<1'],
         },
     entry_points={
         'trytond.modules': [

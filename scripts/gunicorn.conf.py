@@ -1,7 +1,12 @@
 # gunicorn settings of `scripts/service web` (docker-compose's web service)
 # and of scripts/bench_checkin.
+import atexit
 import gc
+import importlib.util
 import json
+import os
+import shutil
+import tempfile
 
 from gunicorn import util
 
@@ -51,3 +56,54 @@ def post_worker_init(worker):
     # no longer walk them, which removed pauses of tens of milliseconds
     # from the requests (scripts/bench_checkin).
     gc.freeze()
+
+
+# Prometheus metrics (trytond.modules.miniprogram.metrics): with METRICS_BIND
+# (host:port, e.g. 127.0.0.1:9464: an address of the operator's network,
+# never the API's) the workers count in prometheus_client's multiprocess
+# mode and this master process serves the sum of their counts with the
+# database's gauges (doc/operations.rst, Metrics).
+METRICS_BIND = os.environ.get('METRICS_BIND')
+if METRICS_BIND:
+    _metrics_dir = os.environ.get('PROMETHEUS_MULTIPROC_DIR')
+    if _metrics_dir:
+        # The counts of an earlier run would be added to this one's
+        os.makedirs(_metrics_dir, exist_ok=True)
+        for _name in os.listdir(_metrics_dir):
+            if _name.endswith('.db'):
+                os.unlink(os.path.join(_metrics_dir, _name))
+    else:
+        _metrics_dir = tempfile.mkdtemp(prefix='mp-metrics-')
+        atexit.register(shutil.rmtree, _metrics_dir, True)
+    # Set before prometheus_client is imported, here and in the workers
+    os.environ['PROMETHEUS_MULTIPROC_DIR'] = _metrics_dir
+
+
+def _metrics_module():
+    """The metrics module, loaded from its file: importing the package
+    trytond.modules.miniprogram would load Tryton in this master process,
+    which forks the workers"""
+    path = os.path.join(os.path.dirname(os.path.dirname(
+                os.path.abspath(__file__))), 'modules', 'miniprogram',
+        'metrics.py')
+    spec = importlib.util.spec_from_file_location('_mp_metrics', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def when_ready(server):
+    if not METRICS_BIND:
+        return
+    metrics = _metrics_module()
+    metrics.serve(METRICS_BIND,
+        database_name=os.environ.get('DB_NAME'),
+        uri=os.environ.get('TRYTOND_DATABASE__URI'),
+        path=os.environ.get('TRYTOND_DATABASE__PATH'))
+    server.log.info("metrics on http://%s/metrics", METRICS_BIND)
+
+
+def child_exit(server, worker):
+    if METRICS_BIND:
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)

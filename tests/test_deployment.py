@@ -49,10 +49,12 @@ class DeploymentTestCase(unittest.TestCase):
         drop_db()
         activate_module(['miniprogram'])
         cls.port = free_port()
+        cls.metrics_port = free_port()
         env = dict(os.environ,
             TRYTOND_DATABASE__URI=config.get('database', 'uri'),
-            DB_NAME=DB_NAME, WEB_WORKERS='1',
+            DB_NAME=DB_NAME, WEB_WORKERS='2',
             WEB_BIND='127.0.0.1:%s' % cls.port,
+            METRICS_BIND='127.0.0.1:%s' % cls.metrics_port,
             TRYTOND_MINIPROGRAM__JWT_SECRET=secrets.token_hex(32))
         cls.log = open(os.path.join(os.environ.get('TMPDIR', '/tmp'),
                 'deployment-%s.log' % os.getpid()), 'w+')
@@ -170,3 +172,52 @@ class DeploymentTestCase(unittest.TestCase):
                 (503, {'status': 'not_ready', 'failing': ['cron']}))
         finally:
             next_call(dt.timedelta(hours=1))
+
+    def scrape(self):
+        "The samples of the metrics server: {(name, labels): value}"
+        import urllib.request
+
+        from prometheus_client.parser import text_string_to_metric_families
+        with urllib.request.urlopen('http://127.0.0.1:%s/metrics'
+                % self.metrics_port, timeout=30) as answer:
+            text = answer.read().decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples}
+
+    def test_metrics(self):
+        """The master serves the counts of every worker and the database's
+        gauges on METRICS_BIND; the API's address does not serve them"""
+        from trytond.pool import Pool
+
+        from .tools import run_transaction
+        key = ('mp_requests_total', (
+                ('method', 'GET'), ('route', 'openapi.json'),
+                ('status', '200')))
+        before = self.scrape().get(key, 0)
+        for _ in range(12):
+            status, _, _ = self.get('openapi.json')
+            self.assertEqual(status, 200)
+        samples = self.scrape()
+        self.assertEqual(samples[key] - before, 12)
+        self.assertGreaterEqual(samples[(
+                    'mp_request_duration_seconds_count',
+                    (('method', 'GET'), ('route', 'openapi.json')))], 12)
+        self.assertEqual(samples[('mp_database_up', ())], 1)
+
+        def queued():
+            Message = Pool().get('outbox.message')
+            return Message.search_count([('state', '=', 'queued')])
+        self.assertEqual(samples[('mp_outbox_queued', ())],
+            run_transaction(DB_NAME, queued))
+        for name in ['mp_outbox_failed', 'mp_outbox_oldest_due_seconds',
+                'mp_queue_ready', 'mp_queue_lag_seconds']:
+            self.assertIn((name, ()), samples)
+        # Not on the API's address
+        for path in ['/metrics', '/%s/metrics' % DB_NAME,
+                '/%s/mp/v1/metrics' % DB_NAME]:
+            status, _, body = raw_request(self.port, (
+                    'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                    'Connection: close\r\n\r\n' % path).encode())
+            self.assertIn(status, {404, 405}, path)
+            self.assertNotIn(b'mp_requests', body)

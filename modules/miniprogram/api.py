@@ -35,6 +35,7 @@ from trytond.protocols.wrappers import (
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
+from . import metrics
 from .auth import (
     LOCK_TIMEOUT_MS, LOCKED_MEMBER, authenticate, check_member_lock,
     token_member, wait_member_lock)
@@ -158,6 +159,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         if raw:
             @app.route(url, methods=[method])
             @allow_null_origin
+            @counted(route)
             @wraps(func)
             def raw_endpoint(request, database_name, **path_args):
                 return func(request, database_name, **path_args)
@@ -166,6 +168,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
 
         @app.route(url, methods=[method])
         @allow_null_origin
+        @counted(route)
         @with_pool
         @answer_unavailable
         @(with_transaction(readonly=True) if method in {'GET', 'HEAD'}
@@ -175,6 +178,27 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
             return _handle(route, func, request, pool, path_args)
         endpoint.max_request_size = max_size or MAX_BODY
         return endpoint
+    return decorator
+
+
+def counted(route):
+    "Count the answers of the endpoint of route in the metrics"
+    def decorator(func):
+        @wraps(func)
+        def wrapper(request, *args, **kwargs):
+            started = time.monotonic()
+            status = 500
+            try:
+                response = func(request, *args, **kwargs)
+                status = response.status_code
+                return response
+            except HTTPException as e:
+                status = e.code or 500
+                raise
+            finally:
+                metrics.count(route, request.method, request.environ,
+                    status, started)
+        return wrapper
     return decorator
 
 

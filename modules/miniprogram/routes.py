@@ -10,7 +10,7 @@ from trytond.i18n import gettext
 from trytond.modules.suite.tools import parse_datetime
 from trytond.transaction import Transaction
 
-from . import health, openapi
+from . import health, metrics, openapi
 from .api import (
     api_route, error_response, from_user_error, json_response, status_text)
 from .auth import kiosk_token, staff_login, staff_token
@@ -639,6 +639,22 @@ def _result_error(result):
     return api_error
 
 
+def _note_checkins(request, pairs):
+    "Leave the (body, result) pairs of a check-in route for the metrics"
+    notes = []
+    for body, result in pairs:
+        if result.status == 'refused':
+            outcome = result.code or 'refused'
+        elif result.status == 'created':
+            outcome = ('flagged' if result.attendance
+                and result.summary().get('status') == 'flagged'
+                else 'created')
+        else:
+            outcome = result.status
+        notes.append((metrics.credential_method(body), outcome))
+    metrics.note_checkins(request.http.environ, notes)
+
+
 def _result_entry(result, **keys):
     "One item of a batch answer: created, duplicate or error"
     entry = dict(keys,
@@ -688,6 +704,7 @@ def checkin(request):
     _check_credential(request.body)
     kwargs = Attendance.parse_item(request.body)
     result = Attendance.check_in(request.member, **kwargs)
+    _note_checkins(request, [(request.body, result)])
     if result.status != 'created':
         raise _result_error(result)
     return checkin_answer_json(request.pool, result)
@@ -717,6 +734,7 @@ def checkins_sync(request):
             e.details['item'] = i
             raise
     results = Attendance.sync(request.member, request.body['items'])
+    _note_checkins(request, zip(request.body['items'], results))
     return {'results': [
             _result_entry(r, client_uuid=r.client_uuid) for r in results]}
 
@@ -731,6 +749,7 @@ def checkins_daily(request):
     result = Attendance.sign_in(request.member,
         client_uuid=request.body.get('client_uuid'),
         client_time=request.body.get('client_time'))
+    _note_checkins(request, [({'method': 'daily'}, result)])
     if result.status != 'created':
         raise _result_error(result)
     return checkin_answer_json(request.pool, result)

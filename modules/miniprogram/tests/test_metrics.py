@@ -1,0 +1,126 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The operator's metrics of the API counted in one process (the sum over
+gunicorn's workers and the database's gauges: tests/test_deployment.py)."""
+import datetime as dt
+import uuid
+
+from prometheus_client import REGISTRY
+
+from trytond.modules.suite import clock
+from trytond.pool import Pool
+from trytond.tests.test_tryton import RouteTestCase
+
+from . import test_checkin_api
+from .tools import Api, in_transaction
+
+NOW = test_checkin_api.NOW
+
+
+def _checkin(name):
+    "A method of the check-in API tests (not imported: it would run here)"
+    return test_checkin_api.CheckinApiTestCase.__dict__[name]
+
+
+def sample(name, **labels):
+    return REGISTRY.get_sample_value(name, labels) or 0
+
+
+class MetricsTestCase(RouteTestCase):
+    "Mini-program API: metrics"
+    module = 'miniprogram'
+
+    setUpDatabase = _checkin('setUpDatabase')
+    here = _checkin('here')
+    _phones = iter(range(7000, 10 ** 6))
+
+    def setUp(self):
+        super().setUp()
+        clock.freeze(NOW)
+        self.addCleanup(clock.unfreeze)
+        self.api = Api(self.client())
+
+        def read():
+            Event = Pool().get('checkin.event')
+            event, = Event.search([('name', '=', "Meeting")])
+            return event.current_token(NOW)
+        self.token = in_transaction(read)
+
+    def login(self):
+        return _checkin('login')(self)
+
+    def checkins(self):
+        "The check-in counts {(method, result): value}"
+        return {(s.labels['method'], s.labels['result']): s.value
+            for family in REGISTRY.collect()
+            if family.name == 'mp_checkins'
+            for s in family.samples if s.name == 'mp_checkins_total'}
+
+    def assertCounted(self, before, **expected):
+        after = self.checkins()
+        changed = {k: after[k] - before.get(k, 0) for k in after
+            if after[k] != before.get(k, 0)}
+        self.assertEqual(changed, {
+                tuple(k.split('__')): v for k, v in expected.items()})
+
+    def test_requests(self):
+        "Each answer is counted by route template, method and status"
+        api = self.login()
+        labels = {'route': 'bookings/{booking_id}', 'method': 'GET',
+            'status': '404'}
+        before = sample('mp_requests_total', **labels)
+        duration = sample('mp_request_duration_seconds_count',
+            route='bookings/{booking_id}', method='GET')
+        for booking_id in [1234567, 7654321]:
+            status, _ = api.json('GET', 'bookings/%s' % booking_id)
+            self.assertEqual(status, 404)
+        self.assertEqual(sample('mp_requests_total', **labels) - before, 2)
+        self.assertEqual(sample('mp_request_duration_seconds_count',
+                route='bookings/{booking_id}', method='GET') - duration, 2)
+
+    def test_checkins(self):
+        "Check-ins by method and result: created, duplicate, the error code"
+        api = self.login()
+        before = self.checkins()
+        status, _ = api.json('POST', 'checkins',
+            self.here(qr_token=self.token))
+        self.assertEqual(status, 201)
+        status, _ = api.json('POST', 'checkins',
+            self.here(qr_token=self.token))
+        self.assertEqual(status, 409)
+        status, _ = api.json('POST', 'checkins', self.here(qr_token='bad'))
+        self.assertEqual(status, 422)
+        self.assertCounted(before, qr__created=1, qr__duplicate=1,
+            qr__invalid_token=1)
+
+    def test_sync(self):
+        "Each item of a batch is counted once"
+        api = self.login()
+        before = self.checkins()
+        client_time = (NOW - dt.timedelta(seconds=10)).isoformat() + 'Z'
+        items = [
+            self.here(qr_token=self.token, client_uuid=str(uuid.uuid4()),
+                client_time=client_time),
+            self.here(qr_token='bad', client_uuid=str(uuid.uuid4()),
+                client_time=client_time),
+            ]
+        status, _ = api.json('POST', 'checkins/sync', {'items': items})
+        self.assertEqual(status, 200)
+        self.assertCounted(before, qr__created=1, qr__invalid_token=1)
+        # Sent again: duplicates, the bad one refused again
+        status, _ = api.json('POST', 'checkins/sync', {'items': items})
+        self.assertEqual(status, 200)
+        self.assertCounted(before, qr__created=1, qr__duplicate=1,
+            qr__invalid_token=2)
+
+    def test_invalid_request_not_counted(self):
+        "A body refused before any check-in counts as a request only"
+        api = self.login()
+        before = self.checkins()
+        labels = {'route': 'checkins', 'method': 'POST', 'status': '400'}
+        requests = sample('mp_requests_total', **labels)
+        status, _ = api.json('POST', 'checkins', {'lat': 'north'})
+        self.assertEqual(status, 400)
+        self.assertCounted(before)
+        self.assertEqual(sample('mp_requests_total', **labels) - requests, 1)
