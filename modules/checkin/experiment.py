@@ -18,8 +18,7 @@ from sql import Literal
 from sql.operators import Exists
 
 from trytond.i18n import gettext
-from trytond.model import (
-    Index, ModelSQL, ModelView, Unique, Workflow, fields)
+from trytond.model import Index, ModelSQL, ModelView, Unique, Workflow, fields
 from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
@@ -253,19 +252,20 @@ class Experiment(Workflow, ModelSQL, ModelView):
         delay (none for a control) and template"""
         pool = Pool()
         Configuration = pool.get('checkin.configuration')
-        experiment, = experiments
-        if experiment.state != 'stopped' or not experiment.winner:
-            raise ExperimentError(gettext(
-                    'checkin.msg_experiment_no_winner',
-                    experiment=experiment.rec_name))
-        winner = experiment.winner
         config = Configuration(1)
-        if winner.control:
-            config.missed_reminder = None
-        else:
-            config.missed_reminder = winner.delay
-            config.missed_reminder_template = winner.template
-        config.save()
+        for experiment in experiments:
+            if experiment.state != 'stopped' or not experiment.winner:
+                raise ExperimentError(gettext(
+                        'checkin.msg_experiment_no_winner',
+                        experiment=experiment.rec_name))
+            winner = experiment.winner
+            if winner.control:
+                config.missed_reminder = None
+            else:
+                config.missed_reminder = winner.delay
+                config.missed_reminder_template = winner.template
+        if experiments:
+            config.save()
 
     @classmethod
     def running(cls, events, now):
