@@ -508,7 +508,6 @@ class Assignment(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.__access__.add('experiment')
         t = cls.__table__()
         cls._sql_constraints += [
             ('event_member_day_unique',
