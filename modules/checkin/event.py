@@ -1296,11 +1296,9 @@ class Event(Workflow, ModelSQL, ModelView):
                             })
             messages = Message.queue(values)
             if assignments:
-                keys = [a['message'] for a in assignments]
-                queued = {}
-                for sub_keys in grouped_slice(keys):
-                    queued.update((m.dedup_key, m.id) for m in Message.search(
-                            [('dedup_key', 'in', list(sub_keys))]))
+                # The messages of this run only: a reminder queued before
+                # the experiment was not the variant's
+                queued = {m.dedup_key: m.id for m in messages}
                 for assignment in assignments:
                     assignment['message'] = queued.get(assignment['message'])
                 Assignment.create(assignments)
