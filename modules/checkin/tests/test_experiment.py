@@ -192,6 +192,26 @@ class ExperimentTestCase(unittest.TestCase):
         self.assertEqual(len(Assignment.search([])), 2 * len(members) - 1)
 
     @with_transaction()
+    def test_unreachable_assigned(self):
+        "A member no channel reaches is assigned all the same, no message"
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        Experiment = pool.get('checkin.reminder.experiment')
+        Assignment = pool.get('checkin.reminder.assignment')
+        experiment, event, _ = self.setup_experiment(members=0)
+        control, streak = experiment.variants
+        silent = [create_member("Silent %d" % i) for i in range(8)]
+        Event.write([event], {'roster': [('add', [m.id for m in silent])]})
+        with at(START):
+            Experiment.run([experiment])
+        with at(START + dt.timedelta(minutes=60)):
+            self.assertEqual(Event.send_missed_reminders(), [])
+        rows = Assignment.search([])
+        self.assertEqual({a.member for a in rows}, set(silent))
+        self.assertEqual({a.message for a in rows}, {None})
+        self.assertLessEqual({a.variant for a in rows}, {control, streak})
+
+    @with_transaction()
     def test_events_of_kind(self):
         "An experiment of a kind applies to every event of that kind"
         pool = Pool()
