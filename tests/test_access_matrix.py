@@ -81,6 +81,14 @@ checkin.tag                      ---- r--- r--- rwcd ---- ---- ---- ---- ---- --
 # resp. of the member; the ORM refuses to write to a view
 checkin.report.day               ---- rwcd rwcd rwcd ---- ---- ---- r--- ---- ---- ----
 checkin.report.member            ---- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
+# Reminder experiments: administrators define, run and stop them and make
+# their winner the default; organizers read them and their results.  The
+# variants and events are children (__access__ experiment); the
+# assignments are recorded by the scheduler only and read by all of them
+checkin.reminder.experiment      ---- r--- r--- rwcd ---- ---- ---- ---- ---- ---- ----
+checkin.reminder.experiment-checkin.event ---- r--- r--- rwcd ---- ---- ---- ---- ---- ---- ----
+checkin.reminder.experiment.variant ---- r--- r--- rwcd ---- ---- ---- ---- ---- ---- ----
+checkin.reminder.assignment      ---- r--- r--- r--- ---- ---- ---- ---- ---- ---- ----
 
 # Members: staff of every module read members (field access hides the
 # phone and WeChat ids), member administrators manage them, points
@@ -166,6 +174,10 @@ BUTTONS = {
     ('checkin.event', 'batch_check_in'): EVENT_RUNNERS,
     ('checkin.event', 'kiosk_link'): EVENT_RUNNERS,
     ('checkin.event', 'renew_secret'): {'cadm'},
+    ('checkin.reminder.experiment', 'run'): {'cadm'},
+    ('checkin.reminder.experiment', 'stop'): {'cadm'},
+    ('checkin.reminder.experiment', 'draft'): {'cadm'},
+    ('checkin.reminder.experiment', 'make_default'): {'cadm'},
     ('member.member', 'adjust_points'): {'pts'},
     ('member.reward.redemption', 'use'): {'mem', 'madm', 'pts'},
     ('member.reward.redemption', 'void'): {'pts'},

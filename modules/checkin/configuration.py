@@ -56,6 +56,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="In minutes after the start (or the daily start) of an open "
         "event, when to remind the members of the roster who have not "
         "checked in.\nLeave empty to send no reminder.")
+    missed_reminder_template = fields.Many2One(
+        'outbox.template', "Missed Check-in Template", ondelete='RESTRICT',
+        help="The message of the missed check-in reminder.\n"
+        "Leave empty to send the \"checkin_missed\" template.")
     sign_in_event = fields.Many2One(
         'checkin.event', "Daily Sign-in Event",
         domain=[('kind', '=', 'points')],

@@ -1210,47 +1210,51 @@ class Event(Workflow, ModelSQL, ModelView):
         """Queue a reminder to each member of the roster of an open event
         who has not checked in the configured minutes after the start (the
         daily start for daily kinds), once per member and event (and local
-        day) whatever the number of runs (run by the scheduler)"""
+        day) whatever the number of runs (run by the scheduler).
+
+        The members of an event in a running reminder experiment are
+        reminded with the delay and template of their variant (none for a
+        control) and the assignment is recorded; the others with the
+        delay and template of the configuration."""
         pool = Pool()
         Configuration = pool.get('checkin.configuration')
-        Attendance = pool.get('checkin.attendance')
-        Roster = pool.get('checkin.event-member.member')
+        Experiment = pool.get('checkin.reminder.experiment')
+        Assignment = pool.get('checkin.reminder.assignment')
         Message = pool.get('outbox.message')
-        delay = Configuration(1).missed_reminder
-        if delay is None:
-            return []
-        delay = dt.timedelta(minutes=delay)
+        config = Configuration(1)
+        default_delay = config.missed_reminder
+        default_template = (
+            config.missed_reminder_template or 'checkin_missed')
         now = clock.now()
-        cursor = Transaction().connection.cursor()
-        roster = Roster.__table__()
-        attendance = Attendance.__table__()
-        member = pool.get('member.member').__table__()
-        values = []
+        values, assignments = [], []
         with without_check_access():
             events = cls.search([
                     ('state', '=', 'open'),
-                    ('start', '<=', now - delay),
+                    ('start', '<=', now),
                     ('end', '>', now),
                     ], order=[('id', 'ASC')])
+            experiments = Experiment.running(events, now)
             for event in events:
+                experiment = experiments.get(event.id)
+                if experiment:
+                    delays = [v.delay for v in experiment.variants]
+                elif default_delay is not None:
+                    delays = [default_delay]
+                else:
+                    continue
                 reference = event.reference_time(now)
-                if now < reference + delay:
+                if now < reference + dt.timedelta(minutes=min(delays)):
                     continue
                 if event.daily and event.day_end and (
                         event.local(now).time() >= event.day_end):
                     continue
                 day_key = event.day_key(now)
-                cursor.execute(*roster.join(attendance, 'LEFT',
-                        condition=(attendance.event == roster.event)
-                        & (attendance.member == roster.member)
-                        & (attendance.day_key == day_key)
-                        & (attendance.counted == Literal(True))
-                        ).join(member, condition=member.id == roster.member
-                        ).select(
-                        roster.member, member.party,
-                        where=(roster.event == event.id)
-                        & (attendance.id == Null),
-                        order_by=[roster.member.asc]))
+                missing = event._missed_members(day_key)
+                if experiment:
+                    assigned = {a.member.id for a in Assignment.search([
+                                ('event', '=', event.id),
+                                ('day_key', '=', day_key),
+                                ])}
                 payload = {
                     'event_id': event.id,
                     'event': event.rec_name,
@@ -1259,16 +1263,70 @@ class Event(Workflow, ModelSQL, ModelView):
                     'place': (event.place.rec_name if event.place
                         else event.address or ''),
                     }
-                for member_id, party_id in cursor.fetchall():
+                for member_id, party_id in missing:
+                    dedup_key = 'checkin-missed:%d:%d:%d' % (
+                        event.id, member_id, day_key)
+                    template = default_template
+                    if experiment:
+                        if member_id in assigned:
+                            continue
+                        variant = experiment.variant_of(member_id)
+                        if now < reference + dt.timedelta(
+                                minutes=variant.delay):
+                            continue
+                        assignments.append({
+                                'experiment': experiment.id,
+                                'variant': variant.id,
+                                'event': event.id,
+                                'member': member_id,
+                                'day_key': day_key,
+                                'date': event.local_date(now),
+                                'sent_at': now,
+                                'message': dedup_key,
+                                })
+                        if variant.control:
+                            continue
+                        template = variant.template
                     values.append({
-                            'template': 'checkin_missed',
+                            'template': template,
                             'party': party_id,
                             'payload': payload,
                             'origin': str(event),
-                            'dedup_key': 'checkin-missed:%d:%d:%d' % (
-                                event.id, member_id, day_key),
+                            'dedup_key': dedup_key,
                             })
-        return Message.queue(values)
+            messages = Message.queue(values)
+            if assignments:
+                # The messages of this run only: a reminder queued before
+                # the experiment was not the variant's
+                queued = {m.dedup_key: m.id for m in messages}
+                for assignment in assignments:
+                    assignment['message'] = queued.get(assignment['message'])
+                Assignment.create(assignments)
+        return messages
+
+    def _missed_members(self, day_key):
+        """Return the (member id, party id) of the roster who have not
+        checked in on day_key"""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Roster = pool.get('checkin.event-member.member')
+        Member = pool.get('member.member')
+        cursor = Transaction().connection.cursor()
+        roster = Roster.__table__()
+        attendance = Attendance.__table__()
+        member = Member.__table__()
+        cursor.execute(*roster.join(attendance, 'LEFT',
+                condition=(attendance.event == roster.event)
+                & (attendance.member == roster.member)
+                & (attendance.day_key == day_key)
+                & (attendance.counted == Literal(True))
+                ).join(member, condition=member.id == roster.member
+                ).select(
+                roster.member, member.party,
+                where=(roster.event == self.id)
+                & (attendance.id == Null),
+                order_by=[roster.member.asc]))
+        return cursor.fetchall()
 
     @classmethod
     def send_daily_reports(cls, date=None):

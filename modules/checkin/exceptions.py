@@ -96,6 +96,14 @@ class ConfigurationValidationError(ValidationError):
     pass
 
 
+class ExperimentError(UserError):
+    pass
+
+
+class ExperimentValidationError(ValidationError):
+    pass
+
+
 class CheckInRestart(TransactionError):
     """Restart the transaction with a new snapshot.
 

@@ -1,9 +1,10 @@
 """Demo data of the checkin module: places with Wi-Fi and NFC tags in
 Shanghai, a past meeting (closed, with late, flagged and rejected
 check-ins), a class open now, a daily attendance with two weeks of history,
-the daily points sign-in of the mini-program and a future hike whose point
-was copied from a Chinese map (GCJ-02).  The admin user organizes every
-event.
+the daily points sign-in of the mini-program, a future hike whose point
+was copied from a Chinese map (GCJ-02) and a reading club whose two weeks
+of reminders were a finished experiment (no reminder against "keep your
+streak").  The admin user organizes every event.
 
 Check-ins go through `checkin.attendance.check_in` with the clock set to
 their time, so they earn points and streaks like real ones."""
@@ -38,10 +39,13 @@ def _near(place, rng, meters=60):
 def load(pool, rng, company):
     from trytond.transaction import Transaction
 
+    Assignment = pool.get('checkin.reminder.assignment')
     Attendance = pool.get('checkin.attendance')
     Configuration = pool.get('checkin.configuration')
     Event = pool.get('checkin.event')
+    Experiment = pool.get('checkin.reminder.experiment')
     Member = pool.get('member.member')
+    Template = pool.get('outbox.template')
     Place = pool.get('checkin.place')
     Tag = pool.get('checkin.tag')
     User = pool.get('res.user')
@@ -100,6 +104,59 @@ def load(pool, rng, company):
                 member, {'qr_token': event.current_token(when)},
                 position=position, **kwargs)
 
+    # A reading club every evening for two weeks, whose missed check-in
+    # reminders were an experiment: the members reminded to keep their
+    # streak come back more the next day than those not reminded (first,
+    # so that the reminders of the scheduler find no other event)
+    start_day = today - dt.timedelta(days=14)
+    club_members = members[:40]
+    club, = Event.create([dict(common,
+                name="Evening reading club", kind='daily', state='open',
+                start=utc(start_day, 19),
+                end=utc(today + dt.timedelta(days=30), 0),
+                day_start=dt.time(19, 0), methods=['qr', 'app'], points=1,
+                roster=[('add', [m.id for m in club_members])])])
+    experiment, = Experiment.create([{
+                'name': "Reading club: keep your streak",
+                'events': [('add', [club.id])],
+                'variants': [('create', [{
+                                'name': "No reminder", 'control': True,
+                                'delay': 60, 'weight': 1,
+                                }, {
+                                'name': "Keep your streak", 'delay': 60,
+                                'template': Template.get(
+                                    'checkin_missed_streak').id,
+                                'weight': 1,
+                                }])],
+                }])
+    with at(club.start - dt.timedelta(hours=1)):
+        Experiment.run([experiment])
+    control, streak = experiment.variants
+    reminded = {}
+    for offset in range(14, 0, -1):
+        date = today - dt.timedelta(days=offset)
+        # Before the reminder: those reminded to keep their streak the day
+        # before come more often
+        for member in club_members:
+            chance = 0.75 if reminded.get(member.id) == streak else 0.45
+            if rng.random() < chance:
+                scan(member, club, utc(date, 19, rng.randint(0, 55)))
+        with at(utc(date, 20)):
+            Event.send_missed_reminders()
+            reminded = {a.member.id: a.variant for a in Assignment.search([
+                        ('experiment', '=', experiment.id),
+                        ('date', '=', date),
+                        ])}
+        # After the reminder, some come late
+        for member_id, variant in reminded.items():
+            if rng.random() < (0.35 if variant == streak else 0.1):
+                scan(Member(member_id), club,
+                    utc(date, 21, rng.randint(0, 50)))
+    with at(utc(today - dt.timedelta(days=1), 23)):
+        Experiment.stop([experiment])
+    experiment.winner = streak
+    experiment.save()
+
     # A meeting last evening, closed
     yesterday = today - dt.timedelta(days=1)
     meeting, = Event.create([dict(common, **located(hall),
@@ -155,7 +212,6 @@ def load(pool, rng, company):
         scan(member, yoga, when, position=position)
 
     # Daily attendance at the office for the last two weeks
-    start_day = today - dt.timedelta(days=14)
     office_event, = Event.create([dict(common, **located(office),
                 name="Lujiazui office attendance",
                 kind='daily', state='open',
