@@ -76,6 +76,10 @@ class EventValidationError(ValidationError):
     pass
 
 
+class ConfigurationValidationError(ValidationError):
+    pass
+
+
 class EventError(UserError):
     pass
 
