@@ -76,10 +76,6 @@ class EventValidationError(ValidationError):
     pass
 
 
-class ConfigurationValidationError(ValidationError):
-    pass
-
-
 class EventError(UserError):
     pass
 
