@@ -235,19 +235,11 @@ class EntryCode(DeactivableMixin, ModelSQL, ModelView):
         for code in codes:
             if not code.active:
                 continue
-            token = image = None
             try:
-                for _ in range(2):
-                    token = Token.get_token(invalid=token)
-                    try:
-                        image = wechat.get_unlimited_code(token, code.scene,
-                            code.page, env_version=code.env_version,
-                            width=code.width,
-                            check_path=code.env_version == 'release')
-                        break
-                    except WeChatError as e:
-                        if e.errcode not in wechat.TOKEN_ERRORS:
-                            raise
+                image = Token.call(wechat.get_unlimited_code, code.scene,
+                    code.page, env_version=code.env_version,
+                    width=code.width,
+                    check_path=code.env_version == 'release')
             except WeChatError as e:
                 if e.errcode in wechat.CODE_PAGE_INVALID:
                     raise EntryCodeError(gettext(
@@ -256,9 +248,6 @@ class EntryCode(DeactivableMixin, ModelSQL, ModelView):
                 raise EntryCodeError(gettext(
                         'miniprogram.msg_entry_code_wechat',
                         error=e.errcode or str(e)))
-            if image is None:
-                raise EntryCodeError(gettext(
-                        'miniprogram.msg_entry_code_wechat', error='token'))
             with without_check_access():
                 super().write([code], {
                         'image': image,
