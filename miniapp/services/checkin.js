@@ -1,10 +1,15 @@
-// Check-in routes of API.md: events, checkins, checkins/sync,
+// Check-in routes of API.md: events, entry-codes, checkins, checkins/sync,
 // checkins/daily.  The offline queue (utils/queue.js) keeps what could not
 // be sent and resends it with checkins/sync, with the same client_uuid.
 const { request } = require('../utils/request.js')
 
 function events({ limit = 20, offset = 0, from, to } = {}) {
   return request({ path: 'events', query: { limit, offset, from, to } })
+}
+
+// What the entry code of scene opens: {scene, kind, place, events}
+function entryCode(scene) {
+  return request({ path: 'entry-codes', query: { scene } })
 }
 
 // item: one of qr_token, code (+ event_id), nfc_tag; lat, lon, accuracy_m,
@@ -29,4 +34,4 @@ function mine({ limit = 20, offset = 0 } = {}) {
   return request({ path: 'me/checkins', query: { limit, offset } })
 }
 
-module.exports = { events, checkin, sync, daily, mine, MAX_SYNC: 100 }
+module.exports = { events, entryCode, checkin, sync, daily, mine, MAX_SYNC: 100 }

@@ -1,7 +1,11 @@
 # This file is part of the checkin module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
+from trytond.i18n import gettext
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
+
+from . import token
+from .exceptions import ConfigurationValidationError
 
 POLICIES = [
     ('reject', "Reject"),
@@ -23,6 +27,12 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         "Code Window", required=True,
         domain=[('code_window', '>=', 10)],
         help="The default number of seconds an activity code is valid.")
+    qr_url_base = fields.Char(
+        "QR Link Base", strip=True,
+        help="The https URL registered in the mini-program's admin as the "
+        "prefix of the QR code links that open it.\n"
+        "When set, the kiosks show the link <base>?t=<token> instead of the "
+        "bare token, so WeChat's scanner opens the mini-program.")
     radius = fields.Integer(
         "Radius", required=True,
         domain=[('radius', '>', 0)],
@@ -97,3 +107,14 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_secret_rotation(cls):
         return 24
+
+    @classmethod
+    def validate_fields(cls, configurations, field_names):
+        super().validate_fields(configurations, field_names)
+        if field_names and 'qr_url_base' not in field_names:
+            return
+        for configuration in configurations:
+            base = configuration.qr_url_base
+            if base and token.check_url_base(base):
+                raise ConfigurationValidationError(gettext(
+                        'checkin.msg_qr_url_base_invalid', base=base))

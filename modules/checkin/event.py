@@ -694,20 +694,28 @@ class Event(Workflow, ModelSQL, ModelView):
 
     def qr(self, when=None, images=True):
         """Return the QR code of the current window for a kiosk:
-        a dictionary with the keys token, window, expires_at (the end of
-        the next window, until when the token is accepted), refresh_in
-        (seconds until the next token), png (base64) and svg.
+        a dictionary with the keys token, url (the QR link of the token when
+        the configuration has a QR link base, else None), window,
+        expires_at (the end of the next window, until when the token is
+        accepted), refresh_in (seconds until the next token), png (base64)
+        and svg of the link or else of the token.
 
         With access check, only the organizers of the event and the
         check-in administrators get it."""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
         self.check_organizer()
         if when is None:
             when = clock.now()
         window = token.window_of(when, self.qr_window)
         value = token.make_token(self._current_secret(), self.id, window)
         next_start = token.window_start(window + 1, self.qr_window)
+        with without_check_access():
+            base = Configuration(1).qr_url_base
+        url = token.make_url(base, value) if base else None
         result = {
             'token': value,
+            'url': url,
             'window': window,
             'expires_at': isoformat(
                 token.window_start(window + 2, self.qr_window), self.tzinfo),
@@ -716,8 +724,8 @@ class Event(Workflow, ModelSQL, ModelView):
             }
         if images:
             result['png'] = base64.b64encode(
-                token.qr_png(value)).decode('ascii')
-            result['svg'] = token.qr_svg(value)
+                token.qr_png(url or value)).decode('ascii')
+            result['svg'] = token.qr_svg(url or value)
         return result
 
     def code(self, when=None):
@@ -736,6 +744,8 @@ class Event(Workflow, ModelSQL, ModelView):
         it at the end of it).  Raise InvalidTokenError for a malformed or
         forged token, for an unknown event or for a token of another event
         than event; QRExpiredError for an older window."""
+        if token.is_url(value):
+            value = cls._token_of_url(value)
         parsed = token.parse_token(value)
         if not parsed:
             raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
@@ -759,6 +769,25 @@ class Event(Workflow, ModelSQL, ModelView):
                 {'reason': 'signature'})
         event._check_window(window, event.qr_window, when)
         return event
+
+    @classmethod
+    def _token_of_url(cls, value):
+        """Return the token of the scanned QR link value or raise
+        InvalidTokenError (reason other_host for a link of another base)"""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        with without_check_access():
+            base = Configuration(1).qr_url_base
+        try:
+            return token.token_of_url(value, base)
+        except ValueError as e:
+            reason, = e.args
+            if reason == 'other_host':
+                raise InvalidTokenError(
+                    gettext('checkin.msg_qr_url_other_host'),
+                    {'reason': reason})
+            raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
+                {'reason': reason})
 
     def verify_code(self, code, when):
         """Check the activity code typed at when.
@@ -839,7 +868,8 @@ class Event(Workflow, ModelSQL, ModelView):
             if 'qr_token' in names:
                 result['qr_token'][event.id] = qr['token']
             if 'qr_image' in names:
-                result['qr_image'][event.id] = token.qr_png(qr['token'])
+                result['qr_image'][event.id] = token.qr_png(
+                    qr['url'] or qr['token'])
             if 'activity_code' in names:
                 result['activity_code'][event.id] = event.code(when)
             if 'kiosk_refresh' in names:

@@ -19,16 +19,21 @@ class Rule(metaclass=PoolMeta):
         return super()._member_rule_models() | {'checkin.attendance'}
 
     @classmethod
+    def _user_rule_models(cls):
+        "The models whose rules use user_id (extended by other modules)"
+        return USER_RULE_MODELS
+
+    @classmethod
     def _get_context(cls, model_name):
         context = super()._get_context(model_name)
-        if model_name in USER_RULE_MODELS:
+        if model_name in cls._user_rule_models():
             context['user_id'] = Transaction().user
         return context
 
     @classmethod
     def _get_cache_key(cls, model_names):
         key = super()._get_cache_key(model_names)
-        if model_names & USER_RULE_MODELS:
+        if model_names & cls._user_rule_models():
             key = (*key, Transaction().user)
         return key
 

@@ -6,6 +6,7 @@ API contract as `error_code` (UserError's own `code` is the RPC fault code)
 and optional `details`; the API answers them as JSON, as it answers its own
 ApiError."""
 from trytond.exceptions import UserError
+from trytond.model.exceptions import ValidationError
 
 
 class MiniprogramError(UserError):
@@ -120,3 +121,11 @@ class InvalidCode(MiniprogramError):
     error_code = 'invalid_code'
     # The wrong attempt is counted: the transaction is committed
     rollback = False
+
+
+class EntryCodeValidationError(ValidationError):
+    pass
+
+
+class EntryCodeError(UserError):
+    "An entry code that WeChat refused to draw (for the staff)"

@@ -155,6 +155,8 @@ async function loopQr() {
     $('qr').src = 'data:image/svg+xml;charset=utf-8,'
       + encodeURIComponent(q.svg);
     $('qr').dataset.token = q.token;
+    // The link of the QR code when the configuration has a base
+    $('qr').dataset.url = q.url || '';
     $('until').textContent = time(q.expires_at);
     deadline = Date.now() + q.refresh_in * 1000;
     tick();

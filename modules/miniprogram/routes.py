@@ -710,6 +710,39 @@ def checkin(request):
     return checkin_answer_json(request.pool, result)
 
 
+@api_route('GET', 'entry-codes', "What a scanned entry code opens",
+    tags=['checkin'],
+    description="The scene of a mini-program code printed for an event or "
+    "a place (the scene launch option). The code is not a credential: the "
+    "mini-program then checks in to one of the events with the event's "
+    "methods (method app when the event allows it, else the rotating QR "
+    "code or the activity code). A scene not signed by this server is "
+    "invalid_token with reason malformed or signature; a withdrawn code "
+    "reason revoked; the code of an ended or cancelled event or of an "
+    "archived place reason expired; nothing open now event_not_open.",
+    query=obj({'scene': string(1, 64, description="the scene, at most 32 "
+                "characters")}, required=['scene']),
+    response=obj({
+            'scene': string(),
+            'kind': string(enum=['event', 'place']),
+            'place': nullable(obj({'id': integer(), 'name': string()},
+                    required=['id', 'name'])),
+            'events': array(EVENT),
+            }, required=['scene', 'kind', 'place', 'events']),
+    errors=[(422, 'invalid_token'), (422, 'event_not_open')])
+def entry_code(request):
+    EntryCode = request.pool.get('miniprogram.entry_code')
+    Event = request.pool.get('checkin.event')
+    code, place, events = EntryCode.resolve(request.query['scene'])
+    checked = Event.checked_in_ids(request.member, events)
+    return {
+        'scene': code.scene,
+        'kind': 'event' if code.event else 'place',
+        'place': {'id': place.id, 'name': place.name} if place else None,
+        'events': [event_json(e, checked) for e in events],
+        }
+
+
 @api_route('POST', 'checkins/sync', "Send check-ins queued offline",
     tags=['checkin'], lock_member=True,
     description="Each item gets its own result; resending the same items "
@@ -791,7 +824,10 @@ def organizer_events(request):
 
 @api_route('GET', 'events/{event_id}/qr', "The current rotating QR code",
     auth='organizer', kiosk=True, tags=['organizer'], query=KIOSK_QUERY,
-    response=obj({'token': string(), 'expires_at': DATETIME,
+    description="The QR code shows the link url (`<base>?t=<token>`) when "
+    "the check-in configuration has a QR link base, else the bare token.",
+    response=obj({'token': string(), 'url': nullable(string()),
+            'expires_at': DATETIME,
             'refresh_in': number(), 'png': string(), 'svg': string()},
         required=['token', 'expires_at', 'refresh_in', 'png', 'svg'],
         additional=True),

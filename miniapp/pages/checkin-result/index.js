@@ -10,6 +10,8 @@ const events = require('../../utils/events.js')
 const { words, t, has } = require('../../utils/i18n.js')
 const flow = require('../../utils/checkin-flow.js')
 const { take, save } = require('./outcome.js')
+const session = require('../../utils/session.js')
+const { loginUrl } = require('../login/after-login.js')
 
 // "2026-12-03T09:05:00+08:00" → "2026-12-03 09:05" (the event's local time)
 const { when } = require('../../utils/view.js')
@@ -64,8 +66,14 @@ Component({
   },
 
   methods: {
-    onLoad() {
+    // Opened by the home page (the outcome saved), or by WeChat's scanner:
+    // q (the kiosk's QR link) or scene (an entry code) start the check-in
+    onLoad(query = {}) {
       wx.setNavigationBarTitle({ title: t('result.nav') })
+      if (flow.launchCode(query)) {
+        this.launch(query)
+        return
+      }
       const result = take()
       if (!result || result.outcome === 'cancelled') {
         wx.navigateBack()
@@ -108,6 +116,31 @@ Component({
           rescan: ['qr_expired', 'invalid_token', 'not_a_checkin_code'].includes(error.code),
         })
       }
+    },
+
+    async launch(query) {
+      if (!session.isLoggedIn()) {
+        const code = flow.launchCode(query)
+        const back = '/pages/checkin-result/index?' + (code.q !== undefined
+          ? 'q=' + encodeURIComponent(code.q) : 'scene=' + encodeURIComponent(code.scene))
+        wx.reLaunch({ url: loginUrl(back) })
+        return
+      }
+      this.setData({ scanning: true })
+      let result
+      try {
+        result = await flow.launch(query)
+      } catch (error) {
+        result = { outcome: 'refused', error }
+      }
+      this.setData({ scanning: false })
+      if (!result || result.outcome === 'cancelled') {
+        wx.reLaunch({ url: '/pages/home/index' })
+        return
+      }
+      save(result)
+      this.show(take())
+      if (result.event && !this.data.event) this.setData({ event: result.event })
     },
 
     // Scan the code on the screen again, here: the new outcome replaces this

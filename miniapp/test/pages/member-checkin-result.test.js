@@ -176,6 +176,49 @@ describe('pages/checkin-result', () => {
     expect(wx.callsOf('navigateBack')).toHaveLength(1)
   })
 
+  test('opened by the kiosk link (q): checked in at once, no scan', async () => {
+    const link = 'https://lotus.example.com/mp/checkin?t=' + TOKEN
+    const comp = render('pages/checkin-result/index', { query: { q: encodeURIComponent(link) } })
+    await settle()
+    expect(text(comp)).toContain('签到成功')
+    expect(wx.callsOf('scanCode')).toHaveLength(0)
+    const post = sent.find((r) => r.route === 'checkins')
+    expect(post.data.qr_token).toBe(link)
+  })
+
+  test('opened by an entry code (scene): resolved, then the event QR scanned', async () => {
+    const scene = 'e5.AbCdEfGhIjKlMnOp'
+    answers['entry-codes'] = () => json(200, {
+      scene, kind: 'event', place: null, events: [EVENTS.items[0]],
+    })
+    const comp = render('pages/checkin-result/index', { query: { scene: encodeURIComponent(scene) } })
+    await settle()
+    expect(text(comp)).toContain('签到成功')
+    expect(sent.map((r) => r.route)).toEqual(['entry-codes', 'checkins'])
+    expect(sent[1].data.event_id).toBe(5)
+    expect(sent[1].data.qr_token).toBe(TOKEN)
+  })
+
+  test('opened by a forged entry code: refused, scan again offered', async () => {
+    answers['entry-codes'] = () => apiError(422, 'invalid_token', '此二维码无效。', { reason: 'signature' })
+    const comp = render('pages/checkin-result/index', { query: { scene: 'e5.AbCdEfGhIjKlMnOx' } })
+    await settle()
+    expect(text(comp)).toContain('二维码无效')
+    expect(text(comp)).toContain('重新扫码')
+    expect(wx.callsOf('scanCode')).toHaveLength(0)
+    expect(sent.map((r) => r.route)).toEqual(['entry-codes'])
+  })
+
+  test('opened by a code without a session: login first, then back here', async () => {
+    wx.removeStorageSync(require('../../utils/session.js').KEY)
+    render('pages/checkin-result/index', { query: { scene: 'e5.AbCdEfGhIjKlMnOp' } })
+    await settle()
+    const [call] = wx.callsOf('reLaunch')
+    expect(decodeURIComponent(call.url.split('redirect=')[1]))
+      .toBe('/pages/checkin-result/index?scene=e5.AbCdEfGhIjKlMnOp')
+    expect(sent).toEqual([])
+  })
+
   test('back', async () => {
     prepared(refused('wifi_mismatch'))
     const comp = render('pages/checkin-result/index')

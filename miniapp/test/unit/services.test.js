@@ -51,6 +51,7 @@ const TABLE = [
   ['booking.acceptOffer', [7], 'POST', 'waitlist/7/accept', {}, undefined],
   ['booking.leaveWaitlist', [7], 'DELETE', 'waitlist/7', {}, undefined],
   ['checkin.events', [{ from: 'A', to: 'B' }], 'GET', 'events', { limit: '20', offset: '0', from: 'A', to: 'B' }, undefined],
+  ['checkin.entryCode', ['e12.AbCdEfGhIjKlMnOp'], 'GET', 'entry-codes', { scene: 'e12.AbCdEfGhIjKlMnOp' }, undefined],
   ['checkin.checkin', [{ qr_token: 'T', lat: 1, lon: 2 }], 'POST', 'checkins', {}, { qr_token: 'T', lat: 1, lon: 2 }],
   ['checkin.sync', [[{ qr_token: 'T', client_uuid: 'U', client_time: 'C' }]], 'POST', 'checkins/sync', {}, { items: [{ qr_token: 'T', client_uuid: 'U', client_time: 'C' }] }],
   ['checkin.daily', [{ client_uuid: 'U', client_time: 'C' }], 'POST', 'checkins/daily', {}, { client_uuid: 'U', client_time: 'C' }],
