@@ -555,6 +555,7 @@ class Attendance(ModelSQL, ModelView):
             'reasons': list(values['reasons'] or []),
             'client_uuid': values['client_uuid'],
             'offline': bool(values['offline']),
+            'record_leaving': bool(event.record_leaving),
             'checkout_time': isoformat(
                 values.get('checkout_time'), event.tzinfo),
             'checkout_source': values.get('checkout_source'),

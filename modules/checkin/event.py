@@ -99,7 +99,7 @@ SNAPSHOT_FIELDS = [
     'auto_open', 'day_start', 'day_end', 'late_after', 'place', 'latitude',
     'longitude', 'coord_type', 'radius', 'bssids', 'methods', 'policy',
     'points', 'streak', 'qr_window', 'code_window', 'secret',
-    'previous_secret', 'secret_date',
+    'previous_secret', 'secret_date', 'record_leaving',
     ]
 _snapshot_cache = Cache('checkin.event.snapshot', context=False)
 # The instances of Event.snapshot per transaction: {event id: (values, event)}
