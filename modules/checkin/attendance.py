@@ -24,11 +24,12 @@ from trytond.transaction import Transaction, without_check_access
 
 from .event import COORD_TYPES, METHODS, TIMED_METHODS, normalize_bssid
 from .exceptions import (
-    AlreadyCheckedInError, AlreadyCheckedOutError, AttendanceAccessError, CheckInAccessError,
-    CheckInError, CheckInRestart, EventNotOpenError, InvalidCheckInError,
-    InvalidCoordTypeError, InvalidTokenError, MemberUnknownError,
-    MethodNotAllowedError, NotCheckedInError, NotOnRosterError,
-    OutOfRangeError, QRExpiredError, ReviewError, WifiMismatchError)
+    AlreadyCheckedInError, AlreadyCheckedOutError, AttendanceAccessError,
+    CheckInAccessError, CheckInError, CheckInRestart, EventNotOpenError,
+    InvalidCheckInError, InvalidCoordTypeError, InvalidTokenError,
+    MemberUnknownError, MethodNotAllowedError, NotCheckedInError,
+    NotOnRosterError, OutOfRangeError, QRExpiredError, ReviewError,
+    WifiMismatchError)
 
 STATUSES = [
     ('valid', "Valid"),

@@ -385,4 +385,3 @@ class CheckoutTestCase(unittest.TestCase):
                 for r in ReportMember.search([])}
         self.assertEqual(durations["Bob"], 75)
         self.assertIsNone(durations["Chen"])
-

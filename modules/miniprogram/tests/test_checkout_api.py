@@ -135,7 +135,7 @@ class CheckoutApiTestCase(RouteTestCase):
         self.assertFalse(data['checkin']['record_leaving'])
 
     def test_checkout_bad_input(self):
-        "Bad input is 400 invalid_request (or its own code) and changes nothing"
+        "Bad input is 400 invalid_request (or its code) and changes nothing"
         api = self.login()
         self.check_in(api)
         for body, status, code in [
@@ -148,12 +148,12 @@ class CheckoutApiTestCase(RouteTestCase):
                 ({'event_id': self.leaving_id, 'lat': 91, 'lon': 0},
                     400, 'invalid_request'),
                 ({'event_id': self.leaving_id, 'lat': 48.8, 'lon': 2.3,
-                        'coord_type': 'gcj02'}, 422, 'invalid_coord_type'),
+                    'coord_type': 'gcj02'}, 422, 'invalid_coord_type'),
                 ({'event_id': self.leaving_id, 'client_uuid': 'x' * 40},
                     400, 'invalid_request'),
                 ({'qr_token': 'forged'}, 422, 'invalid_token'),
                 ({'qr_token': self.staying_token,
-                        'event_id': self.leaving_id}, 422, 'invalid_token'),
+                    'event_id': self.leaving_id}, 422, 'invalid_token'),
                 ({'event_id': 10 ** 6}, 422, 'invalid_token'),
                 ]:
             with self.subTest(body=body):
