@@ -631,29 +631,47 @@ class Attendance(ModelSQL, ModelView):
         member = Member(int(member))
         try:
             client_uuid = normalize_uuid(client_uuid)
-            credential = dict(credential or {})
-            if set(credential) - CREDENTIAL_KEYS:
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_credential_invalid'),
-                    {'fields': sorted(set(credential) - CREDENTIAL_KEYS)})
-            position = parse_position(position)
+            credential, position = cls._parse_attempt(
+                credential, CREDENTIAL_KEYS, position, bssid)
             client_time = parse_client_time(client_time)
-            if bssid is not None and (
-                    not isinstance(bssid, str) or len(bssid) > 64):
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_credential_invalid'),
-                    {'fields': ['bssid']})
         except CheckInError as error:
             return CheckInResult('refused', error=error,
                 client_uuid=client_uuid if isinstance(
                     client_uuid, str) else None)
+        return cls._locked(member, credential, client_uuid,
+            lambda: cls._check_in(
+                member, credential, position, bssid, client_uuid,
+                client_time, offline))
+
+    @classmethod
+    def _parse_attempt(cls, credential, keys, position, bssid):
+        """Return the credential (a copy, of keys only) and the parsed
+        position of a check-in or check-out attempt, or raise
+        InvalidCheckInError"""
+        credential = dict(credential or {})
+        if set(credential) - keys:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_credential_invalid'),
+                {'fields': sorted(set(credential) - keys)})
+        position = parse_position(position)
+        if bssid is not None and (
+                not isinstance(bssid, str) or len(bssid) > 64):
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_credential_invalid'),
+                {'fields': ['bssid']})
+        return credential, position
+
+    @classmethod
+    def _locked(cls, member, credential, client_uuid, attempt):
+        """Check the access of the user to member, lock member and return
+        the result of attempt(), or its refusal"""
+        pool = Pool()
+        Member = pool.get('member.member')
         cls._check_access(member, credential)
         Member.hold_lock([member])
         with without_check_access():
             try:
-                return cls._check_in(
-                    member, credential, position, bssid, client_uuid,
-                    client_time, offline)
+                return attempt()
             except CheckInError as error:
                 return CheckInResult(
                     'refused', error=error, client_uuid=client_uuid)
@@ -1224,37 +1242,21 @@ class Attendance(ModelSQL, ModelView):
         member = Member(int(member))
         try:
             client_uuid = normalize_uuid(client_uuid)
-            credential = dict(credential or {})
-            if set(credential) - CHECKOUT_CREDENTIAL_KEYS:
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_credential_invalid'),
-                    {'fields': sorted(
-                            set(credential) - CHECKOUT_CREDENTIAL_KEYS)})
+            credential, position = cls._parse_attempt(
+                credential, CHECKOUT_CREDENTIAL_KEYS, position, bssid)
             if not credential.get('qr_token'):
                 credential.setdefault('method', 'app')
             if credential.get('method') not in {None, 'app', 'staff'}:
                 raise InvalidCheckInError(gettext(
                         'checkin.msg_credential_invalid'),
                     {'fields': ['method']})
-            position = parse_position(position)
-            if bssid is not None and (
-                    not isinstance(bssid, str) or len(bssid) > 64):
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_credential_invalid'),
-                    {'fields': ['bssid']})
         except CheckInError as error:
             return CheckInResult('refused', error=error,
                 client_uuid=client_uuid if isinstance(
                     client_uuid, str) else None)
-        cls._check_access(member, credential)
-        Member.hold_lock([member])
-        with without_check_access():
-            try:
-                return cls._check_out(
-                    member, credential, position, bssid, client_uuid)
-            except CheckInError as error:
-                return CheckInResult(
-                    'refused', error=error, client_uuid=client_uuid)
+        return cls._locked(member, credential, client_uuid,
+            lambda: cls._check_out(
+                member, credential, position, bssid, client_uuid))
 
     @classmethod
     def _check_out(cls, member, credential, position, bssid, client_uuid):
