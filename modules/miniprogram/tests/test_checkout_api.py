@@ -186,6 +186,18 @@ class CheckoutApiTestCase(RouteTestCase):
             'GET', 'events/%d/stats' % self.staying_id)
         self.assertIsNone(stats['present_now'])
 
+    def test_dashboard_present(self):
+        "The dashboard of an event that records leaving shows who is present"
+        organizer = self.login(organizer=True)
+        for event_id, shown in [
+                (self.leaving_id, True), (self.staying_id, False)]:
+            response = organizer('GET', 'events/%s/dashboard' % event_id,
+                headers={'Accept-Language': 'zh-CN'})
+            self.assertEqual(response.status_code, 200)
+            page = response.get_data(as_text=True)
+            self.assertEqual('id="present"' in page, shown)
+            self.assertEqual('当前在场' in page, shown)
+
     def test_openapi(self):
         "openapi.json documents the check-out"
         status, doc = self.api.json('GET', 'openapi.json')
