@@ -196,7 +196,8 @@ class CheckoutApiTestCase(RouteTestCase):
             self.assertEqual(response.status_code, 200)
             page = response.get_data(as_text=True)
             self.assertEqual('id="present"' in page, shown)
-            self.assertEqual('当前在场' in page, shown)
+            self.assertEqual(
+                '<div class="label">当前在场</div>' in page, shown)
 
     def test_openapi(self):
         "openapi.json documents the check-out"
