@@ -1097,10 +1097,10 @@ class Attendance(ModelSQL, ModelView):
         return attendance_id
 
     @classmethod
-    def _duplicate(cls, existing, client_uuid):
-        error = AlreadyCheckedInError(
-            gettext('checkin.msg_already_checked_in'),
-            {'checkin': existing.summary()})
+    def _duplicate(cls, existing, client_uuid, Error=AlreadyCheckedInError,
+            message='checkin.msg_already_checked_in'):
+        "The result of an attempt that existing answers (duplicate)"
+        error = Error(gettext(message), {'checkin': existing.summary()})
         return CheckInResult('duplicate', attendance=existing, error=error,
             client_uuid=client_uuid)
 
@@ -1318,11 +1318,8 @@ class Attendance(ModelSQL, ModelView):
 
     @classmethod
     def _checked_out(cls, attendance, client_uuid):
-        error = AlreadyCheckedOutError(
-            gettext('checkin.msg_already_checked_out'),
-            {'checkin': attendance.summary()})
-        return CheckInResult('duplicate', attendance=attendance, error=error,
-            client_uuid=client_uuid)
+        return cls._duplicate(attendance, client_uuid,
+            AlreadyCheckedOutError, 'checkin.msg_already_checked_out')
 
     @staticmethod
     def _duration(start, end):
