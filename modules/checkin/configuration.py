@@ -11,6 +11,13 @@ POLICIES = [
     ('reject', "Reject"),
     ('flag', "Accept and Flag"),
     ]
+# What becomes of a check-in without check-out of an event that records
+# leaving, once the event (or the day of a daily kind) has ended
+MISSING_CHECKOUTS = [
+    ('none', "Leave Open"),
+    ('event_end', "Close at the End"),
+    ('flag', "Close at the End and Flag"),
+    ]
 
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
@@ -70,6 +77,13 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         'outbox.template', "Missed Check-in Template", ondelete='RESTRICT',
         help="The message of the missed check-in reminder.\n"
         "Leave empty to send the \"checkin_missed\" template.")
+    missing_checkout = fields.Selection(
+        MISSING_CHECKOUTS, "Missing Check-out", required=True,
+        help="The default treatment of a check-in without check-out once "
+        "the event (or its day) has ended:\n"
+        "Leave open: no check-out and no duration.\n"
+        "Close at the end: checked out automatically at the end.\n"
+        "Close at the end and flag: the same, marked for review.")
     sign_in_event = fields.Many2One(
         'checkin.event', "Daily Sign-in Event",
         domain=[('kind', '=', 'points')],
@@ -103,6 +117,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def default_missed_reminder(cls):
         return 15
+
+    @classmethod
+    def default_missing_checkout(cls):
+        return 'event_end'
 
     @classmethod
     def default_secret_rotation(cls):

@@ -29,7 +29,7 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from . import token
-from .configuration import POLICIES
+from .configuration import MISSING_CHECKOUTS, POLICIES
 from .exceptions import (
     CheckInAccessError, EventError, EventNotOpenError, EventValidationError,
     InvalidTokenError, QRExpiredError)
@@ -41,6 +41,8 @@ KINDS = [
     ]
 # Kinds with one attendance per member per local day
 DAILY_KINDS = {'daily', 'points'}
+# Kinds that may record when members leave
+LEAVING_KINDS = ['meeting', 'daily']
 METHODS = [
     ('qr', "Rotating QR Code"),
     ('code', "Activity Code"),
@@ -97,7 +99,7 @@ SNAPSHOT_FIELDS = [
     'auto_open', 'day_start', 'day_end', 'late_after', 'place', 'latitude',
     'longitude', 'coord_type', 'radius', 'bssids', 'methods', 'policy',
     'points', 'streak', 'qr_window', 'code_window', 'secret',
-    'previous_secret', 'secret_date',
+    'previous_secret', 'secret_date', 'record_leaving',
     ]
 _snapshot_cache = Cache('checkin.event.snapshot', context=False)
 # The instances of Event.snapshot per transaction: {event id: (values, event)}
@@ -167,6 +169,25 @@ class Event(Workflow, ModelSQL, ModelView):
             ],
         help="In minutes after the start (or the daily start), from when a "
         "check-in is late.\nLeave empty to never mark late check-ins.")
+
+    record_leaving = fields.Boolean(
+        "Record Leaving", states={
+            'invisible': ~Eval('kind').in_(LEAVING_KINDS),
+            'readonly': Eval('state').in_(['closed', 'cancelled']),
+            },
+        help="If checked, members check out when they leave: the check-ins "
+        "get their duration and the statistics who is present.")
+    missing_checkout = fields.Selection(
+        MISSING_CHECKOUTS, "Missing Check-out", required=True,
+        states={
+            'invisible': ~Eval('record_leaving', False),
+            'readonly': Eval('state').in_(['closed', 'cancelled']),
+            },
+        help="What becomes of a check-in without check-out once the event "
+        "(or its day, for daily attendance) has ended:\n"
+        "Leave open: no check-out and no duration.\n"
+        "Close at the end: checked out automatically at the end.\n"
+        "Close at the end and flag: the same, marked for review.")
 
     place = fields.Many2One(
         'checkin.place', "Place", ondelete='RESTRICT', states=_active)
@@ -358,6 +379,16 @@ class Event(Workflow, ModelSQL, ModelView):
         return Configuration(1).policy
 
     @classmethod
+    def default_record_leaving(cls):
+        return False
+
+    @classmethod
+    def default_missing_checkout(cls):
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        return Configuration(1).missing_checkout
+
+    @classmethod
     def default_points(cls):
         return 0
 
@@ -422,10 +453,12 @@ class Event(Workflow, ModelSQL, ModelView):
         self.coord_type = 'gcj02'
         self.paste_point = None
 
-    @fields.depends('kind', 'methods')
+    @fields.depends('kind', 'methods', 'record_leaving')
     def on_change_kind(self):
         if self.kind == 'points' and 'app' not in (self.methods or ()):
             self.methods = tuple(self.methods or ()) + ('app',)
+        if self.kind not in LEAVING_KINDS:
+            self.record_leaving = False
 
     @classmethod
     def on_modification(cls, mode, events, field_names=None):
@@ -597,6 +630,18 @@ class Event(Workflow, ModelSQL, ModelView):
             return False
         return when > self.reference_time(when) + dt.timedelta(
             minutes=self.late_after)
+
+    def leaving_time(self, local_date):
+        """Return the UTC time at which the members checked in on
+        local_date have left at the latest: the end of the event, or of
+        the day (the daily end, else midnight) for daily kinds"""
+        if not self.daily:
+            return self.end
+        if self.day_end:
+            end = self.utc(local_date, self.day_end)
+        else:
+            end = self.utc(local_date + dt.timedelta(days=1), dt.time())
+        return min(end, self.end)
 
     def opening(self):
         "Return the UTC time from which check-in is possible"
@@ -961,8 +1006,10 @@ class Event(Workflow, ModelSQL, ModelView):
         """Return the live statistics of the event (the JSON of the API
         `events/<id>/stats`): expected (roster size or None), checked_in
         (counted check-ins: valid, late and flagged), rate, late, flagged
-        (waiting for review), rejected, by_bucket (arrivals per bucket of
-        minutes, local times), recent (the last check-ins).
+        (waiting for review), rejected, present_now (checked in and not
+        out, for the events that record leaving, else None), by_bucket
+        (arrivals per bucket of minutes, local times), recent (the last
+        check-ins).
 
         For daily kinds the figures are those of the local date (default
         today, or the last day of a past event).  With access check, the
@@ -991,6 +1038,7 @@ class Event(Workflow, ModelSQL, ModelView):
         if not bucket:
             bucket = self.bucket_minutes(date)
         result = self._stats_counts(attendance, where, bucket)
+        result['present_now'] = self._stats_present(attendance, where)
 
         cursor.execute(*roster.select(
                 Count(roster.id), where=roster.event == self.id))
@@ -1040,6 +1088,18 @@ class Event(Workflow, ModelSQL, ModelView):
                 } for key in (range(min(buckets), max(buckets) + 1)
                 if buckets else [])]
         return counts
+
+    def _stats_present(self, attendance, where):
+        """Return the number of members checked in and not out (counted
+        check-ins of where without check-out), None if the event does not
+        record leaving"""
+        if not self.record_leaving:
+            return None
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*attendance.select(Count(attendance.id),
+                where=where & (attendance.counted == Literal(True))
+                & (attendance.checkout_time == Null)))
+        return cursor.fetchone()[0] or 0
 
     def _stats_recent(self, attendance, where, recent):
         """Return the last recent check-ins of where, with the masked name
@@ -1212,6 +1272,36 @@ class Event(Workflow, ModelSQL, ModelView):
                     ])
             if to_close:
                 cls.close(to_close)
+
+    @classmethod
+    def close_missing_checkouts(cls):
+        """Apply the missing check-out treatment of the events that record
+        leaving to their check-ins without check-out whose event (or day)
+        has ended: checked out automatically at the end, flagged for review
+        with `flag` (run by the scheduler)"""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        now = clock.now()
+        closed = []
+        with without_check_access():
+            events = cls.search([
+                    ('record_leaving', '=', True),
+                    ('missing_checkout', '!=', 'none'),
+                    ('state', 'in', ['open', 'closed']),
+                    ('start', '<=', now),
+                    ], order=[('id', 'ASC')])
+            for event in events:
+                attendances = Attendance.search([
+                        ('event', '=', event.id),
+                        ('counted', '=', True),
+                        ('checkout_time', '=', None),
+                        ], order=[('id', 'ASC')])
+                attendances = [a for a in attendances
+                    if event.leaving_time(a.local_date) <= now]
+                if attendances:
+                    closed.extend(Attendance.close_missing(
+                            event, attendances))
+        return closed
 
     @classmethod
     def rotate_secrets(cls):

@@ -53,4 +53,6 @@ class Cron(metaclass=PoolMeta):
                     "Remind Members Who Have Not Checked In"),
                 ('checkin.event|send_daily_reports',
                     "Send the Daily Check-in Reports"),
+                ('checkin.event|close_missing_checkouts',
+                    "Close the Check-ins without Check-out"),
                 ])

@@ -75,6 +75,10 @@ CODE_STATUS = {
     'conflict': 409,
     'phone_taken': 409,
     'already_checked_in': 409,
+    # A check-out sent again, or after the automatic one (issue 22)
+    'already_checked_out': 409,
+    # A check-out without a counted check-in
+    'not_checked_in': 422,
     'qr_expired': 422,
     'invalid_token': 422,
     'event_not_open': 422,

@@ -25,6 +25,7 @@ LABELS = {
         'rate': "rate",
         'late': "late",
         'flagged': "to review",
+        'present': "present now",
         'code_until': "This code is valid until",
         'next_in': "Next code in",
         'offline': "Connection lost, retrying…",
@@ -42,6 +43,7 @@ LABELS = {
         'rate': "签到率",
         'late': "迟到",
         'flagged': "待审核",
+        'present': "当前在场",
         'code_until': "本二维码有效至",
         'next_in': "距下次刷新",
         'offline': "连接中断，正在重试…",
@@ -185,6 +187,10 @@ function render(s) {
   renderCount(s);
   $('late').textContent = s.late;
   $('flagged').textContent = s.flagged;
+  // Events that record leaving: checked in and not out
+  if ($('present') && s.present_now !== null && s.present_now !== undefined) {
+    $('present').textContent = s.present_now;
+  }
   const chart = $('chart');
   const max = Math.max(1, ...s.by_bucket.map((b) => b.count));
   // The time axis: the start of a bucket under its bar, at most ~12
@@ -331,12 +337,16 @@ def dashboard_page(event, token, base, language):
 <div class="card"><div id="late" class="value">0</div>
 <div class="label">{late}</div></div>
 <div class="card"><div id="flagged" class="value">0</div>
-<div class="label">{flagged}</div></div></div>
+<div class="label">{flagged}</div></div>{present_card}</div>
 <div class="label">{arrivals}</div><div id="chart" class="chart"></div>
 <div class="label">{recent}</div>
 <div class="recent"><table><tbody id="recent"></tbody></table></div>
 </main>""".format(
         name=escape(event.name), when=escape(_when(event, language)),
+        present_card=(
+            '<div class="card"><div id="present" class="value">0</div>'
+            '<div class="label">%s</div></div>' % escape(labels['present'])
+            if event.record_leaving else ''),
         **{k: escape(v) for k, v in labels.items()})
     return _page(event.name, body, _SCRIPT_DASHBOARD,
         _config(event, token, base, language), language, 'dash')

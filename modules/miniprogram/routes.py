@@ -17,12 +17,13 @@ from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import ApiError, KioskEventOver
 from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
-    BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COORD_TYPE, COUPON, DATE,
-    DATETIME, DOOR_CHECKIN_BODY, EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID,
-    MEMBER, MY_RATING, ORGANIZED_EVENT, PASSWORD, PHONE, POINTS_LINE, RATING,
-    RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
-    STAFF_BOOKING, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY,
-    array, boolean, id_, integer, nullable, number, obj, page, string)
+    BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, CHECKOUT_ANSWER,
+    CHECKOUT_BODY, COORD_TYPE, COUPON, DATE, DATETIME, DOOR_CHECKIN_BODY,
+    EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, MY_RATING, ORGANIZED_EVENT,
+    PASSWORD, PHONE, POINTS_LINE, RATING, RATING_BODY, REWARD, SERVICE, SLOT,
+    SMS_CODE, SMS_PURPOSE, SMS_SENT, STAFF_BOOKING, SYNC_ITEM, TOKENS_MEMBER,
+    TOKENS_ONLY, UUID, WAITLIST_ENTRY, array, boolean, id_, integer, nullable,
+    number, obj, page, string)
 from .serializers import (
     booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
     member_json, organized_event_json, points_line_json, rating_json,
@@ -788,6 +789,36 @@ def checkins_daily(request):
     return checkin_answer_json(request.pool, result)
 
 
+@api_route('POST', 'checkins/checkout', "Check out", tags=['checkin'],
+    lock_member=True,
+    description="For the events that record leaving: closes the member's "
+    "check-in (of today for daily attendance) with qr_token or event_id. "
+    "The position and bssid are kept, not checked: leaving needs no "
+    "geofence. A check-out after the end is dated at the end. Sent again "
+    "(or after the automatic check-out), 409 already_checked_out with the "
+    "check-in in details.",
+    body=CHECKOUT_BODY, response=CHECKOUT_ANSWER,
+    errors=[(409, 'already_checked_out'), (422, 'not_checked_in'),
+        (422, 'method_not_allowed'), (422, 'invalid_token'),
+        (422, 'qr_expired'), (422, 'event_not_open'),
+        (422, 'invalid_coord_type')])
+def checkout(request):
+    Attendance = request.pool.get('checkin.attendance')
+    if not request.body.get('qr_token') and not request.body.get('event_id'):
+        error = invalid('checkout_credential')
+        error.details['fields'] = ['qr_token', 'event_id']
+        raise error
+    kwargs = Attendance.parse_checkout(request.body)
+    result = Attendance.check_out(request.member, **kwargs)
+    if result.status != 'created':
+        api_error = from_user_error(result.error)
+        if result.status == 'duplicate':
+            api_error.details['checkin'] = result.summary()
+        raise api_error
+    checkin = result.summary()
+    return {'checkin': checkin, 'duration_min': checkin['duration_min']}
+
+
 @api_route('GET', 'me/checkins', "The member's check-ins, newest first",
     tags=['me', 'checkin'], query=obj(dict(LIST_QUERY)),
     response=page(CHECKIN))
@@ -845,7 +876,10 @@ def event_qr(request):
     auth='organizer', kiosk=True, tags=['organizer'], query=KIOSK_QUERY,
     response=obj({'expected': nullable(integer()), 'checked_in': integer(),
             'rate': nullable(number()), 'late': integer(),
-            'flagged': integer(), 'by_bucket': array(obj({
+            'flagged': integer(),
+            'present_now': nullable(integer(description="checked in and "
+                    "not out, for the events that record leaving")),
+            'by_bucket': array(obj({
                         'start': DATETIME, 'count': integer()},
                     required=['start', 'count'])),
             'recent': array(obj({

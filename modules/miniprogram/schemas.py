@@ -283,6 +283,8 @@ EVENT = obj({
                     }, required=['lat', 'lon', 'coord_type', 'radius_m'])),
         'methods': array(string()),
         'checked_in': boolean(),
+        'record_leaving': boolean(
+            description="members check out with checkins/checkout"),
         }, required=['id', 'name', 'kind', 'start', 'end', 'location',
         'methods', 'checked_in'])
 ORGANIZED_EVENT = obj({
@@ -311,6 +313,15 @@ CHECKIN = obj({
         'reasons': array(string()),
         'client_uuid': nullable(string()),
         'offline': boolean(),
+        'record_leaving': boolean(
+            description="the event records leaving: the member checks out"),
+        'checkout_time': nullable(DATETIME),
+        'checkout_source': nullable(string(
+                enum=['member', 'staff', 'auto'],
+                description="member: in the mini-program, staff: by an "
+                "organizer, auto: closed at the end by the scheduler")),
+        'duration_min': nullable(integer(
+                description="minutes from the check-in to the check-out")),
         }, required=['id', 'event_id', 'time', 'status', 'method',
         'distance_m', 'points_awarded'], additional=True)
 CHECKIN_MEMBER = obj({'points_balance': integer(), 'streak_days': integer()},
@@ -337,6 +348,13 @@ CHECKIN_FIELDS = {
     'client_time': DATETIME,
     }
 CHECKIN_BODY = obj(CHECKIN_FIELDS)
+# A check-out: the QR code of the event or its id; the position is kept,
+# not checked
+CHECKOUT_BODY = obj({k: CHECKIN_FIELDS[k] for k in [
+            'qr_token', 'event_id', 'lat', 'lon', 'accuracy_m', 'coord_type',
+            'bssid', 'client_uuid']})
+CHECKOUT_ANSWER = obj({'checkin': CHECKIN, 'duration_min': integer()},
+    required=['checkin', 'duration_min'])
 SYNC_ITEM = obj(CHECKIN_FIELDS, required=['client_uuid', 'client_time'])
 KIOSK_QUERY = obj({'token': string(1, 4096,
             description="the kiosk token, for browsers that cannot send "

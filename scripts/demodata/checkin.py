@@ -1,10 +1,12 @@
 """Demo data of the checkin module: places with Wi-Fi and NFC tags in
 Shanghai, a past meeting (closed, with late, flagged and rejected
-check-ins), a class open now, a daily attendance with two weeks of history,
-the daily points sign-in of the mini-program, a future hike whose point
-was copied from a Chinese map (GCJ-02) and a reading club whose two weeks
-of reminders were a finished experiment (no reminder against "keep your
-streak").  The admin user organizes every event.
+check-ins), a class open now, a daily attendance with two weeks of history
+that records leaving (check-outs, durations and the forgotten check-outs
+closed at the end of the day), the daily points sign-in of the
+mini-program, a future hike whose point was copied from a Chinese map
+(GCJ-02) and a reading club whose two weeks of reminders were a finished
+experiment (no reminder against "keep your streak").  The admin user
+organizes every event.
 
 Check-ins go through `checkin.attendance.check_in` with the clock set to
 their time, so they earn points and streaks like real ones."""
@@ -220,7 +222,7 @@ def load(pool, rng, company):
                 day_start=dt.time(9, 0), day_end=dt.time(18, 0),
                 open_before=60, late_after=15, streak=False,
                 methods=['qr', 'nfc', 'staff'], policy='reject',
-                points=2,
+                points=2, record_leaving=True, missing_checkout='flag',
                 roster=[('add', [m.id for m in members[:12]])])])
     for offset in range(14, -1, -1):
         date = today - dt.timedelta(days=offset)
@@ -240,6 +242,18 @@ def load(pool, rng, company):
             else:
                 scan(member, office_event, when, position=_near(office, rng),
                     bssid='74:da:88:aa:00:10')
+            # Most leave between 17:00 and 18:30 (dated 18:00 at the
+            # latest); some forget and are closed by the scheduler
+            leave = utc(date, 17, rng.randint(0, 59)) + dt.timedelta(
+                minutes=rng.choice([0, 0, 15, 30]))
+            if leave <= now and rng.random() < 0.85:
+                with at(leave):
+                    Attendance.check_out(member, {
+                            'event_id': office_event.id},
+                        position=_near(office, rng))
+    # The forgotten check-outs of the past days
+    with at(now):
+        Event.close_missing_checkouts()
 
     # The daily points sign-in of the mini-program
     sign_in, = Event.create([dict(common,

@@ -55,6 +55,7 @@ const TABLE = [
   ['checkin.checkin', [{ qr_token: 'T', lat: 1, lon: 2 }], 'POST', 'checkins', {}, { qr_token: 'T', lat: 1, lon: 2 }],
   ['checkin.sync', [[{ qr_token: 'T', client_uuid: 'U', client_time: 'C' }]], 'POST', 'checkins/sync', {}, { items: [{ qr_token: 'T', client_uuid: 'U', client_time: 'C' }] }],
   ['checkin.daily', [{ client_uuid: 'U', client_time: 'C' }], 'POST', 'checkins/daily', {}, { client_uuid: 'U', client_time: 'C' }],
+  ['checkin.checkout', [{ event_id: 5, client_uuid: 'U' }], 'POST', 'checkins/checkout', {}, { event_id: 5, client_uuid: 'U' }],
   ['checkin.mine', [], 'GET', 'me/checkins', { limit: '20', offset: '0' }, undefined],
   ['me.getMe', [], 'GET', 'me', {}, undefined],
   ['me.updateMe', [{ name: 'Li' }], 'PATCH', 'me', {}, { name: 'Li' }],
