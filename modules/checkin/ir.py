@@ -48,4 +48,8 @@ class Cron(metaclass=PoolMeta):
                     "Remind Members Who Have Not Checked In"),
                 ('checkin.event|send_daily_reports',
                     "Send the Daily Check-in Reports"),
+                ('checkin.attempt.counter|purge',
+                    "Purge Old Check-in Attempt Counters"),
+                ('checkin.attendance.conflict|detect_recent',
+                    "Detect Check-in Conflicts"),
                 ])
