@@ -7,7 +7,7 @@ from trytond.transaction import Transaction
 # The models whose record rules depend on the user (the organizers)
 USER_RULE_MODELS = {
     'checkin.event', 'checkin.attendance', 'checkin.event-res.user',
-    'checkin.event-member.member',
+    'checkin.event-member.member', 'checkin.attendance.conflict',
     }
 
 

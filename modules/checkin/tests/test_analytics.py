@@ -6,6 +6,7 @@ offline conflict report"""
 import datetime as dt
 import unittest
 
+from trytond.model.exceptions import AccessButtonError, AccessError
 from trytond.modules.checkin.analytics import SLOTS, attempt_stats
 from trytond.modules.checkin.tests.test_module import (
     LAT, LON, START, at, create_event, here, north)
@@ -283,3 +284,41 @@ class AnalyticsTestCase(unittest.TestCase):
         self.assertEqual(result.code, 'invalid_request')
         self.assertEqual(result.error.details, {'field': 'device_id'})
         self.assertEqual(Attendance.search_count([]), 0)
+
+    @with_transaction()
+    def test_conflict_access(self):
+        "Organizers read the conflicts of their events; reviewers review"
+        pool = Pool()
+        Conflict = pool.get('checkin.attendance.conflict')
+        Counter = pool.get('checkin.attempt.counter')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        group = ModelData.get_id('checkin', 'group_checkin')
+        reviewers = ModelData.get_id('checkin', 'group_checkin_reviewer')
+        organizer, other, reviewer = User.create([
+                {'name': "Organizer", 'login': 'organizer',
+                    'groups': [('add', [group])]},
+                {'name': "Other", 'login': 'other',
+                    'groups': [('add', [group])]},
+                {'name': "Reviewer", 'login': 'reviewer',
+                    'groups': [('add', [reviewers])]},
+                ])
+        event = create_event(organizers=[('add', [organizer.id])])
+        scanned = START + dt.timedelta(minutes=5)
+        self.sync(create_member(), [item(event, scanned, 'a-1')],
+            scanned + dt.timedelta(minutes=90))
+        conflict, = Conflict.search([])
+        for user, seen in [(organizer, [conflict]), (other, [])]:
+            with Transaction().set_user(user.id), \
+                    Transaction().set_context(_check_access=True):
+                self.assertEqual(Conflict.search([]), seen)
+                with self.assertRaises(AccessError):
+                    Counter.search([])
+        with Transaction().set_user(organizer.id), \
+                Transaction().set_context(_check_access=True):
+            with self.assertRaises(AccessButtonError):
+                Conflict.mark_reviewed([conflict])
+        with Transaction().set_user(reviewer.id), \
+                Transaction().set_context(_check_access=True):
+            Conflict.mark_reviewed([Conflict(conflict.id)])
+        self.assertTrue(Conflict(conflict.id).reviewed)
