@@ -75,7 +75,7 @@ def setup(database, n, run_file, n_events=1):
         warmup_parties = Party.create([{'name': "Warm-up %s" % i}
                 for i in range(WARMUP)])
         warmup_members = Member.create([{
-                    'party': p.id, 'phone': '+8614%09d' % i,
+                    'party': p.id, 'phone': '+8615%09d' % i,
                     } for i, p in enumerate(warmup_parties)])
         t0 = time.perf_counter()
         members = []
