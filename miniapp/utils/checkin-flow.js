@@ -131,6 +131,28 @@ function bssid() {
   })
 }
 
+// The identifier of this installation of the mini-program, kept in its
+// storage: sent with every check-in (device_id) so that the server can
+// report a member checking in from two phones
+const DEVICE_KEY = 'device_id'
+
+function deviceId() {
+  let id
+  try {
+    id = wx.getStorageSync(DEVICE_KEY)
+  } catch (err) {
+    id = ''
+  }
+  if (typeof id === 'string' && id) return id
+  id = uuid4()
+  try {
+    wx.setStorageSync(DEVICE_KEY, id)
+  } catch (err) {
+    // Not kept: the next check-in gets another one
+  }
+  return id
+}
+
 function pad(n, width = 2) {
   return String(n).padStart(width, '0')
 }
@@ -166,7 +188,7 @@ async function checkIn(credential) {
     return result('refused', { error })
   }
   const item = Object.assign({}, credential, {
-    client_uuid: uuid4(), client_time: localIso(),
+    client_uuid: uuid4(), client_time: localIso(), device_id: deviceId(),
   }, place)
   if (wifi) item.bssid = wifi
   try {
@@ -235,5 +257,5 @@ async function launch(options) {
 
 module.exports = {
   QR_TOKEN, URL_PARAM, parseCode, launchCode, launch, position, bssid, checkIn,
-  scanAndCheckIn, localIso, queryOf,
+  scanAndCheckIn, localIso, queryOf, deviceId,
 }

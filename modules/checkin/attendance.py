@@ -3,6 +3,7 @@
 # terms.
 import datetime as dt
 import json
+import uuid
 from contextlib import nullcontext
 
 from sql import Cast, Column, Conflict, Null
@@ -22,6 +23,7 @@ from trytond.pyson import Eval
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
+from . import token
 from .event import COORD_TYPES, METHODS, TIMED_METHODS, normalize_bssid
 from .exceptions import (
     AlreadyCheckedInError, AlreadyCheckedOutError, AttendanceAccessError,
@@ -121,6 +123,16 @@ def parse_position(position):
     except geo.PositionError as error:
         raise InvalidCheckInError(gettext('checkin.msg_position_invalid'),
             {'field': 'position'}) from error
+
+
+def normalize_device(value):
+    "Return the device identifier value or raise InvalidCheckInError"
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        raise InvalidCheckInError(gettext('checkin.msg_device_id_invalid'),
+            {'field': 'device_id'})
+    return value.strip()
 
 
 def normalize_uuid(value):
@@ -268,6 +280,19 @@ class Attendance(ModelSQL, ModelView):
         None, "Reason Data", readonly=True,
         help="The figures of each reason, rendered in the reader's "
         "language.")
+    device_id = fields.Char(
+        "Device", readonly=True,
+        help="The identifier of the installation of the mini-program that "
+        "sent the check-in, if it gave one.")
+    sync_batch = fields.Char(
+        "Sync Batch", readonly=True,
+        help="The synchronisation that sent the offline check-in.")
+    sync_index = fields.Integer(
+        "Sync Position", readonly=True,
+        help="The position of the check-in in the queue of the device.")
+    conflicts = fields.One2Many(
+        'checkin.attendance.conflict', 'attendance', "Conflicts",
+        readonly=True)
     client_uuid = fields.Char(
         "Client UUID", readonly=True,
         help="Set by the device: a check-in sent again is not recorded "
@@ -600,7 +625,8 @@ class Attendance(ModelSQL, ModelView):
 
     @classmethod
     def check_in(cls, member, credential, position=None, bssid=None,
-            client_uuid=None, client_time=None, offline=False):
+            client_uuid=None, client_time=None, offline=False,
+            device_id=None, sync=None):
         """Check member in and return a CheckInResult.
 
         credential is a dictionary with one of:
@@ -617,7 +643,9 @@ class Attendance(ModelSQL, ModelView):
         duplicate); client_time its time (datetime or ISO 8601 string).
         offline: the check-in was made without network and is synchronised
         now: the QR window is checked against client_time, which must not
-        be older than the sync delay.
+        be older than the sync delay; device_id the identifier of the
+        installation of the mini-program (optional); sync the (batch,
+        position) of an offline check-in in its synchronisation.
 
         Business refusals are returned, not raised, so that the rejected
         check-ins kept for review are committed; the result error is a
@@ -634,14 +662,19 @@ class Attendance(ModelSQL, ModelView):
             credential, position = cls._parse_attempt(
                 credential, CREDENTIAL_KEYS, position, bssid)
             client_time = parse_client_time(client_time)
+            device_id = normalize_device(device_id)
         except CheckInError as error:
-            return CheckInResult('refused', error=error,
-                client_uuid=client_uuid if isinstance(
-                    client_uuid, str) else None)
-        return cls._locked(member, credential, client_uuid,
+            return cls._count(CheckInResult('refused', error=error,
+                    client_uuid=client_uuid if isinstance(
+                        client_uuid, str) else None), credential)
+        result = cls._locked(member, credential, client_uuid,
             lambda: cls._check_in(
                 member, credential, position, bssid, client_uuid,
-                client_time, offline))
+                client_time, offline, device_id, sync))
+        if result.status == 'created':
+            # Counted from its record: no statement more
+            return result
+        return cls._count(result, credential)
 
     @classmethod
     def _parse_attempt(cls, credential, keys, position, bssid):
@@ -677,8 +710,49 @@ class Attendance(ModelSQL, ModelView):
                     'refused', error=error, client_uuid=client_uuid)
 
     @classmethod
+    def _count(cls, result, credential):
+        """Count the refused attempt of result that leaves no check-in
+        (checkin.attempt.counter) and return result"""
+        pool = Pool()
+        Counter = pool.get('checkin.attempt.counter')
+        if result.status == 'refused' and result.attendance:
+            return result  # a rejected check-in, counted from its record
+        with without_check_access():
+            Counter.add(cls._attempt_event(result, credential),
+                result.code)
+        return result
+
+    @classmethod
+    def _attempt_event(cls, result, credential):
+        """Return the id of the existing event of a refused attempt or
+        None"""
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        if result.attendance:
+            return result.attendance.event.id
+        event_id = getattr(result.error, 'event_id', None)
+        if event_id is None and isinstance(credential, dict):
+            event_id = credential.get('event_id')
+            value = credential.get('qr_token')
+            if event_id is None and value:
+                if token.is_url(value):
+                    try:
+                        value = Event._token_of_url(value)
+                    except CheckInError:
+                        value = None
+                parsed = token.parse_token(value) if value else None
+                event_id = parsed[0] if parsed else None
+        try:
+            event_id = int(event_id) if event_id is not None else None
+        except (TypeError, ValueError):
+            return None
+        if event_id is None or not (0 < event_id < 2 ** 31):
+            return None
+        return event_id if Event.snapshot(event_id) is not None else None
+
+    @classmethod
     def _check_in(cls, member, credential, position, bssid, client_uuid,
-            client_time, offline):
+            client_time, offline, device_id=None, sync=None):
         now = clock.now()
 
         if client_uuid:
@@ -694,6 +768,19 @@ class Attendance(ModelSQL, ModelView):
         reference = cls._reference_time(client_time, offline, now)
         event, method, tag = cls._resolve_credential(
             credential, reference, offline)
+        try:
+            return cls._check_in_event(member, event, method, tag, position,
+                bssid, client_uuid, client_time, offline, reference, now,
+                device_id, sync)
+        except CheckInError as error:
+            # The event of the refusal, for the attempt counters
+            error.event_id = event.id
+            raise
+
+    @classmethod
+    def _check_in_event(cls, member, event, method, tag, position, bssid,
+            client_uuid, client_time, offline, reference, now, device_id,
+            sync):
         if method not in (event.methods or ()):
             raise MethodNotAllowedError(gettext(
                     'checkin.msg_method_not_allowed',
@@ -705,6 +792,10 @@ class Attendance(ModelSQL, ModelView):
         event.check_open(time, offline=offline)
         values = cls._new_values(member, event, method, tag, time, now,
             position, bssid, client_uuid, client_time, offline)
+        if device_id:
+            values['device_id'] = device_id
+        if sync:
+            values['sync_batch'], values['sync_index'] = sync
         reasons = cls._suspicious(event, member, method, position,
             values.get('distance'), values['bssid'])
         values['reasons'] = tuple(reasons)
@@ -1142,17 +1233,21 @@ class Attendance(ModelSQL, ModelView):
 
         Each item is a dictionary with the keys of the API: qr_token, code
         (+ event_id), nfc_tag, lat, lon, accuracy_m, coord_type, bssid and
-        the required client_uuid and client_time.  Sending the same items
-        again creates nothing new: each one is then a duplicate."""
+        the required client_uuid and client_time (device_id optional).  The
+        conflicts of the batch are stored (checkin.attendance.conflict).
+        Sending the same items again creates nothing new: each one is then
+        a duplicate."""
         pool = Pool()
         Member = pool.get('member.member')
+        Conflict = pool.get('checkin.attendance.conflict')
         if len(items) > SYNC_MAX_ITEMS:
             raise InvalidCheckInError(gettext(
                     'checkin.msg_sync_too_many', max=SYNC_MAX_ITEMS),
                 {'max': SYNC_MAX_ITEMS})
         Member.hold_lock([Member(int(member))])
+        batch = uuid.uuid4().hex
         results = []
-        for item in items:
+        for index, item in enumerate(items):
             try:
                 kwargs = cls.parse_item(item)
                 if not kwargs.get('client_uuid'):
@@ -1166,12 +1261,17 @@ class Attendance(ModelSQL, ModelView):
             except CheckInError as error:
                 client_uuid = (item.get('client_uuid')
                     if isinstance(item, dict) else None)
-                results.append(CheckInResult(
-                        'refused', error=error,
-                        client_uuid=client_uuid
-                        if isinstance(client_uuid, str) else None))
+                results.append(cls._count(CheckInResult(
+                            'refused', error=error,
+                            client_uuid=client_uuid
+                            if isinstance(client_uuid, str) else None),
+                        item))
                 continue
-            results.append(cls.check_in(member, offline=True, **kwargs))
+            results.append(cls.check_in(member, offline=True,
+                    sync=(batch, index), **kwargs))
+        # The conflicts of the batch: once per synchronisation
+        Conflict.detect([r.attendance.id for r in results
+                if r.attendance and r.status != 'duplicate'])
         return results
 
     @classmethod
@@ -1198,6 +1298,7 @@ class Attendance(ModelSQL, ModelView):
             'bssid': item.get('bssid'),
             'client_uuid': item.get('client_uuid'),
             'client_time': item.get('client_time'),
+            'device_id': item.get('device_id'),
             }
 
     @classmethod

@@ -90,6 +90,45 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         help="The points sign-in event used by the daily sign-in of the "
         "mini-program.")
 
+    conflict_device_minutes = fields.Integer(
+        "Two Devices Within",
+        domain=['OR',
+            ('conflict_device_minutes', '=', None),
+            ('conflict_device_minutes', '>=', 0),
+            ],
+        help="In minutes: check-ins of the same member from two devices "
+        "this close are reported as conflicts.\n"
+        "Leave empty to report none.")
+    conflict_sync_minutes = fields.Integer(
+        "Late Synchronisation",
+        domain=['OR',
+            ('conflict_sync_minutes', '=', None),
+            ('conflict_sync_minutes', '>=', 0),
+            ],
+        help="In minutes: offline check-ins received later than this after "
+        "the time of the device are reported as conflicts.\n"
+        "Leave empty to report none.")
+    attempt_retention = fields.Integer(
+        "Attempt Retention",
+        domain=['OR',
+            ('attempt_retention', '=', None),
+            ('attempt_retention', '>', 0),
+            ],
+        help="In days, how long the counters of check-in attempts are "
+        "kept.\nLeave empty to keep them.")
+
+    @classmethod
+    def default_conflict_device_minutes(cls):
+        return 10
+
+    @classmethod
+    def default_conflict_sync_minutes(cls):
+        return 60
+
+    @classmethod
+    def default_attempt_retention(cls):
+        return 90
+
     @classmethod
     def default_qr_window(cls):
         return 60

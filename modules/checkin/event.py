@@ -29,6 +29,7 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from . import token
+from .analytics import attempt_stats
 from .configuration import MISSING_CHECKOUTS, POLICIES
 from .exceptions import (
     CheckInAccessError, EventError, EventNotOpenError, EventValidationError,
@@ -270,6 +271,26 @@ class Event(Workflow, ModelSQL, ModelView):
             help="Checked in / expected; for daily kinds, the average over "
             "the days so far."),
         'get_counts')
+
+    attempts = fields.Function(fields.Integer(
+            "Attempts",
+            help="Every check-in attempt: the check-ins recorded and the "
+            "refused attempts."),
+        'get_attempts')
+    success_rate = fields.Function(fields.Float(
+            "Success Rate", digits=(1, 4),
+            help="Counted check-ins / attempts."),
+        'get_attempts')
+    median_minutes = fields.Function(fields.Integer(
+            "Median Arrival",
+            help="In minutes, the median time from the opening of the "
+            "event to the counted check-ins (not for daily kinds)."),
+        'get_attempts')
+    anomaly_rate = fields.Function(fields.Float(
+            "Anomaly Rate", digits=(1, 4),
+            help="(Flagged + rejected check-ins + conflicts) / attempts."),
+        'get_attempts')
+    attempt_hints = fields.Function(fields.Text("Hints"), 'get_attempts')
 
     qr_token = fields.Function(fields.Char("QR Token"), 'get_kiosk')
     qr_image = fields.Function(fields.Binary("QR Code"), 'get_kiosk')
@@ -925,6 +946,24 @@ class Event(Workflow, ModelSQL, ModelView):
     # Statistics
 
     @classmethod
+    def get_attempts(cls, events, names):
+        result = {n: {} for n in names}
+        with without_check_access():
+            for event in events:
+                stats = attempt_stats(event)
+                values = {
+                    'attempts': stats['total'],
+                    'success_rate': stats['success_rate'],
+                    'median_minutes': stats['median_minutes'],
+                    'anomaly_rate': stats['anomaly_rate'],
+                    'attempt_hints': '\n'.join(
+                        h['message'] for h in stats['hints']) or None,
+                    }
+                for name in names:
+                    result[name][event.id] = values[name]
+        return result
+
+    @classmethod
     def get_counts(cls, events, names):
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
@@ -1009,7 +1048,8 @@ class Event(Workflow, ModelSQL, ModelView):
         (waiting for review), rejected, present_now (checked in and not
         out, for the events that record leaving, else None), by_bucket
         (arrivals per bucket of minutes, local times), recent (the last
-        check-ins).
+        check-ins), attempts (the attempt analytics of the whole event, see
+        analytics.attempt_stats).
 
         For daily kinds the figures are those of the local date (default
         today, or the last day of a past event).  With access check, the
@@ -1053,7 +1093,11 @@ class Event(Workflow, ModelSQL, ModelView):
                     if expected else None),
                 'bucket_minutes': bucket,
                 'recent': self._stats_recent(attendance, where, recent),
+                'attempts': attempt_stats(self),
                 })
+        # API.md 1.1 names these at the top of the statistics
+        for name in ['success_rate', 'median_seconds_to_checkin', 'hints']:
+            result[name] = result['attempts'][name]
         return result
 
     def _stats_counts(self, attendance, where, bucket):

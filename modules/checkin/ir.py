@@ -7,7 +7,7 @@ from trytond.transaction import Transaction
 # The models whose record rules depend on the user (the organizers)
 USER_RULE_MODELS = {
     'checkin.event', 'checkin.attendance', 'checkin.event-res.user',
-    'checkin.event-member.member',
+    'checkin.event-member.member', 'checkin.attendance.conflict',
     }
 
 
@@ -55,4 +55,8 @@ class Cron(metaclass=PoolMeta):
                     "Send the Daily Check-in Reports"),
                 ('checkin.event|close_missing_checkouts',
                     "Close the Check-ins without Check-out"),
+                ('checkin.attempt.counter|purge',
+                    "Purge Old Check-in Attempt Counters"),
+                ('checkin.attendance.conflict|detect_recent',
+                    "Detect Check-in Conflicts"),
                 ])

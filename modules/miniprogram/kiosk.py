@@ -35,6 +35,9 @@ LABELS = {
         'arrivals': "Arrivals",
         'dashboard': "Live dashboard",
         'updated': "Updated",
+        'attempts': "attempts",
+        'success_rate': "success rate",
+        'anomaly_rate': "anomalies",
         },
     'zh_CN': {
         'scan': "请用小程序扫码签到",
@@ -53,6 +56,9 @@ LABELS = {
         'arrivals': "到场分布",
         'dashboard': "实时看板",
         'updated': "更新于",
+        'attempts': "签到尝试",
+        'success_rate': "成功率",
+        'anomaly_rate': "异常率",
         },
     }
 
@@ -190,6 +196,15 @@ function render(s) {
   // Events that record leaving: checked in and not out
   if ($('present') && s.present_now !== null && s.present_now !== undefined) {
     $('present').textContent = s.present_now;
+  }
+  // The attempt analytics: every attempt, refused ones included
+  const a = s.attempts;
+  if (a) {
+    const pct = (v) => (v === null ? '' : Math.round(v * 100) + '%');
+    $('attempts').textContent = a.total;
+    $('success').textContent = pct(a.success_rate);
+    $('anomaly').textContent = pct(a.anomaly_rate);
+    $('hints').textContent = a.hints.map((h) => h.message).join(' ');
   }
   const chart = $('chart');
   const max = Math.max(1, ...s.by_bucket.map((b) => b.count));
@@ -337,7 +352,14 @@ def dashboard_page(event, token, base, language):
 <div class="card"><div id="late" class="value">0</div>
 <div class="label">{late}</div></div>
 <div class="card"><div id="flagged" class="value">0</div>
-<div class="label">{flagged}</div></div>{present_card}</div>
+<div class="label">{flagged}</div></div>{present_card}
+<div class="card"><div id="attempts" class="value">0</div>
+<div class="label">{attempts}</div></div>
+<div class="card"><div id="success" class="value"></div>
+<div class="label">{success_rate}</div></div>
+<div class="card"><div id="anomaly" class="value"></div>
+<div class="label">{anomaly_rate}</div></div></div>
+<div id="hints" class="label"></div>
 <div class="label">{arrivals}</div><div id="chart" class="chart"></div>
 <div class="label">{recent}</div>
 <div class="recent"><table><tbody id="recent"></tbody></table></div>

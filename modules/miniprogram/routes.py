@@ -17,13 +17,13 @@ from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import ApiError, KioskEventOver
 from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
-    BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, CHECKOUT_ANSWER,
-    CHECKOUT_BODY, COORD_TYPE, COUPON, DATE, DATETIME, DOOR_CHECKIN_BODY,
-    EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER, MY_RATING, ORGANIZED_EVENT,
-    PASSWORD, PHONE, POINTS_LINE, RATING, RATING_BODY, REWARD, SERVICE, SLOT,
-    SMS_CODE, SMS_PURPOSE, SMS_SENT, STAFF_BOOKING, SYNC_ITEM, TOKENS_MEMBER,
-    TOKENS_ONLY, UUID, WAITLIST_ENTRY, array, boolean, id_, integer, nullable,
-    number, obj, page, string)
+    ATTEMPT_HINTS, ATTEMPTS, BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY,
+    CHECKOUT_ANSWER, CHECKOUT_BODY, COORD_TYPE, COUPON, DATE, DATETIME,
+    DOOR_CHECKIN_BODY, EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER,
+    MY_RATING, ORGANIZED_EVENT, PASSWORD, PHONE, POINTS_LINE, RATING,
+    RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
+    STAFF_BOOKING, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY,
+    array, boolean, id_, integer, nullable, number, obj, page, string)
 from .serializers import (
     booking_json, checkin_answer_json, coupon_json, event_json, isoformat,
     member_json, organized_event_json, points_line_json, rating_json,
@@ -886,7 +886,11 @@ def event_qr(request):
                         'member_id': integer(),
                         'member': string(description="the masked display "
                             "name (Wang **), never a phone or an id"),
-                        }, additional=True))},
+                        }, additional=True)),
+            'attempts': ATTEMPTS,
+            'success_rate': nullable(number()),
+            'median_seconds_to_checkin': nullable(integer()),
+            'hints': ATTEMPT_HINTS},
         required=['expected', 'checked_in', 'rate', 'late', 'flagged',
             'by_bucket', 'recent'], additional=True),
     errors=[(404, 'not_found')])

@@ -346,6 +346,9 @@ CHECKIN_FIELDS = {
     'bssid': string(1, 64),
     'client_uuid': UUID,
     'client_time': DATETIME,
+    'device_id': string(1, 64, description="an addition: the identifier "
+        "of the installation of the mini-program (kept in its storage), "
+        "to report check-ins of one member from two devices"),
     }
 CHECKIN_BODY = obj(CHECKIN_FIELDS)
 # A check-out: the QR code of the event or its id; the position is kept,
@@ -356,6 +359,35 @@ CHECKOUT_BODY = obj({k: CHECKIN_FIELDS[k] for k in [
 CHECKOUT_ANSWER = obj({'checkin': CHECKIN, 'duration_min': integer()},
     required=['checkin', 'duration_min'])
 SYNC_ITEM = obj(CHECKIN_FIELDS, required=['client_uuid', 'client_time'])
+# The attempt analytics of an event (events/<id>/stats, an addition)
+ATTEMPTS = obj({
+        'total': integer(description="every attempt: check-ins recorded "
+            "and refused attempts"),
+        'checked_in': integer(),
+        'refused': integer(description="refused attempts and rejected "
+            "check-ins"),
+        'flagged': integer(),
+        'rejected': integer(),
+        'conflicts': integer(),
+        'success_rate': nullable(number()),
+        'median_minutes': nullable(integer(description="from the opening "
+                "of the event to the counted check-ins; null for daily "
+                "kinds")),
+        'anomaly_rate': nullable(number(description="(flagged + rejected "
+                "+ conflicts) / total")),
+        'median_seconds_to_checkin': nullable(integer(
+                description="median_minutes in seconds")),
+        'refused_by_reason': obj({}, additional=True,
+            description="refusals by error code or reason"),
+        'hints': array(obj({
+                    'reason': string(), 'share': number(),
+                    'message': string()},
+                required=['reason', 'share', 'message'])),
+        }, required=['total', 'checked_in', 'refused', 'success_rate',
+        'median_minutes', 'median_seconds_to_checkin', 'anomaly_rate',
+        'refused_by_reason', 'hints'])
+# The hints of the attempts, also at the top of the statistics (API.md 1.1)
+ATTEMPT_HINTS = ATTEMPTS['properties']['hints']
 KIOSK_QUERY = obj({'token': string(1, 4096,
             description="the kiosk token, for browsers that cannot send "
             "an Authorization header")})

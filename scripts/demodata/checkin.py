@@ -271,6 +271,45 @@ def load(pool, rng, company):
             with at(when):
                 Attendance.sign_in(member)
 
+    # Attempt analytics: refused attempts leave no check-in and are
+    # counted (checkin.attempt.counter): members scanning again, photos of
+    # an old QR code
+    for member in members[10:14]:
+        scan(member, yoga, now - dt.timedelta(minutes=2),
+            position=_near(park, rng, 150))
+    for member in members[30:33]:
+        with at(now):
+            Attendance.check_in(member, {
+                    'qr_token': yoga.current_token(yoga.start)},
+                position=_near(park, rng, 150))
+
+    # The conflict report: a member signs in on the phone and checks in to
+    # the yoga class on a tablet three minutes later; another member's
+    # offline queue is synchronised with an item 90 minutes old, queued
+    # after a later one
+    twice, queued = members[24], members[25]
+    with at(yoga.start + dt.timedelta(minutes=5)):
+        Attendance.check_in(twice, {'event_id': sign_in.id, 'method': 'app'},
+            device_id='demo-phone-%d' % twice.id)
+
+    def offline_item(member, event, when, number, **credential):
+        "An item of the offline queue of the tablet of member"
+        return dict(credential or {'qr_token': event.current_token(when)},
+            client_uuid='00000000-0000-4000-8000-%012d' % number,
+            client_time=when.isoformat() + 'Z',
+            device_id='demo-tablet-%d' % member.id,
+            **_near(park, rng, 100))
+    with at(now):
+        Attendance.sync(twice, [offline_item(twice, yoga,
+                    yoga.start + dt.timedelta(minutes=8), 1)])
+        Attendance.sync(queued, [
+                offline_item(queued, yoga,
+                    yoga.start + dt.timedelta(minutes=10), 2),
+                offline_item(queued, sign_in,
+                    now - dt.timedelta(minutes=90), 3,
+                    event_id=sign_in.id, method='app'),
+                ])
+
     # A hike next Saturday, opened by the scheduler; its meeting point was
     # pasted from a Chinese map: GCJ-02, the same place as the GPS point
     # 31.0960, 121.1890

@@ -87,6 +87,13 @@ test('created: the item carries uuid, time with offset, position and bssid', asy
   assert.equal(body.lon, 121.4737)
   assert.equal(body.accuracy_m, 15)
   assert.equal(body.bssid, 'aa:bb:cc:dd:ee:ff')
+  // The identifier of the installation, the same for the next check-in
+  assert.match(body.device_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  assert.equal(wx.getStorageSync('device_id'), body.device_id)
+  await flow.scanAndCheckIn()
+  const again = wx.callsOf('request')[1].data
+  assert.equal(again.device_id, body.device_id)
+  assert.notEqual(again.client_uuid, body.client_uuid)
 })
 
 test('flagged: 201 with status flagged and the reasons', async () => {
