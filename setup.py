@@ -89,6 +89,13 @@ setup(
             'proteus' + SERIES, 'hypothesis', 'aiosmtpd', 'sphinx',
             'schemathesis>=4,<5', 'flake8>=7', 'isort>=5'],
         'server': ['gunicorn'],
+        # Tryton's modules that the bridges (checkin_attendance,
+        # service_booking_timesheet) connect to; the core suite installs
+        # and runs without them
+        'erp': [
+            'trytond_attendance' + SERIES,
+            'trytond_timesheet' + SERIES,
+            ],
         },
     entry_points={
         'trytond.modules': [
