@@ -36,6 +36,9 @@ class Event(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        # Read with the event on each check-in (Attendance._insert)
+        cls._snapshot_fields = cls._snapshot_fields + [
+            'feed_attendance', 'attendance_company']
         cls._buttons.update({
                 'transfer_attendance': {
                     'invisible': ~Eval('feed_attendance', False),
@@ -85,12 +88,12 @@ class Attendance(metaclass=PoolMeta):
 
     @classmethod
     def _insert(cls, values):
-        # The event was read by the check-in: asking whether it feeds the
-        # attendance costs no query, so the other events pay nothing
+        # The snapshot of the event read by the check-in tells whether it
+        # feeds the attendance without a query: the other events pay nothing
         pool = Pool()
         Event = pool.get('checkin.event')
         attendance, existing = super()._insert(values)
-        if attendance and Event(values['event']).feeds_attendance:
+        if attendance and Event.snapshot(values['event']).feeds_attendance:
             cls.feed_attendance([attendance])
         return attendance, existing
 
