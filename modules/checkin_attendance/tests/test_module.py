@@ -4,10 +4,11 @@
 import datetime as dt
 import importlib.util
 import unittest
+from contextlib import contextmanager
 
 from trytond.model.exceptions import AccessError
-from trytond.modules.checkin.tests.test_module import (
-    START, at, create_event, here)
+from trytond.modules.checkin.tests import test_checkout
+from trytond.modules.checkin.tests.test_module import START, at, create_event
 from trytond.modules.company.tests import set_company
 from trytond.modules.member.tests.test_module import (
     create_company_shanghai, create_member)
@@ -49,15 +50,18 @@ class CheckinAttendanceTestCase(ModuleTestCase):
                     }])
         return member, employee
 
-    def check_in(self, member, event, when):
-        pool = Pool()
-        Attendance = pool.get('checkin.attendance')
-        with at(when):
-            result = Attendance.check_in(member, {
-                    'qr_token': event.current_token(when)},
-                position=here())
-        self.assertEqual(result.status, 'created', result)
-        return Attendance(result.attendance.id)
+    # The check-in of the members with the QR code of the event at when
+    check_in = test_checkout.CheckoutTestCase.check_in
+
+    @contextmanager
+    def office(self):
+        """Yield a company in Shanghai, the office that feeds its attendance
+        and a member who is its employee"""
+        company = create_company_shanghai()
+        with set_company(company):
+            event = self.setup_office(company)
+            member, employee = self.employee_member(company)
+            yield company, event, member, employee
 
     def check_out(self, member, event, when):
         pool = Pool()
@@ -77,10 +81,7 @@ class CheckinAttendanceTestCase(ModuleTestCase):
     @with_transaction()
     def test_checkin_checkout_lines(self):
         "A daily check-in and its check-out become lines in and out"
-        company = create_company_shanghai()
-        with set_company(company):
-            event = self.setup_office(company)
-            member, employee = self.employee_member(company)
+        with self.office() as (company, event, member, employee):
             attendance = self.check_in(member, event, minutes(-10))
             self.assertEqual(self.lines(attendance),
                 [('in', minutes(-10), employee, company)])
@@ -131,10 +132,7 @@ class CheckinAttendanceTestCase(ModuleTestCase):
     @with_transaction()
     def test_employment_dates(self):
         "Only the check-ins of the days of employment feed the attendance"
-        company = create_company_shanghai()
-        with set_company(company):
-            event = self.setup_office(company)
-            member, employee = self.employee_member(company)
+        with self.office() as (company, event, member, employee):
             employee.start_date = dt.date(2026, 3, 3)
             employee.save()
             first = self.check_in(member, event, minutes(0))
@@ -147,10 +145,7 @@ class CheckinAttendanceTestCase(ModuleTestCase):
         "A rejected check-in loses its lines, an approved one gets them back"
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
-        company = create_company_shanghai()
-        with set_company(company):
-            event = self.setup_office(company)
-            member, employee = self.employee_member(company)
+        with self.office() as (company, event, member, employee):
             attendance = self.check_in(member, event, minutes(0))
             attendance = self.check_out(member, event, minutes(60))
             Attendance.reject([attendance])
@@ -192,10 +187,7 @@ class CheckinAttendanceTestCase(ModuleTestCase):
         pool = Pool()
         Event = pool.get('checkin.event')
         Line = pool.get('attendance.line')
-        company = create_company_shanghai()
-        with set_company(company):
-            event = self.setup_office(company)
-            member, employee = self.employee_member(company)
+        with self.office() as (company, event, member, employee):
             attendance = self.check_in(member, event, minutes(0))
             line, = Line.search([('checkin', '=', attendance.id)])
             line.at = minutes(30)
@@ -210,10 +202,7 @@ class CheckinAttendanceTestCase(ModuleTestCase):
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         Period = pool.get('attendance.period')
-        company = create_company_shanghai()
-        with set_company(company):
-            event = self.setup_office(company)
-            member, employee = self.employee_member(company)
+        with self.office() as (company, event, member, employee):
             attendance = self.check_in(member, event, minutes(0))
             period, = Period.create([{
                         'company': company.id,
@@ -230,10 +219,7 @@ class CheckinAttendanceTestCase(ModuleTestCase):
         "The check-in of a line cannot be set by a user"
         pool = Pool()
         Line = pool.get('attendance.line')
-        company = create_company_shanghai()
-        with set_company(company):
-            event = self.setup_office(company)
-            member, employee = self.employee_member(company)
+        with self.office() as (company, event, member, employee):
             attendance = self.check_in(member, event, minutes(0))
             line, = Line.search([('checkin', '=', attendance.id)])
             with self.assertRaises(AccessError):
