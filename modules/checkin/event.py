@@ -116,6 +116,9 @@ class Event(Workflow, ModelSQL, ModelView):
     "Check-in Event"
     __name__ = 'checkin.event'
     __string__ = "Check-in Event"
+    # The fields of Event.snapshot: a module that reads another field of
+    # the event on each check-in adds it (in __setup__)
+    _snapshot_fields = SNAPSHOT_FIELDS
 
     _draft = {'readonly': Eval('state') != 'draft'}
     _active = {'readonly': Eval('state').in_(['closed', 'cancelled'])}
@@ -569,7 +572,7 @@ class Event(Workflow, ModelSQL, ModelView):
     @classmethod
     def snapshot(cls, event_id):
         """Return the event event_id with the values a check-in reads
-        (SNAPSHOT_FIELDS) already loaded, or None if it does not exist.
+        (_snapshot_fields) already loaded, or None if it does not exist.
 
         The values are cached per process without access check; the cache
         is cleared on every creation, change or deletion of an event, in
@@ -587,7 +590,7 @@ class Event(Workflow, ModelSQL, ModelView):
             with without_check_access():
                 if not cls.search([('id', '=', event_id)], limit=1):
                     return None
-                values, = cls.read([event_id], SNAPSHOT_FIELDS)
+                values, = cls.read([event_id], cls._snapshot_fields)
             values = {k: v for k, v in values.items() if k != 'id'}
             values['_has_roster'] = cls._has_roster(event_id)
             values['methods'] = tuple(values['methods'] or ())
