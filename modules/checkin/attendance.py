@@ -1479,7 +1479,10 @@ class Attendance(ModelSQL, ModelView):
         """Return the keyword arguments of check_out for an item with the
         field names of the API"""
         kwargs = cls.parse_item(item)
+        # A check-out is dated when it is received, and its device is not
+        # compared (the conflict report looks at the check-ins)
         del kwargs['client_time']
+        del kwargs['device_id']
         return kwargs
 
     @classmethod

@@ -121,7 +121,9 @@ class DatabaseCollector:
 
     def figures(self, now=None):
         "Return {name: value} of the gauges"
-        now = now or dt.datetime.utcnow()
+        # The ages the operator sees at the scrape: this runs in gunicorn's
+        # master, without Tryton and its clock
+        now = now or dt.datetime.utcnow()  # real time
         connection = self._connect()
         try:
             cursor = connection.cursor()
