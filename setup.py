@@ -90,6 +90,13 @@ setup(
             'schemathesis>=4,<5', 'flake8>=7', 'isort>=5'],
         # gunicorn, and the metrics of its workers (METRICS_BIND)
         'server': ['gunicorn', 'prometheus_client>=0.20,<1'],
+        # Tryton's modules that the bridges (checkin_attendance,
+        # service_booking_timesheet) connect to; the core suite installs
+        # and runs without them
+        'erp': [
+            'trytond_attendance' + SERIES,
+            'trytond_timesheet' + SERIES,
+            ],
         },
     entry_points={
         'trytond.modules': [

@@ -28,7 +28,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'bench'))
+# BENCH_REFERENCE: the reference of a checkout elsewhere than beside
+# ../shared (a git worktree in /work/wt/<branch>)
+BENCH = os.environ.get('BENCH_REFERENCE') or os.path.normpath(
+    os.path.join(ROOT, '..', 'shared', 'bench'))
 VENV = os.path.join(ROOT, '.venv', 'bin')
 BENCH_VENV = os.path.join(ROOT, 'var', 'bench-venv')
 BENCH_PACKAGES = ['werkzeug', 'psycopg2-binary', 'pyjwt', 'gunicorn',

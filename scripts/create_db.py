@@ -23,13 +23,37 @@ sys.path.insert(0, ROOT)
 # In dependency order; only those present under modules/ are activated.
 SUITE = [
     'suite', 'outbox', 'member', 'checkin', 'service_booking', 'miniprogram']
+# The bridges to Tryton's own modules (the erp extra of setup.py), which
+# the core above does not need: activated when those modules are installed
+BRIDGES = ['checkin_attendance', 'service_booking_timesheet']
 
 
 def suite_modules():
-    "The suite's modules present here (SUITE_MODULES=a,b selects some)"
+    """The suite's modules present here, with the bridges whose Tryton
+    modules are installed (SUITE_MODULES=a,b selects some)"""
     wanted = [m for m in os.environ.get('SUITE_MODULES', '').split(',') if m]
-    return [m for m in (wanted or SUITE)
-        if os.path.isfile(os.path.join(ROOT, 'modules', m, 'tryton.cfg'))]
+    return [m for m in (wanted or SUITE + BRIDGES)
+        if os.path.isfile(os.path.join(ROOT, 'modules', m, 'tryton.cfg'))
+        and (m not in BRIDGES or installable(m))]
+
+
+def installable(module):
+    """Tell if the modules that the module of modules/ depends on are here
+    or installed (importable as trytond.modules.<name>)"""
+    import configparser
+    import importlib.util
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, 'modules', module, 'tryton.cfg'))
+    for name in config.get('tryton', 'depends', fallback='').split():
+        if name in {'ir', 'res'} or os.path.isfile(
+                os.path.join(ROOT, 'modules', name, 'tryton.cfg')):
+            continue
+        try:
+            if importlib.util.find_spec('trytond.modules.' + name) is None:
+                return False
+        except ImportError:
+            return False
+    return True
 
 
 def server_env(uri=None):

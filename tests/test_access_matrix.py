@@ -81,6 +81,19 @@ checkin.tag                      ---- r--- r--- rwcd ---- ---- ---- ---- ---- --
 # resp. of the member; the ORM refuses to write to a view
 checkin.report.day               ---- rwcd rwcd rwcd ---- ---- ---- r--- ---- ---- ----
 checkin.report.member            ---- r--- r--- r--- r--- rwcd r--- r--- r--- r--- r---
+# Reminder experiments: administrators define, run and stop them and make
+# their winner the default; organizers read them and their results.  The
+# variants and events are children (__access__ experiment); the
+# assignments are recorded by the scheduler only and read by all of them
+checkin.reminder.experiment      ---- r--- r--- rwcd ---- ---- ---- ---- ---- ---- ----
+checkin.reminder.experiment-checkin.event ---- r--- r--- rwcd ---- ---- ---- ---- ---- ---- ----
+checkin.reminder.experiment.variant ---- r--- r--- rwcd ---- ---- ---- ---- ---- ---- ----
+checkin.reminder.assignment      ---- r--- r--- r--- ---- ---- ---- ---- ---- ---- ----
+# The refused attempts (analytics counters) are for administrators; the
+# conflicts of offline check-ins are read by organizers (record rule: their
+# events) and marked reviewed by reviewers
+checkin.attempt.counter          ---- ---- ---- r--- ---- ---- ---- ---- ---- ---- ----
+checkin.attendance.conflict      ---- r--- rw-- r--- ---- ---- ---- ---- ---- ---- ----
 
 # Members: staff of every module read members (field access hides the
 # phone and WeChat ids), member administrators manage them, points
@@ -143,6 +156,9 @@ booking.reschedule               ---- ---- ---- ---- ---- ---- ---- ---- r--- r-
 # booking.waitlist methods
 booking.waitlist                 ---- ---- ---- ---- ---- ---- ---- r--- rw-- r--- rw--
 
+# Entry codes (wxacode) of events and places: organizers draw those of
+# their events (record rule), administrators those of places too
+miniprogram.entry_code           ---- rwcd rwcd rwcd ---- ---- ---- ---- ---- ---- ----
 # Mini-program sessions: member administrators see and revoke them
 miniprogram.refresh_token        ---- ---- ---- ---- ---- r--- ---- ---- ---- ---- ----
 # The failed logins of members: the login code only (as res.user's)
@@ -159,6 +175,9 @@ EVENT_RUNNERS = {'org', 'rev', 'cadm'}
 BUTTONS = {
     ('checkin.attendance', 'approve'): {'rev'},
     ('checkin.attendance', 'reject'): {'rev'},
+    ('checkin.attendance', 'confirm_checkout'): {'rev'},
+    ('checkin.attendance.conflict', 'mark_reviewed'): {'rev'},
+    ('miniprogram.entry_code', 'fetch'): EVENT_RUNNERS,
     ('checkin.event', 'open'): EVENT_RUNNERS,
     ('checkin.event', 'close'): EVENT_RUNNERS,
     ('checkin.event', 'cancel'): EVENT_RUNNERS,
@@ -166,6 +185,10 @@ BUTTONS = {
     ('checkin.event', 'batch_check_in'): EVENT_RUNNERS,
     ('checkin.event', 'kiosk_link'): EVENT_RUNNERS,
     ('checkin.event', 'renew_secret'): {'cadm'},
+    ('checkin.reminder.experiment', 'run'): {'cadm'},
+    ('checkin.reminder.experiment', 'stop'): {'cadm'},
+    ('checkin.reminder.experiment', 'draft'): {'cadm'},
+    ('checkin.reminder.experiment', 'make_default'): {'cadm'},
     ('member.member', 'adjust_points'): {'pts'},
     ('member.reward.redemption', 'use'): {'mem', 'madm', 'pts'},
     ('member.reward.redemption', 'void'): {'pts'},

@@ -6,7 +6,7 @@ import unittest
 
 import polib
 
-from tests.tools import activate_suite, suite_modules
+from tests.tools import activate_suite, all_modules, suite_modules
 from trytond.tests.test_tryton import drop_db, with_transaction
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,7 +23,7 @@ def translatable(module):
 class TranslationFilesTestCase(unittest.TestCase):
 
     def test_complete(self):
-        for module in MODULES:
+        for module in all_modules():
             with self.subTest(module=module):
                 if not translatable(module):
                     continue

@@ -121,7 +121,14 @@ def require_postgresql(reason):
 
 
 def suite_modules():
-    "The names of the modules of the suite (the folders of modules/)"
+    """The names of the modules of the core suite (the folders of modules/
+    but the bridges to Tryton's modules, which have their own tests)"""
+    from scripts.create_db import BRIDGES
+    return [name for name in all_modules() if name not in BRIDGES]
+
+
+def all_modules():
+    "The names of the folders of modules/, the bridges included"
     folder = os.path.join(ROOT, 'modules')
     return sorted(name for name in os.listdir(folder)
         if os.path.exists(os.path.join(folder, name, 'tryton.cfg')))

@@ -82,6 +82,10 @@ module.exports = {
     'result.otherApp': '扫描到的是其他应用的二维码',
     'result.settings': '去设置允许使用位置',
     'result.rescan': '重新扫码',
+    'result.checkout': '签退',
+    'result.checkedOut': '已签退',
+    'result.checkoutTime': '签退时间 {time}',
+    'result.duration': '在场 {minutes} 分钟',
     'result.back': '返回',
 
     'records.queueTitle': '待发送的签到',
@@ -270,6 +274,10 @@ module.exports = {
     'result.otherApp': 'This QR code belongs to another app',
     'result.settings': 'Allow the location in the settings',
     'result.rescan': 'Scan again',
+    'result.checkout': 'Check out',
+    'result.checkedOut': 'Checked out',
+    'result.checkoutTime': 'Checked out at {time}',
+    'result.duration': 'Present for {minutes} minutes',
     'result.back': 'Back',
 
     'records.queueTitle': 'Check-ins waiting to be sent',

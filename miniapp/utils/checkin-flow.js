@@ -11,8 +11,10 @@ const { ApiError } = require('./errors.js')
 
 // The QR token of modules/checkin/token.py: <event id>.<window>.<signature>
 const QR_TOKEN = /^(0|[1-9][0-9]{0,11})\.(0|[1-9][0-9]{0,13})\.([A-Za-z0-9_-]{22})$/
-// Query parameters of an https URL that may carry the token
-const URL_PARAMS = ['qr_token', 'token']
+// The kiosk's QR link (modules/checkin/token.py): <base>?t=<token> on the
+// https base registered as the mini-program's "QR code link" prefix.  The
+// link is sent as it was scanned: the server checks its host and path.
+const URL_PARAM = 't'
 // How long the Wi-Fi may take to answer before the check-in goes without it
 const WIFI_TIMEOUT_MS = 3000
 
@@ -39,21 +41,41 @@ function queryOf(url) {
 }
 
 // scanResult: the answer of wx.scanCode ({result, ...}) or the text read.
-// Returns {qr_token}; throws ApiError not_a_checkin_code for anything else
+// Returns {qr_token} (the token, or the kiosk's link as scanned); throws
+// ApiError not_a_checkin_code for anything else
 // (the QR of another app).  The one place to teach new forms of code.
 function parseCode(scanResult) {
   const text = typeof scanResult === 'string' ? scanResult
     : (scanResult && typeof scanResult.result === 'string' ? scanResult.result : '')
   const value = text.trim()
   if (QR_TOKEN.test(value)) return { qr_token: value }
-  if (/^https:\/\//i.test(value)) {
+  if (/^https:\/\/[^/?#@\s]+[^?#@\s]*\?[^#\s]+$/i.test(value)) {
     const params = queryOf(value)
-    for (const name of URL_PARAMS) {
-      const token = (params[name] || '').trim()
-      if (QR_TOKEN.test(token)) return { qr_token: token }
+    const names = Object.keys(params)
+    const parts = value.split('?').slice(1).join('?').split('&')
+    if (names.length === 1 && names[0] === URL_PARAM && parts.length === 1 &&
+        QR_TOKEN.test(params[URL_PARAM])) {
+      return { qr_token: value }
     }
   }
   throw notACheckinCode()
+}
+
+// The options of a launch by a scanned code (onLoad of the check-in page):
+// q, the kiosk's QR link (WeChat gives it encoded), or scene, the scene of
+// an entry code printed for an event or a place.  Returns {q} or {scene}
+// decoded, or null when the page was not opened by a code.
+function launchCode(options) {
+  const decode = (value) => {
+    try {
+      return decodeURIComponent(String(value)).trim()
+    } catch (e) {
+      return ''
+    }
+  }
+  if (options && options.q) return { q: decode(options.q) }
+  if (options && options.scene) return { scene: decode(options.scene) }
+  return null
 }
 
 // A wx API as a promise: resolves the success answer, rejects the fail one
@@ -109,6 +131,28 @@ function bssid() {
   })
 }
 
+// The identifier of this installation of the mini-program, kept in its
+// storage: sent with every check-in (device_id) so that the server can
+// report a member checking in from two phones
+const DEVICE_KEY = 'device_id'
+
+function deviceId() {
+  let id
+  try {
+    id = wx.getStorageSync(DEVICE_KEY)
+  } catch (err) {
+    id = ''
+  }
+  if (typeof id === 'string' && id) return id
+  id = uuid4()
+  try {
+    wx.setStorageSync(DEVICE_KEY, id)
+  } catch (err) {
+    // Not kept: the next check-in gets another one
+  }
+  return id
+}
+
 function pad(n, width = 2) {
   return String(n).padStart(width, '0')
 }
@@ -144,7 +188,7 @@ async function checkIn(credential) {
     return result('refused', { error })
   }
   const item = Object.assign({}, credential, {
-    client_uuid: uuid4(), client_time: localIso(),
+    client_uuid: uuid4(), client_time: localIso(), device_id: deviceId(),
   }, place)
   if (wifi) item.bssid = wifi
   try {
@@ -164,7 +208,9 @@ async function checkIn(credential) {
 // The button: the camera (or an image of the album), then checkIn.  A scan
 // the member cancelled resolves {outcome: 'cancelled'}; so does a scan
 // WeChat could not make (the member sees the camera close and may retry).
-async function scanAndCheckIn() {
+// extra: added to the credential (event_id of an entry code: the QR code of
+// another event is refused)
+async function scanAndCheckIn(extra = {}) {
   let scanned
   try {
     scanned = await call(wx.scanCode, { onlyFromCamera: false, scanType: ['qrCode'] })
@@ -173,13 +219,43 @@ async function scanAndCheckIn() {
   }
   let credential
   try {
-    credential = parseCode(scanned)
+    credential = Object.assign(parseCode(scanned), extra)
   } catch (error) {
     return result('refused', { error })
   }
   return checkIn(credential)
 }
 
+// The mini-program opened by a code (launchCode): the kiosk's QR link
+// checks in at once; an entry code is resolved by the server (GET
+// entry-codes), then the member scans the event's rotating QR code (the
+// printed code is no proof of presence).  Resolves as checkIn, with
+// event (the name of the event of an entry code); null without a code.
+async function launch(options) {
+  const code = launchCode(options)
+  if (!code) return null
+  if (code.q !== undefined) {
+    let credential
+    try {
+      credential = parseCode(code.q)
+    } catch (error) {
+      return result('refused', { error })
+    }
+    return checkIn(credential)
+  }
+  let answer
+  try {
+    answer = await checkin.entryCode(code.scene)
+  } catch (error) {
+    return result('refused', { error })
+  }
+  const event = (answer.events || [])[0]
+  if (!event) return result('refused', { error: new ApiError({ status: 422, code: 'event_not_open' }) })
+  const outcome = await scanAndCheckIn({ event_id: event.id })
+  return Object.assign(outcome, { event: event.name })
+}
+
 module.exports = {
-  QR_TOKEN, parseCode, position, bssid, checkIn, scanAndCheckIn, localIso, queryOf,
+  QR_TOKEN, URL_PARAM, parseCode, launchCode, launch, position, bssid, checkIn,
+  scanAndCheckIn, localIso, queryOf, deviceId,
 }

@@ -3,6 +3,7 @@
 # terms.
 import datetime as dt
 import json
+import uuid
 from contextlib import nullcontext
 
 from sql import Cast, Column, Conflict, Null
@@ -22,13 +23,15 @@ from trytond.pyson import Eval
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 
+from . import token
 from .event import COORD_TYPES, METHODS, TIMED_METHODS, normalize_bssid
 from .exceptions import (
-    AlreadyCheckedInError, AttendanceAccessError, CheckInAccessError,
-    CheckInError, CheckInRestart, EventNotOpenError, InvalidCheckInError,
-    InvalidCoordTypeError, InvalidTokenError, MemberUnknownError,
-    MethodNotAllowedError, NotOnRosterError, OutOfRangeError, QRExpiredError,
-    ReviewError, WifiMismatchError)
+    AlreadyCheckedInError, AlreadyCheckedOutError, AttendanceAccessError,
+    CheckInAccessError, CheckInError, CheckInRestart, EventNotOpenError,
+    InvalidCheckInError, InvalidCoordTypeError, InvalidTokenError,
+    MemberUnknownError, MethodNotAllowedError, NotCheckedInError,
+    NotOnRosterError, OutOfRangeError, QRExpiredError, ReviewError,
+    WifiMismatchError)
 
 STATUSES = [
     ('valid', "Valid"),
@@ -55,6 +58,15 @@ REASON_MISSING = {
     ('wifi_mismatch', 'no_bssid'): 'checkin.msg_wifi_missing',
     }
 CREDENTIAL_KEYS = {'qr_token', 'code', 'nfc_tag', 'event_id', 'method'}
+# A check-out is declared with the QR code of the event or its id (in the
+# mini-program, method app, or by an organizer, method staff)
+CHECKOUT_CREDENTIAL_KEYS = {'qr_token', 'event_id', 'method'}
+CHECKOUT_SOURCES = [
+    (None, ""),
+    ('member', "Member"),
+    ('staff', "Staff"),
+    ('auto', "Automatic"),
+    ]
 SYNC_MAX_ITEMS = 100
 ARRIVAL_MINUTES = 5
 
@@ -111,6 +123,16 @@ def parse_position(position):
     except geo.PositionError as error:
         raise InvalidCheckInError(gettext('checkin.msg_position_invalid'),
             {'field': 'position'}) from error
+
+
+def normalize_device(value):
+    "Return the device identifier value or raise InvalidCheckInError"
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        raise InvalidCheckInError(gettext('checkin.msg_device_id_invalid'),
+            {'field': 'device_id'})
+    return value.strip()
 
 
 def normalize_uuid(value):
@@ -258,6 +280,19 @@ class Attendance(ModelSQL, ModelView):
         None, "Reason Data", readonly=True,
         help="The figures of each reason, rendered in the reader's "
         "language.")
+    device_id = fields.Char(
+        "Device", readonly=True,
+        help="The identifier of the installation of the mini-program that "
+        "sent the check-in, if it gave one.")
+    sync_batch = fields.Char(
+        "Sync Batch", readonly=True,
+        help="The synchronisation that sent the offline check-in.")
+    sync_index = fields.Integer(
+        "Sync Position", readonly=True,
+        help="The position of the check-in in the queue of the device.")
+    conflicts = fields.One2Many(
+        'checkin.attendance.conflict', 'attendance', "Conflicts",
+        readonly=True)
     client_uuid = fields.Char(
         "Client UUID", readonly=True,
         help="Set by the device: a check-in sent again is not recorded "
@@ -284,6 +319,45 @@ class Attendance(ModelSQL, ModelView):
             "Check-ins", help="1 for each check-in, to count in graphs."),
         'get_check_ins')
 
+    checkout_time = fields.DateTime(
+        "Check-out", readonly=True,
+        help="When the member left: the time of the check-out, or the end "
+        "of the event (or of the day) for an automatic check-out.")
+    checkout_source = fields.Selection(
+        CHECKOUT_SOURCES, "Checked Out By", readonly=True, sort=False,
+        help="Member: in the mini-program.\n"
+        "Staff: by an organizer.\n"
+        "Automatic: closed by the scheduler at the end, the member did not "
+        "check out.")
+    checkout_user = fields.Many2One(
+        'res.user', "Check-out User", readonly=True, ondelete='SET NULL',
+        states={
+            'invisible': Eval('checkout_source') != 'staff',
+            },
+        help="The organizer who checked the member out.")
+    duration = fields.Integer(
+        "Duration", readonly=True,
+        help="In minutes, from the check-in to the check-out.")
+    checkout_review = fields.Boolean(
+        "Check-out to Review", readonly=True,
+        help="Closed automatically at the end by an event that flags the "
+        "missing check-outs.")
+    checkout_latitude = fields.Float(
+        "Check-out Latitude", digits=(3, 7), readonly=True)
+    checkout_longitude = fields.Float(
+        "Check-out Longitude", digits=(3, 7), readonly=True)
+    checkout_coord_type = fields.Selection(
+        [(None, "")] + COORD_TYPES, "Check-out Coordinate System",
+        readonly=True, sort=False)
+    checkout_accuracy = fields.Float(
+        "Check-out Accuracy", digits=(16, 1), readonly=True,
+        help="In meters, as reported by the device.")
+    checkout_bssid = fields.Char("Check-out Wi-Fi BSSID", readonly=True)
+    checkout_client_uuid = fields.Char(
+        "Check-out Client UUID", readonly=True,
+        help="Set by the device: a check-out sent again is answered with "
+        "the first one.")
+
     @classmethod
     def __setup__(cls):
         super().__setup__()
@@ -300,6 +374,9 @@ class Attendance(ModelSQL, ModelView):
                     where=t.counted),
                 'checkin.msg_attendance_unique'),
             ('client_uuid_unique', Unique(t, t.client_uuid),
+                'checkin.msg_attendance_client_uuid_unique'),
+            ('checkout_client_uuid_unique',
+                Unique(t, t.checkout_client_uuid),
                 'checkin.msg_attendance_client_uuid_unique'),
             ]
         cls._sql_indexes.update({
@@ -322,6 +399,7 @@ class Attendance(ModelSQL, ModelView):
         cls._order = [('time', 'DESC'), ('id', 'DESC')]
         cls.__rpc__.update({
                 'submit': RPC(readonly=False),
+                'submit_checkout': RPC(readonly=False),
                 'submit_sync': RPC(readonly=False),
                 })
         cls._buttons.update({
@@ -334,6 +412,11 @@ class Attendance(ModelSQL, ModelView):
                     'invisible': Eval('status') == 'rejected',
                     'icon': 'tryton-cancel',
                     'depends': ['status'],
+                    },
+                'confirm_checkout': {
+                    'invisible': ~Eval('checkout_review', False),
+                    'icon': 'tryton-ok',
+                    'depends': ['checkout_review'],
                     },
                 })
 
@@ -401,6 +484,10 @@ class Attendance(ModelSQL, ModelView):
     def default_points_granted(cls):
         return False
 
+    @classmethod
+    def default_checkout_review(cls):
+        return False
+
     def get_rec_name(self, name):
         return '%s @ %s' % (self.member.rec_name, self.event.rec_name)
 
@@ -466,7 +553,8 @@ class Attendance(ModelSQL, ModelView):
         raise AttendanceAccessError(gettext('checkin.msg_attendance_create'))
 
     _summary_fields = ['member', 'time', 'status', 'method', 'distance',
-        'points_awarded', 'late', 'reasons', 'client_uuid', 'offline']
+        'points_awarded', 'late', 'reasons', 'client_uuid', 'offline',
+        'checkout_time', 'checkout_source', 'duration']
 
     def summary(self):
         "Return the check-in as JSON-serialisable values (API shape)"
@@ -493,6 +581,11 @@ class Attendance(ModelSQL, ModelView):
             'reasons': list(values['reasons'] or []),
             'client_uuid': values['client_uuid'],
             'offline': bool(values['offline']),
+            'record_leaving': bool(event.record_leaving),
+            'checkout_time': isoformat(
+                values.get('checkout_time'), event.tzinfo),
+            'checkout_source': values.get('checkout_source'),
+            'duration_min': values.get('duration'),
             }
 
     # Check-in
@@ -532,7 +625,8 @@ class Attendance(ModelSQL, ModelView):
 
     @classmethod
     def check_in(cls, member, credential, position=None, bssid=None,
-            client_uuid=None, client_time=None, offline=False):
+            client_uuid=None, client_time=None, offline=False,
+            device_id=None, sync=None):
         """Check member in and return a CheckInResult.
 
         credential is a dictionary with one of:
@@ -549,7 +643,9 @@ class Attendance(ModelSQL, ModelView):
         duplicate); client_time its time (datetime or ISO 8601 string).
         offline: the check-in was made without network and is synchronised
         now: the QR window is checked against client_time, which must not
-        be older than the sync delay.
+        be older than the sync delay; device_id the identifier of the
+        installation of the mini-program (optional); sync the (batch,
+        position) of an offline check-in in its synchronisation.
 
         Business refusals are returned, not raised, so that the rejected
         check-ins kept for review are committed; the result error is a
@@ -563,36 +659,100 @@ class Attendance(ModelSQL, ModelView):
         member = Member(int(member))
         try:
             client_uuid = normalize_uuid(client_uuid)
-            credential = dict(credential or {})
-            if set(credential) - CREDENTIAL_KEYS:
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_credential_invalid'),
-                    {'fields': sorted(set(credential) - CREDENTIAL_KEYS)})
-            position = parse_position(position)
+            credential, position = cls._parse_attempt(
+                credential, CREDENTIAL_KEYS, position, bssid)
             client_time = parse_client_time(client_time)
-            if bssid is not None and (
-                    not isinstance(bssid, str) or len(bssid) > 64):
-                raise InvalidCheckInError(gettext(
-                        'checkin.msg_credential_invalid'),
-                    {'fields': ['bssid']})
+            device_id = normalize_device(device_id)
         except CheckInError as error:
-            return CheckInResult('refused', error=error,
-                client_uuid=client_uuid if isinstance(
-                    client_uuid, str) else None)
+            return cls._count(CheckInResult('refused', error=error,
+                    client_uuid=client_uuid if isinstance(
+                        client_uuid, str) else None), credential)
+        result = cls._locked(member, credential, client_uuid,
+            lambda: cls._check_in(
+                member, credential, position, bssid, client_uuid,
+                client_time, offline, device_id, sync))
+        if result.status == 'created':
+            # Counted from its record: no statement more
+            return result
+        return cls._count(result, credential)
+
+    @classmethod
+    def _parse_attempt(cls, credential, keys, position, bssid):
+        """Return the credential (a copy, of keys only) and the parsed
+        position of a check-in or check-out attempt, or raise
+        InvalidCheckInError"""
+        credential = dict(credential or {})
+        if set(credential) - keys:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_credential_invalid'),
+                {'fields': sorted(set(credential) - keys)})
+        position = parse_position(position)
+        if bssid is not None and (
+                not isinstance(bssid, str) or len(bssid) > 64):
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_credential_invalid'),
+                {'fields': ['bssid']})
+        return credential, position
+
+    @classmethod
+    def _locked(cls, member, credential, client_uuid, attempt):
+        """Check the access of the user to member, lock member and return
+        the result of attempt(), or its refusal"""
+        pool = Pool()
+        Member = pool.get('member.member')
         cls._check_access(member, credential)
         Member.hold_lock([member])
         with without_check_access():
             try:
-                return cls._check_in(
-                    member, credential, position, bssid, client_uuid,
-                    client_time, offline)
+                return attempt()
             except CheckInError as error:
                 return CheckInResult(
                     'refused', error=error, client_uuid=client_uuid)
 
     @classmethod
+    def _count(cls, result, credential):
+        """Count the refused attempt of result that leaves no check-in
+        (checkin.attempt.counter) and return result"""
+        pool = Pool()
+        Counter = pool.get('checkin.attempt.counter')
+        if result.status == 'refused' and result.attendance:
+            return result  # a rejected check-in, counted from its record
+        with without_check_access():
+            Counter.add(cls._attempt_event(result, credential),
+                result.code)
+        return result
+
+    @classmethod
+    def _attempt_event(cls, result, credential):
+        """Return the id of the existing event of a refused attempt or
+        None"""
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        if result.attendance:
+            return result.attendance.event.id
+        event_id = getattr(result.error, 'event_id', None)
+        if event_id is None and isinstance(credential, dict):
+            event_id = credential.get('event_id')
+            value = credential.get('qr_token')
+            if event_id is None and value:
+                if token.is_url(value):
+                    try:
+                        value = Event._token_of_url(value)
+                    except CheckInError:
+                        value = None
+                parsed = token.parse_token(value) if value else None
+                event_id = parsed[0] if parsed else None
+        try:
+            event_id = int(event_id) if event_id is not None else None
+        except (TypeError, ValueError):
+            return None
+        if event_id is None or not (0 < event_id < 2 ** 31):
+            return None
+        return event_id if Event.snapshot(event_id) is not None else None
+
+    @classmethod
     def _check_in(cls, member, credential, position, bssid, client_uuid,
-            client_time, offline):
+            client_time, offline, device_id=None, sync=None):
         now = clock.now()
 
         if client_uuid:
@@ -608,6 +768,19 @@ class Attendance(ModelSQL, ModelView):
         reference = cls._reference_time(client_time, offline, now)
         event, method, tag = cls._resolve_credential(
             credential, reference, offline)
+        try:
+            return cls._check_in_event(member, event, method, tag, position,
+                bssid, client_uuid, client_time, offline, reference, now,
+                device_id, sync)
+        except CheckInError as error:
+            # The event of the refusal, for the attempt counters
+            error.event_id = event.id
+            raise
+
+    @classmethod
+    def _check_in_event(cls, member, event, method, tag, position, bssid,
+            client_uuid, client_time, offline, reference, now, device_id,
+            sync):
         if method not in (event.methods or ()):
             raise MethodNotAllowedError(gettext(
                     'checkin.msg_method_not_allowed',
@@ -619,6 +792,10 @@ class Attendance(ModelSQL, ModelView):
         event.check_open(time, offline=offline)
         values = cls._new_values(member, event, method, tag, time, now,
             position, bssid, client_uuid, client_time, offline)
+        if device_id:
+            values['device_id'] = device_id
+        if sync:
+            values['sync_batch'], values['sync_index'] = sync
         reasons = cls._suspicious(event, member, method, position,
             values.get('distance'), values['bssid'])
         values['reasons'] = tuple(reasons)
@@ -1011,10 +1188,10 @@ class Attendance(ModelSQL, ModelView):
         return attendance_id
 
     @classmethod
-    def _duplicate(cls, existing, client_uuid):
-        error = AlreadyCheckedInError(
-            gettext('checkin.msg_already_checked_in'),
-            {'checkin': existing.summary()})
+    def _duplicate(cls, existing, client_uuid, Error=AlreadyCheckedInError,
+            message='checkin.msg_already_checked_in'):
+        "The result of an attempt that existing answers (duplicate)"
+        error = Error(gettext(message), {'checkin': existing.summary()})
         return CheckInResult('duplicate', attendance=existing, error=error,
             client_uuid=client_uuid)
 
@@ -1056,17 +1233,21 @@ class Attendance(ModelSQL, ModelView):
 
         Each item is a dictionary with the keys of the API: qr_token, code
         (+ event_id), nfc_tag, lat, lon, accuracy_m, coord_type, bssid and
-        the required client_uuid and client_time.  Sending the same items
-        again creates nothing new: each one is then a duplicate."""
+        the required client_uuid and client_time (device_id optional).  The
+        conflicts of the batch are stored (checkin.attendance.conflict).
+        Sending the same items again creates nothing new: each one is then
+        a duplicate."""
         pool = Pool()
         Member = pool.get('member.member')
+        Conflict = pool.get('checkin.attendance.conflict')
         if len(items) > SYNC_MAX_ITEMS:
             raise InvalidCheckInError(gettext(
                     'checkin.msg_sync_too_many', max=SYNC_MAX_ITEMS),
                 {'max': SYNC_MAX_ITEMS})
         Member.hold_lock([Member(int(member))])
+        batch = uuid.uuid4().hex
         results = []
-        for item in items:
+        for index, item in enumerate(items):
             try:
                 kwargs = cls.parse_item(item)
                 if not kwargs.get('client_uuid'):
@@ -1080,12 +1261,17 @@ class Attendance(ModelSQL, ModelView):
             except CheckInError as error:
                 client_uuid = (item.get('client_uuid')
                     if isinstance(item, dict) else None)
-                results.append(CheckInResult(
-                        'refused', error=error,
-                        client_uuid=client_uuid
-                        if isinstance(client_uuid, str) else None))
+                results.append(cls._count(CheckInResult(
+                            'refused', error=error,
+                            client_uuid=client_uuid
+                            if isinstance(client_uuid, str) else None),
+                        item))
                 continue
-            results.append(cls.check_in(member, offline=True, **kwargs))
+            results.append(cls.check_in(member, offline=True,
+                    sync=(batch, index), **kwargs))
+        # The conflicts of the batch: once per synchronisation
+        Conflict.detect([r.attendance.id for r in results
+                if r.attendance and r.status != 'duplicate'])
         return results
 
     @classmethod
@@ -1112,6 +1298,7 @@ class Attendance(ModelSQL, ModelView):
             'bssid': item.get('bssid'),
             'client_uuid': item.get('client_uuid'),
             'client_time': item.get('client_time'),
+            'device_id': item.get('device_id'),
             }
 
     @classmethod
@@ -1131,6 +1318,141 @@ class Attendance(ModelSQL, ModelView):
         return cls.check_in(member, {'event_id': event.id, 'method': 'app'},
             client_uuid=client_uuid, client_time=client_time)
 
+    # Check-out
+
+    @classmethod
+    def check_out(cls, member, credential, position=None, bssid=None,
+            client_uuid=None):
+        """Check member out of the event of credential and return a
+        CheckInResult: 'created' with the check-in now closed, 'duplicate'
+        (AlreadyCheckedOutError) when it was checked out already, or
+        'refused'.
+
+        credential is a dictionary with qr_token (event_id optional: a
+        token of another event is refused) or event_id with method 'app'
+        (the default: the member in the mini-program) or 'staff' (an
+        organizer); the access is that of check_in.  The check-out closes
+        the counted check-in of the member (of the local day for daily
+        attendance): NotCheckedInError without one.  Leaving needs no
+        geofence: position (as check_in) and bssid are kept, not checked.
+        The check-out is dated now, at the latest at the end of the event
+        (or of the day).  The member is locked as by check_in: of two
+        concurrent check-outs, the second answers the first."""
+        pool = Pool()
+        Member = pool.get('member.member')
+        member = Member(int(member))
+        try:
+            client_uuid = normalize_uuid(client_uuid)
+            credential, position = cls._parse_attempt(
+                credential, CHECKOUT_CREDENTIAL_KEYS, position, bssid)
+            if not credential.get('qr_token'):
+                credential.setdefault('method', 'app')
+            if credential.get('method') not in {None, 'app', 'staff'}:
+                raise InvalidCheckInError(gettext(
+                        'checkin.msg_credential_invalid'),
+                    {'fields': ['method']})
+        except CheckInError as error:
+            return CheckInResult('refused', error=error,
+                client_uuid=client_uuid if isinstance(
+                    client_uuid, str) else None)
+        return cls._locked(member, credential, client_uuid,
+            lambda: cls._check_out(
+                member, credential, position, bssid, client_uuid))
+
+    @classmethod
+    def _check_out(cls, member, credential, position, bssid, client_uuid):
+        now = clock.now()
+        if client_uuid:
+            existing = cls.search([
+                    ('checkout_client_uuid', '=', client_uuid),
+                    ], limit=1)
+            if existing:
+                existing, = existing
+                if existing.member != member:
+                    raise InvalidCheckInError(gettext(
+                            'checkin.msg_client_uuid_other'),
+                        {'field': 'client_uuid'})
+                return cls._checked_out(existing, client_uuid)
+        event, method, _ = cls._resolve_credential(credential, now, False)
+        if not event.record_leaving:
+            raise MethodNotAllowedError(gettext(
+                    'checkin.msg_checkout_not_recorded',
+                    event=event.rec_name),
+                {'reason': 'no_checkout', 'event_id': event.id})
+        if event.state not in {'open', 'closed'}:
+            event.check_open(now)
+        attendances = cls.search([
+                ('event', '=', event.id),
+                ('member', '=', member.id),
+                ('day_key', '=', event.day_key(now)),
+                ('counted', '=', True),
+                ], limit=1)
+        if not attendances:
+            raise NotCheckedInError(gettext(
+                    'checkin.msg_not_checked_in', event=event.rec_name),
+                {'event_id': event.id})
+        attendance, = attendances
+        if attendance.checkout_time:
+            return cls._checked_out(attendance, client_uuid)
+        time = max(min(now, event.leaving_time(attendance.local_date)),
+            attendance.time)
+        values = {
+            'checkout_time': time,
+            'checkout_source': 'staff' if method == 'staff' else 'member',
+            'checkout_user': (
+                Transaction().user or None if method == 'staff' else None),
+            'duration': cls._duration(attendance.time, time),
+            'checkout_client_uuid': client_uuid,
+            'checkout_bssid': normalize_bssid(bssid) or (bssid or None),
+            }
+        if position:
+            latitude, longitude, accuracy, coord_type = position
+            values.update({
+                    'checkout_latitude': latitude,
+                    'checkout_longitude': longitude,
+                    'checkout_coord_type': coord_type,
+                    'checkout_accuracy': accuracy,
+                    })
+        cls.write([attendance], values)
+        return CheckInResult('created', attendance=cls(attendance.id),
+            client_uuid=client_uuid)
+
+    @classmethod
+    def _checked_out(cls, attendance, client_uuid):
+        return cls._duplicate(attendance, client_uuid,
+            AlreadyCheckedOutError, 'checkin.msg_already_checked_out')
+
+    @staticmethod
+    def _duration(start, end):
+        "Return the whole minutes from start to end"
+        return max(0, int((end - start).total_seconds() // 60))
+
+    @classmethod
+    def close_missing(cls, event, attendances):
+        """Check out automatically the attendances of event at the end of
+        the event (or of their day), flagged for review when the event
+        flags the missing check-outs; return them"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        if not attendances:
+            return []
+        Member.hold_lock(list({a.member for a in attendances}))
+        closed = []
+        for attendance in cls.browse([a.id for a in attendances]):
+            # Checked out meanwhile
+            if attendance.checkout_time:
+                continue
+            time = max(event.leaving_time(attendance.local_date),
+                attendance.time)
+            cls.write([attendance], {
+                    'checkout_time': time,
+                    'checkout_source': 'auto',
+                    'duration': cls._duration(attendance.time, time),
+                    'checkout_review': event.missing_checkout == 'flag',
+                    })
+            closed.append(attendance)
+        return closed
+
     # RPC entry points for the Tryton client and proteus
 
     @classmethod
@@ -1141,6 +1463,27 @@ class Attendance(ModelSQL, ModelView):
         except CheckInError as error:
             return CheckInResult('refused', error=error).to_dict()
         return cls.check_in(member, **kwargs).to_dict()
+
+    @classmethod
+    def submit_checkout(cls, member, item):
+        """Check member out with an item of the API (qr_token or event_id,
+        method, position, bssid, client_uuid), return the result values"""
+        try:
+            kwargs = cls.parse_checkout(item)
+        except CheckInError as error:
+            return CheckInResult('refused', error=error).to_dict()
+        return cls.check_out(member, **kwargs).to_dict()
+
+    @classmethod
+    def parse_checkout(cls, item):
+        """Return the keyword arguments of check_out for an item with the
+        field names of the API"""
+        kwargs = cls.parse_item(item)
+        # A check-out is dated when it is received, and its device is not
+        # compared (the conflict report looks at the check-ins)
+        del kwargs['client_time']
+        del kwargs['device_id']
+        return kwargs
 
     @classmethod
     def submit_sync(cls, member, items):
@@ -1229,6 +1572,20 @@ class Attendance(ModelSQL, ModelView):
                         'reviewed_at': now,
                         })
                 cls(attendance.id)._grant_points()
+
+    @classmethod
+    @ModelView.button
+    def confirm_checkout(cls, attendances):
+        """The automatic check-outs flagged for review are accepted as they
+        are (the review note says what was found)"""
+        now = clock.now()
+        user = Transaction().user or None
+        with without_check_access():
+            cls.write([a for a in attendances if a.checkout_review], {
+                    'checkout_review': False,
+                    'reviewed_by': user,
+                    'reviewed_at': now,
+                    })
 
     @classmethod
     @ModelView.button

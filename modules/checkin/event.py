@@ -29,7 +29,8 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from . import token
-from .configuration import POLICIES
+from .analytics import attempt_stats
+from .configuration import MISSING_CHECKOUTS, POLICIES
 from .exceptions import (
     CheckInAccessError, EventError, EventNotOpenError, EventValidationError,
     InvalidTokenError, QRExpiredError)
@@ -41,6 +42,8 @@ KINDS = [
     ]
 # Kinds with one attendance per member per local day
 DAILY_KINDS = {'daily', 'points'}
+# Kinds that may record when members leave
+LEAVING_KINDS = ['meeting', 'daily']
 METHODS = [
     ('qr', "Rotating QR Code"),
     ('code', "Activity Code"),
@@ -97,7 +100,7 @@ SNAPSHOT_FIELDS = [
     'auto_open', 'day_start', 'day_end', 'late_after', 'place', 'latitude',
     'longitude', 'coord_type', 'radius', 'bssids', 'methods', 'policy',
     'points', 'streak', 'qr_window', 'code_window', 'secret',
-    'previous_secret', 'secret_date',
+    'previous_secret', 'secret_date', 'record_leaving',
     ]
 _snapshot_cache = Cache('checkin.event.snapshot', context=False)
 # The instances of Event.snapshot per transaction: {event id: (values, event)}
@@ -113,6 +116,9 @@ class Event(Workflow, ModelSQL, ModelView):
     "Check-in Event"
     __name__ = 'checkin.event'
     __string__ = "Check-in Event"
+    # The fields of Event.snapshot: a module that reads another field of
+    # the event on each check-in adds it (in __setup__)
+    _snapshot_fields = SNAPSHOT_FIELDS
 
     _draft = {'readonly': Eval('state') != 'draft'}
     _active = {'readonly': Eval('state').in_(['closed', 'cancelled'])}
@@ -167,6 +173,25 @@ class Event(Workflow, ModelSQL, ModelView):
             ],
         help="In minutes after the start (or the daily start), from when a "
         "check-in is late.\nLeave empty to never mark late check-ins.")
+
+    record_leaving = fields.Boolean(
+        "Record Leaving", states={
+            'invisible': ~Eval('kind').in_(LEAVING_KINDS),
+            'readonly': Eval('state').in_(['closed', 'cancelled']),
+            },
+        help="If checked, members check out when they leave: the check-ins "
+        "get their duration and the statistics who is present.")
+    missing_checkout = fields.Selection(
+        MISSING_CHECKOUTS, "Missing Check-out", required=True,
+        states={
+            'invisible': ~Eval('record_leaving', False),
+            'readonly': Eval('state').in_(['closed', 'cancelled']),
+            },
+        help="What becomes of a check-in without check-out once the event "
+        "(or its day, for daily attendance) has ended:\n"
+        "Leave open: no check-out and no duration.\n"
+        "Close at the end: checked out automatically at the end.\n"
+        "Close at the end and flag: the same, marked for review.")
 
     place = fields.Many2One(
         'checkin.place', "Place", ondelete='RESTRICT', states=_active)
@@ -249,6 +274,26 @@ class Event(Workflow, ModelSQL, ModelView):
             help="Checked in / expected; for daily kinds, the average over "
             "the days so far."),
         'get_counts')
+
+    attempts = fields.Function(fields.Integer(
+            "Attempts",
+            help="Every check-in attempt: the check-ins recorded and the "
+            "refused attempts."),
+        'get_attempts')
+    success_rate = fields.Function(fields.Float(
+            "Success Rate", digits=(1, 4),
+            help="Counted check-ins / attempts."),
+        'get_attempts')
+    median_minutes = fields.Function(fields.Integer(
+            "Median Arrival",
+            help="In minutes, the median time from the opening of the "
+            "event to the counted check-ins (not for daily kinds)."),
+        'get_attempts')
+    anomaly_rate = fields.Function(fields.Float(
+            "Anomaly Rate", digits=(1, 4),
+            help="(Flagged + rejected check-ins + conflicts) / attempts."),
+        'get_attempts')
+    attempt_hints = fields.Function(fields.Text("Hints"), 'get_attempts')
 
     qr_token = fields.Function(fields.Char("QR Token"), 'get_kiosk')
     qr_image = fields.Function(fields.Binary("QR Code"), 'get_kiosk')
@@ -358,6 +403,16 @@ class Event(Workflow, ModelSQL, ModelView):
         return Configuration(1).policy
 
     @classmethod
+    def default_record_leaving(cls):
+        return False
+
+    @classmethod
+    def default_missing_checkout(cls):
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        return Configuration(1).missing_checkout
+
+    @classmethod
     def default_points(cls):
         return 0
 
@@ -422,10 +477,12 @@ class Event(Workflow, ModelSQL, ModelView):
         self.coord_type = 'gcj02'
         self.paste_point = None
 
-    @fields.depends('kind', 'methods')
+    @fields.depends('kind', 'methods', 'record_leaving')
     def on_change_kind(self):
         if self.kind == 'points' and 'app' not in (self.methods or ()):
             self.methods = tuple(self.methods or ()) + ('app',)
+        if self.kind not in LEAVING_KINDS:
+            self.record_leaving = False
 
     @classmethod
     def on_modification(cls, mode, events, field_names=None):
@@ -515,7 +572,7 @@ class Event(Workflow, ModelSQL, ModelView):
     @classmethod
     def snapshot(cls, event_id):
         """Return the event event_id with the values a check-in reads
-        (SNAPSHOT_FIELDS) already loaded, or None if it does not exist.
+        (_snapshot_fields) already loaded, or None if it does not exist.
 
         The values are cached per process without access check; the cache
         is cleared on every creation, change or deletion of an event, in
@@ -533,7 +590,7 @@ class Event(Workflow, ModelSQL, ModelView):
             with without_check_access():
                 if not cls.search([('id', '=', event_id)], limit=1):
                     return None
-                values, = cls.read([event_id], SNAPSHOT_FIELDS)
+                values, = cls.read([event_id], cls._snapshot_fields)
             values = {k: v for k, v in values.items() if k != 'id'}
             values['_has_roster'] = cls._has_roster(event_id)
             values['methods'] = tuple(values['methods'] or ())
@@ -597,6 +654,18 @@ class Event(Workflow, ModelSQL, ModelView):
             return False
         return when > self.reference_time(when) + dt.timedelta(
             minutes=self.late_after)
+
+    def leaving_time(self, local_date):
+        """Return the UTC time at which the members checked in on
+        local_date have left at the latest: the end of the event, or of
+        the day (the daily end, else midnight) for daily kinds"""
+        if not self.daily:
+            return self.end
+        if self.day_end:
+            end = self.utc(local_date, self.day_end)
+        else:
+            end = self.utc(local_date + dt.timedelta(days=1), dt.time())
+        return min(end, self.end)
 
     def opening(self):
         "Return the UTC time from which check-in is possible"
@@ -694,20 +763,28 @@ class Event(Workflow, ModelSQL, ModelView):
 
     def qr(self, when=None, images=True):
         """Return the QR code of the current window for a kiosk:
-        a dictionary with the keys token, window, expires_at (the end of
-        the next window, until when the token is accepted), refresh_in
-        (seconds until the next token), png (base64) and svg.
+        a dictionary with the keys token, url (the QR link of the token when
+        the configuration has a QR link base, else None), window,
+        expires_at (the end of the next window, until when the token is
+        accepted), refresh_in (seconds until the next token), png (base64)
+        and svg of the link or else of the token.
 
         With access check, only the organizers of the event and the
         check-in administrators get it."""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
         self.check_organizer()
         if when is None:
             when = clock.now()
         window = token.window_of(when, self.qr_window)
         value = token.make_token(self._current_secret(), self.id, window)
         next_start = token.window_start(window + 1, self.qr_window)
+        with without_check_access():
+            base = Configuration(1).qr_url_base
+        url = token.make_url(base, value) if base else None
         result = {
             'token': value,
+            'url': url,
             'window': window,
             'expires_at': isoformat(
                 token.window_start(window + 2, self.qr_window), self.tzinfo),
@@ -716,8 +793,8 @@ class Event(Workflow, ModelSQL, ModelView):
             }
         if images:
             result['png'] = base64.b64encode(
-                token.qr_png(value)).decode('ascii')
-            result['svg'] = token.qr_svg(value)
+                token.qr_png(url or value)).decode('ascii')
+            result['svg'] = token.qr_svg(url or value)
         return result
 
     def code(self, when=None):
@@ -736,6 +813,8 @@ class Event(Workflow, ModelSQL, ModelView):
         it at the end of it).  Raise InvalidTokenError for a malformed or
         forged token, for an unknown event or for a token of another event
         than event; QRExpiredError for an older window."""
+        if token.is_url(value):
+            value = cls._token_of_url(value)
         parsed = token.parse_token(value)
         if not parsed:
             raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
@@ -759,6 +838,25 @@ class Event(Workflow, ModelSQL, ModelView):
                 {'reason': 'signature'})
         event._check_window(window, event.qr_window, when)
         return event
+
+    @classmethod
+    def _token_of_url(cls, value):
+        """Return the token of the scanned QR link value or raise
+        InvalidTokenError (reason other_host for a link of another base)"""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        with without_check_access():
+            base = Configuration(1).qr_url_base
+        try:
+            return token.token_of_url(value, base)
+        except ValueError as e:
+            reason, = e.args
+            if reason == 'other_host':
+                raise InvalidTokenError(
+                    gettext('checkin.msg_qr_url_other_host'),
+                    {'reason': reason})
+            raise InvalidTokenError(gettext('checkin.msg_token_invalid'),
+                {'reason': reason})
 
     def verify_code(self, code, when):
         """Check the activity code typed at when.
@@ -839,7 +937,8 @@ class Event(Workflow, ModelSQL, ModelView):
             if 'qr_token' in names:
                 result['qr_token'][event.id] = qr['token']
             if 'qr_image' in names:
-                result['qr_image'][event.id] = token.qr_png(qr['token'])
+                result['qr_image'][event.id] = token.qr_png(
+                    qr['url'] or qr['token'])
             if 'activity_code' in names:
                 result['activity_code'][event.id] = event.code(when)
             if 'kiosk_refresh' in names:
@@ -848,6 +947,24 @@ class Event(Workflow, ModelSQL, ModelView):
         return result
 
     # Statistics
+
+    @classmethod
+    def get_attempts(cls, events, names):
+        result = {n: {} for n in names}
+        with without_check_access():
+            for event in events:
+                stats = attempt_stats(event)
+                values = {
+                    'attempts': stats['total'],
+                    'success_rate': stats['success_rate'],
+                    'median_minutes': stats['median_minutes'],
+                    'anomaly_rate': stats['anomaly_rate'],
+                    'attempt_hints': '\n'.join(
+                        h['message'] for h in stats['hints']) or None,
+                    }
+                for name in names:
+                    result[name][event.id] = values[name]
+        return result
 
     @classmethod
     def get_counts(cls, events, names):
@@ -931,8 +1048,11 @@ class Event(Workflow, ModelSQL, ModelView):
         """Return the live statistics of the event (the JSON of the API
         `events/<id>/stats`): expected (roster size or None), checked_in
         (counted check-ins: valid, late and flagged), rate, late, flagged
-        (waiting for review), rejected, by_bucket (arrivals per bucket of
-        minutes, local times), recent (the last check-ins).
+        (waiting for review), rejected, present_now (checked in and not
+        out, for the events that record leaving, else None), by_bucket
+        (arrivals per bucket of minutes, local times), recent (the last
+        check-ins), attempts (the attempt analytics of the whole event, see
+        analytics.attempt_stats).
 
         For daily kinds the figures are those of the local date (default
         today, or the last day of a past event).  With access check, the
@@ -961,6 +1081,7 @@ class Event(Workflow, ModelSQL, ModelView):
         if not bucket:
             bucket = self.bucket_minutes(date)
         result = self._stats_counts(attendance, where, bucket)
+        result['present_now'] = self._stats_present(attendance, where)
 
         cursor.execute(*roster.select(
                 Count(roster.id), where=roster.event == self.id))
@@ -975,7 +1096,11 @@ class Event(Workflow, ModelSQL, ModelView):
                     if expected else None),
                 'bucket_minutes': bucket,
                 'recent': self._stats_recent(attendance, where, recent),
+                'attempts': attempt_stats(self),
                 })
+        # API.md 1.1 names these at the top of the statistics
+        for name in ['success_rate', 'median_seconds_to_checkin', 'hints']:
+            result[name] = result['attempts'][name]
         return result
 
     def _stats_counts(self, attendance, where, bucket):
@@ -1010,6 +1135,18 @@ class Event(Workflow, ModelSQL, ModelView):
                 } for key in (range(min(buckets), max(buckets) + 1)
                 if buckets else [])]
         return counts
+
+    def _stats_present(self, attendance, where):
+        """Return the number of members checked in and not out (counted
+        check-ins of where without check-out), None if the event does not
+        record leaving"""
+        if not self.record_leaving:
+            return None
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*attendance.select(Count(attendance.id),
+                where=where & (attendance.counted == Literal(True))
+                & (attendance.checkout_time == Null)))
+        return cursor.fetchone()[0] or 0
 
     def _stats_recent(self, attendance, where, recent):
         """Return the last recent check-ins of where, with the masked name
@@ -1184,6 +1321,36 @@ class Event(Workflow, ModelSQL, ModelView):
                 cls.close(to_close)
 
     @classmethod
+    def close_missing_checkouts(cls):
+        """Apply the missing check-out treatment of the events that record
+        leaving to their check-ins without check-out whose event (or day)
+        has ended: checked out automatically at the end, flagged for review
+        with `flag` (run by the scheduler)"""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        now = clock.now()
+        closed = []
+        with without_check_access():
+            events = cls.search([
+                    ('record_leaving', '=', True),
+                    ('missing_checkout', '!=', 'none'),
+                    ('state', 'in', ['open', 'closed']),
+                    ('start', '<=', now),
+                    ], order=[('id', 'ASC')])
+            for event in events:
+                attendances = Attendance.search([
+                        ('event', '=', event.id),
+                        ('counted', '=', True),
+                        ('checkout_time', '=', None),
+                        ], order=[('id', 'ASC')])
+                attendances = [a for a in attendances
+                    if event.leaving_time(a.local_date) <= now]
+                if attendances:
+                    closed.extend(Attendance.close_missing(
+                            event, attendances))
+        return closed
+
+    @classmethod
     def rotate_secrets(cls):
         """Renew the secrets older than the rotation period (run by the
         scheduler); the previous secret stays valid for the credentials
@@ -1210,47 +1377,51 @@ class Event(Workflow, ModelSQL, ModelView):
         """Queue a reminder to each member of the roster of an open event
         who has not checked in the configured minutes after the start (the
         daily start for daily kinds), once per member and event (and local
-        day) whatever the number of runs (run by the scheduler)"""
+        day) whatever the number of runs (run by the scheduler).
+
+        The members of an event in a running reminder experiment are
+        reminded with the delay and template of their variant (none for a
+        control) and the assignment is recorded; the others with the
+        delay and template of the configuration."""
         pool = Pool()
         Configuration = pool.get('checkin.configuration')
-        Attendance = pool.get('checkin.attendance')
-        Roster = pool.get('checkin.event-member.member')
+        Experiment = pool.get('checkin.reminder.experiment')
+        Assignment = pool.get('checkin.reminder.assignment')
         Message = pool.get('outbox.message')
-        delay = Configuration(1).missed_reminder
-        if delay is None:
-            return []
-        delay = dt.timedelta(minutes=delay)
+        config = Configuration(1)
+        default_delay = config.missed_reminder
+        default_template = (
+            config.missed_reminder_template or 'checkin_missed')
         now = clock.now()
-        cursor = Transaction().connection.cursor()
-        roster = Roster.__table__()
-        attendance = Attendance.__table__()
-        member = pool.get('member.member').__table__()
-        values = []
+        values, assignments = [], []
         with without_check_access():
             events = cls.search([
                     ('state', '=', 'open'),
-                    ('start', '<=', now - delay),
+                    ('start', '<=', now),
                     ('end', '>', now),
                     ], order=[('id', 'ASC')])
+            experiments = Experiment.running(events, now)
             for event in events:
+                experiment = experiments.get(event.id)
+                if experiment:
+                    delays = [v.delay for v in experiment.variants]
+                elif default_delay is not None:
+                    delays = [default_delay]
+                else:
+                    continue
                 reference = event.reference_time(now)
-                if now < reference + delay:
+                if now < reference + dt.timedelta(minutes=min(delays)):
                     continue
                 if event.daily and event.day_end and (
                         event.local(now).time() >= event.day_end):
                     continue
                 day_key = event.day_key(now)
-                cursor.execute(*roster.join(attendance, 'LEFT',
-                        condition=(attendance.event == roster.event)
-                        & (attendance.member == roster.member)
-                        & (attendance.day_key == day_key)
-                        & (attendance.counted == Literal(True))
-                        ).join(member, condition=member.id == roster.member
-                        ).select(
-                        roster.member, member.party,
-                        where=(roster.event == event.id)
-                        & (attendance.id == Null),
-                        order_by=[roster.member.asc]))
+                missing = event._missed_members(day_key)
+                if experiment:
+                    assigned = {a.member.id for a in Assignment.search([
+                                ('event', '=', event.id),
+                                ('day_key', '=', day_key),
+                                ])}
                 payload = {
                     'event_id': event.id,
                     'event': event.rec_name,
@@ -1259,16 +1430,70 @@ class Event(Workflow, ModelSQL, ModelView):
                     'place': (event.place.rec_name if event.place
                         else event.address or ''),
                     }
-                for member_id, party_id in cursor.fetchall():
+                for member_id, party_id in missing:
+                    dedup_key = 'checkin-missed:%d:%d:%d' % (
+                        event.id, member_id, day_key)
+                    template = default_template
+                    if experiment:
+                        if member_id in assigned:
+                            continue
+                        variant = experiment.variant_of(member_id)
+                        if now < reference + dt.timedelta(
+                                minutes=variant.delay):
+                            continue
+                        assignments.append({
+                                'experiment': experiment.id,
+                                'variant': variant.id,
+                                'event': event.id,
+                                'member': member_id,
+                                'day_key': day_key,
+                                'date': event.local_date(now),
+                                'sent_at': now,
+                                'message': dedup_key,
+                                })
+                        if variant.control:
+                            continue
+                        template = variant.template
                     values.append({
-                            'template': 'checkin_missed',
+                            'template': template,
                             'party': party_id,
                             'payload': payload,
                             'origin': str(event),
-                            'dedup_key': 'checkin-missed:%d:%d:%d' % (
-                                event.id, member_id, day_key),
+                            'dedup_key': dedup_key,
                             })
-        return Message.queue(values)
+            messages = Message.queue(values)
+            if assignments:
+                # The messages of this run only: a reminder queued before
+                # the experiment was not the variant's
+                queued = {m.dedup_key: m.id for m in messages}
+                for assignment in assignments:
+                    assignment['message'] = queued.get(assignment['message'])
+                Assignment.create(assignments)
+        return messages
+
+    def _missed_members(self, day_key):
+        """Return the (member id, party id) of the roster who have not
+        checked in on day_key"""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Roster = pool.get('checkin.event-member.member')
+        Member = pool.get('member.member')
+        cursor = Transaction().connection.cursor()
+        roster = Roster.__table__()
+        attendance = Attendance.__table__()
+        member = Member.__table__()
+        cursor.execute(*roster.join(attendance, 'LEFT',
+                condition=(attendance.event == roster.event)
+                & (attendance.member == roster.member)
+                & (attendance.day_key == day_key)
+                & (attendance.counted == Literal(True))
+                ).join(member, condition=member.id == roster.member
+                ).select(
+                roster.member, member.party,
+                where=(roster.event == self.id)
+                & (attendance.id == Null),
+                order_by=[roster.member.asc]))
+        return cursor.fetchall()
 
     @classmethod
     def send_daily_reports(cls, date=None):

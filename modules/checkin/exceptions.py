@@ -24,6 +24,16 @@ class AlreadyCheckedInError(CheckInError):
     error_code = 'already_checked_in'
 
 
+class NotCheckedInError(CheckInError):
+    "A check-out without a counted check-in to the event (of the day)"
+    error_code = 'not_checked_in'
+
+
+class AlreadyCheckedOutError(CheckInError):
+    "A second check-out: details has the check-in with its check-out"
+    error_code = 'already_checked_out'
+
+
 class QRExpiredError(CheckInError):
     error_code = 'qr_expired'
 
@@ -93,6 +103,14 @@ class AttendanceAccessError(AccessError):
 
 
 class ConfigurationValidationError(ValidationError):
+    pass
+
+
+class ExperimentError(UserError):
+    pass
+
+
+class ExperimentValidationError(ValidationError):
     pass
 
 

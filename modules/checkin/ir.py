@@ -7,7 +7,7 @@ from trytond.transaction import Transaction
 # The models whose record rules depend on the user (the organizers)
 USER_RULE_MODELS = {
     'checkin.event', 'checkin.attendance', 'checkin.event-res.user',
-    'checkin.event-member.member',
+    'checkin.event-member.member', 'checkin.attendance.conflict',
     }
 
 
@@ -19,16 +19,21 @@ class Rule(metaclass=PoolMeta):
         return super()._member_rule_models() | {'checkin.attendance'}
 
     @classmethod
+    def _user_rule_models(cls):
+        "The models whose rules use user_id (extended by other modules)"
+        return USER_RULE_MODELS
+
+    @classmethod
     def _get_context(cls, model_name):
         context = super()._get_context(model_name)
-        if model_name in USER_RULE_MODELS:
+        if model_name in cls._user_rule_models():
             context['user_id'] = Transaction().user
         return context
 
     @classmethod
     def _get_cache_key(cls, model_names):
         key = super()._get_cache_key(model_names)
-        if model_names & USER_RULE_MODELS:
+        if model_names & cls._user_rule_models():
             key = (*key, Transaction().user)
         return key
 
@@ -48,4 +53,10 @@ class Cron(metaclass=PoolMeta):
                     "Remind Members Who Have Not Checked In"),
                 ('checkin.event|send_daily_reports',
                     "Send the Daily Check-in Reports"),
+                ('checkin.event|close_missing_checkouts',
+                    "Close the Check-ins without Check-out"),
+                ('checkin.attempt.counter|purge',
+                    "Purge Old Check-in Attempt Counters"),
+                ('checkin.attendance.conflict|detect_recent',
+                    "Detect Check-in Conflicts"),
                 ])

@@ -249,6 +249,14 @@ class ReportDay(ModelSQL, ModelView):
     late = fields.Integer("Late")
     flagged = fields.Integer("To Review")
     rejected = fields.Integer("Rejected")
+    checked_out = fields.Integer(
+        "Checked Out", help="The counted check-ins with a check-out.")
+    duration = fields.Integer(
+        "Duration", help="In minutes, the sum of the durations.")
+    average_duration = fields.Function(fields.Integer(
+            "Average Duration",
+            help="In minutes, the duration per check-out."),
+        'get_average_duration')
 
     @classmethod
     def __setup__(cls):
@@ -283,6 +291,10 @@ class ReportDay(ModelSQL, ModelView):
                     ).as_('late'),
                 _count(attendance.status == 'flagged').as_('flagged'),
                 _count(attendance.status == 'rejected').as_('rejected'),
+                _count(counted & (attendance.checkout_time != Null)
+                    ).as_('checked_out'),
+                Sum(Case((counted, attendance.duration), else_=Null)
+                    ).as_('duration'),
                 where=_context_where(attendance, event),
                 group_by=[
                     attendance.local_date, attendance.event, event.kind]))
@@ -290,6 +302,10 @@ class ReportDay(ModelSQL, ModelView):
     def get_rate(self, name):
         if self.expected:
             return round((self.checked_in or 0) / self.expected, 4)
+
+    def get_average_duration(self, name):
+        if self.checked_out:
+            return round((self.duration or 0) / self.checked_out)
 
 
 class ReportMember(ModelSQL, ModelView):
@@ -306,6 +322,8 @@ class ReportMember(ModelSQL, ModelView):
     rejected = fields.Integer("Rejected")
     first = fields.DateTime("First Check-in")
     last = fields.DateTime("Last Check-in")
+    duration = fields.Integer(
+        "Duration", help="In minutes, the sum of the durations.")
 
     @classmethod
     def __setup__(cls):
@@ -337,6 +355,8 @@ class ReportMember(ModelSQL, ModelView):
                     ).as_('first'),
                 Max(Case((counted, attendance.time), else_=Null)
                     ).as_('last'),
+                Sum(Case((counted, attendance.duration), else_=Null)
+                    ).as_('duration'),
                 where=_context_where(attendance, event),
                 group_by=[attendance.member]))
 
@@ -468,7 +488,8 @@ class AttendanceExcel(Report):
         summary_rows = header(summary, [
                 gettext('checkin.msg_column_%s' % c) for c in [
                     'event', 'kind', 'date', 'expected', 'checked_in',
-                    'rate', 'late', 'flagged', 'rejected']])
+                    'rate', 'late', 'flagged', 'rejected', 'checked_out',
+                    'duration']])
         for row in cls._summary_rows(events, from_date, to_date):
             summary_rows.append(row)
         summary_rows.close()
@@ -478,7 +499,8 @@ class AttendanceExcel(Report):
                 gettext('checkin.msg_column_%s' % c) for c in [
                     'event', 'date', 'time', 'member', 'method', 'status',
                     'late', 'distance', 'reasons', 'points', 'offline',
-                    'client_uuid']])
+                    'client_uuid', 'checkout', 'checkout_source',
+                    'duration']])
         for row in cls._detail_rows(events, from_date, to_date):
             detail_rows.append(row)
         detail_rows.close()
@@ -489,9 +511,9 @@ class AttendanceExcel(Report):
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         Event = pool.get('checkin.event')
-        fields_ = Attendance.fields_get(['status', 'method', 'reasons'])
-        labels = {n: dict(fields_[n]['selection'])
-            for n in ['status', 'method', 'reasons']}
+        names = ['status', 'method', 'reasons', 'checkout_source']
+        fields_ = Attendance.fields_get(names)
+        labels = {n: dict(fields_[n]['selection']) for n in names}
         labels['kind'] = dict(Event.fields_get(['kind'])['kind']['selection'])
         return labels
 
@@ -525,15 +547,18 @@ class AttendanceExcel(Report):
                     _count(counted & (attendance.late == Literal(True))),
                     _count(attendance.status == 'flagged'),
                     _count(attendance.status == 'rejected'),
+                    _count(counted & (attendance.checkout_time != Null)),
+                    Sum(Case((counted, attendance.duration), else_=Null)),
                     where=cls._where(attendance, event.id, from_date, to_date),
                     group_by=[attendance.local_date],
                     order_by=[attendance.local_date.asc]))
             rows = cursor.fetchall()
             if not event.daily:
                 # One line per meeting, whatever the local days
-                totals = [sum(r[i] or 0 for r in rows) for i in range(1, 5)]
+                totals = [sum(r[i] or 0 for r in rows) for i in range(1, 7)]
                 rows = [(event.local_date(event.start), *totals)]
-            for date, checked_in, late, flagged, rejected in rows:
+            for (date, checked_in, late, flagged, rejected, checked_out,
+                    duration) in rows:
                 if isinstance(date, str):
                     date = dt.date.fromisoformat(date)
                 yield [
@@ -541,7 +566,9 @@ class AttendanceExcel(Report):
                     expected, checked_in or 0,
                     round((checked_in or 0) / expected, 4)
                     if expected else None,
-                    late or 0, flagged or 0, rejected or 0]
+                    late or 0, flagged or 0, rejected or 0,
+                    (checked_out or 0) if event.record_leaving else None,
+                    int(duration or 0) if event.record_leaving else None]
 
     @classmethod
     def _detail_rows(cls, events, from_date, to_date):
@@ -583,7 +610,8 @@ class AttendanceExcel(Report):
                         party.name, attendance.method, attendance.status,
                         attendance.late, attendance.distance,
                         attendance.reasons, attendance.offline,
-                        attendance.client_uuid,
+                        attendance.client_uuid, attendance.checkout_time,
+                        attendance.checkout_source, attendance.duration,
                         where=where,
                         order_by=[attendance.time.asc, attendance.id.asc],
                         limit=FETCH_ROWS))
@@ -598,13 +626,12 @@ class AttendanceExcel(Report):
                         group_by=[line.origin]))
                 points = {o: p for o, p in cursor}
                 for (id_, time, date, name, method, status, late, distance,
-                        reasons, offline, client_uuid) in rows:
-                    if isinstance(time, str):
-                        time = dt.datetime.fromisoformat(time)
+                        reasons, offline, client_uuid, checkout,
+                        checkout_source, duration) in rows:
                     if isinstance(date, str):
                         date = dt.date.fromisoformat(date)
-                    local = time.replace(tzinfo=dt.timezone.utc).astimezone(
-                        tzinfo).replace(tzinfo=None)
+                    local, checkout = (
+                        cls._local(t, tzinfo) for t in [time, checkout])
                     yield [
                         event_name, date, local, name,
                         labels['method'].get(method, method),
@@ -615,7 +642,21 @@ class AttendanceExcel(Report):
                         int(points.get('checkin.attendance,%d' % id_) or 0),
                         bool(offline),
                         client_uuid,
+                        checkout,
+                        labels['checkout_source'].get(checkout_source)
+                        if checkout_source else None,
+                        duration,
                         ]
+
+    @classmethod
+    def _local(cls, time, tzinfo):
+        "Return the naive local time in tzinfo of a naive UTC time (or None)"
+        if time is None:
+            return None
+        if isinstance(time, str):
+            time = dt.datetime.fromisoformat(time)
+        return time.replace(tzinfo=dt.timezone.utc).astimezone(
+            tzinfo).replace(tzinfo=None)
 
     @classmethod
     def _reasons_text(cls, value, labels):

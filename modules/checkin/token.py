@@ -11,6 +11,13 @@ about 35 characters, which keeps the QR code small and easy to scan.
 
 An activity code is a HOTP-like number of 6 digits made with the same
 secret and clock windows over `code:<event id>:<window>`.
+
+When the check-in configuration has a QR link base (an https URL registered
+in the mini-program's admin as a "QR code link prefix"), the kiosk's QR code
+is the URL `<base>?t=<token>`: WeChat's scanner then opens the mini-program
+with that URL as its `q` launch option.  A scanned URL is accepted only on
+the exact base: scheme https, the same host, port and path, no user
+information, no fragment and `t` as its only query parameter.
 """
 import base64
 import hashlib
@@ -19,6 +26,7 @@ import io
 import math
 import re
 import secrets
+import urllib.parse
 
 from trytond.modules.suite import clock
 
@@ -104,6 +112,71 @@ def normalize_code(code):
     if not code.isdigit() or len(code) != CODE_DIGITS:
         return None
     return code
+
+
+# The query parameter of the token in a QR link
+URL_PARAMETER = 't'
+
+
+def check_url_base(base):
+    """Return the reason why base is not a QR link base or None.
+
+    A base is an absolute https URL with a host and without user
+    information, query or fragment."""
+    try:
+        url = urllib.parse.urlsplit(base)
+        url.port
+    except ValueError:
+        return 'malformed'
+    if url.scheme != 'https':
+        return 'scheme'
+    if not url.hostname or url.username is not None or '@' in url.netloc:
+        return 'host'
+    if url.query or url.fragment or '?' in base or '#' in base:
+        return 'query'
+    if any(c.isspace() for c in base):
+        return 'malformed'
+    return None
+
+
+def _url_key(url):
+    return (url.hostname, url.port or 443, url.path or '/')
+
+
+def make_url(base, value):
+    "Return the QR link of the token value on base"
+    return '%s?%s' % (base, urllib.parse.urlencode({URL_PARAMETER: value}))
+
+
+def is_url(value):
+    "Tell if the scanned value is a link rather than a bare token"
+    return isinstance(value, str) and '://' in value
+
+
+def token_of_url(value, base):
+    """Return the token of the QR link value made on base.
+
+    Raise ValueError with the reason: 'other_host' for a link of another
+    base (or when there is no base), 'malformed' for a link of the base
+    that holds no token."""
+    try:
+        url = urllib.parse.urlsplit(value.strip())
+        url.port
+    except ValueError:
+        raise ValueError('malformed')
+    if (not base or url.scheme != 'https' or url.username is not None
+            or '@' in url.netloc
+            or _url_key(url) != _url_key(urllib.parse.urlsplit(base))):
+        raise ValueError('other_host')
+    try:
+        query = urllib.parse.parse_qs(
+            url.query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise ValueError('malformed')
+    if url.fragment or list(query) != [URL_PARAMETER] or len(
+            query[URL_PARAMETER]) != 1:
+        raise ValueError('malformed')
+    return query[URL_PARAMETER][0]
 
 
 def qr_png(text, box_size=10, border=2):

@@ -6,6 +6,7 @@ API contract as `error_code` (UserError's own `code` is the RPC fault code)
 and optional `details`; the API answers them as JSON, as it answers its own
 ApiError."""
 from trytond.exceptions import UserError
+from trytond.model.exceptions import ValidationError
 
 
 class MiniprogramError(UserError):
@@ -74,6 +75,10 @@ CODE_STATUS = {
     'conflict': 409,
     'phone_taken': 409,
     'already_checked_in': 409,
+    # A check-out sent again, or after the automatic one (issue 22)
+    'already_checked_out': 409,
+    # A check-out without a counted check-in
+    'not_checked_in': 422,
     'qr_expired': 422,
     'invalid_token': 422,
     'event_not_open': 422,
@@ -120,3 +125,11 @@ class InvalidCode(MiniprogramError):
     error_code = 'invalid_code'
     # The wrong attempt is counted: the transaction is committed
     rollback = False
+
+
+class EntryCodeValidationError(ValidationError):
+    pass
+
+
+class EntryCodeError(UserError):
+    "An entry code that WeChat refused to draw (for the staff)"

@@ -4,6 +4,14 @@
 from trytond.pool import PoolMeta
 
 
+class Rule(metaclass=PoolMeta):
+    __name__ = 'ir.rule'
+
+    @classmethod
+    def _user_rule_models(cls):
+        return super()._user_rule_models() | {'miniprogram.entry_code'}
+
+
 class Cron(metaclass=PoolMeta):
     __name__ = 'ir.cron'
 

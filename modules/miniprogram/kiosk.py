@@ -25,6 +25,7 @@ LABELS = {
         'rate': "rate",
         'late': "late",
         'flagged': "to review",
+        'present': "present now",
         'code_until': "This code is valid until",
         'next_in': "Next code in",
         'offline': "Connection lost, retrying…",
@@ -34,6 +35,9 @@ LABELS = {
         'arrivals': "Arrivals",
         'dashboard': "Live dashboard",
         'updated': "Updated",
+        'attempts': "attempts",
+        'success_rate': "success rate",
+        'anomaly_rate': "anomalies",
         },
     'zh_CN': {
         'scan': "请用小程序扫码签到",
@@ -42,6 +46,7 @@ LABELS = {
         'rate': "签到率",
         'late': "迟到",
         'flagged': "待审核",
+        'present': "当前在场",
         'code_until': "本二维码有效至",
         'next_in': "距下次刷新",
         'offline': "连接中断，正在重试…",
@@ -51,6 +56,9 @@ LABELS = {
         'arrivals': "到场分布",
         'dashboard': "实时看板",
         'updated': "更新于",
+        'attempts': "签到尝试",
+        'success_rate': "成功率",
+        'anomaly_rate': "异常率",
         },
     }
 
@@ -155,6 +163,8 @@ async function loopQr() {
     $('qr').src = 'data:image/svg+xml;charset=utf-8,'
       + encodeURIComponent(q.svg);
     $('qr').dataset.token = q.token;
+    // The link of the QR code when the configuration has a base
+    $('qr').dataset.url = q.url || '';
     $('until').textContent = time(q.expires_at);
     deadline = Date.now() + q.refresh_in * 1000;
     tick();
@@ -183,6 +193,19 @@ function render(s) {
   renderCount(s);
   $('late').textContent = s.late;
   $('flagged').textContent = s.flagged;
+  // Events that record leaving: checked in and not out
+  if ($('present') && s.present_now !== null && s.present_now !== undefined) {
+    $('present').textContent = s.present_now;
+  }
+  // The attempt analytics: every attempt, refused ones included
+  const a = s.attempts;
+  if (a) {
+    const pct = (v) => (v === null ? '' : Math.round(v * 100) + '%');
+    $('attempts').textContent = a.total;
+    $('success').textContent = pct(a.success_rate);
+    $('anomaly').textContent = pct(a.anomaly_rate);
+    $('hints').textContent = a.hints.map((h) => h.message).join(' ');
+  }
   const chart = $('chart');
   const max = Math.max(1, ...s.by_bucket.map((b) => b.count));
   // The time axis: the start of a bucket under its bar, at most ~12
@@ -329,12 +352,23 @@ def dashboard_page(event, token, base, language):
 <div class="card"><div id="late" class="value">0</div>
 <div class="label">{late}</div></div>
 <div class="card"><div id="flagged" class="value">0</div>
-<div class="label">{flagged}</div></div></div>
+<div class="label">{flagged}</div></div>{present_card}
+<div class="card"><div id="attempts" class="value">0</div>
+<div class="label">{attempts}</div></div>
+<div class="card"><div id="success" class="value"></div>
+<div class="label">{success_rate}</div></div>
+<div class="card"><div id="anomaly" class="value"></div>
+<div class="label">{anomaly_rate}</div></div></div>
+<div id="hints" class="label"></div>
 <div class="label">{arrivals}</div><div id="chart" class="chart"></div>
 <div class="label">{recent}</div>
 <div class="recent"><table><tbody id="recent"></tbody></table></div>
 </main>""".format(
         name=escape(event.name), when=escape(_when(event, language)),
+        present_card=(
+            '<div class="card"><div id="present" class="value">0</div>'
+            '<div class="label">%s</div></div>' % escape(labels['present'])
+            if event.record_leaving else ''),
         **{k: escape(v) for k, v in labels.items()})
     return _page(event.name, body, _SCRIPT_DASHBOARD,
         _config(event, token, base, language), language, 'dash')

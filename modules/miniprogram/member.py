@@ -287,16 +287,8 @@ class Member(metaclass=PoolMeta):
         errors and an unreachable WeChat WeChatUnavailable (502)."""
         pool = Pool()
         Token = pool.get('outbox.wechat.token')
-        token = info = None
         try:
-            for _ in range(2):
-                token = Token.get_token(invalid=token)
-                try:
-                    info = wechat.get_phone_number(token, code)
-                    break
-                except WeChatError as e:
-                    if e.errcode not in wechat.TOKEN_ERRORS:
-                        raise
+            info = Token.call(wechat.get_phone_number, code)
         except WeChatError as e:
             if e.errcode in wechat.PHONE_CODE_INVALID:
                 raise InvalidCode(

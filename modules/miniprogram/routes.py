@@ -17,9 +17,10 @@ from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import ApiError, KioskEventOver
 from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
-    BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY, COORD_TYPE, COUPON, DATE,
-    DATETIME, DOOR_CHECKIN_BODY, EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID,
-    MEMBER, MY_RATING, ORGANIZED_EVENT, PASSWORD, PHONE, POINTS_LINE, RATING,
+    ATTEMPT_HINTS, ATTEMPTS, BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY,
+    CHECKOUT_ANSWER, CHECKOUT_BODY, COORD_TYPE, COUPON, DATE, DATETIME,
+    DOOR_CHECKIN_BODY, EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER,
+    MY_RATING, ORGANIZED_EVENT, PASSWORD, PHONE, POINTS_LINE, RATING,
     RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
     STAFF_BOOKING, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY,
     array, boolean, id_, integer, nullable, number, obj, page, string)
@@ -710,6 +711,39 @@ def checkin(request):
     return checkin_answer_json(request.pool, result)
 
 
+@api_route('GET', 'entry-codes', "What a scanned entry code opens",
+    tags=['checkin'],
+    description="The scene of a mini-program code printed for an event or "
+    "a place (the scene launch option). The code is not a credential: the "
+    "mini-program then checks in to one of the events with the event's "
+    "methods (method app when the event allows it, else the rotating QR "
+    "code or the activity code). A scene not signed by this server is "
+    "invalid_token with reason malformed or signature; a withdrawn code "
+    "reason revoked; the code of an ended or cancelled event or of an "
+    "archived place reason expired; nothing open now event_not_open.",
+    query=obj({'scene': string(1, 64, description="the scene, at most 32 "
+                "characters")}, required=['scene']),
+    response=obj({
+            'scene': string(),
+            'kind': string(enum=['event', 'place']),
+            'place': nullable(obj({'id': integer(), 'name': string()},
+                    required=['id', 'name'])),
+            'events': array(EVENT),
+            }, required=['scene', 'kind', 'place', 'events']),
+    errors=[(422, 'invalid_token'), (422, 'event_not_open')])
+def entry_code(request):
+    EntryCode = request.pool.get('miniprogram.entry_code')
+    Event = request.pool.get('checkin.event')
+    code, place, events = EntryCode.resolve(request.query['scene'])
+    checked = Event.checked_in_ids(request.member, events)
+    return {
+        'scene': code.scene,
+        'kind': 'event' if code.event else 'place',
+        'place': {'id': place.id, 'name': place.name} if place else None,
+        'events': [event_json(e, checked) for e in events],
+        }
+
+
 @api_route('POST', 'checkins/sync', "Send check-ins queued offline",
     tags=['checkin'], lock_member=True,
     description="Each item gets its own result; resending the same items "
@@ -755,6 +789,36 @@ def checkins_daily(request):
     return checkin_answer_json(request.pool, result)
 
 
+@api_route('POST', 'checkins/checkout', "Check out", tags=['checkin'],
+    lock_member=True,
+    description="For the events that record leaving: closes the member's "
+    "check-in (of today for daily attendance) with qr_token or event_id. "
+    "The position and bssid are kept, not checked: leaving needs no "
+    "geofence. A check-out after the end is dated at the end. Sent again "
+    "(or after the automatic check-out), 409 already_checked_out with the "
+    "check-in in details.",
+    body=CHECKOUT_BODY, response=CHECKOUT_ANSWER,
+    errors=[(409, 'already_checked_out'), (422, 'not_checked_in'),
+        (422, 'method_not_allowed'), (422, 'invalid_token'),
+        (422, 'qr_expired'), (422, 'event_not_open'),
+        (422, 'invalid_coord_type')])
+def checkout(request):
+    Attendance = request.pool.get('checkin.attendance')
+    if not request.body.get('qr_token') and not request.body.get('event_id'):
+        error = invalid('checkout_credential')
+        error.details['fields'] = ['qr_token', 'event_id']
+        raise error
+    kwargs = Attendance.parse_checkout(request.body)
+    result = Attendance.check_out(request.member, **kwargs)
+    if result.status != 'created':
+        api_error = from_user_error(result.error)
+        if result.status == 'duplicate':
+            api_error.details['checkin'] = result.summary()
+        raise api_error
+    checkin = result.summary()
+    return {'checkin': checkin, 'duration_min': checkin['duration_min']}
+
+
 @api_route('GET', 'me/checkins', "The member's check-ins, newest first",
     tags=['me', 'checkin'], query=obj(dict(LIST_QUERY)),
     response=page(CHECKIN))
@@ -791,7 +855,10 @@ def organizer_events(request):
 
 @api_route('GET', 'events/{event_id}/qr', "The current rotating QR code",
     auth='organizer', kiosk=True, tags=['organizer'], query=KIOSK_QUERY,
-    response=obj({'token': string(), 'expires_at': DATETIME,
+    description="The QR code shows the link url (`<base>?t=<token>`) when "
+    "the check-in configuration has a QR link base, else the bare token.",
+    response=obj({'token': string(), 'url': nullable(string()),
+            'expires_at': DATETIME,
             'refresh_in': number(), 'png': string(), 'svg': string()},
         required=['token', 'expires_at', 'refresh_in', 'png', 'svg'],
         additional=True),
@@ -809,14 +876,21 @@ def event_qr(request):
     auth='organizer', kiosk=True, tags=['organizer'], query=KIOSK_QUERY,
     response=obj({'expected': nullable(integer()), 'checked_in': integer(),
             'rate': nullable(number()), 'late': integer(),
-            'flagged': integer(), 'by_bucket': array(obj({
+            'flagged': integer(),
+            'present_now': nullable(integer(description="checked in and "
+                    "not out, for the events that record leaving")),
+            'by_bucket': array(obj({
                         'start': DATETIME, 'count': integer()},
                     required=['start', 'count'])),
             'recent': array(obj({
                         'member_id': integer(),
                         'member': string(description="the masked display "
                             "name (Wang **), never a phone or an id"),
-                        }, additional=True))},
+                        }, additional=True)),
+            'attempts': ATTEMPTS,
+            'success_rate': nullable(number()),
+            'median_seconds_to_checkin': nullable(integer()),
+            'hints': ATTEMPT_HINTS},
         required=['expected', 'checked_in', 'rate', 'late', 'flagged',
             'by_bucket', 'recent'], additional=True),
     errors=[(404, 'not_found')])

@@ -283,6 +283,8 @@ EVENT = obj({
                     }, required=['lat', 'lon', 'coord_type', 'radius_m'])),
         'methods': array(string()),
         'checked_in': boolean(),
+        'record_leaving': boolean(
+            description="members check out with checkins/checkout"),
         }, required=['id', 'name', 'kind', 'start', 'end', 'location',
         'methods', 'checked_in'])
 ORGANIZED_EVENT = obj({
@@ -311,6 +313,15 @@ CHECKIN = obj({
         'reasons': array(string()),
         'client_uuid': nullable(string()),
         'offline': boolean(),
+        'record_leaving': boolean(
+            description="the event records leaving: the member checks out"),
+        'checkout_time': nullable(DATETIME),
+        'checkout_source': nullable(string(
+                enum=['member', 'staff', 'auto'],
+                description="member: in the mini-program, staff: by an "
+                "organizer, auto: closed at the end by the scheduler")),
+        'duration_min': nullable(integer(
+                description="minutes from the check-in to the check-out")),
         }, required=['id', 'event_id', 'time', 'status', 'method',
         'distance_m', 'points_awarded'], additional=True)
 CHECKIN_MEMBER = obj({'points_balance': integer(), 'streak_days': integer()},
@@ -335,9 +346,48 @@ CHECKIN_FIELDS = {
     'bssid': string(1, 64),
     'client_uuid': UUID,
     'client_time': DATETIME,
+    'device_id': string(1, 64, description="an addition: the identifier "
+        "of the installation of the mini-program (kept in its storage), "
+        "to report check-ins of one member from two devices"),
     }
 CHECKIN_BODY = obj(CHECKIN_FIELDS)
+# A check-out: the QR code of the event or its id; the position is kept,
+# not checked
+CHECKOUT_BODY = obj({k: CHECKIN_FIELDS[k] for k in [
+            'qr_token', 'event_id', 'lat', 'lon', 'accuracy_m', 'coord_type',
+            'bssid', 'client_uuid']})
+CHECKOUT_ANSWER = obj({'checkin': CHECKIN, 'duration_min': integer()},
+    required=['checkin', 'duration_min'])
 SYNC_ITEM = obj(CHECKIN_FIELDS, required=['client_uuid', 'client_time'])
+# The attempt analytics of an event (events/<id>/stats, an addition)
+ATTEMPTS = obj({
+        'total': integer(description="every attempt: check-ins recorded "
+            "and refused attempts"),
+        'checked_in': integer(),
+        'refused': integer(description="refused attempts and rejected "
+            "check-ins"),
+        'flagged': integer(),
+        'rejected': integer(),
+        'conflicts': integer(),
+        'success_rate': nullable(number()),
+        'median_minutes': nullable(integer(description="from the opening "
+                "of the event to the counted check-ins; null for daily "
+                "kinds")),
+        'anomaly_rate': nullable(number(description="(flagged + rejected "
+                "+ conflicts) / total")),
+        'median_seconds_to_checkin': nullable(integer(
+                description="median_minutes in seconds")),
+        'refused_by_reason': obj({}, additional=True,
+            description="refusals by error code or reason"),
+        'hints': array(obj({
+                    'reason': string(), 'share': number(),
+                    'message': string()},
+                required=['reason', 'share', 'message'])),
+        }, required=['total', 'checked_in', 'refused', 'success_rate',
+        'median_minutes', 'median_seconds_to_checkin', 'anomaly_rate',
+        'refused_by_reason', 'hints'])
+# The hints of the attempts, also at the top of the statistics (API.md 1.1)
+ATTEMPT_HINTS = ATTEMPTS['properties']['hints']
 KIOSK_QUERY = obj({'token': string(1, 4096,
             description="the kiosk token, for browsers that cannot send "
             "an Authorization header")})

@@ -257,6 +257,7 @@ def event_json(event, checked_in):
         'location': location,
         'methods': list(event.methods or []),
         'checked_in': event.id in checked_in,
+        'record_leaving': bool(event.record_leaving),
         }
 
 

@@ -232,6 +232,20 @@ class WeChatToken(ModelSQL):
         return tools.run_apart(get, retries_=tools.retries() * 10,
             _lock_records={cls._table: [holder_id]})
 
+    @classmethod
+    def call(cls, func, *args, **kwargs):
+        """Return func(access_token, *args, **kwargs) with the shared token,
+        renewed once when WeChat refuses it (func raises WeChatError with a
+        token errcode); other WeChatErrors are raised"""
+        token = None
+        for attempt in range(2):
+            token = cls.get_token(invalid=token)
+            try:
+                return func(token, *args, **kwargs)
+            except wechat.WeChatError as e:
+                if attempt or e.errcode not in wechat.TOKEN_ERRORS:
+                    raise
+
 
 class Template(DeactivableMixin, ModelSQL, ModelView):
     "Message Template"

@@ -3,8 +3,9 @@
 # terms.
 """The one WeChat HTTP client of the suite: the mini-program login
 (code2session), the access token, subscription messages
-(subscribeMessage.send) and the phone number of a getPhoneNumber button
-(getuserphonenumber).
+(subscribeMessage.send), the phone number of a getPhoneNumber button
+(getuserphonenumber) and the images of mini-program codes
+(getwxacodeunlimit).
 
 The base URL, appid and secret are the mini-program's:
 [miniprogram] wechat_api (default https://api.weixin.qq.com), appid and
@@ -66,8 +67,11 @@ def _credentials():
     return appid, secret
 
 
-def _call(path, query, body=None):
-    "Return the JSON answer of path?query (POST body as JSON when given)"
+def _call(path, query, body=None, binary=False):
+    """Return the JSON answer of path?query (POST body as JSON when given).
+
+    binary: return the bytes of an answer that is not JSON (an image), a
+    JSON answer stays a dictionary."""
     url = '%s%s?%s' % (base_url(), path, urllib.parse.urlencode(query))
     data = None
     headers = {}
@@ -78,7 +82,11 @@ def _call(path, query, body=None):
     timeout = config.getfloat('miniprogram', 'wechat_timeout', default=5)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read().decode('utf-8'))
+            content = response.read()
+            kind = response.headers.get_content_type()
+        if binary and kind not in {'application/json', 'text/plain'}:
+            return content
+        return json.loads(content.decode('utf-8'))
     except urllib.error.HTTPError as e:
         transient = e.code >= 500 or e.code == 429
         raise WeChatError("HTTP %s" % e.code, transient=transient)
@@ -177,3 +185,33 @@ def get_phone_number(access_token, code):
         raise WeChatError("WeChat error %s" % errcode, errcode=errcode,
             transient=errcode in RETRY_ERRORS)
     return info
+
+
+# errcode of getwxacodeunlimit that mean the page is not a published page of
+# the mini-program (41030) or the scene is refused (40097, 40169)
+CODE_PAGE_INVALID = {41030}
+CODE_SCENE_INVALID = {40097, 40169}
+
+
+def get_unlimited_code(access_token, scene, page, env_version='release',
+        width=430, check_path=True):
+    """Return the image (bytes) of the mini-program code of scene on page
+    (wxacode.getUnlimited); raise WeChatError (errcode set when WeChat
+    refused, transient for a busy WeChat).
+
+    The scene is at most 32 characters of [0-9A-Za-z!#$&'()*+,/:;=?@-._~]:
+    the mini-program gets it as the `scene` launch option."""
+    answer = _call('/wxa/getwxacodeunlimit', {'access_token': access_token}, {
+            'scene': scene,
+            'page': page,
+            'check_path': check_path,
+            'env_version': env_version,
+            'width': width,
+            }, binary=True)
+    if isinstance(answer, bytes) and answer:
+        return answer
+    errcode = int((answer or {}).get('errcode') or 0) if isinstance(
+        answer, dict) else 0
+    logger.info("WeChat getwxacodeunlimit refused: errcode %s", errcode)
+    raise WeChatError("WeChat error %s" % errcode, errcode=errcode or None,
+        transient=errcode in RETRY_ERRORS)

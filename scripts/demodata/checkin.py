@@ -1,9 +1,12 @@
 """Demo data of the checkin module: places with Wi-Fi and NFC tags in
 Shanghai, a past meeting (closed, with late, flagged and rejected
-check-ins), a class open now, a daily attendance with two weeks of history,
-the daily points sign-in of the mini-program and a future hike whose point
-was copied from a Chinese map (GCJ-02).  The admin user organizes every
-event.
+check-ins), a class open now, a daily attendance with two weeks of history
+that records leaving (check-outs, durations and the forgotten check-outs
+closed at the end of the day), the daily points sign-in of the
+mini-program, a future hike whose point was copied from a Chinese map
+(GCJ-02) and a reading club whose two weeks of reminders were a finished
+experiment (no reminder against "keep your streak").  The admin user
+organizes every event.
 
 Check-ins go through `checkin.attendance.check_in` with the clock set to
 their time, so they earn points and streaks like real ones."""
@@ -38,10 +41,13 @@ def _near(place, rng, meters=60):
 def load(pool, rng, company):
     from trytond.transaction import Transaction
 
+    Assignment = pool.get('checkin.reminder.assignment')
     Attendance = pool.get('checkin.attendance')
     Configuration = pool.get('checkin.configuration')
     Event = pool.get('checkin.event')
+    Experiment = pool.get('checkin.reminder.experiment')
     Member = pool.get('member.member')
+    Template = pool.get('outbox.template')
     Place = pool.get('checkin.place')
     Tag = pool.get('checkin.tag')
     User = pool.get('res.user')
@@ -100,6 +106,59 @@ def load(pool, rng, company):
                 member, {'qr_token': event.current_token(when)},
                 position=position, **kwargs)
 
+    # A reading club every evening for two weeks, whose missed check-in
+    # reminders were an experiment: the members reminded to keep their
+    # streak come back more the next day than those not reminded (first,
+    # so that the reminders of the scheduler find no other event)
+    start_day = today - dt.timedelta(days=14)
+    club_members = members[:40]
+    club, = Event.create([dict(common,
+                name="Evening reading club", kind='daily', state='open',
+                start=utc(start_day, 19),
+                end=utc(today + dt.timedelta(days=30), 0),
+                day_start=dt.time(19, 0), methods=['qr', 'app'], points=1,
+                roster=[('add', [m.id for m in club_members])])])
+    experiment, = Experiment.create([{
+                'name': "Reading club: keep your streak",
+                'events': [('add', [club.id])],
+                'variants': [('create', [{
+                                'name': "No reminder", 'control': True,
+                                'delay': 60, 'weight': 1,
+                                }, {
+                                'name': "Keep your streak", 'delay': 60,
+                                'template': Template.get(
+                                    'checkin_missed_streak').id,
+                                'weight': 1,
+                                }])],
+                }])
+    with at(club.start - dt.timedelta(hours=1)):
+        Experiment.run([experiment])
+    control, streak = experiment.variants
+    reminded = {}
+    for offset in range(14, 0, -1):
+        date = today - dt.timedelta(days=offset)
+        # Before the reminder: those reminded to keep their streak the day
+        # before come more often
+        for member in club_members:
+            chance = 0.75 if reminded.get(member.id) == streak else 0.45
+            if rng.random() < chance:
+                scan(member, club, utc(date, 19, rng.randint(0, 55)))
+        with at(utc(date, 20)):
+            Event.send_missed_reminders()
+            reminded = {a.member.id: a.variant for a in Assignment.search([
+                        ('experiment', '=', experiment.id),
+                        ('date', '=', date),
+                        ])}
+        # After the reminder, some come late
+        for member_id, variant in reminded.items():
+            if rng.random() < (0.35 if variant == streak else 0.1):
+                scan(Member(member_id), club,
+                    utc(date, 21, rng.randint(0, 50)))
+    with at(utc(today - dt.timedelta(days=1), 23)):
+        Experiment.stop([experiment])
+    experiment.winner = streak
+    experiment.save()
+
     # A meeting last evening, closed
     yesterday = today - dt.timedelta(days=1)
     meeting, = Event.create([dict(common, **located(hall),
@@ -155,7 +214,6 @@ def load(pool, rng, company):
         scan(member, yoga, when, position=position)
 
     # Daily attendance at the office for the last two weeks
-    start_day = today - dt.timedelta(days=14)
     office_event, = Event.create([dict(common, **located(office),
                 name="Lujiazui office attendance",
                 kind='daily', state='open',
@@ -164,7 +222,7 @@ def load(pool, rng, company):
                 day_start=dt.time(9, 0), day_end=dt.time(18, 0),
                 open_before=60, late_after=15, streak=False,
                 methods=['qr', 'nfc', 'staff'], policy='reject',
-                points=2,
+                points=2, record_leaving=True, missing_checkout='flag',
                 roster=[('add', [m.id for m in members[:12]])])])
     for offset in range(14, -1, -1):
         date = today - dt.timedelta(days=offset)
@@ -184,6 +242,18 @@ def load(pool, rng, company):
             else:
                 scan(member, office_event, when, position=_near(office, rng),
                     bssid='74:da:88:aa:00:10')
+            # Most leave between 17:00 and 18:30 (dated 18:00 at the
+            # latest); some forget and are closed by the scheduler
+            leave = utc(date, 17, rng.randint(0, 59)) + dt.timedelta(
+                minutes=rng.choice([0, 0, 15, 30]))
+            if leave <= now and rng.random() < 0.85:
+                with at(leave):
+                    Attendance.check_out(member, {
+                            'event_id': office_event.id},
+                        position=_near(office, rng))
+    # The forgotten check-outs of the past days
+    with at(now):
+        Event.close_missing_checkouts()
 
     # The daily points sign-in of the mini-program
     sign_in, = Event.create([dict(common,
@@ -200,6 +270,45 @@ def load(pool, rng, company):
                 rng.randint(0, 59))
             with at(when):
                 Attendance.sign_in(member)
+
+    # Attempt analytics: refused attempts leave no check-in and are
+    # counted (checkin.attempt.counter): members scanning again, photos of
+    # an old QR code
+    for member in members[10:14]:
+        scan(member, yoga, now - dt.timedelta(minutes=2),
+            position=_near(park, rng, 150))
+    for member in members[30:33]:
+        with at(now):
+            Attendance.check_in(member, {
+                    'qr_token': yoga.current_token(yoga.start)},
+                position=_near(park, rng, 150))
+
+    # The conflict report: a member signs in on the phone and checks in to
+    # the yoga class on a tablet three minutes later; another member's
+    # offline queue is synchronised with an item 90 minutes old, queued
+    # after a later one
+    twice, queued = members[24], members[25]
+    with at(yoga.start + dt.timedelta(minutes=5)):
+        Attendance.check_in(twice, {'event_id': sign_in.id, 'method': 'app'},
+            device_id='demo-phone-%d' % twice.id)
+
+    def offline_item(member, event, when, number, **credential):
+        "An item of the offline queue of the tablet of member"
+        return dict(credential or {'qr_token': event.current_token(when)},
+            client_uuid='00000000-0000-4000-8000-%012d' % number,
+            client_time=when.isoformat() + 'Z',
+            device_id='demo-tablet-%d' % member.id,
+            **_near(park, rng, 100))
+    with at(now):
+        Attendance.sync(twice, [offline_item(twice, yoga,
+                    yoga.start + dt.timedelta(minutes=8), 1)])
+        Attendance.sync(queued, [
+                offline_item(queued, yoga,
+                    yoga.start + dt.timedelta(minutes=10), 2),
+                offline_item(queued, sign_in,
+                    now - dt.timedelta(minutes=90), 3,
+                    event_id=sign_in.id, method='app'),
+                ])
 
     # A hike next Saturday, opened by the scheduler; its meeting point was
     # pasted from a Chinese map: GCJ-02, the same place as the GPS point

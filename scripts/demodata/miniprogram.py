@@ -1,7 +1,10 @@
 """Demo data of the miniprogram module: the SMS template code of the
 verification codes (no SMS provider is configured: a demo sends no text
-message, the outbox shows the message failed) and a history of codes for
-the member administrators' list (Members > SMS Verification Codes)."""
+message, the outbox shows the message failed), a history of codes for
+the member administrators' list (Members > SMS Verification Codes), the QR
+link base of the kiosks and the entry codes of the yoga class and of the
+park (not fetched: the demo has no WeChat credentials; *Fetch from
+WeChat* tells so)."""
 import datetime as dt
 import secrets
 
@@ -10,6 +13,8 @@ from trytond.modules.suite import clock
 
 # The provider's template of the codes, as approved in its console
 SMS_TEMPLATE_ID = 'SMS_DEMO_0001'
+# The prefix of "QR code links" registered in the mini-program's admin
+QR_URL_BASE = 'https://lotus.example.com/mp/checkin'
 
 
 def load(pool, rng, company):
@@ -54,3 +59,19 @@ def load(pool, rng, company):
             'state': 'pending',
             })
     Code.create(to_create)
+    _entry_codes(pool)
+
+
+def _entry_codes(pool):
+    "The kiosks show links; the open yoga class and its park have codes"
+    Configuration = pool.get('checkin.configuration')
+    EntryCode = pool.get('miniprogram.entry_code')
+    Event = pool.get('checkin.event')
+    Place = pool.get('checkin.place')
+    Configuration.write([Configuration(1)], {'qr_url_base': QR_URL_BASE})
+    events = Event.search([('state', '=', 'open'), ('place', '!=', None)],
+        order=[('start', 'ASC'), ('id', 'ASC')], limit=1)
+    values = [{'event': e.id} for e in events]
+    places = Place.search([('name', 'ilike', '%park%')], limit=1)
+    values.extend({'place': p.id} for p in places)
+    EntryCode.create(values)

@@ -176,6 +176,118 @@ describe('pages/checkin-result', () => {
     expect(wx.callsOf('navigateBack')).toHaveLength(1)
   })
 
+  test('opened by the kiosk link (q): checked in at once, no scan', async () => {
+    const link = 'https://lotus.example.com/mp/checkin?t=' + TOKEN
+    const comp = render('pages/checkin-result/index', { query: { q: encodeURIComponent(link) } })
+    await settle()
+    expect(text(comp)).toContain('签到成功')
+    expect(wx.callsOf('scanCode')).toHaveLength(0)
+    const post = sent.find((r) => r.route === 'checkins')
+    expect(post.data.qr_token).toBe(link)
+  })
+
+  test('opened by an entry code (scene): resolved, then the event QR scanned', async () => {
+    const scene = 'e5.AbCdEfGhIjKlMnOp'
+    answers['entry-codes'] = () => json(200, {
+      scene, kind: 'event', place: null, events: [EVENTS.items[0]],
+    })
+    const comp = render('pages/checkin-result/index', { query: { scene: encodeURIComponent(scene) } })
+    await settle()
+    expect(text(comp)).toContain('签到成功')
+    expect(sent.map((r) => r.route)).toEqual(['entry-codes', 'checkins'])
+    expect(sent[1].data.event_id).toBe(5)
+    expect(sent[1].data.qr_token).toBe(TOKEN)
+  })
+
+  test('opened by a forged entry code: refused, scan again offered', async () => {
+    answers['entry-codes'] = () => apiError(422, 'invalid_token', '此二维码无效。', { reason: 'signature' })
+    const comp = render('pages/checkin-result/index', { query: { scene: 'e5.AbCdEfGhIjKlMnOx' } })
+    await settle()
+    expect(text(comp)).toContain('二维码无效')
+    expect(text(comp)).toContain('重新扫码')
+    expect(wx.callsOf('scanCode')).toHaveLength(0)
+    expect(sent.map((r) => r.route)).toEqual(['entry-codes'])
+  })
+
+  test('opened by a code without a session: login first, then back here', async () => {
+    wx.removeStorageSync(require('../../utils/session.js').KEY)
+    render('pages/checkin-result/index', { query: { scene: 'e5.AbCdEfGhIjKlMnOp' } })
+    await settle()
+    const [call] = wx.callsOf('reLaunch')
+    expect(decodeURIComponent(call.url.split('redirect=')[1]))
+      .toBe('/pages/checkin-result/index?scene=e5.AbCdEfGhIjKlMnOp')
+    expect(sent).toEqual([])
+  })
+
+  test('an event that records leaving: check out, the time and the duration', async () => {
+    const leaving = { record_leaving: true, checkout_time: null }
+    answers['checkins/checkout'] = () => json(200, {
+      checkin: checkin({ record_leaving: true, checkout_time: '2026-12-03T10:35:00+08:00', checkout_source: 'member', duration_min: 90 }),
+      duration_min: 90,
+    })
+    prepared({ outcome: 'created', checkin: checkin(leaving), member: { points_balance: 130, streak_days: 4 } })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('签退')
+    tap(comp, 'checkout')
+    await settle()
+    expect(sent.map((s) => s.route)).toEqual(['checkins/checkout'])
+    expect(sent[0].method).toBe('POST')
+    expect(sent[0].data.event_id).toBe(5)
+    expect(sent[0].data.client_uuid).toMatch(/^[0-9a-f-]{36}$/)
+    expect(text(comp)).toContain('已签退')
+    expect(text(comp)).toContain('签退时间 2026-12-03 10:35')
+    expect(text(comp)).toContain('在场 90 分钟')
+    expect(comp.querySelector('#checkout')).toBeFalsy()
+  })
+
+  test('no check-out for an event that does not record leaving', async () => {
+    prepared({ outcome: 'created', checkin: checkin(), member: { points_balance: 130, streak_days: 4 } })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(comp.querySelector('#checkout')).toBeFalsy()
+  })
+
+  test('no check-out once checked out', async () => {
+    prepared(refused('already_checked_in', { checkin: checkin({ record_leaving: true, checkout_time: '2026-12-03T10:00:00+08:00' }) }, 409))
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(comp.querySelector('#checkout')).toBeFalsy()
+  })
+
+  test('already_checked_in when leaving: check out from there; checked out twice shows the first', async () => {
+    answers['checkins/checkout'] = () => json(409, { error: {
+      code: 'already_checked_out', message: '您已经签退过了。',
+      details: { checkin: checkin({ record_leaving: true, checkout_time: '2026-12-03T10:20:00+08:00', duration_min: 75 }) },
+    } })
+    prepared(refused('already_checked_in', { checkin: checkin({ record_leaving: true, checkout_time: null }) }, 409))
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    tap(comp, 'checkout')
+    await settle()
+    expect(text(comp)).toContain('已签退')
+    expect(text(comp)).toContain('在场 75 分钟')
+  })
+
+  test('a refused check-out says why (English)', async () => {
+    wx = setup({
+      device: { language: 'en' },
+      request: (req) => {
+        sent.push({ route: routeOf(req.url) })
+        return json(422, { error: { code: 'not_checked_in', message: 'You have not checked in.', details: {} } })
+      },
+    })
+    login(wx)
+    prepared({ outcome: 'created', checkin: checkin({ record_leaving: true, checkout_time: null }), member: { points_balance: 1, streak_days: 1 } })
+    const comp = render('pages/checkin-result/index')
+    await settle()
+    expect(text(comp)).toContain('Check out')
+    tap(comp, 'checkout')
+    await settle()
+    expect(text(comp)).toContain('You have not checked in: check in before checking out')
+    expect(comp.querySelector('#checkout')).toBeFalsy()
+  })
+
   test('back', async () => {
     prepared(refused('wifi_mismatch'))
     const comp = render('pages/checkin-result/index')

@@ -22,12 +22,16 @@ function created(status = 'valid', reasons = []) {
   })
 }
 
-test('parseCode: the bare token and an https URL carrying it', () => {
+test('parseCode: the bare token and the kiosk link <base>?t=<token> as scanned', () => {
   const { flow } = setup(() => offline())
   assert.deepEqual(flow.parseCode({ result: TOKEN, scanType: 'QR_CODE' }), { qr_token: TOKEN })
   assert.deepEqual(flow.parseCode('  ' + TOKEN + '\n'), { qr_token: TOKEN })
-  assert.deepEqual(flow.parseCode('https://example.com/c?qr_token=' + encodeURIComponent(TOKEN)), { qr_token: TOKEN })
-  assert.deepEqual(flow.parseCode('https://example.com/demo/k?a=1&token=' + TOKEN + '#x'), { qr_token: TOKEN })
+  const link = 'https://lotus.example.com/mp/checkin?t=' + TOKEN
+  // the link goes to the server, which checks its host and path
+  assert.deepEqual(flow.parseCode(link), { qr_token: link })
+  assert.deepEqual(flow.parseCode({ result: ' ' + link + '\n' }), { qr_token: link })
+  const encoded = 'https://lotus.example.com?t=' + encodeURIComponent(TOKEN)
+  assert.deepEqual(flow.parseCode(encoded), { qr_token: encoded })
   assert.equal(flow.parseCode('0.0.' + 'a'.repeat(22)).qr_token, '0.0.' + 'a'.repeat(22))
 })
 
@@ -38,6 +42,12 @@ test('parseCode: the QR of another app is refused locally', () => {
     '012.1.' + 'a'.repeat(22), '12.1.' + 'a'.repeat(21), '12.1.' + 'a'.repeat(23),
     'https://example.com/c?token=nottoken', '', null, undefined, { result: 42 },
     'wxp://f2f0abc', TOKEN + ' extra',
+    // only the form the kiosk shows: t alone, https, no fragment, no user
+    'https://example.com/c?qr_token=' + TOKEN, 'https://example.com/c?token=' + TOKEN,
+    'https://example.com/c?a=1&t=' + TOKEN, 'https://example.com/c?t=' + TOKEN + '&t=' + TOKEN,
+    'https://example.com/c?t=' + TOKEN + '#x', 'http://example.com/c?t=' + TOKEN,
+    'https://user@example.com/c?t=' + TOKEN, 'https://example.com/c?t=nottoken',
+    'https://example.com/c', 'https://example.com/c?t=' + TOKEN + ' x',
   ]
   for (const value of others) {
     assert.throws(() => flow.parseCode(value), (e) => {
@@ -77,6 +87,13 @@ test('created: the item carries uuid, time with offset, position and bssid', asy
   assert.equal(body.lon, 121.4737)
   assert.equal(body.accuracy_m, 15)
   assert.equal(body.bssid, 'aa:bb:cc:dd:ee:ff')
+  // The identifier of the installation, the same for the next check-in
+  assert.match(body.device_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  assert.equal(wx.getStorageSync('device_id'), body.device_id)
+  await flow.scanAndCheckIn()
+  const again = wx.callsOf('request')[1].data
+  assert.equal(again.device_id, body.device_id)
+  assert.notEqual(again.client_uuid, body.client_uuid)
 })
 
 test('flagged: 201 with status flagged and the reasons', async () => {
@@ -185,6 +202,64 @@ test('scanning the QR of another app: refused locally, nothing sent', async () =
   assert.equal(r.outcome, 'refused')
   assert.equal(r.error.code, 'not_a_checkin_code')
   assert.equal(wx.callsOf('request').length, 0)
+})
+
+test('launchCode: q and scene of the launch options, decoded', () => {
+  const { flow } = setup(() => offline())
+  const link = 'https://lotus.example.com/mp/checkin?t=' + TOKEN
+  assert.deepEqual(flow.launchCode({ q: encodeURIComponent(link) }), { q: link })
+  assert.deepEqual(flow.launchCode({ scene: encodeURIComponent('e12.AbCdEfGhIjKlMnOp') }),
+    { scene: 'e12.AbCdEfGhIjKlMnOp' })
+  assert.deepEqual(flow.launchCode({ q: '%E0%A4%A' }), { q: '' })
+  assert.equal(flow.launchCode({}), null)
+  assert.equal(flow.launchCode(undefined), null)
+})
+
+test('launch with q: the kiosk link is sent to check in, no scan', async () => {
+  const link = 'https://lotus.example.com/mp/checkin?t=' + TOKEN
+  const { wx, flow } = setup(created())
+  const r = await flow.launch({ q: encodeURIComponent(link) })
+  assert.equal(r.outcome, 'created')
+  assert.equal(wx.callsOf('scanCode').length, 0)
+  const [req] = wx.callsOf('request')
+  assert.equal(req.data.qr_token, link)
+  const other = setup(created())
+  const refused = await other.flow.launch({ q: encodeURIComponent('https://weixin.qq.com/r/x') })
+  assert.equal(refused.outcome, 'refused')
+  assert.equal(refused.error.code, 'not_a_checkin_code')
+  assert.equal(other.wx.callsOf('request').length, 0)
+})
+
+test('launch with scene: resolved, then the event\'s QR is scanned for that event', async () => {
+  const scene = 'e12.AbCdEfGhIjKlMnOp'
+  const { wx, flow } = setup((req) => {
+    if (routeOf(req.url) === 'entry-codes') {
+      return json(200, { scene, kind: 'event', place: null, events: [{ id: 12, name: 'Meeting' }] })
+    }
+    return created()(req)
+  }, { scanCode: { result: TOKEN, scanType: 'QR_CODE' } })
+  const r = await flow.launch({ scene: encodeURIComponent(scene) })
+  assert.equal(r.outcome, 'created')
+  assert.equal(r.event, 'Meeting')
+  const [resolve, post] = wx.callsOf('request')
+  assert.ok(resolve.url.endsWith('entry-codes?scene=' + encodeURIComponent(scene)), resolve.url)
+  assert.equal(post.data.qr_token, TOKEN)
+  assert.equal(post.data.event_id, 12)
+})
+
+test('launch with a forged or expired scene: refused, nothing scanned', async () => {
+  for (const reason of ['signature', 'expired', 'revoked']) {
+    const { wx, flow } = setup(() => apiError(422, 'invalid_token', 'This code is not valid', { reason }),
+      { scanCode: { result: TOKEN } })
+    const r = await flow.launch({ scene: 'e12.AbCdEfGhIjKlMnOx' })
+    assert.equal(r.outcome, 'refused')
+    assert.equal(r.error.code, 'invalid_token')
+    assert.equal(r.error.details.reason, reason)
+    assert.equal(wx.callsOf('scanCode').length, 0)
+  }
+  const { flow } = setup(() => json(200, { scene: 'p3.AbCdEfGhIjKlMnOp', kind: 'place', place: null, events: [] }))
+  const r = await flow.launch({ scene: 'p3.AbCdEfGhIjKlMnOp' })
+  assert.equal(r.error.code, 'event_not_open')
 })
 
 test('localIso: the local time with its offset', () => {

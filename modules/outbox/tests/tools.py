@@ -5,16 +5,29 @@
 the cross-module tests and scripts/soak_messages.py)"""
 import collections
 import json
+import re
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# A PNG of 1x1 pixel: the image of the fake mini-program codes
+PNG = bytes.fromhex(
+    '89504e470d0a1a0a0000000d4948445200000001000000010806000000'
+    '1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44'
+    'ae426082')
+# The scene of getwxacodeunlimit
+_SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
+
 
 class FakeWeChat:
     """A fake of api.weixin.qq.com on 127.0.0.1: it counts the token
     fetches, records the messages and answers the send with the codes of
-    `send_answers` (an int errcode, or 'http500'), then 0"""
+    `send_answers` (an int errcode, or 'http500'), then 0.
+
+    getwxacodeunlimit answers PNG for a valid scene (errcode 40169
+    otherwise), 41030 for a page of `invalid_pages`, or the codes of
+    `code_answers` first; the bodies it received are in `codes`."""
 
     def __init__(self, token_delay=0, send_delay=0, key_field=None):
         self.lock = threading.Lock()
@@ -33,6 +46,10 @@ class FakeWeChat:
         # getuserphonenumber: code -> (country code, number) or an errcode
         self.phones = {}
         self.phone_codes = []
+        # getwxacodeunlimit
+        self.codes = []
+        self.code_answers = []
+        self.invalid_pages = set()
         self.appid = None
         fake = self
 
@@ -77,6 +94,8 @@ class FakeWeChat:
                             {'errcode': 40001, 'errmsg': 'invalid token'})
                     if url.path == '/wxa/business/getuserphonenumber':
                         return self._phone(body.get('code'))
+                    if url.path == '/wxa/getwxacodeunlimit':
+                        return self._code(body)
                     answer = (fake.send_answers.pop(0)
                         if fake.send_answers else 0)
                     if answer == 'http500':
@@ -90,6 +109,23 @@ class FakeWeChat:
                 if answer == 0 and fake.send_delay:
                     time.sleep(fake.send_delay)
                 self._answer({'errcode': answer, 'errmsg': 'fake'})
+
+            def _code(self, body):
+                "Answer getwxacodeunlimit with an image or an errcode"
+                fake.codes.append(body)
+                answer = (fake.code_answers.pop(0)
+                    if fake.code_answers else 0)
+                if not answer and not _SCENE.match(body.get('scene') or ''):
+                    answer = 40169
+                if not answer and body.get('page') in fake.invalid_pages:
+                    answer = 41030
+                if answer:
+                    return self._answer({'errcode': answer, 'errmsg': 'fake'})
+                self.send_response(200)
+                self.send_header('Content-Type', 'image/png')
+                self.send_header('Content-Length', str(len(PNG)))
+                self.end_headers()
+                self.wfile.write(PNG)
 
             def _phone(self, code):
                 "Answer getuserphonenumber (a code is valid once)"

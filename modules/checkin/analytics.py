@@ -1,0 +1,455 @@
+# This file is part of the checkin module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""Attempt analytics and the offline conflict report of check-ins"""
+import datetime as dt
+import json
+import os
+import threading
+
+from sql import Null
+from sql.aggregate import Count, Sum
+
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.modules.suite import clock
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.transaction import Transaction, without_check_access
+
+from .exceptions import EventNotOpenError
+
+# The outcomes of the attempts that leave no check-in: the error codes of
+# API.md.  Created and rejected check-ins are counted from their records.
+OUTCOMES = [
+    ('already_checked_in', "Already Checked In"),
+    ('invalid_token', "Invalid Token"),
+    ('qr_expired', "QR Code Expired"),
+    ('event_not_open', "Event Not Open"),
+    ('method_not_allowed', "Method Not Allowed"),
+    ('invalid_request', "Invalid Request"),
+    ('invalid_coord_type', "Invalid Coordinate System"),
+    ('not_found', "Unknown Member"),
+    ('other', "Other"),
+    ]
+OUTCOME_CODES = {c for c, _ in OUTCOMES}
+# The rows a refused attempt may update: each process (and thread) writes
+# its own, so that a burst of refusals does not wait on one row
+SLOTS = 8
+# A hint is given when one reason makes more than this share of the
+# refusals
+HINT_SHARE = 0.3
+HINTS = {
+    'out_of_range': 'checkin.msg_hint_out_of_range',
+    'wifi_mismatch': 'checkin.msg_hint_wifi_mismatch',
+    'not_on_roster': 'checkin.msg_hint_not_on_roster',
+    'qr_expired': 'checkin.msg_hint_qr_expired',
+    'invalid_token': 'checkin.msg_hint_invalid_token',
+    'event_not_open': 'checkin.msg_hint_event_not_open',
+    'method_not_allowed': 'checkin.msg_hint_method_not_allowed',
+    'already_checked_in': 'checkin.msg_hint_already_checked_in',
+    }
+
+CONFLICT_REASONS = [
+    ('two_devices', "Two Devices"),
+    ('before_open', "Outside the Opening"),
+    ('late_sync', "Synchronised Late"),
+    ('out_of_order', "Out of Order"),
+    ]
+CONFLICT_MESSAGES = {
+    'two_devices': 'checkin.msg_conflict_two_devices',
+    'before_open': 'checkin.msg_conflict_before_open',
+    'late_sync': 'checkin.msg_conflict_late_sync',
+    'out_of_order': 'checkin.msg_conflict_out_of_order',
+    }
+
+
+def hour_bucket(when):
+    "Return the UTC hour of when"
+    return when.replace(minute=0, second=0, microsecond=0)
+
+
+def slot():
+    "Return the counter row of the process and thread"
+    return hash((os.getpid(), threading.get_ident())) % SLOTS
+
+
+class AttemptCounter(ModelSQL, ModelView):
+    "Check-in Attempt Counter"
+    __name__ = 'checkin.attempt.counter'
+    __string__ = "Check-in Attempt Counter"
+
+    event = fields.Many2One(
+        'checkin.event', "Event", readonly=True, ondelete='CASCADE',
+        help="Empty when the attempt named no known event.")
+    hour = fields.DateTime("Hour", required=True, readonly=True)
+    outcome = fields.Selection(
+        OUTCOMES, "Outcome", required=True, readonly=True, sort=False)
+    slot = fields.Integer("Slot", required=True, readonly=True)
+    count = fields.Integer("Count", required=True, readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.event, Index.Equality()),
+                    (t.hour, Index.Range()),
+                    (t.outcome, Index.Equality(cardinality='low')),
+                    (t.slot, Index.Equality(cardinality='low'))),
+                Index(t, (t.hour, Index.Range())),
+                })
+        cls._order = [('hour', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def add(cls, event_id, outcome, when=None):
+        """Count one refused attempt at event_id (or None) with outcome.
+
+        One UPDATE of the row of the event, hour, outcome and slot of the
+        process, an INSERT when it is the first of the hour: the count is
+        written in the transaction of the attempt (a crash loses both)
+        and the concurrent transactions of other processes write other
+        rows."""
+        if outcome not in OUTCOME_CODES:
+            outcome = 'other'
+        hour = hour_bucket(when or clock.now())
+        slot_ = slot()
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        where = ((table.hour == hour) & (table.outcome == outcome)
+            & (table.slot == slot_))
+        if event_id is None:
+            where &= table.event == Null
+        else:
+            where &= table.event == event_id
+        cursor.execute(*table.update(
+                [table.count], [table.count + 1], where=where))
+        if cursor.rowcount:
+            return
+        columns = [table.create_uid, table.create_date, table.event,
+            table.hour, table.outcome, table.slot, table.count]
+        values = [Transaction().user, clock.now(), event_id, hour, outcome,
+            slot_, 1]
+        cursor.execute(*table.insert(columns, [values]))
+
+    @classmethod
+    def counts(cls, event_id):
+        "Return the number of refused attempts at event_id by outcome"
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.outcome, Sum(table.count),
+                where=table.event == event_id, group_by=[table.outcome]))
+        return {o: int(c) for o, c in cursor}
+
+    @classmethod
+    def purge(cls):
+        """Delete the counters older than the retention of the
+        configuration (the cron)"""
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        days = Configuration(1).attempt_retention
+        if not days:
+            return
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.delete(where=table.hour < hour_bucket(
+                    clock.now() - dt.timedelta(days=days))))
+
+
+class Conflict(ModelSQL, ModelView):
+    "Check-in Conflict"
+    __name__ = 'checkin.attendance.conflict'
+    __string__ = "Check-in Conflict"
+
+    attendance = fields.Many2One(
+        'checkin.attendance', "Check-in", required=True, readonly=True,
+        ondelete='CASCADE')
+    event = fields.Many2One(
+        'checkin.event', "Event", required=True, readonly=True,
+        ondelete='CASCADE')
+    member = fields.Many2One(
+        'member.member', "Member", required=True, readonly=True,
+        ondelete='CASCADE')
+    time = fields.DateTime("Time", required=True, readonly=True)
+    reason = fields.Selection(
+        CONFLICT_REASONS, "Reason", required=True, readonly=True, sort=False)
+    reason_string = reason.translated('reason')
+    other = fields.Many2One(
+        'checkin.attendance', "Other Check-in", readonly=True,
+        ondelete='SET NULL',
+        help="The check-in from the other device, or the one before in the "
+        "queue of the device.")
+    minutes = fields.Integer(
+        "Minutes", readonly=True,
+        help="How many minutes apart the times are.")
+    description = fields.Function(
+        fields.Text("Description"), 'get_description')
+    reviewed = fields.Boolean("Reviewed", readonly=True)
+    reviewed_by = fields.Many2One(
+        'res.user', "Reviewed By", readonly=True, ondelete='SET NULL')
+    reviewed_at = fields.DateTime("Reviewed At", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('attendance_reason_unique', Unique(t, t.attendance, t.reason),
+                'checkin.msg_conflict_unique'),
+            ]
+        cls._sql_indexes.update({
+                Index(t, (t.event, Index.Equality()),
+                    (t.reviewed, Index.Equality(cardinality='low'))),
+                })
+        cls._order = [('time', 'DESC'), ('id', 'DESC')]
+        cls._buttons.update({
+                'mark_reviewed': {
+                    'invisible': Eval('reviewed', False),
+                    'icon': 'tryton-ok',
+                    'depends': ['reviewed'],
+                    },
+                })
+
+    @classmethod
+    def default_reviewed(cls):
+        return False
+
+    def get_rec_name(self, name):
+        return '%s: %s' % (self.attendance.rec_name, self.reason_string)
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        return [('attendance.rec_name',) + tuple(clause[1:])]
+
+    def get_description(self, name):
+        "The reason in words, in the language of the reader"
+        attendance = self.attendance
+        event = attendance.event
+        other = self.other
+
+        def local(value):
+            return (event.local(value).strftime('%Y-%m-%d %H:%M:%S')
+                if value else '-')
+        return gettext(CONFLICT_MESSAGES[self.reason],
+            minutes=self.minutes if self.minutes is not None else '-',
+            device=attendance.device_id or '-',
+            other_device=(other.device_id or '-') if other else '-',
+            other_event=other.event.rec_name if other else '-',
+            client_time=local(attendance.client_time),
+            server_time=local(attendance.server_time),
+            opening=local(event.opening()))
+
+    @classmethod
+    @ModelView.button
+    def mark_reviewed(cls, conflicts):
+        cls.write(conflicts, {
+                'reviewed': True,
+                'reviewed_by': Transaction().user or None,
+                'reviewed_at': clock.now(),
+                })
+
+    @classmethod
+    def detect(cls, attendance_ids):
+        """Store the conflicts of the check-ins attendance_ids not stored
+        yet and return them.
+
+        Called once per synchronised batch (not per online check-in) and
+        by the cron for the recent check-ins."""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Configuration = pool.get('checkin.configuration')
+        if not attendance_ids:
+            return []
+        config = Configuration(1)
+        device_delta = dt.timedelta(
+            minutes=config.conflict_device_minutes or 0)
+        sync_delta = dt.timedelta(minutes=config.conflict_sync_minutes or 0)
+        with without_check_access():
+            attendances = Attendance.browse(sorted(set(attendance_ids)))
+            found = []
+            for attendance in attendances:
+                found.extend(cls._offline_conflicts(attendance, sync_delta))
+            found.extend(cls._batch_conflicts(attendances))
+            if config.conflict_device_minutes:
+                found.extend(cls._device_conflicts(attendances, device_delta))
+            existing = {(c.attendance.id, c.reason) for c in cls.search([
+                        ('attendance', 'in', [a.id for a in attendances]),
+                        ])}
+            to_create, seen = [], set()
+            for attendance, reason, other, minutes in found:
+                key = (attendance.id, reason)
+                if key in existing or key in seen:
+                    continue
+                seen.add(key)
+                to_create.append({
+                        'attendance': attendance.id,
+                        'event': attendance.event.id,
+                        'member': attendance.member.id,
+                        'time': attendance.time,
+                        'reason': reason,
+                        'other': other.id if other else None,
+                        'minutes': minutes,
+                        })
+            return cls.create(to_create)
+
+    @classmethod
+    def _offline_conflicts(cls, attendance, sync_delta):
+        "Yield the conflicts of the times of an offline check-in"
+        if not attendance.offline or not attendance.client_time:
+            return
+        event = attendance.event
+        client_time = attendance.client_time
+        try:
+            event.check_open(client_time, offline=True)
+        except EventNotOpenError:
+            yield (attendance, 'before_open', None,
+                round((event.opening() - client_time).total_seconds() / 60))
+        late = attendance.server_time - client_time
+        if sync_delta and late > sync_delta:
+            yield (attendance, 'late_sync', None,
+                round(late.total_seconds() / 60))
+
+    @classmethod
+    def _batch_conflicts(cls, attendances):
+        """Yield the items of a sync batch whose client time is before the
+        time of an item queued before them"""
+        batches = {}
+        for attendance in attendances:
+            if attendance.sync_batch and attendance.client_time:
+                batches.setdefault(attendance.sync_batch, []).append(
+                    attendance)
+        for items in batches.values():
+            items.sort(key=lambda a: a.sync_index or 0)
+            latest = None
+            for attendance in items:
+                if latest and attendance.client_time < latest.client_time:
+                    yield (attendance, 'out_of_order', latest,
+                        round((latest.client_time - attendance.client_time
+                                ).total_seconds() / 60))
+                elif latest is None or (
+                        attendance.client_time > latest.client_time):
+                    latest = attendance
+
+    @classmethod
+    def _device_conflicts(cls, attendances, delta):
+        """Yield the check-ins of a member made within delta of a check-in
+        of the same member from another device"""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        with_device = [a for a in attendances if a.device_id]
+        if not with_device:
+            return
+        others = Attendance.search([
+                ('member', 'in', list({a.member.id for a in with_device})),
+                ('device_id', '!=', None),
+                ('time', '>=', min(a.time for a in with_device) - delta),
+                ('time', '<=', max(a.time for a in with_device) + delta),
+                ], order=[('time', 'ASC'), ('id', 'ASC')])
+        for attendance in with_device:
+            for other in others:
+                if (other.member == attendance.member
+                        and other.device_id != attendance.device_id
+                        and abs(other.time - attendance.time) <= delta):
+                    yield (attendance, 'two_devices', other,
+                        round(abs(other.time - attendance.time
+                                ).total_seconds() / 60))
+                    break
+
+    @classmethod
+    def detect_recent(cls):
+        """Detect the conflicts of the check-ins of the last day (the
+        cron: the online check-ins from two devices)"""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        with without_check_access():
+            attendances = Attendance.search([
+                    ('create_date', '>=',
+                        clock.now() - dt.timedelta(days=1)),
+                    ('device_id', '!=', None),
+                    ], order=[])
+        cls.detect([a.id for a in attendances])
+
+
+def attempt_stats(event):
+    """Return the attempt analytics of event: the `attempts` object of
+    events/<id>/stats.
+
+    attempts counts every attempt: the check-ins recorded (created,
+    flagged and rejected) and the refused attempts of the counters;
+    success_rate the counted check-ins over the attempts; median_minutes
+    the median time from the opening of the event to the counted
+    check-ins (median_seconds_to_checkin the same in seconds, to the
+    minute: API.md's name); anomaly_rate (flagged + rejected + conflicts)
+    over the attempts; refused_by_reason the refusals by error code or
+    reason; hints the advice when one reason dominates the refusals."""
+    pool = Pool()
+    Attendance = pool.get('checkin.attendance')
+    Conflict = pool.get('checkin.attendance.conflict')
+    Counter = pool.get('checkin.attempt.counter')
+    attendance = Attendance.__table__()
+    conflict = Conflict.__table__()
+    cursor = Transaction().connection.cursor()
+    by_reason = Counter.counts(event.id)
+    refused_rows = sum(by_reason.values())
+
+    cursor.execute(*attendance.select(
+            attendance.status, attendance.reasons, attendance.epoch_minute,
+            Count(attendance.id),
+            where=attendance.event == event.id,
+            group_by=[attendance.status, attendance.reasons,
+                attendance.epoch_minute]))
+    recorded = counted = flagged = rejected = 0
+    minutes = []
+    opening = int(clock.timestamp(event.opening()) // 60)
+    for status, reasons, minute, count in cursor:
+        recorded += count
+        if status == 'rejected':
+            rejected += count
+            if isinstance(reasons, str):
+                reasons = json.loads(reasons)
+            reason = reasons[0] if reasons else 'other'
+            by_reason[reason] = by_reason.get(reason, 0) + count
+            continue
+        counted += count
+        if status == 'flagged':
+            flagged += count
+        if not event.daily:
+            minutes.append((minute - opening, count))
+    cursor.execute(*conflict.select(Count(conflict.id),
+            where=conflict.event == event.id))
+    conflicts, = cursor.fetchone()
+    attempts = recorded + refused_rows
+    median = None
+    if minutes:
+        minutes.sort()
+        half, seen = counted / 2, 0
+        for value, count in minutes:
+            seen += count
+            if seen >= half:
+                median = value
+                break
+    refusals = sum(by_reason.values())
+    hints = []
+    for reason, count in sorted(by_reason.items(), key=lambda i: -i[1]):
+        if refusals and count / refusals > HINT_SHARE and reason in HINTS:
+            hints.append({
+                    'reason': reason,
+                    'share': round(count / refusals, 4),
+                    'message': gettext(HINTS[reason]),
+                    })
+    return {
+        'total': attempts,
+        'checked_in': counted,
+        'refused': refusals,
+        'flagged': flagged,
+        'rejected': rejected,
+        'conflicts': conflicts,
+        'success_rate': round(counted / attempts, 4) if attempts else None,
+        'median_minutes': median,
+        'median_seconds_to_checkin': median * 60 if median is not None else (
+            None),
+        'anomaly_rate': (round((flagged + rejected + conflicts) / attempts, 4)
+            if attempts else None),
+        'refused_by_reason': dict(sorted(by_reason.items())),
+        'hints': hints,
+        }
