@@ -93,6 +93,8 @@ text-align:center;font-size:2.6vh;background:#b91c1c;display:none}
 justify-content:flex-start;gap:2vh}
 .dash main{min-height:0;overflow:hidden}
 .dash .card{padding:1.8vh 2vh}.dash .card .value{font-size:6vh}
+.dash .grid{grid-template-columns:none;grid-auto-flow:column;
+grid-auto-columns:minmax(0,1fr);gap:1.2vw}
 .chart{display:flex;gap:.4vw;height:22vh;flex:none;
 background:#1e293b;border-radius:1.5vh;padding:2vh 2vh 1vh}
 .chart .col{flex:1;display:flex;flex-direction:column;min-width:0}

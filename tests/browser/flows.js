@@ -232,6 +232,10 @@ async (ctx) => {
     await sao.tab.locator('tr', { hasText: members[2].name }).first()
         .locator('td').first().click();
     await sao.toolbar('switch_');  // the form
+    // The form (with its tabs of lines) is drawn before the next switch:
+    // a click while it loads is lost
+    await sao.tab.locator('.form:visible').first().waitFor();
+    await sao.idle(500);
     await sao.toolbar('switch_');  // the graph
     const svg = sao.tab.locator('svg').first();
     await svg.waitFor();
