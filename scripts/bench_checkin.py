@@ -10,16 +10,29 @@ points line and exact balances.  Prints one table and the ratio
 project/reference.
 
     scripts/bench_checkin [-n 1000] [-c 100] [-w 2] [--dup] [--no-reference]
-                          [--sync [--events 50]]
+                          [--sync [--events 50]] [--wrk]
 
 --sync: the offline-sync variant on the project's side: --events open events
 and one checkins/sync batch per member with one item per event (n x events
 check-ins); the reference, which has no sync route, serves the same number
 of members with single check-ins and the ratio compares check-ins/s.
+
+--wrk: the burst is sent by Debian's wrk (installed with apt-get when
+missing) instead of the Python generator, whose own CPU hides the gap
+between the two sides on two cores.
+
+Both sides reach PostgreSQL on the same transport, the local unix socket
+(--uri and LIMIT_DSN change it).  Per side, the table also gives the CPU
+time per check-in of the server's processes (app) and of the PostgreSQL
+backends of its database (pg), read from /proc around the burst, and the
+SQL statements per check-in when PostgreSQL has pg_stat_statements loaded
+(shared_preload_libraries; --enable-pg-stat-statements sets it and
+restarts PostgreSQL, once).
 """
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -86,6 +99,137 @@ def stop(proc):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def wrk():
+    "The path of wrk, installed from Debian when missing"
+    path = shutil.which('wrk')
+    if path:
+        return path
+    log("installing wrk (apt-get)")
+    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+    command = ['apt-get', 'install', '-y', '--no-install-recommends', 'wrk']
+    if subprocess.run(command, env=env, stdout=subprocess.DEVNULL).returncode:
+        subprocess.run(['apt-get', 'update'], env=env,
+            stdout=subprocess.DEVNULL)
+        subprocess.run(command, env=env, check=True,
+            stdout=subprocess.DEVNULL)
+    return shutil.which('wrk')
+
+
+def _connect():
+    import psycopg
+    return psycopg.connect(dbname='postgres', autocommit=True)
+
+
+def statements_enabled(enable=False):
+    """Tell if pg_stat_statements counts the statements; with enable, load
+    it (ALTER SYSTEM and a restart of PostgreSQL) when it is not"""
+    with _connect() as conn:
+        loaded = 'pg_stat_statements' in conn.execute(
+            'SHOW shared_preload_libraries').fetchone()[0]
+        if not loaded and enable:
+            current = conn.execute(
+                'SHOW shared_preload_libraries').fetchone()[0]
+            conn.execute("ALTER SYSTEM SET shared_preload_libraries = %s" % (
+                    "'%s'" % ','.join(filter(None, [current,
+                                    'pg_stat_statements']))))
+    if not loaded and enable:
+        log("restarting PostgreSQL with pg_stat_statements")
+        subprocess.run(['pg_ctlcluster', '--force', _cluster()[0],
+                _cluster()[1], 'restart'], check=True)
+        return statements_enabled()
+    if loaded:
+        with _connect() as conn:
+            conn.execute('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+    return loaded
+
+
+def _cluster():
+    "The version and name of the local PostgreSQL cluster (Debian)"
+    with _connect() as conn:
+        version = conn.execute('SHOW server_version_num').fetchone()[0]
+        name = conn.execute('SHOW cluster_name').fetchone()[0]
+    version = str(int(version) // 10000)
+    return version, (name.split('/', 1)[1] if '/' in name else 'main')
+
+
+def statements(database):
+    "The statements executed so far in database (pg_stat_statements)"
+    with _connect() as conn:
+        return conn.execute(
+            'SELECT COALESCE(SUM(s.calls), 0) FROM pg_stat_statements s '
+            'JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s',
+            (database,)).fetchone()[0]
+
+
+def _cpu(pids):
+    "The CPU seconds used so far by each of pids"
+    tick = os.sysconf('SC_CLK_TCK')
+    used = {}
+    for pid in pids:
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def _group(pgid):
+    "The processes of the process group pgid (the server and its workers)"
+    pids = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/stat' % entry) as f:
+                    fields = f.read().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                pids.append(int(entry))
+    return pids
+
+
+def _backends(database):
+    with _connect() as conn:
+        return [pid for pid, in conn.execute(
+                'SELECT pid FROM pg_stat_activity WHERE datname = %s',
+                (database,))]
+
+
+class Usage:
+    """The CPU of the server's processes and of the PostgreSQL backends of
+    its database, and the statements of the database, over a burst"""
+
+    def __init__(self, server, database, count_statements):
+        self.server, self.database = server, database
+        self.count_statements = count_statements
+
+    def __enter__(self):
+        self.app = _cpu(_group(self.server.pid))
+        self.pg = _cpu(_backends(self.database))
+        self.statements = (statements(self.database)
+            if self.count_statements else None)
+        return self
+
+    def __exit__(self, *exc):
+        app = _cpu(_group(self.server.pid))
+        pg = _cpu(_backends(self.database))
+        self.app = sum(app[p] - self.app.get(p, 0) for p in app)
+        self.pg = sum(pg[p] - self.pg.get(p, 0) for p in pg)
+        if self.statements is not None:
+            self.statements = statements(self.database) - self.statements
+
+    def figures(self, checkins):
+        checkins = max(checkins, 1)
+        return {
+            'app_ms': round(self.app / checkins * 1000, 2),
+            'pg_ms': round(self.pg / checkins * 1000, 2),
+            'statements': (round(self.statements / checkins, 1)
+                if self.statements is not None else 'n/a'),
+            }
+
+
 def burst(python, target, url, run_file, args, acked):
     command = [python, os.path.join(ROOT, 'scripts', 'bench_checkin_load.py'),
         target, url, run_file, '-c', str(args.c), '--acked', acked]
@@ -93,8 +237,19 @@ def burst(python, target, url, run_file, args, acked):
         command.append('--dup')
     if args.sync and target == 'project':
         command.append('--sync')
+    if args.wrk:
+        command += ['--wrk', '--wrk-bin', args.wrk_bin]
     out = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
+
+
+def measured(server, database, args, *burst_args):
+    "The answer of burst() with the CPU and statements of its check-ins"
+    with Usage(server, database, args.statements) as usage:
+        result = burst(*burst_args)
+    # the statements of the created check-ins (a duplicate costs less)
+    result.update(usage.figures(result['created'] or result['checkins']))
+    return result
 
 
 def reference(python, args, tmp):
@@ -116,16 +271,20 @@ def reference(python, args, tmp):
     try:
         wait_port(port, server)
         acked = os.path.join(tmp, 'reference-acked.json')
-        result = burst(python, 'reference', 'http://127.0.0.1:%s' % port,
-            run_file, args, acked)
+        result = measured(server, _dsn_database(dsn), args, python,
+            'reference', 'http://127.0.0.1:%s' % port, run_file, args, acked)
     finally:
         stop(server)
     verify = subprocess.run([python, 'load.py', 'verify', '--run-file',
-            run_file, '--dsn', dsn, '--expect-ok', str(args.n)],
+            run_file, '--dsn', dsn, '--expect-ok', str(result['created'])],
         cwd=BENCH, env=env, capture_output=True, text=True)
     result['verified'] = verify.returncode == 0
-    result['rows'] = args.n if verify.returncode == 0 else None
+    result['rows'] = result['created'] if verify.returncode == 0 else None
     return result
+
+
+def _dsn_database(dsn):
+    return dict(part.split('=', 1) for part in dsn.split())['dbname']
 
 
 def project(python, args, tmp):
@@ -177,7 +336,8 @@ def project(python, args, tmp):
                     'Content-Type': 'application/json'})
             urllib.request.urlopen(request).read()
         acked = os.path.join(tmp, 'project-acked.json')
-        result = burst(python, 'project', url, run_file, args, acked)
+        result = measured(server, database, args, python, 'project', url,
+            run_file, args, acked)
     finally:
         stop(server)
     out = subprocess.run([os.path.join(VENV, 'python'), helper, 'verify',
@@ -203,11 +363,24 @@ def main():
         help="events (items per batch) of --sync, at most 100")
     parser.add_argument('--no-reference', action='store_true')
     parser.add_argument('--database', default='bench_checkin')
+    parser.add_argument('--wrk', action='store_true',
+        help="send the burst with wrk (single check-ins)")
+    parser.add_argument('--enable-pg-stat-statements', action='store_true',
+        help="load pg_stat_statements (restarts PostgreSQL) to count the "
+        "statements per check-in")
+    # The unix socket, as the reference's LIMIT_DSN: one transport
     parser.add_argument('--uri', default=os.environ.get(
-            'TRYTOND_DATABASE__URI', 'postgresql://127.0.0.1:5432/'))
+            'TRYTOND_DATABASE__URI', 'postgresql:///'))
     args = parser.parse_args()
     if args.sync and not 1 <= args.events <= 100:
         parser.error("--events: 1 to 100 (the API's batch limit)")
+    if args.sync and args.wrk:
+        parser.error("--wrk sends single check-ins, not --sync batches")
+    args.wrk_bin = wrk() if args.wrk else None
+    args.statements = statements_enabled(args.enable_pg_stat_statements)
+    if not args.statements:
+        log("statements per check-in: n/a (pg_stat_statements is not "
+            "loaded; --enable-pg-stat-statements loads it)")
     python = bench_venv()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,13 +389,26 @@ def main():
             results.append(reference(python, args, tmp))
     columns = ['target', 'requests', 'checkins', 'rate', 'p50_ms', 'p95_ms',
         'p99_ms', 'max_ms', 'created', 'duplicates', 'errors', 'rows',
-        'verified']
+        'verified', 'app_ms', 'pg_ms', 'statements']
+    print("transport: %s; app_ms, pg_ms: CPU per check-in; statements: "
+        "per created check-in%s" % (
+            'unix socket' if '@' not in args.uri and '//127' not in args.uri
+            and '//localhost' not in args.uri else 'TCP',
+            "; wrk's latencies include its tail pings" if args.wrk else ''))
     print('  '.join('%12s' % c for c in columns))
     for result in results:
         print('  '.join('%12s' % result.get(c) for c in columns))
     if len(results) == 2:
+        project_, reference_ = results
         print("ratio project/reference (check-ins/s): %.3f" % (
-                results[0]['rate'] / results[1]['rate']))
+                project_['rate'] / reference_['rate']))
+        cpu = [r['app_ms'] + r['pg_ms'] for r in results]
+        if cpu[1]:
+            print("CPU per check-in, project/reference: %.2fx "
+                "(%.2f ms / %.2f ms)" % (cpu[0] / cpu[1], *cpu))
+        if reference_['p99_ms']:
+            print("p99, project/reference: %.2fx" % (
+                    project_['p99_ms'] / reference_['p99_ms']))
     for result in results:
         if result.get('error_kinds'):
             print("%s errors: %s" % (result['target'],

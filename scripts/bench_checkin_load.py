@@ -6,6 +6,7 @@ its own CPU cost is the same on both sides).
     bench_checkin_load.py project URL RUN_FILE -c C [--dup] --acked F
     bench_checkin_load.py project URL RUN_FILE -c C --sync [--dup] --acked F
     bench_checkin_load.py reference URL RUN_FILE -c C [--dup] --acked F
+    bench_checkin_load.py TARGET URL RUN_FILE -c C --wrk [--dup] --acked F
 
 Prints one JSON object: requests, wall, rate, p50/p95/p99/max in ms,
 created, duplicates, errors (by kind).  --acked writes the [event, member]
@@ -16,6 +17,14 @@ verification.
 checkins/sync with one item per event of the run (the QR token of each
 event's current window, a client UUID per member and event); created,
 duplicates, errors and rate then count check-ins (items), not requests.
+
+--wrk: the same burst (single check-ins) sent by Debian's wrk through
+scripts/bench_checkin_wrk.lua, a generator in C that costs little CPU: the
+bodies are written beforehand with the QR token of the current window
+(the burst takes seconds, each side accepts the previous window too).  wrk
+cannot say which request an answer belongs to: --acked then holds the
+count of created check-ins ({"count": N}), and the latency percentiles
+are wrk's, the tail pings included (their number is in the answer).
 """
 import argparse
 import asyncio
@@ -25,9 +34,15 @@ import hashlib
 import hmac
 import json
 import math
+import os
 import random
+import signal
+import subprocess
+import tempfile
 import time
 import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def reference_qr(key, event_id, window):
@@ -195,6 +210,93 @@ async def burst(args, run):
     return result
 
 
+def wrk_burst(args, run):
+    "The burst sent by wrk: the answer of burst() from wrk's figures"
+    n = run['n']
+    order = list(range(n))
+    if args.dup:
+        order = [i for i in order for _ in range(2)]
+    window = int(time.time()) // run.get('qr_window', 60)
+    if args.target == 'project':
+        path, token_key = '/checkins', 'qr_token'
+        qr = run['qr_tokens'][str(window)]
+        # a 404 of trytond (no database "ping"): cheap, never a check-in's
+        ping_path, ping = '/ping', ('404', 'Not Found')
+        created, duplicate = ('201', ''), ('409', 'already_checked_in')
+    else:
+        path, token_key = '/checkin', 'token'
+        qr = reference_qr(bytes.fromhex(run['qr_secret']), run['event_id'],
+            window)
+        ping_path, ping = '/ping', ('200', '^pong$')
+        created, duplicate = ('200', '"ok"'), ('200', '"duplicate"')
+    base = args.url.rstrip('/')
+    prefix = base.split('/', 3)[3] if base.count('/') >= 3 else ''
+    prefix = '/' + prefix if prefix else ''
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, 'requests.tsv')
+        marker = os.path.join(tmp, 'done')
+        with open(data, 'w') as f:
+            for i in order:
+                lat, lon = run['positions'][i]
+                body = json.dumps({token_key: qr, 'lat': lat, 'lon': lon})
+                f.write('\t'.join(['POST', prefix + path, body,
+                            'Authorization: Bearer ' + run['jwts'][i],
+                            'Content-Type: application/json']) + '\n')
+        host = '/'.join(base.split('/', 3)[:3])
+        command = [args.wrk_bin, '-t1', '-c%d' % args.c,
+            '-d%ds' % args.max_seconds, '--timeout=%ds' % args.timeout,
+            '-s', os.path.join(HERE, 'bench_checkin_wrk.lua'), host, '--',
+            data, marker, prefix + ping_path, *ping, *created, *duplicate]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + args.max_seconds + 10
+        while (not os.path.exists(marker) and proc.poll() is None
+                and time.monotonic() < deadline):
+            time.sleep(0.01)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # wrk waits for -d otherwise
+        out, _ = proc.communicate(timeout=60)
+    answer = None
+    for line in out.splitlines():
+        if line.startswith('BENCH_JSON '):
+            answer = json.loads(line[len('BENCH_JSON '):])
+    if answer is None:
+        raise SystemExit("wrk printed no BENCH_JSON line:\n" + out)
+    wall = (answer['last_t'] - answer['first_t']
+        if answer.get('first_t') and answer.get('last_t') else float('nan'))
+    errors = {'status %s' % status: count
+        for status, count in (answer.get('statuses') or {}).items()
+        if status not in {created[0], duplicate[0]}}
+    errors.update({kind: answer['err_' + kind]
+            for kind in ['connect', 'read', 'write', 'timeout']
+            if answer.get('err_' + kind)})
+    unanswered = len(order) - (answer.get('answered') or 0)
+    if unanswered:
+        errors['unanswered'] = unanswered
+    result = {
+        'target': args.target + ' wrk',
+        'requests': len(order),
+        'checkins': len(order),
+        'concurrency': args.c,
+        'wall_s': round(wall, 3),
+        'requests_rate': round(len(order) / wall, 1),
+        'rate': round(len(order) / wall, 1),
+        'p50_ms': round(answer['p50_us'] / 1000, 1),
+        'p95_ms': round(answer['p95_us'] / 1000, 1),
+        'p99_ms': round(answer['p99_us'] / 1000, 1),
+        'max_ms': round(answer['max_us'] / 1000, 1),
+        'created': answer['created'],
+        'duplicates': answer['duplicates'],
+        'errors': sum(errors.values()),
+        'error_kinds': errors,
+        'pings': answer.get('pings', 0),
+        }
+    if args.acked:
+        with open(args.acked, 'w') as f:
+            json.dump({'count': answer['created']}, f)
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('target', choices=['project', 'reference'])
@@ -208,10 +310,17 @@ def main():
     parser.add_argument('--path')
     parser.add_argument('--timeout', type=float, default=60)
     parser.add_argument('--acked')
+    parser.add_argument('--wrk', action='store_true',
+        help="send the burst with wrk (single check-ins)")
+    parser.add_argument('--wrk-bin', default='wrk')
+    parser.add_argument('--max-seconds', type=int, default=300)
     args = parser.parse_args()
     with open(args.run_file) as f:
         run = json.load(f)
-    print(json.dumps(asyncio.run(burst(args, run))))
+    if args.wrk:
+        print(json.dumps(wrk_burst(args, run)))
+    else:
+        print(json.dumps(asyncio.run(burst(args, run))))
 
 
 if __name__ == '__main__':

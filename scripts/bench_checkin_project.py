@@ -9,7 +9,8 @@
         current kiosk QR token).
     bench_checkin_project.py verify DATABASE RUN_FILE ACKED_JSON
         checks in the database that every acknowledged check-in exists
-        exactly once with its points line and that the balances are exact;
+        exactly once with its points line and that the balances are exact
+        (ACKED_JSON: the [event, member] pairs, or {"count": N} from wrk);
         prints one JSON object.
 """
 import datetime as dt
@@ -131,9 +132,15 @@ def verify(database, run_file, acked_file):
     with open(run_file) as f:
         run = json.load(f)
     with open(acked_file) as f:
-        # [event, member] pairs (member ids alone: the first event)
+        # [event, member] pairs (member ids alone: the first event), or
+        # {"count": N} when the generator (wrk) knows only how many
+        acked = json.load(f)
+    if isinstance(acked, dict):
+        count, acked = acked['count'], None
+    else:
         acked = {tuple(a) if isinstance(a, list) else (run['event_id'], a)
-            for a in json.load(f)}
+            for a in acked}
+        count = len(acked)
     _pool(database)  # the pool of the database, initialised
     with Transaction().start(database, 0, readonly=True) as transaction:
         cursor = transaction.connection.cursor()
@@ -173,8 +180,10 @@ def verify(database, run_file, acked_file):
             'SELECT event, member FROM checkin_attendance '
             'WHERE event = ANY(%s) AND counted', (events,))
         recorded = {(e, m) for e, m in cursor}
-        missing = len(acked - recorded)
-    n = len(acked)
+        # wrk: every acknowledged check-in is a row if there are as many
+        missing = (len(acked - recorded) if acked is not None
+            else max(0, count - len(recorded)))
+    n = count
     result = {
         'events': len(events),
         'acknowledged': n,

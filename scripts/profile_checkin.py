@@ -71,6 +71,12 @@ def count_statements():
 
     def counted(self, *args, **kwargs):
         count[0] += 1
+        if os.environ.get('PROFILE_SQL') and args:
+            print('SQL:', str(args[0])[:300].replace('\n', ' '),
+                file=sys.stderr)
+            if not str(args[0]):
+                import traceback
+                traceback.print_stack(limit=6)
         return execute(self, *args, **kwargs)
     Cursor.execute = counted
     return lambda: count[0]
