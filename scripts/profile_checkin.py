@@ -6,6 +6,9 @@ per check-in and, with --profile, the functions where the time goes
 (cProfile, cumulative).
 
     .venv/bin/python scripts/profile_checkin.py -n 300 --profile
+
+PROFILE_SQL=1 prints every statement on stderr (the empty one is the
+connection pool's check of the connection it hands out).
 """
 import argparse
 import cProfile
@@ -74,9 +77,6 @@ def count_statements():
         if os.environ.get('PROFILE_SQL') and args:
             print('SQL:', str(args[0])[:300].replace('\n', ' '),
                 file=sys.stderr)
-            if not str(args[0]):
-                import traceback
-                traceback.print_stack(limit=6)
         return execute(self, *args, **kwargs)
     Cursor.execute = counted
     return lambda: count[0]
