@@ -243,8 +243,9 @@ class Booking(metaclass=PoolMeta):
                     (discount, 'msg_sale_line_discount', {
                             'tier': (self.tier.rec_name
                                 if self.tier else ''),
-                            'discount': format(
-                                (self.discount or Decimal(0)).normalize(), 'f'),
+                            'discount': format((
+                                    self.discount or Decimal(0)).normalize(),
+                                'f'),
                             }),
                     (self.coupon_amount, 'msg_sale_line_coupon', {
                             'coupon': (self.coupon.code

@@ -14,8 +14,8 @@ from trytond.modules.company.tests import set_company
 from trytond.modules.member.tests.test_module import (
     create_company_shanghai, create_member)
 from trytond.modules.service_booking.tests.test_module import (
-    NOW, clock, create_product, create_resource, create_service,
-    create_tiers, utc)
+    NOW, clock, create_product, create_resource, create_service, create_tiers,
+    utc)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
