@@ -18,6 +18,7 @@ from trytond.modules.service_booking.tests.test_module import (
     utc)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction, check_access
 
 # The bridge needs Tryton's sale (the erp extra of setup.py): without it
 # the tests are skipped (a SkipTest raised on import would count as an
@@ -394,6 +395,48 @@ class ServiceBookingSaleTestCase(ModuleTestCase):
             # A copied sale bills no booking
             copy, = pool.get('sale.sale').copy([sale])
             self.assertEqual([l.booking for l in copy.lines], [None, None])
+
+    @with_transaction()
+    def test_wizard_access(self):
+        "A salesman runs Create Sales; a booking user may not create sales"
+        pool = Pool()
+        Booking = pool.get('booking.booking')
+        CreateSales = pool.get('booking.booking.create_sales', type='wizard')
+        ModelData = pool.get('ir.model.data')
+        User = pool.get('res.user')
+        with self.setup() as s:
+            booking = self.done(s)
+            users = {}
+            for login, module, group in [
+                    ('sale', 'sale', 'group_sale'),
+                    ('book', 'service_booking', 'group_booking_user')]:
+                users[login], = User.create([{
+                            'login': login, 'name': login,
+                            'groups': [('add', [
+                                        ModelData.get_id(module, group)])],
+                            'companies': [('add', [s.company.id])],
+                            'company': s.company.id,
+                            }])
+
+            def run(login):
+                with Transaction().set_user(users[login].id), \
+                        check_access():
+                    session_id, _, _ = CreateSales.create()
+                    wizard = CreateSales(session_id)
+                    wizard.start.from_date = dt.date(2026, 6, 1)
+                    wizard.start.to_date = dt.date(2026, 6, 30)
+                    wizard.start.process = 'quotation'
+                    action, _ = wizard.do_create_(
+                        wizard.create_.get_action())
+                    return action
+
+            with self.assertRaises(AccessError):
+                run('book')
+            self.assertIsNone(Booking(booking.id).sale_line)
+            action = run('sale')
+            sale = Booking(booking.id).sale_line.sale
+            self.assertEqual(sale.state, 'quotation')
+            self.assertIn(str(sale.id), action['pyson_domain'])
 
     @with_transaction()
     def test_cron_yesterday(self):
