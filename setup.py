@@ -91,10 +91,12 @@ setup(
         # gunicorn, and the metrics of its workers (METRICS_BIND)
         'server': ['gunicorn', 'prometheus_client>=0.20,<1'],
         # Tryton's modules that the bridges (checkin_attendance,
-        # service_booking_timesheet) connect to; the core suite installs
-        # and runs without them
+        # service_booking_timesheet, service_booking_sale) connect to; the
+        # core suite installs and runs without them
         'erp': [
+            'trytond_account_invoice' + SERIES,
             'trytond_attendance' + SERIES,
+            'trytond_sale' + SERIES,
             'trytond_timesheet' + SERIES,
             ],
         },

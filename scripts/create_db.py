@@ -25,7 +25,8 @@ SUITE = [
     'suite', 'outbox', 'member', 'checkin', 'service_booking', 'miniprogram']
 # The bridges to Tryton's own modules (the erp extra of setup.py), which
 # the core above does not need: activated when those modules are installed
-BRIDGES = ['checkin_attendance', 'service_booking_timesheet']
+BRIDGES = [
+    'checkin_attendance', 'service_booking_timesheet', 'service_booking_sale']
 
 
 def suite_modules():

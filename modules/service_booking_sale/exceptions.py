@@ -1,0 +1,17 @@
+# This file is part of the service_booking_sale module.  The COPYRIGHT
+# file at the top level of this repository contains the full copyright
+# notices and license terms.
+from trytond.exceptions import UserError
+from trytond.model.exceptions import ValidationError
+
+
+class BookingBilledError(UserError):
+    pass
+
+
+class BookingSaleError(UserError):
+    pass
+
+
+class SaleLineBookingError(ValidationError):
+    pass

@@ -1,0 +1,3 @@
+# This file is part of the service_booking_sale module.  The COPYRIGHT
+# file at the top level of this repository contains the full copyright
+# notices and license terms.
