@@ -38,14 +38,35 @@ def suite_modules():
         and (m not in BRIDGES or installable(m))]
 
 
+def extras(module):
+    """The extras_depend of the module of modules/: Tryton's modules that a
+    bridge works with (without them Tryton registers nothing of it)"""
+    import configparser
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, 'modules', module, 'tryton.cfg'))
+    return config.get('tryton', 'extras_depend', fallback='').split()
+
+
+def activated_with(modules):
+    """The modules to activate for modules: with the extras of the bridges
+    (trytond-admin --activate-dependencies activates the depends only)"""
+    result = list(modules)
+    for module in modules:
+        if module in BRIDGES:
+            result += [m for m in extras(module) if m not in result]
+    return result
+
+
 def installable(module):
-    """Tell if the modules that the module of modules/ depends on are here
-    or installed (importable as trytond.modules.<name>)"""
+    """Tell if the modules that the module of modules/ depends on, and the
+    Tryton modules of a bridge, are here or installed (importable as
+    trytond.modules.<name>)"""
     import configparser
     import importlib.util
     config = configparser.ConfigParser()
     config.read(os.path.join(ROOT, 'modules', module, 'tryton.cfg'))
-    for name in config.get('tryton', 'depends', fallback='').split():
+    for name in config.get('tryton', 'depends', fallback='').split() + (
+            extras(module)):
         if name in {'ir', 'res'} or os.path.isfile(
                 os.path.join(ROOT, 'modules', name, 'tryton.cfg')):
             continue
@@ -275,7 +296,7 @@ def main():
         else:
             # trytond-admin asks for it: answer none
             run_admin(env, '--all', '-l', 'zh_CN', input='\n')
-        modules = suite_modules()
+        modules = activated_with(suite_modules())
         if modules:
             run_admin(env, '-u', *modules, '--activate-dependencies')
     finally:

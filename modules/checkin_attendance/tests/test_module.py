@@ -33,6 +33,7 @@ class CheckinAttendanceTestCase(ModuleTestCase):
     # an event is only the one whose attendance it feeds
     "Test Check-in Attendance module"
     module = 'checkin_attendance'
+    extras = ['attendance']
 
     def setup_office(self, company, **values):
         "Return a daily attendance that feeds the attendance of company"

@@ -37,6 +37,7 @@ START = utc(dt.datetime(2026, 6, 2, 9))
 class ServiceBookingSaleTestCase(ModuleTestCase):
     "Test Service Booking Sale module"
     module = 'service_booking_sale'
+    extras = ['sale', 'account_invoice']
 
     @contextmanager
     def setup(self):

@@ -31,6 +31,7 @@ START = utc(dt.datetime(2026, 6, 2, 9))
 class ServiceBookingTimesheetTestCase(ModuleTestCase):
     "Test Service Booking Timesheet module"
     module = 'service_booking_timesheet'
+    extras = ['timesheet']
 
     @contextmanager
     def setup(self, kind='employee', **service_values):
