@@ -161,8 +161,8 @@ def statements(database):
             (database,)).fetchone()[0]
 
 
-def _cpu(pids):
-    "The CPU seconds used so far by each of pids"
+def process_cpu(pids):
+    "The CPU seconds (user and system) used so far by each of pids"
     tick = os.sysconf('SC_CLK_TCK')
     used = {}
     for pid in pids:
@@ -206,15 +206,15 @@ class Usage:
         self.count_statements = count_statements
 
     def __enter__(self):
-        self.app = _cpu(_group(self.server.pid))
-        self.pg = _cpu(_backends(self.database))
+        self.app = process_cpu(_group(self.server.pid))
+        self.pg = process_cpu(_backends(self.database))
         self.statements = (statements(self.database)
             if self.count_statements else None)
         return self
 
     def __exit__(self, *exc):
-        app = _cpu(_group(self.server.pid))
-        pg = _cpu(_backends(self.database))
+        app = process_cpu(_group(self.server.pid))
+        pg = process_cpu(_backends(self.database))
         self.app = sum(app[p] - self.app.get(p, 0) for p in app)
         self.pg = sum(pg[p] - self.pg.get(p, 0) for p in pg)
         if self.statements is not None:

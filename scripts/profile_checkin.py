@@ -44,16 +44,8 @@ def backend_pids(database):
 
 def backends_cpu(pids):
     "The CPU seconds (user and system) used so far by the processes pids"
-    tick = os.sysconf('SC_CLK_TCK')
-    total = 0
-    for pid in pids:
-        try:
-            with open('/proc/%d/stat' % pid) as f:
-                fields = f.read().rsplit(')', 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    from bench_checkin import process_cpu
+    return sum(process_cpu(pids).values())
 
 
 def collected():
