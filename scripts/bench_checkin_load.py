@@ -220,8 +220,10 @@ def wrk_burst(args, run):
     if args.target == 'project':
         path, token_key = '/checkins', 'qr_token'
         qr = run['qr_tokens'][str(window)]
-        # a 404 of trytond (no database "ping"): cheap, never a check-in's
-        ping_path, ping = '/ping', ('404', 'Not Found')
+        # GET <api>/ping: Werkzeug's routing answers 405 before any
+        # database work (trytond's POST route of a database matches the
+        # path), never the answer of a check-in
+        ping_path, ping = '/ping', ('405', 'Method Not Allowed')
         created, duplicate = ('201', ''), ('409', 'already_checked_in')
     else:
         path, token_key = '/checkin', 'token'
