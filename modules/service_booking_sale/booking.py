@@ -26,6 +26,12 @@ BILLED_FIELDS = {
     }
 
 
+def yesterday(company=None):
+    "Return the day before today in the time zone of company (else UTC)"
+    tzinfo = tz.get_tzinfo(company.timezone or 'UTC') if company else None
+    return clock.today(tzinfo) - dt.timedelta(days=1)
+
+
 class Booking(metaclass=PoolMeta):
     __name__ = 'booking.booking'
 
@@ -316,11 +322,9 @@ class Booking(metaclass=PoolMeta):
             companies = Company.search([])
         sales = []
         for company in companies:
-            tzinfo = tz.get_tzinfo(company.timezone or 'UTC')
-            yesterday = (clock.to_local(clock.now(), tzinfo).date()
-                - dt.timedelta(days=1))
+            day = yesterday(company)
             with Transaction().set_context(company=company.id):
-                sales.extend(cls.bill(yesterday, yesterday))
+                sales.extend(cls.bill(day, day))
         return sales
 
 
@@ -366,12 +370,8 @@ class CreateSalesStart(ModelView):
         pool = Pool()
         Company = pool.get('company.company')
         company_id = Transaction().context.get('company')
-        tzinfo = None
-        if company_id is not None and company_id >= 0:
-            tzinfo = tz.get_tzinfo(Company(company_id).timezone or 'UTC')
-        today = (clock.to_local(clock.now(), tzinfo).date()
-            if tzinfo else clock.now().date())
-        return today - dt.timedelta(days=1)
+        return yesterday(Company(company_id)
+            if company_id is not None and company_id >= 0 else None)
 
     @classmethod
     def default_process(cls):
