@@ -4,7 +4,6 @@
 import datetime as dt
 import json
 import uuid
-from contextlib import nullcontext
 
 from sql import Cast, Column, Conflict, Null
 from sql.functions import CurrentTimestamp
@@ -917,38 +916,52 @@ class Attendance(ModelSQL, ModelView):
         pool = Pool()
         Member = pool.get('member.member')
         Configuration = pool.get('member.configuration')
+        Trigger = pool.get('ir.trigger')
         origin = '%s,%d' % (cls.__name__, attendance_id)
         member = Member(member_id)
-        awarded, line_id = 0, None
-        balance = streak = None
+        awarded, line = 0, None
+        balance = streak = entry = None
+        # The posting links its line to the check-in in its statement,
+        # unless triggers on write must see the link (see written)
+        link = not Trigger.get_triggers(cls.__name__, 'write')
         if event.points:
             # get_rec_name: the rec_name field would read the event again
-            reason = ('checkin.msg_points_reason', {
-                    'event': event.get_rec_name('rec_name'),
-                    'date': local_date,
-                    })
-            line = Member.add_points(member, event.points, reason,
-                origin=origin, key=key or 'checkin:%d' % attendance_id)
-            line_id, balance = line.id, line.balance_after
+            entry = {
+                'member': member_id,
+                'points': event.points,
+                'reason': ('checkin.msg_points_reason', {
+                        'event': event.get_rec_name('rec_name'),
+                        'date': local_date,
+                        }),
+                'origin': origin,
+                'key': key or 'checkin:%d' % attendance_id,
+                }
+            if link:
+                entry['link'] = (cls, attendance_id, 'points_line',
+                    {'points_granted': True})
             awarded += event.points
-        connection = Transaction().connection
-        # PostgreSQL: the link and the streak in one round trip
-        with (connection.pipeline()
-                if event.streak and hasattr(connection, 'pipeline')
-                else nullcontext()):
-            cls._link(attendance_id, line_id)
-            if event.streak:
-                activity = Member.record_daily_activity(
-                    member, date=time, origin=origin,
-                    base_points=0 if event.points else None)
-                if activity['line'] is not None:
-                    awarded += activity['points']
-                    balance = activity['balance_after']
-                config = Configuration.get_cached()
-                # The streak days shown are those of today
-                if (activity['streak'] is not None
-                        and config.local_date(time) == config.local_date()):
-                    streak = activity['streak']
+        if event.streak:
+            # PostgreSQL: the points, the streak and the link in one
+            # statement
+            activity = Member._daily_activity(
+                member, date=time, origin=origin,
+                base_points=0 if event.points else None, entry=entry)
+            line = activity.get('entry_line')
+            if line is not None:
+                balance = line.balance_after
+            if activity['line'] is not None:
+                awarded += activity['points']
+                balance = activity['balance_after']
+            config = Configuration.get_cached()
+            # The streak days shown are those of today
+            if (activity['streak'] is not None
+                    and config.local_date(time) == config.local_date()):
+                streak = activity['streak']
+        elif entry is not None:
+            line, = Member.post_points([entry])
+            balance = line.balance_after
+        if line is None or not link:
+            cls._link(attendance_id, line.id if line else None)
         member_state = (balance, streak) if (
             balance is not None and streak is not None) else None
         return awarded, member_state

@@ -7,7 +7,7 @@ import logging
 import re
 from decimal import Decimal
 
-from sql import Cast, Conflict, Literal, Null, With
+from sql import Cast, Column, Conflict, Literal, Null, With
 from sql.aggregate import Count, Min, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
@@ -27,7 +27,8 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 from .exceptions import (
     ConcurrentCreation, IdempotencyKeyError, LedgerAccessError,
     NegativeBalanceError, PointsError)
-from .prepared import Returned, created, invalidate_records, statement
+from .prepared import (
+    Constant, Returned, created, invalidate_records, statement)
 
 logger = logging.getLogger(__name__)
 # Ids per SQL query in batch reads
@@ -373,6 +374,20 @@ class PointsLine(ModelSQL, ModelView):
         give-back only by the moves of its lots.  Under REPEATABLE READ on
         PostgreSQL a transaction whose snapshot missed a concurrent posting
         fails to update the member row and is retried."""
+        return [line for line, _ in cls._post_entries(entries)]
+
+    @classmethod
+    def _post_entries(cls, entries):
+        """Post entries (see post) and return [(line, activity)]: activity
+        is the (counted, streak length, last activity date) of the member
+        after the streak extension asked by the entry's activity (a local
+        date, see member.member.record_daily_activity), else None.
+
+        An entry may also carry link, (Model, id, field, values): the
+        record id of Model whose field is set to the new line (and its
+        other columns to values) in the posting's statement on PostgreSQL,
+        by its own statement on SQLite; it is not set when nothing is
+        posted."""
         pool = Pool()
         Member = pool.get('member.member')
         if not entries:
@@ -384,16 +399,19 @@ class PointsLine(ModelSQL, ModelView):
         for post in posts:
             row = cls._post_one(post)
             if row is None:
-                lines.append(cls._not_posted(post))
+                line = cls._not_posted(post)
+                if post['link'] is not None:
+                    cls._link_line(post['link'], line.id)
+                lines.append((line, None))
                 continue
-            line_id, balance, reverses, lifetime, tier = row
+            line_id, balance, reverses, lifetime, tier, activity = row
             tiers[post['member']] = (lifetime, tier)
             new.append(line_id)
             if post['points'] < 0:
                 cls._take_from_lots(line_id, post)
             elif reverses is not None:
                 cls._give_back(line_id, reverses, post, balance)
-            lines.append(cls(line_id, balance_after=balance))
+            lines.append((cls(line_id, balance_after=balance), activity))
         if new:
             invalidate_records(Member, list(tiers))
             invalidate_records(cls, new)
@@ -432,6 +450,10 @@ class PointsLine(ModelSQL, ModelView):
         lot = entry.get('lot')
         if lot is not None and not isinstance(lot, int):
             lot = lot.id
+        activity = entry.get('activity')
+        if activity is not None and (not isinstance(activity, dt.date)
+                or isinstance(activity, dt.datetime)):
+            raise ValueError("activity must be a date: %r" % (activity,))
         return {
             'member': int(entry['member']),
             'points': points,
@@ -450,26 +472,54 @@ class PointsLine(ModelSQL, ModelView):
             'expires': config.expiry_date(date) if points > 0 else None,
             'reverses': reverses if points > 0 else None,
             'lot': lot if points < 0 else None,
+            'activity': activity,
+            'link': entry.get('link'),
             }
 
     @classmethod
     def _post_one(cls, values):
         """Post the line of values; return (line id, balance after, id of
-        the spending it gives back, lifetime points, tier id) or None when
-        nothing was posted (the key was posted, or the balance would go
-        below zero).
+        the spending it gives back, lifetime points, tier id, activity) or
+        None when nothing was posted (the key was posted, or the balance
+        would go below zero); activity as in _post_entries.
 
         One statement on PostgreSQL (the line inserted in a WITH, the member
-        row updated from what it returns), two on SQLite, which refuses an
-        INSERT in a WITH: the update follows only an insert."""
+        row updated from what it returns, with the streak of the activity,
+        and the link), two on SQLite, which refuses an INSERT in a WITH: the
+        update follows only an insert, then the streak and the link."""
+        pool = Pool()
+        Member = pool.get('member.member')
         transaction = Transaction()
         cursor = transaction.connection.cursor()
         values = dict(values, user=transaction.user)
         values.pop('lot')
+        activity = values.pop('activity')
+        link = values.pop('link')
         if backend.name == 'postgresql':
-            cursor.execute(*statement((cls.__name__, 'post'),
-                    cls._post_statement, **values))
-            return cursor.fetchone()
+            shape = ('post',)
+            if activity is not None:
+                shape += ('activity',)
+                values.update(activity=activity,
+                    yesterday=activity - dt.timedelta(days=1))
+            if link is not None:
+                Model, record_id, field, link_values = link
+                shape += ('link', Model.__name__, field, tuple(link_values))
+                values['link_id'] = record_id
+                values.update({'link_' + n: Model._fields[n].sql_format(v)
+                        for n, v in link_values.items()})
+
+            def build(**values):
+                return cls._post_statement(**values, link=link and (
+                        link[0], link[2], tuple(link[3])))
+            cursor.execute(*statement((cls.__name__,) + shape, build,
+                    **values))
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            row, extended = row[:5], row[5:] or None
+            if link is not None:
+                invalidate_records(link[0], [link[1]])
+            return row + (extended,)
         lifetime = values.pop('lifetime')
         cursor.execute(*statement((cls.__name__, 'post'),
                 cls._post_statement, **values))
@@ -481,12 +531,34 @@ class PointsLine(ModelSQL, ModelView):
         cursor.execute(*statement((cls.__name__, 'post balance'),
                 cls._balance_statement, user=transaction.user,
                 member=values['member'], balance=row[1], lifetime=lifetime))
-        return row + cursor.fetchone()
+        row += cursor.fetchone()
+        extended = None
+        if activity is not None:
+            extended = Member._extend_streak(values['member'], activity,
+                state=True)
+        if link is not None:
+            cls._link_line(link, row[0])
+        return row + (extended,)
+
+    @classmethod
+    def _link_line(cls, link, line_id):
+        "Set the link (Model, id, field, values) of an entry to line_id"
+        Model, record_id, field, link_values = link
+        table = Model.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update(
+                [Column(table, field)]
+                + [Column(table, n) for n in link_values],
+                [line_id] + [Model._fields[n].sql_format(v)
+                    for n, v in link_values.items()],
+                where=table.id == record_id))
+        invalidate_records(Model, [record_id])
 
     @classmethod
     def _post_statement(cls, member, points, text, code, params, origin,
             key, date, reversal, allowed, expires, reverses, user,
-            lifetime=None):
+            lifetime=None, activity=None, yesterday=None, link=None,
+            link_id=None, **link_values):
         """The statement that inserts the line of a posting with the
         running balance of the member row (nothing when its key exists or
         the balance would go below zero and it is not allowed) and, on
@@ -502,19 +574,21 @@ class PointsLine(ModelSQL, ModelView):
         table = Member.__table__()
         line = cls.__table__()
         spent = cls.__table__()
-        old = Coalesce(table.points_balance, 0)
+        zero = Constant(0)
+        old = Coalesce(table.points_balance, zero)
         balance = old + points
         remaining = Case(
-            (Literal(points) <= 0, Null),
-            (balance <= 0, 0),
-            (old <= 0, balance),
+            (Literal(points) <= zero, Null),
+            (balance <= zero, zero),
+            (old <= zero, balance),
             else_=Literal(points))
         reversed_ = Case(
-            (Literal(points) > 0, Coalesce(Literal(reverses),
+            (Literal(points) > zero, Coalesce(Literal(reverses),
                     spent.select(spent.id,
                         where=(spent.member == member)
-                        & (spent.points < 0)
-                        & (Coalesce(spent.reversal, False) == Literal(False))
+                        & (spent.points < zero)
+                        & (Coalesce(spent.reversal, Constant(False))
+                            == Constant(False))
                         & Like(Literal(key),
                             Concat(spent.idempotency_key, ':%')),
                         order_by=[spent.id.desc], limit=1))),
@@ -535,38 +609,71 @@ class PointsLine(ModelSQL, ModelView):
                 Cast(Literal(params), cls.reason_params.sql_type().base),
                 Literal(origin), Literal(key), Literal(reversal), balance,
                 expires, remaining, reversed_,
-                where=(table.id == member) & ((balance >= 0) | allowed)),
+                where=(table.id == member) & ((balance >= zero) | allowed)),
             on_conflict=Conflict(line),
             returning=[Returned('id'), Returned('balance_after'),
                 Returned('reverses')])
         if backend.name != 'postgresql':
             return insert
         posted = With('id', 'balance_after', 'reverses', query=insert)
+        with_ = [posted]
+        if link is not None:
+            Model, field, names = link
+            linked = Model.__table__()
+            with_.append(With(query=linked.update(
+                        [Column(linked, field)]
+                        + [Column(linked, n) for n in names],
+                        [posted.select(posted.id)]
+                        + [link_values['link_' + n] for n in names],
+                        where=linked.id == link_id)))
         return cls._balance_statement(user, member, posted.balance_after,
-            lifetime, table=table, posted=posted)
+            lifetime, table=table, posted=posted, with_=with_,
+            activity=activity, yesterday=yesterday)
 
     @classmethod
     def _balance_statement(cls, user, member, balance, lifetime,
-            table=None, posted=None):
-        "The update of the member row by a posting"
+            table=None, posted=None, with_=None, activity=None,
+            yesterday=None):
+        """The update of the member row by a posting, and of its streak by
+        the activity of that date (PostgreSQL: returning whether it counted,
+        the streak length and last activity date)"""
         pool = Pool()
         Member = pool.get('member.member')
         if table is None:
             table = Member.__table__()
         returning = [Returned('lifetime_points'), Returned('tier')]
+        columns = [table.points_balance, table.lifetime_points,
+            table.write_uid, table.write_date]
+        zero = Constant(0)
+        values = [balance, Coalesce(table.lifetime_points, zero) + lifetime,
+            user, CurrentTimestamp()]
+        from_ = []
         if posted is not None:
+            from_.append(posted)
             returning = [posted.id, posted.balance_after,
                 posted.reverses] + returning
             # Points given back were not earned
-            lifetime = Case((posted.reverses == Null, lifetime), else_=0)
-        return table.update(
-            [table.points_balance, table.lifetime_points, table.write_uid,
-                table.write_date],
-            [balance, Coalesce(table.lifetime_points, 0) + lifetime, user,
-                CurrentTimestamp()],
-            from_=[posted] if posted is not None else None,
-            with_=[posted] if posted is not None else None,
-            where=table.id == member,
+            values[1] = Coalesce(table.lifetime_points, zero) + Case(
+                (posted.reverses == Null, lifetime), else_=zero)
+        where = table.id == member
+        if activity is not None:
+            # The old row (the update's right-hand sides and this join read
+            # the row before the update)
+            old = Member.__table__()
+            from_.append(old)
+            where &= old.id == member
+            counts = Member._streak_counts(old, activity)
+            streak_columns, streak_values = Member._streak_values(
+                table, activity, yesterday)
+            columns += streak_columns
+            values += [Case((counts, v), else_=c)
+                for c, v in zip(streak_columns, streak_values)]
+            # Qualified: the join makes the names ambiguous (PostgreSQL
+            # only, which takes the alias)
+            returning = returning[:-2] + [table.lifetime_points, table.tier,
+                counts, table.streak_length, table.last_activity_date]
+        return table.update(columns, values,
+            from_=from_ or None, with_=with_, where=where,
             returning=returning)
 
     @classmethod

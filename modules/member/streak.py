@@ -3,7 +3,7 @@
 # terms.
 import datetime as dt
 
-from sql import Literal, Null
+from sql import Null
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
 
@@ -14,7 +14,7 @@ from trytond.transaction import Transaction
 
 from .configuration import _cached
 from .points import check_points_manager
-from .prepared import Returned, invalidate_records, statement
+from .prepared import Constant, Returned, invalidate_records, statement
 
 
 def _activity_result(result):
@@ -90,8 +90,19 @@ class Member(metaclass=PoolMeta):
         Return a dictionary with the keys: counted (bool), streak, points,
         line and balance_after.
         """
+        return cls._daily_activity(member, date=date, origin=origin,
+            reason=reason, base_points=base_points)
+
+    @classmethod
+    def _daily_activity(cls, member, date=None, origin=None, reason=None,
+            base_points=None, entry=None):
+        """record_daily_activity, posting first the ledger entry (see
+        member.points.line.post) of member when given: on PostgreSQL the
+        streak is then extended by the posting's own statement.  The result
+        has then also the key entry_line: the line of entry."""
         pool = Pool()
         Configuration = pool.get('member.configuration')
+        Line = pool.get('member.points.line')
         Member = pool.get('member.member')
         config = Configuration.get_cached()
         check_points_manager()
@@ -101,16 +112,20 @@ class Member(metaclass=PoolMeta):
             date = config.local_date(date)
         member = cls(int(member))
         cls.hold_lock([member])
-        streak = cls._extend_streak(member.id, date)
-        result = {
-            'counted': streak is not None,
-            'streak': streak,
-            'points': 0,
-            'line': None,
-            'balance_after': None,
-            }
+        state = None
+        result = {'points': 0, 'line': None, 'balance_after': None}
+        if entry is not None:
+            (line, state), = Line._post_entries(
+                [dict(entry, member=member.id, activity=date)])
+            result['entry_line'] = line
+        if state is None:
+            state = cls._extend_streak(member.id, date, state=True)
+        counted, length, last = state
+        if isinstance(last, str):
+            last = dt.date.fromisoformat(last)
+        streak = length if counted else None
+        result.update(counted=counted, streak=streak)
         if streak is None:
-            _, last, length = cls._streak_row(member.id)
             result['streak'] = length if date == last else None
             return result
         points = config.streak_points(streak, base_points=base_points)
@@ -124,32 +139,47 @@ class Member(metaclass=PoolMeta):
         return result
 
     @classmethod
-    def _extend_streak(cls, member_id, date):
-        """Count date in the streak of member and return the new length, or
-        None when the day was counted already (or is earlier).
+    def _streak_counts(cls, table, date):
+        "Whether date counts in the streak of the member row of table"
+        return ((table.last_activity_date == Null)
+            | (table.last_activity_date < date))
 
-        One statement on the locked row (the right-hand sides read the old
-        values): the streak columns are computed here only, and the ORM
-        write would cost more than the whole check-in."""
+    @classmethod
+    def _streak_values(cls, table, date, yesterday):
+        """The streak columns of table and their values once date counts
+        (the right-hand sides read the old values): the one home of the
+        streak rule, used by _extend_streak and by the points posting that
+        extends the streak in its own statement (PostgreSQL)"""
+        streak = Case(
+            (table.last_activity_date == yesterday,
+                Coalesce(table.streak_length, Constant(0)) + Constant(1)),
+            else_=Constant(1))
+        return ([table.streak_length, table.best_streak,
+                table.last_activity_date],
+            [streak, Case((Coalesce(table.best_streak, Constant(0)) >= streak,
+                        table.best_streak), else_=streak),
+                date])
+
+    @classmethod
+    def _extend_streak(cls, member_id, date, state=False):
+        """Count date in the streak of member and return the new length, or
+        None when the day was counted already (or is earlier); with state,
+        return (counted, streak length, last activity date) after it.
+
+        One statement on the locked row: the streak columns are computed
+        here only (see _streak_values), and the ORM write would cost more
+        than the whole check-in."""
         transaction = Transaction()
         cursor = transaction.connection.cursor()
 
         def update(member_id, date, yesterday, user):
             table = cls.__table__()
-            streak = Case(
-                (table.last_activity_date == yesterday,
-                    Coalesce(table.streak_length, 0) + 1),
-                else_=Literal(1))
+            columns, values = cls._streak_values(table, date, yesterday)
             return table.update(
-                [table.streak_length, table.best_streak,
-                    table.last_activity_date, table.write_uid,
-                    table.write_date],
-                [streak, Case((Coalesce(table.best_streak, 0) >= streak,
-                            table.best_streak), else_=streak),
-                    date, user, CurrentTimestamp()],
+                columns + [table.write_uid, table.write_date],
+                values + [user, CurrentTimestamp()],
                 where=(table.id == member_id)
-                & ((table.last_activity_date == Null)
-                    | (table.last_activity_date < date)),
+                & cls._streak_counts(table, date),
                 returning=[Returned('streak_length')])
         cursor.execute(*statement((cls.__name__, 'streak'), update,
                 member_id=member_id, date=date,
@@ -158,7 +188,12 @@ class Member(metaclass=PoolMeta):
         row = cursor.fetchone()
         if row:
             invalidate_records(cls, [member_id])
-            return row[0]
+        if not state:
+            return row[0] if row else None
+        if row:
+            return True, row[0], date
+        _, last, length = cls._streak_row(member_id)
+        return False, length, last
 
     @classmethod
     def _streak_row(cls, member_id):

@@ -8,7 +8,8 @@ import time
 import uuid
 
 import jwt
-from sql import For, Literal
+from sql import For, Literal, Null
+from sql.functions import Function
 
 from trytond import config
 from trytond.cache import Cache
@@ -151,6 +152,12 @@ def token_member(request):
         return None
 
 
+class SetConfig(Function):
+    "PostgreSQL's set_config(name, value, is_local)"
+    __slots__ = ()
+    _function = 'SET_CONFIG'
+
+
 # How long a check-in waits for another transaction holding its member
 LOCK_TIMEOUT_MS = 2000
 # The WSGI environ key of (member id, active) read by with_write_transaction
@@ -168,18 +175,18 @@ def wait_member_lock(transaction, Member, member_id):
     """
     from trytond.modules.member.prepared import statement
 
-    def lock(member_id):
+    def lock(member_id, timeout):
         table = Member.__table__()
+        # SET LOCAL lock_timeout in the same statement: the filter is
+        # evaluated on the row found, before the row lock is waited for
         return table.select(table.active,
-            where=table.id == member_id, for_=For('UPDATE'))
-    connection = transaction.connection
-    cursor = connection.cursor()
-    # One round trip for both statements
-    with connection.pipeline():
-        cursor.execute('SET LOCAL lock_timeout = %d' % LOCK_TIMEOUT_MS)
-        cursor.execute(*statement((Member.__name__, 'lock'), lock,
-                member_id=member_id))
-        row = cursor.fetchone()
+            where=(table.id == member_id)
+            & (SetConfig('lock_timeout', timeout, True) != Null),
+            for_=For('UPDATE'))
+    cursor = transaction.connection.cursor()
+    cursor.execute(*statement((Member.__name__, 'lock'), lock,
+            member_id=member_id, timeout=str(LOCK_TIMEOUT_MS)))
+    row = cursor.fetchone()
     transaction._locked_records[Member._table].add(member_id)
     return bool(row and row[0])
 
