@@ -56,6 +56,10 @@ def post_worker_init(worker):
     # no longer walk them, which removed pauses of tens of milliseconds
     # from the requests (scripts/bench_checkin).
     gc.freeze()
+    # The pool's empty query on every connection it hands out: only after
+    # [database] pool_check_window seconds unused (suite.tools)
+    from trytond.modules.suite.tools import relax_pool_checks
+    relax_pool_checks()
 
 
 # Prometheus metrics (trytond.modules.miniprogram.metrics): with METRICS_BIND

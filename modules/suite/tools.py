@@ -6,6 +6,7 @@ one home each (see doc/development.rst)."""
 import datetime as dt
 import random
 import time
+import weakref
 from contextlib import contextmanager
 
 from trytond import backend
@@ -105,3 +106,37 @@ def isoformat(value, tzinfo=None):
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(tzinfo or UTC).isoformat()
+
+
+def relax_pool_checks(window=None):
+    """Check a pooled PostgreSQL connection only when it has not been handed
+    out for window seconds (config [database] pool_check_window, default
+    5; 0 checks every time, as Tryton does), in the pools that this process
+    creates from now on (the web workers, scripts/gunicorn.conf.py: Tryton
+    creates them at the first request).
+
+    Tryton's pool sends an empty query on every connection it hands out
+    (psycopg_pool's ConnectionPool.check_connection, which Tryton gives as
+    the check of its pools): a round trip of each request.  A connection
+    used a moment ago is alive; one broken since (a restarted PostgreSQL)
+    fails at the request's first statement, which the write transactions
+    retry ([database] retry) and the pool then drops.  Return whether the
+    check was relaxed."""
+    if window is None:
+        window = config.getfloat('database', 'pool_check_window', default=5)
+    if window <= 0:
+        return False
+    from psycopg_pool import ConnectionPool
+    check_connection = getattr(ConnectionPool.check_connection,
+        'checks_every_time', ConnectionPool.check_connection)
+    handed = weakref.WeakKeyDictionary()
+
+    def check(connection):
+        now = time.monotonic()
+        last = handed.get(connection)
+        if last is None or now - last > window:
+            check_connection(connection)
+        handed[connection] = now
+    check.checks_every_time = check_connection
+    ConnectionPool.check_connection = staticmethod(check)
+    return True

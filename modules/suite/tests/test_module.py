@@ -78,6 +78,40 @@ class SuiteTestCase(ModuleTestCase):
                 tools.run_apart(lambda: refuse() and refuse(), 1)
 
     @with_transaction()
+    def test_relax_pool_checks(self):
+        "The pool checks a connection only after the window unused"
+        from psycopg_pool import ConnectionPool
+
+        class Connection:
+            pass
+        original = ConnectionPool.check_connection
+        checked = []
+        ConnectionPool.check_connection = staticmethod(checked.append)
+        try:
+            self.assertFalse(tools.relax_pool_checks(0))
+            self.assertTrue(tools.relax_pool_checks(5))
+            check = ConnectionPool.check_connection
+            first, second = Connection(), Connection()
+            with patch.object(tools.time, 'monotonic', return_value=100):
+                check(first)
+                check(first)
+                check(second)
+            self.assertEqual(checked, [first, second])
+            with patch.object(tools.time, 'monotonic', return_value=104):
+                check(first)
+            self.assertEqual(checked, [first, second])
+            with patch.object(tools.time, 'monotonic', return_value=110):
+                check(first)
+            self.assertEqual(checked, [first, second, first])
+            # Relaxed again, the original check is kept
+            tools.relax_pool_checks(5)
+            check = ConnectionPool.check_connection
+            with patch.object(tools.time, 'monotonic', return_value=200):
+                check(second)
+            self.assertEqual(checked, [first, second, first, second])
+        finally:
+            ConnectionPool.check_connection = original
+
     def test_clock_context(self):
         "The clock of the transaction moves every reader of now()"
         moment = dt.datetime(2030, 1, 2, 3, 4, 5)
