@@ -153,11 +153,14 @@ def _cluster():
 
 
 def statements(database):
-    "The statements executed so far in database (pg_stat_statements)"
+    """The statements executed so far in database (pg_stat_statements),
+    without the transaction control (BEGIN, COMMIT, ROLLBACK) that every
+    transaction sends: the statements of the work"""
     with _connect() as conn:
         return conn.execute(
             'SELECT COALESCE(SUM(s.calls), 0) FROM pg_stat_statements s '
-            'JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s',
+            'JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s '
+            "AND s.query !~* '^\\s*(BEGIN|COMMIT|ROLLBACK|START)\\M'",
             (database,)).fetchone()[0]
 
 

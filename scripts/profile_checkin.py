@@ -8,7 +8,8 @@ per check-in and, with --profile, the functions where the time goes
     .venv/bin/python scripts/profile_checkin.py -n 300 --profile
 
 PROFILE_SQL=1 prints every statement on stderr (the empty one is the
-connection pool's check of the connection it hands out).
+connection pool's check of the connection it hands out), cut at
+PROFILE_SQL_WIDTH characters (300).
 """
 import argparse
 import cProfile
@@ -64,10 +65,12 @@ def count_statements():
     Cursor = psycopg.Cursor
     execute = Cursor.execute
 
+    width = int(os.environ.get('PROFILE_SQL_WIDTH', 300))
+
     def counted(self, *args, **kwargs):
         count[0] += 1
         if os.environ.get('PROFILE_SQL') and args:
-            print('SQL:', str(args[0])[:300].replace('\n', ' '),
+            print('SQL:', str(args[0])[:width].replace('\n', ' '),
                 file=sys.stderr)
         return execute(self, *args, **kwargs)
     Cursor.execute = counted
@@ -120,6 +123,13 @@ def main():
     with Transaction().start(DB_NAME, 0) as transaction:
         event_id, qr, tokens = setup(args.n)
         transaction.commit()
+    # As a web worker: the pool created again at the first request (see
+    # trytond.application), which checks its connections as
+    # scripts/gunicorn.conf.py has it (suite.tools.relax_pool_checks)
+    from trytond import backend
+    from trytond.modules.suite.tools import relax_pool_checks
+    backend.Database(DB_NAME).close()
+    relax_pool_checks()
     from trytond.wsgi import app
     client = Client(app, Response)
     url = '/%s/mp/v1/checkins' % DB_NAME
