@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 
-from sql import Literal
 from sql.aggregate import Count, Min
 
 from trytond import backend, config
@@ -131,8 +130,12 @@ class CheckinIntake(ModelSQL, ModelView):
         strip=False,
         help="The random identifier given to the member, who reads the "
         "outcome with it.")
-    member = fields.Many2One('member.member', "Member", required=True,
-        readonly=True, ondelete='CASCADE')
+    # Not a foreign key: its check (FOR KEY SHARE of the member's row)
+    # would wait for the member's lock, held by the check-ins that saturate
+    # the database
+    member_id = fields.Integer("Member ID", required=True, readonly=True)
+    member = fields.Function(fields.Many2One('member.member', "Member"),
+        'get_member', searcher='search_member')
     event = fields.Many2One('checkin.event', "Event", readonly=True,
         ondelete='SET NULL',
         help="The event of the credential when it names one.")
@@ -170,11 +173,25 @@ class CheckinIntake(ModelSQL, ModelView):
                 Index(t, (t.state, Index.Equality(cardinality='low')),
                     (t.id, Index.Range()),
                     where=t.state == 'pending'),
-                Index(t, (t.member, Index.Equality()),
+                Index(t, (t.member_id, Index.Equality()),
                     (t.client_uuid, Index.Equality())),
                 Index(t, (t.event, Index.Equality()),
                     where=t.state == 'pending'),
                 })
+
+    def get_member(self, name):
+        return self.member_id
+
+    @classmethod
+    def search_member(cls, name, clause):
+        pool = Pool()
+        Member = pool.get('member.member')
+        if clause[1] in {'=', '!=', 'in', 'not in'} and (
+                len(clause) == 3 and not isinstance(clause[2], str)):
+            return [('member_id',) + tuple(clause[1:])]
+        members = Member.search([('rec_name',) + tuple(clause[1:])],
+            order=[])
+        return [('member_id', 'in', [m.id for m in members])]
 
     @classmethod
     def default_state(cls):
@@ -216,7 +233,7 @@ class CheckinIntake(ModelSQL, ModelView):
         with without_check_access():
             if client_uuid:
                 items = cls.search([
-                        ('member', '=', int(member)),
+                        ('member_id', '=', int(member)),
                         ('client_uuid', '=', client_uuid),
                         ], limit=1)
                 if items:
@@ -227,7 +244,7 @@ class CheckinIntake(ModelSQL, ModelView):
             receipt = uuid.uuid4().hex
             cls.create([{
                         'receipt': receipt,
-                        'member': int(member),
+                        'member_id': int(member),
                         'event': event,
                         'client_uuid': client_uuid,
                         'request': json.dumps(body, separators=(',', ':'),
@@ -244,7 +261,7 @@ class CheckinIntake(ModelSQL, ModelView):
         with without_check_access():
             items = cls.search([
                     ('receipt', '=', receipt),
-                    ('member', '=', int(member)),
+                    ('member_id', '=', int(member)),
                     ], limit=1)
         return items[0] if items else None
 
@@ -260,7 +277,7 @@ class CheckinIntake(ModelSQL, ModelView):
         "The number of items of event waiting for the worker"
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(Count(Literal('*')),
+        cursor.execute(*table.select(Count(table.id),
                 where=(table.state == 'pending')
                 & (table.event == int(event))))
         return cursor.fetchone()[0]
@@ -270,7 +287,7 @@ class CheckinIntake(ModelSQL, ModelView):
         "(pending items, received time of the oldest or None)"
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(Count(Literal('*')), Min(table.received),
+        cursor.execute(*table.select(Count(table.id), Min(table.received),
                 where=table.state == 'pending'))
         count, oldest = cursor.fetchone()
         if isinstance(oldest, str):
@@ -354,7 +371,7 @@ class CheckinIntake(ModelSQL, ModelView):
                 return False
             item, = items
             processed = clock.now()
-            context = member_context(item.member.id)
+            context = member_context(item.member_id)
             company = _company()
             if company:
                 context['company'] = company
@@ -366,7 +383,7 @@ class CheckinIntake(ModelSQL, ModelView):
                     kwargs = Attendance.parse_item(json.loads(item.request))
                     if not kwargs.get('client_uuid'):
                         kwargs['client_uuid'] = item.idempotency_key
-                    result = Attendance.check_in(item.member, **kwargs)
+                    result = Attendance.check_in(item.member_id, **kwargs)
                     status, answer = _checkin_outcome(pool, result)
                     attendance = result.attendance
                 except (UserError, UserWarning) as e:

@@ -106,6 +106,9 @@ class IntakeApiTestCase(RouteTestCase):
             self.assertEqual(item.status, 201)
             self.assertEqual(item.attendance.id, checkin.id)
             self.assertEqual(item.event.id, self.event_id)
+            self.assertEqual(item.member.id, api.member_id)
+            self.assertEqual(
+                Intake.search([('member', '=', api.member_id)]), [item])
 
     def test_refusal_is_its_error_object(self):
         "A check-in refused by the worker answers the error it would get"
@@ -304,6 +307,7 @@ class IntakeApiTestCase(RouteTestCase):
         "Two workers draining at once record every item exactly once"
         if backend.name != 'postgresql':
             self.skipTest("concurrent transactions")
+        drain()
         members = [self.login() for _ in range(4)]
         receipts = [self.assertPending(api, self.here(qr_token=token))
             for api in members for token in [
