@@ -12,7 +12,9 @@ import threading
 import time
 import uuid
 
+from sql import Column
 from sql.aggregate import Count, Min
+from sql.functions import CurrentTimestamp
 
 from trytond import backend, config
 from trytond.exceptions import UserError, UserWarning
@@ -221,38 +223,65 @@ class CheckinIntake(ModelSQL, ModelView):
     def receive(cls, member, body, language=None):
         """Append the check-in body of member to the intake and return its
         receipt; the same client_uuid of the member gives the same
-        receipt.  The body is validated by the caller."""
+        receipt.  The body is checked by the caller (check_request).
+
+        Plain prepared statements instead of the ORM (which reads the
+        record back to validate it): this runs when the database is
+        saturated, and the values are made here."""
+        from trytond.modules.member.prepared import (
+            Returned, created, statement)
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         CheckInResult = _result_class()
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
         client_uuid = body.get('client_uuid')
         if isinstance(client_uuid, str):
             client_uuid = client_uuid.strip().lower() or None
         else:
             client_uuid = None
+        if client_uuid:
+            def find(member_id, client_uuid):
+                table = cls.__table__()
+                return table.select(table.receipt,
+                    where=(table.member_id == member_id)
+                    & (table.client_uuid == client_uuid), limit=1)
+            cursor.execute(*statement((cls.__name__, 'find'), find,
+                    member_id=int(member), client_uuid=client_uuid))
+            row = cursor.fetchone()
+            if row:
+                return row[0]
         with without_check_access():
-            if client_uuid:
-                items = cls.search([
-                        ('member_id', '=', int(member)),
-                        ('client_uuid', '=', client_uuid),
-                        ], limit=1)
-                if items:
-                    return items[0].receipt
             kwargs = Attendance.parse_item(body)
             event = Attendance._attempt_event(
                 CheckInResult('refused'), kwargs['credential'])
-            receipt = uuid.uuid4().hex
-            cls.create([{
-                        'receipt': receipt,
-                        'member_id': int(member),
-                        'event': event,
-                        'client_uuid': client_uuid,
-                        'request': json.dumps(body, separators=(',', ':'),
-                            ensure_ascii=False),
-                        'language': language,
-                        'received': clock.now(),
-                        }])
-        return receipt
+        values = {
+            'receipt': uuid.uuid4().hex,
+            'member_id': int(member),
+            'event': event,
+            'client_uuid': client_uuid,
+            'request': json.dumps(body, separators=(',', ':'),
+                ensure_ascii=False),
+            'language': language,
+            'received': clock.now(),
+            'state': 'pending',
+            }
+        names = tuple(values)
+
+        def insert(create_uid, **values):
+            table = cls.__table__()
+            return table.insert(
+                [table.create_uid, table.create_date]
+                + [Column(table, n) for n in names],
+                [[create_uid, CurrentTimestamp()]
+                    + [values[n] for n in names]],
+                returning=[Returned('id')])
+        cursor.execute(*statement((cls.__name__, 'insert', names), insert,
+                create_uid=transaction.user, **{
+                    n: cls._fields[n].sql_format(v)
+                    for n, v in values.items()}))
+        created(cls, [cursor.fetchone()[0]])
+        return values['receipt']
 
     @classmethod
     def outcome(cls, member, receipt):
