@@ -330,7 +330,10 @@ class CheckinIntake(ModelSQL, ModelView):
         the number recorded here.
 
         Several workers may drain at once: each item is recorded under the
-        lock of its row, after reading its state again, so exactly once."""
+        lock of its row, after reading its state again, so exactly once.
+        An item whose row or member stays locked is left pending for the
+        next run.  On PostgreSQL the run sees the items pending when it
+        started (its snapshot); later ones wait for the next run."""
         transaction = Transaction()
         # real time: how long this run may take
         deadline = (time.monotonic() + seconds) if seconds else None
@@ -347,8 +350,16 @@ class CheckinIntake(ModelSQL, ModelView):
                 break
             for item_id in ids:
                 last = item_id
-                if cls._record_apart(item_id):
-                    recorded += 1
+                try:
+                    if cls._record_apart(item_id):
+                        recorded += 1
+                except backend.DatabaseOperationalError:
+                    # Its row or its member held past the retries (another
+                    # worker records it, or a long transaction): left
+                    # pending for the next run, the others go on
+                    logger.warning("intake item %s: database busy, left "
+                        "pending", item_id, exc_info=True)
+                    continue
                 if limit and recorded >= limit:
                     return recorded
                 if deadline and time.monotonic() > deadline:  # real time
