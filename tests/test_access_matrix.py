@@ -168,6 +168,9 @@ miniprogram.login.attempt        ---- ---- ---- ---- ---- ---- ---- ---- ---- --
 # logins)
 miniprogram.sms.code             ---- ---- ---- ---- ---- r--- ---- ---- ---- ---- ----
 miniprogram.sms.attempt          ---- ---- ---- ---- ---- ---- ---- ---- ---- ---- ----
+# The intake of check-ins: appended by POST checkins, recorded by the
+# scheduler; check-in administrators read it
+miniprogram.checkin.intake       ---- ---- ---- r--- ---- ---- ---- ---- ---- ---- ----
 '''
 
 # The groups allowed to click each button (with the groups they imply)

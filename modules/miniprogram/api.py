@@ -35,6 +35,7 @@ from trytond.protocols.wrappers import (
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
+from . import intake as intake_mode
 from . import metrics
 from .auth import (
     LOCK_TIMEOUT_MS, LOCKED_MEMBER, authenticate, check_member_lock,
@@ -111,12 +112,14 @@ class Request:
         self.staff_user = None
         # The kiosk token the request was made with, if any
         self.kiosk_token = None
+        # The request goes to the intake of check-ins (api_route intake)
+        self.intake = bool(http.environ.get(intake_mode.DIVERTED))
 
 
 def api_route(method, path, summary, auth='member', body=None, query=None,
         status=200, response=None, errors=(), tags=(), max_size=None,
         content_type='application/json', description=None, kiosk=False,
-        lock_member=False, raw=False, answers=None):
+        lock_member=False, raw=False, answers=None, intake=False):
     """Register a handler of the mini-program API.
 
     auth: 'member' (a member's access token), 'organizer' (a member's or a
@@ -134,10 +137,17 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
     route, which must answer when the database does not).
     answers: {status: schema} of the answers at a status that are not the
     error object (the health route's 503).
+    intake: when the database is saturated (intake.saturated), the request
+    is not given the member's lock and request.intake is set: the handler
+    appends it to the intake of check-ins instead of recording it.
+    A path parameter {name:hex} is a 32-digit hexadecimal string (a
+    receipt), the others are ids.
     """
     def decorator(func):
         route = {
-            'method': method, 'path': path, 'summary': summary,
+            'method': method, 'path': re.sub(r'\{(\w+):hex\}', r'{\1}', path),
+            'hex': re.findall(r'\{(\w+):hex\}', path),
+            'summary': summary,
             'description': description or (func.__doc__ or '').strip(),
             'auth': auth, 'body': body,
             'query': query, 'status': status, 'response': response,
@@ -147,10 +157,12 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
             'kiosk': kiosk,
             'lock_member': lock_member,
             'answers': dict(answers or {}),
+            'intake': intake,
             }
         ROUTES.append(route)
         url = '/<database_name>' + PREFIX + re.sub(
-            r'\{(\w+)\}', r'<int(min=1, max=%d):\1>' % MAX_ID, path)
+            r'\{(\w+)\}', r'<int(min=1, max=%d):\1>' % MAX_ID,
+            re.sub(r'\{(\w+):hex\}', r'<string(length=32):\1>', path))
         global _url_map
         _url_methods.setdefault(url, set()).add(method)
         _url_map = Map([Rule(u, endpoint=u, methods=sorted(m))
@@ -172,7 +184,8 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         @with_pool
         @answer_unavailable
         @(with_transaction(readonly=True) if method in {'GET', 'HEAD'}
-            else with_write_transaction(lock_member=lock_member))
+            else with_write_transaction(
+                lock_member=lock_member, intake=intake))
         @wraps(func)
         def endpoint(request, pool, **path_args):
             return _handle(route, func, request, pool, path_args)
@@ -198,6 +211,11 @@ def counted(route):
             finally:
                 metrics.count(route, request.method, request.environ,
                     status, started)
+                if (route['intake']
+                        and not request.environ.get(intake_mode.DIVERTED)):
+                    # The time of the recorded check-ins tells if the
+                    # database is saturated (intake mode auto)
+                    intake_mode.note_latency(time.monotonic() - started)
         return wrapper
     return decorator
 
@@ -239,7 +257,8 @@ def _api_request(route, request, pool, path_args):
     if not _activated(pool):
         # No message of the module in this database
         raise ApiError('not_found', _english()['not_activated'])
-    if route['lock_member']:
+    if route['lock_member'] and not request.environ.get(
+            intake_mode.DIVERTED):
         check_member_lock(request, pool)
     body, query = route['body'], route['query']
     body_value = parse_json(request, body) if body else None
@@ -330,7 +349,7 @@ def _take_locks(transaction, locks):
         transaction._locked_records[table].update(ids)
 
 
-def with_write_transaction(lock_member=False):
+def with_write_transaction(lock_member=False, intake=False):
     """Tryton's with_transaction (read-write) for the routes that change
     something, where a conflict with concurrent requests is not an
     unavailable database.
@@ -350,7 +369,10 @@ def with_write_transaction(lock_member=False):
       transaction starts, without the first, aborted attempt (the token is
       checked without the database); on PostgreSQL that lock is waited
       for, so two requests of the same member (a double tap, a retry) cost
-      the first one's remaining time."""
+      the first one's remaining time.
+    - intake: when the database is saturated, the request goes to the
+      intake of check-ins (the environ key intake.DIVERTED): it neither
+      takes nor waits for the member's lock."""
     from trytond.worker import run_task
 
     def decorator(func):
@@ -360,7 +382,10 @@ def with_write_transaction(lock_member=False):
             retry = tools.retries()
             deadline = time.monotonic() + contention_timeout()
             count = conflicts = 0
-            member, locks = _member_lock(request, pool, lock_member)
+            if intake and intake_mode.saturated(pool.database_name):
+                request.environ[intake_mode.DIVERTED] = True
+            member, locks = _member_lock(request, pool, lock_member
+                and not request.environ.get(intake_mode.DIVERTED))
             pause = 0
             while True:
                 if pause:

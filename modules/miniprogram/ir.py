@@ -23,4 +23,6 @@ class Cron(metaclass=PoolMeta):
                     "Purge Expired Mini-program Tokens"),
                 ('miniprogram.sms.code|purge',
                     "Purge Expired SMS Verification Codes"),
+                ('miniprogram.checkin.intake|process',
+                    "Record the Check-ins of the Intake"),
                 ])

@@ -38,6 +38,7 @@ LABELS = {
         'attempts': "attempts",
         'success_rate': "success rate",
         'anomaly_rate': "anomalies",
+        'pending': "being recorded",
         },
     'zh_CN': {
         'scan': "请用小程序扫码签到",
@@ -59,6 +60,7 @@ LABELS = {
         'attempts': "签到尝试",
         'success_rate': "成功率",
         'anomaly_rate': "异常率",
+        'pending': "正在登记",
         },
     }
 
@@ -143,6 +145,9 @@ function renderCount(s) {
   const rate = s.rate === null ? null : Math.round(s.rate * 100);
   $('rate').textContent = rate === null ? '' : rate + '%';
   $('bar').style.width = (rate === null ? 0 : Math.min(rate, 100)) + '%';
+  // Check-ins received by the intake, not recorded yet: + N being recorded
+  $('pending').textContent = s.pending ? '+ ' + s.pending + ' '
+    + C.labels.pending : '';
 }
 async function loopStats(render) {
   try {
@@ -331,7 +336,8 @@ def kiosk_page(event, token, base, language):
 <main><div class="qr"><img id="qr" alt="QR"></div>
 <div class="side"><div class="hint">{scan}</div>
 <div><div id="count" class="count">0<small id="expected"></small></div>
-<div class="label">{checked_in} · {rate} <span id="rate"></span></div></div>
+<div class="label">{checked_in} · {rate} <span id="rate"></span></div>
+<div id="pending" class="label"></div></div>
 <div class="bar"><div id="bar"></div></div>
 <div class="timer">{code_until} <span id="until"></span><br>
 {next_in} <span id="next"></span></div></div></main>""".format(
@@ -347,7 +353,8 @@ def dashboard_page(event, token, base, language):
 <span class="when">{when} · <span id="updated"></span></span></header>
 <main><div class="grid">
 <div class="card"><div id="count" class="value">0<small id="expected"></small>
-</div><div class="label">{checked_in}</div></div>
+</div><div class="label">{checked_in}</div>
+<div id="pending" class="label"></div></div>
 <div class="card"><div class="value"><span id="rate"></span></div>
 <div class="label">{rate}</div>
 <div class="bar"><div id="bar"></div></div></div>

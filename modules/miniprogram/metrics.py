@@ -18,7 +18,9 @@ each scrape:
 - mp_outbox_queued, mp_outbox_failed: the messages queued and failed;
 - mp_outbox_oldest_due_seconds: how long the oldest message due waits;
 - mp_queue_ready, mp_queue_lag_seconds: the tasks of Tryton's queue ready to
-  run and how long the oldest waits.
+  run and how long the oldest waits;
+- mp_intake_pending, mp_intake_lag_seconds: the check-ins of the intake not
+  recorded yet and how long the oldest waits.
 
 Labels are the route templates and the codes of API.md: their number is
 bounded.  Without prometheus_client nothing is counted."""
@@ -142,6 +144,10 @@ class DatabaseCollector:
                     '%s' if self.uri and self.uri.startswith('postgresql')
                     else '?'), (now,))
             ready, oldest_task = cursor.fetchone()
+            cursor.execute(
+                "SELECT COUNT(*), MIN(received) "
+                "FROM miniprogram_checkin_intake WHERE state = 'pending'")
+            intake_pending, oldest_intake = cursor.fetchone()
         finally:
             connection.close()
 
@@ -158,6 +164,8 @@ class DatabaseCollector:
             'mp_outbox_oldest_due_seconds': age(oldest_due),
             'mp_queue_ready': ready or 0,
             'mp_queue_lag_seconds': age(oldest_task),
+            'mp_intake_pending': intake_pending or 0,
+            'mp_intake_lag_seconds': age(oldest_intake),
             }
 
     HELP = {
@@ -167,6 +175,10 @@ class DatabaseCollector:
             "How long the oldest message due has waited",
         'mp_queue_ready': "Tasks of Tryton's queue ready to run",
         'mp_queue_lag_seconds': "How long the oldest ready task has waited",
+        'mp_intake_pending':
+            "Check-ins received by the intake, not recorded yet",
+        'mp_intake_lag_seconds':
+            "How long the oldest check-in of the intake has waited",
         }
 
     def collect(self):

@@ -7,7 +7,7 @@ import copy
 import re
 
 from .api import PREFIX, ROUTES, STATUS_CODES
-from .schemas import ERROR, id_, obj
+from .schemas import ERROR, id_, obj, string
 
 GENERIC = {
     None: [(400, 'invalid_request'), (404, 'not_found'),
@@ -101,7 +101,8 @@ def parameters(route):
     for name in re.findall(r'\{(\w+)\}', route['path']):
         params.append({
                 'name': name, 'in': 'path', 'required': True,
-                'schema': id_(),
+                'schema': (string(32, 32, pattern='^[0-9a-f]{32}$')
+                    if name in route.get('hex', ()) else id_()),
                 })
     if route['query']:
         required = route['query'].get('required', [])

@@ -12,15 +12,16 @@ from trytond.transaction import Transaction
 
 from . import health, metrics, openapi
 from .api import (
-    api_route, error_response, from_user_error, json_response, status_text)
+    api_route, error_body, error_response, from_user_error, json_response,
+    status_text)
 from .auth import kiosk_token, staff_login, staff_token
-from .exceptions import ApiError, KioskEventOver
+from .exceptions import ApiError, KioskEventOver, NotFound
 from .kiosk import dashboard_page, kiosk_page
 from .schemas import (
     ATTEMPT_HINTS, ATTEMPTS, BOOKING, CHECKIN, CHECKIN_ANSWER, CHECKIN_BODY,
-    CHECKOUT_ANSWER, CHECKOUT_BODY, COORD_TYPE, COUPON, DATE, DATETIME,
-    DOOR_CHECKIN_BODY, EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID, MEMBER,
-    MY_RATING, ORGANIZED_EVENT, PASSWORD, PHONE, POINTS_LINE, RATING,
+    CHECKIN_RECEIPT, CHECKOUT_ANSWER, CHECKOUT_BODY, COORD_TYPE, COUPON, DATE,
+    DATETIME, DOOR_CHECKIN_BODY, EVENT, KIOSK_QUERY, LIST_QUERY, MAX_ID,
+    MEMBER, MY_RATING, ORGANIZED_EVENT, PASSWORD, PHONE, POINTS_LINE, RATING,
     RATING_BODY, REWARD, SERVICE, SLOT, SMS_CODE, SMS_PURPOSE, SMS_SENT,
     STAFF_BOOKING, SYNC_ITEM, TOKENS_MEMBER, TOKENS_ONLY, UUID, WAITLIST_ENTRY,
     array, boolean, id_, integer, nullable, number, obj, page, string)
@@ -640,6 +641,16 @@ def _result_error(result):
     return api_error
 
 
+def checkin_outcome(pool, result):
+    """(status, body) of the answer of POST checkins to a CheckInResult
+    (the answer the intake keeps for the receipt)"""
+    if result.status != 'created':
+        error = _result_error(result)
+        return error.status, error_body(
+            error.code, error.message, error.details)
+    return 201, checkin_answer_json(pool, result)
+
+
 def _note_checkins(request, pairs):
     "Leave the (body, result) pairs of a check-in route for the metrics"
     notes = []
@@ -695,20 +706,52 @@ def events(request):
 
 
 @api_route('POST', 'checkins', "Check in", status=201, tags=['checkin'],
-    lock_member=True,
+    lock_member=True, intake=True,
     description="With one of qr_token, code (+ event_id) or nfc_tag. When "
     "the event accepts and flags a suspicious check-in, the answer is 201 "
-    "with status flagged and the reasons.",
-    body=CHECKIN_BODY, response=CHECKIN_ANSWER, errors=CHECKIN_ERRORS)
+    "with status flagged and the reasons. When the database is saturated "
+    "(intake mode), the request is checked (credential, position, member) "
+    "and kept: 202 with a receipt, recorded later with every rule, exactly "
+    "once; GET checkins/receipts/<receipt> answers the outcome.",
+    body=CHECKIN_BODY, response=CHECKIN_ANSWER, errors=CHECKIN_ERRORS,
+    answers={202: CHECKIN_RECEIPT})
 def checkin(request):
     Attendance = request.pool.get('checkin.attendance')
     _check_credential(request.body)
+    if request.intake:
+        Intake = request.pool.get('miniprogram.checkin.intake')
+        Intake.check_request(request.body)
+        receipt = Intake.receive(request.member, request.body,
+            Transaction().language)
+        metrics.note_checkins(request.http.environ,
+            [(metrics.credential_method(request.body), 'pending')])
+        return json_response(
+            {'status': 'pending', 'receipt': receipt}, status=202)
     kwargs = Attendance.parse_item(request.body)
     result = Attendance.check_in(request.member, **kwargs)
     _note_checkins(request, [(request.body, result)])
     if result.status != 'created':
         raise _result_error(result)
     return checkin_answer_json(request.pool, result)
+
+
+@api_route('GET', 'checkins/receipts/{receipt:hex}',
+    "The outcome of a check-in received by the intake", status=201,
+    tags=['checkin'],
+    description="The member's own receipt: 202 pending until the worker "
+    "has recorded it, then the answer POST checkins would have given: 201 "
+    "with the check-in, or its error object (409 already_checked_in, "
+    "422 ...). Another member's receipt is 404.",
+    response=CHECKIN_ANSWER, answers={202: CHECKIN_RECEIPT},
+    errors=CHECKIN_ERRORS + [(403, 'forbidden')])
+def checkin_receipt(request):
+    Intake = request.pool.get('miniprogram.checkin.intake')
+    item = Intake.outcome(request.member, request.path['receipt'])
+    if item is None:
+        raise NotFound(gettext('miniprogram.msg_intake_receipt_not_found'))
+    status, body = item.final_answer()
+    return json_response(body, status=status,
+        headers={'Cache-Control': 'no-store'})
 
 
 @api_route('GET', 'entry-codes', "What a scanned entry code opens",
@@ -890,13 +933,19 @@ def event_qr(request):
             'attempts': ATTEMPTS,
             'success_rate': nullable(number()),
             'median_seconds_to_checkin': nullable(integer()),
-            'hints': ATTEMPT_HINTS},
+            'hints': ATTEMPT_HINTS,
+            'pending': integer(description="check-ins received by the "
+                "intake (the database was saturated) that the worker has "
+                "not recorded yet")},
         required=['expected', 'checked_in', 'rate', 'late', 'flagged',
             'by_bucket', 'recent'], additional=True),
     errors=[(404, 'not_found')])
 def event_stats(request):
+    Intake = request.pool.get('miniprogram.checkin.intake')
     event = _organized_event(request)
-    return event.stats()
+    stats = event.stats()
+    stats['pending'] = Intake.pending_count(event)
+    return stats
 
 
 @api_route('POST', 'events/{event_id}/batch-checkin',

@@ -328,6 +328,13 @@ CHECKIN_MEMBER = obj({'points_balance': integer(), 'streak_days': integer()},
     required=['points_balance', 'streak_days'], additional=True)
 CHECKIN_ANSWER = obj({'checkin': CHECKIN, 'member': CHECKIN_MEMBER},
     required=['checkin', 'member'])
+# A check-in received by the intake (the database is saturated), recorded
+# later by the worker: GET checkins/receipts/<receipt> answers its outcome
+CHECKIN_RECEIPT = obj({
+        'status': string(enum=['pending']),
+        'receipt': string(32, 32, pattern='^[0-9a-f]{32}$',
+            description="read the outcome at checkins/receipts/<receipt>"),
+        }, required=['status', 'receipt'])
 # The coordinate system of a position sent by the mini-program (check-ins,
 # the door check-in and the address of a booking)
 COORD_TYPE = string(1, 16, description="the coordinate system of the "

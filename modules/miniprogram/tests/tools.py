@@ -73,7 +73,9 @@ def check_documented(method, path, status, data):
     from trytond.modules.miniprogram.validation import validate
     path = path.split('?')[0]
     for route in ROUTES:
-        pattern = re.sub(r'\\\{\w+\\\}', r'\\d+', re.escape(route['path']))
+        pattern = re.sub(r'\\\{(\w+)\\\}',
+            lambda m: ('[0-9a-f]{32}' if m.group(1) in route['hex']
+                else r'\d+'), re.escape(route['path']))
         if route['method'] == method and re.fullmatch(pattern, path):
             break
     else:

@@ -1,0 +1,485 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The intake of check-ins: when the database is saturated, POST checkins
+validates the request, appends it here and answers 202 with a receipt; the
+worker records the items later, in order, each exactly once, through
+checkin.attendance.check_in (see doc/operations.rst)."""
+import collections
+import json
+import logging
+import threading
+import time
+import uuid
+
+from sql import Column
+from sql.aggregate import Count, Min
+from sql.functions import CurrentTimestamp
+
+from trytond import backend, config
+from trytond.exceptions import UserError, UserWarning
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.modules.member.member import member_context
+from trytond.modules.suite import clock, tools
+from trytond.pool import Pool
+from trytond.transaction import (
+    Transaction, TransactionError, without_check_access)
+
+logger = logging.getLogger(__name__)
+
+MODES = {'off', 'auto', 'always'}
+# The WSGI environ key set when a request is answered by the intake
+DIVERTED = 'miniprogram.intake'
+
+
+def mode():
+    "[miniprogram] intake: off (default), auto or always"
+    value = (config.get('miniprogram', 'intake', default='off')
+        or 'off').strip().lower()
+    if value not in MODES:
+        logger.warning("[miniprogram] intake = %r is not one of %s: off",
+            value, ', '.join(sorted(MODES)))
+        return 'off'
+    return value
+
+
+def latency_threshold():
+    """[miniprogram] intake_latency: the seconds (default 0.5) above which
+    the 90th percentile of the recent check-ins of the process says the
+    database is saturated"""
+    return config.getfloat('miniprogram', 'intake_latency', default=0.5)
+
+
+def pool_threshold():
+    """[miniprogram] intake_pool_waiting: the number of requests of the
+    process waiting for a connection of the PostgreSQL pool (default 1) at
+    which the database is saturated"""
+    return config.getint('miniprogram', 'intake_pool_waiting', default=1)
+
+
+def window():
+    """[miniprogram] intake_window: the seconds of recent check-ins measured
+    (default 10): without one in that time, the check-ins are recorded
+    again, which measures again"""
+    return config.getfloat('miniprogram', 'intake_window', default=10)
+
+
+# The recent check-ins recorded by this process: (monotonic end, seconds)
+_latencies = collections.deque(maxlen=1000)
+_latencies_lock = threading.Lock()
+# The fewest check-ins of the window that say anything
+MIN_SAMPLES = 5
+
+
+def note_latency(seconds, now=None):
+    "Measure a check-in recorded in seconds by this process"
+    now = time.monotonic() if now is None else now  # real time
+    with _latencies_lock:
+        _latencies.append((now, seconds))
+
+
+def recent_latency(now=None):
+    """The 90th percentile of the check-ins of the window, or None when
+    there are too few"""
+    now = time.monotonic() if now is None else now  # real time
+    since = now - window()
+    with _latencies_lock:
+        while _latencies and _latencies[0][0] < since:
+            _latencies.popleft()
+        values = sorted(s for _, s in _latencies)
+    if len(values) < MIN_SAMPLES:
+        return None
+    return values[min(len(values) - 1, int(len(values) * 0.9))]
+
+
+def pool_waiting(database_name):
+    "The requests of this process waiting for a connection (PostgreSQL)"
+    if backend.name != 'postgresql':
+        return 0
+    try:
+        connpool = backend.Database(database_name)._connpool
+        return connpool.get_stats().get('requests_waiting', 0)
+    except Exception:
+        return 0
+
+
+def saturated(database_name):
+    """Tell if a check-in must go to the intake: always, or in auto mode
+    when the pool or the recent check-ins say the database is saturated"""
+    current = mode()
+    if current == 'always':
+        return True
+    if current == 'off':
+        return False
+    latency = recent_latency()
+    if latency is not None and latency > latency_threshold():
+        return True
+    return pool_waiting(database_name) >= pool_threshold()
+
+
+def reset():
+    "Forget the check-ins measured (tests)"
+    with _latencies_lock:
+        _latencies.clear()
+
+
+class CheckinIntake(ModelSQL, ModelView):
+    "Mini-program Check-in Intake"
+    __name__ = 'miniprogram.checkin.intake'
+
+    receipt = fields.Char("Receipt", required=True, readonly=True,
+        strip=False,
+        help="The random identifier given to the member, who reads the "
+        "outcome with it.")
+    # Not a foreign key: its check (FOR KEY SHARE of the member's row)
+    # would wait for the member's lock, held by the check-ins that saturate
+    # the database
+    member_id = fields.Integer("Member ID", required=True, readonly=True)
+    member = fields.Function(fields.Many2One('member.member', "Member"),
+        'get_member', searcher='search_member')
+    event = fields.Many2One('checkin.event', "Event", readonly=True,
+        ondelete='SET NULL',
+        help="The event of the credential when it names one.")
+    client_uuid = fields.Char("Client UUID", readonly=True, strip=False)
+    request = fields.Text("Request", readonly=True,
+        help="The body of the check-in as the mini-program sent it (JSON).")
+    language = fields.Char("Language", readonly=True)
+    received = fields.DateTime("Received", required=True, readonly=True,
+        help="The time of the server when the request arrived: the rules "
+        "are applied as of this time.")
+    state = fields.Selection([
+            ('pending', "Pending"),
+            ('done', "Done"),
+            ], "State", required=True, readonly=True, sort=False)
+    processed = fields.DateTime("Processed", readonly=True)
+    status = fields.Integer("HTTP Status", readonly=True,
+        help="The status of the final answer: 201 recorded, else the "
+        "status of the error.")
+    code = fields.Char("Code", readonly=True,
+        help="The error code of the final answer.")
+    answer = fields.Text("Answer", readonly=True,
+        help="The final answer (JSON): the check-in or the error object.")
+    attendance = fields.Many2One('checkin.attendance', "Check-in",
+        readonly=True, ondelete='SET NULL')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('receipt_unique', Unique(t, t.receipt),
+                'miniprogram.msg_intake_receipt_unique'),
+            ]
+        cls._sql_indexes.update({
+                Index(t, (t.state, Index.Equality(cardinality='low')),
+                    (t.id, Index.Range()),
+                    where=t.state == 'pending'),
+                Index(t, (t.member_id, Index.Equality()),
+                    (t.client_uuid, Index.Equality())),
+                Index(t, (t.event, Index.Equality()),
+                    where=t.state == 'pending'),
+                })
+
+    def get_member(self, name):
+        return self.member_id
+
+    @classmethod
+    def search_member(cls, name, clause):
+        pool = Pool()
+        Member = pool.get('member.member')
+        if clause[1] in {'=', '!=', 'in', 'not in'} and (
+                len(clause) == 3 and not isinstance(clause[2], str)):
+            return [('member_id',) + tuple(clause[1:])]
+        members = Member.search([('rec_name',) + tuple(clause[1:])],
+            order=[])
+        return [('member_id', 'in', [m.id for m in members])]
+
+    @classmethod
+    def default_state(cls):
+        return 'pending'
+
+    def get_rec_name(self, name):
+        return self.receipt
+
+    @classmethod
+    def check_request(cls, body):
+        """Check the check-in body as check_in does before the database:
+        the credential's keys, the position and coordinate system, the BSSID,
+        client_uuid, client_time and device_id; raise the CheckInError of
+        the answer the check-in would have got"""
+        from trytond.modules.checkin.attendance import (
+            CREDENTIAL_KEYS, normalize_device, normalize_uuid,
+            parse_client_time)
+        Attendance = Pool().get('checkin.attendance')
+        kwargs = Attendance.parse_item(body)
+        normalize_uuid(kwargs['client_uuid'])
+        Attendance._parse_attempt(kwargs['credential'], CREDENTIAL_KEYS,
+            kwargs['position'], kwargs['bssid'])
+        parse_client_time(kwargs['client_time'])
+        normalize_device(kwargs['device_id'])
+
+    @classmethod
+    def receive(cls, member, body, language=None):
+        """Append the check-in body of member to the intake and return its
+        receipt; the same client_uuid of the member gives the same
+        receipt.  The body is checked by the caller (check_request).
+
+        Plain prepared statements instead of the ORM (which reads the
+        record back to validate it): this runs when the database is
+        saturated, and the values are made here."""
+        from trytond.modules.member.prepared import (
+            Returned, created, statement)
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        CheckInResult = _result_class()
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        client_uuid = body.get('client_uuid')
+        if isinstance(client_uuid, str):
+            client_uuid = client_uuid.strip().lower() or None
+        else:
+            client_uuid = None
+        if client_uuid:
+            def find(member_id, client_uuid):
+                table = cls.__table__()
+                return table.select(table.receipt,
+                    where=(table.member_id == member_id)
+                    & (table.client_uuid == client_uuid), limit=1)
+            cursor.execute(*statement((cls.__name__, 'find'), find,
+                    member_id=int(member), client_uuid=client_uuid))
+            row = cursor.fetchone()
+            if row:
+                return row[0]
+        with without_check_access():
+            kwargs = Attendance.parse_item(body)
+            event = Attendance._attempt_event(
+                CheckInResult('refused'), kwargs['credential'])
+        values = {
+            'receipt': uuid.uuid4().hex,
+            'member_id': int(member),
+            'event': event,
+            'client_uuid': client_uuid,
+            'request': json.dumps(body, separators=(',', ':'),
+                ensure_ascii=False),
+            'language': language,
+            'received': clock.now(),
+            'state': 'pending',
+            }
+        names = tuple(values)
+
+        def insert(create_uid, **values):
+            table = cls.__table__()
+            return table.insert(
+                [table.create_uid, table.create_date]
+                + [Column(table, n) for n in names],
+                [[create_uid, CurrentTimestamp()]
+                    + [values[n] for n in names]],
+                returning=[Returned('id')])
+        cursor.execute(*statement((cls.__name__, 'insert', names), insert,
+                create_uid=transaction.user, **{
+                    n: cls._fields[n].sql_format(v)
+                    for n, v in values.items()}))
+        created(cls, [cursor.fetchone()[0]])
+        return values['receipt']
+
+    @classmethod
+    def outcome(cls, member, receipt):
+        """Return the item of receipt of member or None (another member's
+        receipt is nobody's)"""
+        with without_check_access():
+            items = cls.search([
+                    ('receipt', '=', receipt),
+                    ('member_id', '=', int(member)),
+                    ], limit=1)
+        return items[0] if items else None
+
+    @property
+    def idempotency_key(self):
+        """The client_uuid of the check-in of the item: the client's, else
+        one derived from the receipt, so that the check-in is recorded once
+        even if the item were recorded twice"""
+        return self.client_uuid or str(uuid.UUID(self.receipt))
+
+    @classmethod
+    def pending_count(cls, event):
+        "The number of items of event waiting for the worker"
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(Count(table.id),
+                where=(table.state == 'pending')
+                & (table.event == int(event))))
+        return cursor.fetchone()[0]
+
+    @classmethod
+    def backlog(cls):
+        "(pending items, received time of the oldest or None)"
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(Count(table.id), Min(table.received),
+                where=table.state == 'pending'))
+        count, oldest = cursor.fetchone()
+        if isinstance(oldest, str):
+            oldest = tools.parse_datetime(oldest + '+00:00')
+        return count, oldest
+
+    @classmethod
+    def drain(cls, limit=None, seconds=None):
+        """Record the pending items in id order, each in a transaction of
+        its own, until none is left (or limit items, or seconds); return
+        the number recorded here.
+
+        Several workers may drain at once: each item is recorded under the
+        lock of its row, after reading its state again, so exactly once.
+        An item whose row or member stays locked is left pending for the
+        next run.  On PostgreSQL the run sees the items pending when it
+        started (its snapshot); later ones wait for the next run."""
+        transaction = Transaction()
+        # real time: how long this run may take
+        deadline = (time.monotonic() + seconds) if seconds else None
+        table = cls.__table__()
+        recorded = 0
+        last = 0
+        while True:
+            cursor = transaction.connection.cursor()
+            cursor.execute(*table.select(table.id,
+                    where=(table.state == 'pending') & (table.id > last),
+                    order_by=[table.id.asc], limit=100))
+            ids = [i for i, in cursor]
+            if not ids:
+                break
+            for item_id in ids:
+                last = item_id
+                try:
+                    if cls._record_apart(item_id):
+                        recorded += 1
+                except backend.DatabaseOperationalError:
+                    # Its row or its member held past the retries (another
+                    # worker records it, or a long transaction): left
+                    # pending for the next run, the others go on
+                    logger.warning("intake item %s: database busy, left "
+                        "pending", item_id, exc_info=True)
+                    continue
+                if limit and recorded >= limit:
+                    return recorded
+                if deadline and time.monotonic() > deadline:  # real time
+                    return recorded
+        return recorded
+
+    @classmethod
+    def process(cls):
+        "Record the pending items (the scheduler), for at most 50 seconds"
+        cls.drain(seconds=50)
+
+    @classmethod
+    def _record_apart(cls, item_id):
+        """Record the item in a transaction of its own that starts with the
+        lock of its row; tell if this call recorded it"""
+        transaction = Transaction()
+        extras = {'_lock_records': {cls._table: [item_id]}}
+        count = 0
+        while True:
+            try:
+                with transaction.new_transaction(**extras) as apart:
+                    try:
+                        done = cls._record_one(item_id)
+                    except TransactionError as e:
+                        # Tryton 8.0: the locks asked for (the member's)
+                        # are taken when the transaction starts again
+                        apart.rollback()
+                        e.fix(extras)
+                        continue
+                    apart.commit()
+                return done
+            except backend.DatabaseOperationalError:
+                if count >= tools.retries():
+                    raise
+                count += 1
+                tools.backoff(count)
+
+    @classmethod
+    def _record_one(cls, item_id):
+        """Record the item if pending (its row locked): the check-in through
+        checkin.attendance.check_in as of the time the request arrived,
+        and its final answer.  Tell if it was recorded."""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        transaction = Transaction()
+        with without_check_access():
+            items = cls.search([('id', '=', item_id)])
+            if not items or items[0].state != 'pending':
+                return False
+            item, = items
+            processed = clock.now()
+            context = member_context(item.member_id)
+            company = _company()
+            if company:
+                context['company'] = company
+            context['language'] = item.language or 'en'
+            context[clock.CONTEXT_KEY] = item.received
+            attendance = None
+            with transaction.set_context(context):
+                try:
+                    kwargs = Attendance.parse_item(json.loads(item.request))
+                    if not kwargs.get('client_uuid'):
+                        kwargs['client_uuid'] = item.idempotency_key
+                    result = Attendance.check_in(item.member_id, **kwargs)
+                    status, answer = _checkin_outcome(pool, result)
+                    attendance = result.attendance
+                except (UserError, UserWarning) as e:
+                    status, answer = _error_outcome(e)
+                except (TransactionError, backend.DatabaseOperationalError):
+                    raise
+                except Exception:
+                    logger.exception("intake item %s failed", item_id)
+                    status, answer = 500, _error_body('internal_error',
+                        gettext('miniprogram.msg_status_500'))
+            code = answer['error']['code'] if 'error' in answer else None
+            cls.write([item], {
+                    'state': 'done',
+                    'processed': processed,
+                    'status': status,
+                    'code': code,
+                    'answer': json.dumps(answer, separators=(',', ':'),
+                        ensure_ascii=False, default=_default),
+                    'attendance': attendance.id if attendance else None,
+                    })
+        return True
+
+    def final_answer(self):
+        "(status, body) of the item: 202 pending or the final answer"
+        if self.state == 'pending':
+            return 202, {'status': 'pending', 'receipt': self.receipt}
+        return self.status, json.loads(self.answer)
+
+
+def _result_class():
+    from trytond.modules.checkin.attendance import CheckInResult
+    return CheckInResult
+
+
+def _company():
+    from .auth import _company
+    return _company()
+
+
+def _checkin_outcome(pool, result):
+    from .routes import checkin_outcome
+    return checkin_outcome(pool, result)
+
+
+def _error_outcome(error):
+    from .api import from_user_error
+    api_error = from_user_error(error)
+    return api_error.status, _error_body(
+        api_error.code, api_error.message, api_error.details)
+
+
+def _error_body(code, message, details=None):
+    from .api import error_body
+    return error_body(code, message, details)
+
+
+def _default(value):
+    from .api import _default
+    return _default(value)

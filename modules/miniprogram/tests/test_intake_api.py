@@ -1,0 +1,358 @@
+# This file is part of the miniprogram module.  The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The intake of check-ins: 202 with a receipt when the database is
+saturated, recorded later by the worker, exactly once."""
+import datetime as dt
+import threading
+import time
+import uuid
+
+from trytond import backend
+from trytond.modules.checkin.tests.test_module import (
+    LAT, LON, START, create_event)
+from trytond.modules.suite import clock
+from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME, RouteTestCase
+from trytond.transaction import Transaction
+
+from .. import intake
+from .test_auth_sms_api import set_config
+from .tools import Api, in_transaction, register
+
+NOW = START + dt.timedelta(minutes=5)
+
+
+def drain(**kwargs):
+    "Run the worker of the intake in a transaction of its own"
+    with Transaction().start(DB_NAME, 0):
+        return Pool().get('miniprogram.checkin.intake').drain(**kwargs)
+
+
+class IntakeApiTestCase(RouteTestCase):
+    "Mini-program API: the intake of check-ins"
+    module = 'miniprogram'
+
+    @classmethod
+    def setUpDatabase(cls):
+        create_event(name="Intake")
+        create_event(name="Intake other")
+
+    def setUp(self):
+        super().setUp()
+        clock.freeze(NOW)
+        self.addCleanup(clock.unfreeze)
+        intake.reset()
+        self.addCleanup(intake.reset)
+        set_config(self, 'miniprogram', 'intake', 'always')
+        self.api = Api(self.client())
+        with Transaction().start(DB_NAME, 0):
+            Event = Pool().get('checkin.event')
+            event, = Event.search([('name', '=', "Intake")])
+            self.event_id = event.id
+            self.token = event.current_token(NOW)
+            other, = Event.search([('name', '=', "Intake other")])
+            self.other_token = other.current_token(NOW)
+
+    _phones = iter(range(100, 10 ** 6))
+
+    def login(self):
+        return register(self, '1350000%04d' % next(self._phones))
+
+    def here(self, **extra):
+        return dict({'lat': LAT, 'lon': LON}, **extra)
+
+    def checkins(self, api):
+        with Transaction().start(DB_NAME, 0):
+            Attendance = Pool().get('checkin.attendance')
+            return Attendance.search([('member', '=', api.member_id)])
+
+    def assertPending(self, api, body):
+        status, data = api.json('POST', 'checkins', body)
+        self.assertEqual(status, 202, data)
+        self.assertEqual(data['status'], 'pending')
+        self.assertRegex(data['receipt'], '^[0-9a-f]{32}$')
+        return data['receipt']
+
+    def test_receipt_pending_then_recorded(self):
+        "202 with a receipt, pending until the worker records it once"
+        api = self.login()
+        receipt = self.assertPending(api, self.here(qr_token=self.token))
+        self.assertEqual(self.checkins(api), [])
+        status, data = api.json('GET', 'checkins/receipts/' + receipt)
+        self.assertEqual((status, data),
+            (202, {'status': 'pending', 'receipt': receipt}))
+
+        self.assertEqual(drain(), 1)
+        status, data = api.json('GET', 'checkins/receipts/' + receipt)
+        self.assertEqual(status, 201, data)
+        self.assertEqual(data['checkin']['event_id'], self.event_id)
+        self.assertEqual(data['checkin']['status'], 'valid')
+        self.assertEqual(data['checkin']['points_awarded'], 10)
+        self.assertEqual(data['member']['points_balance'], 10)
+        # The client_uuid derived from the receipt: once, whatever happens
+        self.assertEqual(data['checkin']['client_uuid'],
+            str(uuid.UUID(receipt)))
+        checkin, = self.checkins(api)
+        self.assertEqual(checkin.id, data['checkin']['id'])
+
+        # Recorded once: the worker finds nothing more
+        self.assertEqual(drain(), 0)
+        self.assertEqual(len(self.checkins(api)), 1)
+        with Transaction().start(DB_NAME, 0):
+            Intake = Pool().get('miniprogram.checkin.intake')
+            item, = Intake.search([('receipt', '=', receipt)])
+            self.assertEqual(item.state, 'done')
+            self.assertEqual(item.status, 201)
+            self.assertEqual(item.attendance.id, checkin.id)
+            self.assertEqual(item.event.id, self.event_id)
+            self.assertEqual(item.member.id, api.member_id)
+            self.assertEqual(
+                Intake.search([('member', '=', api.member_id)]), [item])
+
+    def test_refusal_is_its_error_object(self):
+        "A check-in refused by the worker answers the error it would get"
+        api = self.login()
+        first = self.assertPending(api, self.here(qr_token=self.token))
+        second = self.assertPending(api, self.here(qr_token=self.token))
+        forged = self.assertPending(api, self.here(
+                qr_token=self.token[:-2] + 'xx'))
+        self.assertEqual(drain(), 3)
+        status, data = api.json('GET', 'checkins/receipts/' + first)
+        self.assertEqual(status, 201, data)
+        checkin_id = data['checkin']['id']
+        status, data = api.json('GET', 'checkins/receipts/' + second)
+        self.assertEqual(status, 409, data)
+        self.assertEqual(data['error']['code'], 'already_checked_in')
+        self.assertEqual(data['error']['details']['checkin']['id'],
+            checkin_id)
+        status, data = api.json('GET', 'checkins/receipts/' + forged)
+        self.assertEqual(status, 422, data)
+        self.assertEqual(data['error']['code'], 'invalid_token')
+        self.assertEqual(len(self.checkins(api)), 1)
+
+    def test_language_kept(self):
+        "The item keeps the language of the request for its answer"
+        api = self.login()
+        api.language = 'zh-CN'
+        receipt = self.assertPending(api, self.here(qr_token=self.token))
+        with Transaction().start(DB_NAME, 0):
+            Intake = Pool().get('miniprogram.checkin.intake')
+            item, = Intake.search([('receipt', '=', receipt)])
+            self.assertEqual(item.language, 'zh_CN')
+
+    def test_validated_before_intake(self):
+        "Credential, position and member are checked before the 202"
+        api = self.login()
+        for body, status, code in [
+                ({'lat': LAT, 'lon': LON}, 400, 'invalid_request'),
+                (self.here(qr_token=self.token, coord_type='bd09'), 422,
+                    'invalid_coord_type'),
+                (self.here(qr_token=self.token, lat=None, lon=LON), 400,
+                    'invalid_request'),
+                ]:
+            got, data = api.json('POST', 'checkins', body)
+            self.assertEqual((got, data['error']['code']), (status, code),
+                (body, data))
+        got, data = Api(self.client(), token='nope').json(
+            'POST', 'checkins', self.here(qr_token=self.token))
+        self.assertEqual(got, 401, data)
+        with Transaction().start(DB_NAME, 0):
+            Intake = Pool().get('miniprogram.checkin.intake')
+            self.assertEqual(Intake.search(
+                    [('member', '=', api.member_id)]), [])
+
+    def test_receipt_of_another_member(self):
+        "Another member's receipt, or none, is 404"
+        api = self.login()
+        receipt = self.assertPending(api, self.here(qr_token=self.token))
+        other = self.login()
+        status, data = other.json('GET', 'checkins/receipts/' + receipt)
+        self.assertEqual((status, data['error']['code']), (404, 'not_found'))
+        drain()
+        status, data = other.json('GET', 'checkins/receipts/' + receipt)
+        self.assertEqual((status, data['error']['code']), (404, 'not_found'))
+        status, data = api.json(
+            'GET', 'checkins/receipts/' + uuid.uuid4().hex)
+        self.assertEqual((status, data['error']['code']), (404, 'not_found'))
+        response = api('GET', 'checkins/receipts/1234')
+        self.assertEqual(response.status_code, 404)
+        response = api('GET', 'checkins/receipts/' + receipt,
+            token='')
+        self.assertEqual(response.status_code, 401)
+
+    def test_same_client_uuid_same_receipt(self):
+        "A request sent again with its client_uuid gets the same receipt"
+        api = self.login()
+        body = self.here(qr_token=self.token, client_uuid=str(uuid.uuid4()))
+        receipt = self.assertPending(api, body)
+        self.assertEqual(self.assertPending(api, body), receipt)
+        self.assertEqual(drain(), 1)
+        status, data = api.json('GET', 'checkins/receipts/' + receipt)
+        self.assertEqual(data['checkin']['client_uuid'], body['client_uuid'])
+
+    def test_rules_as_of_arrival(self):
+        """The worker applies the rules as of the time the request arrived:
+        a QR code expired since, or the end of the event, refuse nothing"""
+        api = self.login()
+        receipt = self.assertPending(api, self.here(qr_token=self.token))
+        clock.freeze(NOW + dt.timedelta(days=1))
+        self.assertEqual(drain(), 1)
+        status, data = api.json('GET', 'checkins/receipts/' + receipt)
+        self.assertEqual(status, 201, data)
+        self.assertEqual(clock.to_utc(dt.datetime.fromisoformat(
+                    data['checkin']['time'])), NOW)
+
+    def test_order_of_the_items(self):
+        "Items are recorded in the order they arrived"
+        drain()
+        api = self.login()
+        receipts = [self.assertPending(api, self.here(qr_token=token))
+            for token in [self.token, self.other_token, self.token]]
+        self.assertEqual(drain(limit=1), 1)
+        status, _ = api.json('GET', 'checkins/receipts/' + receipts[0])
+        self.assertEqual(status, 201)
+        status, _ = api.json('GET', 'checkins/receipts/' + receipts[1])
+        self.assertEqual(status, 202)
+        self.assertEqual(drain(), 2)
+        statuses = [api.json('GET', 'checkins/receipts/' + r)[0]
+            for r in receipts]
+        self.assertEqual(statuses, [201, 201, 409])
+
+    def test_off_records_at_once(self):
+        "Without the intake, POST checkins records at once (201)"
+        set_config(self, 'miniprogram', 'intake', 'off')
+        api = self.login()
+        status, data = api.json('POST', 'checkins', self.here(
+                qr_token=self.token))
+        self.assertEqual(status, 201, data)
+
+    def test_auto_mode(self):
+        "auto: the intake takes the check-ins while they are slow"
+        set_config(self, 'miniprogram', 'intake', 'auto')
+        set_config(self, 'miniprogram', 'intake_latency', '0.5')
+        api = self.login()
+        status, data = api.json('POST', 'checkins', self.here(
+                qr_token=self.token))
+        self.assertEqual(status, 201, data)
+        for _ in range(intake.MIN_SAMPLES):
+            intake.note_latency(2)
+        self.assertTrue(intake.saturated(DB_NAME))
+        status, data = api.json('POST', 'checkins', self.here(
+                qr_token=self.other_token))
+        self.assertEqual(status, 202, data)
+        # The slow check-ins leave the window: recorded at once again
+        intake.reset()
+        for _ in range(intake.MIN_SAMPLES):
+            intake.note_latency(2, now=time.monotonic() - 60)
+        self.assertFalse(intake.saturated(DB_NAME))
+
+    def test_stats_pending(self):
+        "The event's statistics count the items pending for it"
+        from .tools import make_organizer
+        drain()
+        api = self.login()
+        self.assertPending(api, self.here(qr_token=self.token))
+        organizer = self.login()
+        with Transaction().start(DB_NAME, 0) as transaction:
+            pool = Pool()
+            User = pool.get('res.user')
+            Event = pool.get('checkin.event')
+            ModelData = pool.get('ir.model.data')
+            user, = User.create([{'name': "Intake organizer",
+                        'login': 'intake_organizer',
+                        'groups': [('add', [ModelData.get_id(
+                                            'checkin', 'group_checkin')])]}])
+            Event.write([Event(self.event_id)],
+                {'organizers': [('add', [user.id])]})
+            transaction.commit()
+        make_organizer(organizer.member_id, login='intake_organizer')
+        path = 'events/%d/stats' % self.event_id
+        status, data = organizer.json('GET', path)
+        self.assertEqual(status, 200, data)
+        self.assertEqual(data['pending'], 1)
+        drain()
+        status, data = organizer.json('GET', path)
+        self.assertEqual(data['pending'], 0)
+        self.assertEqual(len(self.checkins(api)), 1)
+
+    def test_no_member_lock(self):
+        "The intake answers while another transaction holds the member"
+        if backend.name != 'postgresql':
+            self.skipTest("PostgreSQL row locks")
+        api = self.login()
+        held = threading.Event()
+        release = threading.Event()
+
+        def hold():
+            def lock():
+                Member = Pool().get('member.member')
+                Member.hold_lock([Member(api.member_id)])
+                Transaction().connection.cursor().execute('SELECT 1')
+                held.set()
+                release.wait(10)
+            in_transaction(lock)
+        thread = threading.Thread(target=hold)
+        thread.start()
+        try:
+            self.assertTrue(held.wait(10))
+            started = time.monotonic()
+            self.assertPending(api, self.here(qr_token=self.token))
+            self.assertLess(time.monotonic() - started, 1)
+        finally:
+            release.set()
+            thread.join()
+
+    def test_two_workers_exactly_once(self):
+        "Two workers draining at once record every item exactly once"
+        if backend.name != 'postgresql':
+            self.skipTest("concurrent transactions")
+        drain()
+        members = [self.login() for _ in range(4)]
+        receipts = [self.assertPending(api, self.here(qr_token=token))
+            for api in members for token in [
+                self.token, self.other_token, self.token]]
+        counts = []
+        barrier = threading.Barrier(2)
+
+        def work():
+            barrier.wait()
+            counts.append(drain())
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(sum(counts), len(receipts))
+        for api in members:
+            self.assertEqual(len(self.checkins(api)), 2)
+        statuses = sorted(members[i // 3].json(
+                'GET', 'checkins/receipts/' + r)[0]
+            for i, r in enumerate(receipts))
+        self.assertEqual(statuses, [201] * 8 + [409] * 4)
+
+    def test_same_item_twice(self):
+        "The same item recorded by two workers at once: once"
+        if backend.name != 'postgresql':
+            self.skipTest("concurrent transactions")
+        api = self.login()
+        receipt = self.assertPending(api, self.here(qr_token=self.token))
+        with Transaction().start(DB_NAME, 0):
+            Intake = Pool().get('miniprogram.checkin.intake')
+            item, = Intake.search([('receipt', '=', receipt)])
+            item_id = item.id
+        done = []
+        barrier = threading.Barrier(2)
+
+        def work():
+            with Transaction().start(DB_NAME, 0):
+                barrier.wait()
+                done.append(Pool().get(
+                        'miniprogram.checkin.intake')._record_apart(item_id))
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(sorted(done), [False, True])
+        self.assertEqual(len(self.checkins(api)), 1)
