@@ -370,7 +370,7 @@ class Conflict(ModelSQL, ModelView):
         cls.detect([a.id for a in attendances])
 
 
-def attempt_stats(event):
+def attempt_stats(event, rows=None):
     """Return the attempt analytics of event: the `attempts` object of
     events/<id>/stats.
 
@@ -381,7 +381,10 @@ def attempt_stats(event):
     check-ins (median_seconds_to_checkin the same in seconds, to the
     minute: API.md's name); anomaly_rate (flagged + rejected + conflicts)
     over the attempts; refused_by_reason the refusals by error code or
-    reason; hints the advice when one reason dominates the refusals."""
+    reason; hints the advice when one reason dominates the refusals.
+
+    rows are the check-ins of the whole event counted by event._stats_rows
+    when the caller has them (read again otherwise)."""
     pool = Pool()
     Attendance = pool.get('checkin.attendance')
     Conflict = pool.get('checkin.attendance.conflict')
@@ -392,38 +395,44 @@ def attempt_stats(event):
     by_reason = Counter.counts(event.id)
     refused_rows = sum(by_reason.values())
 
-    cursor.execute(*attendance.select(
-            attendance.status, attendance.reasons, attendance.epoch_minute,
-            Count(attendance.id),
-            where=attendance.event == event.id,
-            group_by=[attendance.status, attendance.reasons,
-                attendance.epoch_minute]))
+    if rows is None:
+        rows = event._stats_rows(attendance, attendance.event == event.id)
     recorded = counted = flagged = rejected = 0
-    minutes = []
+    minutes = {}
     opening = int(clock.timestamp(event.opening()) // 60)
-    for status, reasons, minute, count in cursor:
+    daily = event.daily
+    for status, _, minute, count in rows:
         recorded += count
         if status == 'rejected':
             rejected += count
-            if isinstance(reasons, str):
-                reasons = json.loads(reasons)
-            reason = reasons[0] if reasons else 'other'
-            by_reason[reason] = by_reason.get(reason, 0) + count
             continue
         counted += count
         if status == 'flagged':
             flagged += count
-        if not event.daily:
-            minutes.append((minute - opening, count))
+        if not daily:
+            minute -= opening
+            minutes[minute] = minutes.get(minute, 0) + count
+    if rejected:
+        # The reasons are read for the few rejected check-ins only: the
+        # other rows are counted from the index
+        cursor.execute(*attendance.select(
+                attendance.reasons, Count(attendance.id),
+                where=(attendance.event == event.id)
+                & (attendance.status == 'rejected'),
+                group_by=[attendance.reasons]))
+        for reasons, count in cursor:
+            if isinstance(reasons, str):
+                reasons = json.loads(reasons)
+            reason = reasons[0] if reasons else 'other'
+            by_reason[reason] = by_reason.get(reason, 0) + count
     cursor.execute(*conflict.select(Count(conflict.id),
             where=conflict.event == event.id))
     conflicts, = cursor.fetchone()
     attempts = recorded + refused_rows
     median = None
     if minutes:
-        minutes.sort()
         half, seen = counted / 2, 0
-        for value, count in minutes:
+        for value, count in sorted(minutes.items()):
             seen += count
             if seen >= half:
                 median = value

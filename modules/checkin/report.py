@@ -7,7 +7,7 @@ import math
 import tempfile
 import types
 
-from sql import Literal, Null
+from sql import Cast, Literal, Null
 from sql.aggregate import Count, Max, Min, Sum
 from sql.conditionals import Case
 
@@ -102,9 +102,15 @@ class SheetRows:
     the detail sheet where this takes 4 s."""
 
     BATCH = 1000
+    # The XML of this many distinct texts is kept (the names of the events,
+    # the labels, ... repeat on each row): bounded, the memory does not grow
+    # with the rows
+    TEXTS = 4096
 
     def __init__(self, sheet):
         from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+        from openpyxl.utils import get_column_letter
+        from openpyxl.utils.datetime import SECS_PER_DAY, to_excel
         self.sheet = sheet
         self.file = tempfile.TemporaryFile()
         self.buffer = []
@@ -113,9 +119,14 @@ class SheetRows:
         self.styles = {}
         # The few dates of a report are converted once
         self.dates = {}
+        self.days = {}
+        self.texts = {}
         self.epoch = sheet.parent.epoch
         self.error_codes = ERROR_CODES
         self.illegal = ILLEGAL_CHARACTERS_RE.search
+        self.get_column_letter = get_column_letter
+        self.to_excel = to_excel
+        self.secs_per_day = SECS_PER_DAY
         sheet._get_writer()
 
     def _style(self, type_):
@@ -160,55 +171,82 @@ class SheetRows:
                 xf, self.sheet._values_to_row(values, row_idx), row_idx)
         return out.getvalue().decode('utf-8')
 
+    def _datetime_serial(self, value):
+        """Return the serial of the naive datetime value as to_excel of
+        openpyxl: the days of its date (converted once) plus the same
+        fraction of the time"""
+        days = self.days.get(value.date())
+        if days is None:
+            days = self.days[value.date()] = self.to_excel(
+                value.date(), self.epoch)
+        return days + (
+            (value.hour * 3600)
+            + (value.minute * 60)
+            + value.second
+            + value.microsecond / 10**6
+            ) / self.secs_per_day
+
+    def _text_xml(self, value):
+        """Return the XML of the cell of the text value after its reference
+        or None when openpyxl must write it"""
+        if (len(value) > 32767 or self.illegal(value)
+                or (len(value) > 1 and value[0] == '=')
+                or value in self.error_codes):
+            return None
+        if not value:
+            return ' t="inlineStr"></c>'
+        text = (value.replace('&', '&amp;').replace('<', '&lt;')
+            .replace('>', '&gt;').replace('\r', '&#13;'))
+        return ' t="inlineStr"><is><t%s>%s</t></is></c>' % (
+            ' xml:space="preserve"' if value != value.strip() else '',
+            text)
+
     def _row_xml(self, values, r):
         "Return the XML of the row or None when openpyxl must write it"
-        from openpyxl.utils import get_column_letter
-        from openpyxl.utils.datetime import to_excel
         letters = self.letters
+        texts = self.texts
+        styles = self.styles
+        dates = self.dates
+        if len(values) > len(letters):
+            letters.extend(self.get_column_letter(i)
+                for i in range(len(letters) + 1, len(values) + 1))
         parts = ['<row r="%s">' % r]
+        append = parts.append
         for col, value in enumerate(values):
             if value is None:
                 continue
-            if col >= len(letters):
-                letters.extend(get_column_letter(i)
-                    for i in range(len(letters) + 1, col + 2))
-            ref = letters[col] + r
             type_ = type(value)
             if type_ is str:
-                if (len(value) > 32767 or self.illegal(value)
-                        or (len(value) > 1 and value[0] == '=')
-                        or value in self.error_codes):
-                    return
-                if not value:
-                    parts.append('<c r="%s" t="inlineStr"></c>' % ref)
-                    continue
-                text = (value.replace('&', '&amp;').replace('<', '&lt;')
-                    .replace('>', '&gt;').replace('\r', '&#13;'))
-                parts.append(
-                    '<c r="%s" t="inlineStr"><is><t%s>%s</t></is></c>' % (
-                        ref,
-                        ' xml:space="preserve"'
-                        if value != value.strip() else '',
-                        text))
+                xml = texts.get(value)
+                if xml is None:
+                    xml = self._text_xml(value)
+                    if xml is None:
+                        return
+                    if len(texts) < self.TEXTS:
+                        texts[value] = xml
+                append('<c r="' + letters[col] + r + '"' + xml)
             elif type_ is bool:
-                parts.append('<c r="%s" t="b"><v>%d</v></c>' % (ref, value))
+                append('<c r="%s%s" t="b"><v>%d</v></c>' % (
+                        letters[col], r, value))
             elif type_ is int or (type_ is float and math.isfinite(value)):
-                parts.append('<c r="%s" t="n"><v>%.16g</v></c>' % (
-                        ref, value))
+                append('<c r="%s%s" t="n"><v>%.16g</v></c>' % (
+                        letters[col], r, value))
             elif type_ is dt.datetime and value.tzinfo is None:
-                parts.append('<c r="%s" s="%s" t="n"><v>%.16g</v></c>' % (
-                        ref, self._style(dt.datetime),
-                        to_excel(value, self.epoch)))
+                append('<c r="%s%s" s="%s" t="n"><v>%.16g</v></c>' % (
+                        letters[col], r,
+                        styles.get(dt.datetime) or self._style(dt.datetime),
+                        self._datetime_serial(value)))
             elif type_ is dt.date:
-                serial = self.dates.get(value)
+                serial = dates.get(value)
                 if serial is None:
-                    serial = self.dates[value] = '%.16g' % to_excel(
+                    serial = dates[value] = '%.16g' % self.to_excel(
                         value, self.epoch)
-                parts.append('<c r="%s" s="%s" t="n"><v>%s</v></c>' % (
-                        ref, self._style(dt.date), serial))
+                append('<c r="%s%s" s="%s" t="n"><v>%s</v></c>' % (
+                        letters[col], r,
+                        styles.get(dt.date) or self._style(dt.date), serial))
             else:
                 return
-        parts.append('</row>')
+        append('</row>')
         return ''.join(parts)
 
     def close(self):
@@ -583,6 +621,7 @@ class AttendanceExcel(Report):
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
         labels = cls._labels()
+        in_ = fields.SQL_OPERATORS['in']
         reasons_texts = {}
 
         def reasons_text(value):
@@ -609,7 +648,9 @@ class AttendanceExcel(Report):
                         attendance.id, attendance.time, attendance.local_date,
                         party.name, attendance.method, attendance.status,
                         attendance.late, attendance.distance,
-                        attendance.reasons, attendance.offline,
+                        # As text: the few combinations are decoded once
+                        Cast(attendance.reasons, 'VARCHAR'),
+                        attendance.offline,
                         attendance.client_uuid, attendance.checkout_time,
                         attendance.checkout_source, attendance.duration,
                         where=where,
@@ -622,7 +663,8 @@ class AttendanceExcel(Report):
                 origins = ['checkin.attendance,%d' % r[0] for r in rows]
                 cursor.execute(*line.select(
                         line.origin, Sum(line.points),
-                        where=line.origin.in_(origins),
+                        # One parameter (an array) on PostgreSQL
+                        where=in_(line.origin, origins),
                         group_by=[line.origin]))
                 points = {o: p for o, p in cursor}
                 for (id_, time, date, name, method, status, late, distance,
@@ -630,8 +672,9 @@ class AttendanceExcel(Report):
                         checkout_source, duration) in rows:
                     if isinstance(date, str):
                         date = dt.date.fromisoformat(date)
-                    local, checkout = (
-                        cls._local(t, tzinfo) for t in [time, checkout])
+                    local = cls._local(time, tzinfo)
+                    if checkout is not None:
+                        checkout = cls._local(checkout, tzinfo)
                     yield [
                         event_name, date, local, name,
                         labels['method'].get(method, method),

@@ -4,7 +4,9 @@
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
+from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
+from trytond.tools import grouped_slice
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 
@@ -132,16 +134,55 @@ class Resource(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
     @property
     def schedule(self):
         "The opening hours as a slot.Schedule"
-        hours = [(
-                int(h.weekday), time_offset(h.start_time),
-                time_offset(h.end_time, end=True))
-            for h in self.hours]
-        exceptions = [(
-                e.start_date, e.end_date, bool(e.closed),
-                time_offset(e.start_time) if e.start_time else None,
-                time_offset(e.end_time, end=True) if e.end_time else None)
-            for e in self.exceptions]
-        return Schedule(hours, exceptions)
+        return self._schedule(
+            [(h.weekday, h.start_time, h.end_time) for h in self.hours],
+            [(e.start_date, e.end_date, e.closed, e.start_time, e.end_time)
+                for e in self.exceptions])
+
+    @classmethod
+    def schedules(cls, resources):
+        """Return the schedule of each resource by id, read with one query
+        per table: the slots of many resources are computed without
+        instantiating their hours and exceptions"""
+        pool = Pool()
+        Hours = pool.get('booking.resource.hours')
+        Exception_ = pool.get('booking.resource.exception')
+        hours_table = Hours.__table__()
+        exception = Exception_.__table__()
+        cursor = Transaction().connection.cursor()
+        in_ = fields.SQL_OPERATORS['in']
+        hours = {r.id: [] for r in resources}
+        exceptions = {r.id: [] for r in resources}
+        for sub_ids in grouped_slice(list(hours)):
+            sub_ids = list(sub_ids)
+            cursor.execute(*hours_table.select(
+                    hours_table.resource, hours_table.weekday,
+                    hours_table.start_time, hours_table.end_time,
+                    where=in_(hours_table.resource, sub_ids)))
+            for resource, *values in cursor:
+                hours[resource].append(values)
+            cursor.execute(*exception.select(
+                    exception.resource, exception.start_date,
+                    exception.end_date, exception.closed,
+                    exception.start_time, exception.end_time,
+                    where=in_(exception.resource, sub_ids)))
+            for resource, *values in cursor:
+                exceptions[resource].append(values)
+        return {i: cls._schedule(hours[i], exceptions[i]) for i in hours}
+
+    @classmethod
+    def _schedule(cls, hours, exceptions):
+        """Return the Schedule of the hours (weekday, start time, end time)
+        and exceptions (start date, end date, closed, start time, end
+        time)"""
+        return Schedule([(
+                    int(weekday), time_offset(start),
+                    time_offset(end, end=True))
+                for weekday, start, end in hours], [(
+                    first, last, bool(closed),
+                    time_offset(start) if start else None,
+                    time_offset(end, end=True) if end else None)
+                for first, last, closed, start, end in exceptions])
 
     @classmethod
     def copy(cls, resources, default=None):

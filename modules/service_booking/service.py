@@ -3,6 +3,7 @@
 # terms.
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from operator import itemgetter
 
 from sql import Literal
 
@@ -334,30 +335,35 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         """Return the slots of the resources that start in [start, end) UTC,
         whatever the clock: sorted dictionaries with the keys start, end,
         resource and capacity_left (0 for a full slot) for member."""
+        pool = Pool()
+        Resource = pool.get('booking.resource')
         service_id = self.id
         duration, busy = self.duration, self.duration + self.buffer
         step = self.step
         occupancies = self._occupancies(
             resources, start, end + busy, member=member)
+        schedules = Resource.schedules(resources)
         slots = []
-        for resource in resources:
+        # In the order of the resources, kept for the slots of the same
+        # start by the stable sort: one dictionary per slot and no other
+        # object (the garbage collector runs with the allocations)
+        for resource in sorted(
+                resources, key=lambda r: (r.sequence or 0, r.id)):
             capacity = self.capacity
             if resource.capacity:
                 capacity = min(capacity, resource.capacity)
-            capacity_left = occupancies[resource.id].capacity_left
-            order = (resource.sequence or 0, resource.id)
-            for slot in slot_starts(
-                    resource.schedule, resource.tzinfo, start, end,
-                    duration, step):
-                slots.append((slot, order, {
-                            'start': slot,
-                            'end': slot + duration,
-                            'resource': resource,
-                            'capacity_left': capacity_left(
-                                service_id, slot, slot + busy, capacity),
-                            }))
-        slots.sort(key=lambda s: s[:2])
-        return [s for _, _, s in slots]
+            starts = slot_starts(schedules[resource.id], resource.tzinfo,
+                start, end, duration, step)
+            slots.extend({
+                    'start': slot,
+                    'end': slot + duration,
+                    'resource': resource,
+                    'capacity_left': capacity_left,
+                    } for slot, capacity_left in zip(starts,
+                    occupancies[resource.id].capacities(
+                        service_id, starts, busy, capacity)))
+        slots.sort(key=itemgetter('start'))
+        return slots
 
     def bookable_slots(self, start, end, member=None, resource=None,
             full=False):

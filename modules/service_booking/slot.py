@@ -155,14 +155,32 @@ class Occupancy:
 
     def capacity_left(self, service, start, busy_until, capacity):
         "Return the capacity left of the slot [start, busy_until)"
-        low = bisect.bisect_left(self.starts, start - self.longest)
-        high = bisect.bisect_left(self.starts, busy_until)
-        count = 0
-        for b_start, b_until, b_service in self.bookings[low:high]:
-            if b_until <= start:
+        return self.capacities(
+            service, [start], busy_until - start, capacity)[0]
+
+    def capacities(self, service, starts, busy, capacity):
+        """Return the capacity left of each slot [start, start + busy) of
+        service for the starts"""
+        free = max(capacity, 0)
+        if not self.bookings:
+            return [free] * len(starts)
+        bookings, booked, longest = self.bookings, self.starts, self.longest
+        result = []
+        append = result.append
+        for start in starts:
+            low = bisect.bisect_left(booked, start - longest)
+            high = bisect.bisect_left(booked, start + busy)
+            if low == high:
+                append(free)
                 continue
-            if b_service == service and b_start == start:
-                count += 1
-            else:
-                return 0
-        return max(capacity - count, 0)
+            count = 0
+            for b_start, b_until, b_service in bookings[low:high]:
+                if b_until <= start:
+                    continue
+                if b_service == service and b_start == start:
+                    count += 1
+                else:
+                    count = capacity
+                    break
+            append(max(capacity - count, 0))
+        return result
