@@ -28,14 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 VENV = os.path.join(ROOT, '.venv', 'bin')
 sys.path.insert(0, HERE)
 
-from bench_checkin import free_port, stop, wait_port  # noqa: E402
+from bench_checkin import free_port, stop, wait_port, warm  # noqa: E402
 
 
 def log(*args):
@@ -134,25 +133,6 @@ def server(env, port, workers, log_file):
             '--graceful-timeout', '30', 'trytond.application:app'],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL,
         stderr=log_file)
-
-
-def warm(url, run, workers):
-    "Warm the workers up (pool, caches) as bench_checkin does"
-    for _ in range(4 * workers):
-        urllib.request.urlopen(url + '/openapi.json').read()
-    warmup = run['warmup']
-    for token in warmup['jwts']:
-        window = str(int(time.time()) // warmup['qr_window'])
-        lat, lon = warmup['position']
-        request = urllib.request.Request(url + '/checkins',
-            data=json.dumps({'qr_token': warmup['qr_tokens'][window],
-                    'lat': lat, 'lon': lon}).encode(),
-            headers={'Authorization': 'Bearer ' + token,
-                'Content-Type': 'application/json'})
-        try:
-            urllib.request.urlopen(request).read()
-        except urllib.error.HTTPError as e:
-            e.read()
 
 
 def drain(database):
@@ -276,7 +256,8 @@ def main():
         process = server(env, port, args.workers, gunicorn_log)
         try:
             wait_port(port, process)
-            warm(url % (port, args.database), run, args.workers)
+            warm(url % (port, args.database), run, args.workers,
+                refusals=True)
             log("capacity: %s check-ins at concurrency %s" % (
                     len(capacity_members), args.c))
             wall, statuses = asyncio.run(closed_loop(port, path, run,
@@ -293,7 +274,8 @@ def main():
             port, args.workers, gunicorn_log)
         try:
             wait_port(port, process)
-            warm(url % (port, args.database), run, args.workers)
+            warm(url % (port, args.database), run, args.workers,
+                refusals=True)
             log("burst: %s check-ins at %.0f/s (%.1f x capacity)" % (
                     len(burst_members), rate, args.factor))
             latencies, statuses, receipts, wall = asyncio.run(open_loop(
