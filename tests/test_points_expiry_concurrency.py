@@ -164,5 +164,10 @@ class PointsExpiryConcurrencyTestCase(unittest.TestCase):
     def test_expiry_without_lock(self):
         """Without the member lock the lots stay exact: the rows written
         under REPEATABLE READ make a stale transaction run again"""
-        stats = self.race(23, lock=False)
+        # Whether the processes meet depends on the machine's scheduling:
+        # on a busy machine a round may pass without a conflict
+        for seed in [23, 29, 31]:
+            stats = self.race(seed, lock=False)
+            if stats['late']:
+                break
         self.assertGreater(stats['late'], 0, stats)
