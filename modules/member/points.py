@@ -386,8 +386,8 @@ class PointsLine(ModelSQL, ModelView):
         An entry may also carry link, (Model, id, field, values): the
         record id of Model whose field is set to the new line (and its
         other columns to values) in the posting's statement on PostgreSQL,
-        by its own statement on SQLite; it is not set when nothing is
-        posted."""
+        by its own statement on SQLite, or to the line of the key posted
+        before when the entry is not posted again."""
         pool = Pool()
         Member = pool.get('member.member')
         if not entries:
