@@ -35,8 +35,7 @@ from trytond.protocols.wrappers import (
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
-from . import intake as intake_mode
-from . import metrics
+from . import metrics, saturation
 from .auth import (
     LOCK_TIMEOUT_MS, LOCKED_MEMBER, authenticate, check_member_lock,
     token_member, wait_member_lock)
@@ -113,7 +112,7 @@ class Request:
         # The kiosk token the request was made with, if any
         self.kiosk_token = None
         # The request goes to the intake of check-ins (api_route intake)
-        self.intake = bool(http.environ.get(intake_mode.DIVERTED))
+        self.intake = bool(http.environ.get(saturation.DIVERTED))
 
 
 def api_route(method, path, summary, auth='member', body=None, query=None,
@@ -137,7 +136,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
     route, which must answer when the database does not).
     answers: {status: schema} of the answers at a status that are not the
     error object (the health route's 503).
-    intake: when the database is saturated (intake.saturated), the request
+    intake: when the database is saturated (saturation.saturated), the request
     is not given the member's lock and request.intake is set: the handler
     appends it to the intake of check-ins instead of recording it.
     A path parameter {name:hex} is a 32-digit hexadecimal string (a
@@ -212,10 +211,10 @@ def counted(route):
                 metrics.count(route, request.method, request.environ,
                     status, started)
                 if (route['intake']
-                        and not request.environ.get(intake_mode.DIVERTED)):
+                        and not request.environ.get(saturation.DIVERTED)):
                     # The time of the recorded check-ins tells if the
                     # database is saturated (intake mode auto)
-                    intake_mode.note_latency(time.monotonic() - started)
+                    saturation.note_latency(time.monotonic() - started)
         return wrapper
     return decorator
 
@@ -258,7 +257,7 @@ def _api_request(route, request, pool, path_args):
         # No message of the module in this database
         raise ApiError('not_found', _english()['not_activated'])
     if route['lock_member'] and not request.environ.get(
-            intake_mode.DIVERTED):
+            saturation.DIVERTED):
         check_member_lock(request, pool)
     body, query = route['body'], route['query']
     body_value = parse_json(request, body) if body else None
@@ -371,7 +370,7 @@ def with_write_transaction(lock_member=False, intake=False):
       for, so two requests of the same member (a double tap, a retry) cost
       the first one's remaining time.
     - intake: when the database is saturated, the request goes to the
-      intake of check-ins (the environ key intake.DIVERTED): it neither
+      intake of check-ins (the environ key saturation.DIVERTED): it neither
       takes nor waits for the member's lock."""
     from trytond.worker import run_task
 
@@ -382,10 +381,10 @@ def with_write_transaction(lock_member=False, intake=False):
             retry = tools.retries()
             deadline = time.monotonic() + contention_timeout()
             count = conflicts = 0
-            if intake and intake_mode.saturated(pool.database_name):
-                request.environ[intake_mode.DIVERTED] = True
+            if intake and saturation.saturated(pool.database_name):
+                request.environ[saturation.DIVERTED] = True
             member, locks = _member_lock(request, pool, lock_member
-                and not request.environ.get(intake_mode.DIVERTED))
+                and not request.environ.get(saturation.DIVERTED))
             pause = 0
             while True:
                 if pause:

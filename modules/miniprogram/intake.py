@@ -5,10 +5,8 @@
 validates the request, appends it here and answers 202 with a receipt; the
 worker records the items later, in order, each exactly once, through
 checkin.attendance.check_in (see doc/operations.rst)."""
-import collections
 import json
 import logging
-import threading
 import time
 import uuid
 
@@ -16,112 +14,22 @@ from sql import Column
 from sql.aggregate import Count, Min
 from sql.functions import CurrentTimestamp
 
-from trytond import backend, config
+from trytond import backend
 from trytond.exceptions import UserError, UserWarning
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.modules.checkin.attendance import CheckInResult
 from trytond.modules.member.member import member_context
 from trytond.modules.suite import clock, tools
 from trytond.pool import Pool
 from trytond.transaction import (
     Transaction, TransactionError, without_check_access)
 
+from .api import _default, error_body, from_user_error
+from .auth import _company
+from .routes import checkin_outcome
+
 logger = logging.getLogger(__name__)
-
-MODES = {'off', 'auto', 'always'}
-# The WSGI environ key set when a request is answered by the intake
-DIVERTED = 'miniprogram.intake'
-
-
-def mode():
-    "[miniprogram] intake: off (default), auto or always"
-    value = (config.get('miniprogram', 'intake', default='off')
-        or 'off').strip().lower()
-    if value not in MODES:
-        logger.warning("[miniprogram] intake = %r is not one of %s: off",
-            value, ', '.join(sorted(MODES)))
-        return 'off'
-    return value
-
-
-def latency_threshold():
-    """[miniprogram] intake_latency: the seconds (default 0.5) above which
-    the 90th percentile of the recent check-ins of the process says the
-    database is saturated"""
-    return config.getfloat('miniprogram', 'intake_latency', default=0.5)
-
-
-def pool_threshold():
-    """[miniprogram] intake_pool_waiting: the number of requests of the
-    process waiting for a connection of the PostgreSQL pool (default 1) at
-    which the database is saturated"""
-    return config.getint('miniprogram', 'intake_pool_waiting', default=1)
-
-
-def window():
-    """[miniprogram] intake_window: the seconds of recent check-ins measured
-    (default 10): without one in that time, the check-ins are recorded
-    again, which measures again"""
-    return config.getfloat('miniprogram', 'intake_window', default=10)
-
-
-# The recent check-ins recorded by this process: (monotonic end, seconds)
-_latencies = collections.deque(maxlen=1000)
-_latencies_lock = threading.Lock()
-# The fewest check-ins of the window that say anything
-MIN_SAMPLES = 5
-
-
-def note_latency(seconds, now=None):
-    "Measure a check-in recorded in seconds by this process"
-    now = time.monotonic() if now is None else now  # real time
-    with _latencies_lock:
-        _latencies.append((now, seconds))
-
-
-def recent_latency(now=None):
-    """The 90th percentile of the check-ins of the window, or None when
-    there are too few"""
-    now = time.monotonic() if now is None else now  # real time
-    since = now - window()
-    with _latencies_lock:
-        while _latencies and _latencies[0][0] < since:
-            _latencies.popleft()
-        values = sorted(s for _, s in _latencies)
-    if len(values) < MIN_SAMPLES:
-        return None
-    return values[min(len(values) - 1, int(len(values) * 0.9))]
-
-
-def pool_waiting(database_name):
-    "The requests of this process waiting for a connection (PostgreSQL)"
-    if backend.name != 'postgresql':
-        return 0
-    try:
-        connpool = backend.Database(database_name)._connpool
-        return connpool.get_stats().get('requests_waiting', 0)
-    except Exception:
-        return 0
-
-
-def saturated(database_name):
-    """Tell if a check-in must go to the intake: always, or in auto mode
-    when the pool or the recent check-ins say the database is saturated"""
-    current = mode()
-    if current == 'always':
-        return True
-    if current == 'off':
-        return False
-    latency = recent_latency()
-    if latency is not None and latency > latency_threshold():
-        return True
-    return pool_waiting(database_name) >= pool_threshold()
-
-
-def reset():
-    "Forget the check-ins measured (tests)"
-    with _latencies_lock:
-        _latencies.clear()
 
 
 class CheckinIntake(ModelSQL, ModelView):
@@ -232,7 +140,6 @@ class CheckinIntake(ModelSQL, ModelView):
             Returned, created, statement)
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
-        CheckInResult = _result_class()
         transaction = Transaction()
         cursor = transaction.connection.cursor()
         client_uuid = body.get('client_uuid')
@@ -424,7 +331,7 @@ class CheckinIntake(ModelSQL, ModelView):
                     if not kwargs.get('client_uuid'):
                         kwargs['client_uuid'] = item.idempotency_key
                     result = Attendance.check_in(item.member_id, **kwargs)
-                    status, answer = _checkin_outcome(pool, result)
+                    status, answer = checkin_outcome(pool, result)
                     attendance = result.attendance
                 except (UserError, UserWarning) as e:
                     status, answer = _error_outcome(e)
@@ -432,7 +339,7 @@ class CheckinIntake(ModelSQL, ModelView):
                     raise
                 except Exception:
                     logger.exception("intake item %s failed", item_id)
-                    status, answer = 500, _error_body('internal_error',
+                    status, answer = 500, error_body('internal_error',
                         gettext('miniprogram.msg_status_500'))
             code = answer['error']['code'] if 'error' in answer else None
             cls.write([item], {
@@ -453,33 +360,8 @@ class CheckinIntake(ModelSQL, ModelView):
         return self.status, json.loads(self.answer)
 
 
-def _result_class():
-    from trytond.modules.checkin.attendance import CheckInResult
-    return CheckInResult
-
-
-def _company():
-    from .auth import _company
-    return _company()
-
-
-def _checkin_outcome(pool, result):
-    from .routes import checkin_outcome
-    return checkin_outcome(pool, result)
-
-
 def _error_outcome(error):
-    from .api import from_user_error
+    "(status, error object) of the answer to a UserError"
     api_error = from_user_error(error)
-    return api_error.status, _error_body(
+    return api_error.status, error_body(
         api_error.code, api_error.message, api_error.details)
-
-
-def _error_body(code, message, details=None):
-    from .api import error_body
-    return error_body(code, message, details)
-
-
-def _default(value):
-    from .api import _default
-    return _default(value)

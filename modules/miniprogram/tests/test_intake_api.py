@@ -16,7 +16,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .. import intake
+from .. import saturation
 from .test_auth_sms_api import set_config
 from .tools import Api, in_transaction, register
 
@@ -42,8 +42,8 @@ class IntakeApiTestCase(RouteTestCase):
         super().setUp()
         clock.freeze(NOW)
         self.addCleanup(clock.unfreeze)
-        intake.reset()
-        self.addCleanup(intake.reset)
+        saturation.reset()
+        self.addCleanup(saturation.reset)
         set_config(self, 'miniprogram', 'intake', 'always')
         self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
@@ -235,17 +235,17 @@ class IntakeApiTestCase(RouteTestCase):
         status, data = api.json('POST', 'checkins', self.here(
                 qr_token=self.token))
         self.assertEqual(status, 201, data)
-        for _ in range(intake.MIN_SAMPLES):
-            intake.note_latency(2)
-        self.assertTrue(intake.saturated(DB_NAME))
+        for _ in range(saturation.MIN_SAMPLES):
+            saturation.note_latency(2)
+        self.assertTrue(saturation.saturated(DB_NAME))
         status, data = api.json('POST', 'checkins', self.here(
                 qr_token=self.other_token))
         self.assertEqual(status, 202, data)
         # The slow check-ins leave the window: recorded at once again
-        intake.reset()
-        for _ in range(intake.MIN_SAMPLES):
-            intake.note_latency(2, now=time.monotonic() - 60)
-        self.assertFalse(intake.saturated(DB_NAME))
+        saturation.reset()
+        for _ in range(saturation.MIN_SAMPLES):
+            saturation.note_latency(2, now=time.monotonic() - 60)
+        self.assertFalse(saturation.saturated(DB_NAME))
 
     def test_stats_pending(self):
         "The event's statistics count the items pending for it"

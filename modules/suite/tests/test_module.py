@@ -77,7 +77,6 @@ class SuiteTestCase(ModuleTestCase):
             with self.assertRaises(backend.DatabaseOperationalError):
                 tools.run_apart(lambda: refuse() and refuse(), 1)
 
-    @with_transaction()
     def test_relax_pool_checks(self):
         "The pool checks a connection only after the window unused"
         from psycopg_pool import ConnectionPool
@@ -112,6 +111,7 @@ class SuiteTestCase(ModuleTestCase):
         finally:
             ConnectionPool.check_connection = original
 
+    @with_transaction()
     def test_clock_context(self):
         "The clock of the transaction moves every reader of now()"
         moment = dt.datetime(2030, 1, 2, 3, 4, 5)
