@@ -5,16 +5,14 @@ import datetime as dt
 import json
 import uuid
 
-from sql import Cast, Column, Conflict, Null
-from sql.functions import CurrentTimestamp
+from sql import Cast, Null
 from sql.operators import Equal
 
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Exclude, Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.member.member import context_member
-from trytond.modules.member.prepared import (
-    Returned, created, statement, written)
+from trytond.modules.member.prepared import insert, statement, written
 from trytond.modules.suite import clock, geo, tools
 from trytond.modules.suite.tools import isoformat
 from trytond.pool import Pool
@@ -1174,31 +1172,10 @@ class Attendance(ModelSQL, ModelView):
         One statement instead of the ORM create: the values are computed
         and checked by the caller, the access was checked by check_in; the
         triggers on creation are queued as the ORM does."""
-        transaction = Transaction()
         values = dict(values)
         values['counted'] = values['status'] in COUNTED
         values['points_granted'] = False
-        names = tuple(values)
-
-        def insert(create_uid, **values):
-            table = cls.__table__()
-            return table.insert(
-                [table.create_uid, table.create_date]
-                + [Column(table, n) for n in names],
-                [[create_uid, CurrentTimestamp()]
-                    + [values[n] for n in names]],
-                on_conflict=Conflict(table), returning=[Returned('id')])
-        cursor = transaction.connection.cursor()
-        cursor.execute(*statement((cls.__name__, 'insert', names), insert,
-                create_uid=transaction.user, **{
-                    n: cls._fields[n].sql_format(v)
-                    for n, v in values.items()}))
-        found = cursor.fetchone()
-        if not found:
-            return None
-        attendance_id = found[0]
-        created(cls, [attendance_id])
-        return attendance_id
+        return insert(cls, values, conflict=True)
 
     @classmethod
     def _duplicate(cls, existing, client_uuid, Error=AlreadyCheckedInError,

@@ -4,7 +4,8 @@
 """The prepared statements of the hot paths (points postings, streaks,
 check-ins) and what the ORM would do around their writes: internal to the
 suite (see doc/development.rst)."""
-from sql import Expression
+from sql import Column, Conflict, Expression
+from sql.functions import CurrentTimestamp
 
 from trytond import backend
 from trytond.pool import Pool
@@ -82,6 +83,35 @@ def statement(key, build, /, **values):
             raise ValueError("a value is not a parameter of %s" % (key,))
         _statements[key] = sql, slots
     return sql, tuple(values[v] if s else v for s, v in slots)
+
+
+def insert(Model, values, conflict=False):
+    """Insert one record of Model with values ({field name: value}, already
+    checked by the caller) in one prepared statement, as ModelSQL.create
+    would (create_uid, create_date, the triggers on creation: see created)
+    and return its id; with conflict, ON CONFLICT DO NOTHING: None when the
+    database refuses it (a unique or exclusion constraint)"""
+    transaction = Transaction()
+    names = tuple(values)
+
+    def build(create_uid, **values):
+        table = Model.__table__()
+        return table.insert(
+            [table.create_uid, table.create_date]
+            + [Column(table, n) for n in names],
+            [[create_uid, CurrentTimestamp()] + [values[n] for n in names]],
+            on_conflict=Conflict(table) if conflict else None,
+            returning=[Returned('id')])
+    cursor = transaction.connection.cursor()
+    cursor.execute(*statement((Model.__name__, 'insert', conflict, names),
+            build, create_uid=transaction.user, **{
+                n: Model._fields[n].sql_format(v)
+                for n, v in values.items()}))
+    found = cursor.fetchone()
+    if not found:
+        return None
+    created(Model, [found[0]])
+    return found[0]
 
 
 def invalidate_records(Model, ids):

@@ -10,9 +10,7 @@ import logging
 import time
 import uuid
 
-from sql import Column
 from sql.aggregate import Count, Min
-from sql.functions import CurrentTimestamp
 
 from trytond import backend
 from trytond.exceptions import UserError, UserWarning
@@ -136,8 +134,7 @@ class CheckinIntake(ModelSQL, ModelView):
         Plain prepared statements instead of the ORM (which reads the
         record back to validate it): this runs when the database is
         saturated, and the values are made here."""
-        from trytond.modules.member.prepared import (
-            Returned, created, statement)
+        from trytond.modules.member.prepared import insert, statement
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         transaction = Transaction()
@@ -173,21 +170,7 @@ class CheckinIntake(ModelSQL, ModelView):
             'received': clock.now(),
             'state': 'pending',
             }
-        names = tuple(values)
-
-        def insert(create_uid, **values):
-            table = cls.__table__()
-            return table.insert(
-                [table.create_uid, table.create_date]
-                + [Column(table, n) for n in names],
-                [[create_uid, CurrentTimestamp()]
-                    + [values[n] for n in names]],
-                returning=[Returned('id')])
-        cursor.execute(*statement((cls.__name__, 'insert', names), insert,
-                create_uid=transaction.user, **{
-                    n: cls._fields[n].sql_format(v)
-                    for n, v in values.items()}))
-        created(cls, [cursor.fetchone()[0]])
+        insert(cls, values)
         return values['receipt']
 
     @classmethod
