@@ -2,7 +2,7 @@
 open event through `POST /<db>/mp/v1/checkins` (Werkzeug test client, no
 network), on the database of TRYTOND_DATABASE_URI (default PostgreSQL on
 the local socket).  Prints the wall and CPU time and the SQL statements
-per check-in and, with --profile, the functions where the time goes
+per check-in (per duplicate with --dup) and, with --profile, the functions where the time goes
 (cProfile, cumulative).
 
     .venv/bin/python scripts/profile_checkin.py -n 300 --profile
@@ -109,6 +109,9 @@ def main():
     parser.add_argument('--dump', metavar='FILE',
         help="write the cProfile statistics to FILE (pstats format, to "
         "compare two versions)")
+    parser.add_argument('--dup', action='store_true',
+        help="measure duplicates: every member is checked in first, then "
+        "the measured requests send the same check-in again (409)")
     parser.add_argument('--keep', action='store_true',
         help="keep the database (to look at its tables and indexes)")
     args = parser.parse_args()
@@ -130,6 +133,10 @@ def main():
     from trytond.modules.suite.tools import relax_pool_checks
     backend.Database(DB_NAME).close()
     relax_pool_checks()
+    # Not a test any more: what the code does in the tests only (the
+    # attempt counts written at once) would be measured
+    from trytond.pool import Pool
+    Pool.test = False
     from trytond.wsgi import app
     client = Client(app, Response)
     url = '/%s/mp/v1/checkins' % DB_NAME
@@ -144,6 +151,10 @@ def main():
     # Warm-up: pool, caches, first requests
     warm = 20
     statuses = [call(t) for t in tokens[:warm]]
+    if args.dup:
+        # Every member checked in: the measured requests are duplicates
+        [call(t) for t in tokens[warm:]]
+        statuses = [call(t) for t in tokens[:warm]]
     # The objects of the start (pool, caches) out of the collector's reach,
     # as in a server worker forked after loading: whether a full collection
     # of them falls in the window would otherwise decide the figures
@@ -189,6 +200,16 @@ def main():
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats('tottime').print_stats(args.top)
         print(out.getvalue())
+    # The attempt counts waiting to be written (duplicates), before the
+    # database is dropped
+    from trytond.modules.checkin.analytics import write_waiting
+    write_waiting()
+    if args.dup:
+        with Transaction().start(DB_NAME, 0):
+            Counter = Pool().get('checkin.attempt.counter')
+            print("already_checked_in counted: %d" % sum(
+                    c.count for c in Counter.search(
+                        [('outcome', '=', 'already_checked_in')])))
     if not args.keep:
         drop_db()
 

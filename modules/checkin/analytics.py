@@ -2,14 +2,17 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 """Attempt analytics and the offline conflict report of check-ins"""
+import atexit
 import datetime as dt
 import json
+import logging
 import os
 import threading
 
 from sql import Null
 from sql.aggregate import Count, Sum
 
+from trytond import config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.suite import clock
@@ -18,6 +21,8 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import EventNotOpenError
+
+logger = logging.getLogger(__name__)
 
 # The outcomes of the attempts that leave no check-in: the error codes of
 # API.md.  Created and rejected check-ins are counted from their records.
@@ -74,6 +79,100 @@ def slot():
     return hash((os.getpid(), threading.get_ident())) % SLOTS
 
 
+def write_delay():
+    """How long (seconds) the counts of add_later may wait before they are
+    written; 0: in the transaction of the attempt"""
+    return config.getfloat('checkin', 'attempt_write_delay', default=1)
+
+
+def write_at_once():
+    """Tell if add_later writes in the transaction of the attempt: a delay
+    of 0, and the tests (one process, one transaction at a time)"""
+    return Pool.test or not write_delay()
+
+
+# The counts of add_later committed and not yet written, by database:
+# {database name: {(event id, hour, outcome): count}}, and the databases
+# whose writing is planned (a timer)
+_waiting = {}
+_planned = set()
+_waiting_lock = threading.Lock()
+
+
+class _LaterCounts:
+    """The counts of add_later in a transaction: they wait for the writing
+    once it is committed, and are dropped when it is rolled back (a data
+    manager of the transaction)"""
+
+    def __init__(self, database):
+        self.database = database
+        self.counts = {}
+
+    def __eq__(self, other):
+        if not isinstance(other, _LaterCounts):
+            return NotImplemented
+        return self.database == other.database
+
+    def __hash__(self):
+        return hash(self.database)
+
+    def tpc_begin(self, transaction):
+        pass
+
+    def commit(self, transaction):
+        pass
+
+    def tpc_vote(self, transaction):
+        pass
+
+    def tpc_finish(self, transaction):
+        # Once: a transaction may be committed again before it stops
+        counts, self.counts = self.counts, {}
+        _wait(self.database, counts)
+
+    def tpc_abort(self, transaction):
+        self.counts.clear()
+
+
+def _wait(database, counts, delay=None):
+    "Add counts to those waiting for the writing of database and plan it"
+    with _waiting_lock:
+        waiting = _waiting.setdefault(database, {})
+        for key, count in counts.items():
+            waiting[key] = waiting.get(key, 0) + count
+        if not waiting or database in _planned:
+            return
+        _planned.add(database)
+    timer = threading.Timer(
+        write_delay() if delay is None else delay, write_waiting, [database])
+    timer.daemon = True
+    timer.start()
+
+
+def write_waiting(database=None):
+    """Write the counts waiting for database (default all), each database in
+    a transaction of its own; on failure they wait again"""
+    with _waiting_lock:
+        databases = [database] if database else list(_waiting)
+        taken = {d: _waiting.pop(d, {}) for d in databases}
+        _planned.difference_update(databases)
+    for database, counts in taken.items():
+        if not counts:
+            continue
+        try:
+            with Transaction().start(database, 0) as transaction:
+                Pool(database).get('checkin.attempt.counter')._write(counts)
+                transaction.commit()
+        except Exception:
+            logger.warning("could not write %d attempt counts of %s",
+                sum(counts.values()), database, exc_info=True)
+            _wait(database, counts, delay=max(write_delay(), 1) * 5)
+
+
+# A worker that stops writes what waits
+atexit.register(write_waiting)
+
+
 class AttemptCounter(ModelSQL, ModelView):
     "Check-in Attempt Counter"
     __name__ = 'checkin.attempt.counter'
@@ -102,8 +201,9 @@ class AttemptCounter(ModelSQL, ModelView):
         cls._order = [('hour', 'DESC'), ('id', 'DESC')]
 
     @classmethod
-    def add(cls, event_id, outcome, when=None):
-        """Count one refused attempt at event_id (or None) with outcome.
+    def add(cls, event_id, outcome, when=None, count=1):
+        """Count one refused attempt (or count) at event_id (or None) with
+        outcome.
 
         One UPDATE of the row of the event, hour, outcome and slot of the
         process, an INSERT when it is the first of the hour: the count is
@@ -123,14 +223,51 @@ class AttemptCounter(ModelSQL, ModelView):
         else:
             where &= table.event == event_id
         cursor.execute(*table.update(
-                [table.count], [table.count + 1], where=where))
+                [table.count], [table.count + count], where=where))
         if cursor.rowcount:
             return
         columns = [table.create_uid, table.create_date, table.event,
             table.hour, table.outcome, table.slot, table.count]
         values = [Transaction().user, clock.now(), event_id, hour, outcome,
-            slot_, 1]
+            slot_, count]
         cursor.execute(*table.insert(columns, [values]))
+
+    @classmethod
+    def add_later(cls, event_id, outcome):
+        """Count one refused attempt as add does, without writing in the
+        transaction of the attempt (a duplicate check-in writes nothing):
+        once it is committed, the count waits with those of the process and
+        they are written together, in a transaction of their own, within
+        write_delay() seconds ([checkin] attempt_write_delay).  A crash
+        loses the counts not yet written (hints of the stats).  In the
+        tests (one process and transaction) and with a delay of 0, add."""
+        if write_at_once():
+            return cls.add(event_id, outcome)
+        if outcome not in OUTCOME_CODES:
+            outcome = 'other'
+        transaction = Transaction()
+        later = transaction.join(_LaterCounts(transaction.database.name))
+        key = (event_id, hour_bucket(clock.now()), outcome)
+        later.counts[key] = later.counts.get(key, 0) + 1
+
+    @classmethod
+    def _write(cls, counts):
+        """Write counts ({(event id, hour, outcome): count}), those of the
+        events deleted since left out"""
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        event = Event.__table__()
+        ids = {e for e, _, _ in counts if e is not None}
+        cursor = Transaction().connection.cursor()
+        existing = set()
+        if ids:
+            cursor.execute(*event.select(event.id,
+                    where=event.id.in_(sorted(ids))))
+            existing = {i for i, in cursor}
+        for (event_id, hour, outcome), count in sorted(
+                counts.items(), key=lambda i: (i[0][0] or 0,) + i[0][1:]):
+            if event_id is None or event_id in existing:
+                cls.add(event_id, outcome, when=hour, count=count)
 
     @classmethod
     def counts(cls, event_id):

@@ -5,8 +5,10 @@ import datetime as dt
 import json
 import uuid
 
-from sql import Cast, Null
-from sql.operators import Equal
+from sql import Cast, Column, Literal, Null
+from sql.aggregate import Sum
+from sql.conditionals import Coalesce
+from sql.operators import Concat, Equal, Exists
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -552,6 +554,9 @@ class Attendance(ModelSQL, ModelView):
     _summary_fields = ['member', 'time', 'status', 'method', 'distance',
         'points_awarded', 'late', 'reasons', 'client_uuid', 'offline',
         'checkout_time', 'checkout_source', 'duration']
+    # The stored ones
+    _summary_columns = [
+        n for n in _summary_fields if n != 'points_awarded']
 
     def summary(self):
         "Return the check-in as JSON-serialisable values (API shape)"
@@ -715,8 +720,12 @@ class Attendance(ModelSQL, ModelView):
         if result.status == 'refused' and result.attendance:
             return result  # a rejected check-in, counted from its record
         with without_check_access():
-            Counter.add(cls._attempt_event(result, credential),
-                result.code)
+            event_id = cls._attempt_event(result, credential)
+            if result.status == 'duplicate':
+                # A duplicate writes nothing
+                Counter.add_later(event_id, result.code)
+            else:
+                Counter.add(event_id, result.code)
         return result
 
     @classmethod
@@ -726,7 +735,7 @@ class Attendance(ModelSQL, ModelView):
         pool = Pool()
         Event = pool.get('checkin.event')
         if result.attendance:
-            return result.attendance.event.id
+            return result.summary()['event_id']
         event_id = getattr(result.error, 'event_id', None)
         if event_id is None and isinstance(credential, dict):
             event_id = credential.get('event_id')
@@ -746,6 +755,108 @@ class Attendance(ModelSQL, ModelView):
         if event_id is None or not (0 < event_id < 2 ** 31):
             return None
         return event_id if Event.snapshot(event_id) is not None else None
+
+    @classmethod
+    def duplicate_query(cls, member_id, credential, position=None,
+            bssid=None, client_uuid=None, client_time=None, offline=False,
+            device_id=None):
+        """Return the prepared query (key, build, values: see
+        member.prepared.statement) of the id of the check-in that answers
+        the attempt of member_id as a duplicate, or None when only
+        check_in can answer it.
+
+        The duplicate is the member's check-in of the same client UUID, or
+        else the counted check-in of the event and day of the credential.
+        The attempt is checked as check_in checks it before its insert
+        (_check_in), with the cached event and without query, so that the
+        check-in found is the answer check_in would give: the mini-program
+        answers a duplicate without the member's lock (api_route
+        lock_unless).  A staff check-in is left to check_in (its access is
+        checked there)."""
+        try:
+            client_uuid = normalize_uuid(client_uuid)
+            credential, _ = cls._parse_attempt(
+                credential, CREDENTIAL_KEYS, position, bssid)
+            client_time = parse_client_time(client_time)
+            normalize_device(device_id)
+        except CheckInError:
+            return None
+        if credential.get('method') == 'staff':
+            return None
+        day = None
+        try:
+            now = clock.now()
+            reference = cls._reference_time(client_time, offline, now)
+            event, method, _ = cls._resolve_credential(
+                credential, reference, offline)
+            time = cls._attempt_time(event, method, reference, now, offline)
+            day = (event.id, event.day_key(time))
+        except CheckInError:
+            # Only a check-in of the same client UUID answers it
+            if not client_uuid:
+                return None
+
+        def build(member, client_uuid=None, event=None, day_key=None):
+            table = cls.__table__()
+            where = table.member == member
+            if day is not None:
+                counted = ((table.event == event)
+                    & (table.day_key == day_key) & table.counted)
+            if client_uuid is None:
+                where &= counted
+            elif day is None:
+                where &= table.client_uuid == client_uuid
+            else:
+                # The client UUID of another member is check_in's refusal
+                other = cls.__table__()
+                where &= ((table.client_uuid == client_uuid)
+                    | (counted & ~Exists(other.select(Literal(1),
+                                where=other.client_uuid == client_uuid))))
+            return table.select(table.id, where=where, limit=1)
+        values = {'member': member_id}
+        if client_uuid:
+            values['client_uuid'] = client_uuid
+        if day is not None:
+            values['event'], values['day_key'] = day
+        return ((cls.__name__, 'duplicate', bool(client_uuid),
+                day is not None), build, values)
+
+    @classmethod
+    def answer_duplicate(cls, attendance_id, client_uuid=None):
+        """Return the CheckInResult of an attempt (of client_uuid) that the
+        check-in attendance_id answers as a duplicate (see duplicate_query),
+        read in one query, and count the attempt"""
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        Line = pool.get('member.points.line')
+
+        def read(attendance_id):
+            table = cls.__table__()
+            line = Line.__table__()
+            origin = Concat(cls.__name__ + ',', Cast(table.id, 'VARCHAR'))
+            points = line.select(Coalesce(Sum(line.points), 0),
+                where=line.origin == origin)
+            return table.select(table.event, points,
+                *[Column(table, n) for n in cls._summary_columns],
+                where=table.id == attendance_id)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*statement((cls.__name__, 'duplicate summary'), read,
+                attendance_id=attendance_id))
+        event_id, points, *row = cursor.fetchone()
+        values = dict(zip(cls._summary_columns, row),
+            points_awarded=points)
+        values['reasons'] = cls.reasons.get(
+            [attendance_id], cls, 'reasons',
+            [{'id': attendance_id, 'reasons': values['reasons']}]
+            )[attendance_id]
+        summary = cls.summarize(
+            attendance_id, Event.snapshot(event_id), values)
+        error = AlreadyCheckedInError(gettext(
+                'checkin.msg_already_checked_in'), {'checkin': summary})
+        return cls._count(CheckInResult('duplicate',
+                attendance=cls(attendance_id), error=error,
+                client_uuid=normalize_uuid(client_uuid), summary=summary),
+            None)
 
     @classmethod
     def _check_in(cls, member, credential, position, bssid, client_uuid,
@@ -775,9 +886,9 @@ class Attendance(ModelSQL, ModelView):
             raise
 
     @classmethod
-    def _check_in_event(cls, member, event, method, tag, position, bssid,
-            client_uuid, client_time, offline, reference, now, device_id,
-            sync):
+    def _attempt_time(cls, event, method, reference, now, offline):
+        """Return the time of a check-in to event with method, or raise its
+        refusal: a method the event does not take, an event not open"""
         if method not in (event.methods or ()):
             raise MethodNotAllowedError(gettext(
                     'checkin.msg_method_not_allowed',
@@ -787,6 +898,13 @@ class Attendance(ModelSQL, ModelView):
         # offline check-in: the others are dated when they are received.
         time = reference if method in TIMED_METHODS else now
         event.check_open(time, offline=offline)
+        return time
+
+    @classmethod
+    def _check_in_event(cls, member, event, method, tag, position, bssid,
+            client_uuid, client_time, offline, reference, now, device_id,
+            sync):
+        time = cls._attempt_time(event, method, reference, now, offline)
         values = cls._new_values(member, event, method, tag, time, now,
             position, bssid, client_uuid, client_time, offline)
         if device_id:

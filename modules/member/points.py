@@ -174,6 +174,8 @@ class PointsLine(ModelSQL, ModelView):
                 # The spendings a give-back may reverse (_post_statement)
                 Index(t, (t.member, Index.Range()), (t.id, Index.Range()),
                     where=t.points < 0),
+                # The points of a record (a check-in's points_awarded)
+                Index(t, (t.origin, Index.Equality())),
                 })
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 

@@ -37,8 +37,8 @@ from trytond.wsgi import app
 
 from . import metrics, saturation
 from .auth import (
-    LOCK_TIMEOUT_MS, LOCKED_MEMBER, authenticate, check_member_lock,
-    token_member, wait_member_lock)
+    ANSWERED_BY, LOCK_TIMEOUT_MS, LOCKED_MEMBER, authenticate,
+    check_member_lock, token_member, wait_member_lock)
 from .exceptions import ApiError
 from .schemas import MAX_ID, obj
 from .serializers import isoformat
@@ -113,12 +113,16 @@ class Request:
         self.kiosk_token = None
         # The request goes to the intake of check-ins (api_route intake)
         self.intake = bool(http.environ.get(saturation.DIVERTED))
+        # The id of the record that answers the request without the
+        # member's lock (api_route lock_unless), None when it is held
+        self.answered_by = http.environ.get(ANSWERED_BY)
 
 
 def api_route(method, path, summary, auth='member', body=None, query=None,
         status=200, response=None, errors=(), tags=(), max_size=None,
         content_type='application/json', description=None, kiosk=False,
-        lock_member=False, raw=False, answers=None, intake=False):
+        lock_member=False, raw=False, answers=None, intake=False,
+        lock_unless=None):
     """Register a handler of the mini-program API.
 
     auth: 'member' (a member's access token), 'organizer' (a member's or a
@@ -131,6 +135,11 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
     lock_member: the handler locks the member of the access token (points
     postings): the lock is taken when the transaction starts, instead of
     Tryton restarting the transaction at the handler's first lock.
+    lock_unless: with lock_member, a function of the HTTP request and the
+    member id that returns the prepared query of the id of a record that
+    answers the request without the lock (a duplicate check-in: see
+    auth.wait_member_lock), or None: when the query finds one, the lock is
+    not taken and the handler gets the id as request.answered_by.
     raw: the handler is called with the HTTP request and the database name
     only, without pool nor transaction, and returns a Response (the health
     route, which must answer when the database does not).
@@ -183,8 +192,8 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         @with_pool
         @answer_unavailable
         @(with_transaction(readonly=True) if method in {'GET', 'HEAD'}
-            else with_write_transaction(
-                lock_member=lock_member, intake=intake))
+            else with_write_transaction(lock_member=lock_member,
+                intake=intake, lock_unless=lock_unless))
         @wraps(func)
         def endpoint(request, pool, **path_args):
             return _handle(route, func, request, pool, path_args)
@@ -257,7 +266,7 @@ def _api_request(route, request, pool, path_args):
         # No message of the module in this database
         raise ApiError('not_found', _english()['not_activated'])
     if route['lock_member'] and not request.environ.get(
-            saturation.DIVERTED):
+            saturation.DIVERTED) and request.environ.get(ANSWERED_BY) is None:
         check_member_lock(request, pool)
     body, query = route['body'], route['query']
     body_value = parse_json(request, body) if body else None
@@ -275,9 +284,11 @@ def _api_request(route, request, pool, path_args):
 def answer_unavailable(func):
     """Answer 503 service_unavailable when the database stays unavailable
     after the retries (connection lost or refused, no connection from the
-    pool, lock or statement timeouts): Tryton's with_pool would make a 400
-    of it for a JSON body (it looks for an RPC method) and a 500 otherwise.
-    Nothing was committed: the client may send the same request again."""
+    pool, lock or statement timeouts), and 500 internal_error for any other
+    failure around the handler (the start of the transaction: _begin):
+    Tryton's with_pool would make a 400 invalid_request of both for a JSON
+    body (it looks for an RPC method) and a 500 otherwise.  Nothing was
+    committed: the client may send the same request again."""
     @wraps(func)
     def wrapper(request, pool, *args, **kwargs):
         try:
@@ -289,6 +300,13 @@ def answer_unavailable(func):
             return error_response(ApiError('service_unavailable',
                     status_text(request.environ, 'status_503'),
                     headers={'Retry-After': '1'}))
+        except HTTPException:
+            raise
+        except Exception:
+            logger.exception("mini-program API error on %s %s",
+                request.method, request.path)
+            return error_response(ApiError('internal_error',
+                    status_text(request.environ, 'status_500')))
     return wrapper
 
 
@@ -348,7 +366,8 @@ def _take_locks(transaction, locks):
         transaction._locked_records[table].update(ids)
 
 
-def with_write_transaction(lock_member=False, intake=False):
+def with_write_transaction(lock_member=False, intake=False,
+        lock_unless=None):
     """Tryton's with_transaction (read-write) for the routes that change
     something, where a conflict with concurrent requests is not an
     unavailable database.
@@ -368,7 +387,8 @@ def with_write_transaction(lock_member=False, intake=False):
       transaction starts, without the first, aborted attempt (the token is
       checked without the database); on PostgreSQL that lock is waited
       for, so two requests of the same member (a double tap, a retry) cost
-      the first one's remaining time.
+      the first one's remaining time; unless lock_unless finds the record
+      that answers the request (see api_route).
     - intake: when the database is saturated, the request goes to the
       intake of check-ins (the environ key saturation.DIVERTED): it neither
       takes nor waits for the member's lock."""
@@ -393,7 +413,8 @@ def with_write_transaction(lock_member=False, intake=False):
                 with Transaction().start(pool.database_name, 0,
                         context=context) as transaction:
                     try:
-                        _begin(transaction, request, member, locks)
+                        _begin(transaction, request, member, locks,
+                            lock_unless)
                         result = func(request, pool, *args, **kwargs)
                     except TransactionError as e:
                         transaction.rollback()
@@ -442,17 +463,22 @@ def _member_lock(request, pool, lock_member):
     return None, {'_lock_records': {Member._table: [member_id]}}
 
 
-def _begin(transaction, request, member, locks):
+def _begin(transaction, request, member, locks, lock_unless=None):
     "Start transaction as the single writer with its locks"
     request.environ.pop(LOCKED_MEMBER, None)
+    request.environ.pop(ANSWERED_BY, None)
     connection = transaction.connection
     if backend.name == 'sqlite' and not connection.in_transaction:
         connection.execute('BEGIN IMMEDIATE')
     if member:
         Member, member_id = member
+        unless = lock_unless(request, member_id) if lock_unless else None
+        active, found = wait_member_lock(
+            transaction, Member, member_id, unless=unless)
         # authenticate needs not read it again
-        request.environ[LOCKED_MEMBER] = (member_id,
-            wait_member_lock(transaction, Member, member_id))
+        request.environ[LOCKED_MEMBER] = (member_id, active)
+        if found is not None:
+            request.environ[ANSWERED_BY] = found
     _take_locks(transaction, locks)
 
 

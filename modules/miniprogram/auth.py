@@ -8,8 +8,9 @@ import time
 import uuid
 
 import jwt
-from sql import For, Literal, Null
+from sql import For, Literal, Null, With
 from sql.functions import Function
+from sql.operators import Exists
 
 from trytond import config
 from trytond.cache import Cache
@@ -163,32 +164,57 @@ LOCK_TIMEOUT_MS = 2000
 # The WSGI environ key of (member id, active) read by with_write_transaction
 # in the request's current transaction
 LOCKED_MEMBER = 'miniprogram.locked_member'
+# The WSGI environ key of the id of the record that answers the request
+# without the member's lock (api_route lock_unless)
+ANSWERED_BY = 'miniprogram.answered_by'
 
 
-def wait_member_lock(transaction, Member, member_id):
+def wait_member_lock(transaction, Member, member_id, unless=None):
     """Take the row lock of the member as the first statement of
     transaction, waiting (at most LOCK_TIMEOUT_MS) for a transaction that
     holds it, and record it as taken like Transaction.start does for the
     locks it is asked for (PostgreSQL).
 
-    Return whether the member exists and is active (read with the lock).
-    """
+    unless: the prepared query (key, build, values: see
+    member.prepared.statement) of the id of a record that answers the
+    request without the lock (api_route lock_unless): when it finds one,
+    in the same statement, the lock is not taken.
+
+    Return whether the member exists and is active (read with the lock) and
+    the id found by unless (None: the lock is held)."""
     from trytond.modules.member.prepared import statement
 
-    def lock(member_id, timeout):
+    def lock(member_id, timeout, **values):
         table = Member.__table__()
         # SET LOCAL lock_timeout in the same statement: the filter is
         # evaluated on the row found, before the row lock is waited for
-        return table.select(table.active,
-            where=(table.id == member_id)
-            & (SetConfig('lock_timeout', timeout, True) != Null),
-            for_=For('UPDATE'))
+        where = ((table.id == member_id)
+            & (SetConfig('lock_timeout', timeout, True) != Null))
+        if unless is None:
+            return table.select(table.active, where=where,
+                for_=For('UPDATE'))
+        found = With('id', query=unless[1](**values))
+        locked = With(query=table.select(table.id,
+                where=where & ~Exists(found.select(Literal(1))),
+                for_=For('UPDATE')))
+        member = Member.__table__()
+        return member.select(member.active,
+            found.select(found.id, limit=1),
+            Exists(locked.select(Literal(1))),
+            where=member.id == member_id, with_=[found, locked])
+    key, values = (Member.__name__, 'lock'), {}
+    if unless is not None:
+        key, values = key + (unless[0],), unless[2]
     cursor = transaction.connection.cursor()
-    cursor.execute(*statement((Member.__name__, 'lock'), lock,
-            member_id=member_id, timeout=str(LOCK_TIMEOUT_MS)))
+    cursor.execute(*statement(key, lock,
+            member_id=member_id, timeout=str(LOCK_TIMEOUT_MS), **values))
     row = cursor.fetchone()
-    transaction._locked_records[Member._table].add(member_id)
-    return bool(row and row[0])
+    if unless is None:
+        row = row + (None, True) if row else None
+    active, found, held = row if row else (False, None, False)
+    if held:
+        transaction._locked_records[Member._table].add(member_id)
+    return bool(active), found
 
 
 def check_member_lock(request, pool):

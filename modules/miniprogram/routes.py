@@ -6,8 +6,10 @@ rules are model methods shared with the Tryton client and proteus."""
 import datetime as dt
 from urllib.parse import quote
 
+from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.modules.suite.tools import parse_datetime
+from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from . import health, metrics, openapi
@@ -31,7 +33,7 @@ from .serializers import (
     reward_json, service_json, slot_json, staff_booking_json,
     waitlist_entry_json)
 from .sms import code_ttl, resend_interval
-from .validation import invalid
+from .validation import invalid, parse_json
 
 
 def _tokens_member(pool, member):
@@ -705,8 +707,22 @@ def events(request):
             request.member, start=start, end=end, count=True)}
 
 
+def _checkin_duplicate(request, member_id):
+    """The query of the check-in that answers POST checkins as a duplicate
+    without the member's lock (lock_unless), or None: the handler checks
+    the body"""
+    try:
+        body = parse_json(request, CHECKIN_BODY)
+        _check_credential(body)
+        Attendance = Pool().get('checkin.attendance')
+        return Attendance.duplicate_query(
+            member_id, **Attendance.parse_item(body))
+    except (ApiError, UserError):
+        return None
+
+
 @api_route('POST', 'checkins', "Check in", status=201, tags=['checkin'],
-    lock_member=True, intake=True,
+    lock_member=True, intake=True, lock_unless=_checkin_duplicate,
     description="With one of qr_token, code (+ event_id) or nfc_tag. When "
     "the event accepts and flags a suspicious check-in, the answer is 201 "
     "with status flagged and the reasons. When the database is saturated "
@@ -728,7 +744,12 @@ def checkin(request):
         return json_response(
             {'status': 'pending', 'receipt': receipt}, status=202)
     kwargs = Attendance.parse_item(request.body)
-    result = Attendance.check_in(request.member, **kwargs)
+    if request.answered_by is not None:
+        # A duplicate, found before the lock
+        result = Attendance.answer_duplicate(
+            request.answered_by, kwargs['client_uuid'])
+    else:
+        result = Attendance.check_in(request.member, **kwargs)
     _note_checkins(request, [(request.body, result)])
     if result.status != 'created':
         raise _result_error(result)

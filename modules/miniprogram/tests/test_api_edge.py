@@ -266,6 +266,26 @@ class ApiEdgeTestCase(RouteTestCase):
 
     # 9. A missing value is said missing, not shown as "-"
 
+    def test_failure_before_handler(self):
+        """A failure where the transaction starts (outside the handler) is
+        500 internal_error with the error object, not Tryton's 400"""
+        from unittest.mock import patch
+
+        from .. import api as api_module
+        api = self.login()
+
+        def fail(*args, **kwargs):
+            raise RuntimeError("failure at the start")
+        with patch.object(api_module, '_begin', fail), \
+                self.assertLogs('trytond.modules.miniprogram.api', 'ERROR'):
+            for path, body in [
+                    ('checkins', self.here(qr_token=self.token)),
+                    ('checkins/daily', {}),
+                    ]:
+                with self.subTest(path=path):
+                    self.assertError(api.json('POST', path, body),
+                        500, 'internal_error')
+
     def test_checkin_without_position(self):
         "A check-in without a position says that the position is missing"
         api = self.login()

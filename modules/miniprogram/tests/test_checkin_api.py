@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 import uuid
 from unittest.mock import patch
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +23,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
+from .test_auth_sms_api import set_config
 from .tools import Api, in_transaction, make_organizer, register
 
 NOW = START + dt.timedelta(minutes=5)
@@ -46,6 +48,7 @@ class CheckinApiTestCase(RouteTestCase):
         create_event(name="Meeting", organizers=[('add', [organizer.id])])
         create_event(name="Other", organizers=[('add', [organizer.id])])
         create_event(name="Foreign")
+        create_event(name="Flag policy", policy='flag', points=3)
         # Its point taken from a Chinese map
         create_event(name="Map", latitude=GLAT, longitude=GLON,
             coord_type='gcj02', radius=100)
@@ -116,6 +119,118 @@ class CheckinApiTestCase(RouteTestCase):
         status, mine = api.json('GET', 'me/checkins')
         self.assertEqual([(c['id'], c['event_name']) for c in mine['items']],
             [(first, "Meeting")])
+
+    def test_duplicate_answer(self):
+        """The 409 of a duplicate names the check-in as its 201 did, found by
+        the client UUID or by the event and day (on PostgreSQL before the
+        member's lock, see Attendance.duplicate_query)"""
+        with Transaction().start(DB_NAME, 0):
+            Event = Pool().get('checkin.event')
+            flagging, = Event.search([('name', '=', "Flag policy")])
+            token = flagging.current_token(NOW)
+        for body in [
+                self.here(qr_token=self.token, accuracy_m=20),
+                # Out of range: flagged, with its reasons
+                dict(qr_token=token, lat=LAT + 0.1, lon=LON),
+                ]:
+            api = self.login()
+            client_uuid = str(uuid.uuid4())
+            status, created = api.json('POST', 'checkins',
+                dict(body, client_uuid=client_uuid.upper()))
+            self.assertEqual(status, 201, created)
+            for again in [
+                    body,
+                    dict(body, client_uuid=client_uuid),
+                    # Another attempt of the same day
+                    dict(body, client_uuid=str(uuid.uuid4())),
+                    ]:
+                data = self.assertError(api.json('POST', 'checkins', again),
+                    409, 'already_checked_in')
+                self.assertEqual(
+                    data['error']['details']['checkin'], created['checkin'])
+        self.assertEqual(created['checkin']['status'], 'flagged')
+        self.assertEqual(created['checkin']['reasons'], ['out_of_range'])
+        self.assertEqual(created['checkin']['points_awarded'], 0)
+
+    def test_duplicate_checked_first(self):
+        """A duplicate is answered only when check_in would: an expired QR
+        code is refused, the client UUID of another member too, the same
+        client UUID is a duplicate whatever the credential"""
+        api, other = self.login(), self.login()
+        client_uuid = str(uuid.uuid4())
+        status, created = api.json('POST', 'checkins', self.here(
+                qr_token=self.token, client_uuid=client_uuid))
+        self.assertEqual(status, 201, created)
+        status, data = other.json('POST', 'checkins', self.here(
+                qr_token=self.token))
+        self.assertEqual(status, 201, data)
+        self.assertError(other.json('POST', 'checkins', self.here(
+                    qr_token=self.token, client_uuid=client_uuid)),
+            400, 'invalid_request')
+        later = NOW + dt.timedelta(hours=1)
+        with Transaction().start(DB_NAME, 0):
+            Event = Pool().get('checkin.event')
+            expired = Event(self.event_id).current_token(
+                later - dt.timedelta(minutes=30))
+        clock.freeze(later)
+        self.assertError(api.json('POST', 'checkins', self.here(
+                    qr_token=expired)), 422, 'qr_expired')
+        data = self.assertError(api.json('POST', 'checkins', self.here(
+                    qr_token=expired, client_uuid=client_uuid)),
+            409, 'already_checked_in')
+        self.assertEqual(
+            data['error']['details']['checkin'], created['checkin'])
+
+    def test_duplicate_writes_nothing(self):
+        """A duplicate is counted for the stats after its transaction, with
+        the other counts of the process; on PostgreSQL it is answered
+        while another transaction holds the member's lock"""
+        from trytond.modules.checkin import analytics
+        set_config(self, 'checkin', 'attempt_write_delay', 3600)
+        api = self.login()
+        status, data = api.json('POST', 'checkins', self.here(
+                qr_token=self.token))
+        self.assertEqual(status, 201, data)
+
+        def counted():
+            with Transaction().start(DB_NAME, 0):
+                Counter = Pool().get('checkin.attempt.counter')
+                return Counter.counts(self.event_id).get(
+                    'already_checked_in', 0)
+        analytics.write_waiting(DB_NAME)
+        before = counted()
+        held, release = threading.Event(), threading.Event()
+
+        def hold():
+            def lock():
+                Member = Pool().get('member.member')
+                Member.hold_lock([Member(api.member_id)])
+                Transaction().connection.cursor().execute('SELECT 1')
+                held.set()
+                release.wait(10)
+            in_transaction(lock)
+        thread = None
+        if backend.name == 'postgresql':
+            thread = threading.Thread(target=hold)
+            thread.start()
+            self.assertTrue(held.wait(10))
+        try:
+            with patch.object(analytics, 'write_at_once', lambda: False):
+                started = time.monotonic()
+                for _ in range(2):
+                    self.assertError(api.json('POST', 'checkins', self.here(
+                                qr_token=self.token)),
+                        409, 'already_checked_in')
+                self.assertLess(time.monotonic() - started, 1)
+        finally:
+            release.set()
+            if thread:
+                thread.join()
+        self.assertEqual(counted(), before)
+        analytics.write_waiting(DB_NAME)
+        self.assertEqual(counted(), before + 2)
+        analytics.write_waiting(DB_NAME)
+        self.assertEqual(counted(), before + 2)
 
     def test_database_unavailable(self):
         "A database that stays unavailable is a 503 and nothing is written"
