@@ -9,6 +9,7 @@ import re
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from unittest.mock import patch
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,7 +25,7 @@ from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
 from .test_auth_sms_api import set_config
-from .tools import Api, in_transaction, make_organizer, register
+from .tools import Api, in_transaction, make_organizer, member_locked, register
 
 NOW = START + dt.timedelta(minutes=5)
 STAFF_PASSWORD = 'Kiosk-Staff-2026'
@@ -199,22 +200,9 @@ class CheckinApiTestCase(RouteTestCase):
                     'already_checked_in', 0)
         analytics.write_waiting(DB_NAME)
         before = counted()
-        held, release = threading.Event(), threading.Event()
-
-        def hold():
-            def lock():
-                Member = Pool().get('member.member')
-                Member.hold_lock([Member(api.member_id)])
-                Transaction().connection.cursor().execute('SELECT 1')
-                held.set()
-                release.wait(10)
-            in_transaction(lock)
-        thread = None
-        if backend.name == 'postgresql':
-            thread = threading.Thread(target=hold)
-            thread.start()
-            self.assertTrue(held.wait(10))
-        try:
+        with ExitStack() as stack:
+            if backend.name == 'postgresql':
+                stack.enter_context(member_locked(api.member_id))
             with patch.object(analytics, 'write_at_once', lambda: False):
                 started = time.monotonic()
                 for _ in range(2):
@@ -222,10 +210,6 @@ class CheckinApiTestCase(RouteTestCase):
                                 qr_token=self.token)),
                         409, 'already_checked_in')
                 self.assertLess(time.monotonic() - started, 1)
-        finally:
-            release.set()
-            if thread:
-                thread.join()
         self.assertEqual(counted(), before)
         analytics.write_waiting(DB_NAME)
         self.assertEqual(counted(), before + 2)

@@ -18,7 +18,7 @@ from trytond.transaction import Transaction
 
 from .. import saturation
 from .test_auth_sms_api import set_config
-from .tools import Api, in_transaction, register
+from .tools import Api, member_locked, register
 
 NOW = START + dt.timedelta(minutes=5)
 
@@ -281,27 +281,10 @@ class IntakeApiTestCase(RouteTestCase):
         if backend.name != 'postgresql':
             self.skipTest("PostgreSQL row locks")
         api = self.login()
-        held = threading.Event()
-        release = threading.Event()
-
-        def hold():
-            def lock():
-                Member = Pool().get('member.member')
-                Member.hold_lock([Member(api.member_id)])
-                Transaction().connection.cursor().execute('SELECT 1')
-                held.set()
-                release.wait(10)
-            in_transaction(lock)
-        thread = threading.Thread(target=hold)
-        thread.start()
-        try:
-            self.assertTrue(held.wait(10))
+        with member_locked(api.member_id):
             started = time.monotonic()
             self.assertPending(api, self.here(qr_token=self.token))
             self.assertLess(time.monotonic() - started, 1)
-        finally:
-            release.set()
-            thread.join()
 
     def test_two_workers_exactly_once(self):
         "Two workers draining at once record every item exactly once"

@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import urllib.parse
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from trytond.tests.test_tryton import DB_NAME
@@ -187,6 +188,32 @@ def in_transaction(func, user=0, context=None):
                 continue
             transaction.commit()
             return result
+
+
+@contextmanager
+def member_locked(member_id):
+    """Hold the row lock of the member in a transaction of another thread
+    while the block runs (PostgreSQL)"""
+    from trytond.pool import Pool
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        def lock():
+            Member = Pool().get('member.member')
+            Member.hold_lock([Member(member_id)])
+            Transaction().connection.cursor().execute('SELECT 1')
+            held.set()
+            release.wait(10)
+        in_transaction(lock)
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        if not held.wait(10):
+            raise RuntimeError("the member's lock was not taken")
+        yield
+    finally:
+        release.set()
+        thread.join()
 
 
 def register(test, phone, **body):
