@@ -138,7 +138,10 @@ def write_durations(label, times, merge=False):
 
 class Queue:
     """The test modules shared by the processes given the same file: the
-    index of the next one is kept in the file, under an exclusive lock"""
+    first process writes its list of them in the file, with the index of
+    the next one, and every process takes them from there under an
+    exclusive lock (the same list for all, whatever order each would
+    have read from DURATIONS meanwhile rewritten by another)"""
 
     def __init__(self, path, names):
         self.path = path
@@ -149,13 +152,17 @@ class Queue:
             with open(self.path, 'a+') as fp:
                 fcntl.flock(fp, fcntl.LOCK_EX)
                 fp.seek(0)
-                index = int(fp.read() or 0)
-                if index >= len(self.names):
+                content = fp.read()
+                queue = json.loads(content) if content else {
+                    'next': 0, 'names': self.names}
+                index = queue['next']
+                if index >= len(queue['names']):
                     return
+                queue['next'] = index + 1
                 fp.seek(0)
                 fp.truncate()
-                fp.write(str(index + 1))
-            yield self.names[index]
+                json.dump(queue, fp)
+            yield queue['names'][index]
 
 
 class LazySuite(unittest.TestSuite):
