@@ -22,8 +22,9 @@ import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The slowest test modules printed at the end
+# The slowest test modules and tests printed at the end
 SLOWEST = 12
+SLOWEST_TESTS = 15
 
 
 class TimedResult(unittest.TextTestResult):
@@ -34,6 +35,8 @@ class TimedResult(unittest.TextTestResult):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.times = {}
+        # The time of each test (its class set-up counted with its first)
+        self.test_times = {}
         self._mark = time.monotonic()
 
     def stopTest(self, test):
@@ -43,6 +46,7 @@ class TimedResult(unittest.TextTestResult):
         # counted with the test_scenario module that loads them)
         module = LazySuite.current or type(test).__module__
         self.times[module] = self.times.get(module, 0) + now - self._mark
+        self.test_times[test.id()] = now - self._mark
         self._mark = now
 
 
@@ -111,22 +115,33 @@ def by_duration(names, label):
     return sorted(names, key=lambda n: -times.get(n, 60))
 
 
-def write_durations(label, times):
-    "Keep the times of the test modules of the label in DURATIONS"
-    try:
-        with open(DURATIONS) as fp:
-            durations = json.load(fp)
-    except (OSError, ValueError):
-        durations = {}
-    durations[label] = {n: round(t, 1) for n, t in sorted(times.items())}
-    with open(DURATIONS, 'w') as fp:
+def write_durations(label, times, merge=False):
+    """Keep the times of the test modules of the label in DURATIONS: in
+    place of those kept, or merged with them (merge: a process of a
+    --queue ran some of the modules only; the processes of a queue write
+    it as each ends, under a lock)"""
+    with open(DURATIONS, 'a+') as fp:
+        fcntl.flock(fp, fcntl.LOCK_EX)
+        fp.seek(0)
+        try:
+            durations = json.loads(fp.read())
+        except ValueError:
+            durations = {}
+        kept = durations.get(label, {}) if merge else {}
+        kept.update({n: round(t, 1) for n, t in times.items()})
+        durations[label] = dict(sorted(kept.items()))
+        fp.seek(0)
+        fp.truncate()
         json.dump(durations, fp, indent=1, sort_keys=True)
         fp.write('\n')
 
 
 class Queue:
     """The test modules shared by the processes given the same file: the
-    index of the next one is kept in the file, under an exclusive lock"""
+    first process writes its list of them in the file, with the index of
+    the next one, and every process takes them from there under an
+    exclusive lock (the same list for all, whatever order each would
+    have read from DURATIONS meanwhile rewritten by another)"""
 
     def __init__(self, path, names):
         self.path = path
@@ -137,13 +152,17 @@ class Queue:
             with open(self.path, 'a+') as fp:
                 fcntl.flock(fp, fcntl.LOCK_EX)
                 fp.seek(0)
-                index = int(fp.read() or 0)
-                if index >= len(self.names):
+                content = fp.read()
+                queue = json.loads(content) if content else {
+                    'next': 0, 'names': self.names}
+                index = queue['next']
+                if index >= len(queue['names']):
                     return
+                queue['next'] = index + 1
                 fp.seek(0)
                 fp.truncate()
-                fp.write(str(index + 1))
-            yield self.names[index]
+                json.dump(queue, fp)
+            yield queue['names'][index]
 
 
 class LazySuite(unittest.TestSuite):
@@ -209,6 +228,10 @@ def main():
     if args.template_cache:
         from tests.tools import use_template_cache
         use_template_cache(*args.template_cache)
+    elif args.queue and os.environ.get('DB_CACHE', '').startswith('/'):
+        # SQLite processes sharing their folder of databases
+        from tests.tools import share_sqlite_cache
+        share_sqlite_cache(os.environ['DB_CACHE'])
     installs = InstallTimes()
     installs.watch()
     names = module_test_names() + cross_test_names()
@@ -241,11 +264,16 @@ def main():
     print("%s: the slowest test modules" % args.label)
     for name, seconds in slowest:
         print("  %6.1f s  %s" % (seconds, name))
+    print("%s: the slowest tests" % args.label)
+    for name, seconds in sorted(result.test_times.items(),
+            key=lambda i: -i[1])[:SLOWEST_TESTS]:
+        print("  %6.1f s  %s" % (seconds, name))
     installs.report(args.label)
     print("%s: %d passed, %d failed, %d skipped (%.0f s)" % (
             args.label, passed, failed, skipped, elapsed))
     if args.write_durations and not args.patterns:
-        write_durations(args.label.split('-')[0], result.times)
+        write_durations(args.label.split('-')[0], result.times,
+            merge=bool(args.queue))
     if args.summary:
         with open(args.summary, 'w') as fp:
             json.dump({'passed': passed, 'failed': failed,

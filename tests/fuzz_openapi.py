@@ -17,6 +17,8 @@ import tempfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trytond.modules.suite.tests.tools import sized
+
 # Hypothesis keeps a cache (.hypothesis/constants) in the working directory:
 # keep it out of the working tree
 if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
@@ -24,7 +26,8 @@ if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
     set_hypothesis_home_dir(os.path.join(
             tempfile.gettempdir(), 'hypothesis-%s' % os.getuid()))
 
-EXAMPLES = 6
+# Per operation (LONG_TESTS=1: more)
+EXAMPLES = sized(6, 30)
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck))

@@ -31,9 +31,10 @@ stack trace in the body.
 
 Deterministic by default (the same requests each run, but for the links
 the stateful part follows, picked at random); FUZZ_RANDOM=1 draws new
-ones, FUZZ_EXAMPLES and FUZZ_TIME change the bounds (to hunt for bugs:
-FUZZ_RANDOM=1 FUZZ_EXAMPLES=100 FUZZ_TIME=300; `schemathesis run` with its
-coverage phase and every check found the last two bugs below).
+ones.  The bounds: 10 examples and 40 s by default, 100 examples and 300 s
+with LONG_TESTS=1; FUZZ_EXAMPLES and FUZZ_TIME change them (to hunt for
+bugs: FUZZ_RANDOM=1 LONG_TESTS=1; `schemathesis run` with its coverage
+phase and every check found the last two bugs below).
 
 Found by this file (fixed):
 - openapi.json published every query parameter as optional; `date` of GET
@@ -62,6 +63,8 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from trytond.modules.suite.tests.tools import sized
+
 # Keep Hypothesis' files (.hypothesis) out of the working tree
 if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
     import tempfile
@@ -70,12 +73,12 @@ if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
     set_hypothesis_home_dir(os.path.join(
             tempfile.gettempdir(), 'hypothesis-%s' % os.getuid()))
 
-EXAMPLES = int(os.environ.get('FUZZ_EXAMPLES', 25))
+EXAMPLES = int(os.environ.get('FUZZ_EXAMPLES', sized(10, 100)))
 # Failed logins are throttled (and delayed) per login and per network
 FEW = {'auth/login': 1, 'auth/staff': 1, 'auth/register': 2}
 STATEFUL_SCENARIOS = max(1, EXAMPLES * 3)
 STATEFUL_STEPS = 6
-TIME_LIMIT = float(os.environ.get('FUZZ_TIME', 90))  # seconds, in all
+TIME_LIMIT = float(os.environ.get('FUZZ_TIME', sized(40, 300)))  # s, in all
 STATEFUL_SHARE = 0.3  # of TIME_LIMIT kept for the stateful part
 RANDOM = bool(os.environ.get('FUZZ_RANDOM'))
 STACK_MARKERS = ['Traceback (most recent call last)', 'File "/',

@@ -6,7 +6,8 @@ equal to the positive part of the balance and the lifetime points equal to
 the points earned.
 
 It runs in one rolled-back transaction of a test database with `member`
-activated, on the backend of the pass (SQLite or PostgreSQL)."""
+activated, on the backend of the pass (SQLite or PostgreSQL): 15 sequences,
+200 with LONG_TESTS=1."""
 import datetime as dt
 import os
 import tempfile
@@ -15,6 +16,7 @@ import unittest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from trytond.modules.suite.tests.tools import sized
 from trytond.tests.test_tryton import (
     activate_module, drop_db, with_transaction)
 
@@ -24,7 +26,7 @@ if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
     set_hypothesis_home_dir(os.path.join(
             tempfile.gettempdir(), 'hypothesis-%s' % os.getuid()))
 
-SLOW = settings(max_examples=40, deadline=None, database=None,
+SLOW = settings(max_examples=sized(15, 200), deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow])
 START = dt.datetime(2026, 1, 5, 4, 0)
 

@@ -5,7 +5,8 @@ daily activity across days and time zones, and the member price after the
 tier discount.
 
 Every property runs a bounded number of examples (no deadline: the machine
-is shared) so that the whole file takes seconds.  The database properties
+is shared) so that the whole file takes seconds; LONG_TESTS=1 runs several
+times as many.  The database properties
 (streaks, prices) run in one rolled-back transaction of a test database
 with `service_booking` (and so `member`) activated."""
 import datetime as dt
@@ -29,6 +30,7 @@ from trytond.modules.service_booking.slot import (
 from trytond.modules.suite import geo
 from trytond.modules.suite.geo import (
     EARTH_RADIUS, distance, gcj02_to_wgs84, haversine, wgs84_to_gcj02)
+from trytond.modules.suite.tests.tools import sized
 from trytond.tests.test_tryton import (
     activate_module, drop_db, with_transaction)
 
@@ -40,8 +42,8 @@ if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
             tempfile.gettempdir(), 'hypothesis-%s' % os.getuid()))
 
 # database=None: no example database (.hypothesis/) in the working tree
-FAST = settings(max_examples=150, deadline=None, database=None)
-SLOW = settings(max_examples=30, deadline=None, database=None,
+FAST = settings(max_examples=sized(150, 1000), deadline=None, database=None)
+SLOW = settings(max_examples=sized(15, 100), deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow])
 
 # Strategies

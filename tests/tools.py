@@ -326,3 +326,50 @@ def release_template_locks():
     while _held_locks:
         _, fp = _held_locks.popitem()
         fp.close()
+
+
+def share_sqlite_cache(folder):
+    """Several SQLite test processes share the cache folder of the
+    databases (scripts/test runs the SQLite tests in two processes): the
+    restoring or the making of a database holds a lock named after it, so
+    that the process that misses it installs it while the other waits and
+    then restores it, instead of installing the same modules again or
+    reading a file that is being written."""
+    import fcntl
+
+    from trytond.tests import test_tryton, tools
+    locks = os.path.join(folder, 'locks')
+    os.makedirs(locks, exist_ok=True)
+    restore = test_tryton.restore_db_cache
+    backup = test_tryton.backup_db_cache
+
+    def restore_db_cache(name):
+        release_template_locks()
+        fp = open(os.path.join(locks, test_tryton._db_cache_file(
+                        folder, name).rsplit('/', 1)[-1]), 'w')
+        fcntl.flock(fp, fcntl.LOCK_EX)
+        _held_locks[name] = fp
+        if restore(name):
+            release_template_locks()
+            return True
+        # Kept until the database is in the cache (or its install failed)
+        return False
+
+    def backup_db_cache(name):
+        try:
+            backup(name)
+        finally:
+            release_template_locks()
+
+    def releasing(activate):
+        def wrapper(*args, **kwargs):
+            try:
+                return activate(*args, **kwargs)
+            finally:
+                release_template_locks()
+        return wrapper
+    for module in [test_tryton, tools]:
+        module.restore_db_cache = restore_db_cache
+        module.backup_db_cache = backup_db_cache
+    test_tryton.activate_module = releasing(test_tryton.activate_module)
+    tools.activate_modules = releasing(tools.activate_modules)

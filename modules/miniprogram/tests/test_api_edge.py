@@ -20,6 +20,7 @@ from trytond.modules.checkin.tests.test_module import (
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
 from trytond.modules.suite import clock
+from trytond.modules.suite.tests.tools import sized
 from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction
@@ -39,9 +40,10 @@ STAFF_PASSWORD = 'Edge-Staff-2026'
 MAX_ID = 2 ** 31 - 1
 # Out of the INTEGER id columns of PostgreSQL, of SQLite's and of both
 HUGE_IDS = [2 ** 31, 2 ** 63, 99999999999999999999]
-# Every request is a route call: keep the examples few, without deadline
-# (the machine is shared) and without example database in the tree
-ROUTE = settings(max_examples=60, deadline=None, database=None,
+# Every request is a route call: keep the examples few (LONG_TESTS=1: more),
+# without deadline (the machine is shared) and without example database in
+# the tree
+ROUTE = settings(max_examples=sized(20, 200), deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow,
         HealthCheck.function_scoped_fixture])
 
