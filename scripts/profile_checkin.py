@@ -2,8 +2,8 @@
 open event through `POST /<db>/mp/v1/checkins` (Werkzeug test client, no
 network), on the database of TRYTOND_DATABASE_URI (default PostgreSQL on
 the local socket).  Prints the wall and CPU time and the SQL statements
-per check-in (per duplicate with --dup) and, with --profile, the functions where the time goes
-(cProfile, cumulative).
+per check-in (per duplicate with --dup) and, with --profile, the functions
+where the time goes (cProfile, cumulative).
 
     .venv/bin/python scripts/profile_checkin.py -n 300 --profile
 
