@@ -301,13 +301,25 @@ flow('5. booking staff confirm a booking from the calendar; a later one '
         && shown.filter((o) => key(o) === key(b)).length === 1);
     const toDate = (d) => new Date(Date.UTC(d.year, d.month - 1, d.day,
         d.hour, d.minute));
-    const weekEnd = new Date(now);
-    weekEnd.setDate(now.getDate() + (6 - now.getDay()));
-    const booking = bookings.find((b) => toDate(b.start) >= new Date(
-        now.getTime() - 86400000 * now.getDay()) && toDate(b.start) <= weekEnd);
-    assert.ok(booking, 'a pending booking this week in the demo data');
+    // The calendar opens on this week, from Sunday in the browser's time
+    // zone (Asia/Shanghai, UTC+8, see run.js): the first pending booking
+    // from then on, which may be in a later week when few slots of this one
+    // are left (a Friday afternoon)
+    const shanghai = 8 * 3600000;
+    const weekStart = new Date(now.getTime() + shanghai);
+    weekStart.setUTCHours(0, 0, 0, 0);
+    weekStart.setUTCDate(weekStart.getUTCDate() - weekStart.getUTCDay());
+    weekStart.setTime(weekStart.getTime() - shanghai);
+    const booking = bookings.find((b) => toDate(b.start) >= weekStart);
+    assert.ok(booking, 'a pending booking in the demo data');
+    const weeks = Math.floor(
+        (toDate(booking.start) - weekStart) / (7 * 86400000));
     const sao = await saoAs(ctx, 'booker');
     await sao.menu('Bookings', 'Calendar');
+    for (let i = 0; i < weeks; i++) {
+        await sao.tab.locator('.fc-next-button').first().click();
+        await sao.idle(500);
+    }
     const item = sao.tab.locator('.fc-event, .fc-daygrid-event, .fc-timegrid-event')
         .filter({ hasText: booking['member.'].rec_name })
         .filter({ hasText: booking['service.'].name }).first();
