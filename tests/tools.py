@@ -251,7 +251,7 @@ def use_template_cache(key=None, record=None):
     waits and copies it instead of installing the same modules again."""
     import fcntl
 
-    from trytond.tests import test_tryton, tools
+    from trytond.tests import test_tryton
     if key is None:
         if not os.environ.get(TEMPLATE_CACHE):
             return
@@ -299,6 +299,17 @@ def use_template_cache(key=None, record=None):
                 return True
         return False
 
+    test_tryton._db_cache_file = _db_cache_file
+    _locked_cache(restore_db_cache, backup)
+
+
+def _locked_cache(restore_db_cache, backup):
+    """Make Tryton's tests restore their databases with restore_db_cache
+    (which may take the lock of a database to make) and back them up with
+    backup, the locks of this process released after each backup and each
+    install (an install that failed too)"""
+    from trytond.tests import test_tryton, tools
+
     def backup_db_cache(name):
         try:
             backup(name)
@@ -306,14 +317,12 @@ def use_template_cache(key=None, record=None):
             release_template_locks()
 
     def releasing(activate):
-        # An install that failed releases its lock too
         def wrapper(*args, **kwargs):
             try:
                 return activate(*args, **kwargs)
             finally:
                 release_template_locks()
         return wrapper
-    test_tryton._db_cache_file = _db_cache_file
     for module in [test_tryton, tools]:
         module.restore_db_cache = restore_db_cache
         module.backup_db_cache = backup_db_cache
@@ -337,7 +346,7 @@ def share_sqlite_cache(folder):
     reading a file that is being written."""
     import fcntl
 
-    from trytond.tests import test_tryton, tools
+    from trytond.tests import test_tryton
     locks = os.path.join(folder, 'locks')
     os.makedirs(locks, exist_ok=True)
     restore = test_tryton.restore_db_cache
@@ -354,22 +363,4 @@ def share_sqlite_cache(folder):
             return True
         # Kept until the database is in the cache (or its install failed)
         return False
-
-    def backup_db_cache(name):
-        try:
-            backup(name)
-        finally:
-            release_template_locks()
-
-    def releasing(activate):
-        def wrapper(*args, **kwargs):
-            try:
-                return activate(*args, **kwargs)
-            finally:
-                release_template_locks()
-        return wrapper
-    for module in [test_tryton, tools]:
-        module.restore_db_cache = restore_db_cache
-        module.backup_db_cache = backup_db_cache
-    test_tryton.activate_module = releasing(test_tryton.activate_module)
-    tools.activate_modules = releasing(tools.activate_modules)
+    _locked_cache(restore_db_cache, backup)
