@@ -768,7 +768,8 @@ class Attendance(ModelSQL, ModelView):
         The duplicate is the member's check-in of the same client UUID, or
         else the counted check-in of the event and day of the credential.
         The attempt is checked as check_in checks it before its insert
-        (_check_in), with the cached event and without query, so that the
+        (_check_in), with the cached event (no query, but for an NFC tag's
+        look-up), so that the
         check-in found is the answer check_in would give: the mini-program
         answers a duplicate without the member's lock (api_route
         lock_unless).  A staff check-in is left to check_in (its access is
