@@ -249,8 +249,6 @@ def use_template_cache(key=None, record=None):
     PostgreSQL tests in two processes): the one that misses a template
     holds a lock named after it until it has made it, so that the other
     waits and copies it instead of installing the same modules again."""
-    import fcntl
-
     from trytond.tests import test_tryton
     if key is None:
         if not os.environ.get(TEMPLATE_CACHE):
@@ -289,10 +287,7 @@ def use_template_cache(key=None, record=None):
         if restore(name):
             return True
         if name not in _held_locks:
-            fp = open(os.path.join(locks, _db_cache_file(
-                            'postgresql://', name).rsplit('/', 1)[-1]), 'w')
-            fcntl.flock(fp, fcntl.LOCK_EX)
-            _held_locks[name] = fp
+            _hold_lock(locks, _db_cache_file('postgresql://', name), name)
             # Made by another process meanwhile
             if restore(name):
                 release_template_locks()
@@ -330,6 +325,15 @@ def _locked_cache(restore_db_cache, backup):
     tools.activate_modules = releasing(tools.activate_modules)
 
 
+def _hold_lock(locks, cache_file, name):
+    """Wait for and hold (until release_template_locks) the lock of the
+    database name, a file of the folder locks named as its cache_file"""
+    import fcntl
+    fp = open(os.path.join(locks, cache_file.rsplit('/', 1)[-1]), 'w')
+    fcntl.flock(fp, fcntl.LOCK_EX)
+    _held_locks[name] = fp
+
+
 def release_template_locks():
     "Release the locks of the templates that this process was to make"
     while _held_locks:
@@ -344,8 +348,6 @@ def share_sqlite_cache(folder):
     that the process that misses it installs it while the other waits and
     then restores it, instead of installing the same modules again or
     reading a file that is being written."""
-    import fcntl
-
     from trytond.tests import test_tryton
     locks = os.path.join(folder, 'locks')
     os.makedirs(locks, exist_ok=True)
@@ -354,10 +356,7 @@ def share_sqlite_cache(folder):
 
     def restore_db_cache(name):
         release_template_locks()
-        fp = open(os.path.join(locks, test_tryton._db_cache_file(
-                        folder, name).rsplit('/', 1)[-1]), 'w')
-        fcntl.flock(fp, fcntl.LOCK_EX)
-        _held_locks[name] = fp
+        _hold_lock(locks, test_tryton._db_cache_file(folder, name), name)
         if restore(name):
             release_template_locks()
             return True
