@@ -53,11 +53,16 @@ class TimedResult(unittest.TextTestResult):
 class InstallTimes:
     """Count the databases built by installing modules (a cache miss) and
     restored from the cache, with their time: the installs are most of the
-    time of a pass with a cold cache"""
+    time of a pass with a cold cache.  An install made on a copy of its
+    base (tests/tools.install_on_base) counts the time of its own modules,
+    its base's install or restore counted apart."""
 
     def __init__(self):
         self.installs = []
         self.restores = [0, 0.]
+        # Of each activation in progress, the innermost last: whether it
+        # restored its database and the time of the activations it made
+        self.frames = []
 
     def watch(self):
         from trytond.tests import test_tryton, tools
@@ -69,6 +74,8 @@ class InstallTimes:
             if restored:
                 self.restores[0] += 1
                 self.restores[1] += time.monotonic() - start
+                if self.frames:
+                    self.frames[-1]['restored'] = True
             return restored
         test_tryton.restore_db_cache = restore_db_cache
         tools.restore_db_cache = restore_db_cache
@@ -80,13 +87,18 @@ class InstallTimes:
     def _timed(self, func):
         def wrapper(modules, *args, **kwargs):
             start = time.monotonic()
-            restores = self.restores[0]
+            frame = {'restored': False, 'nested': 0.}
+            self.frames.append(frame)
             try:
                 return func(modules, *args, **kwargs)
             finally:
-                if self.restores[0] == restores:
+                self.frames.pop()
+                elapsed = time.monotonic() - start
+                if self.frames:
+                    self.frames[-1]['nested'] += elapsed
+                if not frame['restored']:
                     self.installs.append((
-                            time.monotonic() - start, modules, args,
+                            elapsed - frame['nested'], modules, args,
                             kwargs))
         return wrapper
 
@@ -232,6 +244,8 @@ def main():
         # SQLite processes sharing their folder of databases
         from tests.tools import share_sqlite_cache
         share_sqlite_cache(os.environ['DB_CACHE'])
+    from tests.tools import install_on_base
+    install_on_base()
     installs = InstallTimes()
     installs.watch()
     names = module_test_names() + cross_test_names()

@@ -290,7 +290,7 @@ def use_template_cache(key=None, record=None):
             _hold_lock(locks, _db_cache_file('postgresql://', name), name)
             # Made by another process meanwhile
             if restore(name):
-                release_template_locks()
+                release_template_locks(name)
                 return True
         return False
 
@@ -301,28 +301,112 @@ def use_template_cache(key=None, record=None):
 def _locked_cache(restore_db_cache, backup):
     """Make Tryton's tests restore their databases with restore_db_cache
     (which may take the lock of a database to make) and back them up with
-    backup, the locks of this process released after each backup and each
-    install (an install that failed too)"""
+    backup, the lock of a database released once it is backed up, every
+    lock of this process once the outermost install ends (an install that
+    failed too); and install a database on a copy of its base (see
+    install_on_base)"""
     from trytond.tests import test_tryton, tools
 
     def backup_db_cache(name):
         try:
             backup(name)
         finally:
-            release_template_locks()
+            release_template_locks(name)
 
     def releasing(activate):
         def wrapper(*args, **kwargs):
             try:
                 return activate(*args, **kwargs)
             finally:
-                release_template_locks()
+                if not _installing:
+                    release_template_locks()
         return wrapper
+    install_on_base()
     for module in [test_tryton, tools]:
         module.restore_db_cache = restore_db_cache
         module.backup_db_cache = backup_db_cache
     test_tryton.activate_module = releasing(test_tryton.activate_module)
     tools.activate_modules = releasing(tools.activate_modules)
+
+
+# The modules and language of the installs in progress, the innermost last
+_installing = []
+
+
+def install_on_base():
+    """Make the test databases of Tryton's tests on a copy of their base
+    instead of an empty database: the largest database of one module of
+    the suite whose modules are a part of theirs (itself made the same way
+    and kept in the cache).  Most of the time of a run from a clean clone
+    is installing: each module's tables and data are then installed once,
+    in the database of the smallest module set that holds it, and copied
+    to the others, as a database is upgraded with more modules in
+    production."""
+    from trytond.tests import test_tryton, tools
+    if getattr(test_tryton.create_db, 'on_base', False):
+        return
+    create_db = test_tryton.create_db
+
+    def tracking(activate):
+        def wrapper(modules, *args, **kwargs):
+            lang = kwargs.get('lang', args[0] if args and isinstance(
+                    args[0], str) else 'en')
+            _installing.append((modules, lang))
+            try:
+                return activate(modules, *args, **kwargs)
+            finally:
+                _installing.pop()
+        return wrapper
+
+    def base_or_create_db(name=test_tryton.DB_NAME, lang='en'):
+        base = None
+        if _installing and name == test_tryton.DB_NAME:
+            modules, install_lang = _installing[-1]
+            if install_lang == lang:
+                base = _base_of(modules)
+        if base is None:
+            return create_db(name, lang)
+        if test_tryton.db_exist(name):
+            test_tryton.drop_db(name)
+        test_tryton.activate_module([base], lang=lang)
+
+    # As trytond's drop_create, on the base
+    def base_or_drop_create(name=test_tryton.DB_NAME, lang='en'):
+        if test_tryton.db_exist(name):
+            test_tryton.drop_db(name)
+        base_or_create_db(name, lang)
+    base_or_create_db.on_base = True
+    test_tryton.create_db = base_or_create_db
+    tools.drop_create = base_or_drop_create
+    test_tryton.activate_module = tracking(test_tryton.activate_module)
+    tools.activate_modules = tracking(tools.activate_modules)
+
+
+def _base_of(modules):
+    """The module of the suite whose database is the largest part of the
+    database of modules (both with their dependencies), or None"""
+    if isinstance(modules, str):
+        modules = [modules]
+    wanted = _closure(modules)
+    bases = [(len(_closure([m])), m) for m in suite_modules()
+        if _closure([m]) < wanted]
+    return max(bases)[1] if bases else None
+
+
+def _closure(modules, _cache={}):
+    "The modules with their dependencies, ir and res included"
+    from trytond.modules import get_module_info
+    result = {'ir', 'res'}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in result:
+            continue
+        result.add(name)
+        if name not in _cache:
+            _cache[name] = get_module_info(name).get('depends', [])
+        todo.extend(_cache[name])
+    return frozenset(result)
 
 
 def _hold_lock(locks, cache_file, name):
@@ -334,11 +418,13 @@ def _hold_lock(locks, cache_file, name):
     _held_locks[name] = fp
 
 
-def release_template_locks():
-    "Release the locks of the templates that this process was to make"
-    while _held_locks:
-        _, fp = _held_locks.popitem()
-        fp.close()
+def release_template_locks(name=None):
+    """Release the lock of the database name that this process was to make,
+    or all of them"""
+    for held in [name] if name is not None else list(_held_locks):
+        fp = _held_locks.pop(held, None)
+        if fp is not None:
+            fp.close()
 
 
 def share_sqlite_cache(folder):
@@ -355,10 +441,10 @@ def share_sqlite_cache(folder):
     backup = test_tryton.backup_db_cache
 
     def restore_db_cache(name):
-        release_template_locks()
+        release_template_locks(name)
         _hold_lock(locks, test_tryton._db_cache_file(folder, name), name)
         if restore(name):
-            release_template_locks()
+            release_template_locks(name)
             return True
         # Kept until the database is in the cache (or its install failed)
         return False
