@@ -375,11 +375,34 @@ def install_on_base():
         if test_tryton.db_exist(name):
             test_tryton.drop_db(name)
         base_or_create_db(name, lang)
+
+    def on_modules(activate_modules):
+        """tools.activate_modules of a scenario with a set-up (a company, a
+        chart of accounts): the set-up run on the database of its modules
+        (that of the tests, cached), not on modules activated again"""
+        def wrapper(modules, *setup):
+            if not setup:
+                return activate_modules(modules)
+            if isinstance(modules, str):
+                modules = [modules]
+            name = '%s--%s' % ('-'.join(sorted(modules)),
+                '|'.join(tools._func_name(f) for f in setup))
+            if tools.restore_db_cache(name):
+                return tools._get_config()
+            if test_tryton.db_exist():
+                test_tryton.drop_db()
+            test_tryton.activate_module(modules)
+            config = tools._get_config()
+            for func in setup:
+                func(config=config)
+            tools.backup_db_cache(name)
+            return config
+        return wrapper
     base_or_create_db.on_base = True
     test_tryton.create_db = base_or_create_db
     tools.drop_create = base_or_drop_create
     test_tryton.activate_module = tracking(test_tryton.activate_module)
-    tools.activate_modules = tracking(tools.activate_modules)
+    tools.activate_modules = tracking(on_modules(tools.activate_modules))
 
 
 def _base_of(modules):
