@@ -233,22 +233,23 @@ class AttemptCounter(ModelSQL, ModelView):
         cursor.execute(*table.insert(columns, [values]))
 
     @classmethod
-    def add_later(cls, event_id, outcome):
-        """Count one refused attempt as add does, without writing in the
-        transaction of the attempt (a duplicate check-in writes nothing):
-        once it is committed, the count waits with those of the process and
-        they are written together, in a transaction of their own, within
-        write_delay() seconds ([checkin] attempt_write_delay).  A crash
-        loses the counts not yet written (hints of the stats).  In the
-        tests (one process and transaction) and with a delay of 0, add."""
+    def add_later(cls, event_id, outcome, count=1):
+        """Count one refused attempt (or count) as add does, without writing
+        in the transaction of the attempt (a duplicate check-in writes
+        nothing): once it is committed, the count waits with those of the
+        process and they are written together, in a transaction of their
+        own, within write_delay() seconds ([checkin] attempt_write_delay).
+        A crash loses the counts not yet written (hints of the stats).  In
+        the tests (one process and transaction) and with a delay of 0,
+        add."""
         if write_at_once():
-            return cls.add(event_id, outcome)
+            return cls.add(event_id, outcome, count=count)
         if outcome not in OUTCOME_CODES:
             outcome = 'other'
         transaction = Transaction()
         later = transaction.join(_LaterCounts(transaction.database.name))
         key = (event_id, hour_bucket(clock.now()), outcome)
-        later.counts[key] = later.counts.get(key, 0) + 1
+        later.counts[key] = later.counts.get(key, 0) + count
 
     @classmethod
     def _write(cls, counts):

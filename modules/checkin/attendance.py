@@ -14,7 +14,8 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Exclude, Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.member.member import context_member
-from trytond.modules.member.prepared import insert, statement, written
+from trytond.modules.member.prepared import (
+    insert, insert_many, statement, written)
 from trytond.modules.suite import clock, geo, tools
 from trytond.modules.suite.tools import isoformat
 from trytond.pool import Pool
@@ -715,18 +716,30 @@ class Attendance(ModelSQL, ModelView):
     def _count(cls, result, credential):
         """Count the refused attempt of result that leaves no check-in
         (checkin.attempt.counter) and return result"""
+        cls._count_all([(result, credential)])
+        return result
+
+    @classmethod
+    def _count_all(cls, attempts):
+        """Count the refused attempts [(result, credential)] that leave no
+        check-in, those of the same event and outcome together"""
         pool = Pool()
         Counter = pool.get('checkin.attempt.counter')
-        if result.status == 'refused' and result.attendance:
-            return result  # a rejected check-in, counted from its record
+        counts = {}
         with without_check_access():
-            event_id = cls._attempt_event(result, credential)
-            if result.status == 'duplicate':
-                # A duplicate writes nothing
-                Counter.add_later(event_id, result.code)
-            else:
-                Counter.add(event_id, result.code)
-        return result
+            for result, credential in attempts:
+                if result.status == 'created' or (
+                        result.status == 'refused' and result.attendance):
+                    continue  # a check-in, counted from its record
+                key = (cls._attempt_event(result, credential), result.code,
+                    # A duplicate writes nothing
+                    result.status == 'duplicate')
+                counts[key] = counts.get(key, 0) + 1
+            for (event_id, code, later), count in counts.items():
+                if later:
+                    Counter.add_later(event_id, code, count=count)
+                else:
+                    Counter.add(event_id, code, count=count)
 
     @classmethod
     def _attempt_event(cls, result, credential):
@@ -862,29 +875,32 @@ class Attendance(ModelSQL, ModelView):
     @classmethod
     def _check_in(cls, member, credential, position, bssid, client_uuid,
             client_time, offline, device_id=None, sync=None):
-        now = clock.now()
-
         if client_uuid:
             existing = cls.search([('client_uuid', '=', client_uuid)])
             if existing:
                 existing, = existing
-                if existing.member != member:
-                    raise InvalidCheckInError(gettext(
-                            'checkin.msg_client_uuid_other'),
-                        {'field': 'client_uuid'})
+                cls._check_client_uuid(member, existing)
                 return cls._duplicate(existing, client_uuid)
+        values, event, refusal = cls._attempt(member, credential, position,
+            bssid, client_uuid, client_time, offline, device_id, sync)
+        if refusal:
+            # Kept for review unless it is a duplicate
+            existing = cls._find_counted(values)
+            if existing:
+                return cls._duplicate(existing, client_uuid)
+        attendance, existing = cls._insert(values)
+        if existing:
+            return cls._duplicate(existing, client_uuid)
+        return cls._inserted_result(attendance, values, event, refusal)
 
-        reference = cls._reference_time(client_time, offline, now)
-        event, method, tag = cls._resolve_credential(
-            credential, reference, offline)
-        try:
-            return cls._check_in_event(member, event, method, tag, position,
-                bssid, client_uuid, client_time, offline, reference, now,
-                device_id, sync)
-        except CheckInError as error:
-            # The event of the refusal, for the attempt counters
-            error.event_id = event.id
-            raise
+    @classmethod
+    def _check_client_uuid(cls, member, existing):
+        """Refuse an attempt of member whose client UUID is that of the
+        check-in existing of another member"""
+        if existing.member != member:
+            raise InvalidCheckInError(gettext(
+                    'checkin.msg_client_uuid_other'),
+                {'field': 'client_uuid'})
 
     @classmethod
     def _attempt_time(cls, event, method, reference, now, offline):
@@ -902,43 +918,70 @@ class Attendance(ModelSQL, ModelView):
         return time
 
     @classmethod
-    def _check_in_event(cls, member, event, method, tag, position, bssid,
-            client_uuid, client_time, offline, reference, now, device_id,
-            sync):
-        time = cls._attempt_time(event, method, reference, now, offline)
-        values = cls._new_values(member, event, method, tag, time, now,
-            position, bssid, client_uuid, client_time, offline)
-        if device_id:
-            values['device_id'] = device_id
-        if sync:
-            values['sync_batch'], values['sync_index'] = sync
-        reasons = cls._suspicious(event, member, method, position,
-            values.get('distance'), values['bssid'])
-        values['reasons'] = tuple(reasons)
-        values['reason_data'] = dict(reasons) or None
+    def _attempt(cls, member, credential, position, bssid, client_uuid,
+            client_time, offline, device_id, sync):
+        """Return the values of the check-in of an attempt whose client UUID
+        is new, with its status, its event and, when the event's policy
+        rejects it, its refusal (the check-in is then kept for review); or
+        raise the refusal that leaves no check-in.  No query: the event is
+        the cached one (an NFC tag is looked up)."""
+        now = clock.now()
+        reference = cls._reference_time(client_time, offline, now)
+        event, method, tag = cls._resolve_credential(
+            credential, reference, offline)
+        try:
+            time = cls._attempt_time(event, method, reference, now, offline)
+            values = cls._new_values(member, event, method, tag, time, now,
+                position, bssid, client_uuid, client_time, offline)
+            if device_id:
+                values['device_id'] = device_id
+            if sync:
+                values['sync_batch'], values['sync_index'] = sync
+            reasons = cls._suspicious(event, member, method, position,
+                values.get('distance'), values['bssid'])
+            values['reasons'] = tuple(reasons)
+            values['reason_data'] = dict(reasons) or None
+            refusal = None
+            if reasons and event.policy == 'reject':
+                reason, details = next(iter(reasons.items()))
+                Error, _ = REASON_ERRORS[reason]
+                refusal = Error(cls._reason_message(reason, details), details)
+                values['status'] = 'rejected'
+            elif reasons:
+                values['status'] = 'flagged'
+            else:
+                values['status'] = 'late' if values['late'] else 'valid'
+            # Nothing to post: granted as it is inserted, no statement more
+            values['points_granted'] = (values['status'] in {'valid', 'late'}
+                and not event.points and not event.streak)
+        except CheckInError as error:
+            # The event of the refusal, for the attempt counters
+            error.event_id = event.id
+            raise
+        return values, event, refusal
 
-        if reasons and event.policy == 'reject':
-            return cls._reject(values, reasons, client_uuid)
-        elif reasons:
-            values['status'] = 'flagged'
-        else:
-            values['status'] = 'late' if values['late'] else 'valid'
-
-        attendance, existing = cls._insert(values)
-        if existing:
-            return cls._duplicate(existing, client_uuid)
+    @classmethod
+    def _inserted_result(cls, attendance, values, event, refusal,
+            streak=True):
+        """Return the result of the check-in attendance just inserted with
+        values: refused with refusal (kept for review), or created with the
+        points of the event and the streak (unless not streak: the day does
+        not extend it) posted (none when flagged)"""
+        if refusal:
+            return CheckInResult('refused', attendance=attendance,
+                error=refusal, client_uuid=values['client_uuid'])
         points, member_state = 0, None
         # values, not the record: reading it back costs a query
-        if values['status'] != 'flagged':
+        if values['status'] != 'flagged' and not values['points_granted']:
             points, member_state = cls._grant(attendance.id,
                 values['member'], event, values['time'],
-                values['local_date'])
+                values['local_date'], extend_streak=streak)
         # values, not the record: a record built from them costs as much
         summary = cls.summarize(attendance.id, event, dict(
                 {n: values.get(n) for n in cls._summary_fields},
                 points_awarded=points))
         return CheckInResult('created', attendance=attendance,
-            client_uuid=client_uuid, summary=summary,
+            client_uuid=values['client_uuid'], summary=summary,
             member_state=member_state)
 
     @classmethod
@@ -1003,29 +1046,13 @@ class Attendance(ModelSQL, ModelView):
         return values
 
     @classmethod
-    def _reject(cls, values, reasons, client_uuid):
-        """Keep the check-in of values rejected for its first reason (for
-        review) unless it is a duplicate, and return the result"""
-        reason, details = next(iter(reasons.items()))
-        Error, _ = REASON_ERRORS[reason]
-        error = Error(cls._reason_message(reason, details), details)
-        existing = cls._find_counted(values)
-        if existing:
-            return cls._duplicate(existing, client_uuid)
-        values['status'] = 'rejected'
-        attendance, existing = cls._insert(values)
-        if existing:
-            return cls._duplicate(existing, client_uuid)
-        return CheckInResult('refused', attendance=attendance,
-            error=error, client_uuid=client_uuid)
-
-    @classmethod
     def _grant(cls, attendance_id, member_id, event, time, local_date,
-            key=None):
+            key=None, extend_streak=True):
         """Post the points of the check-in attendance_id (of member_id to
         event at time) with key (default `checkin:<id>`), link its line and
-        record the member's daily activity: the one grant of a new check-in
-        and of an approved one.
+        record the member's daily activity (unless not extend_streak: the
+        caller knows that the day does not extend the streak): the one
+        grant of a new check-in and of an approved one.
 
         Return the points awarded and, when they are known without a
         query, the member's (points balance, streak days) after it, else
@@ -1057,7 +1084,7 @@ class Attendance(ModelSQL, ModelView):
                 entry['link'] = (cls, attendance_id, 'points_line',
                     {'points_granted': True})
             awarded += event.points
-        if event.streak:
+        if event.streak and extend_streak:
             # PostgreSQL: the points, the streak and the link in one
             # statement
             activity = Member._daily_activity(
@@ -1279,7 +1306,37 @@ class Attendance(ModelSQL, ModelView):
             # The duplicate was committed after this transaction took its
             # snapshot: read it in a new one.
             raise CheckInRestart()
-        return cls(attendance_id), None
+        attendance = cls(attendance_id)
+        cls._inserted([(attendance, values)])
+        return attendance, None
+
+    @classmethod
+    def _insert_many(cls, rows):
+        """Insert the check-ins of rows (values computed by _attempt, each
+        with its client UUID) in one statement and return them in order.
+
+        The caller holds the member's lock and looked up the check-ins of
+        its client UUIDs and days: the database refuses only a row whose
+        duplicate another transaction committed meanwhile (another member's
+        client UUID), and the transaction restarts to read it."""
+        names = set().union(*rows)
+        inserted = [dict({n: values.get(n) for n in names},
+                counted=values['status'] in COUNTED,
+                points_granted=bool(values.get('points_granted')))
+            for values in rows]
+        found = {client_uuid: id_ for id_, client_uuid in insert_many(
+                cls, inserted, conflict=True, returning=['client_uuid'])}
+        if len(found) != len(rows):
+            raise CheckInRestart()
+        attendances = cls.browse([found[v['client_uuid']] for v in rows])
+        cls._inserted(list(zip(attendances, rows)))
+        return attendances
+
+    @classmethod
+    def _inserted(cls, attendances):
+        """Called with the (check-in, its values) just inserted by _insert
+        or _insert_many, before their points are posted: the one place
+        where other modules follow the new check-ins"""
 
     @classmethod
     def _insert_sql(cls, values):
@@ -1293,16 +1350,29 @@ class Attendance(ModelSQL, ModelView):
         triggers on creation are queued as the ORM does."""
         values = dict(values)
         values['counted'] = values['status'] in COUNTED
-        values['points_granted'] = False
+        values.setdefault('points_granted', False)
         return insert(cls, values, conflict=True)
 
     @classmethod
     def _duplicate(cls, existing, client_uuid, Error=AlreadyCheckedInError,
-            message='checkin.msg_already_checked_in'):
-        "The result of an attempt that existing answers (duplicate)"
-        error = Error(gettext(message), {'checkin': existing.summary()})
+            message='checkin.msg_already_checked_in', summary=None):
+        """The result of an attempt that existing answers (duplicate), of
+        its summary when known"""
+        if summary is None:
+            summary = existing.summary()
+        error = Error(gettext(message), {'checkin': summary})
         return CheckInResult('duplicate', attendance=existing, error=error,
-            client_uuid=client_uuid)
+            client_uuid=client_uuid, summary=summary)
+
+    @classmethod
+    def _summaries(cls, attendances):
+        "Return {id: summary} of the check-ins, read together"
+        attendances = cls.browse(attendances)
+        points = cls.get_points_awarded(attendances, 'points_awarded')
+        return {a.id: cls.summarize(a.id, a.event, dict(
+                    {n: getattr(a, n) for n in cls._summary_columns},
+                    points_awarded=points[a.id]))
+            for a in attendances}
 
     @classmethod
     def check_in_batch(cls, event, members):
@@ -1345,7 +1415,14 @@ class Attendance(ModelSQL, ModelView):
         the required client_uuid and client_time (device_id optional).  The
         conflicts of the batch are stored (checkin.attendance.conflict).
         Sending the same items again creates nothing new: each one is then
-        a duplicate."""
+        a duplicate.
+
+        Each item is answered as check_in would answer it in turn, by
+        statements for the whole batch: one look-up of the check-ins of
+        the client UUIDs, one of the counted check-ins of the events and
+        days of the items, one insert of the new check-ins; then the points
+        of each (the ledger's one posting path, in the order of the
+        items)."""
         pool = Pool()
         Member = pool.get('member.member')
         Conflict = pool.get('checkin.attendance.conflict')
@@ -1353,12 +1430,25 @@ class Attendance(ModelSQL, ModelView):
             raise InvalidCheckInError(gettext(
                     'checkin.msg_sync_too_many', max=SYNC_MAX_ITEMS),
                 {'max': SYNC_MAX_ITEMS})
-        Member.hold_lock([Member(int(member))])
+        member = Member(int(member))
+        Member.hold_lock([member])
         batch = uuid.uuid4().hex
-        results = []
+        results = [None] * len(items)
+
+        credentials = {}
+
+        def refuse(index, error, credential, client_uuid):
+            results[index] = CheckInResult('refused', error=error,
+                client_uuid=client_uuid
+                if isinstance(client_uuid, str) else None)
+            credentials[index] = credential
+
+        attempts = []
         for index, item in enumerate(items):
+            credential = None
             try:
                 kwargs = cls.parse_item(item)
+                credential = kwargs['credential']
                 if not kwargs.get('client_uuid'):
                     raise InvalidCheckInError(gettext(
                             'checkin.msg_client_uuid_required'),
@@ -1367,21 +1457,131 @@ class Attendance(ModelSQL, ModelView):
                     raise InvalidCheckInError(gettext(
                             'checkin.msg_client_time_required'),
                         {'field': 'client_time'})
+                kwargs['client_uuid'] = normalize_uuid(kwargs['client_uuid'])
+                kwargs['credential'], kwargs['position'] = (
+                    cls._parse_attempt(credential, CREDENTIAL_KEYS,
+                        kwargs['position'], kwargs['bssid']))
+                kwargs['client_time'] = parse_client_time(
+                    kwargs['client_time'])
+                kwargs['device_id'] = normalize_device(kwargs['device_id'])
+                cls._check_access(member, kwargs['credential'])
             except CheckInError as error:
                 client_uuid = (item.get('client_uuid')
                     if isinstance(item, dict) else None)
-                results.append(cls._count(CheckInResult(
-                            'refused', error=error,
-                            client_uuid=client_uuid
-                            if isinstance(client_uuid, str) else None),
-                        item))
+                refuse(index, error, credential, client_uuid)
                 continue
-            results.append(cls.check_in(member, offline=True,
-                    sync=(batch, index), **kwargs))
+            attempts.append((index, kwargs))
+
+        with without_check_access():
+            cls._sync_attempts(member, batch, attempts, results, refuse)
+        cls._count_all(
+            [(r, credentials.get(i)) for i, r in enumerate(results)])
         # The conflicts of the batch: once per synchronisation
         Conflict.detect([r.attendance.id for r in results
                 if r.attendance and r.status != 'duplicate'])
         return results
+
+    @classmethod
+    def _sync_attempts(cls, member, batch, attempts, results, refuse):
+        """Fill results with the answers of the attempts [(index, check_in
+        keyword arguments)] of sync"""
+        # The check-ins of the client UUIDs, in one query
+        known = {a.client_uuid: a for a in cls.search([
+                    ('client_uuid', 'in',
+                        list({k['client_uuid'] for _, k in attempts})),
+                    ])} if attempts else {}
+        # The items answered by a check-in: the existing one, or the index
+        # of the earlier item of the batch that inserts it
+        new, answered_by = [], {}
+        for index, kwargs in attempts:
+            client_uuid = kwargs['client_uuid']
+            try:
+                if client_uuid in known:
+                    cls._check_client_uuid(member, known[client_uuid])
+                    answered_by[index] = known[client_uuid], client_uuid
+                    continue
+                values, event, refusal = cls._attempt(member,
+                    kwargs['credential'], kwargs['position'],
+                    kwargs['bssid'], client_uuid, kwargs['client_time'],
+                    True, kwargs['device_id'], (batch, index))
+            except CheckInError as error:
+                refuse(index, error, kwargs['credential'], client_uuid)
+                continue
+            new.append((index, values, event, refusal))
+
+        # The counted check-ins of the days of the items, in one query
+        days = {(v['event'], v['day_key']) for _, v, _, _ in new}
+        counted = {}
+        if days:
+            for attendance in cls.search([
+                        ('member', '=', member.id),
+                        ('counted', '=', True),
+                        ('event', 'in', list({e for e, _ in days})),
+                        ('day_key', 'in', list({d for _, d in days})),
+                        ]):
+                counted[(attendance.event.id, attendance.day_key)] = (
+                    attendance)
+        rows = []
+        for index, values, event, refusal in new:
+            day = (values['event'], values['day_key'])
+            client_uuid = values['client_uuid']
+            existing = known.get(client_uuid, counted.get(day))
+            if existing is not None:
+                answered_by[index] = existing, client_uuid
+                continue
+            known[client_uuid] = index
+            if values['status'] in COUNTED:
+                counted[day] = index
+            rows.append((index, values, event, refusal))
+
+        streaks = cls._streak_days(member, [
+                (i, v, e) for i, v, e, r in rows if not r])
+        if rows:
+            attendances = cls._insert_many([v for _, v, _, _ in rows])
+            for (index, values, event, refusal), attendance in zip(
+                    rows, attendances):
+                results[index] = cls._inserted_result(
+                    attendance, values, event, refusal,
+                    streak=index in streaks)
+        summaries = cls._summaries([e for e, _ in answered_by.values()
+                if not isinstance(e, int)])
+        for index, (existing, client_uuid) in answered_by.items():
+            if isinstance(existing, int):
+                summary = results[existing].summary()
+                existing = results[existing].attendance
+            else:
+                summary = summaries[existing.id]
+            results[index] = cls._duplicate(
+                existing, client_uuid, summary=summary)
+
+    @classmethod
+    def _streak_days(cls, member, attempts):
+        """Return the indexes of the attempts [(index, values, event)] of
+        member, in order, whose check-in extends the member's streak: the
+        first of each local day after the member's last active day.  The
+        points of the others are posted without the streak's statements
+        (it would change nothing); those with nothing to post are marked
+        granted as they are inserted (points_granted)."""
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        Member = pool.get('member.member')
+        config = Configuration.get_cached()
+        streaks, last = set(), None
+        if any(e.streak for _, v, e in attempts
+                if v['status'] in {'valid', 'late'}):
+            _, last, _ = Member._streak_row(member.id)
+        for index, values, event in attempts:
+            if values['status'] not in {'valid', 'late'}:
+                continue
+            counts = False
+            if event.streak:
+                day = config.local_date(values['time'])
+                counts = last is None or day > last
+                if counts:
+                    last = day
+                    streaks.add(index)
+            values['points_granted'] = not event.points and not counts
+        return streaks
 
     @classmethod
     def parse_item(cls, item):

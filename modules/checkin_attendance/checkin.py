@@ -87,15 +87,16 @@ class Attendance(metaclass=PoolMeta):
         help="The lines in and out of the employee in Tryton's attendance.")
 
     @classmethod
-    def _insert(cls, values):
+    def _inserted(cls, attendances):
         # The snapshot of the event read by the check-in tells whether it
         # feeds the attendance without a query: the other events pay nothing
         pool = Pool()
         Event = pool.get('checkin.event')
-        attendance, existing = super()._insert(values)
-        if attendance and Event.snapshot(values['event']).feeds_attendance:
-            cls.feed_attendance([attendance])
-        return attendance, existing
+        super()._inserted(attendances)
+        feeding = [a for a, values in attendances
+            if Event.snapshot(values['event']).feeds_attendance]
+        if feeding:
+            cls.feed_attendance(feeding)
 
     @classmethod
     def on_modification(cls, mode, attendances, field_names=None):

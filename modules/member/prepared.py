@@ -114,6 +114,33 @@ def insert(Model, values, conflict=False):
     return found[0]
 
 
+def insert_many(Model, rows, conflict=False, returning=()):
+    """Insert the records of Model with the values of rows (dictionaries of
+    the same field names, already checked by the caller) in one statement,
+    as insert does for one, and return for each row inserted its id and the
+    values of the column names of returning; with conflict, ON CONFLICT DO
+    NOTHING: the rows that the database refuses are left out.  Its text
+    depends on the number of rows: it is not kept (see statement)."""
+    transaction = Transaction()
+    if not rows:
+        return []
+    names = tuple(rows[0])
+    table = Model.__table__()
+    query = table.insert(
+        [table.create_uid, table.create_date]
+        + [Column(table, n) for n in names],
+        [[transaction.user, CurrentTimestamp()]
+            + [Model._fields[n].sql_format(values[n]) for n in names]
+            for values in rows],
+        on_conflict=Conflict(table) if conflict else None,
+        returning=[Returned('id')] + [Returned(n) for n in returning])
+    cursor = transaction.connection.cursor()
+    cursor.execute(*query)
+    found = [tuple(r) for r in cursor]
+    created(Model, [r[0] for r in found])
+    return found
+
+
 def invalidate_records(Model, ids):
     """Drop the ORM caches of the transaction for the records of Model
     written with SQL (the way ModelSQL does it)"""

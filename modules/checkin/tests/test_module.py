@@ -17,6 +17,7 @@ from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import create_member
 from trytond.modules.suite import clock
 from trytond.modules.suite.geo import haversine, wgs84_to_gcj02
+from trytond.modules.suite.tests.tools import statements as counted_statements
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -756,6 +757,136 @@ class CheckinTestCase(ModuleTestCase):
         # At most 100 items
         with self.assertRaises(CheckInError):
             Attendance.sync(member, [items[0]] * 101)
+
+    @with_transaction()
+    def test_sync_set_based(self):
+        "A sync batch makes as many statements for 2 items as for 12"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Configuration = pool.get('checkin.configuration')
+        Event = pool.get('checkin.event')
+        Configuration(1, sync_delay=6).save()
+        scanned = START + dt.timedelta(minutes=20)
+        events = [create_event(name="E%d" % i, points=0, policy='flag')
+            for i in range(12)]
+        for event in events:
+            Event.snapshot(event.id)
+
+        def items(events, prefix):
+            return [dict(here(), qr_token=event.current_token(scanned),
+                    client_uuid='%s-%d' % (prefix, event.id),
+                    client_time=scanned.isoformat() + 'Z')
+                for event in events]
+
+        def sync(member, items):
+            with at(START + dt.timedelta(hours=1)), \
+                    counted_statements() as executed:
+                results = Attendance.sync(member, items)
+            # But the counts of the duplicates: a row per event (written
+            # after the transaction in production, see add_later)
+            return results, len([
+                    e for e in executed if 'checkin_attempt_counter' not in e])
+
+        counts = {}
+        for n in [2, 12, 2]:
+            member = create_member("M%d" % len(counts))
+            batch = items(events[:n], member.id)
+            created, new = sync(member, batch)
+            self.assertEqual(
+                [r.status for r in created], ['created'] * n)
+            again, resent = sync(member, batch)
+            self.assertEqual(
+                [r.status for r in again], ['duplicate'] * n)
+            self.assertEqual([r.attendance for r in again],
+                [r.attendance for r in created])
+            counts[n] = (new, resent)
+        self.assertEqual(counts[2], counts[12])
+
+        # The items answered by an earlier item of the batch: the same
+        # client UUID or the same event and day, the one check-in shared
+        member = create_member("Twice")
+        first, second = items(events[:2], 'twice')
+        results, _ = sync(member, [first, dict(first),
+                dict(first, client_uuid='other'), second])
+        self.assertEqual([r.status for r in results],
+            ['created', 'duplicate', 'duplicate', 'created'])
+        self.assertEqual({r.attendance for r in results[:3]},
+            {results[0].attendance})
+        self.assertEqual(Attendance.search_count([
+                    ('member', '=', member.id)]), 2)
+        # The client UUID of another member is refused on its own
+        results, _ = sync(create_member("Other"), [first, items(
+                    events[2:3], 'mine')[0]])
+        self.assertEqual([(r.status, r.code) for r in results],
+            [('refused', 'invalid_request'), ('created', None)])
+
+    @with_transaction()
+    def test_sync_as_check_in(self):
+        "A sync batch records what check_in records item after item"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Configuration = pool.get('checkin.configuration')
+        Line = pool.get('member.points.line')
+        Member = pool.get('member.member')
+        Configuration(1, sync_delay=48).save()
+        day = dt.timedelta(days=1)
+        far = {'lat': LAT + 0.1, 'lon': LON, 'accuracy_m': 10}
+        events = [
+            create_event(name="Yesterday", start=START - day,
+                end=START - day + dt.timedelta(hours=2), streak=True),
+            create_event(name="Today", streak=True),
+            create_event(name="No points", points=0, streak=True),
+            create_event(name="Flag", policy='flag', streak=True),
+            create_event(name="Reject", streak=True),
+            create_event(name="Yesterday too", start=START - day,
+                end=START - day + dt.timedelta(hours=2), streak=True),
+            ]
+        when = [START - day + dt.timedelta(minutes=5),
+            START + dt.timedelta(minutes=5)]
+        plan = [
+            # (event, day, position)
+            (0, 0, here()), (1, 1, here()), (1, 1, here()), (2, 1, here()),
+            (3, 1, far), (4, 1, far), (4, 1, here()), (0, 0, here()),
+            # An earlier day than the last: no streak
+            (5, 0, here()),
+            ]
+
+        def items(prefix):
+            return [dict(position, client_uuid='%s-%d' % (prefix, i),
+                    qr_token=events[e].current_token(when[d]),
+                    client_time=when[d].isoformat() + 'Z')
+                for i, (e, d, position) in enumerate(plan)]
+
+        def outcome(member, results):
+            member = Member(member.id)
+            checkins = [(r.status, r.code,
+                    r.summary()['points_awarded'] if r.attendance else None,
+                    r.attendance.status if r.attendance else None)
+                for r in results]
+            return (checkins,
+                (member.points_balance, member.streak_length,
+                    member.best_streak, member.last_activity_date),
+                sorted((line.points, line.idempotency_key.split(':')[0])
+                    for line in Line.search([('member', '=', member.id)])))
+
+        batch, single = create_member("Batch"), create_member("Single")
+        with at(START + dt.timedelta(hours=1)):
+            synced = Attendance.sync(batch, items('b'))
+            one_by_one = [Attendance.check_in(single,
+                    {'qr_token': item['qr_token']},
+                    position={k: item[k]
+                        for k in ['lat', 'lon', 'accuracy_m']},
+                    client_uuid=item['client_uuid'],
+                    client_time=item['client_time'], offline=True)
+                for item in items('s')]
+        self.assertEqual(outcome(batch, synced), outcome(single, one_by_one))
+        statuses, state, _ = outcome(batch, synced)
+        self.assertEqual([s[0] for s in statuses], ['created', 'created',
+                'duplicate', 'created', 'created', 'refused', 'created',
+                'duplicate', 'created'])
+        # Two days: a streak of two; the points of four events (the
+        # flagged check-in's wait for its review)
+        self.assertEqual(state[:3], (40, 2, 2))
 
     @with_transaction()
     def test_activity_code(self):

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 from trytond.model.exceptions import AccessError
 from trytond.modules.checkin.tests import test_checkout
-from trytond.modules.checkin.tests.test_module import START, at, create_event
+from trytond.modules.checkin.tests.test_module import (
+    START, at, create_event, here)
 from trytond.modules.company.tests import set_company
 from trytond.modules.member.tests.test_module import (
     create_company_shanghai, create_member)
@@ -96,6 +97,30 @@ class CheckinAttendanceTestCase(ModuleTestCase):
             line = attendance.attendance_lines[0]
             self.assertEqual(line.checkin, attendance)
             self.assertEqual(line.date, dt.date(2026, 3, 2))
+
+    @with_transaction()
+    def test_sync_lines(self):
+        "The check-ins of an offline sync, inserted together, become lines"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        with self.office() as (company, event, member, employee):
+            other, _ = self.employee_member(company, "Bob")
+            # The office takes the QR code: its check-in is dated by the
+            # phone
+            scanned = minutes(-10)
+            items = [dict(here(),
+                    qr_token=event.current_token(scanned),
+                    client_uuid='sync-%d' % i,
+                    client_time=scanned.isoformat() + 'Z')
+                for i in range(2)]
+            with at(minutes(30)):
+                results = Attendance.sync(member, items)
+            self.assertEqual([r.status for r in results],
+                ['created', 'duplicate'])
+            self.assertEqual(self.lines(results[0].attendance),
+                [('in', scanned, employee, company)])
+            attendance = self.check_in(other, event, minutes(30))
+            self.assertEqual(len(self.lines(attendance)), 1)
 
     @with_transaction()
     def test_no_lines(self):

@@ -15,6 +15,7 @@ from trytond.modules.member.member import (
 from trytond.modules.party.tests import (
     PartyCheckEraseMixin, PartyCheckReplaceMixin)
 from trytond.modules.suite import clock
+from trytond.modules.suite.tests.tools import statements as counted_statements
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction
@@ -1003,21 +1004,10 @@ class MemberTestCase(
             Configuration(1, points_validity=validity).save()
             Configuration.get_cached()
             with self.subTest(validity=validity):
-                statements = []
-                cursor = Transaction().connection.cursor()
-                Cursor = type(cursor)
-                execute = Cursor.execute
-
-                def count(self, sql, *args, **kwargs):
-                    statements.append(sql)
-                    return execute(self, sql, *args, **kwargs)
-                Cursor.execute = count
-                try:
+                with counted_statements() as statements:
                     Line._post_one(Line._post_values({
                                 'member': member.id, 'points': 5,
                                 'reason': "x"}))
-                finally:
-                    Cursor.execute = execute
                 from trytond import backend
                 self.assertEqual(
                     len(statements), 1 if backend.name == 'postgresql' else 2,

@@ -18,3 +18,26 @@ def long_tests():
 def sized(short, long):
     "short, or long when long_tests()"
     return long if long_tests() else short
+
+
+class statements:
+    """Count the SQL statements executed in the block (with: its list of
+    the texts of the statements), on both backends: the proof that a path
+    does its work in a fixed number of statements"""
+
+    def __enter__(self):
+        from trytond.transaction import Transaction
+        self.executed = []
+        cursor = Transaction().connection.cursor()
+        self.Cursor = type(cursor)
+        self.execute = execute = self.Cursor.execute
+        executed = self.executed
+
+        def counting(cursor, sql, *args, **kwargs):
+            executed.append(str(sql))
+            return execute(cursor, sql, *args, **kwargs)
+        self.Cursor.execute = counting
+        return self.executed
+
+    def __exit__(self, *exc):
+        self.Cursor.execute = self.execute
