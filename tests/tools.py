@@ -341,19 +341,18 @@ def install_on_base():
     is installing: each module's tables and data are then installed once,
     in the database of the smallest module set that holds it, and copied
     to the others, as a database is upgraded with more modules in
-    production."""
+    production.  A scenario (tools.activate_modules) starts from the
+    database of the tests of its modules."""
     from trytond.tests import test_tryton, tools
     if getattr(test_tryton.create_db, 'on_base', False):
         return
     create_db = test_tryton.create_db
 
-    def tracking(activate):
-        def wrapper(modules, *args, **kwargs):
-            lang = kwargs.get('lang', args[0] if args and isinstance(
-                    args[0], str) else 'en')
+    def tracking(activate_module):
+        def wrapper(modules, lang='en'):
             _installing.append((modules, lang))
             try:
-                return activate(modules, *args, **kwargs)
+                return activate_module(modules, lang=lang)
             finally:
                 _installing.pop()
         return wrapper
@@ -370,39 +369,31 @@ def install_on_base():
             test_tryton.drop_db(name)
         test_tryton.activate_module([base], lang=lang)
 
-    # As trytond's drop_create, on the base
-    def base_or_drop_create(name=test_tryton.DB_NAME, lang='en'):
-        if test_tryton.db_exist(name):
-            test_tryton.drop_db(name)
-        base_or_create_db(name, lang)
+    def activate_modules(modules, *setup):
+        """trytond's tools.activate_modules of a scenario, on the database
+        of its modules (that of the tests, cached: a scenario names it after
+        the modules sorted, the tests in their order), its set-up (a
+        company, a chart of accounts) run there"""
+        if isinstance(modules, str):
+            modules = [modules]
+        name = '-'.join(sorted(modules))
+        if setup:
+            name += '--' + '|'.join(tools._func_name(f) for f in setup)
+        if tools.restore_db_cache(name):
+            return tools._get_config()
+        if test_tryton.db_exist():
+            test_tryton.drop_db()
+        test_tryton.activate_module(modules)
+        config = tools._get_config()
+        for func in setup:
+            func(config=config)
+        tools.backup_db_cache(name)
+        return config
 
-    def on_modules(activate_modules):
-        """tools.activate_modules of a scenario with a set-up (a company, a
-        chart of accounts): the set-up run on the database of its modules
-        (that of the tests, cached), not on modules activated again"""
-        def wrapper(modules, *setup):
-            if not setup:
-                return activate_modules(modules)
-            if isinstance(modules, str):
-                modules = [modules]
-            name = '%s--%s' % ('-'.join(sorted(modules)),
-                '|'.join(tools._func_name(f) for f in setup))
-            if tools.restore_db_cache(name):
-                return tools._get_config()
-            if test_tryton.db_exist():
-                test_tryton.drop_db()
-            test_tryton.activate_module(modules)
-            config = tools._get_config()
-            for func in setup:
-                func(config=config)
-            tools.backup_db_cache(name)
-            return config
-        return wrapper
     base_or_create_db.on_base = True
     test_tryton.create_db = base_or_create_db
-    tools.drop_create = base_or_drop_create
     test_tryton.activate_module = tracking(test_tryton.activate_module)
-    tools.activate_modules = tracking(on_modules(tools.activate_modules))
+    tools.activate_modules = activate_modules
 
 
 def _base_of(modules):
