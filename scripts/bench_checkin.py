@@ -101,18 +101,32 @@ def stop(proc):
 
 def wrk():
     "The path of wrk, installed from Debian when missing"
-    path = shutil.which('wrk')
-    if path:
-        return path
-    log("installing wrk (apt-get)")
+    return debian('wrk')
+
+
+def debian(command, package=None):
+    """The path of command, its Debian package (named as command by
+    default) installed with apt-get when missing"""
+    def found():
+        return shutil.which(command) or (
+            os.path.exists('/usr/sbin/' + command)
+            and '/usr/sbin/' + command)
+    if found():
+        return found()
+    package = package or command
+    log("installing %s (apt-get)" % package)
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    command = ['apt-get', 'install', '-y', '--no-install-recommends', 'wrk']
-    if subprocess.run(command, env=env, stdout=subprocess.DEVNULL).returncode:
+    command_ = ['apt-get', 'install', '-y', '--no-install-recommends',
+        package]
+    if subprocess.run(command_, env=env,
+            stdout=subprocess.DEVNULL).returncode:
         subprocess.run(['apt-get', 'update'], env=env,
             stdout=subprocess.DEVNULL)
-        subprocess.run(command, env=env, check=True,
+        subprocess.run(command_, env=env, check=True,
             stdout=subprocess.DEVNULL)
-    return shutil.which('wrk')
+    if not found():
+        raise RuntimeError("%s: not installed by %s" % (command, package))
+    return found()
 
 
 def _connect():
