@@ -16,12 +16,9 @@ import unittest
 
 from scripts.create_db import BRIDGES, SUITE
 
+from .tools import module_closure
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def module_config(name):
-    from trytond.modules import get_module_info
-    return get_module_info(name)
 
 
 class BridgesTestCase(unittest.TestCase):
@@ -31,14 +28,7 @@ class BridgesTestCase(unittest.TestCase):
         the core suite depends on, recursively"""
         from trytond.modules import get_modules
         found = get_modules()
-        core = {'ir', 'res'}
-        todo = list(SUITE)
-        while todo:
-            name = todo.pop()
-            if name in core:
-                continue
-            core.add(name)
-            todo.extend(module_config(name).get('depends', []))
+        core = set(module_closure(SUITE))
         self.assertLessEqual(core, found)
         return core | set(BRIDGES)
 

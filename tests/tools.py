@@ -401,14 +401,15 @@ def _base_of(modules):
     database of modules (both with their dependencies), or None"""
     if isinstance(modules, str):
         modules = [modules]
-    wanted = _closure(modules)
-    bases = [(len(_closure([m])), m) for m in suite_modules()
-        if _closure([m]) < wanted]
+    wanted = module_closure(modules)
+    bases = [(len(module_closure([m])), m) for m in suite_modules()
+        if module_closure([m]) < wanted]
     return max(bases)[1] if bases else None
 
 
-def _closure(modules, _cache={}):
-    "The modules with their dependencies, ir and res included"
+def module_closure(modules, _cache={}):
+    """The modules with their dependencies (of their tryton.cfg,
+    recursively), ir and res included"""
     from trytond.modules import get_module_info
     result = {'ir', 'res'}
     todo = list(modules)
