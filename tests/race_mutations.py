@@ -59,6 +59,15 @@ MUTATIONS = [
                 "        cls._check_access(member, credential)\n"),
             ],
         [CHECKIN + 'test_concurrent_check_ins']),
+    ("sync: no member lock", [
+            (ATTENDANCE,
+                "        member = Member(int(member))\n"
+                "        Member.hold_lock([member])\n"
+                "        batch = uuid.uuid4().hex\n",
+                "        member = Member(int(member))\n"
+                "        batch = uuid.uuid4().hex\n"),
+            ],
+        [CHECKIN + 'test_concurrent_syncs']),
     ("attendance: no constraint, look then insert", [
             (ATTENDANCE,
                 "            ('counted_unique',\n"

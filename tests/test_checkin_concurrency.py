@@ -18,7 +18,8 @@ Two protections, each isolated by a test:
   catches 'attendance: no constraint, look then insert' (the member lock
   alone lets a transaction whose snapshot was taken just before the other
   committed miss its check-in).
-- the member lock taken first by check_in: a second check-in of the member
+- the member lock taken first by check_in (and by sync: test_concurrent_
+  syncs catches 'sync: no member lock'): a second check-in of the member
   waits before it has done any work, instead of failing at its insert or
   its points (or restarting when the posting asks for the lock).
   test_concurrent_check_ins counts the conflicts met after the work
@@ -58,9 +59,12 @@ RUN_TIMEOUT = 600
 MAX_RETRIES = 200
 
 
-def worker(database_name, directory, name, event_id, token, now, member_ids):
+def worker(database_name, directory, name, event_id, token, now, member_ids,
+        sync=False):
     """Check member_ids in to event_id once each, as soon as the go file
-    exists, and print the counts of the results as JSON"""
+    exists, and print the counts of the results as JSON; with sync, as the
+    item of an offline sync of its own, of a client UUID of the member (the
+    same in every process)"""
     from trytond.pool import Pool
 
     Pool(database_name).init()
@@ -77,10 +81,17 @@ def worker(database_name, directory, name, event_id, token, now, member_ids):
     for member_id in member_ids:
         def check_in():
             Attendance = Pool().get('checkin.attendance')
-            result = Attendance.check_in(
-                member_id, {'qr_token': token},
-                position={'lat': 31.2304, 'lon': 121.4737},
-                client_time=now + 'Z')
+            if sync:
+                result, = Attendance.sync(member_id, [{
+                            'qr_token': token, 'lat': 31.2304,
+                            'lon': 121.4737, 'client_time': now + 'Z',
+                            'client_uuid': 'race-%d' % member_id,
+                            }])
+            else:
+                result = Attendance.check_in(
+                    member_id, {'qr_token': token},
+                    position={'lat': 31.2304, 'lon': 121.4737},
+                    client_time=now + 'Z')
             return result.status, result.code
         # Restarted to take the member lock first, retried when the lock
         # is held by the other process (NOWAIT), as the web workers do
@@ -139,7 +150,7 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
                 event.current_token(now), now)
         return run_transaction(self.database_name, create)
 
-    def run_workers(self, event_id, member_ids, token_, now):
+    def run_workers(self, event_id, member_ids, token_, now, sync=False):
         "Run the processes and return their counts"
         env = os.environ.copy()
         env['DB_NAME'] = self.database_name
@@ -158,7 +169,8 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
                             'tests.test_checkin_concurrency', 'worker',
                             self.database_name, directory, str(i),
                             str(event_id), token_, now.isoformat(),
-                            ','.join(map(str, share))],
+                            ','.join(map(str, share))]
+                        + (['sync'] if sync else []),
                         cwd=ROOT, env=env, stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, text=True))
             try:
@@ -207,12 +219,12 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
                 }
         return run_transaction(self.database_name, read)
 
-    def race(self, name, points=POINTS, streak=True):
+    def race(self, name, points=POINTS, streak=True, sync=False):
         """Run the race on a new event; check one counted check-in per
         member, return the counts and the conflicts of the workers"""
         event_id, member_ids, token_, now = self.prepare(name, points, streak)
         inserts = self.inserts()
-        results = self.run_workers(event_id, member_ids, token_, now)
+        results = self.run_workers(event_id, member_ids, token_, now, sync)
         inserts = self.inserts() - inserts
         created = sum(r['created'] for r in results)
         duplicates = sum(r['duplicate'] for r in results)
@@ -262,6 +274,21 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         # One insert per check-in (the sequence counts rolled back ones)
         self.assertEqual(stats['inserts'], MEMBERS * ATTEMPTS, stats)
 
+    def test_concurrent_syncs(self):
+        """The same offline item of 100 members sent at once by two
+        processes each: 100 check-ins with their points, and the second
+        sync of a member finds the first one's check-in without inserting.
+
+        Catches 'sync: no member lock': without it both syncs insert (the
+        second is refused by the client UUID's index and restarts)."""
+        counts, member_ids, stats = self.race("Sync", sync=True)
+        self.assertEqual(counts['balances'], {m: POINTS for m in member_ids})
+        self.assertEqual(len(counts['lines']), MEMBERS)
+        self.assertEqual(counts['unsound'], [])
+        self.assertGreater(stats['early'], 0, stats)
+        # One insert per member: the duplicates are found by the look-up
+        self.assertEqual(stats['inserts'], MEMBERS, stats)
+
     def test_check_ins_without_points(self):
         """Without points and streak no member row is written: the
         constraint alone keeps one check-in per member.
@@ -274,9 +301,10 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
 def main(argv):
     if argv[:1] == ['worker']:
         (database_name, directory, name, event_id, token_, now,
-            member_ids) = argv[1:]
+            member_ids) = argv[1:8]
         worker(database_name, directory, name, int(event_id), token_, now,
-            [int(m) for m in member_ids.split(',') if m])
+            [int(m) for m in member_ids.split(',') if m],
+            sync=argv[8:] == ['sync'])
         return 0
     unittest.main(argv=[sys.argv[0]] + argv)
 
