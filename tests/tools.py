@@ -381,13 +381,19 @@ def install_on_base():
             name += '--' + '|'.join(tools._func_name(f) for f in setup)
         if tools.restore_db_cache(name):
             return tools._get_config()
-        if test_tryton.db_exist():
-            test_tryton.drop_db()
-        test_tryton.activate_module(modules)
-        config = tools._get_config()
-        for func in setup:
-            func(config=config)
-        tools.backup_db_cache(name)
+        # An install in progress until its backup: the lock of name is
+        # kept (see _locked_cache)
+        _installing.append((modules, 'en'))
+        try:
+            if test_tryton.db_exist():
+                test_tryton.drop_db()
+            test_tryton.activate_module(modules)
+            config = tools._get_config()
+            for func in setup:
+                func(config=config)
+            tools.backup_db_cache(name)
+        finally:
+            _installing.pop()
         return config
 
     base_or_create_db.on_base = True
