@@ -1320,9 +1320,7 @@ class Attendance(ModelSQL, ModelView):
         duplicate another transaction committed meanwhile (another member's
         client UUID), and the transaction restarts to read it."""
         names = set().union(*rows)
-        inserted = [dict({n: values.get(n) for n in names},
-                counted=values['status'] in COUNTED,
-                points_granted=bool(values.get('points_granted')))
+        inserted = [cls._stored({n: values.get(n) for n in names})
             for values in rows]
         found = {client_uuid: id_ for id_, client_uuid in insert_many(
                 cls, inserted, conflict=True, returning=['client_uuid'])}
@@ -1348,10 +1346,13 @@ class Attendance(ModelSQL, ModelView):
         One statement instead of the ORM create: the values are computed
         and checked by the caller, the access was checked by check_in; the
         triggers on creation are queued as the ORM does."""
-        values = dict(values)
-        values['counted'] = values['status'] in COUNTED
-        values.setdefault('points_granted', False)
-        return insert(cls, values, conflict=True)
+        return insert(cls, cls._stored(values), conflict=True)
+
+    @classmethod
+    def _stored(cls, values):
+        "The values of _attempt as inserted: counted, not yet granted"
+        return dict(values, counted=values['status'] in COUNTED,
+            points_granted=bool(values.get('points_granted')))
 
     @classmethod
     def _duplicate(cls, existing, client_uuid, Error=AlreadyCheckedInError,
@@ -1534,7 +1535,7 @@ class Attendance(ModelSQL, ModelView):
                 counted[day] = index
             rows.append((index, values, event, refusal))
 
-        streaks = cls._streak_days(member, [
+        streaks = cls._extending_streak(member, [
                 (i, v, e) for i, v, e, r in rows if not r])
         if rows:
             attendances = cls._insert_many([v for _, v, _, _ in rows])
@@ -1555,7 +1556,7 @@ class Attendance(ModelSQL, ModelView):
                 existing, client_uuid, summary=summary)
 
     @classmethod
-    def _streak_days(cls, member, attempts):
+    def _extending_streak(cls, member, attempts):
         """Return the indexes of the attempts [(index, values, event)] of
         member, in order, whose check-in extends the member's streak: the
         first of each local day after the member's last active day.  The
@@ -1576,7 +1577,7 @@ class Attendance(ModelSQL, ModelView):
             counts = False
             if event.streak:
                 day = config.local_date(values['time'])
-                counts = last is None or day > last
+                counts = Member.streak_counts(last, day)
                 if counts:
                     last = day
                     streaks.add(index)

@@ -145,6 +145,13 @@ class Member(metaclass=PoolMeta):
             | (table.last_activity_date < date))
 
     @classmethod
+    def streak_counts(cls, last_activity_date, date):
+        """Whether date counts in the streak after last_activity_date: the
+        rule of _streak_counts, for a caller that knows the date (the
+        offline sync, which plans its postings)"""
+        return last_activity_date is None or last_activity_date < date
+
+    @classmethod
     def _streak_values(cls, table, date, yesterday):
         """The streak columns of table and their values once date counts
         (the right-hand sides read the old values): the one home of the
