@@ -4,6 +4,7 @@
 import datetime as dt
 import json
 import uuid
+from weakref import WeakKeyDictionary
 
 from sql import Cast, Column, Literal, Null
 from sql.aggregate import Sum
@@ -69,6 +70,9 @@ CHECKOUT_SOURCES = [
     ]
 SYNC_MAX_ITEMS = 100
 ARRIVAL_MINUTES = 5
+# The attempts resolved before their check-in, per transaction
+# (Attendance._resolve_attempt keep)
+_kept_attempts = WeakKeyDictionary()
 
 
 def parse_client_time(value):
@@ -799,10 +803,8 @@ class Attendance(ModelSQL, ModelView):
             return None
         day = None
         try:
-            now = clock.now()
-            reference = cls._reference_time(client_time, offline, now)
-            event, method, _ = cls._resolve_credential(
-                credential, reference, offline)
+            now, reference, (event, method, _) = cls._resolve_attempt(
+                credential, client_time, offline, keep=True)
             time = cls._attempt_time(event, method, reference, now, offline)
             day = (event.id, event.day_key(time))
         except CheckInError:
@@ -925,10 +927,8 @@ class Attendance(ModelSQL, ModelView):
         rejects it, its refusal (the check-in is then kept for review); or
         raise the refusal that leaves no check-in.  No query: the event is
         the cached one (an NFC tag is looked up)."""
-        now = clock.now()
-        reference = cls._reference_time(client_time, offline, now)
-        event, method, tag = cls._resolve_credential(
-            credential, reference, offline)
+        now, reference, (event, method, tag) = cls._resolve_attempt(
+            credential, client_time, offline)
         try:
             time = cls._attempt_time(event, method, reference, now, offline)
             values = cls._new_values(member, event, method, tag, time, now,
@@ -983,6 +983,35 @@ class Attendance(ModelSQL, ModelView):
         return CheckInResult('created', attendance=attendance,
             client_uuid=values['client_uuid'], summary=summary,
             member_state=member_state)
+
+    @classmethod
+    def _resolve_attempt(cls, credential, client_time, offline, keep=False):
+        """Return the time of an attempt (now), the time its credential is
+        checked against (_reference_time) and the event, the method and the
+        tag of its credential (_resolve_credential), or raise the refusal.
+
+        keep: the attempt is resolved before its check_in in the same
+        transaction (duplicate_query, before the member's lock): check_in
+        takes the result instead of resolving the credential again, so
+        that the attempt is checked once, at the time it was received."""
+        try:
+            key = (tuple(sorted(credential.items())), client_time,
+                bool(offline))
+            hash(key)
+        except TypeError:
+            key = None
+        transaction = Transaction()
+        if not keep and key is not None:
+            resolved = _kept_attempts.get(transaction, {}).pop(key, None)
+            if resolved is not None:
+                return resolved
+        now = clock.now()
+        reference = cls._reference_time(client_time, offline, now)
+        resolved = (now, reference,
+            cls._resolve_credential(credential, reference, offline))
+        if keep and key is not None:
+            _kept_attempts.setdefault(transaction, {})[key] = resolved
+        return resolved
 
     @classmethod
     def _reference_time(cls, client_time, offline, now):

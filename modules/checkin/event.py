@@ -7,7 +7,6 @@ import functools
 import math
 import re
 import tempfile
-from weakref import WeakKeyDictionary
 
 from sql import Literal, Null
 from sql.aggregate import Count, Sum
@@ -18,7 +17,7 @@ from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import Check, Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.member.configuration import TIMEZONES
-from trytond.modules.suite import clock, geo
+from trytond.modules.suite import clock, geo, tools
 from trytond.modules.suite.tools import isoformat
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
@@ -103,8 +102,6 @@ SNAPSHOT_FIELDS = [
     'previous_secret', 'secret_date', 'record_leaving',
     ]
 _snapshot_cache = Cache('checkin.event.snapshot', context=False)
-# The instances of Event.snapshot per transaction: {event id: (values, event)}
-_snapshots = WeakKeyDictionary()
 
 
 # The WGS-84 point of the events: the same for every check-in of an event,
@@ -579,13 +576,7 @@ class Event(Workflow, ModelSQL, ModelView):
         the other processes too (at their next transaction, or as soon as
         notified with [cache] clean_timeout = 0)."""
         event_id = int(event_id)
-        transaction = Transaction()
         values = _snapshot_cache.get(event_id)
-        memo = _snapshots.setdefault(transaction, {})
-        if values is not None and event_id in memo \
-                and memo[event_id][0] is values:
-            # The instance made from these values in this transaction
-            return memo[event_id][1]
         if values is None:
             with without_check_access():
                 if not cls.search([('id', '=', event_id)], limit=1):
@@ -595,12 +586,8 @@ class Event(Workflow, ModelSQL, ModelView):
             values['_has_roster'] = cls._has_roster(event_id)
             values['methods'] = tuple(values['methods'] or ())
             values = _snapshot_cache.set(event_id, values)
-        cached = values
-        values = dict(values)
-        values.pop('_has_roster')
-        event = cls(event_id, **values)
-        memo[event_id] = (cached, event)
-        return event
+        return tools.cached_instance(cls, event_id, values,
+            related={'place': None})
 
     @classmethod
     def _has_roster(cls, event_id):

@@ -2,13 +2,12 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 import datetime as dt
-from weakref import WeakKeyDictionary
 
 from dateutil.relativedelta import relativedelta
 
 from trytond.cache import Cache
 from trytond.model import ModelSingleton, ModelSQL, ModelView, fields
-from trytond.modules.suite import clock
+from trytond.modules.suite import clock, tools
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.tools import timezone as tz
@@ -19,8 +18,6 @@ TIMEZONES = [(z, z) for z in tz.available_timezones()]
 # The values of the configuration that every points posting and streak
 # reads (see Configuration.get_cached)
 _cached = Cache('member.configuration.cached', context=False)
-# The instance of get_cached per transaction, with the values it was made of
-_instances = WeakKeyDictionary()
 
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
@@ -117,12 +114,7 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
         other fields are read when used."""
         pool = Pool()
         StreakRule = pool.get('member.streak.rule')
-        transaction = Transaction()
         values = _cached.get(None)
-        memo = _instances.get(transaction)
-        if values is not None and memo is not None and memo[0] is values:
-            # The instance made from these values in this transaction
-            return memo[1]
         if values is None:
             with without_check_access():
                 config = cls(1)
@@ -135,14 +127,10 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
                         for r in config.streak_rules],
                     }
             values = _cached.set(None, values)
-        cached = values
-        values = dict(values)
-        values['streak_rules'] = [
-            StreakRule(i, day=d, repeat=r, bonus=b)
-            for i, d, r, b in values['streak_rules']]
-        config = cls(1, **values)
-        _instances[transaction] = (cached, config)
-        return config
+        return tools.cached_instance(cls, 1, values, related={
+                'streak_rules': lambda rules: [
+                    StreakRule(i, day=d, repeat=r, bonus=b)
+                    for i, d, r, b in rules]})
 
     @property
     def tzinfo(self):

@@ -140,3 +140,50 @@ def relax_pool_checks(window=None):
     check.checks_every_time = check_connection
     ConnectionPool.check_connection = staticmethod(check)
     return True
+
+
+# The instances of cached_instance per transaction:
+# {(model, id): (values, instance)}
+_cached_instances = weakref.WeakKeyDictionary()
+# The values of cached_instance as the fields store them, per process:
+# {(model, id): (values, {field: value})}
+_instance_templates = {}
+
+
+def cached_instance(Model, id, values, related=None):
+    """Return the instance of Model id holding values, a dictionary of
+    field values cached per process (Tryton's Cache: its identity tells
+    whether it changed; keys starting with _ are not fields), without a
+    query: the same instance within a transaction.
+
+    The values as the fields store them are made once per process and
+    copied into each new instance: assigning them field by field
+    (Model(id, **values)) cost more than the rest of a check-in's look-up
+    of its event.  related: {field: convert or None} of the fields whose
+    value holds records (Many2One, One2Many), which belong to their
+    transaction: assigned to each instance, converted from the cached
+    value by convert."""
+    transaction = Transaction()
+    key = (Model.__name__, id)
+    memo = _cached_instances.setdefault(transaction, {})
+    found = memo.get(key)
+    if found is not None and found[0] is values:
+        return found[1]
+    related = related or {}
+    template = _instance_templates.get(key)
+    if template is None or template[0] is not values:
+        built = Model(id, **{k: v for k, v in values.items()
+                if not k.startswith('_') and k not in related})
+        template = (values, dict(built._values._items()))
+        if len(_instance_templates) >= 4096:
+            _instance_templates.clear()
+        _instance_templates[key] = template
+    instance = Model(id)
+    instance._values = Model._record(**template[1])
+    instance._init_values = Model._record(**template[1])
+    for name, convert in related.items():
+        value = values[name]
+        setattr(instance, name, convert(value) if convert else value)
+        setattr(instance._init_values, name, getattr(instance._values, name))
+    memo[key] = (values, instance)
+    return instance
