@@ -759,6 +759,31 @@ class CheckinTestCase(ModuleTestCase):
             Attendance.sync(member, [items[0]] * 101)
 
     @with_transaction()
+    def test_snapshot(self):
+        """The snapshot of an event holds its values, is made once per
+        transaction and follows the changes of the event"""
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        Place = pool.get('checkin.place')
+        place, = Place.create([{'name': "Hall"}])
+        event = create_event(name="Snap", points=4, place=place.id)
+        snapshot = Event.snapshot(event.id)
+        self.assertIs(Event.snapshot(event.id), snapshot)
+        for name in Event._snapshot_fields:
+            value = getattr(event, name)
+            if name == 'methods':
+                value = tuple(value or ())
+            self.assertEqual(getattr(snapshot, name), value, name)
+        self.assertEqual(snapshot.place.name, "Hall")
+        # As read: nothing to save
+        self.assertEqual(snapshot._changed_values(), {})
+        Event.write([event], {'points': 7})
+        changed = Event.snapshot(event.id)
+        self.assertIsNot(changed, snapshot)
+        self.assertEqual((changed.points, changed.name), (7, "Snap"))
+        self.assertEqual(snapshot.points, 4)
+
+    @with_transaction()
     def test_sync_set_based(self):
         "A sync batch makes as many statements for 2 items as for 12"
         pool = Pool()

@@ -182,6 +182,32 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertEqual(
             data['error']['details']['checkin'], created['checkin'])
 
+    def test_credential_resolved_once(self):
+        """The credential of a check-in is resolved once per request: the
+        look-up of its duplicate before the lock (PostgreSQL) keeps it for
+        check_in; a credential refused there is refused by check_in with
+        its answer"""
+        Attendance = Pool(DB_NAME).get('checkin.attendance')
+        resolve = Attendance._resolve_credential.__func__
+        calls = []
+
+        def counted(cls, credential, when, offline):
+            calls.append(when)
+            return resolve(cls, credential, when, offline)
+        api = self.login()
+        with patch.object(Attendance, '_resolve_credential',
+                classmethod(counted)):
+            status, data = api.json('POST', 'checkins', self.here(
+                    qr_token=self.token, client_uuid=str(uuid.uuid4())))
+            self.assertEqual(status, 201, data)
+            self.assertEqual(calls, [NOW])
+            del calls[:]
+            self.assertError(api.json('POST', 'checkins', self.here(
+                        qr_token='forged.token')), 422, 'invalid_token')
+        # Refused before the lock, resolved again by check_in to refuse it
+        self.assertEqual(len(calls),
+            2 if backend.name == 'postgresql' else 1)
+
     def test_duplicate_writes_nothing(self):
         """A duplicate is counted for the stats after its transaction, with
         the other counts of the process; on PostgreSQL it is answered
