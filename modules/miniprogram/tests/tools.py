@@ -9,8 +9,9 @@ import urllib.parse
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from trytond.modules.suite.tests.tools import in_transaction  # noqa: F401
 from trytond.tests.test_tryton import DB_NAME
-from trytond.transaction import Transaction, TransactionError
+from trytond.transaction import Transaction
 
 PREFIX = '/%s/mp/v1/' % DB_NAME
 
@@ -171,23 +172,6 @@ class FakeWeChat:
     def __exit__(self, *args):
         self.server.shutdown()
         self.server.server_close()
-
-
-def in_transaction(func, user=0, context=None):
-    """Run func() in a committed transaction of the test database, restarted
-    with the locks taken first when it asks for them (Tryton 8.0)"""
-    extras = {}
-    while True:
-        with Transaction().start(
-                DB_NAME, user, context=context, **extras) as transaction:
-            try:
-                result = func()
-            except TransactionError as e:
-                transaction.rollback()
-                e.fix(extras)
-                continue
-            transaction.commit()
-            return result
 
 
 @contextmanager

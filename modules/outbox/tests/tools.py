@@ -244,24 +244,14 @@ def configure_sms(database, fake, template='miniprogram_sms_code',
         sms_template_id='SMS_0001'):
     """Point the outbox of database at fake (a FakeSMS) and give the
     template its SMS template code"""
+    from trytond.modules.suite.tests.tools import in_transaction
     from trytond.pool import Pool
-    from trytond.transaction import Transaction, TransactionError
 
     pool = Pool(database)
     Configuration = pool.get('outbox.configuration')
     Template = pool.get('outbox.template')
-    extras = {}
-    while True:
-        with Transaction().start(database, 0, **extras) as transaction:
-            try:
-                _configure_sms(Configuration, Template, fake, template,
-                    sms_template_id)
-            except TransactionError as e:
-                transaction.rollback()
-                e.fix(extras)
-                continue
-            transaction.commit()
-            return
+    in_transaction(lambda: _configure_sms(Configuration, Template, fake,
+            template, sms_template_id), database=database)
 
 
 def _configure_sms(Configuration, Template, fake, template, sms_template_id):

@@ -16,6 +16,7 @@ from trytond.modules.member.tests.test_module import (
 from trytond.modules.service_booking.tests.test_module import (
     NOW, clock, create_product, create_resource, create_service, create_tiers,
     utc)
+from trytond.modules.suite.tests.tools import in_transaction
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 from trytond.transaction import Transaction, check_access
@@ -39,6 +40,19 @@ class ServiceBookingSaleTestCase(ModuleTestCase):
     module = 'service_booking_sale'
     extras = ['sale', 'account_invoice']
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+
+        def setup():
+            # The company and its chart of accounts, made once for the
+            # tests of the class: each test rolls its own changes back
+            company = create_company_shanghai()
+            with set_company(company), clock(NOW):
+                create_chart(company, tax=True)
+            return company.id
+        cls.company_id = in_transaction(setup)
+
     @contextmanager
     def setup(self):
         """Yield a company in Shanghai with a chart of accounts and a 20%
@@ -48,13 +62,13 @@ class ServiceBookingSaleTestCase(ModuleTestCase):
         pool = Pool()
         Account = pool.get('account.account')
         Category = pool.get('product.category')
+        Company = pool.get('company.company')
         Configuration = pool.get('member.configuration')
         Member = pool.get('member.member')
         Tax = pool.get('account.tax')
         Template = pool.get('product.template')
-        company = create_company_shanghai()
+        company = Company(self.company_id)
         with set_company(company), clock(NOW):
-            create_chart(company, tax=True)
             tax, = Tax.search([])
             revenue, = Account.search([
                     ('type.revenue', '=', True),
