@@ -205,16 +205,46 @@ def wait_member_lock(transaction, Member, member_id, unless=None):
     key, values = (Member.__name__, 'lock'), {}
     if unless is not None:
         key, values = key + (unless[0],), unless[2]
-    cursor = transaction.connection.cursor()
-    cursor.execute(*statement(key, lock,
-            member_id=member_id, timeout=str(LOCK_TIMEOUT_MS), **values))
-    row = cursor.fetchone()
+    query = statement(key, lock,
+        member_id=member_id, timeout=str(LOCK_TIMEOUT_MS), **values)
+    row = _execute_first(transaction, query)
     if unless is None:
         row = row + (None, True) if row else None
     active, found, held = row if row else (False, None, False)
     if held:
         transaction._locked_records[Member._table].add(member_id)
     return bool(active), found
+
+
+# How many times the first statement of a transaction runs again in it when
+# the row it waited for was changed by the transaction that held it
+FIRST_STATEMENT_AGAIN = 3
+
+
+def _execute_first(transaction, query):
+    """Execute query, the first statement of transaction, and return its
+    first row.
+
+    When it waited for a row lock and the holder changed the row, Tryton's
+    REPEATABLE READ refuses it (a serialization failure).  Nothing else was
+    done in the transaction: it starts again at the database only, with a
+    snapshot that sees what the holder committed, and the statement runs
+    again, instead of the whole request (a copy of a check-in sent while
+    the first held the member then finds it: the duplicate answer).  After
+    FIRST_STATEMENT_AGAIN failures the error is raised: the request starts
+    again."""
+    from psycopg.errors import SerializationFailure
+    connection = transaction.connection
+    for again in range(FIRST_STATEMENT_AGAIN + 1):
+        cursor = connection.cursor()
+        try:
+            cursor.execute(*query)
+        except SerializationFailure:
+            connection.rollback()
+            if again == FIRST_STATEMENT_AGAIN:
+                raise
+            continue
+        return cursor.fetchone()
 
 
 def check_member_lock(request, pool):

@@ -25,7 +25,8 @@ from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
 from .test_auth_sms_api import set_config
-from .tools import Api, in_transaction, make_organizer, member_locked, register
+from .tools import (
+    Api, in_transaction, lock_waited, make_organizer, member_locked, register)
 
 NOW = START + dt.timedelta(minutes=5)
 STAFF_PASSWORD = 'Kiosk-Staff-2026'
@@ -207,6 +208,48 @@ class CheckinApiTestCase(RouteTestCase):
         # Refused before the lock, resolved again by check_in to refuse it
         self.assertEqual(len(calls),
             2 if backend.name == 'postgresql' else 1)
+
+    def test_duplicate_after_lock_wait(self):
+        """A copy of a check-in sent while the first holds the member waits
+        for it and answers the duplicate of the check-in then committed:
+        its lock statement runs again in the same transaction, the request
+        does not start again (PostgreSQL)"""
+        if backend.name != 'postgresql':
+            self.skipTest("PostgreSQL's row locks")
+        from trytond.modules.miniprogram import api as api_module
+        api = self.login()
+        held, release = threading.Event(), threading.Event()
+
+        def first():
+            Attendance = Pool().get('checkin.attendance')
+            result = Attendance.check_in(api.member_id,
+                {'qr_token': self.token}, position=self.here())
+            self.assertEqual(result.status, 'created')
+            held.set()
+            release.wait(10)
+        holder = threading.Thread(target=in_transaction, args=(first,))
+        holder.start()
+        begins, answers = [], []
+        begin = api_module._begin
+
+        def counted(*args, **kwargs):
+            begins.append(1)
+            return begin(*args, **kwargs)
+        try:
+            self.assertTrue(held.wait(10))
+            with patch.object(api_module, '_begin', counted):
+                copy = threading.Thread(target=lambda: answers.append(
+                        api.json('POST', 'checkins', self.here(
+                                qr_token=self.token))))
+                copy.start()
+                self.assertTrue(lock_waited(), "the copy did not wait")
+                release.set()
+                copy.join(20)
+        finally:
+            release.set()
+            holder.join(20)
+        self.assertError(answers[0], 409, 'already_checked_in')
+        self.assertEqual(len(begins), 1)
 
     def test_duplicate_writes_nothing(self):
         """A duplicate is counted for the stats after its transaction, with

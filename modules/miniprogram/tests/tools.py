@@ -200,6 +200,25 @@ def member_locked(member_id):
         thread.join()
 
 
+def lock_waited(timeout=10):
+    """Wait until a transaction of the test database waits for a lock
+    (PostgreSQL) and tell whether one did within timeout seconds"""
+    import time
+
+    def waiting():
+        cursor = Transaction().connection.cursor()
+        cursor.execute("SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = %s AND wait_event_type = 'Lock'", (DB_NAME,))
+        return cursor.fetchone()[0]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # A transaction sees one snapshot of the statistics: one each time
+        if in_transaction(waiting):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def register(test, phone, **body):
     """Register a member through the API (test.api, test.client()) and
     return the Api of its access token with the answer's member, phone and
