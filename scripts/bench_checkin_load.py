@@ -220,10 +220,13 @@ def wrk_burst(args, run):
     if args.target == 'project':
         path, token_key = '/checkins', 'qr_token'
         qr = run['qr_tokens'][str(window)]
-        # GET <api>/ping: Werkzeug's routing answers 405 before any
-        # database work (trytond's POST route of a database matches the
-        # path), never the answer of a check-in
-        ping_path, ping = '/ping', ('405', 'Method Not Allowed')
+        # GET <api>/auth/login, a POST route: the API's middleware answers
+        # 405 method_not_allowed before any database work, never the
+        # answer of a check-in.  (An unknown path such as <api>/ping is a
+        # 404, which the script took for the answer of a check-in when a
+        # ping overtook the last ones: one answer short, the check-in
+        # recorded.)
+        ping_path, ping = '/auth/login', ('405', 'method_not_allowed')
         created, duplicate = ('201', ''), ('409', 'already_checked_in')
     else:
         path, token_key = '/checkin', 'token'

@@ -112,6 +112,16 @@ def _verified_claims(token):
 
 def decode(token, typ):
     "Return the claims of a valid token of type typ, or raise TokenInvalid"
+    claims = _verify(token)
+    if claims.get('typ') != typ:
+        raise TokenInvalid(gettext('miniprogram.msg_token_invalid'),
+            details={'reason': "wrong type"})
+    return dict(claims)
+
+
+def _verify(token):
+    """Return the claims of a valid token of any type (kept per process:
+    _verified_claims), or raise TokenInvalid"""
     def refused(reason, message='miniprogram.msg_token_invalid'):
         return TokenInvalid(gettext(message), details={'reason': reason})
     if not isinstance(token, str) or len(token) > 4096:
@@ -133,9 +143,7 @@ def decode(token, typ):
         if len(_verified) >= _VERIFIED_MAX:
             _verified.clear()
         _verified[key] = claims
-    if claims.get('typ') != typ:
-        raise refused("wrong type")
-    return dict(claims)
+    return claims
 
 
 def token_member(request):
@@ -330,9 +338,14 @@ def kiosk_token(user_id, event):
 
 
 def _token_type(token):
-    claims = _verified_claims(token) if isinstance(token, str) else None
-    if claims is not None:
-        return claims.get('typ')
+    """The type of token, or None when it has none: a valid token is
+    verified here once, for decode (kept per process); the type of an
+    expired or forged one is read unverified, so that decode refuses it
+    with its reason"""
+    try:
+        return _verify(token).get('typ')
+    except TokenInvalid:
+        pass
     try:
         return jwt.decode(token, options={'verify_signature': False}).get(
             'typ')
@@ -429,11 +442,16 @@ def _token_member(api_request, claims):
     if locked is not None and locked[0] == member_id:
         active = locked[1]
     else:
-        table = Member.__table__()
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*table.select(table.id,
+        from trytond.modules.member.prepared import statement
+
+        def active_member(member_id):
+            table = Member.__table__()
+            return table.select(table.id,
                 where=(table.id == member_id)
-                & (table.active == Literal(True))))
+                & (table.active == Literal(True)))
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*statement((Member.__name__, 'active'),
+                active_member, member_id=member_id))
         active = bool(cursor.fetchone())
     if not active:
         raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))

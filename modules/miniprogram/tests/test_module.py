@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import time
 import unittest
+from unittest.mock import patch
 
 import jwt
 
@@ -330,6 +331,33 @@ class ApiTestCase(RouteTestCase):
         response = self.api('GET', 'me', headers={
                 'Authorization': 'Basic YWRtaW46YWRtaW4='})
         self.assertError(response, 401, 'unauthorized')
+
+    def test_token_decoded_once(self):
+        """A new access token is decoded once by a request (its type and
+        its claims), then known to the process; an expired one is refused
+        as expired"""
+        _, data = self.register()
+        token = auth.encode(data['member']['id'], 'access', 60)[0]
+        decoded = []
+        decode = jwt.decode
+
+        def counted(*args, **kwargs):
+            decoded.append(kwargs.get('options'))
+            return decode(*args, **kwargs)
+        with patch.object(auth.jwt, 'decode', counted):
+            status, me = self.api.json('GET', 'me', token=token)
+            self.assertEqual(status, 200, me)
+            self.assertEqual(len(decoded), 1)
+            status, me = self.api.json('GET', 'me', token=token)
+            self.assertEqual(len(decoded), 1)
+        now = int(time.time())
+        expired = jwt.encode({'iss': auth.issuer(), 'aud': auth.audience(),
+                'sub': str(data['member']['id']), 'iat': now - 100,
+                'exp': now - 10, 'jti': 'y', 'typ': 'access'},
+            auth.jwt_secret(), algorithm='HS256')
+        status, error = self.api.json('GET', 'me', token=expired)
+        self.assertError((status, error), 401, 'unauthorized')
+        self.assertEqual(error['error']['details']['reason'], 'expired')
 
     # Me
 
