@@ -156,21 +156,9 @@ def finish_setup(name, env, company_name, demo, seed):
 def in_transaction(name, func, context=None):
     """Run func(pool) in a committed transaction of database name as root,
     restarting it when a lock must be taken first (Tryton 8.0 protocol)"""
+    from trytond.modules.suite.tools import committed
     from trytond.pool import Pool
-    from trytond.transaction import Transaction, TransactionError
-
-    extras = {}
-    while True:
-        with Transaction().start(
-                name, 0, context=context, **extras) as transaction:
-            try:
-                result = func(Pool())
-            except TransactionError as e:
-                transaction.rollback()
-                e.fix(extras)
-                continue
-            transaction.commit()
-            return result
+    return committed(name, lambda: func(Pool()), context=context)
 
 
 def _finish_in_process(name, company_name, demo, seed):

@@ -187,3 +187,22 @@ def cached_instance(Model, id, values, related=None):
         setattr(instance._init_values, name, getattr(instance._values, name))
     memo[key] = (values, instance)
     return instance
+
+
+def committed(database, func, user=0, context=None):
+    """Run func() in a committed transaction of database and return its
+    result, the transaction started again with the locks it asks for
+    (Tryton 8.0's protocol: Model.lock raises TransactionError)"""
+    from trytond.transaction import TransactionError
+    extras = {}
+    while True:
+        with Transaction().start(
+                database, user, context=context, **extras) as transaction:
+            try:
+                result = func()
+            except TransactionError as e:
+                transaction.rollback()
+                e.fix(extras)
+                continue
+            transaction.commit()
+            return result

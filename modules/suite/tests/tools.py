@@ -46,18 +46,7 @@ class statements:
 def in_transaction(func, user=0, context=None, database=None):
     """Run func() in a committed transaction of the test database (or of
     database), restarted with the locks taken first when it asks for them
-    (Tryton 8.0), and return its result"""
+    (suite.tools.committed), and return its result"""
+    from trytond.modules.suite.tools import committed
     from trytond.tests.test_tryton import DB_NAME
-    from trytond.transaction import Transaction, TransactionError
-    extras = {}
-    while True:
-        with Transaction().start(database or DB_NAME, user,
-                context=context, **extras) as transaction:
-            try:
-                result = func()
-            except TransactionError as e:
-                transaction.rollback()
-                e.fix(extras)
-                continue
-            transaction.commit()
-            return result
+    return committed(database or DB_NAME, func, user=user, context=context)
