@@ -157,12 +157,11 @@ def cached_instance(Model, id, values, related=None):
     query: the same instance within a transaction.
 
     The values as the fields store them are made once per process and
-    copied into each new instance: assigning them field by field
-    (Model(id, **values)) cost more than the rest of a check-in's look-up
-    of its event.  related: {field: convert or None} of the fields whose
-    value holds records (Many2One, One2Many), which belong to their
-    transaction: assigned to each instance, converted from the cached
-    value by convert."""
+    copied into each new instance, instead of being assigned field by
+    field (Model(id, **values)).  related: {field: convert or None} of the
+    fields whose value holds records (Many2One, One2Many), which belong
+    to their transaction: assigned to each instance, converted from the
+    cached value by convert."""
     transaction = Transaction()
     key = (Model.__name__, id)
     memo = _cached_instances.setdefault(transaction, {})
