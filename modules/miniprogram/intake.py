@@ -265,27 +265,10 @@ class CheckinIntake(ModelSQL, ModelView):
     def _record_apart(cls, item_id):
         """Record the item in a transaction of its own that starts with the
         lock of its row; tell if this call recorded it"""
-        transaction = Transaction()
-        extras = {'_lock_records': {cls._table: [item_id]}}
-        count = 0
-        while True:
-            try:
-                with transaction.new_transaction(**extras) as apart:
-                    try:
-                        done = cls._record_one(item_id)
-                    except TransactionError as e:
-                        # Tryton 8.0: the locks asked for (the member's)
-                        # are taken when the transaction starts again
-                        apart.rollback()
-                        e.fix(extras)
-                        continue
-                    apart.commit()
-                return done
-            except backend.DatabaseOperationalError:
-                if count >= tools.retries():
-                    raise
-                count += 1
-                tools.backoff(count)
+        # The member's lock, asked for by the check-in, is added when the
+        # transaction starts again (tools.run_apart)
+        return tools.run_apart(lambda: cls._record_one(item_id),
+            _lock_records={cls._table: [item_id]})
 
     @classmethod
     def _record_one(cls, item_id):

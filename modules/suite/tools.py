@@ -55,7 +55,10 @@ def run_apart(func, retries_=None, **context):
     """Run func() in a transaction of its own and commit it; when the
     database refuses (a lock or a serialization failure) try again after a
     pause, at most retries_ times (default: [database] retry).  context
-    goes to Transaction.new_transaction (for example _lock_records)."""
+    goes to Transaction.new_transaction (for example _lock_records); the
+    locks that func asks for (Tryton 8.0: Model.lock raises
+    TransactionError) are added to it and the transaction starts again."""
+    from trytond.transaction import TransactionError
     transaction = Transaction()
     if retries_ is None:
         retries_ = retries()
@@ -63,7 +66,12 @@ def run_apart(func, retries_=None, **context):
     while True:
         try:
             with transaction.new_transaction(**context) as apart:
-                result = func()
+                try:
+                    result = func()
+                except TransactionError as e:
+                    apart.rollback()
+                    e.fix(context)
+                    continue
                 apart.commit()
             return result
         except backend.DatabaseOperationalError:

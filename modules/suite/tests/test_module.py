@@ -77,6 +77,20 @@ class SuiteTestCase(ModuleTestCase):
             with self.assertRaises(backend.DatabaseOperationalError):
                 tools.run_apart(lambda: refuse() and refuse(), 1)
 
+    @with_transaction()
+    def test_run_apart_locks(self):
+        """run_apart starts its transaction again with the locks that func
+        asks for (Tryton 8.0: Model.lock raises TransactionError)"""
+        User = Pool().get('res.user')
+        calls = []
+
+        def lock():
+            calls.append(1)
+            User.lock([User(0)])
+            return 'locked'
+        self.assertEqual(tools.run_apart(lock), 'locked')
+        self.assertEqual(len(calls), 2)
+
     def test_relax_pool_checks(self):
         "The pool checks a connection only after the window unused"
         from psycopg_pool import ConnectionPool
