@@ -210,6 +210,15 @@ async def burst(args, run):
     return result
 
 
+# The tail ping of wrk on the project: GET <api>/auth/login, a POST route,
+# which the API's middleware answers 405 method_not_allowed before any
+# database work, never the answer of a check-in.  (An unknown path such as
+# <api>/ping is a 404, which the script took for the answer of a check-in
+# when a ping overtook the last ones: one answer short, the check-in
+# recorded.)  (path, status, Lua pattern of the body)
+PROJECT_PING = ('/auth/login', '405', 'method_not_allowed')
+
+
 def wrk_burst(args, run):
     "The burst sent by wrk: the answer of burst() from wrk's figures"
     n = run['n']
@@ -220,13 +229,7 @@ def wrk_burst(args, run):
     if args.target == 'project':
         path, token_key = '/checkins', 'qr_token'
         qr = run['qr_tokens'][str(window)]
-        # GET <api>/auth/login, a POST route: the API's middleware answers
-        # 405 method_not_allowed before any database work, never the
-        # answer of a check-in.  (An unknown path such as <api>/ping is a
-        # 404, which the script took for the answer of a check-in when a
-        # ping overtook the last ones: one answer short, the check-in
-        # recorded.)
-        ping_path, ping = '/auth/login', ('405', 'method_not_allowed')
+        ping_path, *ping = PROJECT_PING
         created, duplicate = ('201', ''), ('409', 'already_checked_in')
     else:
         path, token_key = '/checkin', 'token'

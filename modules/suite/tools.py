@@ -58,22 +58,13 @@ def run_apart(func, retries_=None, **context):
     goes to Transaction.new_transaction (for example _lock_records); the
     locks that func asks for (Tryton 8.0: Model.lock raises
     TransactionError) are added to it and the transaction starts again."""
-    from trytond.transaction import TransactionError
     transaction = Transaction()
     if retries_ is None:
         retries_ = retries()
     count = 0
     while True:
         try:
-            with transaction.new_transaction(**context) as apart:
-                try:
-                    result = func()
-                except TransactionError as e:
-                    apart.rollback()
-                    e.fix(context)
-                    continue
-                apart.commit()
-            return result
+            return _with_locks(transaction.new_transaction, func, context)
         except backend.DatabaseOperationalError:
             if count >= retries_:
                 raise
@@ -200,11 +191,17 @@ def committed(database, func, user=0, context=None):
     """Run func() in a committed transaction of database and return its
     result, the transaction started again with the locks it asks for
     (Tryton 8.0's protocol: Model.lock raises TransactionError)"""
+    return _with_locks(lambda **extras: Transaction().start(
+            database, user, context=context, **extras), func, {})
+
+
+def _with_locks(start, func, extras):
+    """Run func() in the transaction start(**extras) and commit it; when
+    func asks for locks (Tryton 8.0: Model.lock raises TransactionError,
+    whose fix adds them to extras), start it again with them"""
     from trytond.transaction import TransactionError
-    extras = {}
     while True:
-        with Transaction().start(
-                database, user, context=context, **extras) as transaction:
+        with start(**extras) as transaction:
             try:
                 result = func()
             except TransactionError as e:
