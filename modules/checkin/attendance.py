@@ -753,6 +753,17 @@ class Attendance(ModelSQL, ModelView):
         Event = pool.get('checkin.event')
         if result.attendance:
             return result.summary()['event_id']
+        event_id = cls._named_event(result, credential)
+        if event_id is None:
+            return None
+        return event_id if Event.snapshot(event_id) is not None else None
+
+    @classmethod
+    def _named_event(cls, result, credential):
+        """Return the id of the event that the refusal of result or the
+        credential names (which may not exist), or None"""
+        pool = Pool()
+        Event = pool.get('checkin.event')
         event_id = getattr(result.error, 'event_id', None)
         if event_id is None and isinstance(credential, dict):
             event_id = credential.get('event_id')
@@ -771,7 +782,7 @@ class Attendance(ModelSQL, ModelView):
             return None
         if event_id is None or not (0 < event_id < 2 ** 31):
             return None
-        return event_id if Event.snapshot(event_id) is not None else None
+        return event_id
 
     @classmethod
     def duplicate_query(cls, member_id, credential, position=None,

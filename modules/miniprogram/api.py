@@ -28,6 +28,7 @@ from trytond import backend, config
 from trytond.exceptions import UserError, UserWarning
 from trytond.i18n import gettext
 from trytond.model.exceptions import AccessError, SQLConstraintError
+from trytond.modules.member.member import member_context
 from trytond.modules.suite import tools
 from trytond.pool import Pool
 from trytond.protocols.wrappers import (
@@ -35,14 +36,14 @@ from trytond.protocols.wrappers import (
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
-from . import metrics, saturation
+from . import auth, metrics, saturation
 from .auth import (
-    ANSWERED_BY, LOCK_TIMEOUT_MS, LOCKED_MEMBER, authenticate,
+    ANSWERED_BY, LOCK_TIMEOUT_MS, LOCKED_MEMBER, _run_as, authenticate,
     check_member_lock, token_member, wait_member_lock)
 from .exceptions import ApiError
 from .schemas import MAX_ID, obj
 from .serializers import isoformat
-from .validation import invalid, parse_json, parse_query
+from .validation import invalid, parse_body, parse_json, parse_query
 
 logger = logging.getLogger(__name__)
 
@@ -168,9 +169,7 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
             'intake': intake,
             }
         ROUTES.append(route)
-        url = '/<database_name>' + PREFIX + re.sub(
-            r'\{(\w+)\}', r'<int(min=1, max=%d):\1>' % MAX_ID,
-            re.sub(r'\{(\w+):hex\}', r'<string(length=32):\1>', path))
+        url = _url(path)
         global _url_map
         _url_methods.setdefault(url, set()).add(method)
         _url_map = Map([Rule(u, endpoint=u, methods=sorted(m))
@@ -200,6 +199,99 @@ def api_route(method, path, summary, auth='member', body=None, query=None,
         endpoint.max_request_size = max_size or MAX_BODY
         return endpoint
     return decorator
+
+
+def _url(path):
+    "The rule of the URL map of the route of path"
+    return '/<database_name>' + PREFIX + re.sub(
+        r'\{(\w+)\}', r'<int(min=1, max=%d):\1>' % MAX_ID,
+        re.sub(r'\{(\w+):hex\}', r'<string(length=32):\1>', path))
+
+
+# The answers given by PrefixMiddleware before Tryton's dispatch:
+# {(method, rule): (func, route, when)}
+_early = {}
+
+
+def early_answer(method, path, when):
+    """Register func(pool, member_id, body, environ) as the first answer
+    to the member route of method and path when when(database_name) is
+    true (the intake of saturated check-ins): the middleware answers it
+    before Tryton's dispatch, without its request object, handler stack and
+    ORM instance of the member, in an autocommit transaction of the API
+    user where the access token and the body are checked as api_route
+    does; func checks that the member is active (in its one statement).
+
+    func returns (status, JSON value) of the answer.  Any refusal (an
+    ApiError, a UserError, a conflict of the database) rolls back and
+    sends the request the whole way, where it is answered: the errors
+    have one home (see _answer_early)."""
+    def decorator(func):
+        route, = [r for r in ROUTES
+            if r['method'] == method and r['path'] == path]
+        assert route['auth'] == 'member' and route['body']
+        _early[(method, _url(path))] = (func, route, when)
+        return func
+    return decorator
+
+
+def _early_body(environ):
+    """The body of the request, left in environ to be read again, or None
+    when it has no declared length"""
+    from io import BytesIO
+    try:
+        length = int(environ.get('CONTENT_LENGTH') or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= MAX_BODY:
+        return None
+    data = environ['wsgi.input'].read(length)
+    environ['wsgi.input'] = BytesIO(data)
+    return data
+
+
+def _answer_early(early, environ, database_name):
+    """The WSGI answer of the early answer (func, route, when) to the
+    request of environ, or None for the request to go the whole way: a
+    request with an Origin (its headers are Tryton's), a database not
+    loaded or without the module, a refusal"""
+    func, route, when = early
+    if (environ.get('HTTP_ORIGIN')
+            or database_name not in Pool.database_list()
+            or not when(database_name)):
+        return None
+    started = time.monotonic()
+    pool = Pool(database_name)
+    if not _activated(pool):
+        return None
+    data = _early_body(environ)
+    scheme, _, token = environ.get('HTTP_AUTHORIZATION', '').partition(' ')
+    if data is None or scheme.lower() != 'bearer' or not token.strip():
+        return None
+    language = _language(parse_accept_header(
+            environ.get('HTTP_ACCEPT_LANGUAGE'), LanguageAccept))
+    try:
+        # One statement on the way that answers: committed by itself
+        with Transaction().start(database_name, 0, autocommit=True,
+                context={'language': language}):
+            member_id = int(auth.decode(token.strip(), 'access')['sub'])
+            if not 0 < member_id < 2 ** 31:
+                raise ValueError(member_id)
+            body = parse_body(
+                environ.get('CONTENT_TYPE', ''), data, route['body'])
+            _run_as(auth.api_user_id(), member_context(member_id))
+            status, value = func(pool, member_id, body, environ)
+    except (ApiError, UserError, UserWarning, ValueError, TransactionError,
+            backend.DatabaseOperationalError) as e:
+        logger.debug("%s %s goes the whole way: %r",
+            route['method'], route['path'], e)
+        return None
+    payload = json.dumps(value, ensure_ascii=False, default=_default,
+        separators=(',', ':')).encode()
+    metrics.count(route, route['method'], environ, status, started)
+    return ('%s %s' % (status, HTTPStatus(status).phrase),
+        [('Content-Type', JSON_TYPE), ('Content-Length', str(len(payload)))],
+        payload)
 
 
 def counted(route):
@@ -665,14 +757,22 @@ class PrefixMiddleware:
                 return self._error(403, environ, start_response,
                     'origin_refused', origin=origin[:100])
         try:
-            _url_map.bind_to_environ(environ).match()
+            rule, arguments = _url_map.bind_to_environ(environ).match()
         except NotFound:
             return self._error(404, environ, start_response)
         except MethodNotAllowed as e:
             return self._error(405, environ, start_response, headers=[
                     ('Allow', ', '.join(sorted(e.valid_methods or [])))])
         except HTTPException:
-            pass
+            rule = arguments = None
+        early = _early.get((environ.get('REQUEST_METHOD'), rule))
+        if early is not None:
+            answer = _answer_early(
+                early, environ, arguments['database_name'])
+            if answer is not None:
+                status, headers, payload = answer
+                start_response(status, headers)
+                return [payload]
         captured = {}
 
         def capture(status, headers, exc_info=None):

@@ -10,7 +10,10 @@ import logging
 import time
 import uuid
 
+from sql import Column, Literal
 from sql.aggregate import Count, Min
+from sql.functions import CurrentTimestamp
+from sql.operators import Exists
 
 from trytond import backend
 from trytond.exceptions import UserError, UserWarning
@@ -25,6 +28,7 @@ from trytond.transaction import (
 
 from .api import _default, error_body, from_user_error
 from .auth import _company
+from .exceptions import TokenInvalid
 from .routes import checkin_outcome
 
 logger = logging.getLogger(__name__)
@@ -129,49 +133,81 @@ class CheckinIntake(ModelSQL, ModelView):
     def receive(cls, member, body, language=None):
         """Append the check-in body of member to the intake and return its
         receipt; the same client_uuid of the member gives the same
-        receipt.  The body is checked by the caller (check_request).
+        receipt.  The body is checked by the caller (check_request); raise
+        TokenInvalid when the member is not active.
 
-        Plain prepared statements instead of the ORM (which reads the
-        record back to validate it): this runs when the database is
-        saturated, and the values are made here."""
-        from trytond.modules.member.prepared import insert, statement
+        One prepared INSERT ... SELECT instead of the ORM (which reads the
+        record back to validate it): it appends the item only for an
+        active member without an item of the same client_uuid, with the
+        event of the credential when it exists.  This runs when the
+        database is saturated, and the values are made here."""
+        from trytond.modules.member.prepared import (
+            Returned, created, statement)
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
+        Event = pool.get('checkin.event')
+        Member = pool.get('member.member')
         transaction = Transaction()
-        cursor = transaction.connection.cursor()
         client_uuid = body.get('client_uuid')
         if isinstance(client_uuid, str):
             client_uuid = client_uuid.strip().lower() or None
         else:
             client_uuid = None
-        if client_uuid:
-            def find(member_id, client_uuid):
-                table = cls.__table__()
-                return table.select(table.receipt,
-                    where=(table.member_id == member_id)
-                    & (table.client_uuid == client_uuid), limit=1)
-            cursor.execute(*statement((cls.__name__, 'find'), find,
-                    member_id=int(member), client_uuid=client_uuid))
-            row = cursor.fetchone()
-            if row:
-                return row[0]
         with without_check_access():
-            kwargs = Attendance.parse_item(body)
-            event = Attendance._attempt_event(
-                CheckInResult('refused'), kwargs['credential'])
+            event_id = Attendance._named_event(CheckInResult('refused'),
+                Attendance.parse_item(body)['credential'])
         values = {
             'receipt': uuid.uuid4().hex,
-            'member_id': int(member),
-            'event': event,
-            'client_uuid': client_uuid,
             'request': json.dumps(body, separators=(',', ':'),
                 ensure_ascii=False),
             'language': language,
             'received': clock.now(),
-            'state': 'pending',
             }
-        insert(cls, values)
-        return values['receipt']
+        names = tuple(values)
+
+        def append(create_uid, member_id, event_id, client_uuid, **values):
+            table, other = cls.__table__(), cls.__table__()
+            member, event = Member.__table__(), Event.__table__()
+            return table.insert(
+                [table.create_uid, table.create_date, table.member_id,
+                    table.event, table.client_uuid, table.state]
+                + [Column(table, n) for n in names],
+                member.select(Literal(create_uid), CurrentTimestamp(),
+                    member.id, event.select(event.id,
+                        where=event.id == event_id),
+                    Literal(client_uuid), Literal('pending'),
+                    *(Literal(values[n]) for n in names),
+                    where=(member.id == member_id)
+                    & (member.active == Literal(True))
+                    & ~Exists(other.select(Literal(1),
+                            where=(other.member_id == member_id)
+                            & (other.client_uuid == client_uuid)))),
+                returning=[Returned('id')])
+        cursor = transaction.connection.cursor()
+        cursor.execute(*statement((cls.__name__, 'append', names), append,
+                create_uid=transaction.user, member_id=int(member),
+                event_id=event_id, client_uuid=client_uuid, **{
+                    n: cls._fields[n].sql_format(v)
+                    for n, v in values.items()}))
+        row = cursor.fetchone()
+        if row:
+            created(cls, [row[0]])
+            return values['receipt']
+
+        def find(member_id, client_uuid):
+            table, member = cls.__table__(), Member.__table__()
+            return table.join(member,
+                condition=member.id == table.member_id).select(
+                table.receipt,
+                where=(table.member_id == member_id)
+                & (table.client_uuid == client_uuid)
+                & (member.active == Literal(True)), limit=1)
+        cursor.execute(*statement((cls.__name__, 'find'), find,
+                member_id=int(member), client_uuid=client_uuid))
+        row = cursor.fetchone()
+        if not row:
+            raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))
+        return row[0]
 
     @classmethod
     def outcome(cls, member, receipt):

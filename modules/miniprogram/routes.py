@@ -12,10 +12,10 @@ from trytond.modules.suite.tools import parse_datetime
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from . import health, metrics, openapi
+from . import health, metrics, openapi, saturation
 from .api import (
-    api_route, error_body, error_response, from_user_error, json_response,
-    status_text)
+    api_route, early_answer, error_body, error_response, from_user_error,
+    json_response, status_text)
 from .auth import kiosk_token, staff_login, staff_token
 from .exceptions import ApiError, KioskEventOver, NotFound
 from .kiosk import dashboard_page, kiosk_page
@@ -733,16 +733,11 @@ def _checkin_duplicate(request, member_id):
     answers={202: CHECKIN_RECEIPT})
 def checkin(request):
     Attendance = request.pool.get('checkin.attendance')
-    _check_credential(request.body)
     if request.intake:
-        Intake = request.pool.get('miniprogram.checkin.intake')
-        Intake.check_request(request.body)
-        receipt = Intake.receive(request.member, request.body,
-            Transaction().language)
-        metrics.note_checkins(request.http.environ,
-            [(metrics.credential_method(request.body), 'pending')])
-        return json_response(
-            {'status': 'pending', 'receipt': receipt}, status=202)
+        status, value = _intake_checkin(request.pool, request.member.id,
+            request.body, request.http.environ)
+        return json_response(value, status=status)
+    _check_credential(request.body)
     kwargs = Attendance.parse_item(request.body)
     if request.answered_by is not None:
         # A duplicate, found before the lock
@@ -754,6 +749,21 @@ def checkin(request):
     if result.status != 'created':
         raise _result_error(result)
     return checkin_answer_json(request.pool, result)
+
+
+@early_answer('POST', 'checkins', saturation.saturated)
+def _intake_checkin(pool, member_id, body, environ):
+    """Check the check-in body of member_id as check_in does before the
+    database and append it to the intake: 202 with the receipt.  Answered
+    before Tryton's dispatch (api.early_answer): the intake must answer
+    faster than the check-ins that saturate the database."""
+    _check_credential(body)
+    Intake = pool.get('miniprogram.checkin.intake')
+    Intake.check_request(body)
+    receipt = Intake.receive(member_id, body, Transaction().language)
+    metrics.note_checkins(environ,
+        [(metrics.credential_method(body), 'pending')])
+    return 202, {'status': 'pending', 'receipt': receipt}
 
 
 @api_route('GET', 'checkins/receipts/{receipt:hex}',

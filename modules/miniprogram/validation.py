@@ -210,8 +210,12 @@ def check_strict(value):
 
 def parse_json(request, schema):
     "Return the validated JSON body of request"
-    content_type = request.headers.get('Content-Type', '')
-    data = request.get_data(cache=True)
+    return parse_body(request.headers.get('Content-Type', ''),
+        request.get_data(cache=True), schema)
+
+
+def parse_body(content_type, data, schema):
+    "Return the validated JSON value of the body data of content_type"
     if not data:
         raise invalid('body_required', reason='empty body')
     if content_type.split(';')[0].strip().lower() != 'application/json':

@@ -67,8 +67,8 @@ class IntakeApiTestCase(RouteTestCase):
             Attendance = Pool().get('checkin.attendance')
             return Attendance.search([('member', '=', api.member_id)])
 
-    def assertPending(self, api, body):
-        status, data = api.json('POST', 'checkins', body)
+    def assertPending(self, api, body, **kwargs):
+        status, data = api.json('POST', 'checkins', body, **kwargs)
         self.assertEqual(status, 202, data)
         self.assertEqual(data['status'], 'pending')
         self.assertRegex(data['receipt'], '^[0-9a-f]{32}$')
@@ -161,6 +161,102 @@ class IntakeApiTestCase(RouteTestCase):
             Intake = Pool().get('miniprogram.checkin.intake')
             self.assertEqual(Intake.search(
                     [('member', '=', api.member_id)]), [])
+
+    def test_answered_before_dispatch(self):
+        """Saturated, a valid check-in is answered by the middleware
+        (api.early_answer) with the item the whole way makes; any refusal,
+        a request with an Origin and an unsaturated database go the whole
+        way, with its answers"""
+        from trytond.wsgi import app
+        middleware = app.wsgi_app
+        inner, dispatched = middleware.app, []
+
+        def spy(environ, start_response):
+            dispatched.append(environ['PATH_INFO'])
+            return inner(environ, start_response)
+        middleware.app = spy
+        self.addCleanup(setattr, middleware, 'app', inner)
+        api, other = self.login(), self.login()
+        other.language = 'zh-CN'
+
+        def item(receipt):
+            with Transaction().start(DB_NAME, 0):
+                Intake = Pool().get('miniprogram.checkin.intake')
+                item, = Intake.search([('receipt', '=', receipt)])
+                return (item.member_id, item.event and item.event.id,
+                    item.client_uuid, item.language, item.state,
+                    item.received, item.create_uid.login)
+
+        del dispatched[:]
+        client_uuid = str(uuid.uuid4()).upper()
+        early = self.assertPending(api, self.here(
+                qr_token=self.token, client_uuid=client_uuid))
+        self.assertEqual(dispatched, [])
+        self.assertEqual(self.assertPending(api, self.here(
+                    qr_token=self.token, client_uuid=client_uuid)), early)
+        self.assertEqual(dispatched, [])
+        self.assertEqual(item(early), (api.member_id, self.event_id,
+                client_uuid.lower(), 'en', 'pending', NOW,
+                'miniprogram'))
+
+        # The event a token names is kept when it exists
+        window = self.token.split('.')[1]
+        unknown = self.assertPending(other, self.here(
+                qr_token='999999.%s.%s' % (window, 'A' * 22)))
+        self.assertEqual(dispatched, [])
+        self.assertEqual(item(unknown)[:2], (other.member_id, None))
+
+        # The whole way: an Origin
+        whole = self.assertPending(other, self.here(qr_token=self.token),
+            headers={'Origin': 'null'})
+        self.assertEqual(len(dispatched), 1)
+        self.assertEqual(item(whole), (other.member_id, self.event_id,
+                None, 'zh_CN', 'pending', NOW, 'miniprogram'))
+
+        # Refusals: the whole way and its errors
+        for body, status, code in [
+                ({'lat': LAT, 'lon': LON}, 400, 'invalid_request'),
+                (self.here(qr_token=self.token, code='123456'), 400,
+                    'invalid_request'),
+                (self.here(qr_token=self.token, coord_type='bd09'), 422,
+                    'invalid_coord_type'),
+                (self.here(qr_token=self.token, client_uuid='x'), 400,
+                    'invalid_request'),
+                ]:
+            del dispatched[:]
+            got, data = api.json('POST', 'checkins', body)
+            self.assertEqual((got, data['error']['code']), (status, code),
+                (body, data))
+            self.assertEqual(len(dispatched), 1, body)
+        del dispatched[:]
+        response = api('POST', 'checkins', raw='{"qr_token": 1,}')
+        self.assertEqual(response.status_code, 400)
+        response = api('POST', 'checkins', self.here(qr_token=self.token),
+            token='nope')
+        self.assertEqual(response.status_code, 401)
+        self.assertEqual(len(dispatched), 2)
+        with Transaction().start(DB_NAME, 0):
+            Member = Pool().get('member.member')
+            Member.write([Member(other.member_id)], {'active': False})
+        del dispatched[:]
+        got, data = other.json('POST', 'checkins', self.here(
+                qr_token=self.token))
+        self.assertEqual((got, data['error']['code']), (401, 'unauthorized'))
+        self.assertEqual(len(dispatched), 1)
+
+        # Not saturated: recorded at once, the whole way
+        set_config(self, 'miniprogram', 'intake', 'off')
+        del dispatched[:]
+        status, data = api.json('POST', 'checkins', self.here(
+                qr_token=self.other_token))
+        self.assertEqual(status, 201, data)
+        self.assertEqual(len(dispatched), 1)
+
+        # Every item is recorded by the worker
+        self.assertEqual(drain(), 3)
+        status, data = api.json('GET', 'checkins/receipts/' + early)
+        self.assertEqual(status, 201, data)
+        self.assertEqual(data['checkin']['client_uuid'], client_uuid.lower())
 
     def test_receipt_of_another_member(self):
         "Another member's receipt, or none, is 404"
