@@ -17,8 +17,10 @@ access tokens (scripts/bench_checkin_project.py setup), then:
    no member with two check-ins of the event and no item whose check-in
    is missing or shared (doubled).
 
-Prints the figures as one JSON object and exits non-zero unless there was
-no 5xx, p99 under 1 s, nothing lost and nothing doubled.
+Prints the figures as one JSON object (with the CPU per answer of the
+server, its PostgreSQL backends and this generator during the burst) and
+exits non-zero unless there was no 5xx, p99 under 1 s, nothing lost and
+nothing doubled.
 """
 import argparse
 import asyncio
@@ -34,7 +36,7 @@ ROOT = os.path.dirname(HERE)
 VENV = os.path.join(ROOT, '.venv', 'bin')
 sys.path.insert(0, HERE)
 
-from bench_checkin import free_port, stop, wait_port, warm  # noqa: E402
+from bench_checkin import Usage, free_port, stop, wait_port, warm  # noqa: E402
 
 
 def log(*args):
@@ -278,8 +280,12 @@ def main():
                 refusals=True)
             log("burst: %s check-ins at %.0f/s (%.1f x capacity)" % (
                     len(burst_members), rate, args.factor))
-            latencies, statuses, receipts, wall = asyncio.run(open_loop(
-                    port, path, run, burst_members, rate, args.timeout))
+            generator = time.process_time()
+            with Usage(process, args.database, False) as usage:
+                latencies, statuses, receipts, wall = asyncio.run(
+                    open_loop(port, path, run, burst_members, rate,
+                        args.timeout))
+            generator = time.process_time() - generator
         finally:
             stop(process)
         fivexx = sum(v for k, v in statuses.items()
@@ -293,6 +299,15 @@ def main():
             'p50_ms': round(pct(latencies, 50) * 1000, 1),
             'p99_ms': round(pct(latencies, 99) * 1000, 1),
             'max_ms': round(max(latencies) * 1000, 1),
+            # Where the two cores went during the burst: the server's
+            # processes, its PostgreSQL backends and this generator
+            'cpu_ms_per_answer': {
+                'server': usage.figures(len(latencies))['app_ms'],
+                'postgresql': usage.figures(len(latencies))['pg_ms'],
+                'generator': round(
+                    generator / max(len(latencies), 1) * 1000, 2),
+                },
+            'wall_s': round(wall, 2),
             }
 
         log("draining the intake")
