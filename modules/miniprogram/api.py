@@ -767,8 +767,13 @@ class PrefixMiddleware:
             rule = arguments = None
         early = _early.get((environ.get('REQUEST_METHOD'), rule))
         if early is not None:
-            answer = _answer_early(
-                early, environ, arguments['database_name'])
+            try:
+                answer = _answer_early(
+                    early, environ, arguments['database_name'])
+            except Exception:
+                # A failure of the early answer is not the request's
+                logger.exception("early answer failed on %s", path)
+                answer = None
             if answer is not None:
                 status, headers, payload = answer
                 start_response(status, headers)

@@ -258,6 +258,24 @@ class IntakeApiTestCase(RouteTestCase):
         self.assertEqual(status, 201, data)
         self.assertEqual(data['checkin']['client_uuid'], client_uuid.lower())
 
+    def test_early_answer_failure(self):
+        "A failure of the early answer sends the request the whole way"
+        from unittest.mock import patch
+
+        from .. import api as api_module
+        api = self.login()
+        with patch.object(api_module, 'parse_body',
+                    side_effect=RuntimeError("early")), \
+                self.assertLogs(api_module.logger, 'ERROR'):
+            receipt = self.assertPending(api, self.here(qr_token=self.token))
+        drain()
+        status, data = api.json('GET', 'checkins/receipts/' + receipt)
+        self.assertEqual(status, 201, data)
+        with Transaction().start(DB_NAME, 0):
+            Intake = Pool().get('miniprogram.checkin.intake')
+            self.assertEqual(len(Intake.search(
+                        [('member', '=', api.member_id)])), 1)
+
     def test_receipt_of_another_member(self):
         "Another member's receipt, or none, is 404"
         api = self.login()
