@@ -265,8 +265,7 @@ def _answer_early(early, environ, database_name):
     if not _activated(pool):
         return None
     data = _early_body(environ)
-    scheme, _, token = environ.get('HTTP_AUTHORIZATION', '').partition(' ')
-    if data is None or scheme.lower() != 'bearer' or not token.strip():
+    if data is None:
         return None
     language = _language(parse_accept_header(
             environ.get('HTTP_ACCEPT_LANGUAGE'), LanguageAccept))
@@ -274,9 +273,10 @@ def _answer_early(early, environ, database_name):
         # One statement on the way that answers: committed by itself
         with Transaction().start(database_name, 0, autocommit=True,
                 context={'language': language}):
-            member_id = int(auth.decode(token.strip(), 'access')['sub'])
-            if not 0 < member_id < 2 ** 31:
-                raise ValueError(member_id)
+            member_id = auth.header_member(
+                environ.get('HTTP_AUTHORIZATION', ''))
+            if member_id is None or not 0 < member_id < 2 ** 31:
+                return None
             body = parse_body(
                 environ.get('CONTENT_TYPE', ''), data, route['body'])
             _run_as(auth.api_user_id(), member_context(member_id))

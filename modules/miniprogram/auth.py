@@ -151,7 +151,12 @@ def token_member(request):
 
     Read before the request's own authentication, to take the member's lock
     when its transaction starts (see api_route lock_member)."""
-    header = request.headers.get('Authorization', '')
+    return header_member(request.headers.get('Authorization', ''))
+
+
+def header_member(header):
+    """Return the member id of the valid access token of the Authorization
+    header, or None"""
     scheme, _, token = header.partition(' ')
     if scheme.lower() != 'bearer':
         return None
