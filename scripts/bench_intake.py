@@ -18,7 +18,9 @@ access tokens (scripts/bench_checkin_project.py setup), then:
    is missing or shared (doubled).
 
 Prints the figures as one JSON object (with the CPU per answer of the
-server, its PostgreSQL backends and this generator during the burst) and
+server, its PostgreSQL backends and this generator during the burst, and
+the longest burst at the same rate whose latencies would stay under 1 s,
+estimated from the rates offered and answered) and
 exits non-zero unless there was no 5xx, p99 under 1 s, nothing lost and
 nothing doubled.
 """
@@ -309,6 +311,12 @@ def main():
                 },
             'wall_s': round(wall, 2),
             }
+        # The last of N requests is answered about N / answered - N /
+        # offered seconds after its time: the longest burst at this rate
+        # whose latencies stay under 1 s (None: the answers keep up)
+        answered = len(latencies) / wall
+        result['burst']['longest_burst_under_1s'] = (
+            int(1 / (1 / answered - 1 / rate)) if answered < rate else None)
 
         log("draining the intake")
         out = subprocess.run([python, __file__, '--step', 'drain',
