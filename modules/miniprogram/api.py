@@ -28,7 +28,6 @@ from trytond import backend, config
 from trytond.exceptions import UserError, UserWarning
 from trytond.i18n import gettext
 from trytond.model.exceptions import AccessError, SQLConstraintError
-from trytond.modules.member.member import member_context
 from trytond.modules.suite import tools
 from trytond.pool import Pool
 from trytond.protocols.wrappers import (
@@ -209,28 +208,40 @@ def _url(path):
 
 
 # The answers given by PrefixMiddleware before Tryton's dispatch:
-# {(method, rule): (func, route, when)}
+# {(method, rule): [(func, route, when, autocommit, timed)]}
 _early = {}
 
 
-def early_answer(method, path, when):
+class WholeWay(Exception):
+    "Raised by an early answer: the request goes the whole way"
+
+
+def early_answer(method, path, when, autocommit=True, timed=False):
     """Register func(pool, member_id, body, environ) as the first answer
     to the member route of method and path when when(database_name) is
-    true (the intake of saturated check-ins): the middleware answers it
-    before Tryton's dispatch, without its request object, handler stack and
-    ORM instance of the member, in an autocommit transaction of the API
-    user where the access token and the body are checked as api_route
-    does; func checks that the member is active (in its one statement).
+    true (the first registered whose when is true): the middleware
+    answers it before Tryton's dispatch, without its request object,
+    handler stack and ORM instance of the member, in a transaction of the
+    API user where the access token and the body are checked as api_route
+    does; func checks that the member is active.
+
+    autocommit: func runs one statement, committed by itself (the intake
+    of saturated check-ins); else func runs in one transaction, committed
+    after it, and the tasks it queued run after the commit as
+    with_write_transaction does (a recorded check-in).  timed: the time of
+    the answer tells whether the database is saturated
+    (saturation.note_latency, as api_route does for intake routes).
 
     func returns (status, JSON value) of the answer.  Any refusal (an
-    ApiError, a UserError, a conflict of the database) rolls back and
-    sends the request the whole way, where it is answered: the errors
-    have one home (see _answer_early)."""
+    ApiError, a UserError, WholeWay, a conflict of the database) rolls
+    back and sends the request the whole way, where it is answered: the
+    errors have one home (see _answer_early)."""
     def decorator(func):
         route, = [r for r in ROUTES
             if r['method'] == method and r['path'] == path]
         assert route['auth'] == 'member' and route['body']
-        _early[(method, _url(path))] = (func, route, when)
+        _early.setdefault((method, _url(path)), []).append(
+            (func, route, when, autocommit, timed))
         return func
     return decorator
 
@@ -250,15 +261,18 @@ def _early_body(environ):
     return data
 
 
-def _answer_early(early, environ, database_name):
-    """The WSGI answer of the early answer (func, route, when) to the
-    request of environ, or None for the request to go the whole way: a
-    request with an Origin (its headers are Tryton's), a database not
-    loaded or without the module, a refusal"""
-    func, route, when = early
+def _answer_early(answers, environ, database_name):
+    """The WSGI answer of the first early answer (see early_answer) whose
+    when is true to the request of environ, or None for the request to go
+    the whole way: a request with an Origin (its headers are Tryton's), a
+    database not loaded or without the module, a refusal"""
     if (environ.get('HTTP_ORIGIN')
-            or database_name not in Pool.database_list()
-            or not when(database_name)):
+            or database_name not in Pool.database_list()):
+        return None
+    for func, route, when, autocommit, timed in answers:
+        if when(database_name):
+            break
+    else:
         return None
     started = time.monotonic()
     pool = Pool(database_name)
@@ -270,28 +284,50 @@ def _answer_early(early, environ, database_name):
     language = _language(parse_accept_header(
             environ.get('HTTP_ACCEPT_LANGUAGE'), LanguageAccept))
     try:
-        # One statement on the way that answers: committed by itself
-        with Transaction().start(database_name, 0, autocommit=True,
-                context={'language': language}):
+        with Transaction().start(database_name, 0, autocommit=autocommit,
+                context={'language': language}) as transaction:
             member_id = auth.header_member(
                 environ.get('HTTP_AUTHORIZATION', ''))
             if member_id is None or not 0 < member_id < 2 ** 31:
                 return None
             body = parse_body(
                 environ.get('CONTENT_TYPE', ''), data, route['body'])
-            _run_as(auth.api_user_id(), member_context(member_id))
+            _run_as(auth.api_user_id(),
+                auth.member_request_context(member_id))
             status, value = func(pool, member_id, body, environ)
+            # Made before the commit: once committed, the request must not
+            # go the whole way (it would find its own check-in)
+            payload = json.dumps(value, ensure_ascii=False,
+                default=_default, separators=(',', ':')).encode()
+            if not autocommit:
+                transaction.commit()
     except (ApiError, UserError, UserWarning, ValueError, TransactionError,
-            backend.DatabaseOperationalError) as e:
+            WholeWay, backend.DatabaseOperationalError) as e:
         logger.debug("%s %s goes the whole way: %r",
             route['method'], route['path'], e)
         return None
-    payload = json.dumps(value, ensure_ascii=False, default=_default,
-        separators=(',', ':')).encode()
-    metrics.count(route, route['method'], environ, status, started)
+    try:
+        _after_commit(pool, transaction, route, environ, status, started,
+            timed)
+    except Exception:
+        # Committed: answered whatever fails after it
+        logger.exception("after the early answer of %s %s",
+            route['method'], route['path'])
     return ('%s %s' % (status, HTTPStatus(status).phrase),
         [('Content-Type', JSON_TYPE), ('Content-Length', str(len(payload)))],
         payload)
+
+
+def _after_commit(pool, transaction, route, environ, status, started,
+        timed):
+    """Run the tasks that the early answer queued (as
+    with_write_transaction does) and count it in the metrics"""
+    from trytond.worker import run_task
+    while transaction.tasks:
+        run_task(pool, transaction.tasks.pop())
+    metrics.count(route, route['method'], environ, status, started)
+    if timed:
+        saturation.note_latency(time.monotonic() - started)
 
 
 def counted(route):

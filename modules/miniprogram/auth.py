@@ -395,10 +395,7 @@ def authenticate(api_request, auth, kiosk=False):
         return
     claims = api_request.claims = decode(token, 'access')
     member = api_request.member = _token_member(api_request, claims)
-    context = member_context(member.id)
-    company = _company()
-    if company:
-        context['company'] = company
+    context = member_request_context(member.id)
     if auth == 'organizer':
         # Organizer routes run as the staff user linked to the member: the
         # check-in rules then decide whether that user organizes the event
@@ -408,6 +405,15 @@ def authenticate(api_request, auth, kiosk=False):
         _run_as(member.user.id, context)
     else:
         _run_as(api_user_id(), context)
+
+
+def member_request_context(member_id):
+    "The context of a request of member_id: the member and the company"
+    context = member_context(member_id)
+    company = _company()
+    if company:
+        context['company'] = company
+    return context
 
 
 def _run_as(user_id, context):

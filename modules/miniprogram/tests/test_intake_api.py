@@ -244,19 +244,94 @@ class IntakeApiTestCase(RouteTestCase):
         self.assertEqual((got, data['error']['code']), (401, 'unauthorized'))
         self.assertEqual(len(dispatched), 1)
 
-        # Not saturated: recorded at once, the whole way
+        # Not saturated: recorded at once (before the dispatch on
+        # PostgreSQL, see test_checkin_before_dispatch)
         set_config(self, 'miniprogram', 'intake', 'off')
         del dispatched[:]
         status, data = api.json('POST', 'checkins', self.here(
                 qr_token=self.other_token))
         self.assertEqual(status, 201, data)
-        self.assertEqual(len(dispatched), 1)
+        self.assertEqual(len(dispatched),
+            0 if backend.name == 'postgresql' else 1)
 
         # Every item is recorded by the worker
         self.assertEqual(drain(), 3)
         status, data = api.json('GET', 'checkins/receipts/' + early)
         self.assertEqual(status, 201, data)
         self.assertEqual(data['checkin']['client_uuid'], client_uuid.lower())
+
+    def test_checkin_before_dispatch(self):
+        """Not saturated, on PostgreSQL, a created check-in is recorded and
+        answered by the middleware (api.early_answer) as the whole way
+        answers it, its time noted for the intake's auto mode; a duplicate,
+        a refusal and an inactive member go the whole way with their
+        answers.  On SQLite every check-in goes the whole way."""
+        from trytond.wsgi import app
+        middleware = app.wsgi_app
+        inner, dispatched = middleware.app, []
+
+        def spy(environ, start_response):
+            dispatched.append(environ['PATH_INFO'])
+            return inner(environ, start_response)
+        middleware.app = spy
+        self.addCleanup(setattr, middleware, 'app', inner)
+        set_config(self, 'miniprogram', 'intake', 'off')
+        early = backend.name == 'postgresql'
+        api, other, far = self.login(), self.login(), self.login()
+        del dispatched[:]
+
+        client_uuid = str(uuid.uuid4())
+        body = self.here(qr_token=self.token, client_uuid=client_uuid)
+        status, data = api.json('POST', 'checkins', body)
+        self.assertEqual(status, 201, data)
+        self.assertEqual(len(dispatched), 0 if early else 1)
+        self.assertEqual(len(saturation._latencies), 1)
+        # The same answer as the whole way's (an Origin goes the whole way)
+        del dispatched[:]
+        status, whole = other.json('POST', 'checkins',
+            self.here(qr_token=self.token), headers={'Origin': 'null'})
+        self.assertEqual(status, 201, whole)
+        self.assertEqual(len(dispatched), 1)
+        self.assertEqual(sorted(data), sorted(whole))
+        self.assertEqual(sorted(data['checkin']), sorted(whole['checkin']))
+        self.assertEqual(data['checkin']['client_uuid'], client_uuid)
+        self.assertEqual(data['checkin']['points_awarded'],
+            whole['checkin']['points_awarded'])
+        attendance, = self.checkins(api)
+        with Transaction().start(DB_NAME, 0):
+            Attendance = Pool().get('checkin.attendance')
+            attendance = Attendance(attendance.id)
+            self.assertEqual(attendance.id, data['checkin']['id'])
+            self.assertEqual(attendance.create_uid.login, 'miniprogram')
+            self.assertEqual(attendance.member.points_balance,
+                data['checkin']['points_awarded'])
+
+        # The whole way: a duplicate, a refusal, an inactive member
+        del dispatched[:]
+        got, dup = api.json('POST', 'checkins', body)
+        self.assertEqual((got, dup['error']['code']),
+            (409, 'already_checked_in'))
+        got, refused = api.json('POST', 'checkins', self.here(
+                qr_token='%s.1.%s' % (self.event_id, 'A' * 22)))
+        self.assertEqual((got, refused['error']['code']),
+            (422, 'invalid_token'))
+        # Kept for review once, by the whole way
+        got, refused = far.json('POST', 'checkins', {
+                'qr_token': self.token, 'lat': LAT + 1, 'lon': LON})
+        self.assertEqual((got, refused['error']['code']),
+            (422, 'out_of_range'))
+        rejected, = self.checkins(far)
+        with Transaction().start(DB_NAME, 0):
+            Attendance = Pool().get('checkin.attendance')
+            self.assertEqual(Attendance(rejected.id).status, 'rejected')
+            Member = Pool().get('member.member')
+            Member.write([Member(other.member_id)], {'active': False})
+        got, data = other.json('POST', 'checkins', self.here(
+                qr_token=self.other_token))
+        self.assertEqual((got, data['error']['code']), (401, 'unauthorized'))
+        self.assertEqual(len(dispatched), 4)
+        self.assertEqual(len(self.checkins(api)), 1)
+        self.assertEqual(len(self.checkins(other)), 1)
 
     def test_early_answer_failure(self):
         "A failure of the early answer sends the request the whole way"
