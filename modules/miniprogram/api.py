@@ -295,12 +295,11 @@ def _answer_early(answers, environ, database_name):
             _run_as(auth.api_user_id(),
                 auth.member_request_context(member_id))
             status, value = func(pool, member_id, body, environ)
-            # Made before the commit: once committed, the request must not
-            # go the whole way (it would find its own check-in)
+            # Made before the commit (at the end of the block, a failure of
+            # which rolls back and raises): once committed, the request
+            # must not go the whole way (it would find its own check-in)
             payload = json.dumps(value, ensure_ascii=False,
                 default=_default, separators=(',', ':')).encode()
-            if not autocommit:
-                transaction.commit()
     except (ApiError, UserError, UserWarning, ValueError, TransactionError,
             WholeWay, backend.DatabaseOperationalError) as e:
         logger.debug("%s %s goes the whole way: %r",
