@@ -162,11 +162,9 @@ class IntakeApiTestCase(RouteTestCase):
             self.assertEqual(Intake.search(
                     [('member', '=', api.member_id)]), [])
 
-    def test_answered_before_dispatch(self):
-        """Saturated, a valid check-in is answered by the middleware
-        (api.early_answer) with the item the whole way makes; any refusal,
-        a request with an Origin and an unsaturated database go the whole
-        way, with its answers"""
+    def spy_dispatch(self):
+        """The paths of the requests that reach Tryton's dispatch behind
+        the API's middleware (not answered early), until the test ends"""
         from trytond.wsgi import app
         middleware = app.wsgi_app
         inner, dispatched = middleware.app, []
@@ -176,6 +174,14 @@ class IntakeApiTestCase(RouteTestCase):
             return inner(environ, start_response)
         middleware.app = spy
         self.addCleanup(setattr, middleware, 'app', inner)
+        return dispatched
+
+    def test_answered_before_dispatch(self):
+        """Saturated, a valid check-in is answered by the middleware
+        (api.early_answer) with the item the whole way makes; any refusal,
+        a request with an Origin and an unsaturated database go the whole
+        way, with its answers"""
+        dispatched = self.spy_dispatch()
         api, other = self.login(), self.login()
         other.language = 'zh-CN'
 
@@ -266,15 +272,7 @@ class IntakeApiTestCase(RouteTestCase):
         answers it, its time noted for the intake's auto mode; a duplicate,
         a refusal and an inactive member go the whole way with their
         answers.  On SQLite every check-in goes the whole way."""
-        from trytond.wsgi import app
-        middleware = app.wsgi_app
-        inner, dispatched = middleware.app, []
-
-        def spy(environ, start_response):
-            dispatched.append(environ['PATH_INFO'])
-            return inner(environ, start_response)
-        middleware.app = spy
-        self.addCleanup(setattr, middleware, 'app', inner)
+        dispatched = self.spy_dispatch()
         set_config(self, 'miniprogram', 'intake', 'off')
         early = backend.name == 'postgresql'
         api, other, far = self.login(), self.login(), self.login()
