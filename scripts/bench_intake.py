@@ -292,9 +292,11 @@ def main():
             stop(process)
         fivexx = sum(v for k, v in statuses.items()
             if not isinstance(k, int) or k >= 500)
+        answered = len(latencies) / wall
+        cpu = usage.figures(len(latencies))
         result['burst'] = {
             'offered_per_s': round(rate, 1),
-            'answered_per_s': round(len(latencies) / wall, 1),
+            'answered_per_s': round(answered, 1),
             'requests': len(burst_members),
             'statuses': {str(k): v for k, v in statuses.items()},
             '5xx_or_no_answer': fivexx,
@@ -304,8 +306,8 @@ def main():
             # Where the two cores went during the burst: the server's
             # processes, its PostgreSQL backends and this generator
             'cpu_ms_per_answer': {
-                'server': usage.figures(len(latencies))['app_ms'],
-                'postgresql': usage.figures(len(latencies))['pg_ms'],
+                'server': cpu['app_ms'],
+                'postgresql': cpu['pg_ms'],
                 'generator': round(
                     generator / max(len(latencies), 1) * 1000, 2),
                 },
@@ -314,7 +316,6 @@ def main():
         # The last of N requests is answered about N / answered - N /
         # offered seconds after its time: the longest burst at this rate
         # whose latencies stay under 1 s (None: the answers keep up)
-        answered = len(latencies) / wall
         result['burst']['longest_burst_under_1s'] = (
             int(1 / (1 / answered - 1 / rate)) if answered < rate else None)
 
