@@ -1100,14 +1100,13 @@ class Attendance(ModelSQL, ModelView):
         pool = Pool()
         Member = pool.get('member.member')
         Configuration = pool.get('member.configuration')
-        Trigger = pool.get('ir.trigger')
         origin = '%s,%d' % (cls.__name__, attendance_id)
         member = Member(member_id)
         awarded, line = 0, None
         balance = streak = entry = None
         # The posting links its line to the check-in in its statement,
         # unless triggers on write must see the link (see written)
-        link = not Trigger.get_triggers(cls.__name__, 'write')
+        link = not tools.triggers(cls.__name__, 'write')
         if event.points:
             # get_rec_name: the rec_name field would read the event again
             entry = {

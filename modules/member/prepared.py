@@ -8,6 +8,7 @@ from sql import Column, Conflict, Expression
 from sql.functions import CurrentTimestamp
 
 from trytond import backend
+from trytond.modules.suite.tools import triggers
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -157,12 +158,11 @@ def created(Model, ids):
     """Do for the records of Model inserted with SQL what ModelStorage.create
     does after its insert: count them as created in the transaction and
     queue the triggers on creation"""
-    Trigger = Pool().get('ir.trigger')
     Transaction().create_records[Model.__name__].extend(ids)
-    triggers = Trigger.get_triggers(Model.__name__, 'create')
-    if triggers:
+    found = triggers(Model.__name__, 'create')
+    if found:
         records = Model.browse(ids)
-        for trigger in triggers:
+        for trigger in found:
             trigger.queue_trigger_action(records)
 
 
@@ -172,7 +172,7 @@ def written(Model, ids, write):
     records meet only afterwards are queued and the ORM caches dropped"""
     Trigger = Pool().get('ir.trigger')
     eligibles = {t: [r.id for r in Model.browse(ids) if not Trigger.eval(t, r)]
-        for t in Trigger.get_triggers(Model.__name__, 'write')}
+        for t in triggers(Model.__name__, 'write')}
     result = write()
     invalidate_records(Model, ids)
     for trigger, eligible in eligibles.items():
