@@ -49,6 +49,17 @@ def backends_cpu(pids):
     return sum(process_cpu(pids).values())
 
 
+def wal_figures():
+    """The WAL (records, full-page images, bytes) written so far by the
+    cluster (pg_stat_wal), or None on SQLite"""
+    if not os.environ['TRYTOND_DATABASE_URI'].startswith('postgresql'):
+        return None
+    import psycopg
+    with psycopg.connect(dbname='postgres') as conn:
+        return conn.execute('SELECT wal_records, wal_fpi, wal_bytes '
+            'FROM pg_stat_wal').fetchone()
+
+
 def collected():
     "The number of garbage collections so far, all generations"
     return sum(s['collections'] for s in gc.get_stats())
@@ -164,6 +175,7 @@ def main():
     backends = backend_pids(DB_NAME)
     profiler = cProfile.Profile() if args.profile or args.dump else None
     pg_cpu = backends_cpu(backends)
+    wal = wal_figures()
     statements = count_statements()
     start, cpu = time.perf_counter(), time.process_time()
     if profiler:
@@ -174,6 +186,8 @@ def main():
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu
     pg_cpu = backends_cpu(backends) - pg_cpu
+    if wal is not None:
+        wal = [b - a for a, b in zip(wal, wal_figures())]
     count = len(tokens) - warm
     collections = collected() - collections
     executed = statements()
@@ -189,6 +203,10 @@ def main():
     if backends:
         print("PostgreSQL: %.2f ms CPU per check-in in the %d backend(s) "
             "of the database" % (pg_cpu / count * 1000, len(backends)))
+    if wal is not None:
+        print("WAL per check-in (the whole cluster): %.1f records, %.2f "
+            "full-page images, %.0f bytes" % tuple(
+                float(v) / count for v in wal))
     if profiler and args.dump:
         profiler.dump_stats(args.dump)
     if profiler:
