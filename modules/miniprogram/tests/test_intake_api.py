@@ -269,9 +269,9 @@ class IntakeApiTestCase(RouteTestCase):
     def test_checkin_before_dispatch(self):
         """Not saturated, on PostgreSQL, a created check-in is recorded and
         answered by the middleware (api.early_answer) as the whole way
-        answers it, its time noted for the intake's auto mode; a duplicate,
-        a refusal and an inactive member go the whole way with their
-        answers.  On SQLite every check-in goes the whole way."""
+        answers it, its time noted for the intake's auto mode, and so is a
+        duplicate; a refusal and an inactive member go the whole way with
+        their answers.  On SQLite every check-in goes the whole way."""
         dispatched = self.spy_dispatch()
         set_config(self, 'miniprogram', 'intake', 'off')
         early = backend.name == 'postgresql'
@@ -304,11 +304,23 @@ class IntakeApiTestCase(RouteTestCase):
             self.assertEqual(attendance.member.points_balance,
                 data['checkin']['points_awarded'])
 
-        # The whole way: a duplicate, a refusal, an inactive member
+        # A duplicate: answered early as the whole way answers it
         del dispatched[:]
         got, dup = api.json('POST', 'checkins', body)
         self.assertEqual((got, dup['error']['code']),
             (409, 'already_checked_in'))
+        self.assertEqual(len(dispatched), 0 if early else 1)
+        self.assertEqual(len(saturation._latencies), 3)
+        got, whole_dup = api.json('POST', 'checkins', body,
+            headers={'Origin': 'null'})
+        self.assertEqual(got, 409)
+        self.assertEqual(len(dispatched), 1 if early else 2)
+        self.assertEqual(dup, whole_dup)
+        self.assertEqual(dup['error']['details']['checkin']['id'],
+            data['checkin']['id'])
+
+        # The whole way: a refusal, an inactive member
+        del dispatched[:]
         got, refused = api.json('POST', 'checkins', self.here(
                 qr_token='%s.1.%s' % (self.event_id, 'A' * 22)))
         self.assertEqual((got, refused['error']['code']),
@@ -327,7 +339,7 @@ class IntakeApiTestCase(RouteTestCase):
         got, data = other.json('POST', 'checkins', self.here(
                 qr_token=self.other_token))
         self.assertEqual((got, data['error']['code']), (401, 'unauthorized'))
-        self.assertEqual(len(dispatched), 4)
+        self.assertEqual(len(dispatched), 3)
         self.assertEqual(len(self.checkins(api)), 1)
         self.assertEqual(len(self.checkins(other)), 1)
 
