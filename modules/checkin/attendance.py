@@ -391,7 +391,10 @@ class Attendance(ModelSQL, ModelView):
                 Index(t, (t.member, Index.Equality()),
                     (t.time, Index.Range())),
                 Index(t, (t.local_date, Index.Range())),
-                Index(t, (t.status, Index.Equality(cardinality='low'))),
+                # The check-ins to review (the tabs of the check-ins): the
+                # others, most of the table, are not worth an insert each
+                Index(t, (t.status, Index.Equality(cardinality='low')),
+                    where=t.status.in_(['flagged', 'rejected'])),
                 # Covers the query of the live statistics (Event.stats):
                 # it is answered from the index alone
                 Index(t,
@@ -423,6 +426,16 @@ class Attendance(ModelSQL, ModelView):
                     'depends': ['checkout_review'],
                     },
                 })
+
+    @classmethod
+    def __setup_indexes__(cls):
+        super().__setup_indexes__()
+        t = cls.__table__()
+        # The index that Tryton gives the field of the event's One2Many:
+        # those starting with the event serve its look-ups, and each index
+        # costs its insert to every check-in
+        cls._sql_indexes.discard(
+            Index(t, (t.event, Index.Range()), where=None))
 
     @classmethod
     def __register__(cls, module):

@@ -180,6 +180,20 @@ class PointsLine(ModelSQL, ModelView):
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 
     @classmethod
+    def __setup_indexes__(cls):
+        super().__setup_indexes__()
+        t = cls.__table__()
+        # The indexes that Tryton gives the fields of One2Many which others
+        # serve as well, each costing its insert to every posting: the
+        # member's by (member, id); the origin's (the check-in's
+        # points_lines) by its own, which replaces this module's
+        cls._sql_indexes.discard(
+            Index(t, (t.member, Index.Range()), where=None))
+        if Index(t, (t.origin, Index.Equality()),
+                where=t.origin != Null) in cls._sql_indexes:
+            cls._sql_indexes.discard(Index(t, (t.origin, Index.Equality())))
+
+    @classmethod
     def __register__(cls, module):
         table_h = cls.__table_handler__(module)
         # Migration: the reason was stored as text in the language of the
