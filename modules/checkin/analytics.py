@@ -349,6 +349,16 @@ class Conflict(ModelSQL, ModelView):
                 })
 
     @classmethod
+    def __setup_indexes__(cls):
+        super().__setup_indexes__()
+        t = cls.__table__()
+        # The index that Tryton gives the field of the check-in's One2Many:
+        # the unique (attendance, reason) serves its look-ups
+        for where in [None, t.attendance != Null]:
+            cls._sql_indexes.discard(
+                Index(t, (t.attendance, Index.Range()), where=where))
+
+    @classmethod
     def default_reviewed(cls):
         return False
 
