@@ -178,6 +178,18 @@ def statements(database):
             (database,)).fetchone()[0]
 
 
+def wal():
+    """The WAL records, full-page images and bytes written so far by the
+    cluster (pg_stat_wal) and its checkpoints so far (pg_stat_bgwriter):
+    a checkpoint during a burst makes each page's first change after it
+    write the whole page, which the CPU figure of the backends pays"""
+    with _connect() as conn:
+        return conn.execute(
+            'SELECT w.wal_records, w.wal_fpi, w.wal_bytes, '
+            'b.checkpoints_timed + b.checkpoints_req '
+            'FROM pg_stat_wal w, pg_stat_bgwriter b').fetchone()
+
+
 def process_cpu(pids):
     "The CPU seconds (user and system) used so far by each of pids"
     tick = os.sysconf('SC_CLK_TCK')
@@ -227,6 +239,7 @@ class Usage:
         self.pg = process_cpu(_backends(self.database))
         self.statements = (statements(self.database)
             if self.count_statements else None)
+        self.wal = wal()
         return self
 
     def __exit__(self, *exc):
@@ -236,6 +249,7 @@ class Usage:
         self.pg = sum(pg[p] - self.pg.get(p, 0) for p in pg)
         if self.statements is not None:
             self.statements = statements(self.database) - self.statements
+        self.wal = [b - a for a, b in zip(self.wal, wal())]
 
     def figures(self, checkins):
         checkins = max(checkins, 1)
@@ -244,6 +258,10 @@ class Usage:
             'pg_ms': round(self.pg / checkins * 1000, 2),
             'statements': (round(self.statements / checkins, 1)
                 if self.statements is not None else 'n/a'),
+            'wal_records': round(self.wal[0] / checkins, 1),
+            'wal_fpi': round(self.wal[1] / checkins, 2),
+            'wal_bytes': round(self.wal[2] / checkins),
+            'checkpoints': self.wal[3],
             }
 
 
@@ -440,6 +458,11 @@ def main():
         if reference_['p99_ms']:
             print("p99, project/reference: %.2fx" % (
                     project_['p99_ms'] / reference_['p99_ms']))
+    print("WAL per check-in (the whole cluster, during the burst): %s" % (
+            '; '.join('%s %s records, %s full-page images, %s bytes, %s '
+                'checkpoint(s)' % (r['target'], r['wal_records'],
+                    r['wal_fpi'], r['wal_bytes'], r['checkpoints'])
+                for r in results)))
     for result in results:
         if result.get('error_kinds'):
             print("%s errors: %s" % (result['target'],
