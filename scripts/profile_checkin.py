@@ -49,15 +49,16 @@ def backends_cpu(pids):
     return sum(process_cpu(pids).values())
 
 
-def wal_figures():
-    """The WAL (records, full-page images, bytes) written so far by the
-    cluster (pg_stat_wal), or None on SQLite"""
+def wal_position():
+    """The position of the cluster's WAL (its bytes written so far), or
+    None on SQLite (pg_stat_wal's records and full-page images are
+    reported late by the backends that stay connected)"""
     if not os.environ['TRYTOND_DATABASE_URI'].startswith('postgresql'):
         return None
     import psycopg
     with psycopg.connect(dbname='postgres') as conn:
-        return conn.execute('SELECT wal_records, wal_fpi, wal_bytes '
-            'FROM pg_stat_wal').fetchone()
+        return conn.execute("SELECT pg_wal_lsn_diff("
+            "pg_current_wal_lsn(), '0/0')").fetchone()[0]
 
 
 def collected():
@@ -175,7 +176,7 @@ def main():
     backends = backend_pids(DB_NAME)
     profiler = cProfile.Profile() if args.profile or args.dump else None
     pg_cpu = backends_cpu(backends)
-    wal = wal_figures()
+    wal = wal_position()
     statements = count_statements()
     start, cpu = time.perf_counter(), time.process_time()
     if profiler:
@@ -187,7 +188,7 @@ def main():
     cpu = time.process_time() - cpu
     pg_cpu = backends_cpu(backends) - pg_cpu
     if wal is not None:
-        wal = [b - a for a, b in zip(wal, wal_figures())]
+        wal = wal_position() - wal
     count = len(tokens) - warm
     collections = collected() - collections
     executed = statements()
@@ -204,9 +205,8 @@ def main():
         print("PostgreSQL: %.2f ms CPU per check-in in the %d backend(s) "
             "of the database" % (pg_cpu / count * 1000, len(backends)))
     if wal is not None:
-        print("WAL per check-in (the whole cluster): %.1f records, %.2f "
-            "full-page images, %.0f bytes" % tuple(
-                float(v) / count for v in wal))
+        print("WAL per check-in (the whole cluster): %.0f bytes" % (
+                float(wal) / count))
     if profiler and args.dump:
         profiler.dump_stats(args.dump)
     if profiler:
