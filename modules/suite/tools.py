@@ -197,7 +197,9 @@ def triggers(model_name, mode):
     if Transaction().context.get('_no_trigger'):
         return []
     Trigger = Pool().get('ir.trigger')
-    if Trigger._get_triggers_cache.get((model_name, mode)) == []:
+    # The cache gives back the list of ids as a tuple, None when not kept
+    ids = Trigger._get_triggers_cache.get((model_name, mode))
+    if ids is not None and not len(ids):
         return []
     return Trigger.get_triggers(model_name, mode)
 

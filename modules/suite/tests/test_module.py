@@ -91,6 +91,33 @@ class SuiteTestCase(ModuleTestCase):
         self.assertEqual(tools.run_apart(lock), 'locked')
         self.assertEqual(len(calls), 2)
 
+    @with_transaction()
+    def test_triggers(self):
+        "triggers answers a model without trigger without get_triggers"
+        Trigger = Pool().get('ir.trigger')
+        get_triggers = Trigger.get_triggers.__func__
+        calls = []
+
+        def spy(cls, model_name, mode):
+            calls.append((model_name, mode))
+            return get_triggers(cls, model_name, mode)
+        Trigger._get_triggers_cache.clear()
+        with patch.object(Trigger, 'get_triggers', classmethod(spy)):
+            # Not kept yet: get_triggers looks and keeps it
+            self.assertEqual(list(tools.triggers('res.user', 'create')), [])
+            self.assertEqual(len(calls), 1)
+            # Kept without trigger (as a tuple): answered from the cache
+            self.assertEqual(tools.triggers('res.user', 'create'), [])
+            self.assertEqual(len(calls), 1)
+            # Kept with one: get_triggers makes its instance
+            Trigger._get_triggers_cache.set(('suite.none', 'write'), [1])
+            self.assertEqual(
+                [t.id for t in tools.triggers('suite.none', 'write')], [1])
+            self.assertEqual(len(calls), 2)
+            with Transaction().set_context(_no_trigger=True):
+                self.assertEqual(tools.triggers('suite.none', 'write'), [])
+            self.assertEqual(len(calls), 2)
+
     def test_relax_pool_checks(self):
         "The pool checks a connection only after the window unused"
         from psycopg_pool import ConnectionPool
