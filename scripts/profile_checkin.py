@@ -51,14 +51,11 @@ def backends_cpu(pids):
 
 def wal_position():
     """The position of the cluster's WAL (its bytes written so far), or
-    None on SQLite (pg_stat_wal's records and full-page images are
-    reported late by the backends that stay connected)"""
+    None on SQLite"""
     if not os.environ['TRYTOND_DATABASE_URI'].startswith('postgresql'):
         return None
-    import psycopg
-    with psycopg.connect(dbname='postgres') as conn:
-        return conn.execute("SELECT pg_wal_lsn_diff("
-            "pg_current_wal_lsn(), '0/0')").fetchone()[0]
+    from bench_checkin import wal
+    return wal()[0]
 
 
 def collected():
