@@ -112,8 +112,9 @@ class Tier(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
             cursor = Transaction().connection.cursor()
             cursor.execute(*table.select(table.id, table.threshold,
                     where=table.active == Literal(True)))
-            result = dict(cursor)
-            _thresholds_cache.set(None, result)
+            # What the cache keeps (a read-only copy): the same answer
+            # when it is kept as when it is read back
+            result = _thresholds_cache.set(None, dict(cursor))
         return result
 
     @staticmethod

@@ -484,6 +484,17 @@ class MemberTestCase(
         self.assertEqual(Member(member.id).lifetime_points, 105)
 
     @with_transaction()
+    def test_tier_thresholds_cached(self):
+        "The thresholds answered as kept by the cache, first time included"
+        pool = Pool()
+        Tier = pool.get('member.tier')
+        basic, silver, gold = create_tiers()
+        first, kept = Tier.thresholds(), Tier.thresholds()
+        self.assertEqual(type(first), type(kept))
+        self.assertEqual(dict(first), dict(kept))
+        self.assertEqual(first[silver.id], silver.threshold)
+
+    @with_transaction()
     def test_tier_base_at_creation(self):
         "A new member is in the base tier (threshold 0) from its creation"
         pool = Pool()
