@@ -70,11 +70,9 @@ MUTATIONS = [
         [CHECKIN + 'test_concurrent_syncs']),
     ("attendance: no constraint, look then insert", [
             (ATTENDANCE,
-                "            ('counted_unique',\n"
-                "                Exclude(t,\n"
-                "                    (t.event, Equal), (t.member, Equal),"
-                " (t.day_key, Equal),\n"
-                "                    where=t.counted),\n"
+                "            ('counted_key_unique',\n"
+                "                Exclude(t, (t.counted_key, Equal),"
+                " where=t.counted),\n"
                 "                'checkin.msg_attendance_unique'),\n",
                 ""),
             (ATTENDANCE,

@@ -11,7 +11,7 @@ and one points line per check-in, and the balances must be exact.
 
 Two protections, each isolated by a test:
 
-- the exclusion constraint `counted_unique` (with the insert's ON CONFLICT
+- the exclusion constraint `counted_key_unique` (with the insert's ON CONFLICT
   DO NOTHING) keeps one counted check-in per member and day.  An event
   that gives no points and no streak writes no member row, so nothing
   else serializes the check-ins of a member: test_check_ins_without_points

@@ -131,7 +131,8 @@ def populate():
         attendance.day_key, attendance.epoch_minute, attendance.method,
         attendance.status, attendance.counted, attendance.late,
         attendance.reasons, attendance.offline, attendance.points_granted,
-        attendance.distance, attendance.create_uid, attendance.create_date]
+        attendance.distance, attendance.counted_key, attendance.create_uid,
+        attendance.create_date]
 
     def rows(event, count):
         result = []
@@ -157,7 +158,8 @@ def populate():
                     rng.choice(['qr', 'qr', 'qr', 'nfc']), status,
                     status != 'rejected', late, json.dumps(reasons), False,
                     status in {'valid', 'late'},
-                    round(rng.uniform(0, 400), 1), 0, now])
+                    round(rng.uniform(0, 400), 1),
+                    '%d:%d:0' % (event.id, member_id), 0, now])
         return result
     _insert(attendance, columns, rows(big, ROWS))
     _insert(attendance, columns, rows(small, SMALL))

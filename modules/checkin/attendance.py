@@ -6,9 +6,9 @@ import json
 import uuid
 from weakref import WeakKeyDictionary
 
-from sql import Cast, Column, Literal, Null
+from sql import Cast, Column, Literal, Null, Union
 from sql.aggregate import Sum
-from sql.conditionals import Coalesce
+from sql.conditionals import Case, Coalesce
 from sql.operators import Concat, Equal, Exists
 
 from trytond import backend
@@ -249,6 +249,10 @@ class Attendance(ModelSQL, ModelView):
         "Day Key", required=True, readonly=True,
         help="The local day for daily kinds, 0 for the others.")
     epoch_minute = fields.Integer("Minute", required=True, readonly=True)
+    counted_key = fields.Char(
+        "Counted Key", readonly=True,
+        help="The event, the member and the day key: one counted check-in "
+        "per key.")
     method = fields.Selection(
         METHODS, "Method", required=True, readonly=True)
     tag = fields.Many2One(
@@ -371,11 +375,13 @@ class Attendance(ModelSQL, ModelView):
             # for the daily kinds.  A partial unique constraint (an
             # exclusion constraint on PostgreSQL, a partial unique index on
             # SQLite): concurrent check-ins of the same member cannot both
-            # be committed.
-            ('counted_unique',
-                Exclude(t,
-                    (t.event, Equal), (t.member, Equal), (t.day_key, Equal),
-                    where=t.counted),
+            # be committed.  On one column (see counted_key): the look-up
+            # of a member's check-in has no other index to be planned on
+            # (one on (event, member, day_key) lost to the indexes starting
+            # with the event while the table had no statistics, and each
+            # look-up read all the check-ins of the event)
+            ('counted_key_unique',
+                Exclude(t, (t.counted_key, Equal), where=t.counted),
                 'checkin.msg_attendance_unique'),
             ('client_uuid_unique', Unique(t, t.client_uuid),
                 'checkin.msg_attendance_client_uuid_unique'),
@@ -439,8 +445,39 @@ class Attendance(ModelSQL, ModelView):
 
     @classmethod
     def __register__(cls, module):
+        table_h = cls.__table_handler__(module)
+        # Migration from 8.0.x: the counted check-in is unique by its key
+        fill = not table_h.column_exist('counted_key')
+        if fill:
+            table_h.drop_constraint('counted_unique')
         super().__register__(module)
+        if fill:
+            cls._fill_counted_key()
         cls._migrate_reason_data()
+
+    @classmethod
+    def _fill_counted_key(cls):
+        "Set the counted key of the check-ins made before it existed"
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update([table.counted_key],
+                [cls.counted_key_sql(
+                        table.event, table.member, table.day_key)],
+                where=table.counted_key == Null))
+
+    @classmethod
+    def counted_key_of(cls, event_id, member_id, day_key):
+        """The counted key of a check-in of member_id to event_id on
+        day_key: the one home of its format (counted_key_sql in SQL)"""
+        return '%d:%d:%d' % (event_id, member_id, day_key)
+
+    @classmethod
+    def counted_key_sql(cls, event, member, day_key):
+        "The SQL expression of counted_key_of over the expressions given"
+        def text(expression):
+            return Cast(expression, 'VARCHAR')
+        return Concat(Concat(Concat(Concat(
+                        text(event), ':'), text(member)), ':'), text(day_key))
 
     @classmethod
     def _migrate_reason_data(cls):
@@ -544,6 +581,11 @@ class Attendance(ModelSQL, ModelView):
         if mode == 'create' and values.get('time'):
             values.setdefault('epoch_minute',
                 int(clock.timestamp(values['time']) // 60))
+        if mode == 'create' and all(values.get(n) is not None
+                for n in ['event', 'member', 'day_key']):
+            values.setdefault('counted_key', cls.counted_key_of(
+                    int(values['event']), int(values['member']),
+                    values['day_key']))
         return values
 
     @classmethod
@@ -836,28 +878,36 @@ class Attendance(ModelSQL, ModelView):
             if not client_uuid:
                 return None
 
-        def build(member, client_uuid=None, event=None, day_key=None):
+        def build(member=None, client_uuid=None, counted_key=None):
+            # Each look-up is by a column that only its unique index holds,
+            # whatever the statistics (see counted_key_unique): an OR of
+            # the two was a sequential scan while the table was young, and
+            # the plan is kept for the life of the connection
             table = cls.__table__()
-            where = table.member == member
-            if day is not None:
-                counted = ((table.event == event)
-                    & (table.day_key == day_key) & table.counted)
             if client_uuid is None:
-                where &= counted
-            elif day is None:
-                where &= table.client_uuid == client_uuid
-            else:
-                # The client UUID of another member is check_in's refusal
-                other = cls.__table__()
-                where &= ((table.client_uuid == client_uuid)
-                    | (counted & ~Exists(other.select(Literal(1),
-                                where=other.client_uuid == client_uuid))))
-            return table.select(table.id, where=where, limit=1)
-        values = {'member': member_id}
+                return table.select(table.id,
+                    where=(table.counted_key == counted_key) & table.counted,
+                    limit=1)
+            # The client UUID of another member is check_in's refusal: its
+            # check-in answers nothing (the member is not a condition of
+            # the look-up, so that no index of the member's is planned)
+            same = table.select(Case((table.member == member, table.id)).as_(
+                    'id'), where=table.client_uuid == client_uuid)
+            if day is not None:
+                counted, other = cls.__table__(), cls.__table__()
+                same = Union(same, counted.select(counted.id,
+                        where=(counted.counted_key == counted_key)
+                        & counted.counted
+                        & ~Exists(other.select(Literal(1),
+                                where=other.client_uuid == client_uuid))),
+                    all_=True)
+            return same.select(same.id, where=same.id != Null, limit=1)
+        values = {}
         if client_uuid:
-            values['client_uuid'] = client_uuid
+            values.update(member=member_id, client_uuid=client_uuid)
         if day is not None:
-            values['event'], values['day_key'] = day
+            values['counted_key'] = cls.counted_key_of(
+                day[0], int(member_id), day[1])
         return ((cls.__name__, 'duplicate', bool(client_uuid),
                 day is not None), build, values)
 
@@ -1314,9 +1364,9 @@ class Attendance(ModelSQL, ModelView):
     def _find_counted(cls, values):
         "Return the counted check-in of the same member, event and day"
         attendances = cls.search([
-                ('event', '=', values['event']),
-                ('member', '=', values['member']),
-                ('day_key', '=', values['day_key']),
+                ('counted_key', '=', cls.counted_key_of(
+                        values['event'], values['member'],
+                        values['day_key'])),
                 ('counted', '=', True),
                 ], limit=1)
         return attendances[0] if attendances else None
@@ -1404,7 +1454,9 @@ class Attendance(ModelSQL, ModelView):
     def _stored(cls, values):
         "The values of _attempt as inserted: counted, not yet granted"
         return dict(values, counted=values['status'] in COUNTED,
-            points_granted=bool(values.get('points_granted')))
+            points_granted=bool(values.get('points_granted')),
+            counted_key=cls.counted_key_of(
+                values['event'], values['member'], values['day_key']))
 
     @classmethod
     def _duplicate(cls, existing, client_uuid, Error=AlreadyCheckedInError,
@@ -1563,17 +1615,15 @@ class Attendance(ModelSQL, ModelView):
             new.append((index, values, event, refusal))
 
         # The counted check-ins of the days of the items, in one query
-        days = {(v['event'], v['day_key']) for _, v, _, _ in new}
+        days = {cls.counted_key_of(v['event'], member.id, v['day_key']): (
+                v['event'], v['day_key']) for _, v, _, _ in new}
         counted = {}
         if days:
             for attendance in cls.search([
-                        ('member', '=', member.id),
+                        ('counted_key', 'in', list(days)),
                         ('counted', '=', True),
-                        ('event', 'in', list({e for e, _ in days})),
-                        ('day_key', 'in', list({d for _, d in days})),
                         ]):
-                counted[(attendance.event.id, attendance.day_key)] = (
-                    attendance)
+                counted[days[attendance.counted_key]] = attendance
         rows = []
         for index, values, event, refusal in new:
             day = (values['event'], values['day_key'])
@@ -1744,9 +1794,8 @@ class Attendance(ModelSQL, ModelView):
         if event.state not in {'open', 'closed'}:
             event.check_open(now)
         attendances = cls.search([
-                ('event', '=', event.id),
-                ('member', '=', member.id),
-                ('day_key', '=', event.day_key(now)),
+                ('counted_key', '=', cls.counted_key_of(
+                        event.id, member.id, event.day_key(now))),
                 ('counted', '=', True),
                 ], limit=1)
         if not attendances:

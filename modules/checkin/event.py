@@ -1235,18 +1235,22 @@ class Event(Workflow, ModelSQL, ModelView):
         Attendance = pool.get('checkin.attendance')
         if when is None:
             when = clock.now()
-        result = set()
+        keys = {}
+        for event_id in {int(e) for e in events}:
+            event = cls.snapshot(event_id)
+            if event is not None:
+                keys[Attendance.counted_key_of(
+                        event_id, int(member), event.day_key(when))] = event_id
+        if not keys:
+            return set()
+        # By the counted key: the look-up has no index of the event's to be
+        # planned on (see the constraint counted_key_unique)
         with without_check_access():
             attendances = Attendance.search([
-                    ('event', 'in', [int(e) for e in events]),
-                    ('member', '=', int(member)),
+                    ('counted_key', 'in', list(keys)),
                     ('counted', '=', True),
                     ])
-        for attendance in attendances:
-            event = attendance.event
-            if attendance.day_key == event.day_key(when):
-                result.add(event.id)
-        return result
+        return {keys[a.counted_key] for a in attendances}
 
     # Workflow
 

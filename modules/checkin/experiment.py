@@ -538,10 +538,11 @@ class Assignment(ModelSQL, ModelView):
 
         def attended(offset):
             attendance = Attendance.__table__()
+            # By the counted key: no index of the event's to be planned on
             return attendance.select(Literal(1),
-                where=(attendance.event == assignment.event)
-                & (attendance.member == assignment.member)
-                & (attendance.day_key == assignment.day_key + offset)
+                where=(attendance.counted_key == Attendance.counted_key_sql(
+                        assignment.event, assignment.member,
+                        assignment.day_key + offset))
                 & (attendance.counted == Literal(True)))
         rows = []
         for sub_ids in grouped_slice([v.id for v in variants]):

@@ -82,6 +82,29 @@ class CheckinTestCase(ModuleTestCase):
                     'qr_token': event.current_token(when)},
                 position=here() if position is None else position, **kwargs)
 
+    @with_transaction()
+    def test_counted_key(self):
+        "The counted key of a check-in, in Python and in SQL, is the same"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        member = create_member(name="Key")
+        event = create_event()
+        with at(START + dt.timedelta(minutes=5)):
+            result = Attendance.check_in(member, {
+                    'qr_token': event.current_token(
+                        START + dt.timedelta(minutes=5))},
+                position=here())
+        attendance = result.attendance
+        self.assertEqual(attendance.counted_key, '%d:%d:%d' % (
+                event.id, member.id, attendance.day_key))
+        table = Attendance.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(Attendance.counted_key_sql(
+                    table.event, table.member, table.day_key - 1),
+                where=table.id == attendance.id))
+        self.assertEqual(cursor.fetchone()[0], Attendance.counted_key_of(
+                event.id, member.id, attendance.day_key - 1))
+
     def test_haversine(self):
         "The great-circle distance on the mean Earth radius"
         self.assertEqual(haversine(LAT, LON, LAT, LON), 0)

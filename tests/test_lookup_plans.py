@@ -1,0 +1,155 @@
+# This file is part of the check-in/membership/booking suite.  The COPYRIGHT
+# file at the top level of this repository contains the full copyright
+# notices and license terms.
+"""The look-up of a member's check-in is planned on its unique index.
+
+The check-in's first statement looks up the member's counted check-in of
+the event and day (Attendance.duplicate_query).  While the table has no
+statistics (a new database, a first big event), PostgreSQL's planner
+estimates every equality alike, and an index starting with the event
+(the live statistics', the reports') is smaller than the unique one
+(its keys repeat: B-tree deduplication): it was chosen, and each look-up
+read all the check-ins of the event.  psycopg prepares the statement on
+the server and PostgreSQL keeps the plan it chose early (a generic plan,
+made with the table nearly empty) for the life of the connection: a burst
+of 12,000 check-ins read 72 million index entries.  The look-up is by the
+counted key, which only its unique index holds.
+
+Checked with the plan PostgreSQL keeps (generic) and with the one it
+makes for the values (custom), at several sizes of a table that was never
+analysed."""
+import datetime as dt
+import re
+import unittest
+
+from psycopg import ClientCursor
+from sql import Table
+
+from tests.tools import activate_suite, require_postgresql
+from trytond.modules.member.prepared import statement
+from trytond.modules.suite import clock
+from trytond.pool import Pool
+from trytond.tests.test_tryton import drop_db, with_transaction
+from trytond.transaction import Transaction
+
+START = dt.datetime(2026, 3, 2, 1, 0)
+SIZES = [0, 5, 40, 300, 1200]
+
+
+@require_postgresql("the plans checked are PostgreSQL's")
+class LookupPlanTestCase(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        drop_db()
+        activate_suite()
+
+    @classmethod
+    def tearDownClass(cls):
+        drop_db()
+
+    def members(self, count):
+        "Insert count members (with their parties) and return their ids"
+        cursor = Transaction().connection.cursor()
+        party = Table('party_party')
+        member = Table('member_member')
+        cursor.execute(*party.insert(
+                [party.name, party.code, party.code_alnum, party.code_digit,
+                    party.active],
+                [['Plan %d' % i, 'PLAN%06d' % i, 'PLAN%06d' % i, i, True]
+                    for i in range(count)],
+                returning=[party.id]))
+        parties = sorted(i for i, in cursor.fetchall())
+        cursor.execute(*member.insert(
+                [member.party, member.join_date, member.active,
+                    member.points_balance, member.lifetime_points,
+                    member.streak_length, member.best_streak],
+                [[p, START.date(), True, 0, 0, 0, 0] for p in parties],
+                returning=[member.id]))
+        return sorted(i for i, in cursor.fetchall())
+
+    def check_ins(self, event, member_ids):
+        "Insert the counted check-ins of member_ids to event, by SQL"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        cursor = Transaction().connection.cursor()
+        table = Attendance.__table__()
+        day_key = event.day_key(START)
+        for member_id in member_ids:
+            values = Attendance._stored({
+                    'event': event.id, 'member': member_id, 'time': START,
+                    'server_time': START, 'local_date': START.date(),
+                    'day_key': day_key, 'epoch_minute': 0,
+                    'method': 'app', 'status': 'valid', 'late': False,
+                    'offline': False,
+                    })
+            cursor.execute(*table.insert(
+                    [getattr(table, n) for n in values],
+                    [list(values.values())]))
+
+    def plans(self, sql, params):
+        """The generic and the custom plan of sql with params: the names of
+        the indexes they scan on checkin_attendance, or 'Seq Scan'"""
+        connection = Transaction().connection
+        cursor = connection.cursor()
+        numbered = iter(range(1, len(params) + 1))
+        text = re.sub(r'%s', lambda m: '$%d' % next(numbered), sql)
+        result = []
+        for n, mode in enumerate(['force_generic_plan', 'force_custom_plan']):
+            name = 'plan_look_up_%d' % n
+            cursor.execute("SET LOCAL plan_cache_mode = %s" % mode)
+            cursor.execute('PREPARE %s AS %s' % (name, text))
+            # The values as literals: EXECUTE's parameters have no type
+            cursor.execute(ClientCursor(connection).mogrify(
+                    'EXPLAIN EXECUTE %s(%s)' % (
+                        name, ', '.join(['%s'] * len(params))), params))
+            plan = '\n'.join(r[0] for r in cursor.fetchall())
+            cursor.execute('DEALLOCATE %s' % name)
+            result.append((mode, plan, [
+                        m.group(1) or m.group(2) or 'Seq Scan'
+                        for m in re.finditer(
+                            r'Index(?: Only)? Scan(?: Backward)? using '
+                            r'(\w+) on checkin_attendance'
+                            r'|Bitmap Index Scan on (\w+)'
+                            r'|Seq Scan on checkin_attendance', plan)]))
+        return result
+
+    @with_transaction()
+    def test_duplicate_look_up_on_unique_index(self):
+        "The duplicate's look-up scans only the unique index, at every size"
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Event = pool.get('checkin.event')
+        cursor = Transaction().connection.cursor()
+        cursor.execute("SELECT reltuples FROM pg_class "
+            "WHERE relname = 'checkin_attendance'")
+        # Never analysed: the case of the first burst
+        self.assertLess(cursor.fetchone()[0], 1)
+        event, = Event.create([{
+                    'name': "Plans", 'kind': 'meeting',
+                    'start': START, 'end': START + dt.timedelta(hours=2),
+                    'timezone': 'Asia/Shanghai', 'methods': ['app'],
+                    'policy': 'flag', 'points': 10, 'state': 'open',
+                    }])
+        member_ids = self.members(SIZES[-1] + 1)
+        probe = member_ids.pop()
+        done = 0
+        for size in SIZES:
+            self.check_ins(event, member_ids[done:size])
+            done = size
+            for client_uuid in [None, '0' * 32]:
+                with clock.at(START + dt.timedelta(minutes=5)):
+                    found = Attendance.duplicate_query(probe,
+                        {'method': 'app', 'event_id': event.id},
+                        client_uuid=client_uuid)
+                key, build, values = found
+                self.assertIn('counted_key', values)
+                for mode, plan, scans in self.plans(
+                        *statement(key, build, **values)):
+                    with self.subTest(size=size, mode=mode,
+                            client_uuid=client_uuid):
+                        self.assertTrue(scans, plan)
+                        self.assertTrue(set(scans) <= {
+                                'checkin_attendance_counted_key_unique',
+                                'checkin_attendance_client_uuid_unique'},
+                            plan)
