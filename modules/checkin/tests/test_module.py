@@ -89,12 +89,8 @@ class CheckinTestCase(ModuleTestCase):
         Attendance = pool.get('checkin.attendance')
         member = create_member(name="Key")
         event = create_event()
-        with at(START + dt.timedelta(minutes=5)):
-            result = Attendance.check_in(member, {
-                    'qr_token': event.current_token(
-                        START + dt.timedelta(minutes=5))},
-                position=here())
-        attendance = result.attendance
+        attendance = self.check_in(
+            member, event, START + dt.timedelta(minutes=5)).attendance
         self.assertEqual(attendance.counted_key, '%d:%d:%d' % (
                 event.id, member.id, attendance.day_key))
         table = Attendance.__table__()
