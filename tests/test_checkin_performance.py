@@ -81,6 +81,7 @@ def populate():
     from trytond.pool import Pool
 
     pool = Pool()
+    Attendance = pool.get('checkin.attendance')
     Event = pool.get('checkin.event')
     cursor = Transaction().connection.cursor()
     rng = random.Random(2026)
@@ -159,7 +160,8 @@ def populate():
                     status != 'rejected', late, json.dumps(reasons), False,
                     status in {'valid', 'late'},
                     round(rng.uniform(0, 400), 1),
-                    '%d:%d:0' % (event.id, member_id), 0, now])
+                    Attendance.counted_key_of(event.id, member_id, 0), 0,
+                    now])
         return result
     _insert(attendance, columns, rows(big, ROWS))
     _insert(attendance, columns, rows(small, SMALL))
