@@ -249,8 +249,10 @@ class Attendance(ModelSQL, ModelView):
         "Day Key", required=True, readonly=True,
         help="The local day for daily kinds, 0 for the others.")
     epoch_minute = fields.Integer("Minute", required=True, readonly=True)
+    # Required: the domain of an optional Char compares COALESCE(column,
+    # ''), which no index serves
     counted_key = fields.Char(
-        "Counted Key", readonly=True,
+        "Counted Key", required=True, readonly=True,
         help="The event, the member and the day key: one counted check-in "
         "per key.")
     method = fields.Selection(
@@ -453,6 +455,8 @@ class Attendance(ModelSQL, ModelView):
         super().__register__(module)
         if fill:
             cls._fill_counted_key()
+            # Refused by super() while the existing rows had no key
+            table_h.not_null_action('counted_key', 'add')
         cls._migrate_reason_data()
 
     @classmethod

@@ -23,11 +23,13 @@ def sized(short, long):
 class statements:
     """Count the SQL statements executed in the block (with: its list of
     the texts of the statements), on both backends: the proof that a path
-    does its work in a fixed number of statements"""
+    does its work in a fixed number of statements.  Its calls keeps each
+    statement with its parameters."""
 
     def __enter__(self):
         from trytond.transaction import Transaction
         self.executed = []
+        self.calls = calls = []
         cursor = Transaction().connection.cursor()
         self.Cursor = type(cursor)
         self.execute = execute = self.Cursor.execute
@@ -35,6 +37,7 @@ class statements:
 
         def counting(cursor, sql, *args, **kwargs):
             executed.append(str(sql))
+            calls.append((str(sql), args[0] if args else kwargs.get('params')))
             return execute(cursor, sql, *args, **kwargs)
         self.Cursor.execute = counting
         return self.executed
