@@ -14,7 +14,7 @@ import unittest
 
 from tests.tools import activate_suite, suite_modules
 from trytond import backend
-from trytond.model import ModelSQL
+from trytond.model import ModelSQL, fields
 from trytond.pool import Pool
 from trytond.tests.test_tryton import drop_db, with_transaction
 from trytond.transaction import Transaction
@@ -108,3 +108,43 @@ class IndexesTestCase(unittest.TestCase):
                             columns, other[1], other[2]))
                     break
         self.assertEqual(served, [])
+
+    @with_transaction()
+    def test_char_look_ups_use_their_index(self):
+        """A search by = or in on a Char whose column leads an index
+        compares the bare column (Tryton's Char compares COALESCE(column,
+        '') when the field is optional, which no index serves: the suite's
+        Key field)"""
+        pool = Pool()
+        IrModel = pool.get('ir.model')
+        cursor = Transaction().connection.cursor()
+        models = {}
+        for record in IrModel.search([('module', 'in', MODULES)]):
+            Model = pool.get(record.name)
+            if (issubclass(Model, ModelSQL)
+                    and not Model._is_table_query()):
+                models.setdefault(Model._table, []).append(Model)
+        if backend.name == 'postgresql':
+            indexes = postgresql_indexes(cursor, models)
+        else:
+            indexes = sqlite_indexes(cursor, models)
+        leading = {(table, columns[0]) for table, _, columns, _, _
+            in indexes if columns}
+        self.assertIn(('checkin_attendance', 'client_uuid'), leading)
+        checked, scanned = [], []
+        for table, Models in models.items():
+            for Model in Models:
+                for name, field in Model._fields.items():
+                    if (not isinstance(field, fields.Char)
+                            or hasattr(field, 'set')
+                            or isinstance(field, fields.Function)
+                            or field.translate
+                            or (table, name) not in leading):
+                        continue
+                    checked.append('%s.%s' % (Model.__name__, name))
+                    for clause in [(name, '=', 'x'), (name, 'in', ['x'])]:
+                        query = Model.search([clause], query=True)
+                        if 'COALESCE' in str(query.where):
+                            scanned.append('%s %s' % (Model.__name__, clause))
+        self.assertIn('checkin.attendance.client_uuid', checked)
+        self.assertEqual(scanned, [])

@@ -18,6 +18,7 @@ from trytond.modules.member.member import context_member
 from trytond.modules.member.prepared import (
     insert, insert_many, statement, written)
 from trytond.modules.suite import clock, geo, tools
+from trytond.modules.suite.fields import Key, Predicate
 from trytond.modules.suite.tools import isoformat
 from trytond.pool import Pool
 from trytond.pyson import Eval
@@ -249,9 +250,8 @@ class Attendance(ModelSQL, ModelView):
         "Day Key", required=True, readonly=True,
         help="The local day for daily kinds, 0 for the others.")
     epoch_minute = fields.Integer("Minute", required=True, readonly=True)
-    # Required: the domain of an optional Char compares COALESCE(column,
-    # ''), which no index serves
-    counted_key = fields.Char(
+    # A Key: its look-ups compare the bare column, which its index holds
+    counted_key = Key(
         "Counted Key", required=True, readonly=True,
         help="The event, the member and the day key: one counted check-in "
         "per key.")
@@ -276,7 +276,7 @@ class Attendance(ModelSQL, ModelView):
     bssid = fields.Char("Wi-Fi BSSID", readonly=True)
     status = fields.Selection(
         STATUSES, "Status", required=True, readonly=True, sort=False)
-    counted = fields.Boolean(
+    counted = Predicate(
         "Counted", readonly=True,
         help="Valid, late and flagged check-ins count; rejected ones do "
         "not.")
@@ -303,7 +303,7 @@ class Attendance(ModelSQL, ModelView):
     conflicts = fields.One2Many(
         'checkin.attendance.conflict', 'attendance', "Conflicts",
         readonly=True)
-    client_uuid = fields.Char(
+    client_uuid = Key(
         "Client UUID", readonly=True,
         help="Set by the device: a check-in sent again is not recorded "
         "twice.")
@@ -363,7 +363,7 @@ class Attendance(ModelSQL, ModelView):
         "Check-out Accuracy", digits=(16, 1), readonly=True,
         help="In meters, as reported by the device.")
     checkout_bssid = fields.Char("Check-out Wi-Fi BSSID", readonly=True)
-    checkout_client_uuid = fields.Char(
+    checkout_client_uuid = Key(
         "Check-out Client UUID", readonly=True,
         help="Set by the device: a check-out sent again is answered with "
         "the first one.")

@@ -18,6 +18,7 @@ from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Exclude, ModelSQL, ModelView, Unique, fields)
 from trytond.modules.suite import tools
+from trytond.modules.suite.fields import Key
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.res.exceptions import PasswordError as UserPasswordError
@@ -210,11 +211,11 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
             help="The masked name shown to other people: on organizer "
             "screens, kiosks and dashboards."),
         'get_display_name')
-    phone = fields.Char(
+    phone = Key(
         "Phone",
         help="Mobile number, stored in international (E.164) form.")
-    wechat_openid = fields.Char("WeChat OpenID", readonly=True)
-    wechat_unionid = fields.Char("WeChat UnionID", readonly=True)
+    wechat_openid = Key("WeChat OpenID", readonly=True)
+    wechat_unionid = Key("WeChat UnionID", readonly=True)
     user = fields.Many2One(
         'res.user', "User", ondelete='SET NULL',
         help="The staff user linked to this member, if any.")

@@ -18,6 +18,7 @@ from trytond.i18n import gettext
 from trytond.model import Check, Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
 from trytond.modules.suite import clock, tools
+from trytond.modules.suite.fields import Key
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
@@ -127,7 +128,7 @@ class PointsLine(ModelSQL, ModelView):
     origin = fields.Reference(
         "Origin", selection='get_origin',
         help="The document that earned or spent the points.")
-    idempotency_key = fields.Char(
+    idempotency_key = Key(
         "Idempotency Key",
         help="A key posted once only: posting it again returns this line.")
     reversal = fields.Boolean(

@@ -27,6 +27,7 @@ from trytond.modules.checkin.exceptions import (
 from trytond.modules.outbox import wechat
 from trytond.modules.outbox.wechat import WeChatError
 from trytond.modules.suite import clock
+from trytond.modules.suite.fields import Key
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval
 from trytond.transaction import without_check_access
@@ -98,7 +99,7 @@ class EntryCode(DeactivableMixin, ModelSQL, ModelView):
             },
         help="The place of the code: it opens the check-in of the event "
         "open there.")
-    scene = fields.Char("Scene", readonly=True, strip=False,
+    scene = Key("Scene", readonly=True, strip=False,
         help="The signed scene that the code carries to the mini-program.")
     page = fields.Char("Page", required=True,
         help="The page of the mini-program that the code opens: a page of "

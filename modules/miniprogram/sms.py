@@ -28,6 +28,7 @@ from trytond import config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.modules.suite import clock
+from trytond.modules.suite.fields import Key
 from trytond.pool import Pool
 from trytond.res.user import LoginAttempt as _LoginAttempt
 from trytond.transaction import Transaction, without_check_access
@@ -77,7 +78,7 @@ class Code(ModelSQL, ModelView):
     __name__ = 'miniprogram.sms.code'
     __string__ = "SMS Verification Code"
 
-    phone = fields.Char("Phone", readonly=True)
+    phone = Key("Phone", readonly=True)
     purpose = fields.Selection(
         PURPOSES, "Purpose", required=True, readonly=True)
     member = fields.Many2One(

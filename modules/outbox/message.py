@@ -39,6 +39,7 @@ from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.model.exceptions import SQLConstraintError
 from trytond.modules.suite import clock, tools
+from trytond.modules.suite.fields import Key
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.sendmail import (
@@ -504,7 +505,7 @@ class Message(Workflow, ModelSQL, ModelView):
     attachment_name = fields.Char("Attachment Name", readonly=True)
     origin = fields.Reference(
         "Origin", selection='get_origin', readonly=True)
-    dedup_key = fields.Char(
+    dedup_key = Key(
         "Deduplication Key", readonly=True,
         help="A message with the same key is never queued twice.")
     state = fields.Selection(

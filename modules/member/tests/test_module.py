@@ -327,6 +327,39 @@ class MemberTestCase(
             Member.create([{'name': "D", 'wechat_openid': 'o1'}])
 
     @with_transaction()
+    def test_key_look_ups(self):
+        """A Key field (wechat_openid) finds what a Char finds: the bare
+        column for values, NULL and '' alike for the empty ones"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        empty, none, set_ = Member.create([
+                {'name': "A", 'wechat_openid': ''},
+                {'name': "B", 'wechat_openid': None},
+                {'name': "C", 'wechat_openid': 'o1'}])
+        for clause, expected in [
+                (('wechat_openid', '=', 'o1'), [set_]),
+                (('wechat_openid', '=', ' o1 '), [set_]),
+                (('wechat_openid', '=', 'o2'), []),
+                (('wechat_openid', '=', ''), [empty, none]),
+                (('wechat_openid', '=', ' '), [empty, none]),
+                (('wechat_openid', '=', None), [empty, none]),
+                (('wechat_openid', 'in', ['o1', 'o2']), [set_]),
+                (('wechat_openid', 'in', []), []),
+                (('wechat_openid', 'in', ['o1', None]), [empty, none, set_]),
+                (('wechat_openid', 'in', ['o1', '']), [empty, none, set_]),
+                (('wechat_openid', '!=', 'o1'), [empty, none]),
+                (('wechat_openid', 'not in', ['o1']), [empty, none]),
+                ]:
+            with self.subTest(clause=clause):
+                self.assertEqual(
+                    Member.search([clause], order=[('id', 'ASC')]), expected)
+        where = str(Member.search(
+                [('wechat_openid', 'in', ['o1'])], query=True).where)
+        self.assertNotIn('COALESCE', where)
+        self.assertIn('COALESCE', str(Member.search(
+                    [('wechat_openid', '=', None)], query=True).where))
+
+    @with_transaction()
     def test_points_earn_spend(self):
         "Points earned and spent, balance is the sum of lines"
         pool = Pool()

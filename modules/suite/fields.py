@@ -1,0 +1,66 @@
+# This file is part of the suite module.  The COPYRIGHT file at the top
+# level of this repository contains the full copyright notices and license
+# terms.
+"""The fields that the modules of the suite share."""
+from sql import Literal
+from sql.operators import Equal, In
+
+from trytond.model import fields
+from trytond.model.fields.field import domain_method
+
+
+class Key(fields.Char):
+    """A Char that identifies a record (a client UUID, a code, an openid, a
+    token's hash): its column is indexed, and the look-ups by it use the
+    index.
+
+    Tryton compares an optional Char in a domain as COALESCE(column, '')
+    (so that NULL and '' are alike), which no index of the column serves:
+    every search by it reads the whole table.  For = and in with values
+    that are not empty, the bare column gives the same rows (a value that
+    is not empty never equals NULL nor ''); any other clause is Char's.
+    Meant for look-ups of a few values (a page, a batch): each value of
+    an in is a parameter of its own."""
+
+    @domain_method
+    def convert_domain(self, domain, tables, Model):
+        name, operator, value = domain
+        if (self.translate or operator not in {'=', 'in'}
+                or not self._filled(operator, value)):
+            return super().convert_domain(domain, tables, Model)
+        column = self.sql_column(tables, Model)
+        value = self._domain_value(operator, value)
+        if operator == '=':
+            return Equal(column, value)
+        if not value:
+            return Literal(False)
+        # A parameter each, not Tryton's = ANY of one array: a plan made
+        # for an array of any length (PostgreSQL's generic plan) may read
+        # the table where the values' own plan uses the index
+        return In(column, value)
+
+    def _filled(self, operator, value):
+        "Whether value (of operator) holds only strings that are not empty"
+        values = [value] if operator == '=' else value
+        if not isinstance(values, (list, tuple, set, frozenset)):
+            return False
+        return all(isinstance(v, str) and self.sql_format(v)
+            for v in values)
+
+
+class Predicate(fields.Boolean):
+    """A Boolean that is the predicate of a partial index (the counted
+    check-ins' unique key): ('name', '=', True) is the bare column.
+
+    Tryton passes the True of the clause as a parameter, and a plan made
+    for any value of it (PostgreSQL's generic plan, kept for a prepared
+    statement; SQLite's every plan) cannot use an index whose predicate is
+    the column: the search reads the whole table.  Any other clause is
+    Boolean's."""
+
+    @domain_method
+    def convert_domain(self, domain, tables, Model):
+        name, operator, value = domain
+        if operator == '=' and value is True:
+            return self.sql_column(tables, Model)
+        return super().convert_domain(domain, tables, Model)
