@@ -8,6 +8,7 @@ from sql import Column, Conflict, Expression
 from sql.functions import CurrentTimestamp
 
 from trytond import backend
+from trytond.model import fields
 from trytond.modules.suite.tools import triggers
 from trytond.pool import Pool
 from trytond.transaction import Transaction
@@ -86,6 +87,38 @@ def statement(key, build, /, **values):
     return sql, tuple(values[v] if s else v for s, v in slots)
 
 
+_formats = {}
+
+
+def formatters(Model, names):
+    """Return for each field name of names of Model the function that
+    formats its value for a statement, as the field's sql_format does: None
+    and, for the integer, many2one and boolean fields, a value of the type
+    the column takes are taken as they are (formatting each value of a
+    check-in's insert with sql_format was 6 % of its CPU)"""
+    key = (backend.name, Model.__name__, names)
+    try:
+        return _formats[key]
+    except KeyError:
+        pass
+
+    def formatter(field):
+        sql_format = field.sql_format
+        kept = ()
+        if type(field) in {fields.Integer, fields.Many2One}:
+            kept = (int,)
+        elif type(field) is fields.Boolean:
+            kept = (bool,)
+
+        def format_(value):
+            if value is None or type(value) in kept:
+                return value
+            return sql_format(value)
+        return format_
+    found = _formats[key] = tuple(formatter(Model._fields[n]) for n in names)
+    return found
+
+
 def insert(Model, values, conflict=False):
     """Insert one record of Model with values ({field name: value}, already
     checked by the caller) in one prepared statement, as ModelSQL.create
@@ -106,8 +139,8 @@ def insert(Model, values, conflict=False):
     cursor = transaction.connection.cursor()
     cursor.execute(*statement((Model.__name__, 'insert', conflict, names),
             build, create_uid=transaction.user, **{
-                n: Model._fields[n].sql_format(v)
-                for n, v in values.items()}))
+                n: f(v) for n, f, v in zip(
+                    names, formatters(Model, names), values.values())}))
     found = cursor.fetchone()
     if not found:
         return None
@@ -126,12 +159,13 @@ def insert_many(Model, rows, conflict=False, returning=()):
     if not rows:
         return []
     names = tuple(rows[0])
+    formats = list(zip(names, formatters(Model, names)))
     table = Model.__table__()
     query = table.insert(
         [table.create_uid, table.create_date]
         + [Column(table, n) for n in names],
         [[transaction.user, CurrentTimestamp()]
-            + [Model._fields[n].sql_format(values[n]) for n in names]
+            + [f(values[n]) for n, f in formats]
             for values in rows],
         on_conflict=Conflict(table) if conflict else None,
         returning=[Returned('id')] + [Returned(n) for n in returning])
