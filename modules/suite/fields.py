@@ -6,7 +6,10 @@ from sql import Literal
 from sql.operators import Equal, In
 
 from trytond.model import fields
-from trytond.model.fields.field import domain_method
+from trytond.model.fields.field import SQL_OPERATORS, domain_method
+
+# The longest list of an in whose values are parameters of their own (Key)
+SHORT = 100
 
 
 class Key(fields.Char):
@@ -19,8 +22,9 @@ class Key(fields.Char):
     every search by it reads the whole table.  For = and in with values
     that are not empty, the bare column gives the same rows (a value that
     is not empty never equals NULL nor ''); any other clause is Char's.
-    Meant for look-ups of a few values (a page, a batch): each value of
-    an in is a parameter of its own."""
+    Each value of an in of up to SHORT values (a page, a batch) is a
+    parameter of its own; a longer list is Tryton's (one array on
+    PostgreSQL) on the bare column."""
 
     @domain_method
     def convert_domain(self, domain, tables, Model):
@@ -34,6 +38,8 @@ class Key(fields.Char):
             return Equal(column, value)
         if not value:
             return Literal(False)
+        if len(value) > SHORT:
+            return SQL_OPERATORS['in'](column, value)
         # A parameter each, not Tryton's = ANY of one array: a plan made
         # for an array of any length (PostgreSQL's generic plan) may read
         # the table where the values' own plan uses the index

@@ -332,6 +332,7 @@ class MemberTestCase(
         column for values, NULL and '' alike for the empty ones"""
         pool = Pool()
         Member = pool.get('member.member')
+        many = ['o%d' % i for i in range(150)]
         empty, none, set_ = Member.create([
                 {'name': "A", 'wechat_openid': ''},
                 {'name': "B", 'wechat_openid': None},
@@ -344,6 +345,7 @@ class MemberTestCase(
                 (('wechat_openid', '=', ' '), [empty, none]),
                 (('wechat_openid', '=', None), [empty, none]),
                 (('wechat_openid', 'in', ['o1', 'o2']), [set_]),
+                (('wechat_openid', 'in', many), [set_]),
                 (('wechat_openid', 'in', []), []),
                 (('wechat_openid', 'in', ['o1', None]), [empty, none, set_]),
                 (('wechat_openid', 'in', ['o1', '']), [empty, none, set_]),
@@ -353,9 +355,10 @@ class MemberTestCase(
             with self.subTest(clause=clause):
                 self.assertEqual(
                     Member.search([clause], order=[('id', 'ASC')]), expected)
-        where = str(Member.search(
-                [('wechat_openid', 'in', ['o1'])], query=True).where)
-        self.assertNotIn('COALESCE', where)
+        for values in [['o1'], many]:
+            where = str(Member.search(
+                    [('wechat_openid', 'in', values)], query=True).where)
+            self.assertNotIn('COALESCE', where)
         self.assertIn('COALESCE', str(Member.search(
                     [('wechat_openid', '=', None)], query=True).where))
 
