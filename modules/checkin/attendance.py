@@ -16,7 +16,7 @@ from trytond.i18n import gettext
 from trytond.model import Exclude, Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.member.member import context_member
 from trytond.modules.member.prepared import (
-    insert, insert_many, statement, written)
+    execute, insert, insert_many, written)
 from trytond.modules.suite import clock, geo, tools
 from trytond.modules.suite.fields import Key, Predicate
 from trytond.modules.suite.tools import isoformat
@@ -933,9 +933,8 @@ class Attendance(ModelSQL, ModelView):
             return table.select(table.event, points,
                 *[Column(table, n) for n in cls._summary_columns],
                 where=table.id == attendance_id)
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*statement((cls.__name__, 'duplicate summary'), read,
-                attendance_id=attendance_id))
+        cursor = execute((cls.__name__, 'duplicate summary'), read,
+            attendance_id=attendance_id)
         event_id, points, *row = cursor.fetchone()
         values = dict(zip(cls._summary_columns, row),
             points_awarded=points)
@@ -968,10 +967,12 @@ class Attendance(ModelSQL, ModelView):
             existing = cls._find_counted(values)
             if existing:
                 return cls._duplicate(existing, client_uuid)
-        attendance, existing = cls._insert(values)
+        attendance, existing, granted = cls._insert(
+            values, None if refusal else event)
         if existing:
             return cls._duplicate(existing, client_uuid)
-        return cls._inserted_result(attendance, values, event, refusal)
+        return cls._inserted_result(attendance, values, event, refusal,
+            granted=granted)
 
     @classmethod
     def _check_client_uuid(cls, member, existing):
@@ -1040,17 +1041,19 @@ class Attendance(ModelSQL, ModelView):
 
     @classmethod
     def _inserted_result(cls, attendance, values, event, refusal,
-            streak=True):
+            streak=True, granted=None):
         """Return the result of the check-in attendance just inserted with
         values: refused with refusal (kept for review), or created with the
         points of the event and the streak (unless not streak: the day does
-        not extend it) posted (none when flagged)"""
+        not extend it) posted (none when flagged), unless granted, the
+        (points, member state) of _insert_granted, says they were"""
         if refusal:
             return CheckInResult('refused', attendance=attendance,
                 error=refusal, client_uuid=values['client_uuid'])
-        points, member_state = 0, None
+        points, member_state = granted or (0, None)
         # values, not the record: reading it back costs a query
-        if values['status'] != 'flagged' and not values['points_granted']:
+        if granted is None and values['status'] != 'flagged' and not (
+                values['points_granted']):
             points, member_state = cls._grant(attendance.id,
                 values['member'], event, values['time'],
                 values['local_date'], extend_streak=streak)
@@ -1159,43 +1162,91 @@ class Attendance(ModelSQL, ModelView):
         event at time) with key (default `checkin:<id>`), link its line and
         record the member's daily activity (unless not extend_streak: the
         caller knows that the day does not extend the streak): the one
-        grant of a new check-in and of an approved one.
+        grant of a check-in approved or inserted before its points (see
+        _insert_granted for the others).
 
         Return the points awarded and, when they are known without a
         query, the member's (points balance, streak days) after it, else
         None."""
-        pool = Pool()
-        Member = pool.get('member.member')
-        Configuration = pool.get('member.configuration')
         origin = '%s,%d' % (cls.__name__, attendance_id)
-        member = Member(member_id)
-        awarded, line = 0, None
-        balance = streak = entry = None
         # The posting links its line to the check-in in its statement,
         # unless triggers on write must see the link (see written)
         link = not tools.triggers(cls.__name__, 'write')
+        entry = None
         if event.points:
-            # get_rec_name: the rec_name field would read the event again
-            entry = {
-                'member': member_id,
-                'points': event.points,
-                'reason': ('checkin.msg_points_reason', {
-                        'event': event.get_rec_name('rec_name'),
-                        'date': local_date,
-                        }),
-                'origin': origin,
-                'key': key or 'checkin:%d' % attendance_id,
-                }
+            entry = dict(cls._points_entry(member_id, event, local_date),
+                origin=origin, key=key or 'checkin:%d' % attendance_id)
             if link:
                 entry['link'] = (cls, attendance_id, 'points_line',
                     {'points_granted': True})
-            awarded += event.points
+        line, awarded, member_state = cls._post_grant(
+            member_id, event, time, origin, entry, extend_streak)
+        if line is None or not link:
+            cls._link(attendance_id, line.id if line else None)
+        return awarded, member_state
+
+    @classmethod
+    def _grants_on_insert(cls, values, event):
+        """Whether the new check-in of values is inserted by the posting of
+        its points (_insert_granted)"""
+        return bool(values['status'] != 'flagged'
+            and not values['points_granted'] and event.points
+            and not tools.triggers(cls.__name__, 'write'))
+
+    @classmethod
+    def _insert_granted(cls, values, event):
+        """Insert the new check-in of values by the posting of the points of
+        event (see _grant), which links its line to it: on PostgreSQL the
+        check-in, the line, the member's balance and streak in one
+        statement.  Return (its id, the points awarded, the member's
+        state), or None when the database refuses it (see _insert_sql)."""
+        stored = cls._stored(values)
+        del stored['points_granted']
+        entry = dict(cls._points_entry(values['member'], event,
+                values['local_date']),
+            insert=(cls, stored, 'checkin:'),
+            link=(cls, None, 'points_line', {'points_granted': True}))
+        line, awarded, member_state = cls._post_grant(
+            values['member'], event, values['time'], None, entry, True)
+        if line is None:
+            return None
+        return line.origin.id, awarded, member_state
+
+    @classmethod
+    def _points_entry(cls, member_id, event, local_date):
+        "The ledger entry (without origin) of the points of event"
+        return {
+            'member': member_id,
+            'points': event.points,
+            # get_rec_name: the rec_name field would read the event again
+            'reason': ('checkin.msg_points_reason', {
+                    'event': event.get_rec_name('rec_name'),
+                    'date': local_date,
+                    }),
+            }
+
+    @classmethod
+    def _post_grant(cls, member_id, event, time, origin, entry,
+            extend_streak):
+        """Post entry (the points of event, or None) and record the daily
+        activity of member_id at time when the event has a streak (unless
+        not extend_streak), with origin (None: the record that entry
+        inserts); return (the line of entry, the points awarded, the
+        member's state: see _grant), the line None when entry inserts its
+        record and the database refuses it (nothing is posted)"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        Configuration = pool.get('member.configuration')
+        line = balance = streak = None
+        awarded = event.points if entry is not None else 0
         if event.streak and extend_streak:
             # PostgreSQL: the points, the streak and the link in one
             # statement
             activity = Member._daily_activity(
-                member, date=time, origin=origin,
+                member_id, date=time, origin=origin,
                 base_points=0 if event.points else None, entry=entry)
+            if activity is None:
+                return None, 0, None
             line = activity.get('entry_line')
             if line is not None:
                 balance = line.balance_after
@@ -1209,12 +1260,12 @@ class Attendance(ModelSQL, ModelView):
                 streak = activity['streak']
         elif entry is not None:
             line, = Member.post_points([entry])
+            if line is None:
+                return None, 0, None
             balance = line.balance_after
-        if line is None or not link:
-            cls._link(attendance_id, line.id if line else None)
         member_state = (balance, streak) if (
             balance is not None and streak is not None) else None
-        return awarded, member_state
+        return line, awarded, member_state
 
     @classmethod
     def _link(cls, attendance_id, line_id):
@@ -1225,10 +1276,9 @@ class Attendance(ModelSQL, ModelView):
                 [table.points_granted, table.points_line],
                 [True, line_id],
                 where=table.id == attendance_id)
-        cursor = Transaction().connection.cursor()
-        written(cls, [attendance_id], lambda: cursor.execute(
-                *statement((cls.__name__, 'link'), link,
-                    attendance_id=attendance_id, line_id=line_id)))
+        written(cls, [attendance_id], lambda: execute(
+                (cls.__name__, 'link'), link,
+                attendance_id=attendance_id, line_id=line_id))
 
     @classmethod
     def _method_label(cls, method):
@@ -1376,10 +1426,14 @@ class Attendance(ModelSQL, ModelView):
         return attendances[0] if attendances else None
 
     @classmethod
-    def _insert(cls, values):
-        """Insert the check-in and return (attendance, None), or return
-        (None, existing) when the database refuses it as a duplicate of
-        existing (the same counted check-in or the same client UUID).
+    def _insert(cls, values, event=None):
+        """Insert the check-in and return (attendance, None, granted), or
+        return (None, existing, None) when the database refuses it as a
+        duplicate of existing (the same counted check-in or the same client
+        UUID).  With the event of a check-in whose points it posts
+        (_grants_on_insert), the check-in is inserted by their posting
+        (_insert_granted) and granted is the (points, member state) of it,
+        else None.
 
         On PostgreSQL the database alone decides: a concurrent duplicate
         waits for the first transaction and is refused by the exclusion
@@ -1403,18 +1457,25 @@ class Attendance(ModelSQL, ModelView):
         if backend.name != 'postgresql':
             existing = find()
             if existing:
-                return None, existing
-        attendance_id = cls._insert_sql(values)
+                return None, existing, None
+        granted = None
+        if event is not None and cls._grants_on_insert(values, event):
+            inserted = cls._insert_granted(values, event)
+            attendance_id, granted = None, None
+            if inserted is not None:
+                attendance_id, *granted = inserted
+        else:
+            attendance_id = cls._insert_sql(values)
         if attendance_id is None:
             existing = find()
             if existing:
-                return None, existing
+                return None, existing, None
             # The duplicate was committed after this transaction took its
             # snapshot: read it in a new one.
             raise CheckInRestart()
         attendance = cls(attendance_id)
         cls._inserted([(attendance, values)])
-        return attendance, None
+        return attendance, None, granted
 
     @classmethod
     def _insert_many(cls, rows):
@@ -1439,7 +1500,8 @@ class Attendance(ModelSQL, ModelView):
     @classmethod
     def _inserted(cls, attendances):
         """Called with the (check-in, its values) just inserted by _insert
-        or _insert_many, before their points are posted: the one place
+        or _insert_many (before their points are posted, but for those
+        inserted by their posting: see _insert_granted): the one place
         where other modules follow the new check-ins"""
 
     @classmethod

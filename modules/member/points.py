@@ -7,7 +7,7 @@ import logging
 import re
 from decimal import Decimal
 
-from sql import Cast, Column, Conflict, Literal, Null, With
+from sql import Cast, Column, Conflict, From, Literal, Null, With
 from sql.aggregate import Count, Min, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
@@ -25,11 +25,13 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from . import prepared
 from .exceptions import (
     ConcurrentCreation, IdempotencyKeyError, LedgerAccessError,
     NegativeBalanceError, PointsError)
 from .prepared import (
-    Constant, Returned, created, invalidate_records, statement)
+    Constant, NextId, Returned, created, execute, formatters,
+    invalidate_records)
 
 logger = logging.getLogger(__name__)
 # Ids per SQL query in batch reads
@@ -404,7 +406,17 @@ class PointsLine(ModelSQL, ModelView):
         record id of Model whose field is set to the new line (and its
         other columns to values) in the posting's statement on PostgreSQL,
         by its own statement on SQLite, or to the line of the key posted
-        before when the entry is not posted again."""
+        before when the entry is not posted again.
+
+        An entry of positive points may carry insert, (Model, values,
+        prefix): the record of Model that the posting inserts first with
+        values (checked by the caller), in its own statement on PostgreSQL
+        (see _post_statement), unless the database refuses it (ON CONFLICT
+        DO NOTHING): nothing is then posted and its line is None.  The
+        record is the entry's origin, its key is prefix followed by the
+        record's id (the entry has neither) and the record is its link
+        (link's id is None), set as it is inserted on PostgreSQL.  The line
+        posted has then the record as origin."""
         pool = Pool()
         Member = pool.get('member.member')
         if not entries:
@@ -415,20 +427,26 @@ class PointsLine(ModelSQL, ModelView):
         lines, new, tiers = [], [], {}
         for post in posts:
             row = cls._post_one(post)
-            if row is None:
+            if row is None and post['insert'] is not None:
+                lines.append((None, None))
+                continue
+            elif row is None:
                 line = cls._not_posted(post)
                 if post['link'] is not None:
                     cls._link_line(post['link'], line.id)
                 lines.append((line, None))
                 continue
-            line_id, balance, reverses, lifetime, tier, activity = row
+            line_id, balance, reverses, lifetime, tier, activity, record = row
             tiers[post['member']] = (lifetime, tier)
             new.append(line_id)
             if post['points'] < 0:
                 cls._take_from_lots(line_id, post)
             elif reverses is not None:
                 cls._give_back(line_id, reverses, post, balance)
-            lines.append((cls(line_id, balance_after=balance), activity))
+            line = cls(line_id, balance_after=balance)
+            if record is not None:
+                line.origin = (post['insert'][0].__name__, record)
+            lines.append((line, activity))
         if new:
             invalidate_records(Member, list(tiers))
             invalidate_records(cls, new)
@@ -471,6 +489,13 @@ class PointsLine(ModelSQL, ModelView):
         if activity is not None and (not isinstance(activity, dt.date)
                 or isinstance(activity, dt.datetime)):
             raise ValueError("activity must be a date: %r" % (activity,))
+        insert, link = entry.get('insert'), entry.get('link')
+        if insert is not None and (points < 0 or origin is not None
+                or entry.get('key') or reverses is not None
+                or link is None or link[1] is not None):
+            raise ValueError("an entry that inserts its origin has "
+                "positive points, no origin, key nor reverses and links "
+                "the record inserted: %r" % (entry,))
         return {
             'member': int(entry['member']),
             'points': points,
@@ -490,64 +515,53 @@ class PointsLine(ModelSQL, ModelView):
             'reverses': reverses if points > 0 else None,
             'lot': lot if points < 0 else None,
             'activity': activity,
-            'link': entry.get('link'),
+            'link': link,
+            'insert': insert,
             }
 
     @classmethod
     def _post_one(cls, values):
         """Post the line of values; return (line id, balance after, id of
-        the spending it gives back, lifetime points, tier id, activity) or
-        None when nothing was posted (the key was posted, or the balance
-        would go below zero); activity as in _post_entries.
+        the spending it gives back, lifetime points, tier id, activity, id
+        of the record inserted) or None when nothing was posted (the key was
+        posted, the balance would go below zero, the record to insert was
+        refused); activity and the record as in _post_entries.
 
-        One statement on PostgreSQL (the line inserted in a WITH, the member
-        row updated from what it returns, with the streak of the activity,
-        and the link), two on SQLite, which refuses an INSERT in a WITH: the
-        update follows only an insert, then the streak and the link."""
+        One statement on PostgreSQL (the record and the line inserted in a
+        WITH, the member row updated from what it returns, with the streak
+        of the activity, and the link), more on SQLite, which refuses an
+        INSERT in a WITH: the record, the line, then the update of the
+        member, the streak and the link."""
         pool = Pool()
         Member = pool.get('member.member')
         transaction = Transaction()
-        cursor = transaction.connection.cursor()
         values = dict(values, user=transaction.user)
         values.pop('lot')
         activity = values.pop('activity')
         link = values.pop('link')
+        insert = values.pop('insert')
         if backend.name == 'postgresql':
-            shape = ('post',)
-            if activity is not None:
-                shape += ('activity',)
-                values.update(activity=activity,
-                    yesterday=activity - dt.timedelta(days=1))
-            if link is not None:
-                Model, record_id, field, link_values = link
-                shape += ('link', Model.__name__, field, tuple(link_values))
-                values['link_id'] = record_id
-                values.update({'link_' + n: Model._fields[n].sql_format(v)
-                        for n, v in link_values.items()})
-
-            def build(**values):
-                return cls._post_statement(**values, link=link and (
-                        link[0], link[2], tuple(link[3])))
-            cursor.execute(*statement((cls.__name__,) + shape, build,
-                    **values))
-            row = cursor.fetchone()
-            if row is None:
+            return cls._post_one_statement(values, activity, link, insert)
+        record_id = None
+        if insert is not None:
+            Model, record, prefix = insert
+            record_id = prepared.insert(Model, record, conflict=True)
+            if record_id is None:
                 return None
-            row, extended = row[:5], row[5:] or None
-            if link is not None:
-                invalidate_records(link[0], [link[1]])
-            return row + (extended,)
+            values['origin'] = '%s,%d' % (Model.__name__, record_id)
+            values['key'] = '%s%d' % (prefix, record_id)
+            link = (link[0], record_id) + tuple(link[2:])
         lifetime = values.pop('lifetime')
-        cursor.execute(*statement((cls.__name__, 'post'),
-                cls._post_statement, **values))
+        cursor = execute((cls.__name__, 'post'), cls._post_statement,
+            **values)
         row = cursor.fetchone()
         if not row:
             return None
         if row[2] is not None:
             lifetime = 0
-        cursor.execute(*statement((cls.__name__, 'post balance'),
-                cls._balance_statement, user=transaction.user,
-                member=values['member'], balance=row[1], lifetime=lifetime))
+        cursor = execute((cls.__name__, 'post balance'),
+            cls._balance_statement, user=transaction.user,
+            member=values['member'], balance=row[1], lifetime=lifetime)
         row += cursor.fetchone()
         extended = None
         if activity is not None:
@@ -555,7 +569,47 @@ class PointsLine(ModelSQL, ModelView):
                 state=True)
         if link is not None:
             cls._link_line(link, row[0])
-        return row + (extended,)
+        return row + (extended, record_id)
+
+    @classmethod
+    def _post_one_statement(cls, values, activity, link, insert):
+        "_post_one on PostgreSQL: one statement"
+        shape = ('post',)
+        if activity is not None:
+            shape += ('activity',)
+            values.update(activity=activity,
+                yesterday=activity - dt.timedelta(days=1))
+        if insert is not None:
+            Model, record, prefix = insert
+            names = tuple(record)
+            shape += ('insert', Model.__name__, names, prefix)
+            del values['origin'], values['key']
+            values.update({'insert_' + n: f(v) for n, f, v in zip(
+                        names, formatters(Model, names), record.values())})
+            insert = Model, names, prefix
+        if link is not None:
+            Model, record_id, field, link_values = link
+            shape += ('link', Model.__name__, field, tuple(link_values))
+            if record_id is not None:
+                values['link_id'] = record_id
+            values.update({'link_' + n: Model._fields[n].sql_format(v)
+                    for n, v in link_values.items()})
+
+        def build(**values):
+            return cls._post_statement(**values, link=link and (
+                    link[0], link[2], tuple(link[3])), insert=insert)
+        cursor = execute((cls.__name__,) + shape, build, **values)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        record_id = None
+        if insert is not None:
+            row, record_id = row[:-1], row[-1]
+            created(insert[0], [record_id])
+        row, extended = row[:5], row[5:] or None
+        if link is not None and link[1] is not None:
+            invalidate_records(link[0], [link[1]])
+        return row + (extended, record_id)
 
     @classmethod
     def _link_line(cls, link, line_id):
@@ -572,14 +626,21 @@ class PointsLine(ModelSQL, ModelView):
         invalidate_records(Model, [record_id])
 
     @classmethod
-    def _post_statement(cls, member, points, text, code, params, origin,
-            key, date, reversal, allowed, expires, reverses, user,
-            lifetime=None, activity=None, yesterday=None, link=None,
-            link_id=None, **link_values):
+    def _post_statement(cls, *, member, points, text, code, params,
+            date, reversal, allowed, expires, reverses, user, origin=None,
+            key=None, lifetime=None, activity=None, yesterday=None,
+            link=None, link_id=None, insert=None, **values):
         """The statement that inserts the line of a posting with the
         running balance of the member row (nothing when its key exists or
         the balance would go below zero and it is not allowed) and, on
         PostgreSQL, updates the member row with the inserted line.
+
+        insert (PostgreSQL), (Model, names, prefix): the record of Model of
+        the values insert_<name> is inserted first, with the link's field
+        set to the id of the line taken from its sequence (the link's
+        values link_<name> with it), and is the origin of the line, whose
+        key is prefix followed by the record's id: no line when the record
+        is refused.
 
         The line of positive points is a lot: what remains of it is what
         it adds to the positive part of the balance, less what it gives
@@ -592,6 +653,26 @@ class PointsLine(ModelSQL, ModelView):
         line = cls.__table__()
         spent = cls.__table__()
         zero = Constant(0)
+        record = None
+        if insert is not None:
+            Model, names, prefix = insert
+            _, field, link_names = link
+            target = Model.__table__()
+            record = With('id', 'line', query=target.insert(
+                    [target.create_uid, target.create_date]
+                    + [Column(target, n) for n in names]
+                    + [Column(target, field)]
+                    + [Column(target, n) for n in link_names],
+                    [[user, CurrentTimestamp()]
+                        + [values['insert_' + n] for n in names]
+                        + [NextId(cls)]
+                        + [values['link_' + n] for n in link_names]],
+                    on_conflict=Conflict(target),
+                    returning=[Returned('id'), Returned(field)]))
+            origin = Concat(Model.__name__ + ',', Cast(record.id, 'VARCHAR'))
+            key = Concat(prefix, Cast(record.id, 'VARCHAR'))
+        else:
+            origin, key = Literal(origin), Literal(key)
         old = Coalesce(table.points_balance, zero)
         balance = old + points
         remaining = Case(
@@ -606,54 +687,62 @@ class PointsLine(ModelSQL, ModelView):
                         & (spent.points < zero)
                         & (Coalesce(spent.reversal, Constant(False))
                             == Constant(False))
-                        & Like(Literal(key),
-                            Concat(spent.idempotency_key, ':%')),
+                        & Like(key, Concat(spent.idempotency_key, ':%')),
                         order_by=[spent.id.desc], limit=1))),
             else_=Null)
         expires = Literal(expires)
         if backend.name == 'postgresql':
             # A null parameter would be text in the select
             expires = Cast(expires, cls.expires.sql_type().base)
-        insert = line.insert([
-                line.create_uid, line.create_date, line.member, line.date,
-                line.points, line.reason_text, line.reason_code,
-                line.reason_params, line.origin, line.idempotency_key,
-                line.reversal, line.balance_after, line.expires,
-                line.remaining, line.reverses],
-            table.select(
-                Literal(user), CurrentTimestamp(), table.id, Literal(date),
-                Literal(points), Literal(text), Literal(code),
-                Cast(Literal(params), cls.reason_params.sql_type().base),
-                Literal(origin), Literal(key), Literal(reversal), balance,
-                expires, remaining, reversed_,
+        columns = [
+            line.create_uid, line.create_date, line.member, line.date,
+            line.points, line.reason_text, line.reason_code,
+            line.reason_params, line.origin, line.idempotency_key,
+            line.reversal, line.balance_after, line.expires,
+            line.remaining, line.reverses]
+        columns_values = [
+            Literal(user), CurrentTimestamp(), table.id, Literal(date),
+            Literal(points), Literal(text), Literal(code),
+            Cast(Literal(params), cls.reason_params.sql_type().base),
+            origin, key, Literal(reversal), balance,
+            expires, remaining, reversed_]
+        from_ = table
+        if record is not None:
+            columns.insert(0, line.id)
+            columns_values.insert(0, record.line)
+            from_ = From([table, record])
+        posting = line.insert(columns, from_.select(*columns_values,
                 where=(table.id == member) & ((balance >= zero) | allowed)),
             on_conflict=Conflict(line),
             returning=[Returned('id'), Returned('balance_after'),
                 Returned('reverses')])
         if backend.name != 'postgresql':
-            return insert
-        posted = With('id', 'balance_after', 'reverses', query=insert)
+            return posting
+        posted = With('id', 'balance_after', 'reverses', query=posting)
         with_ = [posted]
-        if link is not None:
+        if record is not None:
+            with_.insert(0, record)
+        elif link is not None:
             Model, field, names = link
             linked = Model.__table__()
             with_.append(With(query=linked.update(
                         [Column(linked, field)]
                         + [Column(linked, n) for n in names],
                         [posted.select(posted.id)]
-                        + [link_values['link_' + n] for n in names],
+                        + [values['link_' + n] for n in names],
                         where=linked.id == link_id)))
         return cls._balance_statement(user, member, posted.balance_after,
             lifetime, table=table, posted=posted, with_=with_,
-            activity=activity, yesterday=yesterday)
+            activity=activity, yesterday=yesterday, record=record)
 
     @classmethod
     def _balance_statement(cls, user, member, balance, lifetime,
             table=None, posted=None, with_=None, activity=None,
-            yesterday=None):
+            yesterday=None, record=None):
         """The update of the member row by a posting, and of its streak by
         the activity of that date (PostgreSQL: returning whether it counted,
-        the streak length and last activity date)"""
+        the streak length and last activity date), and last the id of the
+        record inserted by the posting (see _post_statement)"""
         pool = Pool()
         Member = pool.get('member.member')
         if table is None:
@@ -689,6 +778,9 @@ class PointsLine(ModelSQL, ModelView):
             # only, which takes the alias)
             returning = returning[:-2] + [table.lifetime_points, table.tier,
                 counts, table.streak_length, table.last_activity_date]
+        if record is not None:
+            from_.append(record)
+            returning.append(record.id)
         return table.update(columns, values,
             from_=from_ or None, with_=with_, where=where,
             returning=returning)

@@ -4,6 +4,9 @@
 """The prepared statements of the hot paths (points postings, streaks,
 check-ins) and what the ORM would do around their writes: internal to the
 suite (see doc/development.rst)."""
+import itertools
+import re
+
 from sql import Column, Conflict, Expression
 from sql.functions import CurrentTimestamp
 
@@ -53,6 +56,23 @@ class Constant(Expression):
         return ()
 
 
+class NextId(Expression):
+    """The next id of the table of Model, taken from its sequence, written
+    in the text of a statement (PostgreSQL)"""
+    __slots__ = ('_table',)
+
+    def __init__(self, Model):
+        super().__init__()
+        self._table = Model._table
+
+    def __str__(self):
+        return "NEXTVAL(PG_GET_SERIAL_SEQUENCE('\"%s\"', 'id'))" % self._table
+
+    @property
+    def params(self):
+        return ()
+
+
 class _Slot:
     "The place of a value in a statement made by `statement`"
     __slots__ = ('name',)
@@ -62,6 +82,8 @@ class _Slot:
 
 
 _statements = {}
+_numbered = {}
+_PLACEHOLDER = re.compile(r'%([s%])')
 
 
 def statement(key, build, /, **values):
@@ -85,6 +107,33 @@ def statement(key, build, /, **values):
             raise ValueError("a value is not a parameter of %s" % (key,))
         _statements[key] = sql, slots
     return sql, tuple(values[v] if s else v for s, v in slots)
+
+
+def execute(key, build, /, **values):
+    """Execute the query of statement(key, build, **values) in the
+    transaction and return the cursor.
+
+    On PostgreSQL the text is sent with numbered parameters ($1, $2...)
+    by a raw cursor, made once per key: psycopg converts the %s of the
+    text of a statement on each execution, from a cache that only holds the
+    statements of at most 50 parameters and 4,096 characters (the check-in's
+    posting, with its insert, has more)."""
+    sql, params = statement(key, build, **values)
+    connection = Transaction().connection
+    if backend.name != 'postgresql':
+        cursor = connection.cursor()
+        cursor.execute(sql, params)
+        return cursor
+    from psycopg import RawCursor
+    try:
+        raw = _numbered[sql]
+    except KeyError:
+        count = itertools.count(1)
+        raw = _numbered[sql] = _PLACEHOLDER.sub(
+            lambda m: '%' if m.group(1) == '%' else '$%d' % next(count), sql)
+    cursor = RawCursor(connection)
+    cursor.execute(raw, params)
+    return cursor
 
 
 _formats = {}
@@ -136,11 +185,10 @@ def insert(Model, values, conflict=False):
             [[create_uid, CurrentTimestamp()] + [values[n] for n in names]],
             on_conflict=Conflict(table) if conflict else None,
             returning=[Returned('id')])
-    cursor = transaction.connection.cursor()
-    cursor.execute(*statement((Model.__name__, 'insert', conflict, names),
-            build, create_uid=transaction.user, **{
-                n: f(v) for n, f, v in zip(
-                    names, formatters(Model, names), values.values())}))
+    cursor = execute((Model.__name__, 'insert', conflict, names),
+        build, create_uid=transaction.user, **{
+            n: f(v) for n, f, v in zip(
+                names, formatters(Model, names), values.values())})
     found = cursor.fetchone()
     if not found:
         return None

@@ -14,7 +14,7 @@ from trytond.transaction import Transaction
 
 from .configuration import _cached
 from .points import check_points_manager
-from .prepared import Constant, Returned, invalidate_records, statement
+from .prepared import Constant, Returned, execute, invalidate_records
 
 
 def _activity_result(result):
@@ -99,7 +99,11 @@ class Member(metaclass=PoolMeta):
         """record_daily_activity, posting first the ledger entry (see
         member.points.line.post) of member when given: on PostgreSQL the
         streak is then extended by the posting's own statement.  The result
-        has then also the key entry_line: the line of entry."""
+        has then also the key entry_line: the line of entry.
+
+        Return None when entry inserts its origin and the database refuses
+        it (see member.points.line._post_entries): nothing is done.  The
+        record inserted is then the origin of the streak's points."""
         pool = Pool()
         Configuration = pool.get('member.configuration')
         Line = pool.get('member.points.line')
@@ -117,6 +121,10 @@ class Member(metaclass=PoolMeta):
         if entry is not None:
             (line, state), = Line._post_entries(
                 [dict(entry, member=member.id, activity=date)])
+            if entry.get('insert') is not None:
+                if line is None:
+                    return None
+                origin = line.origin
             result['entry_line'] = line
         if state is None:
             state = cls._extend_streak(member.id, date, state=True)
@@ -188,10 +196,9 @@ class Member(metaclass=PoolMeta):
                 where=(table.id == member_id)
                 & cls._streak_counts(table, date),
                 returning=[Returned('streak_length')])
-        cursor.execute(*statement((cls.__name__, 'streak'), update,
-                member_id=member_id, date=date,
-                yesterday=date - dt.timedelta(days=1),
-                user=transaction.user))
+        cursor = execute((cls.__name__, 'streak'), update,
+            member_id=member_id, date=date,
+            yesterday=date - dt.timedelta(days=1), user=transaction.user)
         row = cursor.fetchone()
         if row:
             invalidate_records(cls, [member_id])

@@ -195,7 +195,7 @@ def wait_member_lock(transaction, Member, member_id, unless=None):
 
     Return whether the member exists and is active (read with the lock) and
     the id found by unless (None: the lock is held)."""
-    from trytond.modules.member.prepared import statement
+    from trytond.modules.member.prepared import execute
 
     def lock(member_id, timeout, **values):
         table = Member.__table__()
@@ -218,9 +218,8 @@ def wait_member_lock(transaction, Member, member_id, unless=None):
     key, values = (Member.__name__, 'lock'), {}
     if unless is not None:
         key, values = key + (unless[0],), unless[2]
-    query = statement(key, lock,
-        member_id=member_id, timeout=str(LOCK_TIMEOUT_MS), **values)
-    row = _execute_first(transaction, query)
+    row = _execute_first(transaction, lambda: execute(key, lock,
+            member_id=member_id, timeout=str(LOCK_TIMEOUT_MS), **values))
     if unless is None:
         row = row + (None, True) if row else None
     active, found, held = row if row else (False, None, False)
@@ -234,9 +233,9 @@ def wait_member_lock(transaction, Member, member_id, unless=None):
 FIRST_STATEMENT_AGAIN = 3
 
 
-def _execute_first(transaction, query):
-    """Execute query, the first statement of transaction, and return its
-    first row.
+def _execute_first(transaction, execute):
+    """Call execute(), which executes the first statement of transaction
+    and returns its cursor, and return its first row.
 
     When it waited for a row lock and the holder changed the row, Tryton's
     REPEATABLE READ refuses it (a serialization failure).  Nothing else was
@@ -249,9 +248,8 @@ def _execute_first(transaction, query):
     from psycopg.errors import SerializationFailure
     connection = transaction.connection
     for again in range(FIRST_STATEMENT_AGAIN + 1):
-        cursor = connection.cursor()
         try:
-            cursor.execute(*query)
+            cursor = execute()
         except SerializationFailure:
             connection.rollback()
             if again == FIRST_STATEMENT_AGAIN:
@@ -453,16 +451,15 @@ def _token_member(api_request, claims):
     if locked is not None and locked[0] == member_id:
         active = locked[1]
     else:
-        from trytond.modules.member.prepared import statement
+        from trytond.modules.member.prepared import execute
 
         def active_member(member_id):
             table = Member.__table__()
             return table.select(table.id,
                 where=(table.id == member_id)
                 & (table.active == Literal(True)))
-        cursor = Transaction().connection.cursor()
-        cursor.execute(*statement((Member.__name__, 'active'),
-                active_member, member_id=member_id))
+        cursor = execute((Member.__name__, 'active'), active_member,
+            member_id=member_id)
         active = bool(cursor.fetchone())
     if not active:
         raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))

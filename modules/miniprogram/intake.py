@@ -141,8 +141,7 @@ class CheckinIntake(ModelSQL, ModelView):
         active member without an item of the same client_uuid, with the
         event of the credential when it exists.  This runs when the
         database is saturated, and the values are made here."""
-        from trytond.modules.member.prepared import (
-            Returned, created, statement)
+        from trytond.modules.member.prepared import Returned, created, execute
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         Event = pool.get('checkin.event')
@@ -183,12 +182,11 @@ class CheckinIntake(ModelSQL, ModelView):
                             where=(other.member_id == member_id)
                             & (other.client_uuid == client_uuid)))),
                 returning=[Returned('id')])
-        cursor = transaction.connection.cursor()
-        cursor.execute(*statement((cls.__name__, 'append', names), append,
-                create_uid=transaction.user, member_id=int(member),
-                event_id=event_id, client_uuid=client_uuid, **{
-                    n: cls._fields[n].sql_format(v)
-                    for n, v in values.items()}))
+        cursor = execute((cls.__name__, 'append', names), append,
+            create_uid=transaction.user, member_id=int(member),
+            event_id=event_id, client_uuid=client_uuid, **{
+                n: cls._fields[n].sql_format(v)
+                for n, v in values.items()})
         row = cursor.fetchone()
         if row:
             created(cls, [row[0]])
@@ -202,8 +200,8 @@ class CheckinIntake(ModelSQL, ModelView):
                 where=(table.member_id == member_id)
                 & (table.client_uuid == client_uuid)
                 & (member.active == Literal(True)), limit=1)
-        cursor.execute(*statement((cls.__name__, 'find'), find,
-                member_id=int(member), client_uuid=client_uuid))
+        cursor = execute((cls.__name__, 'find'), find,
+            member_id=int(member), client_uuid=client_uuid)
         row = cursor.fetchone()
         if not row:
             raise TokenInvalid(gettext('miniprogram.msg_member_inactive'))

@@ -101,6 +101,49 @@ class CheckinTestCase(ModuleTestCase):
         self.assertEqual(cursor.fetchone()[0], Attendance.counted_key_of(
                 event.id, member.id, attendance.day_key - 1))
 
+    @with_transaction()
+    def test_check_in_inserted_by_its_posting(self):
+        "A check-in is inserted by the posting of its points and streak"
+        from trytond import backend
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Event = pool.get('checkin.event')
+        Member = pool.get('member.member')
+        when = START + dt.timedelta(minutes=5)
+        for streak in [False, True]:
+            with self.subTest(streak=streak):
+                member = create_member(name="Posting %s" % streak)
+                event = create_event(name="Posting %s" % streak,
+                    streak=streak)
+                # Locked as the API does first, with the event cached
+                Member.hold_lock([member])
+                Event.snapshot(event.id)
+                with counted_statements() as executed:
+                    result = self.check_in(member, event, when)
+                self.assertEqual(result.status, 'created')
+                # The triggers are read once per process, but in a test's
+                # transaction, which does not keep Tryton's cache of them
+                executed = [e for e in executed if '"ir_trigger"' not in e]
+                if backend.name == 'postgresql':
+                    self.assertEqual(len(executed), 1, executed)
+                attendance = Attendance(result.attendance.id)
+                line = attendance.points_line
+                self.assertTrue(attendance.points_granted)
+                self.assertEqual(line.origin, attendance)
+                self.assertEqual(
+                    line.idempotency_key, 'checkin:%d' % attendance.id)
+                self.assertEqual((line.points, line.balance_after), (10, 10))
+                self.assertEqual(result.summary()['points_awarded'], 10)
+                member = Member(member.id)
+                self.assertEqual(member.points_balance, 10)
+                self.assertEqual(member.streak_length, 1 if streak else 0)
+
+                # Again: the duplicate, nothing posted
+                again = self.check_in(member, event, when)
+                self.assertEqual(again.status, 'duplicate')
+                self.assertEqual(again.attendance, attendance)
+                self.assertEqual(Member(member.id).points_balance, 10)
+
     def test_haversine(self):
         "The great-circle distance on the mean Earth radius"
         self.assertEqual(haversine(LAT, LON, LAT, LON), 0)

@@ -14,7 +14,7 @@ from trytond.modules.member.member import (
     mask_name, mask_phone, member_context, normalize_phone)
 from trytond.modules.party.tests import (
     PartyCheckEraseMixin, PartyCheckReplaceMixin)
-from trytond.modules.suite import clock
+from trytond.modules.suite import clock, tools
 from trytond.modules.suite.tests.tools import statements as counted_statements
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
@@ -1059,6 +1059,80 @@ class MemberTestCase(
                 self.assertEqual(
                     len(statements), 1 if backend.name == 'postgresql' else 2,
                     statements)
+
+    @with_transaction()
+    def test_points_insert_origin(self):
+        "A posting inserts its origin first: nothing when it is refused"
+        from trytond import backend
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        Reward = pool.get('member.reward')
+        Redemption = pool.get('member.reward.redemption')
+        company = create_company_shanghai()
+        member = create_member()
+        Member.add_points(member, 10, "Warm")
+        with set_company(company):
+            reward, = Reward.create([{
+                        'name': "Mug", 'kind': 'product', 'points_cost': 5,
+                        }])
+        now = dt.datetime(2026, 6, 1, 8)
+
+        def entry(code, **values):
+            # A redemption stands for any record with a link to its line
+            return dict({
+                    'member': member.id, 'points': 5, 'reason': "Inserted",
+                    'insert': (Redemption, {
+                            'member': member.id, 'reward': reward.id,
+                            'code': code, 'date': now, 'points': 5,
+                            'valid_until': now.date(), 'state': 'active',
+                            }, 'test:'),
+                    'link': (Redemption, None, 'points_line', {}),
+                    }, **values)
+
+        def redemption(code):
+            redemptions = Redemption.search([('code', '=', code)])
+            return redemptions[0] if redemptions else None
+
+        # The triggers on creation, read once per process
+        tools.triggers(Redemption.__name__, 'create')
+        with counted_statements() as statements:
+            row = Line._post_one(Line._post_values(entry('A1')))
+        if backend.name == 'postgresql':
+            # The record, the line, the member and the link together
+            self.assertEqual(len(statements), 1, statements)
+        first = redemption('A1')
+        line = Line(row[0])
+        self.assertEqual(row[-1], first.id)
+        self.assertEqual(line.origin, first)
+        self.assertEqual(line.idempotency_key, 'test:%d' % first.id)
+        self.assertEqual(first.points_line, line)
+        self.assertEqual((line.points, line.balance_after), (5, 15))
+        self.assertEqual(Member(member.id).points_balance, 15)
+
+        # Refused by the unique code: nothing posted, the streak unchanged
+        count = Line.search_count([])
+        self.assertEqual(Line._post_entries([entry('A1')]), [(None, None)])
+        last = Member(member.id).last_activity_date
+        self.assertIsNone(Member._daily_activity(
+                member, date=now.date(), entry=entry('A1')))
+        self.assertEqual(Line.search_count([]), count)
+        self.assertEqual(Member(member.id).points_balance, 15)
+        self.assertEqual(Member(member.id).last_activity_date, last)
+        self.assertEqual(Redemption.search_count([('code', '=', 'A1')]), 1)
+
+        (line, _), = Line._post_entries([entry('A2')])
+        self.assertEqual(line.origin, redemption('A2'))
+        self.assertEqual(line.balance_after, 20)
+        self.assertEqual(Member.check_balances([member]), [])
+
+        for wrong in [{'points': -5}, {'origin': str(first)},
+                {'key': 'key'}, {'link': None},
+                {'link': (Redemption, first.id, 'points_line', {})}]:
+            with self.subTest(wrong=wrong):
+                with self.assertRaises(ValueError):
+                    Line._post_entries([entry('A3', **wrong)])
+        self.assertIsNone(redemption('A3'))
 
     @with_transaction()
     def test_points_expiring_notice(self):

@@ -27,11 +27,17 @@ class statements:
     statement with its parameters."""
 
     def __enter__(self):
+        from trytond import backend
         from trytond.transaction import Transaction
         self.executed = []
         self.calls = calls = []
         cursor = Transaction().connection.cursor()
         self.Cursor = type(cursor)
+        if backend.name == 'postgresql':
+            # The class of Tryton's cursors and of the raw cursors of
+            # member.prepared.execute
+            import psycopg
+            self.Cursor = psycopg.Cursor
         self.execute = execute = self.Cursor.execute
         executed = self.executed
 
