@@ -16,6 +16,7 @@ from trytond import config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.suite import clock
+from trytond.modules.suite.fields import Constant
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
@@ -566,7 +567,7 @@ def attempt_stats(event, rows=None):
         cursor.execute(*attendance.select(
                 attendance.reasons, Count(attendance.id),
                 where=(attendance.event == event.id)
-                & (attendance.status == 'rejected'),
+                & (attendance.status == Constant('rejected')),
                 group_by=[attendance.reasons]))
         for reasons, count in cursor:
             if isinstance(reasons, str):

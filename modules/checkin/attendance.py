@@ -18,7 +18,7 @@ from trytond.modules.member.member import context_member
 from trytond.modules.member.prepared import (
     execute, insert, insert_many, written)
 from trytond.modules.suite import clock, geo, tools
-from trytond.modules.suite.fields import Key, Predicate
+from trytond.modules.suite.fields import Key, Predicate, State
 from trytond.modules.suite.tools import isoformat
 from trytond.pool import Pool
 from trytond.pyson import Eval
@@ -274,7 +274,7 @@ class Attendance(ModelSQL, ModelView):
         "Distance", digits=(16, 1), readonly=True,
         help="In meters, from the location of the event.")
     bssid = fields.Char("Wi-Fi BSSID", readonly=True)
-    status = fields.Selection(
+    status = State(
         STATUSES, "Status", required=True, readonly=True, sort=False)
     counted = Predicate(
         "Counted", readonly=True,

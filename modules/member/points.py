@@ -18,7 +18,7 @@ from trytond.i18n import gettext
 from trytond.model import Check, Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import AccessError
 from trytond.modules.suite import clock, tools
-from trytond.modules.suite.fields import Key
+from trytond.modules.suite.fields import Constant, Key
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
@@ -30,8 +30,7 @@ from .exceptions import (
     ConcurrentCreation, IdempotencyKeyError, LedgerAccessError,
     NegativeBalanceError, PointsError)
 from .prepared import (
-    Constant, NextId, Returned, created, execute, formatters,
-    invalidate_records)
+    NextId, Returned, created, execute, formatters, invalidate_records)
 
 logger = logging.getLogger(__name__)
 # Ids per SQL query in batch reads

@@ -34,28 +34,6 @@ class Returned(Expression):
         return ()
 
 
-class Constant(Expression):
-    """An integer or a boolean written in the text of a statement instead of
-    a parameter: psycopg caches the parsing of a statement only up to 50
-    parameters, and the constants of the ledger's posting made it more"""
-    __slots__ = ('_value',)
-
-    def __init__(self, value):
-        super().__init__()
-        if not isinstance(value, (int, bool)):
-            raise TypeError(repr(value))
-        self._value = value
-
-    def __str__(self):
-        if isinstance(self._value, bool):
-            return 'TRUE' if self._value else 'FALSE'
-        return str(int(self._value))
-
-    @property
-    def params(self):
-        return ()
-
-
 class NextId(Expression):
     """The next id of the table of Model, taken from its sequence, written
     in the text of a statement (PostgreSQL)"""

@@ -8,13 +8,14 @@ from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
 
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.modules.suite.fields import Constant
 from trytond.pool import Pool, PoolMeta
 from trytond.rpc import RPC
 from trytond.transaction import Transaction
 
 from .configuration import _cached
 from .points import check_points_manager
-from .prepared import Constant, Returned, execute, invalidate_records
+from .prepared import Returned, execute, invalidate_records
 
 
 def _activity_result(result):

@@ -23,6 +23,7 @@ from sql.conditionals import Coalesce
 
 from trytond import config
 from trytond.modules.suite import clock
+from trytond.modules.suite.fields import Constant
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -106,7 +107,7 @@ def _outbox_late(pool, now):
     Message = pool.get('outbox.message')
     message = Message.__table__()
     cursor = Transaction().connection.cursor()
-    queued = message.state == 'queued'
+    queued = message.state == Constant('queued')
     if _exists(message.select(Literal(1),
                 where=queued & (
                     Coalesce(message.next_try, message.create_date)

@@ -22,6 +22,7 @@ from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.checkin.attendance import CheckInResult
 from trytond.modules.member.member import member_context
 from trytond.modules.suite import clock, tools
+from trytond.modules.suite.fields import Constant, State
 from trytond.pool import Pool
 from trytond.transaction import (
     Transaction, TransactionError, without_check_access)
@@ -58,7 +59,7 @@ class CheckinIntake(ModelSQL, ModelView):
     received = fields.DateTime("Received", required=True, readonly=True,
         help="The time of the server when the request arrived: the rules "
         "are applied as of this time.")
-    state = fields.Selection([
+    state = State([
             ('pending', "Pending"),
             ('done', "Done"),
             ], "State", required=True, readonly=True, sort=False)
@@ -231,7 +232,7 @@ class CheckinIntake(ModelSQL, ModelView):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(Count(table.id),
-                where=(table.state == 'pending')
+                where=(table.state == Constant('pending'))
                 & (table.event == int(event))))
         return cursor.fetchone()[0]
 
@@ -241,7 +242,7 @@ class CheckinIntake(ModelSQL, ModelView):
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(Count(table.id), Min(table.received),
-                where=table.state == 'pending'))
+                where=table.state == Constant('pending')))
         count, oldest = cursor.fetchone()
         if isinstance(oldest, str):
             oldest = tools.parse_datetime(oldest + '+00:00')
@@ -267,7 +268,8 @@ class CheckinIntake(ModelSQL, ModelView):
         while True:
             cursor = transaction.connection.cursor()
             cursor.execute(*table.select(table.id,
-                    where=(table.state == 'pending') & (table.id > last),
+                    where=(table.state == Constant('pending'))
+                    & (table.id > last),
                     order_by=[table.id.asc], limit=100))
             ids = [i for i, in cursor]
             if not ids:

@@ -39,7 +39,7 @@ from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.model.exceptions import SQLConstraintError
 from trytond.modules.suite import clock, tools
-from trytond.modules.suite.fields import Key
+from trytond.modules.suite.fields import Constant, Key, State
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.sendmail import (
@@ -508,7 +508,7 @@ class Message(Workflow, ModelSQL, ModelView):
     dedup_key = Key(
         "Deduplication Key", readonly=True,
         help="A message with the same key is never queued twice.")
-    state = fields.Selection(
+    state = State(
         STATES, "State", required=True, readonly=True, sort=False)
     attempts = fields.Integer("Attempts", required=True, readonly=True)
     next_try = fields.DateTime("Next Try", readonly=True)
@@ -902,7 +902,8 @@ class Message(Workflow, ModelSQL, ModelView):
         only"""
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
-        where = (table.id == message_id) & (table.state == 'sending')
+        where = (table.id == message_id) & (
+            table.state == Constant('sending'))
         if claimed_at is not None:
             where &= table.sending_at == claimed_at
         cursor.execute(*table.select(Literal(1), where=where))

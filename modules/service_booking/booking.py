@@ -9,6 +9,7 @@ from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.member.member import context_member
 from trytond.modules.suite import clock, tools
+from trytond.modules.suite.fields import State
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.rpc import RPC
@@ -137,7 +138,7 @@ class Booking(Workflow, ModelSQL, ModelView):
     points_line = fields.Many2One(
         'member.points.line', "Points Line", readonly=True,
         ondelete='RESTRICT')
-    state = fields.Selection([
+    state = State([
             ('draft', "Draft"),
             ('pending', "Pending"),
             ('confirmed', "Confirmed"),

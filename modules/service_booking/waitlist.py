@@ -17,6 +17,7 @@ from sql import Literal
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.modules.suite import clock
+from trytond.modules.suite.fields import Constant, State
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.rpc import RPC
@@ -92,7 +93,7 @@ class Waitlist(Workflow, ModelSQL, ModelView):
     resource = fields.Many2One(
         'booking.resource', "Resource", readonly=True, ondelete='CASCADE',
         help="The resource asked for; empty for any.")
-    state = fields.Selection([
+    state = State([
             ('waiting', "Waiting"),
             ('offered', "Offered"),
             ('booked', "Booked"),
@@ -210,7 +211,7 @@ class Waitlist(Workflow, ModelSQL, ModelView):
         cursor.execute(*table.select(
                 table.offer_resource, table.start, table.busy_until,
                 table.service,
-                where=where & (table.state == 'offered')
+                where=where & (table.state == Constant('offered'))
                 & (table.offer_expires > clock.now())
                 & in_(table.offer_resource, list(resources))
                 & (table.start < end)
@@ -303,7 +304,7 @@ class Waitlist(Workflow, ModelSQL, ModelView):
                 cursor.execute(*table.select(table.id,
                         where=(table.service == service.id)
                         & (table.start == start)
-                        & (table.state == 'waiting'),
+                        & (table.state == Constant('waiting')),
                         limit=1))
                 if cursor.fetchone():
                     waiting.add((service.id, start))

@@ -2,7 +2,9 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 """The fields that the modules of the suite share."""
-from sql import Literal
+import re
+
+from sql import Expression, Literal
 from sql.operators import Equal, In
 
 from trytond.model import fields
@@ -10,6 +12,43 @@ from trytond.model.fields.field import SQL_OPERATORS, domain_method
 
 # The longest list of an in whose values are parameters of their own (Key)
 SHORT = 100
+# The strings that Constant writes in the text of a statement
+_PLAIN = re.compile(r'^[A-Za-z0-9_.:-]*$')
+
+
+class Constant(Expression):
+    """An integer, a boolean or a plain string (letters, digits and _ . : -)
+    written in the text of a statement instead of a parameter.
+
+    The predicate of a partial index must be in the text for a plan made
+    for any value of the parameters (PostgreSQL's generic plan, kept for a
+    prepared statement; SQLite's every plan) to use the index; psycopg
+    caches the parsing of a statement only up to 50 parameters."""
+    __slots__ = ('_value',)
+
+    def __init__(self, value):
+        super().__init__()
+        if not self.takes(value):
+            raise TypeError(repr(value))
+        self._value = value
+
+    @staticmethod
+    def takes(value):
+        "Whether value can be written as a constant"
+        if isinstance(value, str):
+            return bool(_PLAIN.match(value))
+        return isinstance(value, (int, bool))
+
+    def __str__(self):
+        if isinstance(self._value, bool):
+            return 'TRUE' if self._value else 'FALSE'
+        elif isinstance(self._value, str):
+            return "'%s'" % self._value
+        return str(int(self._value))
+
+    @property
+    def params(self):
+        return ()
 
 
 class Key(fields.Char):
@@ -70,3 +109,31 @@ class Predicate(fields.Boolean):
         if operator == '=' and value is True:
             return self.sql_column(tables, Model)
         return super().convert_domain(domain, tables, Model)
+
+
+class State(fields.Selection):
+    """A Selection whose values are the predicate of a partial index (the
+    messages to send, the intake items pending): ('name', '=', value) and
+    ('name', 'in', values) of values of its selection are written in the
+    text of the statement (Constant).
+
+    Tryton passes them as parameters, and a plan made for any value of
+    them (PostgreSQL's generic plan, SQLite's every plan) cannot use the
+    index.  Any other clause is Selection's."""
+
+    @domain_method
+    def convert_domain(self, domain, tables, Model):
+        name, operator, value = domain
+        values = [value] if operator == '=' else value
+        if (operator not in {'=', 'in'} or isinstance(self.selection, str)
+                or not isinstance(values, (list, tuple, set, frozenset))
+                or not values):
+            return super().convert_domain(domain, tables, Model)
+        keys = {k for k, _ in self.selection}
+        if not all(isinstance(v, str) and v in keys and Constant.takes(v)
+                for v in values):
+            return super().convert_domain(domain, tables, Model)
+        column = self.sql_column(tables, Model)
+        if operator == '=':
+            return Equal(column, Constant(value))
+        return In(column, [Constant(v) for v in sorted(values)])
