@@ -186,7 +186,6 @@ class Member(metaclass=PoolMeta):
         here only (see _streak_values), and the ORM write would cost more
         than the whole check-in."""
         transaction = Transaction()
-        cursor = transaction.connection.cursor()
 
         def update(member_id, date, yesterday, user):
             table = cls.__table__()
