@@ -36,7 +36,7 @@ from sql import Table
 
 from tests.tools import activate_suite
 from trytond import backend
-from trytond.modules.member.prepared import statement
+from trytond.modules.member.prepared import numbered, statement
 from trytond.modules.suite import clock
 from trytond.modules.suite.tests.tools import statements
 from trytond.pool import Pool
@@ -108,8 +108,7 @@ class LookupPlanTestCase(unittest.TestCase):
             return self.sqlite_plans(sql, params)
         connection = Transaction().connection
         cursor = connection.cursor()
-        numbered = iter(range(1, len(params) + 1))
-        text = re.sub(r'%s', lambda m: '$%d' % next(numbered), sql)
+        text = numbered(sql)
         result = []
         for n, mode in enumerate(['force_generic_plan', 'force_custom_plan']):
             name = 'plan_look_up_%d' % n

@@ -1169,9 +1169,7 @@ class Attendance(ModelSQL, ModelView):
         query, the member's (points balance, streak days) after it, else
         None."""
         origin = '%s,%d' % (cls.__name__, attendance_id)
-        # The posting links its line to the check-in in its statement,
-        # unless triggers on write must see the link (see written)
-        link = not tools.triggers(cls.__name__, 'write')
+        link = cls._linked_by_posting()
         entry = None
         if event.points:
             entry = dict(cls._points_entry(member_id, event, local_date),
@@ -1191,7 +1189,14 @@ class Attendance(ModelSQL, ModelView):
         its points (_insert_granted)"""
         return bool(values['status'] != 'flagged'
             and not values['points_granted'] and event.points
-            and not tools.triggers(cls.__name__, 'write'))
+            and cls._linked_by_posting())
+
+    @classmethod
+    def _linked_by_posting(cls):
+        """Whether the posting of a check-in's points links its line to the
+        check-in in its statement: not when triggers on write must see the
+        link (see written)"""
+        return not tools.triggers(cls.__name__, 'write')
 
     @classmethod
     def _insert_granted(cls, values, event):

@@ -103,15 +103,21 @@ def execute(key, build, /, **values):
         cursor.execute(sql, params)
         return cursor
     from psycopg import RawCursor
+    cursor = RawCursor(connection)
+    cursor.execute(numbered(sql), params)
+    return cursor
+
+
+def numbered(sql):
+    """The text of sql (python-sql's, with %s) with numbered parameters
+    ($1, $2...) as PostgreSQL takes them, made once per text"""
     try:
-        raw = _numbered[sql]
+        return _numbered[sql]
     except KeyError:
         count = itertools.count(1)
-        raw = _numbered[sql] = _PLACEHOLDER.sub(
+        found = _numbered[sql] = _PLACEHOLDER.sub(
             lambda m: '%' if m.group(1) == '%' else '$%d' % next(count), sql)
-    cursor = RawCursor(connection)
-    cursor.execute(raw, params)
-    return cursor
+        return found
 
 
 _formats = {}
