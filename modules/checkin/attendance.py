@@ -725,10 +725,9 @@ class Attendance(ModelSQL, ModelView):
         member = Member(int(member))
         try:
             client_uuid = normalize_uuid(client_uuid)
-            credential, position = cls._parse_attempt(
-                credential, CREDENTIAL_KEYS, position, bssid)
-            client_time = parse_client_time(client_time)
-            device_id = normalize_device(device_id)
+            credential, position, client_time, device_id = (
+                cls._parse_check_in(
+                    credential, position, bssid, client_time, device_id))
         except CheckInError as error:
             return cls._count(CheckInResult('refused', error=error,
                     client_uuid=client_uuid if isinstance(
@@ -741,6 +740,16 @@ class Attendance(ModelSQL, ModelView):
             # Counted from its record: no statement more
             return result
         return cls._count(result, credential)
+
+    @classmethod
+    def _parse_check_in(cls, credential, position, bssid, client_time,
+            device_id):
+        """Return the credential, position, client time and device of a
+        check-in attempt, parsed, or raise its CheckInError"""
+        credential, position = cls._parse_attempt(
+            credential, CREDENTIAL_KEYS, position, bssid)
+        return (credential, position, parse_client_time(client_time),
+            normalize_device(device_id))
 
     @classmethod
     def _parse_attempt(cls, credential, keys, position, bssid):
@@ -863,10 +872,8 @@ class Attendance(ModelSQL, ModelView):
         checked there)."""
         try:
             client_uuid = normalize_uuid(client_uuid)
-            credential, _ = cls._parse_attempt(
-                credential, CREDENTIAL_KEYS, position, bssid)
-            client_time = parse_client_time(client_time)
-            normalize_device(device_id)
+            credential, _, client_time, _ = cls._parse_check_in(
+                credential, position, bssid, client_time, device_id)
         except CheckInError:
             return None
         if credential.get('method') == 'staff':

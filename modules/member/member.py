@@ -9,9 +9,10 @@ import types
 from collections import defaultdict
 
 import phonenumbers
-from sql import Column, Literal, Null
+from sql import Column, For, Literal, Null, With
 from sql.aggregate import Sum
 from sql.conditionals import Case, Coalesce
+from sql.operators import Exists
 
 from trytond import config
 from trytond.i18n import gettext
@@ -27,6 +28,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import LedgerAccessError, PasswordError, PhoneValidationError
+from .prepared import SetConfig
 
 # Refused as member passwords when [password] forbidden names no file
 FORBIDDEN_PASSWORDS = os.path.join(
@@ -514,6 +516,31 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         asks for in Tryton 8.0) and the rows it created.  A member held
         costs no query; otherwise the transaction restarts with the lock."""
         cls.lock(members)
+
+    @classmethod
+    def lock_query(cls, member, timeout, unless=None, values=None):
+        """The common table expressions (found, locked) of the statement
+        that takes the row lock of member (PostgreSQL): locked selects the
+        member's id and active FOR UPDATE, waiting at most timeout
+        milliseconds (a string: SET LOCAL lock_timeout in the same
+        statement) for the transaction that holds it.  unless(**values)
+        (see member.prepared.statement) is the query of the id of a record
+        that answers without the lock: found selects it (None without
+        unless) and locked nothing when it finds one.  The one home of the
+        text of the member's lock, beside hold_lock (see
+        miniprogram.auth.wait_member_lock)."""
+        table = cls.__table__()
+        # The filter is evaluated on the row found, before the row lock is
+        # waited for
+        where = ((table.id == member)
+            & (SetConfig('lock_timeout', timeout, True) != Null))
+        found = None
+        if unless is not None:
+            found = With('id', query=unless(**values))
+            where &= ~Exists(found.select(Literal(1)))
+        locked = With('id', 'active', query=table.select(
+                table.id, table.active, where=where, for_=For('UPDATE')))
+        return found, locked
 
     @classmethod
     def post_points(cls, entries):

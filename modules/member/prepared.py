@@ -8,7 +8,7 @@ import itertools
 import re
 
 from sql import Column, Conflict, Expression
-from sql.functions import CurrentTimestamp
+from sql.functions import CurrentTimestamp, Function
 
 from trytond import backend
 from trytond.model import fields
@@ -49,6 +49,12 @@ class NextId(Expression):
     @property
     def params(self):
         return ()
+
+
+class SetConfig(Function):
+    "PostgreSQL's set_config(name, value, is_local)"
+    __slots__ = ()
+    _function = 'SET_CONFIG'
 
 
 class _Slot:

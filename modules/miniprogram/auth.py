@@ -8,8 +8,7 @@ import time
 import uuid
 
 import jwt
-from sql import For, Literal, Null, With
-from sql.functions import Function
+from sql import Literal
 from sql.operators import Exists
 
 from trytond import config
@@ -166,12 +165,6 @@ def header_member(header):
         return None
 
 
-class SetConfig(Function):
-    "PostgreSQL's set_config(name, value, is_local)"
-    __slots__ = ()
-    _function = 'SET_CONFIG'
-
-
 # How long a check-in waits for another transaction holding its member
 LOCK_TIMEOUT_MS = 2000
 # The WSGI environ key of (member id, active) read by with_write_transaction
@@ -198,18 +191,10 @@ def wait_member_lock(transaction, Member, member_id, unless=None):
     from trytond.modules.member.prepared import execute
 
     def lock(member_id, timeout, **values):
-        table = Member.__table__()
-        # SET LOCAL lock_timeout in the same statement: the filter is
-        # evaluated on the row found, before the row lock is waited for
-        where = ((table.id == member_id)
-            & (SetConfig('lock_timeout', timeout, True) != Null))
+        found, locked = Member.lock_query(member_id, timeout,
+            unless and unless[1], values)
         if unless is None:
-            return table.select(table.active, where=where,
-                for_=For('UPDATE'))
-        found = With('id', query=unless[1](**values))
-        locked = With(query=table.select(table.id,
-                where=where & ~Exists(found.select(Literal(1))),
-                for_=For('UPDATE')))
+            return locked.query
         member = Member.__table__()
         return member.select(member.active,
             found.select(found.id, limit=1),
@@ -221,7 +206,7 @@ def wait_member_lock(transaction, Member, member_id, unless=None):
     row = _execute_first(transaction, lambda: execute(key, lock,
             member_id=member_id, timeout=str(LOCK_TIMEOUT_MS), **values))
     if unless is None:
-        row = row + (None, True) if row else None
+        row = (row[1], None, True) if row else None
     active, found, held = row if row else (False, None, False)
     if held:
         transaction._locked_records[Member._table].add(member_id)
