@@ -33,13 +33,17 @@ DOOR_PY = 'modules/service_booking/door.py'
 MUTATIONS = [
     ("posting: no member lock", [
             (POINTS_PY,
-                "        Member.hold_lock([p['member'] for p in posts])\n",
+                "        Member.hold_lock(\n"
+                "            [p['member'] for p in posts "
+                "if p['lock'] is None])\n",
                 ""),
             ],
         [POINTS + 'test_concurrent_postings']),
     ("expiry: no member lock", [
             (POINTS_PY,
-                "        Member.hold_lock([p['member'] for p in posts])\n",
+                "        Member.hold_lock(\n"
+                "            [p['member'] for p in posts "
+                "if p['lock'] is None])\n",
                 ""),
             (POINTS_PY,
                 "                Member.hold_lock(Member.browse(sub_ids))\n",
@@ -51,7 +55,8 @@ MUTATIONS = [
                 "conn.isolation_level = IsolationLevel.REPEATABLE_READ",
                 "conn.isolation_level = IsolationLevel.READ_COMMITTED"),
             ],
-        [POINTS + 'test_postings_without_lock']),
+        [POINTS + 'test_postings_without_lock',
+            CHECKIN + 'test_check_ins_first_of_two_events']),
     ("check_in: no member lock", [
             (ATTENDANCE,
                 "        cls._check_access(member, credential)\n"

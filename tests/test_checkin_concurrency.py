@@ -60,11 +60,12 @@ MAX_RETRIES = 200
 
 
 def worker(database_name, directory, name, event_id, token, now, member_ids,
-        sync=False):
+        mode=None):
     """Check member_ids in to event_id once each, as soon as the go file
-    exists, and print the counts of the results as JSON; with sync, as the
-    item of an offline sync of its own, of a client UUID of the member (the
-    same in every process)"""
+    exists, and print the counts of the results as JSON; with mode sync, as
+    the item of an offline sync of its own, of a client UUID of the member
+    (the same in every process); with mode first, first by
+    check_in_first, as the API does, then by check_in"""
     from trytond.pool import Pool
 
     Pool(database_name).init()
@@ -81,16 +82,24 @@ def worker(database_name, directory, name, event_id, token, now, member_ids,
     for member_id in member_ids:
         def check_in():
             Attendance = Pool().get('checkin.attendance')
-            if sync:
+            credential = {'qr_token': token}
+            position = {'lat': 31.2304, 'lon': 121.4737}
+            if mode == 'sync':
                 result, = Attendance.sync(member_id, [{
                             'qr_token': token, 'lat': 31.2304,
                             'lon': 121.4737, 'client_time': now + 'Z',
                             'client_uuid': 'race-%d' % member_id,
                             }])
-            else:
+                return result.status, result.code
+            result = None
+            if mode == 'first':
+                result = Attendance.check_in_first(member_id,
+                    Attendance.duplicate_query(member_id, credential,
+                        position, client_time=now + 'Z'),
+                    '2000', credential, position, client_time=now + 'Z')
+            if result is None:
                 result = Attendance.check_in(
-                    member_id, {'qr_token': token},
-                    position={'lat': 31.2304, 'lon': 121.4737},
+                    member_id, credential, position=position,
                     client_time=now + 'Z')
             return result.status, result.code
         # Restarted to take the member lock first, retried when the lock
@@ -120,8 +129,9 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         activate_module(['checkin'])
         cls.addClassCleanup(drop_db)
 
-    def prepare(self, name, points=POINTS, streak=True):
-        "Create an open event and the members, return their ids and a token"
+    def prepare(self, name, points=POINTS, streak=True, member_ids=None):
+        """Create an open event and the members (unless member_ids), return
+        their ids and a token"""
         from trytond.modules.suite import clock
         from trytond.pool import Pool
 
@@ -144,14 +154,17 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
                         'points': points,
                         'streak': streak,
                         }])
-            members = Member.create([
-                    {'name': '%s %03d' % (name, i)} for i in range(MEMBERS)])
+            members = Member.browse(member_ids) if member_ids else (
+                Member.create([{'name': '%s %03d' % (name, i)}
+                        for i in range(MEMBERS)]))
             return (event.id, [m.id for m in members],
                 event.current_token(now), now)
         return run_transaction(self.database_name, create)
 
-    def run_workers(self, event_id, member_ids, token_, now, sync=False):
-        "Run the processes and return their counts"
+    def run_workers(self, event_id, member_ids, token_, now, mode=None,
+            events=None):
+        """Run the processes and return their counts; events: the (event
+        id, token) of each attempt of a member instead"""
         env = os.environ.copy()
         env['DB_NAME'] = self.database_name
         env['PYTHONPATH'] = os.pathsep.join(
@@ -164,13 +177,15 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
             processes = []
             for i in range(PROCESSES):
                 share = shares[i % groups]
+                if events:
+                    event_id, token_ = events[i // groups]
                 processes.append(subprocess.Popen([
                             sys.executable, '-m',
                             'tests.test_checkin_concurrency', 'worker',
                             self.database_name, directory, str(i),
                             str(event_id), token_, now.isoformat(),
                             ','.join(map(str, share))]
-                        + (['sync'] if sync else []),
+                        + ([mode] if mode else []),
                         cwd=ROOT, env=env, stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE, text=True))
             try:
@@ -219,12 +234,12 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
                 }
         return run_transaction(self.database_name, read)
 
-    def race(self, name, points=POINTS, streak=True, sync=False):
+    def race(self, name, points=POINTS, streak=True, mode=None):
         """Run the race on a new event; check one counted check-in per
         member, return the counts and the conflicts of the workers"""
         event_id, member_ids, token_, now = self.prepare(name, points, streak)
         inserts = self.inserts()
-        results = self.run_workers(event_id, member_ids, token_, now, sync)
+        results = self.run_workers(event_id, member_ids, token_, now, mode)
         inserts = self.inserts() - inserts
         created = sum(r['created'] for r in results)
         duplicates = sum(r['duplicate'] for r in results)
@@ -281,13 +296,51 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
 
         Catches 'sync: no member lock': without it both syncs insert (the
         second is refused by the client UUID's index and restarts)."""
-        counts, member_ids, stats = self.race("Sync", sync=True)
+        counts, member_ids, stats = self.race("Sync", mode='sync')
         self.assertEqual(counts['balances'], {m: POINTS for m in member_ids})
         self.assertEqual(len(counts['lines']), MEMBERS)
         self.assertEqual(counts['unsound'], [])
         self.assertGreater(stats['early'], 0, stats)
         # One insert per member: the duplicates are found by the look-up
         self.assertEqual(stats['inserts'], MEMBERS, stats)
+
+    def test_concurrent_check_ins_first(self):
+        """The same race, each check-in tried first by the one statement
+        whose posting takes the member's lock (check_in_first, the API's
+        early answer), then by check_in: 100 check-ins with their points,
+        the balances exact.  The statement of a member's second check-in
+        finds the first, or fails on the member row that the first wrote
+        after its snapshot (REPEATABLE READ), and check_in answers it."""
+        counts, member_ids, stats = self.race("First", mode='first')
+        self.assertEqual(len(counts['lines']), MEMBERS)
+        self.assertEqual(
+            sorted(a for a, _ in counts['lines']),
+            sorted(a for a, _ in counts['attendances']))
+        self.assertEqual(counts['balances'], {m: POINTS for m in member_ids})
+        self.assertEqual(counts['unsound'], [])
+
+    def test_check_ins_first_of_two_events(self):
+        """Each member checked in to two events at once, first by the
+        statement of check_in_first: two lines, the balance their sum.  The
+        statement that read the member row before the other wrote it fails
+        under REPEATABLE READ and check_in posts again.
+
+        Catches 'isolation: READ COMMITTED': its line's balance is that of
+        its snapshot, and the member row it updates after waiting for the
+        lock is given that balance (10 for 20)."""
+        first, member_ids, token_, now = self.prepare("Two A")
+        second, _, second_token, _ = self.prepare(
+            "Two B", member_ids=member_ids)
+        results = self.run_workers(first, member_ids, token_, now,
+            mode='first', events=[(first, token_), (second, second_token)])
+        self.assertEqual([c for r in results for c in r['codes']], [])
+        self.assertEqual(sum(r['created'] for r in results), 2 * MEMBERS)
+        for event_id in [first, second]:
+            counts = self.counts(event_id)
+            self.assertEqual(len(counts['lines']), MEMBERS)
+            self.assertEqual(counts['unsound'], [])
+            self.assertEqual(
+                counts['balances'], {m: 2 * POINTS for m in member_ids})
 
     def test_check_ins_without_points(self):
         """Without points and streak no member row is written: the
@@ -304,7 +357,7 @@ def main(argv):
             member_ids) = argv[1:8]
         worker(database_name, directory, name, int(event_id), token_, now,
             [int(m) for m in member_ids.split(',') if m],
-            sync=argv[8:] == ['sync'])
+            mode=argv[8] if argv[8:] else None)
         return 0
     unittest.main(argv=[sys.argv[0]] + argv)
 

@@ -14,6 +14,7 @@ from sql.operators import Concat, Equal, Exists
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Exclude, Index, ModelSQL, ModelView, Unique, fields
+from trytond.modules.member.exceptions import LockUnlessFound
 from trytond.modules.member.member import context_member
 from trytond.modules.member.prepared import (
     execute, insert, insert_many, written)
@@ -742,6 +743,86 @@ class Attendance(ModelSQL, ModelView):
         return cls._count(result, credential)
 
     @classmethod
+    def check_in_first(cls, member, unless, timeout, credential,
+            position=None, bssid=None, client_uuid=None, client_time=None,
+            device_id=None):
+        """Record the check-in of check_in (online) when the transaction
+        holds no lock and ran no statement on the member: the posting of
+        its points inserts it and takes the member's lock in its one
+        statement (see member.points.line._post_entries, lock), waiting at
+        most timeout (milliseconds, a string), when the member is active and
+        the prepared query unless (duplicate_query, or None) finds no
+        check-in that answers the attempt.
+
+        Return the result of the created check-in, or of the duplicate that
+        unless found (see answer_duplicate), or None when only check_in,
+        with the lock held first, answers the attempt: a refusal, an
+        inactive member, another duplicate, a check-in that its posting
+        does not insert (see _grants_on_insert), a concurrent request of
+        the member (its statement failed: the transaction is rolled back,
+        its locks released), SQLite (whose writer holds the database).
+        Nothing is written nor counted then: the caller asks check_in.
+        The rules are check_in's (_attempt, the constraints of the
+        database); one statement instead of two, the lock's with the
+        look-up of the duplicate (miniprogram.auth.wait_member_lock) and
+        the posting."""
+        pool = Pool()
+        Member = pool.get('member.member')
+        if backend.name != 'postgresql':
+            return None
+        member = Member(int(member))
+        try:
+            client_uuid = normalize_uuid(client_uuid)
+            credential, position, client_time, device_id = (
+                cls._parse_check_in(
+                    credential, position, bssid, client_time, device_id))
+        except CheckInError:
+            return None
+        cls._check_access(member, credential)
+        with without_check_access():
+            try:
+                values, event, refusal = cls._attempt(member, credential,
+                    position, bssid, client_uuid, client_time, False,
+                    device_id, None)
+            except CheckInError:
+                return None
+            if refusal or not cls._grants_on_insert(values, event):
+                return None
+            try:
+                attendance, _, granted = cls._insert(
+                    values, event, lock=(timeout, unless))
+            except LockUnlessFound as found:
+                return cls.answer_duplicate(found.record_id, client_uuid)
+            except backend.DatabaseOperationalError as error:
+                if not cls._concurrent(error):
+                    raise
+                cls._start_again()
+                return None
+            if attendance is None:
+                return None
+            return cls._inserted_result(
+                attendance, values, event, None, granted=granted)
+
+    @staticmethod
+    def _concurrent(error):
+        """Whether the database error of a statement is a concurrent
+        transaction's (PostgreSQL): a serialization failure, a lock waited
+        for too long, a deadlock"""
+        from psycopg import errors
+        return isinstance(error, (errors.SerializationFailure,
+                errors.LockNotAvailable, errors.DeadlockDetected))
+
+    @staticmethod
+    def _start_again():
+        """Roll the transaction back at the database: its next statement
+        starts it again, without the locks it held"""
+        transaction = Transaction()
+        transaction.connection.rollback()
+        transaction._locked_records.clear()
+        transaction._locked_tables.clear()
+        transaction.tasks.clear()
+
+    @classmethod
     def _parse_check_in(cls, credential, position, bssid, client_time,
             device_id):
         """Return the credential, position, client time and device of a
@@ -1206,11 +1287,12 @@ class Attendance(ModelSQL, ModelView):
         return not tools.triggers(cls.__name__, 'write')
 
     @classmethod
-    def _insert_granted(cls, values, event):
+    def _insert_granted(cls, values, event, lock=None):
         """Insert the new check-in of values by the posting of the points of
         event (see _grant), which links its line to it: on PostgreSQL the
         check-in, the line, the member's balance and streak in one
-        statement.  Return (its id, the points awarded, the member's
+        statement, which takes the member's lock with lock (see
+        check_in_first).  Return (its id, the points awarded, the member's
         state), or None when the database refuses it (see _insert_sql)."""
         stored = cls._stored(values)
         del stored['points_granted']
@@ -1218,6 +1300,8 @@ class Attendance(ModelSQL, ModelView):
                 values['local_date']),
             insert=(cls, stored, 'checkin:'),
             link=(cls, None, 'points_line', {'points_granted': True}))
+        if lock is not None:
+            entry['lock'] = lock
         line, awarded, member_state = cls._post_grant(
             values['member'], event, values['time'], None, entry, True)
         if line is None:
@@ -1438,14 +1522,16 @@ class Attendance(ModelSQL, ModelView):
         return attendances[0] if attendances else None
 
     @classmethod
-    def _insert(cls, values, event=None):
+    def _insert(cls, values, event=None, lock=None):
         """Insert the check-in and return (attendance, None, granted), or
         return (None, existing, None) when the database refuses it as a
         duplicate of existing (the same counted check-in or the same client
         UUID).  With the event of a check-in whose points it posts
         (_grants_on_insert), the check-in is inserted by their posting
         (_insert_granted) and granted is the (points, member state) of it,
-        else None.
+        else None.  With lock, the posting takes the member's lock (see
+        check_in_first) and nothing is looked up: (None, None, None) when
+        it did not insert the check-in.
 
         On PostgreSQL the database alone decides: a concurrent duplicate
         waits for the first transaction and is refused by the exclusion
@@ -1472,12 +1558,15 @@ class Attendance(ModelSQL, ModelView):
                 return None, existing, None
         granted = None
         if event is not None and cls._grants_on_insert(values, event):
-            inserted = cls._insert_granted(values, event)
+            inserted = cls._insert_granted(values, event, lock)
             attendance_id, granted = None, None
             if inserted is not None:
                 attendance_id, *granted = inserted
         else:
+            assert lock is None, "a check-in not inserted by its posting"
             attendance_id = cls._insert_sql(values)
+        if attendance_id is None and lock is not None:
+            return None, None, None
         if attendance_id is None:
             existing = find()
             if existing:

@@ -34,6 +34,16 @@ class ReplaceMemberError(UserError):
     pass
 
 
+class LockUnlessFound(Exception):
+    """Raised by the posting of an entry that takes the member's lock
+    (member.points.line._post_entries, lock) when its look-up found the
+    record that answers instead: nothing was posted nor locked"""
+
+    def __init__(self, record_id):
+        super().__init__(record_id)
+        self.record_id = record_id
+
+
 class ConcurrentCreation(TransactionError):
     """Restart the transaction with a new snapshot.
 

@@ -518,22 +518,27 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         cls.lock(members)
 
     @classmethod
-    def lock_query(cls, member, timeout, unless=None, values=None):
+    def lock_query(cls, member, timeout, unless=None, values=None,
+            active=False):
         """The common table expressions (found, locked) of the statement
         that takes the row lock of member (PostgreSQL): locked selects the
         member's id and active FOR UPDATE, waiting at most timeout
         milliseconds (a string: SET LOCAL lock_timeout in the same
-        statement) for the transaction that holds it.  unless(**values)
-        (see member.prepared.statement) is the query of the id of a record
-        that answers without the lock: found selects it (None without
-        unless) and locked nothing when it finds one.  The one home of the
-        text of the member's lock, beside hold_lock (see
-        miniprogram.auth.wait_member_lock)."""
+        statement) for the transaction that holds it; only an active member
+        when active.  unless(**values) (see member.prepared.statement) is
+        the query of the id of a record that answers without the lock:
+        found selects it (None without unless) and locked nothing when it
+        finds one.  The one home of the member's lock statement: the API
+        takes it first (miniprogram.auth.wait_member_lock) or the posting
+        that inserts a check-in (member.points.line._post_entries,
+        lock)."""
         table = cls.__table__()
         # The filter is evaluated on the row found, before the row lock is
         # waited for
         where = ((table.id == member)
             & (SetConfig('lock_timeout', timeout, True) != Null))
+        if active:
+            where &= table.active
         found = None
         if unless is not None:
             found = With('id', query=unless(**values))

@@ -28,7 +28,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 from . import prepared
 from .exceptions import (
     ConcurrentCreation, IdempotencyKeyError, LedgerAccessError,
-    NegativeBalanceError, PointsError)
+    LockUnlessFound, NegativeBalanceError, PointsError)
 from .prepared import (
     NextId, Returned, created, execute, formatters, invalidate_records)
 
@@ -415,14 +415,28 @@ class PointsLine(ModelSQL, ModelView):
         record is the entry's origin, its key is prefix followed by the
         record's id (the entry has neither) and the record is its link
         (link's id is None), set as it is inserted on PostgreSQL.  The line
-        posted has then the record as origin."""
+        posted has then the record as origin.
+
+        An entry that inserts its record may also carry lock, (timeout,
+        unless): the member's lock is then not held by the transaction but
+        taken by the posting's statement, which must be the transaction's
+        first on the member (PostgreSQL; SQLite holds it first): it locks
+        the member, waiting at most timeout (milliseconds, a string), when
+        it is active and the prepared query unless (key, build, values: see
+        member.prepared.statement; or None) finds no record, before it
+        inserts the record (see member.member.lock_query).  Nothing is
+        posted otherwise, and LockUnlessFound is raised with the id found
+        when the member is active.  Under REPEATABLE READ, a concurrent
+        transaction that wrote the member after this one's snapshot makes
+        the statement fail."""
         pool = Pool()
         Member = pool.get('member.member')
         if not entries:
             return []
         check_points_manager()
         posts = [cls._post_values(e) for e in entries]
-        Member.hold_lock([p['member'] for p in posts])
+        Member.hold_lock(
+            [p['member'] for p in posts if p['lock'] is None])
         lines, new, tiers = [], [], {}
         for post in posts:
             row = cls._post_one(post)
@@ -436,6 +450,10 @@ class PointsLine(ModelSQL, ModelView):
                 lines.append((line, None))
                 continue
             line_id, balance, reverses, lifetime, tier, activity, record = row
+            if post['lock'] is not None:
+                # Taken by the posting
+                Transaction()._locked_records[Member._table].add(
+                    post['member'])
             tiers[post['member']] = (lifetime, tier)
             new.append(line_id)
             if post['points'] < 0:
@@ -495,6 +513,10 @@ class PointsLine(ModelSQL, ModelView):
             raise ValueError("an entry that inserts its origin has "
                 "positive points, no origin, key nor reverses and links "
                 "the record inserted: %r" % (entry,))
+        lock = entry.get('lock')
+        if lock is not None and insert is None:
+            raise ValueError("only an entry that inserts its origin takes "
+                "the member's lock: %r" % (entry,))
         return {
             'member': int(entry['member']),
             'points': points,
@@ -516,6 +538,8 @@ class PointsLine(ModelSQL, ModelView):
             'activity': activity,
             'link': link,
             'insert': insert,
+            # SQLite holds the lock first (a single writer)
+            'lock': lock if backend.name == 'postgresql' else None,
             }
 
     @classmethod
@@ -539,8 +563,10 @@ class PointsLine(ModelSQL, ModelView):
         activity = values.pop('activity')
         link = values.pop('link')
         insert = values.pop('insert')
+        lock = values.pop('lock')
         if backend.name == 'postgresql':
-            return cls._post_one_statement(values, activity, link, insert)
+            return cls._post_one_statement(
+                values, activity, link, insert, lock)
         record_id = None
         if insert is not None:
             Model, record, prefix = insert
@@ -571,7 +597,7 @@ class PointsLine(ModelSQL, ModelView):
         return row + (extended, record_id)
 
     @classmethod
-    def _post_one_statement(cls, values, activity, link, insert):
+    def _post_one_statement(cls, values, activity, link, insert, lock):
         "_post_one on PostgreSQL: one statement"
         shape = ('post',)
         if activity is not None:
@@ -594,11 +620,31 @@ class PointsLine(ModelSQL, ModelView):
             values.update({'link_' + n: Model._fields[n].sql_format(v)
                     for n, v in link_values.items()})
 
+        if lock is not None:
+            timeout, unless = lock
+            shape += ('lock', unless and unless[0])
+            values['lock_timeout'] = timeout
+            if unless is not None:
+                values.update(
+                    {'unless_' + n: v for n, v in unless[2].items()})
+
         def build(**values):
+            if lock is not None:
+                values['lock'] = (values.pop('lock_timeout'),
+                    lock[1] and lock[1][1],
+                    {n[len('unless_'):]: values.pop(n) for n in list(values)
+                        if n.startswith('unless_')})
             return cls._post_statement(**values, link=link and (
                     link[0], link[2], tuple(link[3])), insert=insert)
         cursor = execute((cls.__name__,) + shape, build, **values)
         row = cursor.fetchone()
+        if lock is not None and row is not None:
+            active, found, *row = row
+            row = tuple(row)
+            if row[0] is None:
+                if active and found is not None:
+                    raise LockUnlessFound(found)
+                row = None
         if row is None:
             return None
         record_id = None
@@ -628,7 +674,7 @@ class PointsLine(ModelSQL, ModelView):
     def _post_statement(cls, *, member, points, text, code, params,
             date, reversal, allowed, expires, reverses, user, origin=None,
             key=None, lifetime=None, activity=None, yesterday=None,
-            link=None, link_id=None, insert=None, **values):
+            link=None, link_id=None, insert=None, lock=None, **values):
         """The statement that inserts the line of a posting with the
         running balance of the member row (nothing when its key exists or
         the balance would go below zero and it is not allowed) and, on
@@ -639,7 +685,9 @@ class PointsLine(ModelSQL, ModelView):
         set to the id of the line taken from its sequence (the link's
         values link_<name> with it), and is the origin of the line, whose
         key is prefix followed by the record's id: no line when the record
-        is refused.
+        is refused.  lock (PostgreSQL, with insert), (timeout, unless
+        build, its values): the record is inserted only once the statement
+        holds the lock of the active member (see member.member.lock_query).
 
         The line of positive points is a lot: what remains of it is what
         it adds to the positive part of the balance, less what it gives
@@ -652,21 +700,33 @@ class PointsLine(ModelSQL, ModelView):
         line = cls.__table__()
         spent = cls.__table__()
         zero = Constant(0)
-        record = None
+        record = found = None
+        locks = []
         if insert is not None:
             Model, names, prefix = insert
             _, field, link_names = link
             target = Model.__table__()
+            inserted = [[user, CurrentTimestamp()]
+                + [values['insert_' + n] for n in names]
+                + [NextId(cls)]
+                + [values['link_' + n] for n in link_names]]
+            if lock is not None:
+                found, locked = Member.lock_query(member, *lock, active=True)
+                locks = [w for w in (found, locked) if w is not None]
+                # Selected, the parameters take the types of the columns
+                # only when cast
+                types = [Model._fields[n].sql_type().base if n else None
+                    for n in (['create_uid', None] + list(names) + [None]
+                        + list(link_names))]
+                inserted = locked.select(*(
+                        v if t is None else Cast(Literal(v), t)
+                        for v, t in zip(inserted[0], types)))
             record = With('id', 'line', query=target.insert(
                     [target.create_uid, target.create_date]
                     + [Column(target, n) for n in names]
                     + [Column(target, field)]
                     + [Column(target, n) for n in link_names],
-                    [[user, CurrentTimestamp()]
-                        + [values['insert_' + n] for n in names]
-                        + [NextId(cls)]
-                        + [values['link_' + n] for n in link_names]],
-                    on_conflict=Conflict(target),
+                    inserted, on_conflict=Conflict(target),
                     returning=[Returned('id'), Returned(field)]))
             origin = Concat(Model.__name__ + ',', Cast(record.id, 'VARCHAR'))
             key = Concat(prefix, Cast(record.id, 'VARCHAR'))
@@ -720,7 +780,7 @@ class PointsLine(ModelSQL, ModelView):
         posted = With('id', 'balance_after', 'reverses', query=posting)
         with_ = [posted]
         if record is not None:
-            with_.insert(0, record)
+            with_[:0] = locks + [record]
         elif link is not None:
             Model, field, names = link
             linked = Model.__table__()
@@ -730,9 +790,23 @@ class PointsLine(ModelSQL, ModelView):
                         [posted.select(posted.id)]
                         + [values['link_' + n] for n in names],
                         where=linked.id == link_id)))
-        return cls._balance_statement(user, member, posted.balance_after,
-            lifetime, table=table, posted=posted, with_=with_,
+        update = cls._balance_statement(user, member, posted.balance_after,
+            lifetime, table=table, posted=posted,
+            with_=with_ if lock is None else None,
             activity=activity, yesterday=yesterday, record=record)
+        if lock is None:
+            return update
+        # A row also when nothing is posted: whether the member is active
+        # and the id found by the lock's look-up
+        returned = ['c%d' % i for i in range(len(update.returning))]
+        updated = With(*returned, query=update)
+        row = Member.__table__()
+        return row.join(updated, 'LEFT', condition=Literal(True)).select(
+            row.active,
+            found.select(found.id, limit=1) if found is not None
+            else Literal(None),
+            *(Column(updated, n) for n in returned),
+            where=row.id == member, with_=with_ + [updated])
 
     @classmethod
     def _balance_statement(cls, user, member, balance, lifetime,

@@ -116,7 +116,9 @@ class Member(metaclass=PoolMeta):
         elif isinstance(date, dt.datetime):
             date = config.local_date(date)
         member = cls(int(member))
-        cls.hold_lock([member])
+        if entry is None or entry.get('lock') is None:
+            # Else taken by the posting of entry
+            cls.hold_lock([member])
         state = None
         result = {'points': 0, 'line': None, 'balance_after': None}
         if entry is not None:

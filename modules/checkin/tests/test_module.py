@@ -144,6 +144,77 @@ class CheckinTestCase(ModuleTestCase):
                 self.assertEqual(again.attendance, attendance)
                 self.assertEqual(Member(member.id).points_balance, 10)
 
+    @with_transaction()
+    def test_check_in_first(self):
+        """A check-in recorded by one statement, the member's lock taken by
+        its posting; check_in answers the others"""
+        from trytond import backend
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        Event = pool.get('checkin.event')
+        Member = pool.get('member.member')
+        when = START + dt.timedelta(minutes=5)
+        member = create_member(name="First")
+        event = create_event(name="First")
+
+        def first(member, event=event, position=None, look_up=True):
+            credential = {'qr_token': event.current_token(when)}
+            position = here() if position is None else position
+            Event.snapshot(event.id)
+            with at(when):
+                unless = Attendance.duplicate_query(
+                    member.id, credential, position) if look_up else None
+                return Attendance.check_in_first(
+                    member.id, unless, '2000', credential, position)
+
+        if backend.name != 'postgresql':
+            # The single writer holds the database: check_in
+            self.assertIsNone(first(member))
+            self.assertEqual(Attendance.search_count([]), 0)
+            return
+        Transaction()._locked_records[Member._table].discard(member.id)
+        first(create_member(name="Warm"))  # the triggers, read once
+        with counted_statements() as executed:
+            result = first(member)
+        executed = [e for e in executed if '"ir_trigger"' not in e]
+        self.assertEqual(len(executed), 1, executed)
+        self.assertIn('FOR UPDATE', executed[0])
+        self.assertEqual(result.status, 'created')
+        attendance = Attendance(result.attendance.id)
+        self.assertEqual(attendance.points_line.origin, attendance)
+        self.assertEqual(result.summary()['points_awarded'], 10)
+        self.assertEqual(Member(member.id).points_balance, 10)
+        self.assertIn(member.id, Transaction()._locked_records[Member._table])
+
+        # The duplicate that the look-up finds is answered, nothing posted
+        again = first(member)
+        self.assertEqual(again.status, 'duplicate')
+        self.assertEqual(again.attendance, attendance)
+        self.assertEqual(again.code, 'already_checked_in')
+        # Refused by the database, it is check_in's
+        self.assertIsNone(first(member, look_up=False))
+        self.assertEqual(Member(member.id).points_balance, 10)
+        self.assertEqual(
+            Attendance.search_count([('member', '=', member.id)]), 1)
+
+        # check_in answers: a refusal kept for review, an inactive member, a
+        # check-in whose posting does not insert it
+        other = create_member(name="Other")
+        inactive = create_member(name="Inactive")
+        Member.write([inactive], {'active': False})
+        for name, attempt in [
+                ('refused', lambda: first(
+                        other, position={'lat': north(5000), 'lon': LON})),
+                ('inactive', lambda: first(inactive)),
+                ('no points', lambda: first(
+                        other, event=create_event(name="None", points=0))),
+                ]:
+            with self.subTest(attempt=name):
+                self.assertIsNone(attempt())
+        self.assertEqual(Attendance.search_count(
+                [('member', 'in', [other.id, inactive.id])]), 0)
+        self.assertFalse(Member(inactive.id).points_balance)
+
     def test_haversine(self):
         "The great-circle distance on the mean Earth radius"
         self.assertEqual(haversine(LAT, LON, LAT, LON), 0)

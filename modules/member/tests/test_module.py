@@ -9,7 +9,7 @@ from trytond.exceptions import UserError
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
-from trytond.modules.member.exceptions import PasswordError
+from trytond.modules.member.exceptions import LockUnlessFound, PasswordError
 from trytond.modules.member.member import (
     mask_name, mask_phone, member_context, normalize_phone)
 from trytond.modules.party.tests import (
@@ -1133,6 +1133,90 @@ class MemberTestCase(
                 with self.assertRaises(ValueError):
                     Line._post_entries([entry('A3', **wrong)])
         self.assertIsNone(redemption('A3'))
+
+    @with_transaction()
+    def test_points_insert_takes_lock(self):
+        """A posting that inserts its origin takes the member's lock in its
+        statement: only of an active member, unless a record answers"""
+        from trytond import backend
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        Reward = pool.get('member.reward')
+        Redemption = pool.get('member.reward.redemption')
+        company = create_company_shanghai()
+        member = create_member()
+        with set_company(company):
+            reward, = Reward.create([{
+                        'name': "Mug", 'kind': 'product', 'points_cost': 5,
+                        }])
+        now = dt.datetime(2026, 6, 1, 8)
+        table = Redemption.__table__()
+
+        def unless(record_id):
+            "The look-up of record_id"
+            return (('test', 'unless'), lambda record: table.select(
+                    table.id, where=table.id == record), {'record': record_id})
+
+        def entry(code, lock=None):
+            return {
+                'member': member.id, 'points': 5, 'reason': "Locked",
+                'insert': (Redemption, {
+                        'member': member.id, 'reward': reward.id,
+                        'code': code, 'date': now, 'points': 5,
+                        'valid_until': now.date(), 'state': 'active',
+                        }, 'test:'),
+                'link': (Redemption, None, 'points_line', {}),
+                'lock': ('2000', lock),
+                }
+
+        def redemption(code):
+            redemptions = Redemption.search([('code', '=', code)])
+            return redemptions[0] if redemptions else None
+
+        locked = Transaction()._locked_records[Member._table]
+        locked.discard(member.id)
+        with counted_statements() as statements:
+            (line, _), = Line._post_entries([entry('L1')])
+        first = redemption('L1')
+        self.assertEqual(line.origin, first)
+        self.assertEqual(line.balance_after, 5)
+        if backend.name != 'postgresql':
+            # SQLite's writer holds the database: the lock is hold_lock's
+            self.assertEqual(Member.check_balances([member]), [])
+            return
+        # The triggers are read once per process, but in a test's
+        # transaction, which does not keep Tryton's cache of them
+        statements = [e for e in statements if '"ir_trigger"' not in e]
+        self.assertEqual(len(statements), 1, statements)
+        self.assertIn('FOR UPDATE', statements[0])
+        # Held from the posting on
+        self.assertIn(member.id, locked)
+
+        # The look-up finds its record: nothing inserted nor posted
+        with self.assertRaises(LockUnlessFound) as found:
+            Line._post_entries([entry('L2', unless(first.id))])
+        self.assertEqual(found.exception.record_id, first.id)
+        self.assertIsNone(redemption('L2'))
+        (line, _), = Line._post_entries([entry('L3', unless(-1))])
+        self.assertEqual(line.origin, redemption('L3'))
+        self.assertEqual(line.balance_after, 10)
+
+        # An inactive member: nothing, whatever the look-up finds
+        Member.write([member], {'active': False})
+        for lock in [None, unless(first.id)]:
+            with self.subTest(lock=lock):
+                self.assertEqual(
+                    Line._post_entries([entry('L4', lock)]), [(None, None)])
+                self.assertIsNone(redemption('L4'))
+        self.assertEqual(Member(member.id).points_balance, 10)
+        self.assertEqual(Member.check_balances([member]), [])
+
+        # Only the posting that inserts its record takes the lock
+        with self.assertRaises(ValueError):
+            Line._post_entries([{
+                        'member': member.id, 'points': 5, 'reason': "Lock",
+                        'lock': ('2000', None)}])
 
     @with_transaction()
     def test_points_expiring_notice(self):

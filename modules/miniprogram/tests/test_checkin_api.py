@@ -122,6 +122,37 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertEqual([(c['id'], c['event_name']) for c in mine['items']],
             [(first, "Meeting")])
 
+    def test_checkin_one_statement(self):
+        """On PostgreSQL a check-in with points is one statement: the
+        member's lock, the look-up of its duplicate and the posting that
+        inserts it (Attendance.check_in_first); another attempt of the same
+        in this process is answered by the look-up of the lock statement"""
+        from trytond.modules.suite.tests.tools import statements
+
+        from .. import routes
+        api = self.login()
+        routes._tried.clear()
+        body = self.here(qr_token=self.token)
+        # On SQLite outside a transaction: the request's statements are
+        # those of the whole way
+        counted = (statements if backend.name == 'postgresql'
+            else lambda: ExitStack())
+        with counted() as executed:
+            status, data = api.json('POST', 'checkins', body)
+        self.assertEqual(status, 201, data)
+        self.assertEqual(data['member']['points_balance'], 10)
+        with counted() as again:
+            self.assertError(api.json('POST', 'checkins', body),
+                409, 'already_checked_in')
+        if backend.name != 'postgresql':
+            return
+        locking = [e for e in executed if 'FOR UPDATE' in e]
+        self.assertEqual(len(locking), 1, executed)
+        self.assertIn('INSERT INTO "checkin_attendance"', locking[0])
+        locking = [e for e in again if 'FOR UPDATE' in e]
+        self.assertEqual(len(locking), 1, again)
+        self.assertNotIn('INSERT', locking[0])
+
     def test_duplicate_answer(self):
         """The 409 of a duplicate names the check-in as its 201 did, found by
         the client UUID or by the event and day (on PostgreSQL before the
@@ -307,6 +338,7 @@ class CheckinApiTestCase(RouteTestCase):
             raise backend.DatabaseOperationalError("connection lost")
         body = self.here(qr_token=self.token, client_uuid=str(uuid.uuid4()))
         with patch.object(Attendance, 'check_in', unavailable), \
+                patch.object(Attendance, 'check_in_first', unavailable), \
                 patch.object(Attendance, 'sync', unavailable):
             response = api('POST', 'checkins', body)
             self.assertEqual(response.headers.get('Retry-After'), '1')

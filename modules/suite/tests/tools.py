@@ -31,13 +31,14 @@ class statements:
         from trytond.transaction import Transaction
         self.executed = []
         self.calls = calls = []
-        cursor = Transaction().connection.cursor()
-        self.Cursor = type(cursor)
         if backend.name == 'postgresql':
             # The class of Tryton's cursors and of the raw cursors of
-            # member.prepared.execute
+            # member.prepared.execute (also outside a transaction: the
+            # requests of a route test)
             import psycopg
             self.Cursor = psycopg.Cursor
+        else:
+            self.Cursor = type(Transaction().connection.cursor())
         self.execute = execute = self.Cursor.execute
         executed = self.executed
 
