@@ -26,6 +26,13 @@ Two protections, each isolated by a test:
   ('late') and the inserts tried: one per check-in with the lock; it
   catches 'check_in: no member lock'.
 
+The API records a check-in first by one statement whose posting takes the
+member's lock itself (check_in_first), check_in answering the others:
+test_concurrent_check_ins_first races it the same way, and
+test_check_ins_first_of_two_events checks each member in to two events at
+once, where only REPEATABLE READ keeps the balances exact (it catches
+'isolation: READ COMMITTED').
+
 Run from the top of the repository:
 
     TRYTOND_DATABASE_URI=postgresql:/// DB_NAME=test_checkinc_$$ \\
