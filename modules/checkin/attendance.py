@@ -794,7 +794,7 @@ class Attendance(ModelSQL, ModelView):
             except LockUnlessFound as found:
                 return cls.answer_duplicate(found.record_id, client_uuid)
             except backend.DatabaseOperationalError as error:
-                if not cls._concurrent(error):
+                if not tools.contention(error):
                     raise
                 cls._start_again()
                 return None
@@ -802,15 +802,6 @@ class Attendance(ModelSQL, ModelView):
                 return None
             return cls._inserted_result(
                 attendance, values, event, None, granted=granted)
-
-    @staticmethod
-    def _concurrent(error):
-        """Whether the database error of a statement is a concurrent
-        transaction's (PostgreSQL): a serialization failure, a lock waited
-        for too long, a deadlock"""
-        from psycopg import errors
-        return isinstance(error, (errors.SerializationFailure,
-                errors.LockNotAvailable, errors.DeadlockDetected))
 
     @staticmethod
     def _start_again():

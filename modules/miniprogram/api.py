@@ -443,19 +443,6 @@ def contention_timeout():
     return config.getfloat('miniprogram', 'contention_timeout', default=20)
 
 
-def _contention(error):
-    """Tell if a database error is a conflict with concurrent requests (a
-    lock held, a serialization failure, a deadlock, SQLite's busy
-    database): the request is tried again; the database is not
-    unavailable"""
-    if backend.name == 'postgresql':
-        from psycopg import errors
-        return isinstance(error, (errors.SerializationFailure,
-                errors.DeadlockDetected, errors.LockNotAvailable))
-    text = str(error).lower()
-    return 'locked' in text or 'busy' in text
-
-
 def _take_locks(transaction, locks):
     """Take the table and record locks that an earlier attempt asked for
     (Tryton's Model.lock), first thing in transaction, as Transaction.start
@@ -551,7 +538,7 @@ def with_write_transaction(lock_member=False, intake=False,
                     except backend.DatabaseOperationalError as e:
                         transaction.rollback()
                         transaction.tasks.clear()
-                        if (_contention(e)
+                        if (tools.contention(e)
                                 and time.monotonic() < deadline):
                             conflicts += 1
                             logger.debug("Conflict: %i", conflicts)

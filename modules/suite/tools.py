@@ -47,6 +47,19 @@ def retries():
     return config.getint('database', 'retry', default=5)
 
 
+def contention(error):
+    """Tell if a database error is a conflict with concurrent transactions
+    (a lock held too long, a serialization failure, a deadlock, SQLite's
+    busy database): the work is tried again; the database is not
+    unavailable"""
+    if backend.name == 'postgresql':
+        from psycopg import errors
+        return isinstance(error, (errors.SerializationFailure,
+                errors.DeadlockDetected, errors.LockNotAvailable))
+    text = str(error).lower()
+    return 'locked' in text or 'busy' in text
+
+
 def backoff(count, low=0.01, high=0.05):
     "Sleep before the count-th new try (real time: the other side waits)"
     time.sleep(random.uniform(low, high) * count)

@@ -1060,26 +1060,22 @@ class MemberTestCase(
                     len(statements), 1 if backend.name == 'postgresql' else 2,
                     statements)
 
-    @with_transaction()
-    def test_points_insert_origin(self):
-        "A posting inserts its origin first: nothing when it is refused"
-        from trytond import backend
+    def redemption_posting(self):
+        """Return the functions of the ledger entry of member that inserts
+        a redemption of code (entry(member, code, **values)) and of the
+        redemption of code or None (redemption(code)): a redemption stands
+        for any record with a link to its line"""
         pool = Pool()
-        Member = pool.get('member.member')
-        Line = pool.get('member.points.line')
         Reward = pool.get('member.reward')
         Redemption = pool.get('member.reward.redemption')
         company = create_company_shanghai()
-        member = create_member()
-        Member.add_points(member, 10, "Warm")
         with set_company(company):
             reward, = Reward.create([{
                         'name': "Mug", 'kind': 'product', 'points_cost': 5,
                         }])
         now = dt.datetime(2026, 6, 1, 8)
 
-        def entry(code, **values):
-            # A redemption stands for any record with a link to its line
+        def entry(member, code, **values):
             return dict({
                     'member': member.id, 'points': 5, 'reason': "Inserted",
                     'insert': (Redemption, {
@@ -1093,6 +1089,23 @@ class MemberTestCase(
         def redemption(code):
             redemptions = Redemption.search([('code', '=', code)])
             return redemptions[0] if redemptions else None
+        return entry, redemption
+
+    @with_transaction()
+    def test_points_insert_origin(self):
+        "A posting inserts its origin first: nothing when it is refused"
+        from trytond import backend
+        pool = Pool()
+        Member = pool.get('member.member')
+        Line = pool.get('member.points.line')
+        Redemption = pool.get('member.reward.redemption')
+        posting, redemption = self.redemption_posting()
+        member = create_member()
+        Member.add_points(member, 10, "Warm")
+        now = dt.datetime(2026, 6, 1, 8)
+
+        def entry(code, **values):
+            return posting(member, code, **values)
 
         # The triggers on creation, read once per process
         tools.triggers(Redemption.__name__, 'create')
@@ -1142,15 +1155,9 @@ class MemberTestCase(
         pool = Pool()
         Member = pool.get('member.member')
         Line = pool.get('member.points.line')
-        Reward = pool.get('member.reward')
         Redemption = pool.get('member.reward.redemption')
-        company = create_company_shanghai()
+        posting, redemption = self.redemption_posting()
         member = create_member()
-        with set_company(company):
-            reward, = Reward.create([{
-                        'name': "Mug", 'kind': 'product', 'points_cost': 5,
-                        }])
-        now = dt.datetime(2026, 6, 1, 8)
         table = Redemption.__table__()
 
         def unless(record_id):
@@ -1159,20 +1166,7 @@ class MemberTestCase(
                     table.id, where=table.id == record), {'record': record_id})
 
         def entry(code, lock=None):
-            return {
-                'member': member.id, 'points': 5, 'reason': "Locked",
-                'insert': (Redemption, {
-                        'member': member.id, 'reward': reward.id,
-                        'code': code, 'date': now, 'points': 5,
-                        'valid_until': now.date(), 'state': 'active',
-                        }, 'test:'),
-                'link': (Redemption, None, 'points_line', {}),
-                'lock': ('2000', lock),
-                }
-
-        def redemption(code):
-            redemptions = Redemption.search([('code', '=', code)])
-            return redemptions[0] if redemptions else None
+            return posting(member, code, lock=('2000', lock))
 
         locked = Transaction()._locked_records[Member._table]
         locked.discard(member.id)
