@@ -4,7 +4,6 @@
 import datetime as dt
 import json
 import uuid
-from weakref import WeakKeyDictionary
 
 from sql import Cast, Column, Literal, Null, Union
 from sql.aggregate import Sum
@@ -72,9 +71,6 @@ CHECKOUT_SOURCES = [
     ]
 SYNC_MAX_ITEMS = 100
 ARRIVAL_MINUTES = 5
-# The attempts resolved before their check-in, per transaction
-# (Attendance._resolve_attempt keep)
-_kept_attempts = WeakKeyDictionary()
 
 
 def parse_client_time(value):
@@ -770,7 +766,7 @@ class Attendance(ModelSQL, ModelView):
         Member = pool.get('member.member')
         if backend.name != 'postgresql':
             return None
-        member = Member(int(member))
+        member = tools.instance(Member, int(member))
         try:
             client_uuid = normalize_uuid(client_uuid)
             credential, position, client_time, device_id = (
@@ -1162,7 +1158,8 @@ class Attendance(ModelSQL, ModelView):
             key = None
         transaction = Transaction()
         if not keep and key is not None:
-            resolved = _kept_attempts.get(transaction, {}).pop(key, None)
+            resolved = tools.transaction_memo(
+                'checkin.attempts', transaction).pop(key, None)
             if resolved is not None:
                 return resolved
         now = clock.now()
@@ -1170,7 +1167,8 @@ class Attendance(ModelSQL, ModelView):
         resolved = (now, reference,
             cls._resolve_credential(credential, reference, offline))
         if keep and key is not None:
-            _kept_attempts.setdefault(transaction, {})[key] = resolved
+            tools.transaction_memo(
+                'checkin.attempts', transaction)[key] = resolved
         return resolved
 
     @classmethod
@@ -1565,7 +1563,7 @@ class Attendance(ModelSQL, ModelView):
             # The duplicate was committed after this transaction took its
             # snapshot: read it in a new one.
             raise CheckInRestart()
-        attendance = cls(attendance_id)
+        attendance = tools.instance(cls, attendance_id)
         cls._inserted([(attendance, values)])
         return attendance, None, granted
 

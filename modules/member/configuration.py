@@ -129,7 +129,7 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
             values = _cached.set(None, values)
         return tools.cached_instance(cls, 1, values, related={
                 'streak_rules': lambda rules: [
-                    StreakRule(i, day=d, repeat=r, bonus=b)
+                    tools.instance(StreakRule, i, day=d, repeat=r, bonus=b)
                     for i, d, r, b in rules]})
 
     @property

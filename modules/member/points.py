@@ -460,9 +460,9 @@ class PointsLine(ModelSQL, ModelView):
                 cls._take_from_lots(line_id, post)
             elif reverses is not None:
                 cls._give_back(line_id, reverses, post, balance)
-            line = cls(line_id, balance_after=balance)
+            line = tools.instance(cls, line_id, balance_after=balance)
             if record is not None:
-                line.origin = (post['insert'][0].__name__, record)
+                line.origin = tools.instance(post['insert'][0], record)
             lines.append((line, activity))
         if new:
             invalidate_records(Member, list(tiers))

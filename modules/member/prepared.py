@@ -4,8 +4,9 @@
 """The prepared statements of the hot paths (points postings, streaks,
 check-ins) and what the ORM would do around their writes: internal to the
 suite (see doc/development.rst)."""
-import itertools
+import datetime as dt
 import re
+from decimal import Decimal
 
 from sql import Column, Conflict, Expression
 from sql.functions import CurrentTimestamp, Function
@@ -80,17 +81,24 @@ def statement(key, build, /, **values):
     placeholders are then replaced by values in the parameters.  Building
     its queries was more than half of the Python time of a check-in, and
     a constant text lets psycopg prepare the statement on the server."""
+    sql, slots = _built(key, build, values)
+    return sql, tuple(values[v] if s else v for s, v in slots)
+
+
+def _built(key, build, values):
+    """The text of statement(key, build, **values) and its slots: for each
+    parameter (True, the name of its value) or (False, a constant)"""
     key = (backend.name, key)
     try:
-        sql, slots = _statements[key]
+        return _statements[key]
     except KeyError:
         sql, params = tuple(build(**{n: _Slot(n) for n in values}))
         slots = tuple((True, p.name) if isinstance(p, _Slot) else (False, p)
             for p in params)
         if {n for s, n in slots if s} != set(values):
             raise ValueError("a value is not a parameter of %s" % (key,))
-        _statements[key] = sql, slots
-    return sql, tuple(values[v] if s else v for s, v in slots)
+        found = _statements[key] = sql, slots
+        return found
 
 
 def execute(key, build, /, **values):
@@ -98,32 +106,69 @@ def execute(key, build, /, **values):
     transaction and return the cursor.
 
     On PostgreSQL the text is sent with numbered parameters ($1, $2...)
-    by a raw cursor, made once per key: psycopg converts the %s of the
-    text of a statement on each execution, from a cache that only holds the
-    statements of at most 50 parameters and 4,096 characters (the check-in's
-    posting, with its insert, has more)."""
-    sql, params = statement(key, build, **values)
+    by a raw cursor, made once per key (see numbered)."""
     connection = Transaction().connection
     if backend.name != 'postgresql':
         cursor = connection.cursor()
-        cursor.execute(sql, params)
+        cursor.execute(*statement(key, build, **values))
         return cursor
     from psycopg import RawCursor
+    sql, slots = _built(key, build, values)
+    text, slots = numbered(sql, slots, values)
     cursor = RawCursor(connection)
-    cursor.execute(numbered(sql), params)
+    cursor.execute(text, tuple(values[v] if s else v for s, v in slots))
     return cursor
 
 
-def numbered(sql):
+# The types that psycopg sends with their PostgreSQL type: a number given
+# for several places takes the same type in each (a text or a null one is
+# typed by each place, which may differ)
+_TYPED = {int, bool, float, Decimal, dt.date, dt.datetime, dt.time}
+
+
+def numbered(sql, slots, values):
     """The text of sql (python-sql's, with %s) with numbered parameters
-    ($1, $2...) as PostgreSQL takes them, made once per text"""
+    ($1, $2...) as PostgreSQL takes them, and the slots of the numbers,
+    made once per text and typed values: a value of a type of _TYPED, or
+    such a constant, is given once for all the places it takes (the
+    check-in's posting has 73 places; psycopg's time to send the
+    parameters grows with their number).  The text is bytes, which psycopg
+    would encode on each execution (it caches that only for statements of
+    at most 50 parameters and 4,096 characters)."""
     try:
-        return _numbered[sql]
+        repeated, variants = _numbered[sql]
     except KeyError:
-        count = itertools.count(1)
-        found = _numbered[sql] = _PLACEHOLDER.sub(
-            lambda m: '%' if m.group(1) == '%' else '$%d' % next(count), sql)
-        return found
+        names = [n for s, n in slots if s]
+        repeated = tuple(sorted({n for n in names if names.count(n) > 1}))
+        repeated, variants = _numbered[sql] = repeated, {}
+    merged = tuple(n for n in repeated if type(values[n]) in _TYPED)
+    try:
+        return variants[merged]
+    except KeyError:
+        pass
+    numbers, unique = {}, []
+    places = iter(slots)
+    merge = set(merged)
+
+    def number(match):
+        if match.group(1) == '%':
+            return '%'
+        slot = next(places)
+        is_value, value = slot
+        if is_value and value in merge:
+            key = slot
+        elif not is_value and type(value) in _TYPED:
+            key = (False, type(value), value)
+        else:
+            key = object()
+        found = numbers.get(key)
+        if found is None:
+            unique.append(slot)
+            found = numbers[key] = len(unique)
+        return '$%d' % found
+    text = _PLACEHOLDER.sub(number, sql).encode('ascii')
+    found = variants[merged] = text, tuple(unique)
+    return found
 
 
 _formats = {}

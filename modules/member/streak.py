@@ -8,6 +8,7 @@ from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
 
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.modules.suite import tools
 from trytond.modules.suite.fields import Constant
 from trytond.pool import Pool, PoolMeta
 from trytond.rpc import RPC
@@ -115,7 +116,7 @@ class Member(metaclass=PoolMeta):
             date = config.local_date()
         elif isinstance(date, dt.datetime):
             date = config.local_date(date)
-        member = cls(int(member))
+        member = tools.instance(cls, int(member))
         if entry is None or entry.get('lock') is None:
             # Else taken by the posting of entry
             cls.hold_lock([member])

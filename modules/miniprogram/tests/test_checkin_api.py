@@ -153,6 +153,26 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertEqual(len(locking), 1, again)
         self.assertNotIn('INSERT', locking[0])
 
+    def test_requests_keep_no_transaction(self):
+        """Once the requests are answered nothing keeps their transactions
+        (whose instances and caches a per-transaction memo would keep for
+        the life of the worker, each request's memory and the collector's
+        time growing with every request): check-ins, their duplicates and
+        a read"""
+        import gc
+        api = self.login()
+        body = self.here(qr_token=self.token)
+
+        def alive():
+            gc.collect()
+            return [o for o in gc.get_objects()
+                if isinstance(o, Transaction) and o.database is None]
+        before = len(alive())
+        for _ in range(3):
+            api.json('POST', 'checkins', body)
+            api.json('GET', 'me/checkins')
+        self.assertLessEqual(len(alive()), before)
+
     def test_duplicate_answer(self):
         """The 409 of a duplicate names the check-in as its 201 did, found by
         the client UUID or by the event and day (on PostgreSQL before the
