@@ -804,7 +804,7 @@ class Attendance(ModelSQL, ModelView):
         """Roll the transaction back at the database: its next statement
         starts it again, without the locks it held"""
         transaction = Transaction()
-        transaction.connection.rollback()
+        tools.rollback(transaction.connection)
         transaction._locked_records.clear()
         transaction._locked_tables.clear()
         transaction.tasks.clear()

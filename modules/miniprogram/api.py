@@ -462,7 +462,7 @@ def _take_locks(transaction, locks):
             raise
         from psycopg.sql import SQL, Identifier
         from sql import Table
-        connection.rollback()
+        tools.rollback(connection)
         cursor = connection.cursor()
         cursor.execute('SET LOCAL lock_timeout = %d' % LOCK_TIMEOUT_MS)
         for table in tables:
@@ -473,7 +473,7 @@ def _take_locks(transaction, locks):
             cursor.execute(*sql_table.select(Literal(1),
                     where=sql_table.id.in_(sorted(ids)),
                     for_=For('UPDATE')))
-        connection.rollback()
+        tools.rollback(connection)
         raise
     transaction._locked_tables.update(tables)
     for table, ids in records:

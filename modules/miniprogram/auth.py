@@ -16,6 +16,7 @@ from trytond.cache import Cache
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.modules.member.member import member_context
+from trytond.modules.suite import tools
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
 
@@ -236,7 +237,7 @@ def _execute_first(transaction, execute):
         try:
             cursor = execute()
         except SerializationFailure:
-            connection.rollback()
+            tools.rollback(connection)
             if again == FIRST_STATEMENT_AGAIN:
                 raise
             continue

@@ -61,6 +61,52 @@ class SuiteTestCase(ModuleTestCase):
         self.assertEqual(cursor.fetchone()[0], 'root')
 
     @with_transaction()
+    def test_rollback_keeps_prepared_statements(self):
+        """rollback, to a savepoint too (savepoint's failure), leaves the
+        statements prepared on the connection: psycopg's rollback
+        deallocates them all (planned again on their next five uses)"""
+        connection = Transaction().connection
+        cursor = connection.cursor()
+        if backend.name != 'postgresql':
+            table = Pool().get('res.user').__table__()
+            cursor.execute(*table.update(
+                    [table.login], ['rolled back'], where=table.id == 0))
+            tools.rollback(connection)
+            cursor.execute(*table.select(table.login, where=table.id == 0))
+            self.assertEqual(cursor.fetchone()[0], 'root')
+            return
+        from psycopg import RawCursor, errors
+
+        def prepared():
+            # psycopg prepares a statement on its sixth execution
+            for i in range(6):
+                RawCursor(connection).execute(
+                    b'SELECT $1::int + 1', (i,)).fetchone()
+            cursor.execute('SELECT COUNT(*) FROM pg_prepared_statements')
+            return cursor.fetchone()[0]
+        count = prepared()
+        self.assertGreater(count, 0)
+        # Failed: the transaction aborted
+        with self.assertRaises(errors.DivisionByZero):
+            cursor.execute('SELECT 1 / 0')
+        tools.rollback(connection)
+        cursor.execute('SELECT COUNT(*) FROM pg_prepared_statements')
+        self.assertEqual(cursor.fetchone()[0], count)
+        self.assertEqual(prepared(), count)
+        with self.assertRaises(errors.DivisionByZero):
+            with tools.savepoint('test'):
+                cursor.execute('SELECT 1 / 0')
+        cursor.execute('SELECT COUNT(*) FROM pg_prepared_statements')
+        self.assertEqual(cursor.fetchone()[0], count)
+        # Nothing to roll back
+        tools.rollback(connection)
+        tools.rollback(connection)
+        cursor.execute('SELECT 1')
+        connection.rollback()
+        cursor.execute('SELECT COUNT(*) FROM pg_prepared_statements')
+        self.assertEqual(cursor.fetchone()[0], 0, "psycopg's rollback")
+
+    @with_transaction()
     def test_run_apart_retries(self):
         "run_apart tries again when the database refuses, then gives up"
         calls = []
