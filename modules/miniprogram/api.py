@@ -370,7 +370,7 @@ def _handle(route, func, request, pool, path_args):
                 raise
             except HTTPException:
                 # e.g. body too large: answered as JSON by the middleware
-                transaction.rollback()
+                tools.rollback_transaction(transaction)
                 raise
             except Exception:
                 logger.exception("mini-program API error on %s %s",
@@ -379,7 +379,7 @@ def _handle(route, func, request, pool, path_args):
                     gettext('miniprogram.msg_status_500'))
     except ApiError as e:
         if e.rollback:
-            transaction.rollback()
+            tools.rollback_transaction(transaction)
         return error_response(e)
     if isinstance(result, Response):
         return result
@@ -531,12 +531,12 @@ def with_write_transaction(lock_member=False, intake=False,
                             lock_unless)
                         result = func(request, pool, *args, **kwargs)
                     except TransactionError as e:
-                        transaction.rollback()
+                        tools.rollback_transaction(transaction)
                         transaction.tasks.clear()
                         e.fix(locks)
                         continue
                     except backend.DatabaseOperationalError as e:
-                        transaction.rollback()
+                        tools.rollback_transaction(transaction)
                         transaction.tasks.clear()
                         if (tools.contention(e)
                                 and time.monotonic() < deadline):

@@ -76,6 +76,17 @@ def rollback(connection, savepoint=None):
             result, encoding=connection.info.encoding)
 
 
+def rollback_transaction(transaction=None):
+    """Tryton's Transaction.rollback of transaction (default the current
+    one), keeping the statements prepared on its connection (see
+    rollback)"""
+    if transaction is None:
+        transaction = Transaction()
+    if transaction.connection is not None:
+        rollback(transaction.connection)
+    transaction.rollback()
+
+
 def retries():
     "The number of times a refused transaction is tried again"
     return config.getint('database', 'retry', default=5)
@@ -306,7 +317,7 @@ def _with_locks(start, func, extras):
             try:
                 result = func()
             except TransactionError as e:
-                transaction.rollback()
+                rollback_transaction(transaction)
                 e.fix(extras)
                 continue
             transaction.commit()
