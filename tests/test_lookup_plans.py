@@ -108,7 +108,7 @@ class LookupPlanTestCase(unittest.TestCase):
             return self.sqlite_plans(sql, params)
         connection = Transaction().connection
         cursor = connection.cursor()
-        text = numbered(sql)
+        text = numbered(sql)[0].decode('ascii')
         result = []
         for n, mode in enumerate(['force_generic_plan', 'force_custom_plan']):
             name = 'plan_look_up_%d' % n

@@ -5,6 +5,7 @@
 check-ins) and what the ORM would do around their writes: internal to the
 suite (see doc/development.rst)."""
 import datetime as dt
+import itertools
 import re
 from decimal import Decimal
 
@@ -126,7 +127,7 @@ def execute(key, build, /, **values):
 _TYPED = {int, bool, float, Decimal, dt.date, dt.datetime, dt.time}
 
 
-def numbered(sql, slots, values):
+def numbered(sql, slots=None, values=None):
     """The text of sql (python-sql's, with %s) with numbered parameters
     ($1, $2...) as PostgreSQL takes them, and the slots of the numbers,
     made once per text and typed values: a value of a type of _TYPED, or
@@ -134,7 +135,12 @@ def numbered(sql, slots, values):
     check-in's posting has 73 places; psycopg's time to send the
     parameters grows with their number).  The text is bytes, which psycopg
     would encode on each execution (it caches that only for statements of
-    at most 50 parameters and 4,096 characters)."""
+    at most 50 parameters and 4,096 characters).  Without slots, each
+    place takes a number of its own (not kept)."""
+    if slots is None:
+        count = itertools.count(1)
+        return _PLACEHOLDER.sub(lambda m: '%' if m.group(1) == '%'
+            else '$%d' % next(count), sql).encode('ascii'), None
     try:
         repeated, variants = _numbered[sql]
     except KeyError:
