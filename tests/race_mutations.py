@@ -63,7 +63,8 @@ MUTATIONS = [
                 "        Member.hold_lock([member])\n",
                 "        cls._check_access(member, credential)\n"),
             ],
-        [CHECKIN + 'test_concurrent_check_ins']),
+        [CHECKIN + 'test_concurrent_check_ins',
+            CHECKIN + 'test_check_ins_without_points']),
     ("sync: no member lock", [
             (ATTENDANCE,
                 "        member = Member(int(member))\n"

@@ -280,8 +280,9 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         """200 simultaneous check-ins of 100 members record 100 check-ins,
         with their points, and no check-in does its work twice.
 
-        Catches 'check_in: no member lock': without it a check-in inserts,
-        then restarts to take the lock in the posting (or fails late)."""
+        Run for 'check_in: no member lock', which it no longer catches
+        alone: the posting, which inserts the check-in, holds the lock
+        too (test_check_ins_without_points catches it)."""
         counts, member_ids, stats = self.race("Concurrency")
         self.assertEqual(len(counts['lines']), MEMBERS)
         self.assertEqual(
@@ -351,11 +352,18 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
 
     def test_check_ins_without_points(self):
         """Without points and streak no member row is written: the
-        constraint alone keeps one check-in per member.
+        constraint alone keeps one check-in per member, and check_in's
+        member lock alone keeps a check-in from inserting beside another
+        of the member (no posting takes the lock on this path).
 
-        Catches 'attendance: no constraint, look then insert'."""
-        counts, _, _ = self.race("No points", points=0, streak=False)
+        Catches 'attendance: no constraint, look then insert' and 'check_in:
+        no member lock' (the check-ins with points are locked by their
+        posting too: test_concurrent_check_ins no longer tells)."""
+        counts, _, stats = self.race("No points", points=0, streak=False)
         self.assertEqual(counts['lines'], [])
+        self.assertEqual(stats['late'], 0, stats)
+        # One insert per check-in (the sequence counts rolled back ones)
+        self.assertEqual(stats['inserts'], MEMBERS * ATTEMPTS, stats)
 
 
 def main(argv):
