@@ -664,20 +664,10 @@ class Event(Workflow, ModelSQL, ModelView):
         A live check-in needs an open event; an offline one, synchronised
         later, may find the event closed already."""
         states = {'open', 'closed'} if offline else {'open'}
-        details = {
-            'event_id': self.id,
-            'state': self.state,
-            'start': isoformat(self.start, self.tzinfo),
-            'end': isoformat(self.end, self.tzinfo),
-            }
         if self.state not in states:
-            raise EventNotOpenError(gettext(
-                    'checkin.msg_event_not_open_state',
-                    event=self.rec_name), details)
+            raise self._not_open('checkin.msg_event_not_open_state')
         if when < self.opening() or when > self.end:
-            raise EventNotOpenError(gettext(
-                    'checkin.msg_event_not_open_time',
-                    event=self.rec_name), details)
+            raise self._not_open('checkin.msg_event_not_open_time')
         if self.daily and (self.day_start or self.day_end):
             local = self.local(when)
             date = local.date()
@@ -685,15 +675,21 @@ class Event(Workflow, ModelSQL, ModelView):
                 first = self.utc(date, self.day_start) - dt.timedelta(
                     minutes=self.open_before or 0)
                 if when < first:
-                    details['day_start'] = self.day_start.isoformat()
-                    raise EventNotOpenError(gettext(
-                            'checkin.msg_event_not_open_day',
-                            event=self.rec_name), details)
+                    raise self._not_open('checkin.msg_event_not_open_day',
+                        day_start=self.day_start.isoformat())
             if self.day_end and when > self.utc(date, self.day_end):
-                details['day_end'] = self.day_end.isoformat()
-                raise EventNotOpenError(gettext(
-                        'checkin.msg_event_not_open_day',
-                        event=self.rec_name), details)
+                raise self._not_open('checkin.msg_event_not_open_day',
+                    day_end=self.day_end.isoformat())
+
+    def _not_open(self, message, **details):
+        """The EventNotOpenError of message with its details (made only
+        when refused: every check-in asks check_open)"""
+        return EventNotOpenError(gettext(message, event=self.rec_name), dict(
+                event_id=self.id,
+                state=self.state,
+                start=isoformat(self.start, self.tzinfo),
+                end=isoformat(self.end, self.tzinfo),
+                **details))
 
     # Location
 

@@ -842,7 +842,9 @@ def _tried_before(pool, unless):
     key, _, values = unless
     key = (key, tuple(sorted(values.items())))
     with _tried_lock:
-        tried = _tried.setdefault(pool.database_name, LRUDict(TRIED_SIZE))
+        tried = _tried.get(pool.database_name)
+        if tried is None:
+            tried = _tried[pool.database_name] = LRUDict(TRIED_SIZE)
         if key in tried:
             return True
         tried[key] = True
