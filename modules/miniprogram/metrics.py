@@ -80,17 +80,29 @@ def note_checkins(environ, results):
     environ[CHECKINS] = list(results)
 
 
+# The metrics of each label values, as labels() gives them (it checks and
+# locks at each call): {(name, label values): child}
+_children = {}
+
+
+def _child(name, *values):
+    "The metric name of the label values"
+    key = (name,) + values
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = _defined()[name].labels(*values)
+    return child
+
+
 def count(route, method, environ, status, started):
     "Count the answer of route at status, started at time.monotonic()"
     if not prometheus_client:
         return
-    defined = _defined()
     path = route['path']
-    defined['requests'].labels(path, method, str(status)).inc()
-    defined['duration'].labels(path, method).observe(
-        time.monotonic() - started)
+    _child('requests', path, method, str(status)).inc()
+    _child('duration', path, method).observe(time.monotonic() - started)
     for checkin_method, result in environ.get(CHECKINS, ()):
-        defined['checkins'].labels(checkin_method, result).inc()
+        _child('checkins', checkin_method, result).inc()
 
 
 class DatabaseCollector:
