@@ -403,12 +403,16 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         Raise SlotUnavailableError with details['reason'] in past,
         lead_time, beyond_horizon, no_resource, closed or off_grid, or
         SlotFullError."""
-        details = {
-            'service': self.id,
-            'start': clock.to_local(start, self.tzinfo).isoformat(),
-            }
-        if resource is not None:
-            details['resource'] = int(resource)
+        def details(**kwargs):
+            # Made only when refused
+            details = {
+                'service': self.id,
+                'start': clock.to_local(start, self.tzinfo).isoformat(),
+                }
+            if resource is not None:
+                details['resource'] = int(resource)
+            details.update(kwargs)
+            return details
 
         def unavailable(reason, **kwargs):
             return SlotUnavailableError(gettext(
@@ -417,7 +421,7 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     start=clock.to_local(start, self.tzinfo).strftime(
                         '%Y-%m-%d %H:%M'),
                     **kwargs),
-                details=dict(details, reason=reason, **kwargs))
+                details=details(reason=reason, **kwargs))
 
         now = clock.now()
         if start < now:
@@ -447,7 +451,7 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                     service=self.rec_name,
                     start=clock.to_local(start, self.tzinfo).strftime(
                         '%Y-%m-%d %H:%M')),
-                details=details)
+                details=details())
         # The resource with the most capacity left first (spreads the load),
         # then in the order of the resources
         free.sort(key=lambda s: -s['capacity_left'])
