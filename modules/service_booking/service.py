@@ -405,14 +405,14 @@ class Service(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         SlotFullError."""
         def details(**kwargs):
             # Made only when refused
-            details = {
+            result = {
                 'service': self.id,
                 'start': clock.to_local(start, self.tzinfo).isoformat(),
                 }
             if resource is not None:
-                details['resource'] = int(resource)
-            details.update(kwargs)
-            return details
+                result['resource'] = int(resource)
+            result.update(kwargs)
+            return result
 
         def unavailable(reason, **kwargs):
             return SlotUnavailableError(gettext(
