@@ -11,8 +11,10 @@ from contextlib import contextmanager
 
 from trytond import backend
 from trytond.config import config
+from trytond.model.fields import Field
+from trytond.model.modelstorage import local_cache
 from trytond.pool import Pool
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 UTC = dt.timezone.utc
 
@@ -224,19 +226,49 @@ def transaction_memo(name, transaction=None):
 
 
 def instance(Model, id, **values):
-    """Model(id, **values), with the record cache of the transaction that
-    the instances made before in the same user and context took: Tryton
-    builds it again for each instance (Transaction.get_cache), which cost
-    a check-in more than a tenth of its time in instances."""
+    """Model(id, **values), with the record cache of the transaction and
+    the local cache of Model that the instances made before in the same
+    user and context took: Tryton builds both again for each instance
+    (Transaction.get_cache, modelstorage.local_cache), as browse shares
+    them between the records it makes.  values of fields that store what
+    they are given (not relations, not with context) are stored as
+    Field.__set__ would, without its per-field assignment and the copy of
+    the values that Model.__init__ makes."""
     transaction = Transaction()
     memo = transaction_memo('suite.record_cache', transaction)
     found = memo.get(None)
     if (found is None or found[0] is not transaction.context
             or found[1] != transaction.user):
         found = memo[None] = (transaction.context, transaction.user,
-            transaction.get_cache())
-    return Model(id, _transaction=transaction, _transaction_cache=found[2],
-        **values)
+            transaction.get_cache(), {})
+    local = found[3].get(Model.__name__)
+    if local is None:
+        local = found[3][Model.__name__] = local_cache(Model, transaction)
+    stored = _stored_values(Model, values) if values else None
+    if values and stored is None:
+        return Model(id, _transaction=transaction,
+            _transaction_cache=found[2], _local_cache=local, **values)
+    record = Model(id, _transaction=transaction,
+        _transaction_cache=found[2], _local_cache=local)
+    if stored:
+        record._values = Model._record(**stored)
+        record._init_values = Model._record(**stored)
+    return record
+
+
+def _stored_values(Model, values):
+    """Return values as the fields of Model store them, or None when one of
+    them converts on assignment more than to its Python type"""
+    stored = {}
+    for name, value in values.items():
+        field = Model._fields[name]
+        if type(field).__set__ is not Field.__set__ or field.context:
+            return None
+        if (field._py_type and value is not None
+                and not isinstance(value, field._py_type)):
+            value = field._py_type(value)
+        stored[name] = value
+    return stored
 
 
 # The values of cached_instance as the fields store them, per process:
@@ -285,15 +317,26 @@ def cached_instance(Model, id, values, related=None):
 
 def triggers(model_name, mode):
     """Return the triggers of model_name on mode (ir.trigger get_triggers)
-    without making the instances of an empty list: get_triggers browses
-    the cached ids, which costs about as much as a check-in's statement
-    when a hot path asks it for each record it writes with SQL, and no
-    trigger is the usual case"""
+    without its context-keyed cache when no trigger of any state exists on
+    them (the usual case: a hot path asks it for each record it writes
+    with SQL), and without making the instances of an empty list"""
     if Transaction().context.get('_no_trigger'):
         return []
     Trigger = Pool().get('ir.trigger')
+    key = (model_name, mode)
+    exists = Trigger._suite_exists_cache.get(key)
+    if exists is None:
+        with without_check_access(), \
+                Transaction().set_context(active_test=False):
+            exists = bool(Trigger.search([
+                        ('model.name', '=', model_name),
+                        ('on_%s_' % mode, '=', True),
+                        ], limit=1))
+        Trigger._suite_exists_cache.set(key, exists)
+    if not exists:
+        return []
     # The cache gives back the list of ids as a tuple, None when not kept
-    ids = Trigger._get_triggers_cache.get((model_name, mode))
+    ids = Trigger._get_triggers_cache.get(key)
     if ids is not None and not len(ids):
         return []
     return Trigger.get_triggers(model_name, mode)

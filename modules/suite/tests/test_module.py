@@ -140,29 +140,84 @@ class SuiteTestCase(ModuleTestCase):
     @with_transaction()
     def test_triggers(self):
         "triggers answers a model without trigger without get_triggers"
-        Trigger = Pool().get('ir.trigger')
+        pool = Pool()
+        Trigger = pool.get('ir.trigger')
+        Model = pool.get('ir.model')
         get_triggers = Trigger.get_triggers.__func__
         calls = []
 
         def spy(cls, model_name, mode):
-            calls.append((model_name, mode))
+            # Not those of creating the trigger
+            if model_name == 'res.user':
+                calls.append((model_name, mode))
             return get_triggers(cls, model_name, mode)
         Trigger._get_triggers_cache.clear()
-        with patch.object(Trigger, 'get_triggers', classmethod(spy)):
-            # Not kept yet: get_triggers looks and keeps it
-            self.assertEqual(list(tools.triggers('res.user', 'create')), [])
-            self.assertEqual(len(calls), 1)
-            # Kept without trigger (as a tuple): answered from the cache
-            self.assertEqual(tools.triggers('res.user', 'create'), [])
-            self.assertEqual(len(calls), 1)
-            # Kept with one: get_triggers makes its instance
-            Trigger._get_triggers_cache.set(('suite.none', 'write'), [1])
+        Trigger._suite_exists_cache.clear()
+        action = Trigger.action.selection
+        with patch.object(Trigger, 'get_triggers', classmethod(spy)), \
+                patch.object(Trigger.action, 'selection',
+                    action + [('res.user|write', "Test")]):
+            # No trigger: answered without get_triggers, then from the cache
+            for _ in range(2):
+                self.assertEqual(tools.triggers('res.user', 'write'), [])
+            self.assertEqual(calls, [])
+            self.assertIs(
+                Trigger._suite_exists_cache.get(('res.user', 'write')), False)
+            # A new trigger clears what is kept
+            model, = Model.search([('name', '=', 'res.user')])
+            trigger, = Trigger.create([{
+                        'name': "Test", 'action': 'res.user|write',
+                        'model': model.id,
+                        'on_write_': True, 'condition': 'true',
+                        'limit_number': 0,
+                        }])
             self.assertEqual(
-                [t.id for t in tools.triggers('suite.none', 'write')], [1])
+                [t.id for t in tools.triggers('res.user', 'write')],
+                [trigger.id])
+            self.assertEqual(calls, [('res.user', 'write')])
+            self.assertEqual(tools.triggers('res.user', 'create'), [])
+            Trigger.write([trigger], {'active': False})
+            # Exists (inactive): get_triggers tells, as Tryton would
+            self.assertEqual(tools.triggers('res.user', 'write'), [])
+            self.assertEqual(len(calls), 2)
+            Trigger.delete([trigger])
+            self.assertEqual(tools.triggers('res.user', 'write'), [])
             self.assertEqual(len(calls), 2)
             with Transaction().set_context(_no_trigger=True):
-                self.assertEqual(tools.triggers('suite.none', 'write'), [])
+                self.assertEqual(tools.triggers('res.user', 'write'), [])
             self.assertEqual(len(calls), 2)
+
+    @with_transaction()
+    def test_instance(self):
+        "instance shares its transaction's caches and stores plain values"
+        pool = Pool()
+        User = pool.get('res.user')
+        Sequence = pool.get('ir.sequence')
+        admin = tools.instance(User, 1)
+        self.assertEqual(admin.login, 'admin')
+        again = tools.instance(User, 1)
+        self.assertIs(again._local_cache, admin._local_cache)
+        self.assertIs(again._transaction_cache, admin._transaction_cache)
+        self.assertIsNot(
+            tools.instance(Sequence, 1)._local_cache, admin._local_cache)
+        with Transaction().set_context(language='fr'):
+            other = tools.instance(User, 1)
+        self.assertIsNot(other._local_cache, admin._local_cache)
+        self.assertIsNot(other._transaction_cache, admin._transaction_cache)
+
+        # Converted to the field's type, kept unchanged
+        sequence = tools.instance(Sequence, 7, padding='3')
+        self.assertEqual(sequence.padding, 3)
+        self.assertIsNot(sequence._values, sequence._init_values)
+        self.assertEqual(sequence._init_values.padding, 3)
+        sequence.padding = 4
+        self.assertEqual(sequence._init_values.padding, 3)
+        # A field that converts on assignment (Char strips): as Tryton does
+        for values in [{'name': " Admin "}, {'name': "A", 'padding': 2}]:
+            Model = User if len(values) == 1 else Sequence
+            self.assertEqual(
+                dict(tools.instance(Model, 1, **values)._values._items()),
+                dict(Model(1, **values)._values._items()))
 
     def test_relax_pool_checks(self):
         "The pool checks a connection only after the window unused"
