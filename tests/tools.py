@@ -361,6 +361,15 @@ def install_on_base():
         base = None
         if _installing and name == test_tryton.DB_NAME:
             modules, install_lang = _installing[-1]
+            if install_lang == lang != 'en':
+                # The database of the same modules in English (cached, and
+                # made on its base) with the texts of lang added, instead
+                # of a second chain of bases in lang
+                if test_tryton.db_exist(name):
+                    test_tryton.drop_db(name)
+                test_tryton.activate_module(modules)
+                add_language(name, lang)
+                return
             if install_lang == lang:
                 base = _base_of(modules)
         if base is None:
@@ -400,6 +409,40 @@ def install_on_base():
     test_tryton.create_db = base_or_create_db
     test_tryton.activate_module = tracking(test_tryton.activate_module)
     tools.activate_modules = activate_modules
+
+
+def add_language(name, lang):
+    """Make lang the language of database name as Tryton's create_db does
+    (its default, translatable, the users' but root's) and load the texts
+    of lang (and of its parents) of every module activated there, as an
+    install in lang loads them (trytond.modules.load_translations)"""
+    from trytond.ir.lang import get_parent_language
+    from trytond.modules import create_graph, load_translations
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    with Transaction().start(name, 0) as transaction:
+        pool = Pool()
+        Configuration = pool.get('ir.configuration')
+        Lang = pool.get('ir.lang')
+        Module = pool.get('ir.module')
+        User = pool.get('res.user')
+        languages, code = set(), lang
+        while code:
+            languages.add(code)
+            code = get_parent_language(code)
+        activated = Module.search([('state', '=', 'activated')])
+        for node in create_graph({m.name for m in activated}):
+            load_translations(pool, node, languages)
+        language, = Lang.search([('code', '=', lang)])
+        language.translatable = True
+        language.save()
+        configuration = Configuration(1)
+        configuration.language = lang
+        configuration.save()
+        User.write(User.search([('login', '!=', 'root')]), {
+                'language': language.id,
+                })
+        transaction.commit()
 
 
 def _base_of(modules):
