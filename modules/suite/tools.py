@@ -252,7 +252,8 @@ def instance(Model, id, **values):
         _transaction_cache=found[2], _local_cache=local)
     if stored:
         record._values = Model._record(**stored)
-        record._init_values = Model._record(**stored)
+        if id is not None:
+            record._init_values = Model._record(**stored)
     return record
 
 

@@ -212,6 +212,9 @@ class SuiteTestCase(ModuleTestCase):
         self.assertEqual(sequence._init_values.padding, 3)
         sequence.padding = 4
         self.assertEqual(sequence._init_values.padding, 3)
+        # A new record has no values to compare with, as in Tryton
+        self.assertIsNone(
+            tools.instance(Sequence, None, padding=2)._init_values)
         # A field that converts on assignment (Char strips): as Tryton does
         for values in [{'name': " Admin "}, {'name': "A", 'padding': 2}]:
             Model = User if len(values) == 1 else Sequence
