@@ -94,6 +94,10 @@ ROUTES = []
 # path 405 instead of 404 for the methods after the first)
 _url_methods = {}
 _url_map = Map()
+# The matches of _url_map per method and path (_match): a path asked again
+# skips werkzeug's matcher (the check-ins' path is one per database)
+_matches = {}
+MATCHES_SIZE = 1024
 
 
 class Request:
@@ -754,6 +758,21 @@ def error_payload(environ, status, message=None, **variables):
             code, status_text(environ, message, **variables))).encode()
 
 
+def _match(environ):
+    """Return (rule, arguments) of the method and path of environ in
+    _url_map, or raise as werkzeug's MapAdapter.match does; the matches are
+    kept per process (its rules match neither host nor query)"""
+    key = (_url_map, environ.get('REQUEST_METHOD'),
+        environ.get('PATH_INFO', ''))
+    found = _matches.get(key)
+    if found is None:
+        found = _url_map.bind_to_environ(environ).match()
+        if len(_matches) >= MATCHES_SIZE:
+            _matches.clear()
+        _matches[key] = found
+    return found[0], dict(found[1])
+
+
 class PrefixMiddleware:
     "Answer JSON errors on the API prefix, whatever fails"
 
@@ -779,7 +798,7 @@ class PrefixMiddleware:
                 return self._error(403, environ, start_response,
                     'origin_refused', origin=origin[:100])
         try:
-            rule, arguments = _url_map.bind_to_environ(environ).match()
+            rule, arguments = _match(environ)
         except NotFound:
             return self._error(404, environ, start_response)
         except MethodNotAllowed as e:

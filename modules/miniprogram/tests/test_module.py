@@ -508,13 +508,46 @@ class ApiTestCase(RouteTestCase):
 
     def test_prefix_errors_are_json(self):
         "Unknown paths, wrong methods and refused origins answer JSON"
-        self.assertError(self.api('GET', 'nowhere'), 404, 'not_found')
-        self.assertError(self.api('PUT', 'me'), 405, 'method_not_allowed')
+        # Twice: the second from the kept matches (api._match)
+        for _ in range(2):
+            self.assertError(self.api('GET', 'nowhere'), 404, 'not_found')
+            self.assertError(
+                self.api('PUT', 'me'), 405, 'method_not_allowed')
+            self.assertEqual(self.api('GET', 'me').status_code, 401)
         self.assertError(self.api('GET', 'me', headers={
                     'Origin': 'https://evil.example.com'}),
             403, 'forbidden')
         response = self.client().get('/no_such_db/mp/v1/me')
         self.assertError(response, 404, 'not_found')
+
+    def test_matches_kept(self):
+        "A method and path matched once are not matched by werkzeug again"
+        from werkzeug.routing import Map
+
+        from trytond.modules.miniprogram import api as api_module
+        api_module._matches.clear()
+        bind = Map.bind_to_environ
+        binds = []
+
+        def spy(self, environ, *args, **kwargs):
+            # Not those of Tryton's own dispatch
+            if self is api_module._url_map:
+                binds.append(environ['PATH_INFO'])
+            return bind(self, environ, *args, **kwargs)
+        with patch.object(Map, 'bind_to_environ', spy):
+            for _ in range(2):
+                self.assertEqual(self.api('GET', 'me').status_code, 401)
+                self.assertError(self.api('PUT', 'me'), 405,
+                    'method_not_allowed')
+            path = '/%s/mp/v1/me' % DB_NAME
+            # GET kept; PUT refused each time (not kept)
+            self.assertEqual(binds, [path, path, path])
+            rule, arguments = api_module._match(
+                {'REQUEST_METHOD': 'GET', 'PATH_INFO': path})
+            arguments['database_name'] = 'other'
+            self.assertEqual(api_module._match(
+                    {'REQUEST_METHOD': 'GET', 'PATH_INFO': path})[1],
+                {'database_name': DB_NAME})
 
     def test_oversized_requests_are_json(self):
         "Too long header fields and addresses answer 431 / 414 as JSON"
