@@ -98,6 +98,7 @@ _url_map = Map()
 # skips werkzeug's matcher (the check-ins' path is one per database)
 _matches = {}
 MATCHES_SIZE = 1024
+MATCHED_PATH_MAX = 200
 
 
 class Request:
@@ -767,9 +768,11 @@ def _match(environ):
     found = _matches.get(key)
     if found is None:
         found = _url_map.bind_to_environ(environ).match()
-        if len(_matches) >= MATCHES_SIZE:
-            _matches.clear()
-        _matches[key] = found
+        # A long path (any database name matches) is not kept
+        if len(key[2]) <= MATCHED_PATH_MAX:
+            if len(_matches) >= MATCHES_SIZE:
+                _matches.clear()
+            _matches[key] = found
     return found[0], dict(found[1])
 
 

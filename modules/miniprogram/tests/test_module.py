@@ -523,6 +523,7 @@ class ApiTestCase(RouteTestCase):
     def test_matches_kept(self):
         "A method and path matched once are not matched by werkzeug again"
         from werkzeug.routing import Map
+        from werkzeug.test import EnvironBuilder
 
         from trytond.modules.miniprogram import api as api_module
         api_module._matches.clear()
@@ -548,6 +549,12 @@ class ApiTestCase(RouteTestCase):
             self.assertEqual(api_module._match(
                     {'REQUEST_METHOD': 'GET', 'PATH_INFO': path})[1],
                 {'database_name': DB_NAME})
+            # Not kept: a path longer than MATCHED_PATH_MAX
+            long_path = '/%s/mp/v1/me' % ('x' * api_module.MATCHED_PATH_MAX)
+            for _ in range(2):
+                api_module._match(
+                    EnvironBuilder(path=long_path).get_environ())
+            self.assertEqual(binds[-2:], [long_path, long_path])
 
     def test_oversized_requests_are_json(self):
         "Too long header fields and addresses answer 431 / 414 as JSON"
