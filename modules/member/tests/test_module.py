@@ -11,7 +11,7 @@ from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.modules.member.exceptions import LockUnlessFound, PasswordError
 from trytond.modules.member.member import (
-    mask_name, mask_phone, member_context, normalize_phone)
+    FILLFACTOR, mask_name, mask_phone, member_context, normalize_phone)
 from trytond.modules.party.tests import (
     PartyCheckEraseMixin, PartyCheckReplaceMixin)
 from trytond.modules.suite import clock, tools
@@ -301,6 +301,29 @@ class MemberTestCase(
                 # An empty path is no file, for Tryton as for the member
                 config.set('password', 'forbidden', previous)
         self.assertTrue(member.check_password('password1'))
+
+    @with_transaction()
+    def test_member_fillfactor(self):
+        """On PostgreSQL the member table keeps room in its pages for the
+        new version of a row that a posting rewrites (a HOT update)"""
+        from trytond import backend
+        pool = Pool()
+        Member = pool.get('member.member')
+        if backend.name != 'postgresql':
+            self.skipTest("a storage parameter of PostgreSQL")
+        cursor = Transaction().connection.cursor()
+
+        def options():
+            cursor.execute('SELECT reloptions FROM pg_class '
+                'WHERE oid = CAST(%s AS regclass)', (Member._table,))
+            return cursor.fetchone()[0] or []
+
+        self.assertIn('fillfactor=%d' % FILLFACTOR, options())
+        # Set again by an update of the module
+        cursor.execute('ALTER TABLE "%s" RESET (fillfactor)' % Member._table)
+        self.assertNotIn('fillfactor=%d' % FILLFACTOR, options())
+        Member._set_fillfactor()
+        self.assertEqual(options(), ['fillfactor=%d' % FILLFACTOR])
 
     @with_transaction()
     def test_member_invalid_phone(self):
