@@ -58,6 +58,16 @@ def raw_request(port, data, timeout=30):
     return status, headers, body
 
 
+def data_segments_in(sock):
+    """The TCP segments with data that sock received (Linux's
+    tcpi_data_segs_in of struct tcp_info, since 4.6), or None"""
+    import struct
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+    if len(info) < 156:
+        return None
+    return struct.unpack_from('I', info, 152)[0]
+
+
 @unittest.skipUnless(backend.name == 'postgresql',
     "gunicorn with several workers runs on PostgreSQL")
 class DeploymentTestCase(unittest.TestCase):
@@ -161,6 +171,29 @@ class DeploymentTestCase(unittest.TestCase):
         self.assertJsonError(self.get('me', [
                     ('Authorization', 'Bearer ' + 'x' * 1000)]),
             401, 'unauthorized')
+
+    @unittest.skipUnless(hasattr(socket, 'TCP_INFO'), "Linux's TCP_INFO")
+    def test_answer_in_one_segment(self):
+        """A small answer, headers and body, arrives in one TCP segment
+        with data: the worker corks the connection (gunicorn sends the
+        headers and the body apart, two segments)"""
+        data = ('GET /%s/mp/v1/me HTTP/1.1\r\nHost: x\r\n'
+            'Connection: close\r\n\r\n' % DB_NAME).encode()
+        with socket.create_connection(('127.0.0.1', self.port), 30) as sock:
+            sock.sendall(data)
+            answer = b''
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            segments = data_segments_in(sock)
+        if segments is None:
+            self.skipTest("no tcpi_data_segs_in in TCP_INFO")
+        # 401 and its JSON error object, in a few hundred bytes
+        self.assertTrue(answer.startswith(b'HTTP/1.1 401 '), answer[:300])
+        self.assertTrue(answer.partition(b'\r\n\r\n')[2], answer[:300])
+        self.assertEqual(segments, 1, answer[:300])
 
     def test_health(self):
         """The compose file's healthcheck: ready, then 503 naming the cron
