@@ -55,16 +55,19 @@ class CorkedSyncWorker(SyncWorker):
     """gunicorn's sync worker, whose answers leave in as few TCP segments
     as they fill: it writes the status and headers, then the body, each in
     its own send, which on a small answer (a check-in's) makes two
-    segments.  The connection is corked (TCP_CORK) as it is accepted and
-    flushed when the worker closes it after the answer (the sync worker
-    keeps no connection alive), so the headers and the body go together:
-    one segment less to send per answer (doc/operations.rst)."""
+    segments.  The connection is corked (TCP_CORK) once the request is
+    read and flushed when the worker closes it after the answer (the sync
+    worker keeps no connection alive), so the headers and the body go
+    together: one segment less to send per answer (doc/operations.rst).
+    Not a request that expects "100 Continue", which gunicorn sends before
+    the answer: corked, it would wait up to 200 ms."""
 
-    def handle(self, listener, client, addr):
+    def handle_request(self, listener, req, client, addr):
         if (client.family in {socket.AF_INET, socket.AF_INET6}
-                and hasattr(socket, 'TCP_CORK')):
+                and hasattr(socket, 'TCP_CORK')
+                and not any(n == 'EXPECT' for n, _ in req.headers)):
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
-        super().handle(listener, client, addr)
+        super().handle_request(listener, req, client, addr)
 
 
 worker_class = CorkedSyncWorker
