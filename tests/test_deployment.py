@@ -58,6 +58,16 @@ def raw_request(port, data, timeout=30):
     return status, headers, body
 
 
+def read_to_end(sock):
+    "What sock receives until the server closes the connection"
+    answer = b''
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return answer
+        answer += chunk
+
+
 def data_segments_in(sock):
     """The TCP segments with data that sock received (Linux's
     tcpi_data_segs_in of struct tcp_info, since 4.6), or None"""
@@ -181,12 +191,7 @@ class DeploymentTestCase(unittest.TestCase):
             'Connection: close\r\n\r\n' % DB_NAME).encode()
         with socket.create_connection(('127.0.0.1', self.port), 30) as sock:
             sock.sendall(data)
-            answer = b''
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                answer += chunk
+            answer = read_to_end(sock)
             segments = data_segments_in(sock)
         if segments is None:
             self.skipTest("no tcpi_data_segs_in in TCP_INFO")
@@ -221,12 +226,7 @@ class DeploymentTestCase(unittest.TestCase):
                 waits.append(time.monotonic() - start)
                 self.assertEqual(interim, b'HTTP/1.1 100 Continue\r\n\r\n')
                 sock.sendall(body)
-                answer = b''
-                while True:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    answer += chunk
+                answer = read_to_end(sock)
             self.assertTrue(answer.startswith(b'HTTP/1.1 401 '),
                 answer[:300])
         self.assertLess(min(waits), 0.15, waits)
