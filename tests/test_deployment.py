@@ -189,16 +189,22 @@ class DeploymentTestCase(unittest.TestCase):
         headers and the body apart, two segments)"""
         data = ('GET /%s/mp/v1/me HTTP/1.1\r\nHost: x\r\n'
             'Connection: close\r\n\r\n' % DB_NAME).encode()
-        with socket.create_connection(('127.0.0.1', self.port), 30) as sock:
-            sock.sendall(data)
-            answer = read_to_end(sock)
-            segments = data_segments_in(sock)
-        if segments is None:
-            self.skipTest("no tcpi_data_segs_in in TCP_INFO")
-        # 401 and its JSON error object, in a few hundred bytes
-        self.assertTrue(answer.startswith(b'HTTP/1.1 401 '), answer[:300])
-        self.assertTrue(answer.partition(b'\r\n\r\n')[2], answer[:300])
-        self.assertEqual(segments, 1, answer[:300])
+        counts = []
+        # The least of three: a worker paused 200 ms between its two sends
+        # on a busy machine would let the kernel send the headers alone
+        for _ in range(3):
+            with socket.create_connection(
+                    ('127.0.0.1', self.port), 30) as sock:
+                sock.sendall(data)
+                answer = read_to_end(sock)
+                counts.append(data_segments_in(sock))
+            if counts[-1] is None:
+                self.skipTest("no tcpi_data_segs_in in TCP_INFO")
+            # 401 and its JSON error object, in a few hundred bytes
+            self.assertTrue(answer.startswith(b'HTTP/1.1 401 '),
+                answer[:300])
+            self.assertTrue(answer.partition(b'\r\n\r\n')[2], answer[:300])
+        self.assertEqual(min(counts), 1, counts)
 
     def test_continue_not_corked(self):
         """A request that expects "100 Continue" gets it at once: the
