@@ -770,9 +770,7 @@ def _match(environ):
         found = _url_map.bind_to_environ(environ).match()
         # A long path (any database name matches) is not kept
         if len(key[2]) <= MATCHED_PATH_MAX:
-            if len(_matches) >= MATCHES_SIZE:
-                _matches.clear()
-            _matches[key] = found
+            tools.remember(_matches, key, found, MATCHES_SIZE)
     return found[0], dict(found[1])
 
 

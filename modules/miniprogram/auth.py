@@ -140,9 +140,7 @@ def _verify(token):
             raise refused("invalid")
         if not isinstance(claims.get('exp'), (int, float)):
             raise refused("invalid")
-        if len(_verified) >= _VERIFIED_MAX:
-            _verified.clear()
-        _verified[key] = claims
+        tools.remember(_verified, key, claims, _VERIFIED_MAX)
     return claims
 
 

@@ -272,9 +272,20 @@ def _stored_values(Model, values):
     return stored
 
 
+def remember(memo, key, value, size):
+    """Keep value under key in memo, a dictionary of the process bounded
+    to size entries by emptying it when full (cheaper than an LRU on a hot
+    path: what is dropped is made again at its next use); return value"""
+    if len(memo) >= size:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
 # The values of cached_instance as the fields store them, per process:
 # {(model, id): (values, {field: value})}
 _instance_templates = {}
+INSTANCE_TEMPLATES_SIZE = 4096
 
 
 def cached_instance(Model, id, values, related=None):
@@ -301,10 +312,8 @@ def cached_instance(Model, id, values, related=None):
     if template is None or template[0] is not values:
         built = Model(id, **{k: v for k, v in values.items()
                 if not k.startswith('_') and k not in related})
-        template = (values, dict(built._values._items()))
-        if len(_instance_templates) >= 4096:
-            _instance_templates.clear()
-        _instance_templates[key] = template
+        template = remember(_instance_templates, key,
+            (values, dict(built._values._items())), INSTANCE_TEMPLATES_SIZE)
     record = instance(Model, id)
     record._values = Model._record(**template[1])
     record._init_values = Model._record(**template[1])

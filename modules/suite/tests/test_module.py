@@ -187,6 +187,15 @@ class SuiteTestCase(ModuleTestCase):
                 self.assertEqual(tools.triggers('res.user', 'write'), [])
             self.assertEqual(len(calls), 2)
 
+    def test_remember(self):
+        "remember keeps at most size entries, emptying the memo when full"
+        memo = {}
+        for i in range(3):
+            self.assertEqual(tools.remember(memo, i, str(i), 3), str(i))
+        self.assertEqual(memo, {0: '0', 1: '1', 2: '2'})
+        tools.remember(memo, 3, '3', 3)
+        self.assertEqual(memo, {3: '3'})
+
     @with_transaction()
     def test_instance(self):
         "instance shares its transaction's caches and stores plain values"
