@@ -17,6 +17,7 @@ SPEND = 'tests.test_spend_concurrency.SpendConcurrencyTestCase.'
 ASSIGN = ('tests.test_assignment_concurrency.'
     'AssignmentConcurrencyTestCase.')
 POINTS_PY = 'modules/member/points.py'
+PREPARED_PY = 'modules/member/prepared.py'
 ATTENDANCE = 'modules/checkin/attendance.py'
 BOOKING_PY = 'modules/service_booking/booking.py'
 REWARD_PY = 'modules/member/reward.py'
@@ -57,6 +58,20 @@ MUTATIONS = [
             ],
         [POINTS + 'test_postings_without_lock',
             CHECKIN + 'test_check_ins_first_of_two_events']),
+    # The statement committed alone (check_in_first) runs under the
+    # session's default isolation, which it sets and checks
+    ("alone: no isolation check, the session's READ COMMITTED", [
+            (PREPARED_PY,
+                "    return CurrentSetting('transaction_isolation') "
+                "== ISOLATION\n",
+                "    return CurrentSetting('transaction_isolation') "
+                "!= ''\n"),
+            (PREPARED_PY,
+                "'ISOLATION LEVEL ' + ISOLATION.upper())",
+                "'ISOLATION LEVEL READ COMMITTED')"),
+            ],
+        [CHECKIN + 'test_check_ins_first_of_two_events',
+            CHECKIN + 'test_check_in_first_alone_refused']),
     ("check_in: no member lock", [
             (ATTENDANCE,
                 "        cls._check_access(member, credential)\n"

@@ -31,7 +31,13 @@ member's lock itself (check_in_first), check_in answering the others:
 test_concurrent_check_ins_first races it the same way, and
 test_check_ins_first_of_two_events checks each member in to two events at
 once, where only REPEATABLE READ keeps the balances exact (it catches
-'isolation: READ COMMITTED').
+'isolation: READ COMMITTED', and 'alone: no isolation check, the session's
+READ COMMITTED': the statement of check_in_first, the first of its
+transaction, is committed by itself under the isolation of the session).
+test_check_in_first_alone and test_check_in_first_alone_refused check that
+statement in one process: committed alone, the rest of its transaction read
+only, and nothing written when more would follow (each case fails when the
+statement does not check it).
 
 Run from the top of the repository:
 
@@ -364,6 +370,195 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         self.assertEqual(stats['late'], 0, stats)
         # One insert per check-in (the sequence counts rolled back ones)
         self.assertEqual(stats['inserts'], MEMBERS * ATTEMPTS, stats)
+
+    def first(self, event_id, member_id, token_, now, then=None,
+            before=None):
+        """Check member_id in to event_id by check_in_first as the first
+        statement of a transaction, as the API does, after before(); return
+        its status, or None when check_in must answer, and then(result) in
+        the same transaction"""
+        from trytond.pool import Pool
+
+        def check_in():
+            if before:
+                before()
+            Attendance = Pool().get('checkin.attendance')
+            credential = {'qr_token': token_}
+            position = {'lat': 31.2304, 'lon': 121.4737}
+            result = Attendance.check_in_first(member_id,
+                Attendance.duplicate_query(member_id, credential, position),
+                '2000', credential, position)
+            extra = then(result) if then else None
+            return (result.status if result else None), extra
+        return run_transaction(self.database_name, check_in,
+            context={'_clock_now': now})
+
+    def member_row(self, member_id):
+        "The balance, lifetime points, tier and streak of member_id"
+        from trytond.pool import Pool
+
+        def read():
+            member = Pool().get('member.member')(member_id)
+            return (member.points_balance, member.lifetime_points,
+                member.tier.id if member.tier else None,
+                member.streak_length)
+        return run_transaction(self.database_name, read)
+
+    def test_check_in_first_alone(self):
+        """The statement of check_in_first, the first of its transaction,
+        is committed by itself (no BEGIN nor COMMIT): its check-in is seen
+        by another connection before the transaction ends, whose rest is
+        read only, so that a write after it, which would not be atomic
+        with it, fails"""
+        import psycopg
+        from psycopg.errors import ReadOnlySqlTransaction
+
+        from trytond.transaction import Transaction
+        event_id, member_ids, token_, now = self.prepare("Alone")
+
+        def seen_elsewhere(result):
+            connection = Transaction().connection
+            with psycopg.connect(dbname=self.database_name) as other:
+                seen = other.execute('SELECT COUNT(*) FROM '
+                    'checkin_attendance WHERE id = %s',
+                    (result.attendance.id,)).fetchone()[0]
+            read_only = connection.read_only
+            with self.assertRaises(ReadOnlySqlTransaction):
+                connection.cursor().execute('UPDATE member_member SET '
+                    'write_date = write_date WHERE id = %s',
+                    (member_ids[0],))
+            connection.rollback()
+            return seen, read_only
+        # The caches of the event and the configuration: a query to fill
+        # them would begin the transaction
+        self.first(event_id, member_ids[-1], token_, now)
+        status, (seen, read_only) = self.first(
+            event_id, member_ids[0], token_, now, then=seen_elsewhere)
+        self.assertEqual(status, 'created')
+        self.assertEqual((seen, read_only), (1, True))
+        self.assertEqual(
+            self.member_row(member_ids[0]), (POINTS, POINTS, None, 1))
+        # The copy: found by the look-up, nothing written, not read only
+        status, read_only = self.first(event_id, member_ids[0], token_, now,
+            then=lambda _: Transaction().connection.read_only)
+        self.assertEqual((status, read_only), ('duplicate', False))
+        self.assertEqual(self.counts(event_id)['unsound'], [])
+
+    def test_check_in_first_alone_refused(self):
+        """The statement committed alone writes nothing when more than it
+        writes would follow: a tier update (reached, or the member's tier
+        no longer active), the streak's points, a spending given back, a
+        session not under REPEATABLE READ; check_in then records the
+        check-in with all of it.  Each case fails when the statement does
+        not check it (see member.points.line._alone_condition)."""
+        from trytond.modules.member.prepared import ISOLATION
+        from trytond.pool import Pool
+        from trytond.transaction import Transaction
+
+        def setup(func):
+            def run():
+                with Transaction().set_context(_check_access=False):
+                    return func(Pool())
+            return run_transaction(self.database_name, run)
+
+        def whole_way(event_id, member_id, token_, now):
+            def check_in():
+                Attendance = Pool().get('checkin.attendance')
+                return Attendance.check_in(member_id,
+                    {'qr_token': token_},
+                    position={'lat': 31.2304, 'lon': 121.4737}).status
+            return run_transaction(self.database_name, check_in,
+                context={'_clock_now': now})
+
+        def session(isolation):
+            # Before the transaction's first statement: a pooler in
+            # transaction mode may hand a session of another default
+            connection = Transaction().connection
+            connection.rollback()
+            connection.autocommit = True
+            connection.execute('SET SESSION CHARACTERISTICS AS '
+                'TRANSACTION ISOLATION LEVEL ' + isolation)
+            connection.autocommit = False
+            connection._suite_repeatable_read = True
+
+        def no_tier(tier):
+            def clean(pool):
+                Member = pool.get('member.member')
+                table = Member.__table__()
+                Transaction().connection.cursor().execute(*table.update(
+                        [table.tier], [None], where=table.tier == tier.id))
+                pool.get('member.tier').delete([tier])
+            return lambda: setup(clean)
+
+        def tier(pool):
+            Tier = pool.get('member.tier')
+            tier, = Tier.create([{'code': 'alone', 'name': "Alone",
+                        'threshold': POINTS}])
+            return lambda row: row[2] == tier.id, no_tier(tier)
+
+        def old_tier(pool):
+            Tier = pool.get('member.tier')
+            Member = pool.get('member.member')
+            tier, = Tier.create([{'code': 'old', 'name': "Old",
+                        'threshold': 0}])
+            table = Member.__table__()
+            Transaction().connection.cursor().execute(*table.update(
+                    [table.tier], [tier.id],
+                    where=table.id == member_ids[0]))
+            Tier.write([tier], {'active': False})
+            return lambda row: row[2] is None, no_tier(tier)
+
+        def streak_rule(pool):
+            Configuration = pool.get('member.configuration')
+            Rule = pool.get('member.streak.rule')
+            config = Configuration(1)
+            config.streak_rules = [Rule(day=1, bonus=5)]
+            config.save()
+            rule, = config.streak_rules
+            return lambda row: row[0] == POINTS + 5, lambda: setup(
+                lambda pool: pool.get('member.streak.rule').delete([rule]))
+
+        def spending(pool):
+            Member = pool.get('member.member')
+            member = member_ids[0]
+            Member.post_points([
+                    {'member': member, 'points': 20, 'reason': "gift"},
+                    {'member': member, 'points': -20, 'reason': "spent",
+                        'key': 'checkin'},
+                    ])
+            # The check-in's line gives the spending back: not earned
+            return lambda row: row[:2] == (POINTS, 20), lambda: None
+
+        def isolation(pool):
+            return lambda row: row[0] == POINTS, lambda: None
+
+        for name, arrange in [('tier', tier), ('old tier', old_tier),
+                ('streak rule', streak_rule), ('give-back', spending),
+                ('isolation', isolation)]:
+            with self.subTest(case=name):
+                event_id, member_ids, token_, now = self.prepare(
+                    "Refused %s" % name)
+                done, clean = setup(arrange)
+                try:
+                    # The caches filled (see test_check_in_first_alone)
+                    self.first(event_id, member_ids[-1], token_, now)
+                    status, _ = self.first(
+                        event_id, member_ids[0], token_, now,
+                        before=name == 'isolation' and (
+                            lambda: session('READ COMMITTED')),
+                        then=name == 'isolation' and (
+                            lambda _: session(ISOLATION.upper())))
+                    self.assertIsNone(status)
+                    self.assertNotIn(member_ids[0], [m for _, m in
+                            self.counts(event_id)['attendances']])
+                    self.assertEqual(whole_way(
+                            event_id, member_ids[0], token_, now), 'created')
+                    self.assertTrue(done(self.member_row(member_ids[0])),
+                        self.member_row(member_ids[0]))
+                    self.assertEqual(self.counts(event_id)['unsound'], [])
+                finally:
+                    clean()
+        self.assertEqual(ISOLATION, 'repeatable read')
 
 
 def main(argv):

@@ -761,7 +761,10 @@ class Attendance(ModelSQL, ModelView):
         The rules are check_in's (_attempt, the constraints of the
         database); one statement instead of two, the lock's with the
         look-up of the duplicate (miniprogram.auth.wait_member_lock) and
-        the posting."""
+        the posting, committed by itself when the transaction has begun
+        nothing and nothing else is to be written (see member.points.line.
+        _post_entries, alone; _follows_insert): the rest of the transaction
+        is then read only."""
         pool = Pool()
         Member = pool.get('member.member')
         if backend.name != 'postgresql':
@@ -786,7 +789,8 @@ class Attendance(ModelSQL, ModelView):
                 return None
             try:
                 attendance, _, granted = cls._insert(
-                    values, event, lock=(timeout, unless))
+                    values, event, lock=(timeout, unless),
+                    alone=not cls._follows_insert(values))
             except LockUnlessFound as found:
                 return cls.answer_duplicate(found.record_id, client_uuid)
             except backend.DatabaseOperationalError as error:
@@ -1276,13 +1280,15 @@ class Attendance(ModelSQL, ModelView):
         return not tools.triggers(cls.__name__, 'write')
 
     @classmethod
-    def _insert_granted(cls, values, event, lock=None):
+    def _insert_granted(cls, values, event, lock=None, alone=False):
         """Insert the new check-in of values by the posting of the points of
         event (see _grant), which links its line to it: on PostgreSQL the
         check-in, the line, the member's balance and streak in one
         statement, which takes the member's lock with lock (see
-        check_in_first).  Return (its id, the points awarded, the member's
-        state), or None when the database refuses it (see _insert_sql)."""
+        check_in_first), committed by itself with alone when it can be
+        (see member.points.line._post_entries).  Return (its id, the points
+        awarded, the member's state), or None when the database refuses it
+        (see _insert_sql)."""
         stored = cls._stored(values)
         del stored['points_granted']
         entry = dict(cls._points_entry(values['member'], event,
@@ -1290,7 +1296,7 @@ class Attendance(ModelSQL, ModelView):
             insert=(cls, stored, 'checkin:'),
             link=(cls, None, 'points_line', {'points_granted': True}))
         if lock is not None:
-            entry['lock'] = lock
+            entry.update(lock=lock, alone=alone)
         line, awarded, member_state = cls._post_grant(
             values['member'], event, values['time'], None, entry, True)
         if line is None:
@@ -1511,7 +1517,7 @@ class Attendance(ModelSQL, ModelView):
         return attendances[0] if attendances else None
 
     @classmethod
-    def _insert(cls, values, event=None, lock=None):
+    def _insert(cls, values, event=None, lock=None, alone=False):
         """Insert the check-in and return (attendance, None, granted), or
         return (None, existing, None) when the database refuses it as a
         duplicate of existing (the same counted check-in or the same client
@@ -1520,7 +1526,8 @@ class Attendance(ModelSQL, ModelView):
         (_insert_granted) and granted is the (points, member state) of it,
         else None.  With lock, the posting takes the member's lock (see
         check_in_first) and nothing is looked up: (None, None, None) when
-        it did not insert the check-in.
+        it did not insert the check-in; with alone too, its statement may be
+        committed by itself (see _insert_granted).
 
         On PostgreSQL the database alone decides: a concurrent duplicate
         waits for the first transaction and is refused by the exclusion
@@ -1547,7 +1554,7 @@ class Attendance(ModelSQL, ModelView):
                 return None, existing, None
         granted = None
         if event is not None and cls._grants_on_insert(values, event):
-            inserted = cls._insert_granted(values, event, lock)
+            inserted = cls._insert_granted(values, event, lock, alone)
             attendance_id, granted = None, None
             if inserted is not None:
                 attendance_id, *granted = inserted
@@ -1593,6 +1600,13 @@ class Attendance(ModelSQL, ModelView):
         or _insert_many (before their points are posted, but for those
         inserted by their posting: see _insert_granted): the one place
         where other modules follow the new check-ins"""
+
+    @classmethod
+    def _follows_insert(cls, values):
+        """Whether _inserted writes for the new check-in of values: the
+        posting that inserts it is then not committed by itself (see
+        check_in_first; a write after it would fail)"""
+        return False
 
     @classmethod
     def _insert_sql(cls, values):

@@ -99,6 +99,13 @@ class Attendance(metaclass=PoolMeta):
             cls.feed_attendance(feeding)
 
     @classmethod
+    def _follows_insert(cls, values):
+        pool = Pool()
+        Event = pool.get('checkin.event')
+        return (super()._follows_insert(values)
+            or bool(Event.snapshot(values['event']).feeds_attendance))
+
+    @classmethod
     def on_modification(cls, mode, attendances, field_names=None):
         super().on_modification(mode, attendances, field_names=field_names)
         if mode == 'write' and field_names & FED_FIELDS:

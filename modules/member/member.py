@@ -546,7 +546,7 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def lock_query(cls, member, timeout, unless=None, values=None,
-            active=False):
+            active=False, condition=None):
         """The common table expressions (found, locked) of the statement
         that takes the row lock of member (PostgreSQL): locked selects the
         member's id and active FOR UPDATE, waiting at most timeout
@@ -558,7 +558,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         finds one.  The one home of the member's lock statement: the API
         takes it first (miniprogram.auth.wait_member_lock) or the posting
         that inserts a check-in (member.points.line._post_entries,
-        lock)."""
+        lock).  condition(table), a condition on the member row of table
+        (before the lock), is also required to lock it."""
         table = cls.__table__()
         # The filter is evaluated on the row found, before the row lock is
         # waited for
@@ -566,6 +567,8 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
             & (SetConfig('lock_timeout', timeout, True) != Null))
         if active:
             where &= table.active
+        if condition is not None:
+            where &= condition(table)
         found = None
         if unless is not None:
             found = With('id', query=unless(**values))
@@ -666,18 +669,48 @@ class Member(DeactivableMixin, ModelSQL, ModelView):
         for member in members:
             lifetime, current = lifetimes[member.id]
             reached = Tier.reached(thresholds, lifetime)
-            if reached == current or (current in thresholds
-                    and not allow_downgrade
-                    and (reached is None
-                        or thresholds[reached] < thresholds[current])):
-                continue
-            to_write[reached].append(member)
+            if cls._changes_tier(thresholds, reached, current,
+                    allow_downgrade):
+                to_write[reached].append(member)
         if to_write:
             args = []
             for tier_id, records in to_write.items():
                 args.extend((records, {'tier': tier_id}))
             with without_check_access():
                 cls.write(*args)
+
+    @staticmethod
+    def _changes_tier(thresholds, reached, current, allow_downgrade=False):
+        """Whether update_tiers sets the tier reached (see Tier.reached)
+        instead of current: the rule (see _keeps_tier for its SQL)"""
+        return not (reached == current or (current in thresholds
+                and not allow_downgrade
+                and (reached is None
+                    or thresholds[reached] < thresholds[current])))
+
+    @classmethod
+    def _keeps_tier(cls, table, lifetime):
+        """The condition that update_tiers keeps the tier of the member row
+        of table at the lifetime points lifetime (an SQL expression, not
+        fewer than the row's: no downgrade to consider): no active tier of
+        a higher (threshold, id) than the row's is reached, and the row's
+        is active or none (_changes_tier; a statement committed alone
+        requires it: member.points.line._post_statement)"""
+        pool = Pool()
+        Tier = pool.get('member.tier')
+        tier, current, kept = (
+            Tier.__table__(), Tier.__table__(), Tier.__table__())
+        higher = tier.join(current, 'LEFT',
+            condition=(current.id == table.tier) & current.active
+            ).select(Literal(1),
+                where=tier.active & (tier.threshold <= lifetime)
+                & ((current.id == Null)
+                    | (tier.threshold > current.threshold)
+                    | ((tier.threshold == current.threshold)
+                        & (tier.id > current.id))))
+        return (((table.tier == Null) | Exists(kept.select(Literal(1),
+                        where=(kept.id == table.tier) & kept.active)))
+            & ~Exists(higher))
 
     @classmethod
     def recompute_tiers(cls, date=None):

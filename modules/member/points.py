@@ -11,7 +11,7 @@ from sql import Cast, Column, Conflict, From, Literal, Null, With
 from sql.aggregate import Count, Min, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
-from sql.operators import Concat, Like
+from sql.operators import Concat, Exists, Like
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -428,13 +428,25 @@ class PointsLine(ModelSQL, ModelView):
         posted otherwise, and LockUnlessFound is raised with the id found
         when the member is active.  Under REPEATABLE READ, a concurrent
         transaction that wrote the member after this one's snapshot makes
-        the statement fail."""
+        the statement fail.
+
+        An entry that takes the lock may also carry alone, True: the
+        caller writes nothing after the posting, which is then committed by
+        itself (member.prepared.alone) when the transaction has begun
+        nothing and no trigger follows the creations; the statement then
+        posts nothing (like a member not active) when something else would
+        be written: a tier update, the streak's points (the entry's
+        streak_base: the base points of its day), a spending given back
+        (see _alone_condition).  It must be the only entry."""
         pool = Pool()
         Member = pool.get('member.member')
         if not entries:
             return []
         check_points_manager()
         posts = [cls._post_values(e) for e in entries]
+        if len(posts) > 1 and any(p['alone'] for p in posts):
+            raise ValueError("an entry committed alone is the only one: %r"
+                % (entries,))
         Member.hold_lock(
             [p['member'] for p in posts if p['lock'] is None])
         lines, new, tiers = [], [], {}
@@ -517,6 +529,16 @@ class PointsLine(ModelSQL, ModelView):
         if lock is not None and insert is None:
             raise ValueError("only an entry that inserts its origin takes "
                 "the member's lock: %r" % (entry,))
+        alone = bool(entry.get('alone'))
+        if alone and lock is None:
+            raise ValueError("only an entry that takes the member's lock is "
+                "committed alone: %r" % (entry,))
+        # A trigger would follow the creations with writes; the guard of
+        # the give-back knows a prefix whose only ':' ends it
+        alone = (alone and backend.name == 'postgresql'
+            and insert[2].find(':') == len(insert[2]) - 1
+            and not tools.triggers(cls.__name__, 'create')
+            and not tools.triggers(insert[0].__name__, 'create'))
         return {
             'member': int(entry['member']),
             'points': points,
@@ -540,6 +562,8 @@ class PointsLine(ModelSQL, ModelView):
             'insert': insert,
             # SQLite holds the lock first (a single writer)
             'lock': lock if backend.name == 'postgresql' else None,
+            'alone': alone,
+            'streak_base': entry.get('streak_base') or 0,
             }
 
     @classmethod
@@ -564,9 +588,11 @@ class PointsLine(ModelSQL, ModelView):
         link = values.pop('link')
         insert = values.pop('insert')
         lock = values.pop('lock')
+        alone = values.pop('alone')
+        streak_base = values.pop('streak_base')
         if backend.name == 'postgresql':
-            return cls._post_one_statement(
-                values, activity, link, insert, lock)
+            return cls._post_one_statement(values, activity, link, insert,
+                lock, alone, streak_base)
         record_id = None
         if insert is not None:
             Model, record, prefix = insert
@@ -597,8 +623,12 @@ class PointsLine(ModelSQL, ModelView):
         return row + (extended, record_id)
 
     @classmethod
-    def _post_one_statement(cls, values, activity, link, insert, lock):
-        "_post_one on PostgreSQL: one statement"
+    def _post_one_statement(cls, values, activity, link, insert, lock,
+            alone=False, streak_base=0):
+        """_post_one on PostgreSQL: one statement, committed by itself when
+        alone and the transaction has begun nothing (see _post_entries)"""
+        connection = Transaction().connection
+        alone = alone and prepared.can_be_alone(connection)
         shape = ('post',)
         if activity is not None:
             shape += ('activity',)
@@ -623,6 +653,8 @@ class PointsLine(ModelSQL, ModelView):
         if lock is not None:
             timeout, unless = lock
             shape += ('lock', unless and unless[0])
+            if alone:
+                shape += ('alone', bool(streak_base))
             values['lock_timeout'] = timeout
             if unless is not None:
                 values.update(
@@ -635,9 +667,15 @@ class PointsLine(ModelSQL, ModelView):
                     {n[len('unless_'):]: values.pop(n) for n in list(values)
                         if n.startswith('unless_')})
             return cls._post_statement(**values, link=link and (
-                    link[0], link[2], tuple(link[3])), insert=insert)
-        cursor = execute((cls.__name__,) + shape, build, **values)
-        row = cursor.fetchone()
+                    link[0], link[2], tuple(link[3])), insert=insert,
+                alone=alone and (streak_base,))
+        if alone:
+            with prepared.alone(connection):
+                row = execute((cls.__name__,) + shape, build,
+                    **values).fetchone()
+        else:
+            row = execute((cls.__name__,) + shape, build,
+                **values).fetchone()
         if lock is not None and row is not None:
             active, found, *row = row
             row = tuple(row)
@@ -647,6 +685,9 @@ class PointsLine(ModelSQL, ModelView):
                 row = None
         if row is None:
             return None
+        if alone:
+            # Committed: nothing more may be written
+            prepared.sealed(connection)
         record_id = None
         if insert is not None:
             row, record_id = row[:-1], row[-1]
@@ -674,7 +715,8 @@ class PointsLine(ModelSQL, ModelView):
     def _post_statement(cls, *, member, points, text, code, params,
             date, reversal, allowed, expires, reverses, user, origin=None,
             key=None, lifetime=None, activity=None, yesterday=None,
-            link=None, link_id=None, insert=None, lock=None, **values):
+            link=None, link_id=None, insert=None, lock=None, alone=None,
+            **values):
         """The statement that inserts the line of a posting with the
         running balance of the member row (nothing when its key exists or
         the balance would go below zero and it is not allowed) and, on
@@ -687,7 +729,10 @@ class PointsLine(ModelSQL, ModelView):
         key is prefix followed by the record's id: no line when the record
         is refused.  lock (PostgreSQL, with insert), (timeout, unless
         build, its values): the record is inserted only once the statement
-        holds the lock of the active member (see member.member.lock_query).
+        holds the lock of the active member (see member.member.lock_query),
+        and with alone, (streak base points,), only when the statement
+        committed by itself writes all there is to write (see
+        _alone_condition).
 
         The line of positive points is a lot: what remains of it is what
         it adds to the positive part of the balance, less what it gives
@@ -711,7 +756,11 @@ class PointsLine(ModelSQL, ModelView):
                 + [NextId(cls)]
                 + [values['link_' + n] for n in link_names]]
             if lock is not None:
-                found, locked = Member.lock_query(member, *lock, active=True)
+                found, locked = Member.lock_query(member, *lock, active=True,
+                    condition=(
+                        lambda table: cls._alone_condition(table, member,
+                            lifetime, prefix, activity, yesterday, *alone))
+                    if alone else None)
                 locks = [w for w in (found, locked) if w is not None]
                 # Selected, the parameters take the types of the columns
                 # only when cast
@@ -807,6 +856,36 @@ class PointsLine(ModelSQL, ModelView):
             else Literal(None),
             *(Column(updated, n) for n in returned),
             where=row.id == member, with_=with_ + [updated])
+
+    @classmethod
+    def _alone_condition(cls, table, member, lifetime, prefix, activity,
+            yesterday, streak_base):
+        """The condition on the member row of table that the posting
+        committed alone (see _post_entries) is all there is to write: the
+        statement runs under Tryton's isolation, update_tiers keeps the
+        tier at the new lifetime points (member.member._keeps_tier), the
+        line gives back no spending, the activity posts no streak points
+        (member.member._activity_posts_nothing)"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        spent = cls.__table__()
+        zero = Constant(0)
+        condition = (prepared.alone_condition()
+            & Member._keeps_tier(
+                table, Coalesce(table.lifetime_points, zero) + lifetime)
+            # The key of the line, prefix followed by the record's id,
+            # matches a spending's key followed by ':%' (reversed_ in
+            # _post_statement) when prefix without its only ':' matches
+            # that key
+            & ~Exists(spent.select(Literal(1),
+                    where=(spent.member == member) & (spent.points < zero)
+                    & (Coalesce(spent.reversal, Constant(False))
+                        == Constant(False))
+                    & Like(Literal(prefix[:-1]), spent.idempotency_key))))
+        if activity is not None:
+            condition &= Member._activity_posts_nothing(
+                table, activity, yesterday, streak_base)
+        return condition
 
     @classmethod
     def _balance_statement(cls, user, member, balance, lifetime,

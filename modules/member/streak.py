@@ -3,9 +3,10 @@
 # terms.
 import datetime as dt
 
-from sql import Null
+from sql import Literal, Null
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
+from sql.operators import Exists, Mod
 
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.suite import tools
@@ -123,8 +124,13 @@ class Member(metaclass=PoolMeta):
         state = None
         result = {'points': 0, 'line': None, 'balance_after': None}
         if entry is not None:
-            (line, state), = Line._post_entries(
-                [dict(entry, member=member.id, activity=date)])
+            entry = dict(entry, member=member.id, activity=date)
+            if entry.get('alone'):
+                # The statement committed alone posts nothing when the day
+                # would post streak points (see _activity_posts_nothing)
+                entry['streak_base'] = (base_points if base_points is not None
+                    else config.streak_base_points or 0)
+            (line, state), = Line._post_entries([entry])
             if entry.get('insert') is not None:
                 if line is None:
                     return None
@@ -149,6 +155,29 @@ class Member(metaclass=PoolMeta):
             result.update(points=points, line=line,
                 balance_after=line.balance_after)
         return result
+
+    @classmethod
+    def _activity_posts_nothing(cls, table, date, yesterday, base_points):
+        """The condition that the activity of date posts no streak points
+        for the member row of table (an SQL expression; _daily_activity,
+        config.streak_points): the day does not count, or it counts without
+        base_points and no streak rule applies to the streak it reaches (a
+        statement committed alone requires it: member.points.line.
+        _post_statement)"""
+        pool = Pool()
+        Rule = pool.get('member.streak.rule')
+        counts = cls._streak_counts(table, date)
+        if base_points:
+            return ~counts
+        rule = Rule.__table__()
+        length = cls._streak_values(table, date, yesterday)[1][0]
+        applies = Case(
+            (rule.repeat == Literal(True),
+                (length > Constant(0))
+                & (Mod(length, rule.day) == Constant(0))),
+            else_=length == rule.day)
+        # The rules of the configuration, the only record of a singleton
+        return ~counts | ~Exists(rule.select(Literal(1), where=applies))
 
     @classmethod
     def _streak_counts(cls, table, date):

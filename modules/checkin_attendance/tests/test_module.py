@@ -143,6 +143,25 @@ class CheckinAttendanceTestCase(ModuleTestCase):
             self.assertEqual(self.lines(attendance), [])
 
     @with_transaction()
+    def test_follows_insert(self):
+        """The posting that inserts a check-in is not committed by itself
+        when the check-in feeds the attendance (_inserted writes its line:
+        Attendance.check_in_first)"""
+        pool = Pool()
+        Attendance = pool.get('checkin.attendance')
+        company = create_company_shanghai()
+        with set_company(company):
+            office = self.setup_office(company)
+            not_fed = self.setup_office(company, feed_attendance=False)
+            meeting = create_event(feed_attendance=True,
+                attendance_company=company.id)
+            for event, follows in [
+                    (office, True), (not_fed, False), (meeting, False)]:
+                with self.subTest(event=event.name):
+                    self.assertEqual(Attendance._follows_insert(
+                            {'event': event.id}), follows)
+
+    @with_transaction()
     def test_other_company(self):
         "An employee of another company does not feed the attendance"
         pool = Pool()

@@ -609,6 +609,87 @@ class MemberTestCase(
         self.assertEqual(Member(member.id).tier, basic)
 
     @with_transaction()
+    def test_keeps_tier_sql(self):
+        """_keeps_tier, the SQL of a statement committed alone, agrees with
+        update_tiers's rule (_changes_tier) for every tier a member row may
+        have and lifetime points that only grow"""
+        from sql import Literal
+        pool = Pool()
+        Member = pool.get('member.member')
+        Tier = pool.get('member.tier')
+        basic, silver, gold = create_tiers()
+        # Two active tiers of the same threshold (the higher id wins) and
+        # one no longer active
+        twin, old = Tier.create([
+                {'code': 'twin', 'name': "Twin", 'threshold': 100},
+                {'code': 'old', 'name': "Old", 'threshold': 50},
+                ])
+        Tier.write([old], {'active': False})
+        thresholds = Tier.thresholds()
+        table = Member.__table__()
+        cursor = Transaction().connection.cursor()
+        member = create_member()
+        tiers = [None, basic.id, silver.id, twin.id, gold.id, old.id]
+        for current in tiers:
+            for lifetime in [0, 49, 50, 99, 100, 101, 499, 500, 900]:
+                for added in [0, 1, 10, 400]:
+                    with self.subTest(
+                            tier=current, lifetime=lifetime, added=added):
+                        cursor.execute(*table.update(
+                                [table.tier, table.lifetime_points],
+                                [current, lifetime],
+                                where=table.id == member.id))
+                        cursor.execute(*table.select(
+                                Member._keeps_tier(table,
+                                    table.lifetime_points + Literal(added)),
+                                where=table.id == member.id))
+                        keeps, = cursor.fetchone()
+                        reached = Tier.reached(thresholds, lifetime + added)
+                        self.assertEqual(bool(keeps), not Member._changes_tier(
+                                thresholds, reached, current))
+
+    @with_transaction()
+    def test_activity_posts_nothing_sql(self):
+        """_activity_posts_nothing, the SQL of a statement committed alone,
+        agrees with the streak points of _daily_activity for every streak
+        a member row may reach"""
+        pool = Pool()
+        Member = pool.get('member.member')
+        Configuration = pool.get('member.configuration')
+        StreakRule = pool.get('member.streak.rule')
+        config = Configuration(1)
+        config.streak_rules = [
+            StreakRule(day=3, bonus=10),
+            StreakRule(day=4, bonus=1, repeat=True),
+            ]
+        config.save()
+        config = Configuration(1)
+        table = Member.__table__()
+        cursor = Transaction().connection.cursor()
+        member = create_member()
+        day = dt.date(2026, 3, 10)
+        yesterday = day - dt.timedelta(days=1)
+        for last in [None, day - dt.timedelta(days=2), yesterday, day]:
+            for length in range(0, 13):
+                for base in [0, 2]:
+                    with self.subTest(last=last, length=length, base=base):
+                        cursor.execute(*table.update(
+                                [table.last_activity_date,
+                                    table.streak_length],
+                                [last, length],
+                                where=table.id == member.id))
+                        cursor.execute(*table.select(
+                                Member._activity_posts_nothing(
+                                    table, day, yesterday, base),
+                                where=table.id == member.id))
+                        nothing, = cursor.fetchone()
+                        counts = Member.streak_counts(last, day)
+                        streak = length + 1 if last == yesterday else 1
+                        points = config.streak_points(
+                            streak, base_points=base) if counts else 0
+                        self.assertEqual(bool(nothing), not points)
+
+    @with_transaction()
     def test_streak(self):
         "Consecutive days extend the streak, a missed day resets it"
         pool = Pool()
