@@ -410,9 +410,12 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         by another connection before the transaction ends, whose rest is
         read only, so that a write after it, which would not be atomic
         with it, fails"""
+        from unittest.mock import patch
+
         import psycopg
         from psycopg.errors import ReadOnlySqlTransaction
 
+        from trytond.modules.member import prepared
         from trytond.transaction import Transaction
         event_id, member_ids, token_, now = self.prepare("Alone")
 
@@ -438,10 +441,15 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         self.assertEqual((seen, read_only), (1, True))
         self.assertEqual(
             self.member_row(member_ids[0]), (POINTS, POINTS, None, 1))
-        # The copy: found by the look-up, nothing written, not read only
-        status, read_only = self.first(event_id, member_ids[0], token_, now,
-            then=lambda _: Transaction().connection.read_only)
+        # The copy: found by the look-up, nothing written, not read only;
+        # the lock statement that found it and the read of its answer each
+        # committed by itself
+        with patch.object(prepared, 'alone', wraps=prepared.alone) as alone:
+            status, read_only = self.first(
+                event_id, member_ids[0], token_, now,
+                then=lambda _: Transaction().connection.read_only)
         self.assertEqual((status, read_only), ('duplicate', False))
+        self.assertEqual(alone.call_count, 2)
         self.assertEqual(self.counts(event_id)['unsound'], [])
 
     def test_check_in_first_alone_refused(self):

@@ -111,6 +111,19 @@ def can_be_alone(connection):
     return connection.info.transaction_status == TransactionStatus.IDLE
 
 
+def read_alone(key, build, /, **values):
+    """Execute the query of statement(key, build, **values), which only
+    reads, and return its first row: committed by itself (see alone) when
+    the transaction has begun nothing, without BEGIN and COMMIT.  It sees
+    what is committed then, and a later statement of the transaction a
+    later snapshot: for the last read of a request."""
+    connection = Transaction().connection
+    if not can_be_alone(connection):
+        return execute(key, build, **values).fetchone()
+    with alone(connection):
+        return execute(key, build, **values).fetchone()
+
+
 def sealed(connection):
     """Make the rest of the transaction on connection read only once its
     statement committed alone wrote something (see alone): a write after
