@@ -449,7 +449,7 @@ class PointsLine(ModelSQL, ModelView):
                 % (entries,))
         Member.hold_lock(
             [p['member'] for p in posts if p['lock'] is None])
-        lines, new, tiers = [], [], {}
+        lines, new, tiers, kept = [], [], {}, set()
         for post in posts:
             row = cls._post_one(post)
             if row is None and post['insert'] is not None:
@@ -467,6 +467,11 @@ class PointsLine(ModelSQL, ModelView):
                 Transaction()._locked_records[Member._table].add(
                     post['member'])
             tiers[post['member']] = (lifetime, tier)
+            if post['alone'] and prepared.sealed_by_alone(
+                    Transaction().connection):
+                # Its statement kept the tier, read from the table (the
+                # thresholds kept by the process may be older)
+                kept.add(post['member'])
             new.append(line_id)
             if post['points'] < 0:
                 cls._take_from_lots(line_id, post)
@@ -480,7 +485,9 @@ class PointsLine(ModelSQL, ModelView):
             invalidate_records(Member, list(tiers))
             invalidate_records(cls, new)
             created(cls, new)
-            Member.update_tiers(Member.browse(list(tiers)), lifetimes=tiers)
+            Member.update_tiers(
+                Member.browse([m for m in tiers if m not in kept]),
+                lifetimes=tiers)
         return lines
 
     @classmethod

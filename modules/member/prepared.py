@@ -131,6 +131,12 @@ def sealed(connection):
     connection.read_only = True
 
 
+def sealed_by_alone(connection):
+    """Whether a statement committed alone wrote on connection (see
+    sealed)"""
+    return bool(connection.read_only) and backend.name == 'postgresql'
+
+
 class _Slot:
     "The place of a value in a statement made by `statement`"
     __slots__ = ('name',)
