@@ -436,8 +436,9 @@ class PointsLine(ModelSQL, ModelView):
         nothing and no trigger follows the creations; the statement then
         posts nothing (like a member not active) when something else would
         be written: a tier update, the streak's points (the entry's
-        streak_base: the base points of its day), a spending given back
-        (see _alone_condition).  It must be the only entry."""
+        streak_base: the base points of its day), a spending given back,
+        or when the member row changed after its snapshot (see
+        _alone_condition).  It must be the only entry."""
         pool = Pool()
         Member = pool.get('member.member')
         if not entries:
@@ -869,7 +870,8 @@ class PointsLine(ModelSQL, ModelView):
             yesterday, streak_base):
         """The condition on the member row of table that the posting
         committed alone (see _post_entries) is all there is to write: the
-        statement runs under Tryton's isolation, update_tiers keeps the
+        row is the version its snapshot sees (prepared.unchanged_row: the
+        session's READ COMMITTED), update_tiers keeps the
         tier at the new lifetime points (member.member._keeps_tier), the
         line gives back no spending, the activity posts no streak points
         (member.member._activity_posts_nothing)"""
@@ -877,7 +879,7 @@ class PointsLine(ModelSQL, ModelView):
         Member = pool.get('member.member')
         spent = cls.__table__()
         zero = Constant(0)
-        condition = (prepared.alone_condition()
+        condition = (prepared.unchanged_row(table, member)
             & Member._keeps_tier(
                 table, Coalesce(table.lifetime_points, zero) + lifetime)
             # The key of the line, prefix followed by the record's id,

@@ -10,7 +10,7 @@ import re
 from contextlib import contextmanager
 from decimal import Decimal
 
-from sql import Column, Conflict, Expression
+from sql import Column, Conflict, Expression, Table
 from sql.functions import CurrentTimestamp, Function
 
 from trytond import backend
@@ -60,24 +60,19 @@ class SetConfig(Function):
     _function = 'SET_CONFIG'
 
 
-class CurrentSetting(Function):
-    "PostgreSQL's current_setting(name)"
-    __slots__ = ()
-    _function = 'CURRENT_SETTING'
-
-
-# What a statement committed alone checks that it runs under (see alone):
-# Tryton's isolation
-ISOLATION = 'repeatable read'
-
-
-def alone_condition():
-    """The condition, evaluated by the statement committed alone (see
-    alone), that its transaction has Tryton's isolation: set for the
-    session of the connection, which a pooler in transaction mode may not
-    keep (the statement then writes nothing and the caller goes the
-    transaction's way)"""
-    return CurrentSetting('transaction_isolation') == ISOLATION
+def unchanged_row(table, id_):
+    """The condition, on the row id_ of table locked FOR UPDATE by a
+    statement committed alone (see alone), that it is the version the
+    statement's snapshot sees.  Run by itself, the statement has the
+    isolation of the session, READ COMMITTED by default: a row lock waited
+    for then gives the version committed since, which the rest of the
+    statement, reading its snapshot, does not see.  PostgreSQL checks the
+    condition again on that version while the sub-query keeps the version
+    it read once: the statement then locks and writes nothing (under
+    REPEATABLE READ it fails instead)."""
+    row = Table(table._name)
+    return Column(table, 'xmin') == row.select(
+        Column(row, 'xmin'), where=row.id == id_)
 
 
 @contextmanager
@@ -85,18 +80,13 @@ def alone(connection):
     """Run the block's one statement on connection (PostgreSQL, no
     transaction begun) committed by itself, without BEGIN and COMMIT (two
     round trips and about 5 % of a check-in's CPU: doc/operations.rst),
-    under Tryton's REPEATABLE READ (the default of the connection's
-    session, set once; the statement checks it: alone_condition).
+    under the isolation of the session (see unchanged_row).
 
     The statement must write everything of its request: the caller calls
     sealed once it wrote something, and any write after it then fails
     (the rest of the transaction is read only)."""
     connection.autocommit = True
     try:
-        if not getattr(connection, '_suite_repeatable_read', False):
-            connection.execute('SET SESSION CHARACTERISTICS AS TRANSACTION '
-                'ISOLATION LEVEL ' + ISOLATION.upper())
-            connection._suite_repeatable_read = True
         yield
     finally:
         connection.autocommit = False
