@@ -799,10 +799,7 @@ class PointsLine(ModelSQL, ModelView):
         reversed_ = Case(
             (Literal(points) > zero, Coalesce(Literal(reverses),
                     spent.select(spent.id,
-                        where=(spent.member == member)
-                        & (spent.points < zero)
-                        & (Coalesce(spent.reversal, Constant(False))
-                            == Constant(False))
+                        where=cls._spending(spent, member)
                         & Like(key, Concat(spent.idempotency_key, ':%')),
                         order_by=[spent.id.desc], limit=1))),
             else_=Null)
@@ -865,6 +862,13 @@ class PointsLine(ModelSQL, ModelView):
             *(Column(updated, n) for n in returned),
             where=row.id == member, with_=with_ + [updated])
 
+    @staticmethod
+    def _spending(spent, member):
+        """The condition that the line of spent is a spending of member
+        that a positive line may give back (not a reversal)"""
+        return ((spent.member == member) & (spent.points < Constant(0))
+            & (Coalesce(spent.reversal, Constant(False)) == Constant(False)))
+
     @classmethod
     def _alone_condition(cls, table, member, lifetime, prefix, activity,
             yesterday, streak_base):
@@ -887,9 +891,7 @@ class PointsLine(ModelSQL, ModelView):
             # _post_statement) when prefix without its only ':' matches
             # that key
             & ~Exists(spent.select(Literal(1),
-                    where=(spent.member == member) & (spent.points < zero)
-                    & (Coalesce(spent.reversal, Constant(False))
-                        == Constant(False))
+                    where=cls._spending(spent, member)
                     & Like(Literal(prefix[:-1]), spent.idempotency_key))))
         if activity is not None:
             condition &= Member._activity_posts_nothing(
