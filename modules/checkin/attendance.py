@@ -674,16 +674,18 @@ class Attendance(ModelSQL, ModelView):
         transaction = Transaction()
         if not transaction.check_access or not transaction.user:
             return
+        staff = credential.get('method') == 'staff'
+        # The member's own first: the mini-program's every check-in
+        if not staff and context_member() == member.id:
+            return
         if cls._is_admin():
             return
-        if credential.get('method') == 'staff':
+        if staff:
             event_id = credential.get('event_id')
             with without_check_access():
                 events = Event.search([('id', '=', event_id or -1)])
             if events and events[0].is_organizer():
                 return
-        elif context_member() == member.id:
-            return
         raise CheckInAccessError(gettext('checkin.msg_checkin_access'))
 
     @classmethod
@@ -1349,7 +1351,7 @@ class Attendance(ModelSQL, ModelView):
             config = Configuration.get_cached()
             # The streak days shown are those of today
             if (activity['streak'] is not None
-                    and config.local_date(time) == config.local_date()):
+                    and activity['date'] == config.local_date()):
                 streak = activity['streak']
         elif entry is not None:
             line, = Member.post_points([entry])

@@ -486,9 +486,9 @@ class PointsLine(ModelSQL, ModelView):
             invalidate_records(Member, list(tiers))
             invalidate_records(cls, new)
             created(cls, new)
-            Member.update_tiers(
-                Member.browse([m for m in tiers if m not in kept]),
-                lifetimes=tiers)
+            tiered = [m for m in tiers if m not in kept]
+            if tiered:
+                Member.update_tiers(Member.browse(tiered), lifetimes=tiers)
         return lines
 
     @classmethod
@@ -663,6 +663,8 @@ class PointsLine(ModelSQL, ModelView):
             shape += ('lock', unless and unless[0])
             if alone:
                 shape += ('alone', bool(streak_base))
+                # Not a parameter: no give-back to look up (_post_statement)
+                del values['reverses']
             values['lock_timeout'] = timeout
             if unless is not None:
                 values.update(
@@ -674,6 +676,8 @@ class PointsLine(ModelSQL, ModelView):
                     lock[1] and lock[1][1],
                     {n[len('unless_'):]: values.pop(n) for n in list(values)
                         if n.startswith('unless_')})
+            if alone:
+                values['reverses'] = None
             return cls._post_statement(**values, link=link and (
                     link[0], link[2], tuple(link[3])), insert=insert,
                 alone=alone and (streak_base,))
@@ -796,13 +800,18 @@ class PointsLine(ModelSQL, ModelView):
             (balance <= zero, zero),
             (old <= zero, balance),
             else_=Literal(points))
-        reversed_ = Case(
-            (Literal(points) > zero, Coalesce(Literal(reverses),
-                    spent.select(spent.id,
-                        where=cls._spending(spent, member)
-                        & Like(key, Concat(spent.idempotency_key, ':%')),
-                        order_by=[spent.id.desc], limit=1))),
-            else_=Null)
+        if alone:
+            # Nothing to give back: the condition of the lock checked it
+            # (_alone_condition), the look-up would cost each check-in
+            reversed_ = Cast(Null, cls.reverses.sql_type().base)
+        else:
+            reversed_ = Case(
+                (Literal(points) > zero, Coalesce(Literal(reverses),
+                        spent.select(spent.id,
+                            where=cls._spending(spent, member)
+                            & Like(key, Concat(spent.idempotency_key, ':%')),
+                            order_by=[spent.id.desc], limit=1))),
+                else_=Null)
         expires = Literal(expires)
         if backend.name == 'postgresql':
             # A null parameter would be text in the select

@@ -91,7 +91,7 @@ class Member(metaclass=PoolMeta):
         day, or for an earlier day, change nothing.
 
         Return a dictionary with the keys: counted (bool), streak, points,
-        line and balance_after.
+        line, balance_after and date (the local date of the activity).
         """
         return cls._daily_activity(member, date=date, origin=origin,
             reason=reason, base_points=base_points)
@@ -122,7 +122,8 @@ class Member(metaclass=PoolMeta):
             # Else taken by the posting of entry
             cls.hold_lock([member])
         state = None
-        result = {'points': 0, 'line': None, 'balance_after': None}
+        result = {'points': 0, 'line': None, 'balance_after': None,
+            'date': date}
         if entry is not None:
             entry = dict(entry, member=member.id, activity=date)
             if entry.get('alone'):

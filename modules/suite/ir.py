@@ -4,6 +4,8 @@
 from trytond.cache import Cache
 from trytond.pool import PoolMeta
 
+from .tools import transaction_memo
+
 
 class Trigger(metaclass=PoolMeta):
     __name__ = 'ir.trigger'
@@ -17,3 +19,4 @@ class Trigger(metaclass=PoolMeta):
     def on_modification(cls, mode, records, field_names=None):
         super().on_modification(mode, records, field_names=field_names)
         cls._suite_exists_cache.clear()
+        transaction_memo('suite.no_triggers').clear()

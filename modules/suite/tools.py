@@ -299,7 +299,7 @@ def cached_instance(Model, id, values, related=None):
     field (Model(id, **values)).  related: {field: convert or None} of the
     fields whose value holds records (Many2One, One2Many), which belong
     to their transaction: assigned to each instance, converted from the
-    cached value by convert."""
+    cached value by convert, unless empty (None, no record)."""
     transaction = Transaction()
     key = (Model.__name__, id)
     # {(model, id): (values, instance)}
@@ -307,17 +307,23 @@ def cached_instance(Model, id, values, related=None):
     found = memo.get(key)
     if found is not None and found[0] is values:
         return found[1]
-    related = related or {}
     template = _instance_templates.get(key)
     if template is None or template[0] is not values:
+        related = related or {}
         built = Model(id, **{k: v for k, v in values.items()
                 if not k.startswith('_') and k not in related})
+        stored = dict(built._values._items())
+        # An empty relation is stored as its field stores it (None, an
+        # empty tuple), not assigned to each instance
+        stored.update((n, None if values[n] is None else ())
+            for n in related if not values[n])
         template = remember(_instance_templates, key,
-            (values, dict(built._values._items())), INSTANCE_TEMPLATES_SIZE)
+            (values, stored, {n: c for n, c in related.items()
+                    if values[n]}), INSTANCE_TEMPLATES_SIZE)
     record = instance(Model, id)
     record._values = Model._record(**template[1])
     record._init_values = Model._record(**template[1])
-    for name, convert in related.items():
+    for name, convert in template[2].items():
         value = values[name]
         setattr(record, name, convert(value) if convert else value)
         setattr(record._init_values, name, getattr(record._values, name))
@@ -329,11 +335,17 @@ def triggers(model_name, mode):
     """Return the triggers of model_name on mode (ir.trigger get_triggers)
     without its context-keyed cache when no trigger of any state exists on
     them (the usual case: a hot path asks it for each record it writes
-    with SQL), and without making the instances of an empty list"""
-    if Transaction().context.get('_no_trigger'):
+    with SQL), and without making the instances of an empty list; once
+    none is found, the transaction asks no cache again (until a trigger
+    changes: suite's ir.trigger on_modification)"""
+    transaction = Transaction()
+    if transaction.context.get('_no_trigger'):
+        return []
+    key = (model_name, mode)
+    none = transaction_memo('suite.no_triggers', transaction)
+    if key in none:
         return []
     Trigger = Pool().get('ir.trigger')
-    key = (model_name, mode)
     exists = Trigger._suite_exists_cache.get(key)
     if exists is None:
         with without_check_access(), \
@@ -344,6 +356,7 @@ def triggers(model_name, mode):
                         ], limit=1))
         Trigger._suite_exists_cache.set(key, exists)
     if not exists:
+        none[key] = True
         return []
     # The cache gives back the list of ids as a tuple, None when not kept
     ids = Trigger._get_triggers_cache.get(key)

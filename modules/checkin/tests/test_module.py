@@ -915,6 +915,14 @@ class CheckinTestCase(ModuleTestCase):
         self.assertIsNot(changed, snapshot)
         self.assertEqual((changed.points, changed.name), (7, "Snap"))
         self.assertEqual(snapshot.points, 4)
+        # An empty relation is stored as its field would store it
+        Event.write([event], {'place': None})
+        empty = Event.snapshot(event.id)
+        self.assertIsNone(empty.place)
+        self.assertEqual(empty._changed_values(), {})
+        empty.place = place.id
+        self.assertEqual(empty._changed_values()['place'], place.id)
+        self.assertIsNone(Event.snapshot(event.id)._init_values.place)
 
     @with_transaction()
     def test_sync_set_based(self):

@@ -161,6 +161,10 @@ class SuiteTestCase(ModuleTestCase):
             for _ in range(2):
                 self.assertEqual(tools.triggers('res.user', 'write'), [])
             self.assertEqual(calls, [])
+            # Then by the transaction, without asking the cache again
+            with patch.object(Trigger._suite_exists_cache, 'get',
+                    side_effect=AssertionError("asked again")):
+                self.assertEqual(tools.triggers('res.user', 'write'), [])
             self.assertIs(
                 Trigger._suite_exists_cache.get(('res.user', 'write')), False)
             # A new trigger clears what is kept
