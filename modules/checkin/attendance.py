@@ -630,12 +630,13 @@ class Attendance(ModelSQL, ModelView):
         (records or ids): the one API shape of a check-in"""
         member = values['member']
         distance = values['distance']
+        tzinfo = event.tzinfo
         return {
             'id': id_,
             'event_id': event.id,
             'event_name': event.name,
             'member_id': getattr(member, 'id', member),
-            'time': isoformat(values['time'], event.tzinfo),
+            'time': isoformat(values['time'], tzinfo),
             'status': values['status'],
             'method': values['method'],
             'distance_m': round(distance) if distance is not None else None,
@@ -645,8 +646,7 @@ class Attendance(ModelSQL, ModelView):
             'client_uuid': values['client_uuid'],
             'offline': bool(values['offline']),
             'record_leaving': bool(event.record_leaving),
-            'checkout_time': isoformat(
-                values.get('checkout_time'), event.tzinfo),
+            'checkout_time': isoformat(values.get('checkout_time'), tzinfo),
             'checkout_source': values.get('checkout_source'),
             'duration_min': values.get('duration'),
             }

@@ -6,12 +6,14 @@ import tempfile
 
 from trytond import config
 from trytond.exceptions import UserError
+from trytond.model import ModelSQL, fields
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.modules.member.exceptions import LockUnlessFound, PasswordError
 from trytond.modules.member.member import (
     FILLFACTOR, mask_name, mask_phone, member_context, normalize_phone)
+from trytond.modules.member.prepared import formatters
 from trytond.modules.party.tests import (
     PartyCheckEraseMixin, PartyCheckReplaceMixin)
 from trytond.modules.suite import clock, tools
@@ -607,6 +609,41 @@ class MemberTestCase(
         self.assertEqual(Member(member.id).tier, silver)
         Member.recompute_tiers(date=dt.date(2026, 4, 1))
         self.assertEqual(Member(member.id).tier, basic)
+
+    @with_transaction()
+    def test_formatters(self):
+        """The formatters of the prepared statements give what sql_format
+        gives, for every stored field of the pool's models and values of
+        every kind, those they take as they are included"""
+        pool = Pool()
+        samples = [None, 0, 7, True, False, 1.5, 2, "", "a b", " a", "a\n",
+            b"", b"x",
+            dt.date(2026, 3, 1), dt.datetime(2026, 3, 1, 8, 30),
+            dt.datetime(2026, 3, 1, 8, 30, 5, 120), (), ('late',),
+            ['late', 'far'], {}, {'a': 1}]
+        checked = set()
+
+        def binary(value):
+            # psycopg's Binary compares by identity
+            return ('Binary', value.obj) if hasattr(value, 'obj') else value
+        for _, Model in pool.iterobject():
+            if not issubclass(Model, ModelSQL) or Model._is_table_query():
+                continue
+            names = tuple(n for n, f in Model._fields.items()
+                if not isinstance(f, fields.Function) and f.sql_type())
+            for name, format_ in zip(names, formatters(Model, names)):
+                field = Model._fields[name]
+                for value in samples:
+                    try:
+                        expected = field.sql_format(value)
+                    except Exception:
+                        continue
+                    self.assertEqual(binary(format_(value)),
+                        binary(expected), (Model.__name__, name, value))
+                    checked.add(type(field))
+        self.assertTrue({fields.Char, fields.DateTime, fields.Date,
+                fields.MultiSelection, fields.Selection, fields.Float,
+                fields.Integer, fields.Boolean} <= checked, checked)
 
     @with_transaction()
     def test_keeps_tier_sql(self):
