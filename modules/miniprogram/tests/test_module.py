@@ -339,12 +339,12 @@ class ApiTestCase(RouteTestCase):
         _, data = self.register()
         token = auth.encode(data['member']['id'], 'access', 60)[0]
         decoded = []
-        decode = jwt.decode
+        decode = auth._jwt.decode
 
         def counted(*args, **kwargs):
             decoded.append(kwargs.get('options'))
             return decode(*args, **kwargs)
-        with patch.object(auth.jwt, 'decode', counted):
+        with patch.object(auth._jwt, 'decode', counted):
             status, me = self.api.json('GET', 'me', token=token)
             self.assertEqual(status, 200, me)
             self.assertEqual(len(decoded), 1)
@@ -358,6 +358,36 @@ class ApiTestCase(RouteTestCase):
         status, error = self.api.json('GET', 'me', token=expired)
         self.assertError((status, error), 401, 'unauthorized')
         self.assertEqual(error['error']['details']['reason'], 'expired')
+
+    def test_token_key_checked_once(self):
+        """The tokens' HS256 key is checked once per process, not at each
+        token, and an asymmetric key is still refused each time"""
+        self.assertIsInstance(
+            auth._jwt._jws.get_algorithm_by_name('HS256'), auth._HMAC)
+        prepare_key = jwt.algorithms.HMACAlgorithm.prepare_key
+        checked = []
+
+        def counted(self, key):
+            checked.append(key)
+            return prepare_key(self, key)
+        secret = 'the-secret-of-test-key-checked-once-%s' % time.time()
+        pem = ('-----BEGIN PUBLIC KEY-----\n'
+            'MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n'
+            '-----END PUBLIC KEY-----\n')
+        with patch.object(
+                jwt.algorithms.HMACAlgorithm, 'prepare_key', counted):
+            token = auth._jwt.encode({'sub': '1'}, secret, algorithm='HS256')
+            for _ in range(3):
+                self.assertEqual(auth._jwt.decode(token, secret,
+                        algorithms=auth.ALGORITHMS)['sub'], '1')
+            self.assertEqual(checked, [secret])
+            for _ in range(2):
+                with self.assertRaises(jwt.InvalidKeyError):
+                    auth._jwt.encode({'sub': '1'}, pem, algorithm='HS256')
+            self.assertEqual(checked, [secret, pem, pem])
+        with self.assertRaises(jwt.InvalidAlgorithmError):
+            auth._jwt.decode(jwt.encode({'sub': '1'}, None, algorithm='none'),
+                secret, algorithms=auth.ALGORITHMS)
 
     # Me
 
