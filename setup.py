@@ -87,7 +87,9 @@ setup(
         'postgresql': ['psycopg[binary,pool]>=3.2,<4'],
         'test': [
             'proteus' + SERIES, 'hypothesis', 'aiosmtpd', 'sphinx',
-            'schemathesis>=4,<5', 'flake8>=7', 'isort>=5'],
+            'schemathesis>=4,<5', 'flake8>=7', 'isort>=5',
+            # The event loop of scripts/bench_intake's generator
+            'uvloop>=0.18'],
         # gunicorn, and the metrics of its workers (METRICS_BIND)
         'server': ['gunicorn', 'prometheus_client>=0.20,<1'],
         # Tryton's modules that the bridges (checkin_attendance,
