@@ -17,6 +17,7 @@ import math
 from sql import Literal
 from sql.operators import Exists
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, Workflow, fields
 from trytond.modules.suite import clock
@@ -545,7 +546,8 @@ class Assignment(ModelSQL, ModelView):
                         assignment.day_key + offset))
                 & (attendance.counted == Literal(True)))
         rows = []
-        for sub_ids in grouped_slice([v.id for v in variants]):
+        for sub_ids in grouped_slice(
+                [v.id for v in variants], backend.MAX_QUERY_PARAMS):
             cursor.execute(*assignment.select(
                     assignment.variant, assignment.event,
                     assignment.day_key,

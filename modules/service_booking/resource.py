@@ -1,6 +1,7 @@
 # This file is part of the service_booking module.  The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and license
 # terms.
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
@@ -153,7 +154,7 @@ class Resource(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         in_ = fields.SQL_OPERATORS['in']
         hours = {r.id: [] for r in resources}
         exceptions = {r.id: [] for r in resources}
-        for sub_ids in grouped_slice(list(hours)):
+        for sub_ids in grouped_slice(list(hours), backend.MAX_QUERY_PARAMS):
             sub_ids = list(sub_ids)
             cursor.execute(*hours_table.select(
                     hours_table.resource, hours_table.weekday,

@@ -1,12 +1,3 @@
 # This file is part of the suite module.  The COPYRIGHT file at the top
 # level of this repository contains the full copyright notices and license
 # terms.
-from trytond.pool import Pool
-
-from . import ir
-
-
-def register():
-    Pool.register(
-        ir.Trigger,
-        module='suite', type_='model')

@@ -9,8 +9,7 @@ import time
 import weakref
 from contextlib import contextmanager
 
-from trytond import backend
-from trytond.config import config
+from trytond import backend, config
 from trytond.model.fields import Field
 from trytond.model.modelstorage import local_cache
 from trytond.pool import Pool
