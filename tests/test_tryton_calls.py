@@ -12,16 +12,7 @@ import ast
 import os
 import unittest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULES = os.path.join(ROOT, 'modules')
-
-
-def source_files():
-    for folder, dirs, files in os.walk(MODULES):
-        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
-        for name in sorted(files):
-            if name.endswith('.py'):
-                yield os.path.join(folder, name)
+from .test_import_graph import ROOT, source_files
 
 
 def calls(tree, name):
