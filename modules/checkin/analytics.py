@@ -12,7 +12,7 @@ import threading
 from sql import Null
 from sql.aggregate import Count, Sum
 
-from trytond import config
+from trytond import backend, config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.suite import clock
@@ -164,6 +164,11 @@ def write_waiting(database=None):
             with Transaction().start(database, 0) as transaction:
                 Pool(database).get('checkin.attempt.counter')._write(counts)
                 transaction.commit()
+        except backend.DatabaseOperationalError as e:
+            # Busy (a lock, SQLite's one writer): no fault to trace
+            logger.warning("could not write %d attempt counts of %s yet: "
+                "%s", sum(counts.values()), database, e)
+            _wait(database, counts, delay=max(write_delay(), 1) * 5)
         except Exception:
             logger.warning("could not write %d attempt counts of %s",
                 sum(counts.values()), database, exc_info=True)

@@ -279,12 +279,12 @@ class CheckinIntake(ModelSQL, ModelView):
                 try:
                     if cls._record_apart(item_id):
                         recorded += 1
-                except backend.DatabaseOperationalError:
+                except backend.DatabaseOperationalError as e:
                     # Its row or its member held past the retries (another
                     # worker records it, or a long transaction): left
                     # pending for the next run, the others go on
                     logger.warning("intake item %s: database busy, left "
-                        "pending", item_id, exc_info=True)
+                        "pending: %s", item_id, e)
                     continue
                 if limit and recorded >= limit:
                     return recorded

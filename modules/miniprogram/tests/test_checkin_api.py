@@ -347,6 +347,42 @@ class CheckinApiTestCase(RouteTestCase):
         analytics.write_waiting(DB_NAME)
         self.assertEqual(counted(), before + 2)
 
+    def test_counts_wait_while_busy(self):
+        """The counts of the attempts that a busy database could not take
+        wait for the next writing, logged in one line (no traceback: a lock
+        is no fault); another failure is logged with its traceback"""
+        from trytond.modules.checkin import analytics
+        set_config(self, 'checkin', 'attempt_write_delay', 3600)
+        api = self.login()
+        self.assertEqual(api.json('POST', 'checkins', self.here(
+                    qr_token=self.token))[0], 201)
+        Counter = Pool(DB_NAME).get('checkin.attempt.counter')
+
+        def counted():
+            with Transaction().start(DB_NAME, 0):
+                return Pool().get('checkin.attempt.counter').counts(
+                    self.event_id).get('already_checked_in', 0)
+        analytics.write_waiting(DB_NAME)
+        before = counted()
+        for error, traced in [
+                (backend.DatabaseOperationalError("database is locked"),
+                    False),
+                (ValueError("broken"), True)]:
+            with patch.object(analytics, 'write_at_once', lambda: False):
+                self.assertError(api.json('POST', 'checkins', self.here(
+                            qr_token=self.token)), 409, 'already_checked_in')
+            with patch.object(Counter, '_write', side_effect=error), \
+                    self.assertLogs(analytics.logger, 'WARNING') as logs:
+                analytics.write_waiting(DB_NAME)
+            record, = logs.records
+            self.assertIn(str(error), record.getMessage() if not traced
+                else record.exc_text)
+            self.assertEqual(record.exc_info is not None, traced)
+            self.assertEqual(counted(), before)
+            analytics.write_waiting(DB_NAME)
+            before += 1
+            self.assertEqual(counted(), before)
+
     def test_database_unavailable(self):
         "A database that stays unavailable is a 503 and nothing is written"
         api = self.login()

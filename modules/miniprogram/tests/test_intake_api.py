@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 import time
 import uuid
+from unittest.mock import patch
 
 from trytond import backend
 from trytond.modules.checkin.tests.test_module import (
@@ -401,6 +402,36 @@ class IntakeApiTestCase(RouteTestCase):
         self.assertEqual(status, 201, data)
         self.assertEqual(clock.to_utc(dt.datetime.fromisoformat(
                     data['checkin']['time'])), NOW)
+
+    def test_busy_item_left_pending(self):
+        """An item whose recording finds the database busy past the retries
+        is left pending, logged in one line (no traceback: a lock is no
+        fault), and the others are recorded"""
+        from .. import intake
+        drain()
+        api = self.login()
+        receipts = [self.assertPending(api, self.here(qr_token=token))
+            for token in [self.token, self.other_token]]
+        Intake = Pool(DB_NAME).get('miniprogram.checkin.intake')
+        record_apart = Intake._record_apart.__func__
+        busy = []
+
+        def first_busy(cls, item_id):
+            if not busy:
+                busy.append(item_id)
+                raise backend.DatabaseOperationalError("lock timeout")
+            return record_apart(cls, item_id)
+        with patch.object(Intake, '_record_apart', classmethod(first_busy)), \
+                self.assertLogs(intake.logger, 'WARNING') as logs:
+            self.assertEqual(drain(), 1)
+        record, = logs.records
+        self.assertIn("lock timeout", record.getMessage())
+        self.assertIsNone(record.exc_info)
+        self.assertEqual(api.json('GET', 'checkins/receipts/'
+                + receipts[0])[0], 202)
+        self.assertEqual(drain(), 1)
+        self.assertEqual(api.json('GET', 'checkins/receipts/'
+                + receipts[0])[0], 201)
 
     def test_order_of_the_items(self):
         "Items are recorded in the order they arrived"
