@@ -324,13 +324,8 @@ class CheckinApiTestCase(RouteTestCase):
                 qr_token=self.token))
         self.assertEqual(status, 201, data)
 
-        def counted():
-            with Transaction().start(DB_NAME, 0):
-                Counter = Pool().get('checkin.attempt.counter')
-                return Counter.counts(self.event_id).get(
-                    'already_checked_in', 0)
         analytics.write_waiting(DB_NAME)
-        before = counted()
+        before = self.counted_duplicates()
         with ExitStack() as stack:
             if backend.name == 'postgresql':
                 stack.enter_context(member_locked(api.member_id))
@@ -341,11 +336,17 @@ class CheckinApiTestCase(RouteTestCase):
                                 qr_token=self.token)),
                         409, 'already_checked_in')
                 self.assertLess(time.monotonic() - started, 1)
-        self.assertEqual(counted(), before)
+        self.assertEqual(self.counted_duplicates(), before)
         analytics.write_waiting(DB_NAME)
-        self.assertEqual(counted(), before + 2)
+        self.assertEqual(self.counted_duplicates(), before + 2)
         analytics.write_waiting(DB_NAME)
-        self.assertEqual(counted(), before + 2)
+        self.assertEqual(self.counted_duplicates(), before + 2)
+
+    def counted_duplicates(self):
+        "The duplicates of the event written by the attempt counter"
+        with Transaction().start(DB_NAME, 0):
+            Counter = Pool().get('checkin.attempt.counter')
+            return Counter.counts(self.event_id).get('already_checked_in', 0)
 
     def test_counts_wait_while_busy(self):
         """The counts of the attempts that a busy database could not take
@@ -357,13 +358,8 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertEqual(api.json('POST', 'checkins', self.here(
                     qr_token=self.token))[0], 201)
         Counter = Pool(DB_NAME).get('checkin.attempt.counter')
-
-        def counted():
-            with Transaction().start(DB_NAME, 0):
-                return Pool().get('checkin.attempt.counter').counts(
-                    self.event_id).get('already_checked_in', 0)
         analytics.write_waiting(DB_NAME)
-        before = counted()
+        before = self.counted_duplicates()
         for error, traced in [
                 (backend.DatabaseOperationalError("database is locked"),
                     False),
@@ -378,10 +374,10 @@ class CheckinApiTestCase(RouteTestCase):
             self.assertIn(str(error), record.getMessage() if not traced
                 else record.exc_text)
             self.assertEqual(record.exc_info is not None, traced)
-            self.assertEqual(counted(), before)
+            self.assertEqual(self.counted_duplicates(), before)
             analytics.write_waiting(DB_NAME)
             before += 1
-            self.assertEqual(counted(), before)
+            self.assertEqual(self.counted_duplicates(), before)
 
     def test_database_unavailable(self):
         "A database that stays unavailable is a 503 and nothing is written"
