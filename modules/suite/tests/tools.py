@@ -2,7 +2,9 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 """Helpers for the tests of every module and of tests/."""
+import collections
 import os
+import sys
 
 LONG_TESTS = 'LONG_TESTS'
 
@@ -51,6 +53,68 @@ class statements:
 
     def __exit__(self, *exc):
         self.Cursor.execute = self.execute
+
+
+class python_calls:
+    """Count the Python calls (functions written in Python and in C,
+    sys.setprofile) made in the block, each by the function of modules/
+    nearest on the stack: the calls of Tryton and of the libraries go to
+    the function of the suite that asked for them, those made outside the
+    modules or by their tests (a WSGI test client, Werkzeug) to None.  A
+    figure that does not depend on the speed of the machine: what a path
+    costs, compared between two versions of the code
+    (scripts/profile_checkin.py --calls) or held under a budget by a
+    test."""
+
+    def __init__(self):
+        self.counts = collections.Counter()
+        self.modules = os.path.dirname(os.path.dirname(os.path.dirname(
+                    os.path.abspath(__file__)))) + os.sep
+        self._names = {}
+
+    def _count(self, frame, event, arg):
+        if event != 'call' and event != 'c_call':
+            return
+        if event == 'call':
+            frame = frame.f_back
+        names = self._names
+        while frame is not None:
+            code = frame.f_code
+            name = names.get(code)
+            if name is None:
+                path = code.co_filename[len(self.modules):]
+                name = names[code] = (
+                    '%s %s' % (path, code.co_qualname)
+                    if code.co_filename.startswith(self.modules)
+                    and '/tests/' not in path else False)
+            if name:
+                self.counts[name] += 1
+                return
+            frame = frame.f_back
+        self.counts[None] += 1
+
+    def __enter__(self):
+        self._previous = sys.getprofile()
+        sys.setprofile(self._count)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._previous)
+
+    @property
+    def total(self):
+        "The calls made by the modules (not those outside)"
+        return sum(c for n, c in self.counts.items() if n is not None)
+
+    def report(self, per=1, top=20):
+        "The total and the top functions, per per (check-ins) each"
+        lines = ["Python calls per check-in: %.0f in the modules (%.0f "
+            "outside: the WSGI test client, Werkzeug, the tests)" % (
+                self.total / per, self.counts[None] / per)]
+        for name, count in self.counts.most_common(top + 1):
+            if name is not None:
+                lines.append('%8.1f  %s' % (count / per, name))
+        return '\n'.join(lines[:top + 1])
 
 
 def in_transaction(func, user=0, context=None, database=None):
