@@ -908,6 +908,15 @@ class CheckinTestCase(ModuleTestCase):
                 value = tuple(value or ())
             self.assertEqual(getattr(snapshot, name), value, name)
         self.assertEqual(snapshot.place.name, "Hall")
+        # Its cached fields are slots of a subclass of the event's model
+        # (suite.tools._snapshot_class): an event still, whose other fields
+        # are read as any event's, as are all of an instance made anew
+        self.assertIsInstance(snapshot, Event)
+        self.assertIsNot(type(snapshot), Event)
+        self.assertEqual(snapshot.__name__, 'checkin.event')
+        self.assertEqual(snapshot, event)
+        self.assertEqual(snapshot.rec_name, event.rec_name)
+        self.assertEqual(type(snapshot)(event.id).points, 4)
         # As read: nothing to save
         self.assertEqual(snapshot._changed_values(), {})
         Event.write([event], {'points': 7})
