@@ -18,6 +18,15 @@ TIMEZONES = [(z, z) for z in tz.available_timezones()]
 # The values of the configuration that every points posting and streak
 # reads (see Configuration.get_cached)
 _cached = Cache('member.configuration.cached', context=False)
+# The instance of get_cached, kept by the transaction
+_MEMO = 'member.configuration.cached'
+
+
+def clear_cached():
+    """Clear the cached configuration: in every process (at its next
+    transaction) and the instance of this transaction"""
+    _cached.clear()
+    tools.transaction_memo(_MEMO).clear()
 
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
@@ -104,14 +113,20 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
     @classmethod
     def on_modification(cls, mode, records, field_names=None):
         super().on_modification(mode, records, field_names=field_names)
-        _cached.clear()
+        clear_cached()
 
     @classmethod
     def get_cached(cls):
         """Return the configuration with its time zone, allow negative,
         streak base points, streak rules and points validity loaded from a
         per-process cache, cleared on any change (in every process); the
-        other fields are read when used."""
+        other fields are read when used.  The same instance for the rest
+        of the transaction (a check-in asks for it three times), unless
+        the transaction changes the configuration (clear_cached)."""
+        memo = tools.transaction_memo(_MEMO)
+        found = memo.get(None)
+        if found is not None:
+            return found
         pool = Pool()
         StreakRule = pool.get('member.streak.rule')
         values = _cached.get(None)
@@ -127,10 +142,11 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
                         for r in config.streak_rules],
                     }
             values = _cached.set(None, values)
-        return tools.cached_instance(cls, 1, values, related={
+        found = memo[None] = tools.cached_instance(cls, 1, values, related={
                 'streak_rules': lambda rules: [
                     tools.instance(StreakRule, i, day=d, repeat=r, bonus=b)
                     for i, d, r, b in rules]})
+        return found
 
     @property
     def tzinfo(self):

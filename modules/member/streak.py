@@ -15,7 +15,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.rpc import RPC
 from trytond.transaction import Transaction
 
-from .configuration import _cached
+from .configuration import clear_cached
 from .points import check_points_manager
 from .prepared import Returned, execute, invalidate_records
 
@@ -289,7 +289,7 @@ class StreakRule(ModelSQL, ModelView):
     @classmethod
     def on_modification(cls, mode, rules, field_names=None):
         super().on_modification(mode, rules, field_names=field_names)
-        _cached.clear()
+        clear_cached()
 
     def applies(self, streak):
         if self.repeat:

@@ -686,6 +686,27 @@ class MemberTestCase(
                                 thresholds, reached, current))
 
     @with_transaction()
+    def test_cached_configuration_follows_changes(self):
+        """get_cached gives the same instance for the rest of the
+        transaction, until the transaction changes the configuration or its
+        streak rules"""
+        pool = Pool()
+        Configuration = pool.get('member.configuration')
+        StreakRule = pool.get('member.streak.rule')
+        cached = Configuration.get_cached()
+        self.assertIs(Configuration.get_cached(), cached)
+        config = Configuration(1)
+        config.streak_base_points = 3
+        config.save()
+        self.assertEqual(Configuration.get_cached().streak_base_points, 3)
+        # As the configuration's form saves them
+        config = Configuration(1)
+        config.streak_rules = [StreakRule(day=5, bonus=7)]
+        config.save()
+        rules = Configuration.get_cached().streak_rules
+        self.assertEqual([(r.day, r.bonus) for r in rules], [(5, 7)])
+
+    @with_transaction()
     def test_activity_posts_nothing_sql(self):
         """_activity_posts_nothing, the SQL of a statement committed alone,
         agrees with the streak points of _daily_activity for every streak
