@@ -288,8 +288,10 @@ INSTANCE_TEMPLATES_SIZE = 4096
 
 
 # The subclasses of the models of cached_instance whose cached fields are
-# slots: {(Model, names): class}
+# slots: {(Model, names): class}, bounded as the templates (a pool loaded
+# again makes new models)
 _snapshot_classes = {}
+SNAPSHOT_CLASSES_SIZE = 256
 
 
 def _snapshot_class(Model, names):
@@ -308,12 +310,13 @@ def _snapshot_class(Model, names):
     key = (Model, names)
     cls = _snapshot_classes.get(key)
     if cls is None:
-        cls = _snapshot_classes[key] = type(Model)(
-            Model.__qualname__.rsplit('.', 1)[-1] + 'Snapshot', (Model,), {
-                '__slots__': names,
-                '__name__': Model.__name__,
-                '__module__': Model.__module__,
-                })
+        cls = remember(_snapshot_classes, key, type(Model)(
+                Model.__qualname__.rsplit('.', 1)[-1] + 'Snapshot',
+                (Model,), {
+                    '__slots__': names,
+                    '__name__': Model.__name__,
+                    '__module__': Model.__module__,
+                    }), SNAPSHOT_CLASSES_SIZE)
     return cls
 
 
