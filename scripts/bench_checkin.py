@@ -10,12 +10,17 @@ points line and exact balances.  Prints one table and the ratio
 project/reference.
 
     scripts/bench_checkin [-n 1000] [-c 100] [-w 2] [--dup] [--no-reference]
-                          [--sync [--events 50]] [--wrk]
+                          [--sync [--events 50]] [--wrk] [--rounds 1]
 
 --sync: the offline-sync variant on the project's side: --events open events
 and one checkins/sync batch per member with one item per event (n x events
 check-ins); the reference, which has no sync route, serves the same number
 of members with single check-ins and the ratio compares check-ins/s.
+
+--rounds K: both servers set up once with K x M members, then K bursts of
+M check-ins to each side, the sides in turn and each first in turn; the
+ratios of each round and their median (the CPU of the same code moves by
+a third between runs on a virtual machine).
 
 --wrk: the burst is sent by Debian's wrk (installed with apt-get when
 missing) instead of the Python generator, whose own CPU hides the gap
@@ -287,35 +292,99 @@ def measured(server, database, args, *burst_args):
     return result
 
 
-def reference(python, args, tmp):
-    env = dict(os.environ, LIMIT_POOL_SIZE='1')
-    dsn = env.setdefault('LIMIT_DSN',
-        'dbname=bench_limit host=/var/run/postgresql')
-    subprocess.run([python, 'limit_app.py', 'initdb'], cwd=BENCH, env=env,
-        check=True, stdout=subprocess.DEVNULL)
-    run_file = os.path.join(tmp, 'reference.json')
-    subprocess.run([python, 'load.py', 'setup', '-n', str(args.n),
-            '--dsn', dsn, '--run-file', run_file], cwd=BENCH, env=env,
-        check=True, stdout=subprocess.DEVNULL)
-    port = free_port()
-    server = subprocess.Popen([os.path.join(BENCH_VENV, 'bin', 'gunicorn'),
-            '-w', str(args.workers), '-k', 'sync',
-            '-b', '127.0.0.1:%s' % port, '--log-level', 'warning',
-            'limit_app:application'], cwd=BENCH, env=env,
-        start_new_session=True)
-    try:
-        wait_port(port, server)
-        acked = os.path.join(tmp, 'reference-acked.json')
-        result = measured(server, _dsn_database(dsn), args, python,
-            'reference', 'http://127.0.0.1:%s' % port, run_file, args, acked)
-    finally:
-        stop(server)
-    verify = subprocess.run([python, 'load.py', 'verify', '--run-file',
-            run_file, '--dsn', dsn, '--expect-ok', str(result['created'])],
-        cwd=BENCH, env=env, capture_output=True, text=True)
-    result['verified'] = verify.returncode == 0
-    result['rows'] = result['created'] if verify.returncode == 0 else None
-    return result
+class Side:
+    """One server of the comparison: started once, then one burst a round,
+    each on its own share of the members (the setup makes -n of them per
+    round, to the same event), checked once all the rounds are done"""
+    target = None
+
+    def __init__(self, python, args, tmp):
+        self.python, self.args, self.tmp = python, args, tmp
+        self.run_file = os.path.join(tmp, '%s.json' % self.target)
+        self.server = self.database = self.url = None
+        self.acked = []
+
+    def burst(self, round_):
+        "The measured burst of round_ (0 to --rounds - 1)"
+        acked = os.path.join(self.tmp, '%s-acked-%d.json' % (
+                self.target, round_))
+        result = measured(self.server, self.database, self.args,
+            self.python, self.target, self.url, self.share(round_),
+            self.args, acked)
+        self.acked.append(acked)
+        return result
+
+    def share(self, round_):
+        "The run file of the members of round_"
+        if self.args.rounds == 1:
+            return self.run_file
+        with open(self.run_file) as f:
+            run = json.load(f)
+        n = self.args.n
+        run.update({k: run[k][round_ * n:(round_ + 1) * n]
+                for k in ['members', 'jwts', 'positions']}, n=n)
+        path = os.path.join(self.tmp, '%s-%d.json' % (self.target, round_))
+        with open(path, 'w') as f:
+            json.dump(run, f)
+        return path
+
+    def all_acked(self):
+        """The file of the check-ins acknowledged in every round: the pairs
+        (Python generator) or their count (wrk)"""
+        acked = []
+        for path in self.acked:
+            with open(path) as f:
+                acked.append(json.load(f))
+        if all(isinstance(a, dict) for a in acked):
+            merged = {'count': sum(a['count'] for a in acked)}
+        else:
+            merged = [pair for a in acked for pair in a]
+        path = os.path.join(self.tmp, '%s-acked.json' % self.target)
+        with open(path, 'w') as f:
+            json.dump(merged, f)
+        return path
+
+    def stop(self):
+        if self.server is not None:
+            stop(self.server)
+
+
+class Reference(Side):
+    target = 'reference'
+
+    def __init__(self, python, args, tmp):
+        super().__init__(python, args, tmp)
+        self.env = dict(os.environ, LIMIT_POOL_SIZE='1')
+        self.dsn = self.env.setdefault('LIMIT_DSN',
+            'dbname=bench_limit host=/var/run/postgresql')
+        self.database = _dsn_database(self.dsn)
+
+    def start(self):
+        python, env = self.python, self.env
+        subprocess.run([python, 'limit_app.py', 'initdb'], cwd=BENCH,
+            env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([python, 'load.py', 'setup',
+                '-n', str(self.args.n * self.args.rounds),
+                '--dsn', self.dsn, '--run-file', self.run_file], cwd=BENCH,
+            env=env, check=True, stdout=subprocess.DEVNULL)
+        port = free_port()
+        self.server = subprocess.Popen([
+                os.path.join(BENCH_VENV, 'bin', 'gunicorn'),
+                '-w', str(self.args.workers), '-k', 'sync',
+                '-b', '127.0.0.1:%s' % port, '--log-level', 'warning',
+                'limit_app:application'], cwd=BENCH, env=env,
+            start_new_session=True)
+        self.url = 'http://127.0.0.1:%s' % port
+        wait_port(port, self.server)
+
+    def verify(self, created):
+        "The check of the database: {'verified', 'rows'}"
+        verify = subprocess.run([self.python, 'load.py', 'verify',
+                '--run-file', self.run_file, '--dsn', self.dsn,
+                '--expect-ok', str(created)],
+            cwd=BENCH, env=self.env, capture_output=True, text=True)
+        ok = verify.returncode == 0
+        return {'verified': ok, 'rows': created if ok else None}
 
 
 def _dsn_database(dsn):
@@ -348,55 +417,74 @@ def warm(url, run, workers, refusals=False):
             e.read()
 
 
-def project(python, args, tmp):
-    database = args.database
-    env = dict(os.environ,
-        TRYTOND_CONFIG=os.path.join(ROOT, 'tryton.conf'),
-        TRYTOND_DATABASE__URI=args.uri,
-        TRYTOND_DATABASE_NAMES=database,
-        # As scripts/service and docker-compose.yml: caches invalidated
-        # across the workers at once (LISTEN/NOTIFY)
-        TRYTOND_CACHE__CLEAN_TIMEOUT='0')
-    env.setdefault('TRYTOND_MINIPROGRAM__JWT_SECRET', os.urandom(32).hex())
-    env.pop('TRYTOND_DATABASE__PATH', None)
-    log("creating the database", database)
-    subprocess.run([os.path.join(VENV, 'python'),
-            os.path.join(ROOT, 'scripts', 'create_db.py'), database,
-            '--uri', args.uri, '--drop'], env=env,
-        check=True, stdout=subprocess.DEVNULL)
-    run_file = os.path.join(tmp, 'project.json')
-    helper = os.path.join(ROOT, 'scripts', 'bench_checkin_project.py')
-    subprocess.run([os.path.join(VENV, 'python'), helper, 'setup', database,
-            str(args.n), run_file, str(args.events if args.sync else 1)],
-        env=env, check=True)
-    port = free_port()
-    # The command of docker-compose's web service (scripts/service web)
-    server = subprocess.Popen([os.path.join(VENV, 'gunicorn'),
-            '--config', os.path.join(ROOT, 'scripts', 'gunicorn.conf.py'),
-            '--workers', str(args.workers), '--bind', '127.0.0.1:%s' % port,
-            '--graceful-timeout', '30', 'trytond.application:app'],
-        env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(tmp, 'gunicorn.log'), 'w'))
-    url = 'http://127.0.0.1:%s/%s/mp/v1' % (port, database)
-    try:
-        wait_port(port, server)
+class Project(Side):
+    target = 'project'
+
+    def __init__(self, python, args, tmp):
+        super().__init__(python, args, tmp)
+        self.database = args.database
+        self.env = dict(os.environ,
+            TRYTOND_CONFIG=os.path.join(ROOT, 'tryton.conf'),
+            TRYTOND_DATABASE__URI=args.uri,
+            TRYTOND_DATABASE_NAMES=self.database,
+            # As scripts/service and docker-compose.yml: caches invalidated
+            # across the workers at once (LISTEN/NOTIFY)
+            TRYTOND_CACHE__CLEAN_TIMEOUT='0')
+        self.env.setdefault(
+            'TRYTOND_MINIPROGRAM__JWT_SECRET', os.urandom(32).hex())
+        self.env.pop('TRYTOND_DATABASE__PATH', None)
+        self.helper = os.path.join(ROOT, 'scripts', 'bench_checkin_project.py')
+
+    def start(self):
+        args, env, database = self.args, self.env, self.database
+        log("creating the database", database)
+        subprocess.run([os.path.join(VENV, 'python'),
+                os.path.join(ROOT, 'scripts', 'create_db.py'), database,
+                '--uri', args.uri, '--drop'], env=env,
+            check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([os.path.join(VENV, 'python'), self.helper, 'setup',
+                database, str(args.n * args.rounds), self.run_file,
+                str(args.events if args.sync else 1)],
+            env=env, check=True)
+        port = free_port()
+        # The command of docker-compose's web service (scripts/service web)
+        self.server = subprocess.Popen([os.path.join(VENV, 'gunicorn'),
+                '--config', os.path.join(ROOT, 'scripts', 'gunicorn.conf.py'),
+                '--workers', str(args.workers),
+                '--bind', '127.0.0.1:%s' % port,
+                '--graceful-timeout', '30', 'trytond.application:app'],
+            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.tmp, 'gunicorn.log'), 'w'))
+        self.url = 'http://127.0.0.1:%s/%s/mp/v1' % (port, database)
+        wait_port(port, self.server)
         # Warm every worker up (pool, caches) like a server that runs:
         # check-ins of the warm-up members to their own event
-        with open(run_file) as f:
-            warm(url, json.load(f), args.workers)
-        acked = os.path.join(tmp, 'project-acked.json')
-        result = measured(server, database, args, python, 'project', url,
-            run_file, args, acked)
-    finally:
-        stop(server)
-    out = subprocess.run([os.path.join(VENV, 'python'), helper, 'verify',
-            database, run_file, acked], env=env, check=True,
-        capture_output=True, text=True)
-    check = json.loads(out.stdout)
-    result['verified'] = check['ok']
-    result['rows'] = check['attendance rows']
-    result['check'] = check
-    return result
+        with open(self.run_file) as f:
+            warm(self.url, json.load(f), args.workers)
+
+    def verify(self, created):
+        "The check of the database: {'verified', 'rows', 'check'}"
+        out = subprocess.run([os.path.join(VENV, 'python'), self.helper,
+                'verify', self.database, self.run_file, self.all_acked()],
+            env=self.env, check=True, capture_output=True, text=True)
+        check = json.loads(out.stdout)
+        return {'verified': check['ok'], 'rows': check['attendance rows'],
+            'check': check}
+
+
+def median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    return (values[middle] if len(values) % 2
+        else (values[middle - 1] + values[middle]) / 2)
+
+
+def ratios(label, values, form):
+    "Print the ratio of each round, and their median when more than one"
+    text = ' / '.join(form % v for v in values)
+    if len(values) > 1:
+        text += ', median ' + form % median(values)
+    print("%s: %s" % (label, text))
 
 
 def main():
@@ -411,6 +499,9 @@ def main():
     parser.add_argument('--events', type=int, default=50,
         help="events (items per batch) of --sync, at most 100")
     parser.add_argument('--no-reference', action='store_true')
+    parser.add_argument('--rounds', type=int, default=1,
+        help="bursts per side, each side first in turn, each on -n members "
+        "of its own: the ratios of every round and their median")
     parser.add_argument('--database', default='bench_checkin')
     parser.add_argument('--wrk', action='store_true',
         help="send the burst with wrk (single check-ins)")
@@ -421,6 +512,8 @@ def main():
     parser.add_argument('--uri', default=os.environ.get(
             'TRYTOND_DATABASE__URI', 'postgresql:///'))
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds: at least 1")
     if args.sync and not 1 <= args.events <= 100:
         parser.error("--events: 1 to 100 (the API's batch limit)")
     if args.sync and args.wrk:
@@ -431,11 +524,36 @@ def main():
         log("statements per check-in: n/a (pg_stat_statements is not "
             "loaded; --enable-pg-stat-statements loads it)")
     python = bench_venv()
-    results = []
+    rounds = []
     with tempfile.TemporaryDirectory() as tmp:
-        results.append(project(python, args, tmp))
+        sides = [Project(python, args, tmp)]
         if not args.no_reference:
-            results.append(reference(python, args, tmp))
+            sides.append(Reference(python, args, tmp))
+        try:
+            for side in sides:
+                side.start()
+            for round_ in range(args.rounds):
+                # Each side first in turn: a drift of the machine weighs
+                # on both
+                order = sides if round_ % 2 == 0 else sides[::-1]
+                results = {s.target: s.burst(round_) for s in order}
+                rounds.append([results[s.target] for s in sides])
+        finally:
+            for side in sides:
+                side.stop()
+        checks = [side.verify(sum(r[i]['created'] for r in rounds))
+            for i, side in enumerate(sides)]
+    for results in rounds:
+        for result, check in zip(results, checks):
+            result.update(check)
+            if args.rounds > 1:
+                # The rows of all the rounds, checked once
+                result['rows'] = '-'
+    for i, results in enumerate(rounds, 1):
+        if args.rounds > 1:
+            for result in results:
+                result['target'] += ' %d' % i
+    results = [r for results in rounds for r in results]
     columns = ['target', 'requests', 'checkins', 'rate', 'p50_ms', 'p95_ms',
         'p99_ms', 'max_ms', 'created', 'duplicates', 'errors', 'rows',
         'verified', 'app_ms', 'pg_ms', 'statements']
@@ -447,17 +565,25 @@ def main():
     print('  '.join('%12s' % c for c in columns))
     for result in results:
         print('  '.join('%12s' % result.get(c) for c in columns))
-    if len(results) == 2:
-        project_, reference_ = results
-        print("ratio project/reference (check-ins/s): %.3f" % (
-                project_['rate'] / reference_['rate']))
-        cpu = [r['app_ms'] + r['pg_ms'] for r in results]
-        if cpu[1]:
-            print("CPU per check-in, project/reference: %.2fx "
-                "(%.2f ms / %.2f ms)" % (cpu[0] / cpu[1], *cpu))
-        if reference_['p99_ms']:
-            print("p99, project/reference: %.2fx" % (
-                    project_['p99_ms'] / reference_['p99_ms']))
+    if args.rounds > 1:
+        print("rows, all rounds: %s" % '; '.join(
+                '%s %s (%s)' % (side.target, check['rows'],
+                    'verified' if check['verified'] else 'NOT verified')
+                for side, check in zip(sides, checks)))
+    if len(sides) == 2:
+        pairs = [(p, r) for p, r in rounds]
+        ratios("ratio project/reference (check-ins/s)",
+            [p['rate'] / r['rate'] for p, r in pairs], '%.3f')
+        cpu = [((p['app_ms'] + p['pg_ms']), (r['app_ms'] + r['pg_ms']))
+            for p, r in pairs]
+        if all(r for _, r in cpu):
+            ratios("CPU per check-in, project/reference",
+                [p / r for p, r in cpu], '%.2fx')
+            print("  (ms: %s)" % ' / '.join(
+                    '%.2f vs %.2f' % c for c in cpu))
+        if all(r['p99_ms'] for _, r in pairs):
+            ratios("p99, project/reference",
+                [p['p99_ms'] / r['p99_ms'] for p, r in pairs], '%.2fx')
     print("WAL per check-in (the whole cluster, during the burst): %s" % (
             '; '.join('%s %s bytes, %s checkpoint(s)' % (
                     r['target'], r['wal_bytes'], r['checkpoints'])
@@ -466,9 +592,10 @@ def main():
         if result.get('error_kinds'):
             print("%s errors: %s" % (result['target'],
                     result['error_kinds']))
-    if 'check' in results[0]:
-        print("project database check: %s" % json.dumps(results[0]['check']))
-    return 0 if all(r['verified'] and not r['errors'] for r in results) else 1
+    if 'check' in checks[0]:
+        print("project database check: %s" % json.dumps(checks[0]['check']))
+    return 0 if all(c['verified'] for c in checks) and not any(
+        r['errors'] for r in results) else 1
 
 
 if __name__ == '__main__':
