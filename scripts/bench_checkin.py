@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # BENCH_REFERENCE: the reference of a checkout elsewhere than beside
@@ -472,13 +473,6 @@ class Project(Side):
             'check': check}
 
 
-def median(values):
-    values = sorted(values)
-    middle = len(values) // 2
-    return (values[middle] if len(values) % 2
-        else (values[middle - 1] + values[middle]) / 2)
-
-
 def ratios(label, values, form):
     "Print the ratio of each round, and their median when more than one"
     text = ' / '.join(form % v for v in values)
@@ -543,15 +537,12 @@ def main():
                 side.stop()
         checks = [side.verify(sum(r[i]['created'] for r in rounds))
             for i, side in enumerate(sides)]
-    for results in rounds:
+    for i, results in enumerate(rounds, 1):
         for result, check in zip(results, checks):
             result.update(check)
             if args.rounds > 1:
                 # The rows of all the rounds, checked once
                 result['rows'] = '-'
-    for i, results in enumerate(rounds, 1):
-        if args.rounds > 1:
-            for result in results:
                 result['target'] += ' %d' % i
     results = [r for results in rounds for r in results]
     columns = ['target', 'requests', 'checkins', 'rate', 'p50_ms', 'p95_ms',
@@ -571,19 +562,18 @@ def main():
                     'verified' if check['verified'] else 'NOT verified')
                 for side, check in zip(sides, checks)))
     if len(sides) == 2:
-        pairs = [(p, r) for p, r in rounds]
         ratios("ratio project/reference (check-ins/s)",
-            [p['rate'] / r['rate'] for p, r in pairs], '%.3f')
+            [p['rate'] / r['rate'] for p, r in rounds], '%.3f')
         cpu = [((p['app_ms'] + p['pg_ms']), (r['app_ms'] + r['pg_ms']))
-            for p, r in pairs]
+            for p, r in rounds]
         if all(r for _, r in cpu):
             ratios("CPU per check-in, project/reference",
                 [p / r for p, r in cpu], '%.2fx')
             print("  (ms: %s)" % ' / '.join(
                     '%.2f vs %.2f' % c for c in cpu))
-        if all(r['p99_ms'] for _, r in pairs):
+        if all(r['p99_ms'] for _, r in rounds):
             ratios("p99, project/reference",
-                [p['p99_ms'] / r['p99_ms'] for p, r in pairs], '%.2fx')
+                [p['p99_ms'] / r['p99_ms'] for p, r in rounds], '%.2fx')
     print("WAL per check-in (the whole cluster, during the burst): %s" % (
             '; '.join('%s %s bytes, %s checkpoint(s)' % (
                     r['target'], r['wal_bytes'], r['checkpoints'])
