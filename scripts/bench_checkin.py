@@ -11,6 +11,7 @@ project/reference.
 
     scripts/bench_checkin [-n 1000] [-c 100] [-w 2] [--dup] [--no-reference]
                           [--sync [--events 50]] [--wrk] [--rounds 1]
+                          [--floor]
 
 --sync: the offline-sync variant on the project's side: --events open events
 and one checkins/sync batch per member with one item per event (n x events
@@ -21,6 +22,11 @@ of members with single check-ins and the ratio compares check-ins/s.
 M check-ins to each side, the sides in turn and each first in turn; the
 ratios of each round and their median (the CPU of the same code moves by
 a third between runs on a virtual machine).
+
+--floor: the project's workers answer the QR check-ins by
+scripts/checkin_floor.py, the same statement without the Python around it
+(a measurement of how far a check-in without records could go, not the
+project's check-in; its rows are checked as the project's).
 
 --wrk: the burst is sent by Debian's wrk (installed with apt-get when
 missing) instead of the Python generator, whose own CPU hides the gap
@@ -450,7 +456,9 @@ class Project(Side):
         port = free_port()
         # The command of docker-compose's web service (scripts/service web)
         self.server = subprocess.Popen([os.path.join(VENV, 'gunicorn'),
-                '--config', os.path.join(ROOT, 'scripts', 'gunicorn.conf.py'),
+                '--config', os.path.join(ROOT, 'scripts',
+                    'gunicorn_floor.conf.py' if args.floor
+                    else 'gunicorn.conf.py'),
                 '--workers', str(args.workers),
                 '--bind', '127.0.0.1:%s' % port,
                 '--graceful-timeout', '30', 'trytond.application:app'],
@@ -496,6 +504,9 @@ def main():
     parser.add_argument('--rounds', type=int, default=1,
         help="bursts per side, each side first in turn, each on -n members "
         "of its own: the ratios of every round and their median")
+    parser.add_argument('--floor', action='store_true',
+        help="the project's workers answer by scripts/checkin_floor.py: "
+        "the floor of a check-in without records, not the project's")
     parser.add_argument('--database', default='bench_checkin')
     parser.add_argument('--wrk', action='store_true',
         help="send the burst with wrk (single check-ins)")
@@ -510,6 +521,8 @@ def main():
         parser.error("--rounds: at least 1")
     if args.sync and not 1 <= args.events <= 100:
         parser.error("--events: 1 to 100 (the API's batch limit)")
+    if args.floor and (args.sync or args.dup):
+        parser.error("--floor answers single first check-ins")
     if args.sync and args.wrk:
         parser.error("--wrk sends single check-ins, not --sync batches")
     args.wrk_bin = wrk() if args.wrk else None
@@ -517,6 +530,9 @@ def main():
     if not args.statements:
         log("statements per check-in: n/a (pg_stat_statements is not "
             "loaded; --enable-pg-stat-statements loads it)")
+    if args.floor:
+        log("project: the floor of scripts/checkin_floor.py, not the "
+            "project's check-in")
     python = bench_venv()
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,6 +7,10 @@ where the time goes (cProfile, cumulative).
 
     .venv/bin/python scripts/profile_checkin.py -n 300 --profile
 
+--floor: the check-ins are answered by scripts/checkin_floor.py, the
+project's statement without the Python around it (the first of the event
+goes the project's way and is captured); a measurement.
+
 --calls counts the Python calls (functions of Python and of C) per
 check-in, by the function of the modules nearest on the stack: a figure
 that does not depend on the speed of the machine, to compare two versions
@@ -132,9 +136,14 @@ def main():
         help="count the Python calls per check-in, by function of the "
         "modules (deterministic, to compare two versions; the times are "
         "then not the code's)")
+    parser.add_argument('--floor', action='store_true',
+        help="answer by scripts/checkin_floor.py: the floor of a check-in "
+        "without records, not the project's check-in")
     parser.add_argument('--keep', action='store_true',
         help="keep the database (to look at its tables and indexes)")
     args = parser.parse_args()
+    if args.floor and args.dup:
+        parser.error("--floor answers first check-ins, not duplicates")
     if args.calls and (args.profile or args.dump):
         parser.error("--calls counts the calls that cProfile would time: "
             "one or the other")
@@ -161,6 +170,9 @@ def main():
     from trytond.pool import Pool
     Pool.test = False
     from trytond.wsgi import app
+    if args.floor:
+        import checkin_floor
+        checkin_floor.install()
     client = Client(app, Response)
     url = '/%s/mp/v1/checkins' % DB_NAME
     body = json.dumps({'qr_token': qr, 'lat': LAT, 'lon': LON})

@@ -78,3 +78,108 @@ class BenchScriptsTestCase(unittest.TestCase):
         self.assertEqual(side.share(0), side.run_file)
         self.assertEqual(median([3, 1, 2]), 2)
         self.assertEqual(median([4, 1, 2, 3]), 2.5)
+
+
+class CheckinFloorTestCase(unittest.TestCase):
+    "scripts/checkin_floor.py, the measurement of bench_checkin --floor"
+
+    @classmethod
+    def setUpClass(cls):
+        from trytond.tests.test_tryton import activate_module, drop_db
+        drop_db()
+        activate_module(['miniprogram'])
+        cls.addClassCleanup(drop_db)
+
+    def setUp(self):
+        from scripts import checkin_floor
+        from trytond.modules.member import points
+        from trytond.modules.miniprogram import api
+        answers = api._early[('POST', api._url('checkins'))]
+        self.addCleanup(answers.__setitem__, slice(None), list(answers))
+        self.addCleanup(setattr, points, 'execute', points.execute)
+        checkin_floor._captured.clear()
+        checkin_floor.answered[0] = 0
+
+    def test_floor_writes_the_project_rows(self):
+        """The first check-in of an event goes the project's way and is
+        captured; on PostgreSQL the floor answers the next ones with the
+        rows the project's check-in writes.  On SQLite nothing is committed
+        alone: every check-in goes the project's way."""
+        import datetime as dt
+
+        from sql import Table
+
+        from scripts import checkin_floor
+        from trytond import backend
+        from trytond.modules.miniprogram.auth import access_ttl, encode
+        from trytond.pool import Pool
+        from trytond.tests.test_tryton import DB_NAME
+        from trytond.transaction import Transaction
+        from trytond.wsgi import app
+        lat, lon = 31.2304, 121.4737
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Event = Pool().get('checkin.event')
+            Member = Pool().get('member.member')
+            now = dt.datetime.utcnow().replace(microsecond=0)
+            event, = Event.create([{
+                        'name': "Floor", 'kind': 'meeting', 'state': 'open',
+                        'start': now - dt.timedelta(minutes=5),
+                        'end': now + dt.timedelta(hours=3),
+                        'timezone': 'Asia/Shanghai', 'latitude': lat,
+                        'longitude': lon, 'radius': 500, 'methods': ['qr'],
+                        'policy': 'reject', 'points': 10,
+                        'qr_window': 3600,
+                        }])
+            members = Member.create([{'name': "Floor %d" % i}
+                    for i in range(5)])
+            tokens = [encode(m.id, 'access', access_ttl())[0]
+                for m in members]
+            qr = event.current_token()
+            transaction.commit()
+        checkin_floor.install()
+        client = Client(app, Response)
+        for token in tokens:
+            response = client.post('/%s/mp/v1/checkins' % DB_NAME,
+                data=json.dumps({'qr_token': qr, 'lat': lat, 'lon': lon}),
+                headers={'Authorization': 'Bearer ' + token,
+                    'Content-Type': 'application/json'})
+            self.assertEqual(response.status_code, 201, response.data)
+        postgresql = backend.name == 'postgresql'
+        # On PostgreSQL the first check-in of the event reads it (its
+        # transaction begun, not committed alone: not captured), the next
+        # one is captured
+        if postgresql:
+            self.assertGreaterEqual(checkin_floor.answered[0], 3)
+        else:
+            self.assertEqual(checkin_floor.answered[0], 0)
+        self.assertEqual(event.id in checkin_floor._captured, postgresql)
+        with Transaction().start(DB_NAME, 0):
+            attendance = Table('checkin_attendance')
+            line = Table('member_points_line')
+            member = Table('member_member')
+            cursor = Transaction().connection.cursor()
+            cursor.execute(*attendance.join(line,
+                    condition=line.id == attendance.points_line
+                    ).join(member,
+                    condition=member.id == attendance.member
+                    ).select(attendance.id, attendance.member,
+                    attendance.counted_key, line.origin,
+                    line.idempotency_key, attendance.status,
+                    attendance.method, attendance.local_date,
+                    attendance.day_key, attendance.late,
+                    attendance.counted, attendance.points_granted,
+                    attendance.distance, attendance.coord_type,
+                    attendance.reasons, line.points, line.balance_after,
+                    line.reason_code, line.reason_params, line.expires,
+                    member.points_balance, member.lifetime_points,
+                    member.tier, member.streak_length,
+                    order_by=attendance.id))
+            rows = cursor.fetchall()
+        self.assertEqual(len(rows), 5)
+        for id_, member_id, counted_key, origin, key, *_ in rows:
+            self.assertEqual(counted_key, '%d:%d:0' % (event.id, member_id))
+            self.assertEqual(origin, 'checkin.attendance,%d' % id_)
+            self.assertEqual(key, 'checkin:%d' % id_)
+        # The rest is the same for every member
+        self.assertEqual(len({tuple(map(str, r[5:])) for r in rows}), 1,
+            rows)
