@@ -34,11 +34,6 @@ import secrets
 import sys
 import time
 
-os.environ.setdefault('TRYTOND_DATABASE_URI', 'postgresql:///')
-os.environ.setdefault('DB_NAME', 'profile_checkin')
-os.environ.setdefault(
-    'TRYTOND_MINIPROGRAM__JWT_SECRET', secrets.token_hex(32))
-
 LAT, LON = 31.2304, 121.4737
 
 
@@ -122,6 +117,12 @@ def setup(n):
 
 
 def main():
+    # Before trytond is imported (its configuration reads them); not when
+    # the module is imported (tests.test_bench_scripts imports setup)
+    os.environ.setdefault('TRYTOND_DATABASE_URI', 'postgresql:///')
+    os.environ.setdefault('DB_NAME', 'profile_checkin')
+    os.environ.setdefault(
+        'TRYTOND_MINIPROGRAM__JWT_SECRET', secrets.token_hex(32))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('-n', type=int, default=300)
     parser.add_argument('--profile', action='store_true')

@@ -105,42 +105,22 @@ class CheckinFloorTestCase(unittest.TestCase):
         captured; on PostgreSQL the floor answers the next ones with the
         rows the project's check-in writes.  On SQLite nothing is committed
         alone: every check-in goes the project's way."""
-        import datetime as dt
-
         from sql import Table
 
         from scripts import checkin_floor
+        from scripts.profile_checkin import LAT, LON, setup
         from trytond import backend
-        from trytond.modules.miniprogram.auth import access_ttl, encode
-        from trytond.pool import Pool
         from trytond.tests.test_tryton import DB_NAME
         from trytond.transaction import Transaction
         from trytond.wsgi import app
-        lat, lon = 31.2304, 121.4737
         with Transaction().start(DB_NAME, 0) as transaction:
-            Event = Pool().get('checkin.event')
-            Member = Pool().get('member.member')
-            now = dt.datetime.utcnow().replace(microsecond=0)
-            event, = Event.create([{
-                        'name': "Floor", 'kind': 'meeting', 'state': 'open',
-                        'start': now - dt.timedelta(minutes=5),
-                        'end': now + dt.timedelta(hours=3),
-                        'timezone': 'Asia/Shanghai', 'latitude': lat,
-                        'longitude': lon, 'radius': 500, 'methods': ['qr'],
-                        'policy': 'reject', 'points': 10,
-                        'qr_window': 3600,
-                        }])
-            members = Member.create([{'name': "Floor %d" % i}
-                    for i in range(5)])
-            tokens = [encode(m.id, 'access', access_ttl())[0]
-                for m in members]
-            qr = event.current_token()
+            event_id, qr, tokens = setup(5)
             transaction.commit()
         checkin_floor.install()
         client = Client(app, Response)
         for token in tokens:
             response = client.post('/%s/mp/v1/checkins' % DB_NAME,
-                data=json.dumps({'qr_token': qr, 'lat': lat, 'lon': lon}),
+                data=json.dumps({'qr_token': qr, 'lat': LAT, 'lon': LON}),
                 headers={'Authorization': 'Bearer ' + token,
                     'Content-Type': 'application/json'})
             self.assertEqual(response.status_code, 201, response.data)
@@ -152,7 +132,7 @@ class CheckinFloorTestCase(unittest.TestCase):
             self.assertGreaterEqual(checkin_floor.answered[0], 3)
         else:
             self.assertEqual(checkin_floor.answered[0], 0)
-        self.assertEqual(event.id in checkin_floor._captured, postgresql)
+        self.assertEqual(event_id in checkin_floor._captured, postgresql)
         with Transaction().start(DB_NAME, 0):
             attendance = Table('checkin_attendance')
             line = Table('member_points_line')
@@ -177,7 +157,7 @@ class CheckinFloorTestCase(unittest.TestCase):
             rows = cursor.fetchall()
         self.assertEqual(len(rows), 5)
         for id_, member_id, counted_key, origin, key, *_ in rows:
-            self.assertEqual(counted_key, '%d:%d:0' % (event.id, member_id))
+            self.assertEqual(counted_key, '%d:%d:0' % (event_id, member_id))
             self.assertEqual(origin, 'checkin.attendance,%d' % id_)
             self.assertEqual(key, 'checkin:%d' % id_)
         # The rest is the same for every member
