@@ -11,6 +11,11 @@ where the time goes (cProfile, cumulative).
 project's statement without the Python around it (the first of the event
 goes the project's way and is captured); a measurement.
 
+--phases times the CPU of the thread (time.thread_time) in each function
+of PHASES, with what it calls, per check-in: where the CPU goes without
+cProfile's cost per call, which weighs on the many small calls (the
+timers' own cost, two clock reads per timed call, is in the figures).
+
 --calls counts the Python calls (functions of Python and of C) per
 check-in, by the function of the modules nearest on the stack: a figure
 that does not depend on the speed of the machine, to compare two versions
@@ -92,6 +97,10 @@ def count_statements():
     return lambda: count[0]
 
 
+# The members made by setup in this process
+_made = [0]
+
+
 def setup(n):
     from trytond.modules.miniprogram.auth import access_ttl, encode
     from trytond.pool import Pool
@@ -107,13 +116,115 @@ def setup(n):
                 'longitude': LON, 'radius': 500, 'methods': ['qr'],
                 'policy': 'reject', 'points': 10, 'qr_window': 3600,
                 }])
-    stamp = int(time.time())
+    # Phones of their own to the members of each setup of the process
+    stamp = int(time.time()) + _made[0]
+    _made[0] += n
     members = Member.create([{
                 'name': "Member %s" % i,
                 'phone': '+86139%08d' % ((stamp + i) % 10 ** 8),
                 } for i in range(n)])
     tokens = [encode(m.id, 'access', access_ttl())[0] for m in members]
     return event.id, event.current_token(), tokens
+
+
+# The functions of the check-in timed by --phases: (model, method) of the
+# pool or (module, function) of trytond.modules
+PHASES = [
+    ('miniprogram.api', '_answer_early'),
+    ('miniprogram.routes', '_early_checkin'),
+    ('miniprogram.auth', 'header_member'),
+    ('miniprogram.api', 'parse_body'),
+    ('miniprogram.api', '_after_commit'),
+    ('checkin.attendance', 'duplicate_query'),
+    ('checkin.attendance', 'check_in_first'),
+    ('checkin.attendance', '_attempt'),
+    ('checkin.attendance', '_insert'),
+    ('checkin.attendance', '_inserted_result'),
+    ('member.points.line', '_post_entries'),
+    ('member.points.line', '_post_values'),
+    ('member.points.line', '_post_one_statement'),
+    ('member.prepared', 'execute'),
+    ('checkin.event', 'verify_token'),
+    ('suite.tools', 'instance'),
+    ('suite.tools', 'cached_instance'),
+    ]
+
+
+def phases(pool):
+    """Time the CPU of the thread in each function of PHASES (with what it
+    calls); return (start, report, undo): start() begins counting,
+    report(count) gives the microseconds per check-in of each, undo()
+    puts the functions back"""
+    import importlib
+    from collections import Counter
+
+    from trytond.modules.miniprogram import api
+    spent, calls, on = Counter(), Counter(), [False]
+    replaced = []
+
+    def replace(target, key, value):
+        replaced.append((target, key, target.__dict__.get(key)))
+        setattr(target, key, value)
+
+    def timed(name, func):
+        def wrapper(*args, **kwargs):
+            if not on[0]:
+                return func(*args, **kwargs)
+            started = time.thread_time_ns()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                spent[name] += time.thread_time_ns() - started
+                calls[name] += 1
+        return wrapper
+
+    for owner, name in PHASES:
+        label = '%s %s' % (owner, name)
+        try:
+            Model = pool.get(owner)
+        except KeyError:
+            # A function of a module: replaced where it is bound by name
+            func = getattr(
+                importlib.import_module('trytond.modules.' + owner), name)
+            wrapper = timed(label, func)
+            for module in list(sys.modules.values()):
+                if getattr(module, '__name__', '').startswith(
+                        'trytond.modules.'):
+                    for key, value in list(vars(module).items()):
+                        if value is func:
+                            replace(module, key, wrapper)
+        else:
+            replace(Model, name,
+                staticmethod(timed(label, getattr(Model, name))))
+    # The early answers keep the function they registered
+    for answers in api._early.values():
+        replaced.append((answers, slice(None), list(answers)))
+        for i, (func, *rest) in enumerate(answers):
+            if ('miniprogram.routes', func.__name__) in PHASES:
+                answers[i] = (timed(
+                        'miniprogram.routes ' + func.__name__, func), *rest)
+
+    def start():
+        on[0] = True
+
+    def report(count):
+        lines = ["CPU of the thread per check-in, in each function with "
+            "what it calls (microseconds, calls per check-in):"]
+        for label, ns in spent.most_common():
+            lines.append('%9.1f  %5.2f  %s' % (
+                    ns / count / 1000, calls[label] / count, label))
+        return '\n'.join(lines)
+
+    def undo():
+        while replaced:
+            target, key, value = replaced.pop()
+            if isinstance(key, slice):
+                target[key] = value
+            elif value is None:
+                delattr(target, key)
+            else:
+                setattr(target, key, value)
+    return start, report, undo
 
 
 def main():
@@ -137,6 +248,9 @@ def main():
         help="count the Python calls per check-in, by function of the "
         "modules (deterministic, to compare two versions; the times are "
         "then not the code's)")
+    parser.add_argument('--phases', action='store_true',
+        help="the CPU of the thread in each function of PHASES per "
+        "check-in (time.thread_time around them: a few per cent more)")
     parser.add_argument('--floor', action='store_true',
         help="answer by scripts/checkin_floor.py: the floor of a check-in "
         "without records, not the project's check-in")
@@ -145,6 +259,9 @@ def main():
     args = parser.parse_args()
     if args.floor and args.dup:
         parser.error("--floor answers first check-ins, not duplicates")
+    if args.phases and (args.calls or args.profile or args.dump):
+        parser.error("--phases times what --calls and cProfile would "
+            "count: one of them")
     if args.calls and (args.profile or args.dump):
         parser.error("--calls counts the calls that cProfile would time: "
             "one or the other")
@@ -174,6 +291,7 @@ def main():
     if args.floor:
         import checkin_floor
         checkin_floor.install()
+    timing = phases(Pool(DB_NAME)) if args.phases else None
     client = Client(app, Response)
     url = '/%s/mp/v1/checkins' % DB_NAME
     body = json.dumps({'qr_token': qr, 'lat': LAT, 'lon': LON})
@@ -207,6 +325,8 @@ def main():
     pg_cpu = backends_cpu(backends)
     wal = wal_position()
     statements = count_statements()
+    if timing:
+        timing[0]()
     start, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -231,7 +351,8 @@ def main():
         "(server side, PostgreSQL not included)%s" % (
             wall / count * 1000, cpu / count * 1000,
             " [under cProfile]" if profiler
-            else " [counting calls]" if calls else ""))
+            else " [counting calls]" if calls
+            else " [timing functions]" if timing else ""))
     print("garbage collections in the window: %d" % collections)
     if executed is not None:
         print("SQL statements per check-in: %.1f" % (executed / count))
@@ -243,6 +364,8 @@ def main():
                 float(wal) / count))
     if calls:
         print(calls.report(count, args.top))
+    if timing:
+        print(timing[1](count))
     if profiler and args.dump:
         profiler.dump_stats(args.dump)
     if profiler:

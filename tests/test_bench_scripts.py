@@ -163,3 +163,38 @@ class CheckinFloorTestCase(unittest.TestCase):
         # The rest is the same for every member
         self.assertEqual(len({tuple(map(str, r[5:])) for r in rows}), 1,
             rows)
+
+    def test_phases(self):
+        """profile_checkin --phases times the functions of the check-in
+        (once per check-in) and puts them back"""
+        from scripts.profile_checkin import LAT, LON, phases, setup
+        from trytond import backend
+        from trytond.modules.member import points
+        from trytond.pool import Pool
+        from trytond.tests.test_tryton import DB_NAME
+        from trytond.transaction import Transaction
+        from trytond.wsgi import app
+        with Transaction().start(DB_NAME, 0) as transaction:
+            _, qr, tokens = setup(3)
+            transaction.commit()
+        pool = Pool(DB_NAME)
+        Line = pool.get('member.points.line')
+        before = (Line._post_entries, points.execute)
+        start, report, undo = phases(pool)
+        self.addCleanup(undo)
+        client = Client(app, Response)
+        start()
+        for token in tokens:
+            response = client.post('/%s/mp/v1/checkins' % DB_NAME,
+                data=json.dumps({'qr_token': qr, 'lat': LAT, 'lon': LON}),
+                headers={'Authorization': 'Bearer ' + token,
+                    'Content-Type': 'application/json'})
+            self.assertEqual(response.status_code, 201, response.data)
+        timed = {line.split(None, 2)[2]: float(line.split()[1])
+            for line in report(len(tokens)).splitlines()[1:]}
+        self.assertEqual(timed['member.points.line _post_entries'], 1)
+        if backend.name == 'postgresql':
+            self.assertEqual(timed['miniprogram.routes _early_checkin'], 1)
+            self.assertEqual(timed['member.prepared execute'], 1)
+        undo()
+        self.assertEqual((Line._post_entries, points.execute), before)
