@@ -11,7 +11,7 @@ project/reference.
 
     scripts/bench_checkin [-n 1000] [-c 100] [-w 2] [--dup] [--no-reference]
                           [--sync [--events 50]] [--wrk] [--rounds 1]
-                          [--floor]
+                          [--floor [rules]]
 
 --sync: the offline-sync variant on the project's side: --events open events
 and one checkins/sync batch per member with one item per event (n x events
@@ -26,7 +26,8 @@ a third between runs on a virtual machine).
 --floor: the project's workers answer the QR check-ins by
 scripts/checkin_floor.py, the same statement without the Python around it
 (a measurement of how far a check-in without records could go, not the
-project's check-in; its rows are checked as the project's).
+project's check-in; its rows are checked as the project's); --floor
+rules: the same with the project's rules of the attempt.
 
 --wrk: the burst is sent by Debian's wrk (installed with apt-get when
 missing) instead of the Python generator, whose own CPU hides the gap
@@ -440,6 +441,9 @@ class Project(Side):
         self.env.setdefault(
             'TRYTOND_MINIPROGRAM__JWT_SECRET', os.urandom(32).hex())
         self.env.pop('TRYTOND_DATABASE__PATH', None)
+        if args.floor:
+            # Read by scripts/gunicorn_floor.conf.py
+            self.env['CHECKIN_FLOOR'] = args.floor
         self.helper = os.path.join(ROOT, 'scripts', 'bench_checkin_project.py')
 
     def start(self):
@@ -504,9 +508,11 @@ def main():
     parser.add_argument('--rounds', type=int, default=1,
         help="bursts per side, each side first in turn, each on -n members "
         "of its own: the ratios of every round and their median")
-    parser.add_argument('--floor', action='store_true',
+    parser.add_argument('--floor', nargs='?', const='bare',
+        choices=['bare', 'rules'],
         help="the project's workers answer by scripts/checkin_floor.py: "
-        "the floor of a check-in without records, not the project's")
+        "the floor of a check-in without records, not the project's "
+        "(rules: with the project's rules of the attempt)")
     parser.add_argument('--database', default='bench_checkin')
     parser.add_argument('--wrk', action='store_true',
         help="send the burst with wrk (single check-ins)")
@@ -531,8 +537,8 @@ def main():
         log("statements per check-in: n/a (pg_stat_statements is not "
             "loaded; --enable-pg-stat-statements loads it)")
     if args.floor:
-        log("project: the floor of scripts/checkin_floor.py, not the "
-            "project's check-in")
+        log("project: the floor of scripts/checkin_floor.py (%s), not the "
+            "project's check-in" % args.floor)
     python = bench_venv()
     rounds = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -34,8 +34,12 @@ _captured = {}
 answered = [0]
 
 
-def install():
-    "Answer the QR check-ins of this process by the floor (see above)"
+def install(rules=False):
+    """Answer the QR check-ins of this process by the floor (see above);
+    with rules, the values of the check-in are those of the project's
+    rules (Attendance._attempt, with the instances of the member and of
+    the event's snapshot), checked for each check-in before the
+    statement"""
     from trytond.modules.member import points, prepared
     from trytond.modules.miniprogram import api
     execute = prepared.execute
@@ -49,16 +53,16 @@ def install():
     answers = api._early[('POST', api._url('checkins'))]
     for i, (func, *rest) in enumerate(answers):
         if func.__name__ == '_early_checkin':
-            answers[i] = (_floor(func, execute), *rest)
+            answers[i] = (_floor(func, execute, rules), *rest)
 
 
-def _floor(project, execute):
+def _floor(project, execute, rules):
     from trytond.modules.checkin import token
     from trytond.modules.checkin.attendance import ARRIVAL_MINUTES
     from trytond.modules.member import prepared
     from trytond.modules.miniprogram.api import WholeWay
-    from trytond.modules.suite import clock, geo
-    from trytond.transaction import Transaction
+    from trytond.modules.suite import clock, geo, tools
+    from trytond.transaction import Transaction, without_check_access
 
     def floor(pool, member_id, body, environ):
         parsed = token.parse_token(body.get('qr_token'))
@@ -85,6 +89,11 @@ def _floor(project, execute):
             event['member_tzinfo']).date()
         counted_key = '%d:%d:%d' % (
             event_id, member_id, day.toordinal() if event['daily'] else 0)
+        if rules:
+            attempt = _attempt(pool, member_id, body)
+            now = attempt['time']
+            local = now.replace(tzinfo=dt.timezone.utc).astimezone(
+                event['tzinfo'])
         values = dict(event['values'],
             member=member_id, insert_member=member_id,
             date=now, insert_time=now, insert_server_time=now,
@@ -102,6 +111,14 @@ def _floor(project, execute):
                     *event['position'], lat, lon), 1),
             params=json.dumps(dict(event['params'], date=day.isoformat()),
                 sort_keys=True, separators=(',', ':')))
+        if rules:
+            counted_key = '%d:%d:%d' % (
+                event_id, member_id, attempt['day_key'])
+            values.update({'insert_' + n: attempt[n] for n in [
+                        'server_time', 'local_date', 'arrival', 'day_key',
+                        'epoch_minute', 'late', 'distance', 'status']},
+                insert_counted_key=counted_key,
+                unless_counted_key=counted_key)
         connection = Transaction().connection
         with prepared.alone(connection):
             row = execute(event['key'], event['build'], **values).fetchone()
@@ -119,6 +136,25 @@ def _floor(project, execute):
             'points_balance': balance,
             'event': {'id': event_id, 'name': event['name']},
             }
+
+    def _attempt(pool, member_id, body):
+        "The values of the check-in of body by the project's rules"
+        Attendance = pool.get('checkin.attendance')
+        Member = pool.get('member.member')
+        item = Attendance.parse_item(body)
+        member = tools.instance(Member, member_id)
+        credential, position, client_time, device_id = (
+            Attendance._parse_check_in(item['credential'],
+                item['position'], item['bssid'], item['client_time'],
+                item['device_id']))
+        Attendance._check_access(member, credential)
+        with without_check_access():
+            values, _, refusal = Attendance._attempt(member, credential,
+                position, item['bssid'], None, client_time, False,
+                device_id, None)
+        if refusal or values['status'] not in {'valid', 'late'}:
+            raise WholeWay
+        return values
     return floor
 
 

@@ -1,6 +1,7 @@
 """gunicorn's configuration of scripts/bench_checkin --floor:
 scripts/gunicorn.conf.py, with the workers answering the QR check-ins by
-scripts/checkin_floor.py (a measurement, not a way to serve)."""
+scripts/checkin_floor.py (a measurement, not a way to serve); with the
+project's rules of the attempt when CHECKIN_FLOOR is rules."""
 import os
 import runpy
 import sys
@@ -15,4 +16,5 @@ def post_worker_init(worker):
     _base['post_worker_init'](worker)
     sys.path.insert(0, _here)
     import checkin_floor
-    checkin_floor.install()
+    checkin_floor.install(
+        rules=os.environ.get('CHECKIN_FLOOR') == 'rules')

@@ -9,7 +9,8 @@ where the time goes (cProfile, cumulative).
 
 --floor: the check-ins are answered by scripts/checkin_floor.py, the
 project's statement without the Python around it (the first of the event
-goes the project's way and is captured); a measurement.
+goes the project's way and is captured); a measurement.  --floor rules:
+the same with the project's rules of the attempt before the statement.
 
 --phases times the CPU of the thread (time.thread_time) in each function
 of PHASES, with what it calls, per check-in: where the CPU goes without
@@ -251,9 +252,11 @@ def main():
     parser.add_argument('--phases', action='store_true',
         help="the CPU of the thread in each function of PHASES per "
         "check-in (time.thread_time around them: a few per cent more)")
-    parser.add_argument('--floor', action='store_true',
+    parser.add_argument('--floor', nargs='?', const='bare',
+        choices=['bare', 'rules'],
         help="answer by scripts/checkin_floor.py: the floor of a check-in "
-        "without records, not the project's check-in")
+        "without records, not the project's check-in (rules: with the "
+        "project's rules of the attempt)")
     parser.add_argument('--keep', action='store_true',
         help="keep the database (to look at its tables and indexes)")
     args = parser.parse_args()
@@ -290,7 +293,7 @@ def main():
     from trytond.wsgi import app
     if args.floor:
         import checkin_floor
-        checkin_floor.install()
+        checkin_floor.install(rules=args.floor == 'rules')
     timing = phases(Pool(DB_NAME)) if args.phases else None
     client = Client(app, Response)
     url = '/%s/mp/v1/checkins' % DB_NAME

@@ -105,6 +105,13 @@ class CheckinFloorTestCase(unittest.TestCase):
         captured; on PostgreSQL the floor answers the next ones with the
         rows the project's check-in writes.  On SQLite nothing is committed
         alone: every check-in goes the project's way."""
+        self.check_floor(rules=False)
+
+    def test_floor_rules_writes_the_project_rows(self):
+        "The floor with the project's rules writes the project's rows"
+        self.check_floor(rules=True)
+
+    def check_floor(self, rules):
         from sql import Table
 
         from scripts import checkin_floor
@@ -116,7 +123,7 @@ class CheckinFloorTestCase(unittest.TestCase):
         with Transaction().start(DB_NAME, 0) as transaction:
             event_id, qr, tokens = setup(5)
             transaction.commit()
-        checkin_floor.install()
+        checkin_floor.install(rules=rules)
         client = Client(app, Response)
         for token in tokens:
             response = client.post('/%s/mp/v1/checkins' % DB_NAME,
@@ -153,6 +160,7 @@ class CheckinFloorTestCase(unittest.TestCase):
                     line.reason_code, line.reason_params, line.expires,
                     member.points_balance, member.lifetime_points,
                     member.tier, member.streak_length,
+                    where=attendance.event == event_id,
                     order_by=attendance.id))
             rows = cursor.fetchall()
         self.assertEqual(len(rows), 5)
