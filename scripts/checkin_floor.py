@@ -21,9 +21,14 @@ credential, a statement that writes nothing) goes the project's way.
 What the floor measures is how far a check-in path without records could
 bring the CPU per check-in, the rows it writes being those of the
 project's (scripts/bench_checkin --floor checks them as for the project).
+With rules (--floor rules), the values of the check-in are computed by
+the project's rules of the attempt first (Attendance._attempt, as today,
+with the instances of the member and of the event's snapshot): what the
+rules cost as they are computed today.
 
     scripts/bench_checkin --wrk --floor -n 5000 -c 100 -w 2 --rounds 3
-    .venv/bin/python scripts/profile_checkin.py --floor -n 2000
+    scripts/bench_checkin --wrk --floor rules -n 5000 -c 100 -w 2 --rounds 3
+    .venv/bin/python scripts/profile_checkin.py --floor [rules] -n 2000
 """
 import datetime as dt
 import json
