@@ -87,6 +87,9 @@ def _floor(project, execute, rules):
         if not token.verify(event['secret'], event_id, window, signature):
             raise WholeWay
         now = clock.now()
+        if rules:
+            attempt = _attempt(pool, member_id, body)
+            now = attempt['time']
         local = now.replace(tzinfo=dt.timezone.utc).astimezone(
             event['tzinfo'])
         day = local.date()
@@ -94,11 +97,6 @@ def _floor(project, execute, rules):
             event['member_tzinfo']).date()
         counted_key = '%d:%d:%d' % (
             event_id, member_id, day.toordinal() if event['daily'] else 0)
-        if rules:
-            attempt = _attempt(pool, member_id, body)
-            now = attempt['time']
-            local = now.replace(tzinfo=dt.timezone.utc).astimezone(
-                event['tzinfo'])
         values = dict(event['values'],
             member=member_id, insert_member=member_id,
             date=now, insert_time=now, insert_server_time=now,
