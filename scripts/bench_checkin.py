@@ -508,11 +508,9 @@ def main():
     parser.add_argument('--rounds', type=int, default=1,
         help="bursts per side, each side first in turn, each on -n members "
         "of its own: the ratios of every round and their median")
-    parser.add_argument('--floor', nargs='?', const='bare',
-        choices=['bare', 'rules'],
-        help="the project's workers answer by scripts/checkin_floor.py: "
-        "the floor of a check-in without records, not the project's "
-        "(rules: with the project's rules of the attempt)")
+    import checkin_floor
+    checkin_floor.add_option(parser,
+        "the project's workers answer by scripts/checkin_floor.py")
     parser.add_argument('--database', default='bench_checkin')
     parser.add_argument('--wrk', action='store_true',
         help="send the burst with wrk (single check-ins)")

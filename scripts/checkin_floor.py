@@ -39,6 +39,15 @@ _captured = {}
 answered = [0]
 
 
+def add_option(parser, help):
+    """Add --floor [rules] to the argparse parser of a benchmark script,
+    help saying what answers"""
+    parser.add_argument('--floor', nargs='?', const='bare',
+        choices=['bare', 'rules'], help=help + ": the floor of a check-in "
+        "without records, not the project's check-in (rules: with the "
+        "project's rules of the attempt)")
+
+
 def install(rules=False):
     """Answer the QR check-ins of this process by the floor (see above);
     with rules, the values of the check-in are those of the project's

@@ -252,11 +252,8 @@ def main():
     parser.add_argument('--phases', action='store_true',
         help="the CPU of the thread in each function of PHASES per "
         "check-in (time.thread_time around them: a few per cent more)")
-    parser.add_argument('--floor', nargs='?', const='bare',
-        choices=['bare', 'rules'],
-        help="answer by scripts/checkin_floor.py: the floor of a check-in "
-        "without records, not the project's check-in (rules: with the "
-        "project's rules of the attempt)")
+    import checkin_floor
+    checkin_floor.add_option(parser, "answer by scripts/checkin_floor.py")
     parser.add_argument('--keep', action='store_true',
         help="keep the database (to look at its tables and indexes)")
     args = parser.parse_args()
@@ -292,7 +289,6 @@ def main():
     Pool.test = False
     from trytond.wsgi import app
     if args.floor:
-        import checkin_floor
         checkin_floor.install(rules=args.floor == 'rules')
     timing = phases(Pool(DB_NAME)) if args.phases else None
     client = Client(app, Response)

@@ -111,19 +111,11 @@ class CheckinFloorTestCase(unittest.TestCase):
         "The floor with the project's rules writes the project's rows"
         self.check_floor(rules=True)
 
-    def check_floor(self, rules):
-        from sql import Table
-
-        from scripts import checkin_floor
-        from scripts.profile_checkin import LAT, LON, setup
-        from trytond import backend
+    def check_in(self, tokens, qr):
+        "Check the members of tokens in with qr through the API: 201"
+        from scripts.profile_checkin import LAT, LON
         from trytond.tests.test_tryton import DB_NAME
-        from trytond.transaction import Transaction
         from trytond.wsgi import app
-        with Transaction().start(DB_NAME, 0) as transaction:
-            event_id, qr, tokens = setup(5)
-            transaction.commit()
-        checkin_floor.install(rules=rules)
         client = Client(app, Response)
         for token in tokens:
             response = client.post('/%s/mp/v1/checkins' % DB_NAME,
@@ -131,6 +123,20 @@ class CheckinFloorTestCase(unittest.TestCase):
                 headers={'Authorization': 'Bearer ' + token,
                     'Content-Type': 'application/json'})
             self.assertEqual(response.status_code, 201, response.data)
+
+    def check_floor(self, rules):
+        from sql import Table
+
+        from scripts import checkin_floor
+        from scripts.profile_checkin import setup
+        from trytond import backend
+        from trytond.tests.test_tryton import DB_NAME
+        from trytond.transaction import Transaction
+        with Transaction().start(DB_NAME, 0) as transaction:
+            event_id, qr, tokens = setup(5)
+            transaction.commit()
+        checkin_floor.install(rules=rules)
+        self.check_in(tokens, qr)
         postgresql = backend.name == 'postgresql'
         # On PostgreSQL the first check-in of the event reads it (its
         # transaction begun, not committed alone: not captured), the next
@@ -175,13 +181,12 @@ class CheckinFloorTestCase(unittest.TestCase):
     def test_phases(self):
         """profile_checkin --phases times the functions of the check-in
         (once per check-in) and puts them back"""
-        from scripts.profile_checkin import LAT, LON, phases, setup
+        from scripts.profile_checkin import phases, setup
         from trytond import backend
         from trytond.modules.member import points
         from trytond.pool import Pool
         from trytond.tests.test_tryton import DB_NAME
         from trytond.transaction import Transaction
-        from trytond.wsgi import app
         with Transaction().start(DB_NAME, 0) as transaction:
             _, qr, tokens = setup(3)
             transaction.commit()
@@ -190,14 +195,8 @@ class CheckinFloorTestCase(unittest.TestCase):
         before = (Line._post_entries, points.execute)
         start, report, undo = phases(pool)
         self.addCleanup(undo)
-        client = Client(app, Response)
         start()
-        for token in tokens:
-            response = client.post('/%s/mp/v1/checkins' % DB_NAME,
-                data=json.dumps({'qr_token': qr, 'lat': LAT, 'lon': LON}),
-                headers={'Authorization': 'Bearer ' + token,
-                    'Content-Type': 'application/json'})
-            self.assertEqual(response.status_code, 201, response.data)
+        self.check_in(tokens, qr)
         timed = {line.split(None, 2)[2]: float(line.split()[1])
             for line in report(len(tokens)).splitlines()[1:]}
         self.assertEqual(timed['member.points.line _post_entries'], 1)
