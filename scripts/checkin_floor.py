@@ -104,8 +104,11 @@ def _floor(project, execute, rules):
         day = local.date()
         streak_day = now.replace(tzinfo=dt.timezone.utc).astimezone(
             event['member_tzinfo']).date()
-        counted_key = '%d:%d:%d' % (
-            event_id, member_id, day.toordinal() if event['daily'] else 0)
+        # Event.day_key of the values, without the event's instance
+        day_key = attempt['day_key'] if rules else (
+            day.toordinal() if event['daily'] else 0)
+        counted_key = pool.get('checkin.attendance').counted_key_of(
+            event_id, member_id, day_key)
         values = dict(event['values'],
             member=member_id, insert_member=member_id,
             date=now, insert_time=now, insert_server_time=now,
@@ -115,8 +118,7 @@ def _floor(project, execute, rules):
             insert_arrival='%02d:%02d' % (local.hour,
                 local.minute - local.minute % ARRIVAL_MINUTES),
             insert_epoch_minute=int(clock.timestamp(now) // 60),
-            insert_day_key=event['values']['insert_day_key'] and (
-                day.toordinal()),
+            insert_day_key=day_key,
             insert_counted_key=counted_key, unless_counted_key=counted_key,
             insert_latitude=lat, insert_longitude=lon,
             insert_distance=round(geo.haversine(
@@ -124,13 +126,9 @@ def _floor(project, execute, rules):
             params=json.dumps(dict(event['params'], date=day.isoformat()),
                 sort_keys=True, separators=(',', ':')))
         if rules:
-            counted_key = '%d:%d:%d' % (
-                event_id, member_id, attempt['day_key'])
             values.update({'insert_' + n: attempt[n] for n in [
-                        'server_time', 'local_date', 'arrival', 'day_key',
-                        'epoch_minute', 'late', 'distance', 'status']},
-                insert_counted_key=counted_key,
-                unless_counted_key=counted_key)
+                        'server_time', 'local_date', 'arrival',
+                        'epoch_minute', 'late', 'distance', 'status']})
         connection = Transaction().connection
         with prepared.alone(connection):
             row = execute(event['key'], event['build'], **values).fetchone()
