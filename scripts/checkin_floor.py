@@ -54,23 +54,23 @@ def install(rules=False):
     rules (Attendance._attempt, with the instances of the member and of
     the event's snapshot), checked for each check-in before the
     statement"""
-    from trytond.modules.member import points, prepared
+    from trytond.modules.member import prepared
     from trytond.modules.miniprogram import api
-    execute = prepared.execute
+    fetch_alone = prepared.fetch_alone
 
     def capture(key, build, /, **values):
         # The posting that inserts a check-in, committed alone
         if key[1:2] == ('post',) and 'alone' in key and 'insert' in key:
             _captured['last'] = (key, build, dict(values))
-        return execute(key, build, **values)
-    points.execute = capture
+        return fetch_alone(key, build, **values)
+    prepared.fetch_alone = capture
     answers = api._early[('POST', api._url('checkins'))]
     for i, (func, *rest) in enumerate(answers):
         if func.__name__ == '_early_checkin':
-            answers[i] = (_floor(func, execute, rules), *rest)
+            answers[i] = (_floor(func, fetch_alone, rules), *rest)
 
 
-def _floor(project, execute, rules):
+def _floor(project, fetch_alone, rules):
     from trytond.modules.checkin import token
     from trytond.modules.checkin.attendance import ARRIVAL_MINUTES
     from trytond.modules.member import prepared
@@ -130,8 +130,7 @@ def _floor(project, execute, rules):
                         'server_time', 'local_date', 'arrival',
                         'epoch_minute', 'late', 'distance', 'status']})
         connection = Transaction().connection
-        with prepared.alone(connection):
-            row = execute(event['key'], event['build'], **values).fetchone()
+        row = fetch_alone(event['key'], event['build'], **values)
         _, _, line_id, balance, *_, attendance_id = row
         if line_id is None:
             # Nothing written: the project's way answers

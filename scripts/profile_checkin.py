@@ -76,25 +76,41 @@ def collected():
 
 
 def count_statements():
-    """Count the statements that the PostgreSQL cursors execute from now
-    on: return the function that gives the count so far (None on SQLite)"""
+    """Count the statements that the PostgreSQL cursors execute and that
+    member.prepared.run_alone sends from now on: return the function that
+    gives the count so far (None on SQLite)"""
     from trytond import backend
     count = [0]
     if backend.name != 'postgresql':
         return lambda: None
     import psycopg
+
+    from trytond.modules.member import prepared
     Cursor = psycopg.Cursor
     execute = Cursor.execute
+    run_alone = prepared.run_alone
 
     width = int(os.environ.get('PROFILE_SQL_WIDTH', 300))
 
-    def counted(self, *args, **kwargs):
+    def note(sql):
         count[0] += 1
-        if os.environ.get('PROFILE_SQL') and args:
-            print('SQL:', str(args[0])[:width].replace('\n', ' '),
+        if os.environ.get('PROFILE_SQL'):
+            print('SQL:', str(sql)[:width].replace('\n', ' '),
                 file=sys.stderr)
+
+    def counted(self, *args, **kwargs):
+        if args:
+            note(args[0])
+        else:
+            count[0] += 1
         return execute(self, *args, **kwargs)
+
+    def counted_alone(connection, text, params):
+        # The statements sent alone by libpq
+        note(text.decode())
+        return run_alone(connection, text, params)
     Cursor.execute = counted
+    prepared.run_alone = counted_alone
     return lambda: count[0]
 
 
@@ -145,6 +161,8 @@ PHASES = [
     ('member.points.line', '_post_values'),
     ('member.points.line', '_post_one_statement'),
     ('member.prepared', 'execute'),
+    ('member.prepared', 'fetch_alone'),
+    ('member.prepared', 'run_alone'),
     ('checkin.event', 'verify_token'),
     ('suite.tools', 'instance'),
     ('suite.tools', 'cached_instance'),

@@ -446,7 +446,8 @@ class CheckinConcurrencyTestCase(unittest.TestCase):
         # The copy: found by the look-up, nothing written, not read only;
         # the lock statement that found it and the read of its answer each
         # committed by itself
-        with patch.object(prepared, 'alone', wraps=prepared.alone) as alone:
+        with patch.object(prepared, 'run_alone',
+                wraps=prepared.run_alone) as alone:
             status, read_only = self.first(
                 event_id, member_ids[0], token_, now,
                 then=lambda _: Transaction().connection.read_only)

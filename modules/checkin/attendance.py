@@ -1290,9 +1290,9 @@ class Attendance(ModelSQL, ModelView):
         check-in, the line, the member's balance and streak in one
         statement, which takes the member's lock with lock (see
         check_in_first), committed by itself with alone when it can be
-        (see member.points.line._post_entries).  Return (its id, the points
-        awarded, the member's state), or None when the database refuses it
-        (see _insert_sql)."""
+        (see member.points.line._post_entries).  Return (the check-in, the
+        points awarded, the member's state), or None when the database
+        refuses it (see _insert_sql)."""
         stored = cls._stored(values)
         del stored['points_granted']
         entry = dict(cls._points_entry(values['member'], event,
@@ -1305,7 +1305,8 @@ class Attendance(ModelSQL, ModelView):
             values['member'], event, values['time'], None, entry, True)
         if line is None:
             return None
-        return line.origin.id, awarded, member_state
+        # The record made by the posting: no other instance of it
+        return line.origin, awarded, member_state
 
     @classmethod
     def _points_entry(cls, member_id, event, local_date):
@@ -1556,12 +1557,13 @@ class Attendance(ModelSQL, ModelView):
             existing = find()
             if existing:
                 return None, existing, None
-        granted = None
+        granted = attendance = None
         if event is not None and cls._grants_on_insert(values, event):
             inserted = cls._insert_granted(values, event, lock, alone)
-            attendance_id, granted = None, None
+            attendance_id = None
             if inserted is not None:
-                attendance_id, *granted = inserted
+                attendance, *granted = inserted
+                attendance_id = attendance.id
         else:
             assert lock is None, "a check-in not inserted by its posting"
             attendance_id = cls._insert_sql(values)
@@ -1574,7 +1576,8 @@ class Attendance(ModelSQL, ModelView):
             # The duplicate was committed after this transaction took its
             # snapshot: read it in a new one.
             raise CheckInRestart()
-        attendance = tools.instance(cls, attendance_id)
+        if attendance is None:
+            attendance = tools.instance(cls, attendance_id)
         cls._inserted([(attendance, values)])
         return attendance, None, granted
 

@@ -2,6 +2,7 @@
 # level of this repository contains the full copyright notices and license
 # terms.
 import datetime as dt
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -27,6 +28,13 @@ def clear_cached():
     transaction) and the instance of this transaction"""
     _cached.clear()
     tools.transaction_memo(_MEMO).clear()
+
+
+@lru_cache(maxsize=64)
+def _months_after(date, months):
+    """The day months after date (relativedelta's calendar arithmetic,
+    kept per process: the postings of a day ask it for the same day)"""
+    return date + relativedelta(months=months)
 
 
 class Configuration(ModelSingleton, ModelSQL, ModelView):
@@ -170,7 +178,7 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
             date = datetime
         else:
             date = self.local_date(datetime)
-        return date + relativedelta(months=self.points_validity)
+        return _months_after(date, self.points_validity)
 
     def streak_points(self, streak, base_points=None):
         "Return the points earned on the day a streak reaches its length"

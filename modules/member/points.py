@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 # Ids per SQL query in batch reads
 SLICE = 1000
 _REASON_CODE = re.compile(r'^[a-z][a-z0-9_]*\.msg_[a-z0-9_]+$')
+# The reason parameters as stored, by value (_reason_params_sql), per
+# process
+_PARAMS_SQL = {}
+PARAMS_SQL_SIZE = 1024
 
 
 def _param(value):
@@ -432,7 +436,7 @@ class PointsLine(ModelSQL, ModelView):
 
         An entry that takes the lock may also carry alone, True: the
         caller writes nothing after the posting, which is then committed by
-        itself (member.prepared.alone) when the transaction has begun
+        itself (member.prepared.fetch_alone) when the transaction has begun
         nothing and no trigger follows the creations; the statement then
         posts nothing (like a member not active) when something else would
         be written: a tier update, the streak's points (the entry's
@@ -448,8 +452,9 @@ class PointsLine(ModelSQL, ModelView):
         if len(posts) > 1 and any(p['alone'] for p in posts):
             raise ValueError("an entry committed alone is the only one: %r"
                 % (entries,))
-        Member.hold_lock(
-            [p['member'] for p in posts if p['lock'] is None])
+        held = [p['member'] for p in posts if p['lock'] is None]
+        if held:
+            Member.hold_lock(held)
         lines, new, tiers, kept = [], [], {}, set()
         for post in posts:
             row = cls._post_one(post)
@@ -552,7 +557,7 @@ class PointsLine(ModelSQL, ModelView):
             'points': points,
             'text': text,
             'code': code,
-            'params': cls.reason_params.sql_format(params),
+            'params': cls._reason_params_sql(params),
             'origin': str(origin) if origin is not None else None,
             'key': entry.get('key') or None,
             'date': date,
@@ -573,6 +578,22 @@ class PointsLine(ModelSQL, ModelView):
             'alone': alone,
             'streak_base': entry.get('streak_base') or 0,
             }
+
+    @classmethod
+    def _reason_params_sql(cls, params):
+        """The parameters of a reason as reason_params stores them, kept
+        per process by value and type (the postings of an event's day
+        share theirs: its JSON is made once)"""
+        try:
+            key = (backend.name,) + tuple(sorted(
+                    (k, type(v), v) for k, v in (params or {}).items()))
+            return _PARAMS_SQL[key]
+        except TypeError:
+            # A value that is no key (a list)
+            return cls.reason_params.sql_format(params)
+        except KeyError:
+            return tools.remember(_PARAMS_SQL, key,
+                cls.reason_params.sql_format(params), PARAMS_SQL_SIZE)
 
     @classmethod
     def _post_one(cls, values):
@@ -682,9 +703,8 @@ class PointsLine(ModelSQL, ModelView):
                     link[0], link[2], tuple(link[3])), insert=insert,
                 alone=alone and (streak_base,))
         if alone:
-            with prepared.alone(connection):
-                row = execute((cls.__name__,) + shape, build,
-                    **values).fetchone()
+            row = prepared.fetch_alone((cls.__name__,) + shape, build,
+                **values)
         else:
             row = execute((cls.__name__,) + shape, build,
                 **values).fetchone()

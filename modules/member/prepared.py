@@ -7,7 +7,7 @@ suite (see doc/development.rst)."""
 import datetime as dt
 import itertools
 import re
-from contextlib import contextmanager
+import weakref
 from decimal import Decimal
 
 from sql import Column, Conflict, Expression, Table
@@ -62,7 +62,7 @@ class SetConfig(Function):
 
 def unchanged_row(table, id_):
     """The condition, on the row id_ of table locked FOR UPDATE by a
-    statement committed alone (see alone), that it is the version the
+    statement committed alone (see fetch_alone), that it is the version the
     statement's snapshot sees.  Run by itself, the statement has the
     isolation of the session, READ COMMITTED by default: a row lock waited
     for then gives the version committed since, which the rest of the
@@ -75,49 +75,104 @@ def unchanged_row(table, id_):
         Column(row, 'xmin'), where=row.id == id_)
 
 
-@contextmanager
-def alone(connection):
-    """Run the block's one statement on connection (PostgreSQL, no
-    transaction begun) committed by itself, without BEGIN and COMMIT (two
-    round trips and about 5 % of a check-in's CPU: doc/operations.rst),
-    under the isolation of the session (see unchanged_row).
-
-    The statement must write everything of its request: the caller calls
-    sealed once it wrote something, and any write after it then fails
-    (the rest of the transaction is read only)."""
-    connection.autocommit = True
-    try:
-        yield
-    finally:
-        connection.autocommit = False
-
-
 def can_be_alone(connection):
     """Whether the next statement on connection may be committed alone
-    (see alone): PostgreSQL, with no transaction begun nor read only"""
+    (see fetch_alone): PostgreSQL, with no transaction begun nor read
+    only"""
     if backend.name != 'postgresql' or connection.read_only:
         return False
     from psycopg.pq import TransactionStatus
-    return connection.info.transaction_status == TransactionStatus.IDLE
+    return connection.pgconn.transaction_status == TransactionStatus.IDLE
 
 
-def read_alone(key, build, /, **values):
-    """Execute the query of statement(key, build, **values), which only
-    reads, and return its first row: committed by itself (see alone) when
-    the transaction has begun nothing, without BEGIN and COMMIT.  It sees
-    what is committed then, and a later statement of the transaction a
-    later snapshot: for the last read of a request."""
+def fetch_alone(key, build, /, **values):
+    """Execute the query of statement(key, build, **values) and return its
+    first row (None without one): committed by itself, without BEGIN and
+    COMMIT (two round trips), when the transaction has begun nothing on
+    its connection (can_be_alone), else in the transaction (SQLite, a
+    transaction begun).
+
+    Alone, the statement runs under the isolation of the session (see
+    unchanged_row) and sees what is committed then, a later statement of
+    the transaction a later snapshot.  A statement that writes must write
+    everything of its request: the caller calls sealed once it wrote
+    something, and any write after it then fails (the rest of the
+    transaction is read only)."""
     connection = Transaction().connection
     if not can_be_alone(connection):
         return execute(key, build, **values).fetchone()
-    with alone(connection):
-        return execute(key, build, **values).fetchone()
+    sql, slots = _built(key, build, values)
+    text, slots = numbered(sql, slots, values)
+    return run_alone(
+        connection, text, [values[v] if s else v for s, v in slots])
+
+
+def read_alone(key, build, /, **values):
+    """The first row of the query of statement(key, build, **values), which
+    only reads, committed by itself when it can be (fetch_alone): for the
+    last read of a request"""
+    return fetch_alone(key, build, **values)
+
+
+# The statements that run_alone prepared on each connection, by text and
+# types of the parameters: {connection: {(text, types): name}}
+_alone_names = weakref.WeakKeyDictionary()
+_alone_numbers = itertools.count(1)
+# PostgreSQL's SQLSTATE of a prepared statement that does not exist (a
+# DISCARD ALL or DEALLOCATE ALL of the session)
+_UNKNOWN_STATEMENT = b'26000'
+
+
+def run_alone(connection, text, params):
+    """Execute text (numbered parameters, see numbered) with params on
+    connection (psycopg, which has begun nothing: can_be_alone) and return
+    its first row or None.
+
+    The statement is sent by libpq (psycopg.pq), not by a cursor, which
+    would begin a transaction first (or, switched to autocommit for it
+    and back, cost more than the statement's own sending: about a tenth
+    of a check-in's CPU, doc/operations.rst): PostgreSQL commits a
+    statement received outside a transaction by itself.  It is prepared
+    once per connection, text and types of the parameters (as psycopg
+    prepares a statement it executes often); psycopg's error of its
+    failure is raised, as a cursor would raise it."""
+    from psycopg import errors
+    from psycopg.adapt import PyFormat, Transformer
+    from psycopg.pq import DiagnosticField, ExecStatus
+    transformer = Transformer(connection)
+    dumped = transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
+    names = _alone_names.setdefault(connection, {})
+    key = (text, tuple(transformer.types))
+    pgconn = connection.pgconn
+    for attempt in (1, 2):
+        name = names.get(key)
+        if name is None:
+            name = b'suite_alone_%d' % next(_alone_numbers)
+            result = pgconn.prepare(name, text, transformer.types)
+            if result.status == ExecStatus.FATAL_ERROR:
+                raise errors.error_from_result(
+                    result, encoding=connection.info.encoding)
+            names[key] = name
+        result = pgconn.exec_prepared(name, dumped, transformer.formats)
+        if result.status != ExecStatus.FATAL_ERROR:
+            break
+        if (attempt == 1 and result.error_field(
+                    DiagnosticField.SQLSTATE) == _UNKNOWN_STATEMENT):
+            # The session forgot its prepared statements: prepare again
+            names.clear()
+            continue
+        raise errors.error_from_result(
+            result, encoding=connection.info.encoding)
+    if not result.ntuples:
+        return None
+    transformer.set_pgresult(result)
+    return transformer.load_row(0, tuple)
 
 
 def sealed(connection):
     """Make the rest of the transaction on connection read only once its
-    statement committed alone wrote something (see alone): a write after
-    it, which would not be atomic with it, fails"""
+    statement committed alone wrote something (see fetch_alone): a write
+    after it, which would not be atomic with it, fails"""
     connection.read_only = True
 
 
@@ -185,7 +240,8 @@ def execute(key, build, /, **values):
     sql, slots = _built(key, build, values)
     text, slots = numbered(sql, slots, values)
     cursor = RawCursor(connection)
-    cursor.execute(text, tuple(values[v] if s else v for s, v in slots))
+    # A list made by a comprehension: a generator is resumed per value
+    cursor.execute(text, [values[v] if s else v for s, v in slots])
     return cursor
 
 
@@ -215,7 +271,7 @@ def numbered(sql, slots=None, values=None):
         names = [n for s, n in slots if s]
         repeated = tuple(sorted({n for n in names if names.count(n) > 1}))
         repeated, variants = _numbered[sql] = repeated, {}
-    merged = tuple(n for n in repeated if type(values[n]) in _TYPED)
+    merged = tuple([n for n in repeated if type(values[n]) in _TYPED])
     try:
         return variants[merged]
     except KeyError:

@@ -112,20 +112,22 @@ class Member(metaclass=PoolMeta):
         Line = pool.get('member.points.line')
         Member = pool.get('member.member')
         config = Configuration.get_cached()
-        check_points_manager()
+        if entry is None:
+            # Else checked by the posting of entry, before it writes
+            check_points_manager()
         if date is None:
             date = config.local_date()
         elif isinstance(date, dt.datetime):
             date = config.local_date(date)
-        member = tools.instance(cls, int(member))
+        member_id = int(member)
         if entry is None or entry.get('lock') is None:
             # Else taken by the posting of entry
-            cls.hold_lock([member])
+            cls.hold_lock([tools.instance(cls, member_id)])
         state = None
         result = {'points': 0, 'line': None, 'balance_after': None,
             'date': date}
         if entry is not None:
-            entry = dict(entry, member=member.id, activity=date)
+            entry = dict(entry, member=member_id, activity=date)
             if entry.get('alone'):
                 # The statement committed alone posts nothing when the day
                 # would post streak points (see _activity_posts_nothing)
@@ -138,7 +140,7 @@ class Member(metaclass=PoolMeta):
                 origin = line.origin
             result['entry_line'] = line
         if state is None:
-            state = cls._extend_streak(member.id, date, state=True)
+            state = cls._extend_streak(member_id, date, state=True)
         counted, length, last = state
         if isinstance(last, str):
             last = dt.date.fromisoformat(last)
@@ -151,8 +153,9 @@ class Member(metaclass=PoolMeta):
         if points:
             reason = reason or ('member.msg_streak_reason', {
                     'date': date, 'streak': streak})
-            line = Member.add_points(member, points, reason, origin=origin,
-                key='streak:%s:%s' % (member.id, date.isoformat()))
+            line = Member.add_points(tools.instance(cls, member_id), points,
+                reason, origin=origin,
+                key='streak:%s:%s' % (member_id, date.isoformat()))
             result.update(points=points, line=line,
                 balance_after=line.balance_after)
         return result

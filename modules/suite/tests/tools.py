@@ -26,19 +26,27 @@ class statements:
     """Count the SQL statements executed in the block (with: its list of
     the texts of the statements), on both backends: the proof that a path
     does its work in a fixed number of statements.  Its calls keeps each
-    statement with its parameters."""
+    statement with its parameters.  On PostgreSQL the statements sent
+    alone by libpq (member.prepared.run_alone) are counted too."""
 
     def __enter__(self):
         from trytond import backend
         from trytond.transaction import Transaction
         self.executed = []
         self.calls = calls = []
+        self.prepared = None
         if backend.name == 'postgresql':
             # The class of Tryton's cursors and of the raw cursors of
             # member.prepared.execute (also outside a transaction: the
             # requests of a route test)
             import psycopg
             self.Cursor = psycopg.Cursor
+            try:
+                from trytond.modules.member import prepared
+            except ImportError:
+                pass
+            else:
+                self.prepared = prepared
         else:
             self.Cursor = type(Transaction().connection.cursor())
         self.execute = execute = self.Cursor.execute
@@ -49,10 +57,20 @@ class statements:
             calls.append((str(sql), args[0] if args else kwargs.get('params')))
             return execute(cursor, sql, *args, **kwargs)
         self.Cursor.execute = counting
+        if self.prepared is not None:
+            self.run_alone = run_alone = self.prepared.run_alone
+
+            def counting_alone(connection, text, params):
+                executed.append(text.decode())
+                calls.append((text.decode(), params))
+                return run_alone(connection, text, params)
+            self.prepared.run_alone = counting_alone
         return self.executed
 
     def __exit__(self, *exc):
         self.Cursor.execute = self.execute
+        if self.prepared is not None:
+            self.prepared.run_alone = self.run_alone
 
 
 class python_calls:
