@@ -611,6 +611,54 @@ class MemberTestCase(
         self.assertEqual(Member(member.id).tier, basic)
 
     @with_transaction()
+    def test_fetch_alone(self):
+        """fetch_alone: on PostgreSQL, with no transaction begun, the
+        statement is sent by libpq and commits by itself (nothing begun
+        after it), its failure raises psycopg's error and leaves the
+        connection usable, and a prepared statement the session forgot is
+        prepared again; in a transaction begun, and on SQLite, it runs in
+        the transaction"""
+        from sql import Literal, Select
+
+        from trytond import backend
+        from trytond.modules.member import prepared
+
+        def build(value):
+            return Select([Literal(12) / value])
+
+        def divide(value):
+            return prepared.fetch_alone(('test', 'divide'), build,
+                value=value)
+        if backend.name == 'postgresql':
+            import psycopg
+            from psycopg.pq import TransactionStatus
+            with Transaction().new_transaction() as transaction:
+                connection = transaction.connection
+                status = connection.pgconn.transaction_status
+                self.assertEqual(status, TransactionStatus.IDLE)
+                self.assertTrue(prepared.can_be_alone(connection))
+                with counted_statements() as executed:
+                    self.assertEqual(divide(3), (4,))
+                self.assertEqual(len(executed), 1)
+                self.assertEqual(connection.pgconn.transaction_status,
+                    TransactionStatus.IDLE)
+                # The session forgets its prepared statements
+                connection.pgconn.exec_(b'DEALLOCATE ALL')
+                self.assertEqual(divide(4), (3,))
+                with self.assertRaises(psycopg.errors.DivisionByZero):
+                    divide(0)
+                self.assertEqual(connection.pgconn.transaction_status,
+                    TransactionStatus.IDLE)
+                self.assertEqual(divide(6), (2,))
+        # In a transaction begun: in it
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*Select([Literal(1)]))
+        self.assertEqual(divide(2), (6,))
+        if backend.name == 'postgresql':
+            self.assertFalse(prepared.can_be_alone(
+                    Transaction().connection))
+
+    @with_transaction()
     def test_formatters(self):
         """The formatters of the prepared statements give what sql_format
         gives, for every stored field of the pool's models and values of
