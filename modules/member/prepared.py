@@ -118,9 +118,11 @@ def read_alone(key, build, /, **values):
 # types of the parameters: {connection: {(text, types): name}}
 _alone_names = weakref.WeakKeyDictionary()
 _alone_numbers = itertools.count(1)
-# PostgreSQL's SQLSTATE of a prepared statement that does not exist (a
-# DISCARD ALL or DEALLOCATE ALL of the session)
-_UNKNOWN_STATEMENT = b'26000'
+# The SQLSTATEs of a prepared statement to prepare again: one that does
+# not exist (a DISCARD ALL or DEALLOCATE ALL of the session), one whose
+# plan no longer gives its result's types (a table changed by a module's
+# update while the server runs)
+_PREPARE_AGAIN = {b'26000', b'0A000'}
 
 
 def run_alone(connection, text, params):
@@ -157,8 +159,8 @@ def run_alone(connection, text, params):
         if result.status != ExecStatus.FATAL_ERROR:
             break
         if (attempt == 1 and result.error_field(
-                    DiagnosticField.SQLSTATE) == _UNKNOWN_STATEMENT):
-            # The session forgot its prepared statements: prepare again
+                    DiagnosticField.SQLSTATE) in _PREPARE_AGAIN):
+            # Prepared again under a new name
             names.clear()
             continue
         raise errors.error_from_result(

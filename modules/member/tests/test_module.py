@@ -616,9 +616,10 @@ class MemberTestCase(
         statement is sent by libpq and commits by itself (nothing begun
         after it), its failure raises psycopg's error and leaves the
         connection usable, and a prepared statement the session forgot is
-        prepared again; in a transaction begun, and on SQLite, it runs in
-        the transaction"""
-        from sql import Literal, Select
+        prepared again, as one whose plan no longer gives the types of its
+        result; in a transaction begun, and on SQLite, it runs in the
+        transaction"""
+        from sql import Literal, Select, Table
 
         from trytond import backend
         from trytond.modules.member import prepared
@@ -650,6 +651,17 @@ class MemberTestCase(
                 self.assertEqual(connection.pgconn.transaction_status,
                     TransactionStatus.IDLE)
                 self.assertEqual(divide(6), (2,))
+                # A table changed under a prepared statement's plan
+                pgconn = connection.pgconn
+                pgconn.exec_(b'CREATE TEMPORARY TABLE "fetch_alone" (a int)')
+                pgconn.exec_(b'INSERT INTO "fetch_alone" VALUES (1)')
+
+                def read():
+                    return prepared.fetch_alone(('test', 'fetch_alone'),
+                        lambda: Table('fetch_alone').select())
+                self.assertEqual(read(), (1,))
+                pgconn.exec_(b'ALTER TABLE "fetch_alone" ADD COLUMN b int')
+                self.assertEqual(read(), (1, None))
         # In a transaction begun: in it
         cursor = Transaction().connection.cursor()
         cursor.execute(*Select([Literal(1)]))
