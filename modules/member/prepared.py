@@ -119,10 +119,14 @@ def read_alone(key, build, /, **values):
 _alone_names = weakref.WeakKeyDictionary()
 _alone_numbers = itertools.count(1)
 # The SQLSTATEs of a prepared statement to prepare again: one that does
-# not exist (a DISCARD ALL or DEALLOCATE ALL of the session), one whose
-# plan no longer gives its result's types (a table changed by a module's
-# update while the server runs)
-_PREPARE_AGAIN = {b'26000', b'0A000'}
+# not exist (a DISCARD ALL or DEALLOCATE ALL of the session: none is
+# left), one whose plan no longer gives its result's types (a table
+# changed by a module's update while the server runs)
+_FORGOTTEN, _STALE = b'26000', b'0A000'
+# The statements run_alone keeps prepared on a connection at most (the
+# types of the parameters make variants of a text: an integer is sent as
+# the smallest type that holds it), as psycopg keeps its own
+ALONE_MAX = 100
 
 
 def run_alone(connection, text, params):
@@ -137,7 +141,8 @@ def run_alone(connection, text, params):
     statement received outside a transaction by itself.  It is prepared
     once per connection, text and types of the parameters (as psycopg
     prepares a statement it executes often); psycopg's error of its
-    failure is raised, as a cursor would raise it."""
+    failure is raised, as a cursor would raise it.  At most ALONE_MAX
+    statements are kept prepared per connection."""
     from psycopg import errors
     from psycopg.adapt import PyFormat, Transformer
     from psycopg.pq import DiagnosticField, ExecStatus
@@ -149,6 +154,11 @@ def run_alone(connection, text, params):
     for attempt in (1, 2):
         name = names.get(key)
         if name is None:
+            if len(names) >= ALONE_MAX:
+                # Forgotten by the session too (outside a transaction)
+                for old in names.values():
+                    pgconn.exec_(b'DEALLOCATE ' + old)
+                names.clear()
             name = b'suite_alone_%d' % next(_alone_numbers)
             result = pgconn.prepare(name, text, transformer.types)
             if result.status == ExecStatus.FATAL_ERROR:
@@ -158,10 +168,12 @@ def run_alone(connection, text, params):
         result = pgconn.exec_prepared(name, dumped, transformer.formats)
         if result.status != ExecStatus.FATAL_ERROR:
             break
-        if (attempt == 1 and result.error_field(
-                    DiagnosticField.SQLSTATE) in _PREPARE_AGAIN):
-            # Prepared again under a new name
+        code = result.error_field(DiagnosticField.SQLSTATE)
+        if attempt == 1 and code == _FORGOTTEN:
             names.clear()
+            continue
+        elif attempt == 1 and code == _STALE:
+            pgconn.exec_(b'DEALLOCATE ' + names.pop(key))
             continue
         raise errors.error_from_result(
             result, encoding=connection.info.encoding)

@@ -3,6 +3,7 @@
 # terms.
 import datetime as dt
 import tempfile
+from unittest.mock import patch
 
 from trytond import config
 from trytond.exceptions import UserError
@@ -662,6 +663,24 @@ class MemberTestCase(
                 self.assertEqual(read(), (1,))
                 pgconn.exec_(b'ALTER TABLE "fetch_alone" ADD COLUMN b int')
                 self.assertEqual(read(), (1, None))
+                # At most ALONE_MAX kept prepared, on the session too
+
+                def kept():
+                    return int(pgconn.exec_(b"SELECT COUNT(*) "
+                            b"FROM pg_prepared_statements "
+                            b"WHERE name LIKE 'suite_alone_%'"
+                            ).get_value(0, 0))
+                with patch.object(prepared, 'ALONE_MAX', 3):
+                    # Five texts: SELECT $1, SELECT $1, $1...
+                    for n in range(1, 6):
+                        self.assertEqual(prepared.fetch_alone(
+                                ('test', 'kept', n),
+                                lambda n, k=n: Select([Literal(n)] * k), n=n),
+                            (n,) * n)
+                        self.assertEqual(kept(), len(
+                                prepared._alone_names[connection]))
+                        self.assertLessEqual(kept(), 3)
+                self.assertEqual(divide(2), (6,))
         # In a transaction begun: in it
         cursor = Transaction().connection.cursor()
         cursor.execute(*Select([Literal(1)]))
