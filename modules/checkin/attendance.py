@@ -16,7 +16,7 @@ from trytond.model import Exclude, Index, ModelSQL, ModelView, Unique, fields
 from trytond.modules.member.exceptions import LockUnlessFound
 from trytond.modules.member.member import context_member
 from trytond.modules.member.prepared import (
-    execute, insert, insert_many, read_alone, written)
+    execute, fetch_alone, insert, insert_many, written)
 from trytond.modules.suite import clock, geo, tools
 from trytond.modules.suite.fields import Key, Predicate, State
 from trytond.modules.suite.tools import isoformat
@@ -1016,7 +1016,7 @@ class Attendance(ModelSQL, ModelView):
                 where=table.id == attendance_id)
         # The request's last read: by itself after the lock statement that
         # found the check-in and took no lock (check_in_first)
-        event_id, points, *row = read_alone(
+        event_id, points, *row = fetch_alone(
             (cls.__name__, 'duplicate summary'), read,
             attendance_id=attendance_id)
         values = dict(zip(cls._summary_columns, row),

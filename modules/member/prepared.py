@@ -101,17 +101,7 @@ def fetch_alone(key, build, /, **values):
     connection = Transaction().connection
     if not can_be_alone(connection):
         return execute(key, build, **values).fetchone()
-    sql, slots = _built(key, build, values)
-    text, slots = numbered(sql, slots, values)
-    return run_alone(
-        connection, text, [values[v] if s else v for s, v in slots])
-
-
-def read_alone(key, build, /, **values):
-    """The first row of the query of statement(key, build, **values), which
-    only reads, committed by itself when it can be (fetch_alone): for the
-    last read of a request"""
-    return fetch_alone(key, build, **values)
+    return run_alone(connection, *_numbered_statement(key, build, values))
 
 
 # The statements that run_alone prepared on each connection, by text and
@@ -251,12 +241,18 @@ def execute(key, build, /, **values):
         cursor.execute(*statement(key, build, **values))
         return cursor
     from psycopg import RawCursor
+    cursor = RawCursor(connection)
+    cursor.execute(*_numbered_statement(key, build, values))
+    return cursor
+
+
+def _numbered_statement(key, build, values):
+    """The text of statement(key, build, **values) with numbered
+    parameters (see numbered) and the list of its parameters"""
     sql, slots = _built(key, build, values)
     text, slots = numbered(sql, slots, values)
-    cursor = RawCursor(connection)
     # A list made by a comprehension: a generator is resumed per value
-    cursor.execute(text, [values[v] if s else v for s, v in slots])
-    return cursor
+    return text, [values[v] if s else v for s, v in slots]
 
 
 # The types that psycopg sends with their PostgreSQL type: a number given
