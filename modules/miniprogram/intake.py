@@ -141,8 +141,12 @@ class CheckinIntake(ModelSQL, ModelView):
         record back to validate it): it appends the item only for an
         active member without an item of the same client_uuid, with the
         event of the credential when it exists.  This runs when the
-        database is saturated, and the values are made here."""
-        from trytond.modules.member.prepared import Returned, created, execute
+        database is saturated, and the values are made here.  When the
+        transaction has begun nothing (the early answer's, api.
+        early_answer), the statement is committed by itself, sent by libpq
+        (member.prepared.fetch_alone), and nothing more may be written."""
+        from trytond.modules.member.prepared import (
+            Returned, can_be_alone, created, execute, fetch_alone, sealed)
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         Event = pool.get('checkin.event')
@@ -183,12 +187,16 @@ class CheckinIntake(ModelSQL, ModelView):
                             where=(other.member_id == member_id)
                             & (other.client_uuid == client_uuid)))),
                 returning=[Returned('id')])
-        cursor = execute((cls.__name__, 'append', names), append,
+        # Committed by itself when the transaction has begun nothing (the
+        # early answer's): the request writes nothing else
+        alone = can_be_alone(transaction.connection)
+        row = fetch_alone((cls.__name__, 'append', names), append,
             create_uid=transaction.user, member_id=int(member),
             event_id=event_id, client_uuid=client_uuid, **{
                 n: cls._fields[n].sql_format(v)
                 for n, v in values.items()})
-        row = cursor.fetchone()
+        if row and alone:
+            sealed(transaction.connection)
         if row:
             created(cls, [row[0]])
             return values['receipt']

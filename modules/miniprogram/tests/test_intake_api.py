@@ -12,6 +12,7 @@ from unittest.mock import patch
 from trytond import backend
 from trytond.modules.checkin.tests.test_module import (
     LAT, LON, START, create_event)
+from trytond.modules.member import prepared
 from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
@@ -196,9 +197,19 @@ class IntakeApiTestCase(RouteTestCase):
 
         del dispatched[:]
         client_uuid = str(uuid.uuid4()).upper()
-        early = self.assertPending(api, self.here(
-                qr_token=self.token, client_uuid=client_uuid))
+        with patch.object(prepared, 'run_alone',
+                wraps=prepared.run_alone) as alone, \
+                patch.object(prepared, 'sealed',
+                    wraps=prepared.sealed) as sealed:
+            early = self.assertPending(api, self.here(
+                    qr_token=self.token, client_uuid=client_uuid))
         self.assertEqual(dispatched, [])
+        # The append is committed by itself, sent by libpq (PostgreSQL),
+        # and the rest of the answer writes nothing
+        postgresql = backend.name == 'postgresql'
+        self.assertEqual(
+            (alone.call_count, sealed.call_count), (1, 1) if postgresql
+            else (0, 0))
         self.assertEqual(self.assertPending(api, self.here(
                     qr_token=self.token, client_uuid=client_uuid)), early)
         self.assertEqual(dispatched, [])
