@@ -149,6 +149,10 @@ def setup(n):
 PHASES = [
     ('miniprogram.api', '_answer_early'),
     ('miniprogram.routes', '_early_checkin'),
+    ('miniprogram.routes', '_intake_checkin'),
+    ('miniprogram.checkin.intake', 'check_request'),
+    ('miniprogram.checkin.intake', 'receive'),
+    ('miniprogram.auth', 'api_user_id'),
     ('miniprogram.auth', 'header_member'),
     ('miniprogram.api', 'parse_body'),
     ('miniprogram.api', '_after_commit'),
