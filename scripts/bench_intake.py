@@ -1,6 +1,6 @@
 """The burst proof of the intake of check-ins, on PostgreSQL.
 
-    scripts/bench_intake [-n 3000] [-w 2] [-c 50] [--factor 5]
+    scripts/bench_intake [-n 3000] [-w 2 per core] [-c 50] [--factor 5]
         [--event-loop uvloop|asyncio]
 
 A fresh database, an open event with a rotating QR code and N members with
@@ -220,7 +220,9 @@ def verify(database, run, receipts):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('-n', type=int, default=3000, help="members")
-    parser.add_argument('-w', '--workers', type=int, default=2)
+    parser.add_argument('-w', '--workers', type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="gunicorn's workers (scripts/service's count: 2 per core)")
     parser.add_argument('-c', type=int, default=50,
         help="concurrency of the capacity run")
     parser.add_argument('--factor', type=float, default=5,
