@@ -69,18 +69,36 @@ def here(accuracy=None):
     return {'lat': LAT, 'lon': LON, 'accuracy_m': accuracy}
 
 
+def create_user(name, *groups):
+    """Create the user name (its login in lower case) in groups, XML ids
+    of the form module.id"""
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    user, = User.create([{
+                'name': name,
+                'login': name.lower(),
+                'groups': [('add', [
+                                ModelData.get_id(*g.split('.'))
+                                for g in groups])],
+                }])
+    return user
+
+
+def check_in(member, event, when, position=None, **kwargs):
+    "Check member in to event with the QR token shown at when"
+    pool = Pool()
+    Attendance = pool.get('checkin.attendance')
+    with at(when):
+        return Attendance.check_in(member, {
+                'qr_token': event.current_token(when)},
+            position=here() if position is None else position, **kwargs)
+
+
 class CheckinTestCase(ModuleTestCase):
     "Test Check-in module"
     module = 'checkin'
-
-    def check_in(self, member, event, when, position=None, **kwargs):
-        "Check member in to event with the QR token shown at when"
-        pool = Pool()
-        Attendance = pool.get('checkin.attendance')
-        with at(when):
-            return Attendance.check_in(member, {
-                    'qr_token': event.current_token(when)},
-                position=here() if position is None else position, **kwargs)
+    check_in = staticmethod(check_in)
 
     @with_transaction()
     def test_counted_key(self):
@@ -1133,15 +1151,8 @@ class CheckinTestCase(ModuleTestCase):
         "Organizers check several members in; others may not"
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('checkin', 'group_checkin')
-        organizer, outsider = User.create([
-                {'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [group_id])]},
-                {'name': "Outsider", 'login': 'outsider',
-                    'groups': [('add', [group_id])]},
-                ])
+        organizer = create_user("Organizer", 'checkin.group_checkin')
+        outsider = create_user("Outsider", 'checkin.group_checkin')
         members = [create_member("M%s" % i) for i in range(3)]
         stranger = create_member("Stranger")
         event = create_event(
@@ -1525,15 +1536,8 @@ class CheckinTestCase(ModuleTestCase):
         "The codes of an open event are shown to its organizers only"
         pool = Pool()
         Event = pool.get('checkin.event')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('checkin', 'group_checkin')
-        organizer, other = User.create([
-                {'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [group_id])]},
-                {'name': "Other", 'login': 'other',
-                    'groups': [('add', [group_id])]},
-                ])
+        organizer = create_user("Organizer", 'checkin.group_checkin')
+        other = create_user("Other", 'checkin.group_checkin')
         event = create_event(organizers=[('add', [organizer.id])])
         with at(START):
             qr = event.qr()
@@ -1557,15 +1561,8 @@ class CheckinTestCase(ModuleTestCase):
         "An organizer creates, copies, opens and follows its own events"
         pool = Pool()
         Event = pool.get('checkin.event')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('checkin', 'group_checkin')
-        organizer, other = User.create([
-                {'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [group_id])]},
-                {'name': "Other", 'login': 'other',
-                    'groups': [('add', [group_id])]},
-                ])
+        organizer = create_user("Organizer", 'checkin.group_checkin')
+        other = create_user("Other", 'checkin.group_checkin')
         with at(START), Transaction().set_user(organizer.id), \
                 Transaction().set_context(_check_access=True):
             event, = Event.create([{
@@ -1592,12 +1589,7 @@ class CheckinTestCase(ModuleTestCase):
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         Event = pool.get('checkin.event')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('member', 'group_member_self')
-        user, = User.create([{
-                    'name': "API", 'login': 'api',
-                    'groups': [('add', [group_id])]}])
+        user = create_user("API", 'member.group_member_self')
         event = create_event()
         create_event(name="Draft", state='draft')
         alice = create_member("Alice")
@@ -1610,10 +1602,7 @@ class CheckinTestCase(ModuleTestCase):
             self.assertEqual(Event.search([]), [event])
             self.assertEqual(Attendance.search([]), [mine])
             # The member checks itself in, not another one
-            result = Attendance.check_in(alice, {
-                    'qr_token': event.current_token(START)},
-                position=here())
-            self.assertEqual(result.status, 'duplicate')
+            self.assertEqual(check_in(alice, event, START).status, 'duplicate')
             with self.assertRaises(AccessError):
                 Attendance.check_in(bob, {
                         'qr_token': event.current_token(START)})
