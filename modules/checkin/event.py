@@ -362,6 +362,13 @@ class Event(Workflow, ModelSQL, ModelView):
                 })
 
     @classmethod
+    def _configuration_default(cls, name):
+        "Return the default of the field name set in the configuration"
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        return getattr(Configuration(1), name)
+
+    @classmethod
     def default_state(cls):
         return 'draft'
 
@@ -385,9 +392,7 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def default_radius(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).radius
+        return cls._configuration_default('radius')
 
     @classmethod
     def default_methods(cls):
@@ -395,9 +400,7 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def default_policy(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).policy
+        return cls._configuration_default('policy')
 
     @classmethod
     def default_record_leaving(cls):
@@ -405,9 +408,7 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def default_missing_checkout(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).missing_checkout
+        return cls._configuration_default('missing_checkout')
 
     @classmethod
     def default_points(cls):
@@ -419,15 +420,11 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def default_qr_window(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).qr_window
+        return cls._configuration_default('qr_window')
 
     @classmethod
     def default_code_window(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).code_window
+        return cls._configuration_default('code_window')
 
     @classmethod
     def default_organizers(cls):
