@@ -91,6 +91,17 @@ def parse_bssids(text):
     return bssids, invalid
 
 
+def clean_bssids(values):
+    """Write the BSSIDs of values (of an event or a place) one a line in
+    their normal form, or raise EventValidationError for an invalid one"""
+    if values.get('bssids'):
+        bssids, invalid = parse_bssids(values['bssids'])
+        if invalid:
+            raise EventValidationError(gettext(
+                    'checkin.msg_event_bssid_invalid', bssid=invalid[0]))
+        values['bssids'] = '\n'.join(bssids)
+
+
 # The fields a check-in reads of its event, kept per process by
 # Event.snapshot and cleared on every change of an event (in every process:
 # Tryton's cache invalidation)
@@ -489,13 +500,7 @@ class Event(Workflow, ModelSQL, ModelView):
         if mode == 'create':
             values.setdefault('secret', token.new_secret())
             values.setdefault('secret_date', clock.now())
-        if values.get('bssids'):
-            bssids, invalid = parse_bssids(values['bssids'])
-            if invalid:
-                raise EventValidationError(gettext(
-                        'checkin.msg_event_bssid_invalid',
-                        bssid=invalid[0]))
-            values['bssids'] = '\n'.join(bssids)
+        clean_bssids(values)
         return values
 
     @classmethod
