@@ -9,7 +9,7 @@ import unittest
 from trytond.model.exceptions import AccessButtonError, AccessError
 from trytond.modules.checkin.analytics import SLOTS, attempt_stats
 from trytond.modules.checkin.tests.test_module import (
-    LAT, LON, START, at, check_in, create_event, create_user, north)
+    LAT, LON, START, as_user, at, check_in, create_event, create_user, north)
 from trytond.modules.member.tests.test_module import create_member
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
@@ -286,16 +286,13 @@ class AnalyticsTestCase(unittest.TestCase):
             scanned + dt.timedelta(minutes=90))
         conflict, = Conflict.search([])
         for user, seen in [(organizer, [conflict]), (other, [])]:
-            with Transaction().set_user(user.id), \
-                    Transaction().set_context(_check_access=True):
+            with as_user(user):
                 self.assertEqual(Conflict.search([]), seen)
                 with self.assertRaises(AccessError):
                     Counter.search([])
-        with Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        with as_user(organizer):
             with self.assertRaises(AccessButtonError):
                 Conflict.mark_reviewed([conflict])
-        with Transaction().set_user(reviewer.id), \
-                Transaction().set_context(_check_access=True):
+        with as_user(reviewer):
             Conflict.mark_reviewed([Conflict(conflict.id)])
         self.assertTrue(Conflict(conflict.id).reviewed)

@@ -16,7 +16,7 @@ from trytond.tests.test_tryton import (
 from trytond.transaction import Transaction
 
 from .test_module import (
-    GLAT, GLON, START, at, check_in, create_event, create_user)
+    GLAT, GLON, START, as_user, at, check_in, create_event, create_user)
 
 
 def minutes(n):
@@ -183,21 +183,17 @@ class CheckoutTestCase(unittest.TestCase):
         self.check_in(alice, event, START)
         self.check_in(bob, event, START)
         staff = {'event_id': event.id, 'method': 'staff'}
-        with at(minutes(20)), Transaction().set_user(api.id), \
-                Transaction().set_context(
-                    _check_access=True, **member_context(alice.id)):
+        with at(minutes(20)), as_user(api, **member_context(alice.id)):
             with self.assertRaises(AccessError):
                 Attendance.check_out(bob, {'event_id': event.id})
             with self.assertRaises(AccessError):
                 Attendance.check_out(bob, staff)
             result = Attendance.check_out(alice, {'event_id': event.id})
             self.assertEqual(result.status, 'created')
-        with at(minutes(30)), Transaction().set_user(outsider.id), \
-                Transaction().set_context(_check_access=True):
+        with at(minutes(30)), as_user(outsider):
             with self.assertRaises(AccessError):
                 Attendance.check_out(bob, staff)
-        with at(minutes(30)), Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        with at(minutes(30)), as_user(organizer):
             result = Attendance.check_out(bob, staff)
         self.assertEqual(result.status, 'created')
         self.assertEqual(result.attendance.checkout_source, 'staff')

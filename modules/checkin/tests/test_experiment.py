@@ -17,9 +17,9 @@ from trytond.modules.checkin.experiment import bucket, choose, wilson_interval
 from trytond.modules.member.tests.test_module import create_member
 from trytond.pool import Pool
 from trytond.tests.test_tryton import activate_module, with_transaction
-from trytond.transaction import Transaction
 
-from .test_module import START, at, check_in, create_event, create_user
+from .test_module import (
+    START, as_user, at, check_in, create_event, create_user)
 
 # 09:00 in Shanghai is the daily start of the events (START's time)
 DAY = dt.timedelta(days=1)
@@ -377,8 +377,7 @@ class ExperimentTestCase(unittest.TestCase):
         Experiment = pool.get('checkin.reminder.experiment')
         experiment, _, _ = self.setup_experiment(members=1)
         organizer = create_user("Organizer", 'checkin.group_checkin')
-        with Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        with as_user(organizer):
             self.assertEqual(
                 Experiment.search([]), [Experiment(experiment.id)])
             self.assertEqual(

@@ -3,6 +3,7 @@
 # terms.
 import datetime as dt
 import io
+from contextlib import contextmanager
 from decimal import Decimal
 
 from trytond.exceptions import UserError
@@ -83,6 +84,14 @@ def create_user(name, *groups):
                                 for g in groups])],
                 }])
     return user
+
+
+@contextmanager
+def as_user(user, **context):
+    "Run as user with the access checked"
+    with Transaction().set_user(user.id), \
+            Transaction().set_context(_check_access=True, **context):
+        yield
 
 
 def check_in(member, event, when, position=None, **kwargs):
@@ -1160,16 +1169,14 @@ class CheckinTestCase(ModuleTestCase):
             roster=[('add', [m.id for m in members])], latitude=None,
             longitude=None)
         self.check_in(members[0], event, START)
-        with at(START), Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        with at(START), as_user(organizer):
             results = Attendance.check_in_batch(event, members + [stranger])
         self.assertEqual([r.status for r in results],
             ['duplicate', 'created', 'created', 'refused'])
         self.assertEqual(results[3].code, 'not_on_roster')
         self.assertEqual(results[1].attendance.method, 'staff')
         self.assertEqual(results[1].attendance.checked_in_by, organizer)
-        with at(START), Transaction().set_user(outsider.id), \
-                Transaction().set_context(_check_access=True):
+        with at(START), as_user(outsider):
             with self.assertRaises(AccessError):
                 Attendance.check_in_batch(event, [stranger])
             # Nor in the name of a member
@@ -1545,14 +1552,12 @@ class CheckinTestCase(ModuleTestCase):
             self.assertEqual(qr['expires_at'], '2026-03-02T09:02:00+08:00')
             self.assertTrue(qr['png'])
             self.assertIn('<svg', qr['svg'])
-            with Transaction().set_user(organizer.id), \
-                    Transaction().set_context(_check_access=True):
+            with as_user(organizer):
                 event_, = Event.search([])
                 self.assertEqual(event_.qr_token, qr['token'])
                 self.assertRegex(event_.activity_code, r'^\d{6}$')
                 self.assertTrue(event_.qr_image.startswith(b'\x89PNG'))
-            with Transaction().set_user(other.id), \
-                    Transaction().set_context(_check_access=True):
+            with as_user(other):
                 # Organizers see only the events they organize
                 self.assertEqual(Event.search([]), [])
 
@@ -1563,8 +1568,7 @@ class CheckinTestCase(ModuleTestCase):
         Event = pool.get('checkin.event')
         organizer = create_user("Organizer", 'checkin.group_checkin')
         other = create_user("Other", 'checkin.group_checkin')
-        with at(START), Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        with at(START), as_user(organizer):
             event, = Event.create([{
                         'name': "Mine", 'start': START,
                         'end': START + dt.timedelta(hours=1)}])
@@ -1575,8 +1579,7 @@ class CheckinTestCase(ModuleTestCase):
             self.assertTrue(event.qr(images=False)['token'])
             with self.assertRaises(AccessButtonError):
                 Event.renew_secret([event])
-        with at(START), Transaction().set_user(other.id), \
-                Transaction().set_context(_check_access=True):
+        with at(START), as_user(other):
             self.assertEqual(Event.search([]), [])
             with self.assertRaises(AccessError):
                 Event(event.id).stats()
@@ -1596,9 +1599,7 @@ class CheckinTestCase(ModuleTestCase):
         bob = create_member("Bob")
         mine = self.check_in(alice, event, START).attendance
         self.check_in(bob, event, START)
-        with at(START), Transaction().set_user(user.id), \
-                Transaction().set_context(
-                    _check_access=True, **member_context(alice.id)):
+        with at(START), as_user(user, **member_context(alice.id)):
             self.assertEqual(Event.search([]), [event])
             self.assertEqual(Attendance.search([]), [mine])
             # The member checks itself in, not another one
