@@ -654,14 +654,6 @@ class Attendance(ModelSQL, ModelView):
     # Check-in
 
     @classmethod
-    def _is_admin(cls):
-        pool = Pool()
-        ModelData = pool.get('ir.model.data')
-        User = pool.get('res.user')
-        group_id = ModelData.get_id('checkin', 'group_checkin_admin')
-        return group_id in User.get_groups()
-
-    @classmethod
     def _check_access(cls, member, credential):
         """Check that the user may check member in.
 
@@ -678,7 +670,7 @@ class Attendance(ModelSQL, ModelView):
         # The member's own first: the mini-program's every check-in
         if not staff and context_member() == member.id:
             return
-        if cls._is_admin():
+        if Event._is_checkin_admin():
             return
         if staff:
             event_id = credential.get('event_id')

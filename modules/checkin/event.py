@@ -91,6 +91,17 @@ def parse_bssids(text):
     return bssids, invalid
 
 
+def clean_bssids(values):
+    """Write the BSSIDs of values (of an event or a place) one a line in
+    their normal form, or raise EventValidationError for an invalid one"""
+    if values.get('bssids'):
+        bssids, invalid = parse_bssids(values['bssids'])
+        if invalid:
+            raise EventValidationError(gettext(
+                    'checkin.msg_event_bssid_invalid', bssid=invalid[0]))
+        values['bssids'] = '\n'.join(bssids)
+
+
 # The fields a check-in reads of its event, kept per process by
 # Event.snapshot and cleared on every change of an event (in every process:
 # Tryton's cache invalidation)
@@ -362,6 +373,13 @@ class Event(Workflow, ModelSQL, ModelView):
                 })
 
     @classmethod
+    def _configuration_default(cls, name):
+        "Return the default of the field name set in the configuration"
+        pool = Pool()
+        Configuration = pool.get('checkin.configuration')
+        return getattr(Configuration(1), name)
+
+    @classmethod
     def default_state(cls):
         return 'draft'
 
@@ -385,9 +403,7 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def default_radius(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).radius
+        return cls._configuration_default('radius')
 
     @classmethod
     def default_methods(cls):
@@ -395,9 +411,7 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def default_policy(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).policy
+        return cls._configuration_default('policy')
 
     @classmethod
     def default_record_leaving(cls):
@@ -405,9 +419,7 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def default_missing_checkout(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).missing_checkout
+        return cls._configuration_default('missing_checkout')
 
     @classmethod
     def default_points(cls):
@@ -419,15 +431,11 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def default_qr_window(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).qr_window
+        return cls._configuration_default('qr_window')
 
     @classmethod
     def default_code_window(cls):
-        pool = Pool()
-        Configuration = pool.get('checkin.configuration')
-        return Configuration(1).code_window
+        return cls._configuration_default('code_window')
 
     @classmethod
     def default_organizers(cls):
@@ -492,13 +500,7 @@ class Event(Workflow, ModelSQL, ModelView):
         if mode == 'create':
             values.setdefault('secret', token.new_secret())
             values.setdefault('secret_date', clock.now())
-        if values.get('bssids'):
-            bssids, invalid = parse_bssids(values['bssids'])
-            if invalid:
-                raise EventValidationError(gettext(
-                        'checkin.msg_event_bssid_invalid',
-                        bssid=invalid[0]))
-            values['bssids'] = '\n'.join(bssids)
+        clean_bssids(values)
         return values
 
     @classmethod
@@ -951,55 +953,23 @@ class Event(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def get_counts(cls, events, names):
-        pool = Pool()
-        Attendance = pool.get('checkin.attendance')
-        Roster = pool.get('checkin.event-member.member')
-        attendance = Attendance.__table__()
-        roster = Roster.__table__()
-        cursor = Transaction().connection.cursor()
-        ids = [e.id for e in events]
-        counted = {i: 0 for i in ids}
-        late = {i: 0 for i in ids}
-        flagged = {i: 0 for i in ids}
-        expected = {i: None for i in ids}
-        in_ = fields.SQL_OPERATORS['in']
-        for sub_ids in grouped_slice(ids, backend.MAX_QUERY_PARAMS):
-            sub_ids = list(sub_ids)
-            cursor.execute(*attendance.select(
-                    attendance.event, attendance.status, attendance.late,
-                    Count(attendance.id),
-                    where=in_(attendance.event, sub_ids)
-                    & (attendance.counted == Literal(True)),
-                    group_by=[
-                        attendance.event, attendance.status,
-                        attendance.late]))
-            for event_id, status, is_late, count in cursor:
-                counted[event_id] += count
-                if is_late:
-                    late[event_id] += count
-                if status == 'flagged':
-                    flagged[event_id] += count
-            cursor.execute(*roster.select(
-                    roster.event, Count(roster.id),
-                    where=in_(roster.event, sub_ids),
-                    group_by=[roster.event]))
-            expected.update(cursor)
-        result = {
-            'expected': expected,
-            'checked_in': counted,
-            'late': late,
-            'flagged': flagged,
-            }
-        if 'rate' in names:
-            rate = result['rate'] = {}
-            for event in events:
-                if not expected[event.id]:
-                    rate[event.id] = None
-                    continue
-                total = expected[event.id] * event.days_so_far()
-                rate[event.id] = (
-                    round(counted[event.id] / total, 4) if total else None)
-        return {n: result[n] for n in names}
+        figures = cls.figures(events)
+        result = {n: {} for n in names}
+        for event in events:
+            expected, checked_in, late, flagged, _ = figures[event.id]
+            values = {
+                'expected': expected,
+                'checked_in': checked_in,
+                'late': late,
+                'flagged': flagged,
+                }
+            if 'rate' in names:
+                total = (expected or 0) * event.days_so_far()
+                values['rate'] = (
+                    round(checked_in / total, 4) if total else None)
+            for name in names:
+                result[name][event.id] = values[name]
+        return result
 
     def days_so_far(self, when=None):
         "Return the number of local days of the event up to when (now)"
@@ -1541,9 +1511,10 @@ class Event(Workflow, ModelSQL, ModelView):
         return 'checkin-daily:%d:%s' % (user_id, date.isoformat())
 
     @classmethod
-    def daily_figures(cls, events, date):
+    def figures(cls, events, date=None):
         """Return {event id: (expected, checked in, late, flagged,
-        rejected)} for the local date, with one query per figure"""
+        rejected)} for the local date (default all), with one query per
+        figure"""
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         Roster = pool.get('checkin.event-member.member')
@@ -1565,14 +1536,16 @@ class Event(Workflow, ModelSQL, ModelView):
                     group_by=[roster.event]))
             for event_id, expected in cursor:
                 figures[event_id][0] = expected or None
+            where = in_(attendance.event, sub_ids)
+            if date is not None:
+                where &= attendance.local_date == date
             cursor.execute(*attendance.select(
                     attendance.event,
                     count(counted),
                     count(counted & (attendance.late == Literal(True))),
                     count(attendance.status == 'flagged'),
                     count(attendance.status == 'rejected'),
-                    where=in_(attendance.event, sub_ids)
-                    & (attendance.local_date == date),
+                    where=where,
                     group_by=[attendance.event]))
             for event_id, *values in cursor:
                 figures[event_id][1:] = [int(v or 0) for v in values]
@@ -1594,7 +1567,7 @@ class Event(Workflow, ModelSQL, ModelView):
         with without_check_access(), Transaction().set_context(
                 language=language):
             events = cls.browse(events)
-            figures = cls.daily_figures(events, date)
+            figures = cls.figures(events, date)
             for event in events:
                 expected, checked_in = figures[event.id][:2]
                 rate = ('%.1f%%' % (100 * checked_in / expected)

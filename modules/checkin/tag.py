@@ -11,10 +11,9 @@ from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import without_check_access
 
-from .event import parse_bssids
+from .event import clean_bssids
 from .exceptions import (
-    EventNotOpenError, EventValidationError, InvalidTokenError,
-    TagValidationError)
+    EventNotOpenError, InvalidTokenError, TagValidationError)
 
 
 def normalize_tag(value):
@@ -59,13 +58,7 @@ class Place(DeactivableMixin, ModelSQL, ModelView):
     @classmethod
     def preprocess_values(cls, mode, values):
         values = super().preprocess_values(mode, values)
-        if values.get('bssids'):
-            bssids, invalid = parse_bssids(values['bssids'])
-            if invalid:
-                raise EventValidationError(gettext(
-                        'checkin.msg_event_bssid_invalid',
-                        bssid=invalid[0]))
-            values['bssids'] = '\n'.join(bssids)
+        clean_bssids(values)
         return values
 
 

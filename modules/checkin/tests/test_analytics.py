@@ -9,7 +9,7 @@ import unittest
 from trytond.model.exceptions import AccessButtonError, AccessError
 from trytond.modules.checkin.analytics import SLOTS, attempt_stats
 from trytond.modules.checkin.tests.test_module import (
-    LAT, LON, START, at, create_event, here, north)
+    LAT, LON, START, as_user, at, check_in, create_event, create_user, north)
 from trytond.modules.member.tests.test_module import create_member
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
@@ -52,15 +52,12 @@ class AnalyticsTestCase(unittest.TestCase):
         member = create_member()
         now = START + dt.timedelta(minutes=5)
         with at(now):
-            created = Attendance.check_in(member, {
-                    'qr_token': event.current_token(now)}, position=here())
+            created = check_in(member, event, now)
             self.assertEqual(created.status, 'created')
             # Created check-ins are counted from their records
             self.assertEqual(self.counts(event), {})
             for _ in range(3):
-                duplicate = Attendance.check_in(member, {
-                        'qr_token': event.current_token(now)},
-                    position=here())
+                duplicate = check_in(member, event, now)
                 self.assertEqual(duplicate.code, 'already_checked_in')
             forged = Attendance.check_in(create_member("Forger"), {
                     'qr_token': event.current_token(now)[:-2] + 'xx'})
@@ -98,16 +95,12 @@ class AnalyticsTestCase(unittest.TestCase):
         self.assertIsNone(attempt_stats(event)['success_rate'])
         for minutes in [0, 10, 20]:
             when = START + dt.timedelta(minutes=minutes)
-            with at(when):
-                result = Attendance.check_in(create_member(), {
-                        'qr_token': event.current_token(when)},
-                    position=here())
-                self.assertEqual(result.status, 'created')
+            result = check_in(create_member(), event, when)
+            self.assertEqual(result.status, 'created')
         when = START + dt.timedelta(minutes=30)
         with at(when):
             for i in range(3):
-                refused = Attendance.check_in(create_member("Far %s" % i), {
-                        'qr_token': event.current_token(when)},
+                refused = check_in(create_member("Far %s" % i), event, when,
                     position={'lat': north(5000), 'lon': LON})
                 self.assertEqual(refused.code, 'out_of_range')
             Attendance.check_in(create_member("Wrong"), {
@@ -190,16 +183,12 @@ class AnalyticsTestCase(unittest.TestCase):
     def test_two_devices(self):
         "The same member from two devices within minutes"
         pool = Pool()
-        Attendance = pool.get('checkin.attendance')
         Conflict = pool.get('checkin.attendance.conflict')
         event = create_event()
         other = create_event(name="Other")
         member = create_member()
         when = START + dt.timedelta(minutes=2)
-        with at(when):
-            online = Attendance.check_in(member, {
-                    'qr_token': other.current_token(when)},
-                position=here(), device_id='phone-2')
+        online = check_in(member, other, when, device_id='phone-2')
         self.assertEqual(online.attendance.device_id, 'phone-2')
         self.sync(member, [item(event, when + dt.timedelta(minutes=3),
                     't-1')],
@@ -277,10 +266,7 @@ class AnalyticsTestCase(unittest.TestCase):
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         event = create_event()
-        with at(START):
-            result = Attendance.check_in(create_member(), {
-                    'qr_token': event.current_token(START)},
-                position=here(), device_id='x' * 65)
+        result = check_in(create_member(), event, START, device_id='x' * 65)
         self.assertEqual(result.code, 'invalid_request')
         self.assertEqual(result.error.details, {'field': 'device_id'})
         self.assertEqual(Attendance.search_count([]), 0)
@@ -291,34 +277,22 @@ class AnalyticsTestCase(unittest.TestCase):
         pool = Pool()
         Conflict = pool.get('checkin.attendance.conflict')
         Counter = pool.get('checkin.attempt.counter')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group = ModelData.get_id('checkin', 'group_checkin')
-        reviewers = ModelData.get_id('checkin', 'group_checkin_reviewer')
-        organizer, other, reviewer = User.create([
-                {'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [group])]},
-                {'name': "Other", 'login': 'other',
-                    'groups': [('add', [group])]},
-                {'name': "Reviewer", 'login': 'reviewer',
-                    'groups': [('add', [reviewers])]},
-                ])
+        organizer = create_user("Organizer", 'checkin.group_checkin')
+        other = create_user("Other", 'checkin.group_checkin')
+        reviewer = create_user("Reviewer", 'checkin.group_checkin_reviewer')
         event = create_event(organizers=[('add', [organizer.id])])
         scanned = START + dt.timedelta(minutes=5)
         self.sync(create_member(), [item(event, scanned, 'a-1')],
             scanned + dt.timedelta(minutes=90))
         conflict, = Conflict.search([])
         for user, seen in [(organizer, [conflict]), (other, [])]:
-            with Transaction().set_user(user.id), \
-                    Transaction().set_context(_check_access=True):
+            with as_user(user):
                 self.assertEqual(Conflict.search([]), seen)
                 with self.assertRaises(AccessError):
                     Counter.search([])
-        with Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        with as_user(organizer):
             with self.assertRaises(AccessButtonError):
                 Conflict.mark_reviewed([conflict])
-        with Transaction().set_user(reviewer.id), \
-                Transaction().set_context(_check_access=True):
+        with as_user(reviewer):
             Conflict.mark_reviewed([Conflict(conflict.id)])
         self.assertTrue(Conflict(conflict.id).reviewed)

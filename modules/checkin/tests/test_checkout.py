@@ -15,7 +15,8 @@ from trytond.tests.test_tryton import (
     activate_module, drop_db, with_transaction)
 from trytond.transaction import Transaction
 
-from .test_module import GLAT, GLON, START, at, create_event, here
+from .test_module import (
+    GLAT, GLON, START, as_user, at, check_in, create_event, create_user)
 
 
 def minutes(n):
@@ -33,12 +34,7 @@ class CheckoutTestCase(unittest.TestCase):
         cls.addClassCleanup(drop_db)
 
     def check_in(self, member, event, when):
-        pool = Pool()
-        Attendance = pool.get('checkin.attendance')
-        with at(when):
-            result = Attendance.check_in(member, {
-                    'qr_token': event.current_token(when)},
-                position=here())
+        result = check_in(member, event, when)
         self.assertEqual(result.status, 'created', result)
         return result.attendance
 
@@ -106,10 +102,7 @@ class CheckoutTestCase(unittest.TestCase):
         self.assertEqual(result.code, 'not_checked_in')
         self.assertEqual(result.error.details, {'event_id': event.id})
         # A rejected check-in is no check-in
-        with at(START):
-            refused = Attendance.check_in(member, {
-                    'qr_token': event.current_token(START)},
-                position={'lat': 0, 'lon': 0})
+        refused = check_in(member, event, START, position={'lat': 0, 'lon': 0})
         self.assertEqual(refused.code, 'out_of_range')
         result = self.check_out(member, event, minutes(30))
         self.assertEqual(result.code, 'not_checked_in')
@@ -180,40 +173,27 @@ class CheckoutTestCase(unittest.TestCase):
     def test_checkout_access(self):
         "A member checks itself out; organizers check out with staff"
         pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
         Attendance = pool.get('checkin.attendance')
-        group_id = ModelData.get_id('checkin', 'group_checkin')
-        self_id = ModelData.get_id('member', 'group_member_self')
-        organizer, outsider, api = User.create([
-                {'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [group_id])]},
-                {'name': "Outsider", 'login': 'outsider',
-                    'groups': [('add', [group_id])]},
-                {'name': "API", 'login': 'api',
-                    'groups': [('add', [self_id])]},
-                ])
+        organizer = create_user("Organizer", 'checkin.group_checkin')
+        outsider = create_user("Outsider", 'checkin.group_checkin')
+        api = create_user("API", 'member.group_member_self')
         alice, bob = create_member("Alice"), create_member("Bob")
         event = create_event(record_leaving=True,
             organizers=[('add', [organizer.id])])
         self.check_in(alice, event, START)
         self.check_in(bob, event, START)
         staff = {'event_id': event.id, 'method': 'staff'}
-        with at(minutes(20)), Transaction().set_user(api.id), \
-                Transaction().set_context(
-                    _check_access=True, **member_context(alice.id)):
+        with at(minutes(20)), as_user(api, **member_context(alice.id)):
             with self.assertRaises(AccessError):
                 Attendance.check_out(bob, {'event_id': event.id})
             with self.assertRaises(AccessError):
                 Attendance.check_out(bob, staff)
             result = Attendance.check_out(alice, {'event_id': event.id})
             self.assertEqual(result.status, 'created')
-        with at(minutes(30)), Transaction().set_user(outsider.id), \
-                Transaction().set_context(_check_access=True):
+        with at(minutes(30)), as_user(outsider):
             with self.assertRaises(AccessError):
                 Attendance.check_out(bob, staff)
-        with at(minutes(30)), Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        with at(minutes(30)), as_user(organizer):
             result = Attendance.check_out(bob, staff)
         self.assertEqual(result.status, 'created')
         self.assertEqual(result.attendance.checkout_source, 'staff')

@@ -17,9 +17,9 @@ from trytond.modules.checkin.experiment import bucket, choose, wilson_interval
 from trytond.modules.member.tests.test_module import create_member
 from trytond.pool import Pool
 from trytond.tests.test_tryton import activate_module, with_transaction
-from trytond.transaction import Transaction
 
-from .test_module import START, at, create_event
+from .test_module import (
+    START, as_user, at, check_in, create_event, create_user)
 
 # 09:00 in Shanghai is the daily start of the events (START's time)
 DAY = dt.timedelta(days=1)
@@ -130,14 +130,6 @@ class ExperimentTestCase(unittest.TestCase):
         experiment, = Experiment.create([defaults])
         return experiment, event, members
 
-    def check_in(self, member, event, when):
-        pool = Pool()
-        Attendance = pool.get('checkin.attendance')
-        with at(when):
-            return Attendance.check_in(member, {
-                    'qr_token': event.current_token(when)},
-                position={'lat': event.latitude, 'lon': event.longitude})
-
     @with_transaction()
     def test_reminders_by_variant(self):
         "Each member is reminded by the delay and template of its variant"
@@ -147,7 +139,7 @@ class ExperimentTestCase(unittest.TestCase):
         Assignment = pool.get('checkin.reminder.assignment')
         experiment, event, members = self.setup_experiment()
         control, streak = experiment.variants
-        self.check_in(members[0], event, START)
+        check_in(members[0], event, START)
         with at(START - DAY):
             Experiment.run([experiment])
         variants = {m: experiment.variant_of(m.id) for m in members}
@@ -252,14 +244,14 @@ class ExperimentTestCase(unittest.TestCase):
                         }])
         # Day 1 everybody checks in; day 2 all are reminded
         for member in [ann, bob, cat, dan]:
-            self.check_in(member, event, START)
+            check_in(member, event, START)
             assign(streak if member in [ann, bob] else control, member,
                 day + 1)
         # Ann checks in after the reminder on day 2 and on day 3; Cat on
         # day 3 only
-        self.check_in(ann, event, START + DAY + dt.timedelta(hours=2))
-        self.check_in(ann, event, START + 2 * DAY)
-        self.check_in(cat, event, START + 2 * DAY)
+        check_in(ann, event, START + DAY + dt.timedelta(hours=2))
+        check_in(ann, event, START + 2 * DAY)
+        check_in(cat, event, START + 2 * DAY)
         # Reminded on day 3, not measured until day 4 is over
         assign(streak, bob, day + 2)
 
@@ -382,18 +374,10 @@ class ExperimentTestCase(unittest.TestCase):
     def test_access(self):
         "Organizers read the experiments, only the administration writes"
         pool = Pool()
-        User = pool.get('res.user')
-        Group = pool.get('res.group')
-        ModelData = pool.get('ir.model.data')
         Experiment = pool.get('checkin.reminder.experiment')
         experiment, _, _ = self.setup_experiment(members=1)
-        organizer, = User.create([{
-                    'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [Group(ModelData.get_id(
-                                        'checkin', 'group_checkin')).id])],
-                    }])
-        with Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        organizer = create_user("Organizer", 'checkin.group_checkin')
+        with as_user(organizer):
             self.assertEqual(
                 Experiment.search([]), [Experiment(experiment.id)])
             self.assertEqual(

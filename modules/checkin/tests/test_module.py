@@ -3,6 +3,7 @@
 # terms.
 import datetime as dt
 import io
+from contextlib import contextmanager
 from decimal import Decimal
 
 from trytond.exceptions import UserError
@@ -69,18 +70,44 @@ def here(accuracy=None):
     return {'lat': LAT, 'lon': LON, 'accuracy_m': accuracy}
 
 
+def create_user(name, *groups):
+    """Create the user name (its login in lower case) in groups, XML ids
+    of the form module.id"""
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    user, = User.create([{
+                'name': name,
+                'login': name.lower(),
+                'groups': [('add', [
+                                ModelData.get_id(*g.split('.'))
+                                for g in groups])],
+                }])
+    return user
+
+
+@contextmanager
+def as_user(user, **context):
+    "Run as user with the access checked"
+    with Transaction().set_user(user.id), \
+            Transaction().set_context(_check_access=True, **context):
+        yield
+
+
+def check_in(member, event, when, position=None, **kwargs):
+    "Check member in to event with the QR token shown at when"
+    pool = Pool()
+    Attendance = pool.get('checkin.attendance')
+    with at(when):
+        return Attendance.check_in(member, {
+                'qr_token': event.current_token(when)},
+            position=here() if position is None else position, **kwargs)
+
+
 class CheckinTestCase(ModuleTestCase):
     "Test Check-in module"
     module = 'checkin'
-
-    def check_in(self, member, event, when, position=None, **kwargs):
-        "Check member in to event with the QR token shown at when"
-        pool = Pool()
-        Attendance = pool.get('checkin.attendance')
-        with at(when):
-            return Attendance.check_in(member, {
-                    'qr_token': event.current_token(when)},
-                position=here() if position is None else position, **kwargs)
+    check_in = staticmethod(check_in)
 
     @with_transaction()
     def test_counted_key(self):
@@ -1133,15 +1160,8 @@ class CheckinTestCase(ModuleTestCase):
         "Organizers check several members in; others may not"
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('checkin', 'group_checkin')
-        organizer, outsider = User.create([
-                {'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [group_id])]},
-                {'name': "Outsider", 'login': 'outsider',
-                    'groups': [('add', [group_id])]},
-                ])
+        organizer = create_user("Organizer", 'checkin.group_checkin')
+        outsider = create_user("Outsider", 'checkin.group_checkin')
         members = [create_member("M%s" % i) for i in range(3)]
         stranger = create_member("Stranger")
         event = create_event(
@@ -1149,16 +1169,14 @@ class CheckinTestCase(ModuleTestCase):
             roster=[('add', [m.id for m in members])], latitude=None,
             longitude=None)
         self.check_in(members[0], event, START)
-        with at(START), Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        with at(START), as_user(organizer):
             results = Attendance.check_in_batch(event, members + [stranger])
         self.assertEqual([r.status for r in results],
             ['duplicate', 'created', 'created', 'refused'])
         self.assertEqual(results[3].code, 'not_on_roster')
         self.assertEqual(results[1].attendance.method, 'staff')
         self.assertEqual(results[1].attendance.checked_in_by, organizer)
-        with at(START), Transaction().set_user(outsider.id), \
-                Transaction().set_context(_check_access=True):
+        with at(START), as_user(outsider):
             with self.assertRaises(AccessError):
                 Attendance.check_in_batch(event, [stranger])
             # Nor in the name of a member
@@ -1525,15 +1543,8 @@ class CheckinTestCase(ModuleTestCase):
         "The codes of an open event are shown to its organizers only"
         pool = Pool()
         Event = pool.get('checkin.event')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('checkin', 'group_checkin')
-        organizer, other = User.create([
-                {'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [group_id])]},
-                {'name': "Other", 'login': 'other',
-                    'groups': [('add', [group_id])]},
-                ])
+        organizer = create_user("Organizer", 'checkin.group_checkin')
+        other = create_user("Other", 'checkin.group_checkin')
         event = create_event(organizers=[('add', [organizer.id])])
         with at(START):
             qr = event.qr()
@@ -1541,14 +1552,12 @@ class CheckinTestCase(ModuleTestCase):
             self.assertEqual(qr['expires_at'], '2026-03-02T09:02:00+08:00')
             self.assertTrue(qr['png'])
             self.assertIn('<svg', qr['svg'])
-            with Transaction().set_user(organizer.id), \
-                    Transaction().set_context(_check_access=True):
+            with as_user(organizer):
                 event_, = Event.search([])
                 self.assertEqual(event_.qr_token, qr['token'])
                 self.assertRegex(event_.activity_code, r'^\d{6}$')
                 self.assertTrue(event_.qr_image.startswith(b'\x89PNG'))
-            with Transaction().set_user(other.id), \
-                    Transaction().set_context(_check_access=True):
+            with as_user(other):
                 # Organizers see only the events they organize
                 self.assertEqual(Event.search([]), [])
 
@@ -1557,17 +1566,9 @@ class CheckinTestCase(ModuleTestCase):
         "An organizer creates, copies, opens and follows its own events"
         pool = Pool()
         Event = pool.get('checkin.event')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('checkin', 'group_checkin')
-        organizer, other = User.create([
-                {'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [group_id])]},
-                {'name': "Other", 'login': 'other',
-                    'groups': [('add', [group_id])]},
-                ])
-        with at(START), Transaction().set_user(organizer.id), \
-                Transaction().set_context(_check_access=True):
+        organizer = create_user("Organizer", 'checkin.group_checkin')
+        other = create_user("Other", 'checkin.group_checkin')
+        with at(START), as_user(organizer):
             event, = Event.create([{
                         'name': "Mine", 'start': START,
                         'end': START + dt.timedelta(hours=1)}])
@@ -1578,8 +1579,7 @@ class CheckinTestCase(ModuleTestCase):
             self.assertTrue(event.qr(images=False)['token'])
             with self.assertRaises(AccessButtonError):
                 Event.renew_secret([event])
-        with at(START), Transaction().set_user(other.id), \
-                Transaction().set_context(_check_access=True):
+        with at(START), as_user(other):
             self.assertEqual(Event.search([]), [])
             with self.assertRaises(AccessError):
                 Event(event.id).stats()
@@ -1592,28 +1592,18 @@ class CheckinTestCase(ModuleTestCase):
         pool = Pool()
         Attendance = pool.get('checkin.attendance')
         Event = pool.get('checkin.event')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('member', 'group_member_self')
-        user, = User.create([{
-                    'name': "API", 'login': 'api',
-                    'groups': [('add', [group_id])]}])
+        user = create_user("API", 'member.group_member_self')
         event = create_event()
         create_event(name="Draft", state='draft')
         alice = create_member("Alice")
         bob = create_member("Bob")
         mine = self.check_in(alice, event, START).attendance
         self.check_in(bob, event, START)
-        with at(START), Transaction().set_user(user.id), \
-                Transaction().set_context(
-                    _check_access=True, **member_context(alice.id)):
+        with at(START), as_user(user, **member_context(alice.id)):
             self.assertEqual(Event.search([]), [event])
             self.assertEqual(Attendance.search([]), [mine])
             # The member checks itself in, not another one
-            result = Attendance.check_in(alice, {
-                    'qr_token': event.current_token(START)},
-                position=here())
-            self.assertEqual(result.status, 'duplicate')
+            self.assertEqual(check_in(alice, event, START).status, 'duplicate')
             with self.assertRaises(AccessError):
                 Attendance.check_in(bob, {
                         'qr_token': event.current_token(START)})

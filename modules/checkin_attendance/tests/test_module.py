@@ -22,10 +22,7 @@ from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 INSTALLED = importlib.util.find_spec('trytond.modules.attendance') is not None
 
 DAY = dt.timedelta(days=1)
-
-
-def minutes(n):
-    return START + dt.timedelta(minutes=n)
+minutes = test_checkout.minutes
 
 
 @unittest.skipUnless(INSTALLED, "trytond_attendance is not installed")
