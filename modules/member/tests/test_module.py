@@ -66,6 +66,18 @@ def erase_party(party):
     Erase.delete(session_id)
 
 
+def create_user(login, group):
+    "Create the user login in the group (its fs id) of the member module"
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    user, = User.create([{
+                'name': login.title(), 'login': login,
+                'groups': [('add', [ModelData.get_id('member', group)])],
+                }])
+    return user
+
+
 def add_email(member, email):
     "Give the party of member the email address"
     pool = Pool()
@@ -1010,18 +1022,9 @@ class MemberTestCase(
         "Through RPC, only points managers post points"
         pool = Pool()
         Member = pool.get('member.member')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
         member = create_member()
-        clerk, manager = User.create([{
-                    'name': "Clerk", 'login': 'clerk',
-                    'groups': [('add', [ModelData.get_id(
-                                    'member', 'group_member_user')])],
-                    }, {
-                    'name': "Manager", 'login': 'manager',
-                    'groups': [('add', [ModelData.get_id(
-                                    'member', 'group_points_manager')])],
-                    }])
+        clerk = create_user('clerk', 'group_member_user')
+        manager = create_user('manager', 'group_points_manager')
         entry = {'member': member.id, 'points': 5, 'reason': "x"}
         with Transaction().set_user(clerk.id), \
                 Transaction().set_context(_check_access=True):
@@ -1038,12 +1041,7 @@ class MemberTestCase(
         pool = Pool()
         Member = pool.get('member.member')
         Line = pool.get('member.points.line')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('member', 'group_member_self')
-        user, = User.create([{
-                    'name': "API", 'login': 'api',
-                    'groups': [('add', [group_id])]}])
+        user = create_user('api', 'group_member_self')
         alice = create_member("Alice")
         bob = create_member("Bob")
         Member.add_points(alice, 5, "a")
@@ -1061,12 +1059,11 @@ class MemberTestCase(
 
     # Expiring points
 
-    def _lots(self, member):
-        "Return {line id: (points, remaining, expires)} of the lots of member"
+    def _remaining(self, member):
+        "Return {line id: remaining} of the lots of member"
         pool = Pool()
         Line = pool.get('member.points.line')
-        return {l.id: (l.points, l.remaining, l.expires)
-            for l in Line.search([
+        return {l.id: l.remaining for l in Line.search([
                     ('member', '=', member.id), ('points', '>', 0)])}
 
     @with_transaction()
@@ -1114,10 +1111,10 @@ class MemberTestCase(
         with clock.at(dt.datetime(2025, 1, 1, 12)):
             early = Member.add_points(member, 10, "Early")
         spend = Member.add_points(member, -15, "Spend")
-        lots = self._lots(member)
-        self.assertEqual(lots[early.id][1], 0)
-        self.assertEqual(lots[late.id][1], 5)
-        self.assertEqual(lots[forever.id][1], 10)
+        lots = self._remaining(member)
+        self.assertEqual(lots[early.id], 0)
+        self.assertEqual(lots[late.id], 5)
+        self.assertEqual(lots[forever.id], 10)
         spend = Line(spend.id)
         self.assertEqual(
             sorted((a.lot.id, a.points) for a in spend.allocations),
@@ -1147,8 +1144,8 @@ class MemberTestCase(
                 expiry.idempotency_key, expiry.reason),
             (-100, Line(lot.id), 5, 'expiry:%d:1' % lot.id,
                 "Points expired on 2025-02-10"))
-        self.assertEqual(self._lots(member)[lot.id][1], 0)
-        self.assertEqual(self._lots(member)[kept.id][1], 5)
+        self.assertEqual(self._remaining(member)[lot.id], 0)
+        self.assertEqual(self._remaining(member)[kept.id], 5)
         # Again: nothing more
         self.assertEqual(Line.expire(dt.date(2025, 2, 11)), [])
         member = Member(member.id)
@@ -1177,13 +1174,11 @@ class MemberTestCase(
             member, 5, "Cancelled", key='booking:1:points:back:1')
         self.assertEqual(Line(back1.id).reverses.idempotency_key,
             'booking:1:points')
-        self.assertEqual(
-            {i: r for i, (_, r, _) in self._lots(member).items()},
+        self.assertEqual(self._remaining(member),
             {lot1.id: 0, lot2.id: 25, back1.id: 0})
         back2 = Member.add_points(
             member, 35, "Cancelled", key='booking:1:points:back:2')
-        self.assertEqual(
-            {i: r for i, (_, r, _) in self._lots(member).items()},
+        self.assertEqual(self._remaining(member),
             {lot1.id: 30, lot2.id: 30, back1.id: 0, back2.id: 0})
         member = Member(member.id)
         # Given back, not earned
@@ -1192,7 +1187,7 @@ class MemberTestCase(
         # Another key is a new lot
         other = Member.add_points(member, 7, "Gift", key='booking:1:gift')
         self.assertEqual(Line(other.id).reverses, None)
-        self.assertEqual(self._lots(member)[other.id][1], 7)
+        self.assertEqual(self._remaining(member)[other.id], 7)
         self.assertEqual(Member(member.id).lifetime_points, 67)
         self.assertEqual(Member.check_balances([member]), [])
         # Given back to an expired lot: it expires again
@@ -1227,7 +1222,7 @@ class MemberTestCase(
                     'member': member, 'points': 20, 'reason': "Refund",
                     'key': 'b-refund:1', 'reverses': spend}])
         self.assertEqual(Line(back.id).reverses, Line(spend.id))
-        self.assertEqual(self._lots(member)[lot.id][1], 30)
+        self.assertEqual(self._remaining(member)[lot.id], 30)
         self.assertEqual(Member(member.id).lifetime_points, 30)
         self.assertEqual(Member.check_balances([member, other]), [])
 
@@ -1242,8 +1237,7 @@ class MemberTestCase(
         Member.post_points([{
                     'member': member, 'points': -15, 'reason': "x",
                     'lot': second}])
-        self.assertEqual(
-            {i: r for i, (_, r, _) in self._lots(member).items()},
+        self.assertEqual(self._remaining(member),
             {first.id: 5, second.id: 0})
         self.assertEqual(Member.check_balances([member]), [])
 
@@ -1259,8 +1253,7 @@ class MemberTestCase(
         Member.post_points([{
                     'member': member, 'points': -10, 'reason': "Cheat",
                     'origin': 'res.user,1', 'reversal': True}])
-        self.assertEqual(
-            {i: r for i, (_, r, _) in self._lots(member).items()},
+        self.assertEqual(self._remaining(member),
             {first.id: 10, cheat.id: 0})
 
     @with_transaction()
@@ -1275,8 +1268,8 @@ class MemberTestCase(
                     'reversal': True, 'allow_negative': True}])
         small = Member.add_points(member, 15, "Earn")
         big = Member.add_points(member, 15, "Earn")
-        lots = self._lots(member)
-        self.assertEqual((lots[small.id][1], lots[big.id][1]), (0, 10))
+        lots = self._remaining(member)
+        self.assertEqual((lots[small.id], lots[big.id]), (0, 10))
         self.assertEqual(Member.check_balances([member]), [])
 
     @with_transaction()
