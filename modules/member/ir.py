@@ -60,9 +60,8 @@ class Cron(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.method.selection.append(
-            ('member.member|recompute_tiers', "Recompute Member Tiers"))
         cls.method.selection.extend([
+                ('member.member|recompute_tiers', "Recompute Member Tiers"),
                 ('member.points.line|expire', "Expire Points"),
                 ('member.points.line|notify_expiring',
                     "Notify Members of Expiring Points"),

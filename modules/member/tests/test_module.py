@@ -5,12 +5,15 @@ import datetime as dt
 import tempfile
 from unittest.mock import patch
 
-from trytond import config
+from sql import Literal, Select, Table
+
+from trytond import backend, config
 from trytond.exceptions import UserError
 from trytond.model import ModelSQL, fields
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
+from trytond.modules.member import prepared
 from trytond.modules.member.exceptions import LockUnlessFound, PasswordError
 from trytond.modules.member.member import (
     FILLFACTOR, mask_name, mask_phone, member_context, normalize_phone)
@@ -321,7 +324,6 @@ class MemberTestCase(
     def test_member_fillfactor(self):
         """On PostgreSQL the member table keeps room in its pages for the
         new version of a row that a posting rewrites (a HOT update)"""
-        from trytond import backend
         pool = Pool()
         Member = pool.get('member.member')
         if backend.name != 'postgresql':
@@ -632,10 +634,6 @@ class MemberTestCase(
         prepared again, as one whose plan no longer gives the types of its
         result; in a transaction begun, and on SQLite, it runs in the
         transaction"""
-        from sql import Literal, Select, Table
-
-        from trytond import backend
-        from trytond.modules.member import prepared
 
         def build(value):
             return Select([Literal(12) / value])
@@ -741,7 +739,6 @@ class MemberTestCase(
         """_keeps_tier, the SQL of a statement committed alone, agrees with
         update_tiers's rule (_changes_tier) for every tier a member row may
         have and lifetime points that only grow"""
-        from sql import Literal
         pool = Pool()
         Member = pool.get('member.member')
         Tier = pool.get('member.tier')
@@ -987,9 +984,7 @@ class MemberTestCase(
         "The time zone defaults to the company's"
         pool = Pool()
         Configuration = pool.get('member.configuration')
-        company = create_company()
-        company.timezone = 'Asia/Shanghai'
-        company.save()
+        company = create_company_shanghai()
         with set_company(company):
             self.assertEqual(Configuration.default_timezone(),
                 'Asia/Shanghai')
@@ -1289,7 +1284,6 @@ class MemberTestCase(
                     Line._post_one(Line._post_values({
                                 'member': member.id, 'points': 5,
                                 'reason': "x"}))
-                from trytond import backend
                 self.assertEqual(
                     len(statements), 1 if backend.name == 'postgresql' else 2,
                     statements)
@@ -1328,7 +1322,6 @@ class MemberTestCase(
     @with_transaction()
     def test_points_insert_origin(self):
         "A posting inserts its origin first: nothing when it is refused"
-        from trytond import backend
         pool = Pool()
         Member = pool.get('member.member')
         Line = pool.get('member.points.line')
@@ -1385,7 +1378,6 @@ class MemberTestCase(
     def test_points_insert_takes_lock(self):
         """A posting that inserts its origin takes the member's lock in its
         statement: only of an active member, unless a record answers"""
-        from trytond import backend
         pool = Pool()
         Member = pool.get('member.member')
         Line = pool.get('member.points.line')

@@ -33,10 +33,6 @@ class RewardTestCase(unittest.TestCase):
         activate_module('member')
         cls.addClassCleanup(drop_db)
 
-    def setUp(self):
-        super().setUp()
-        self.company = None
-
     def setup(self, points=500):
         "Return Alice with points and a company of the context"
         pool = Pool()
