@@ -28,8 +28,7 @@ from trytond.transaction import Transaction
 
 
 def create_tiers():
-    pool = Pool()
-    Tier = pool.get('member.tier')
+    Tier = Pool().get('member.tier')
     return Tier.create([
             {'code': 'basic', 'name': "Basic", 'threshold': 0},
             {'code': 'silver', 'name': "Silver", 'threshold': 100,
@@ -50,8 +49,7 @@ def create_company_shanghai():
 
 def create_member(name="Alice", phone=None, email=None):
     "Create a member; with an email, messages can reach them"
-    pool = Pool()
-    Member = pool.get('member.member')
+    Member = Pool().get('member.member')
     member, = Member.create([{'name': name, 'phone': phone}])
     if email:
         add_email(member, email)
@@ -60,8 +58,7 @@ def create_member(name="Alice", phone=None, email=None):
 
 def erase_party(party):
     "Run Tryton's Erase Party wizard on party"
-    pool = Pool()
-    Erase = pool.get('party.erase', type='wizard')
+    Erase = Pool().get('party.erase', type='wizard')
     session_id, _, _ = Erase.create()
     erase = Erase(session_id)
     erase.ask.party = party
@@ -168,8 +165,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_default_name(self):
         "A member created without a name is not named after the phone"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member, = Member.create([{'phone': '13945124220'}])
         self.assertEqual(member.name, "Member")
         self.assertNotIn('4220', member.rec_name)
@@ -224,8 +220,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_erase_personal_data(self):
         "erase_personal_data deactivates and erases members"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member("Wang Xiaoming", '13945124220')
         Member.erase_personal_data([member])
         member = Member(member.id)
@@ -266,8 +261,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_password(self):
         "Passwords are hashed with Tryton's scheme and checked"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member("Lotus Flower", '13800138000')
         for password, message in [
                 ('short', 'at least 8 characters'),
@@ -303,8 +297,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_password_forbidden_file(self):
         "[password] forbidden replaces the suite's list of common passwords"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         with tempfile.NamedTemporaryFile('w', suffix='.txt') as fp:
             fp.write('Lantern-42\n')
@@ -324,8 +317,7 @@ class MemberTestCase(
     def test_member_fillfactor(self):
         """On PostgreSQL the member table keeps room in its pages for the
         new version of a row that a posting rewrites (a HOT update)"""
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         if backend.name != 'postgresql':
             self.skipTest("a storage parameter of PostgreSQL")
         cursor = Transaction().connection.cursor()
@@ -358,8 +350,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_openid_unique_when_set(self):
         "Empty WeChat ids are not unique, set ones are"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         Member.create([{'name': "A", 'wechat_openid': ''},
                 {'name': "B", 'wechat_openid': None}])
         Member.create([{'name': "C", 'wechat_openid': 'o1'}])
@@ -370,8 +361,7 @@ class MemberTestCase(
     def test_key_look_ups(self):
         """A Key field (wechat_openid) finds what a Char finds: the bare
         column for values, NULL and '' alike for the empty ones"""
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         many = ['o%d' % i for i in range(150)]
         empty, none, set_ = Member.create([
                 {'name': "A", 'wechat_openid': ''},
@@ -405,8 +395,7 @@ class MemberTestCase(
     @with_transaction()
     def test_points_earn_spend(self):
         "Points earned and spent, balance is the sum of lines"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         line = Member.add_points(member, 50, "Welcome")
         self.assertEqual(line.balance_after, 50)
@@ -447,8 +436,7 @@ class MemberTestCase(
     @with_transaction()
     def test_points_invalid(self):
         "Zero or non-integer points and empty reasons are refused"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         for points in [0, 1.5, '3', None, True]:
             with self.subTest(points=points):
@@ -546,8 +534,7 @@ class MemberTestCase(
     @with_transaction()
     def test_tier_upgrade(self):
         "Tier follows lifetime points upwards at once"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         basic, silver, gold = create_tiers()
         member = create_member()
         Member.add_points(member, 10, "a")
@@ -562,8 +549,7 @@ class MemberTestCase(
     @with_transaction()
     def test_tier_thresholds_cached(self):
         "The thresholds answered as kept by the cache, first time included"
-        pool = Pool()
-        Tier = pool.get('member.tier')
+        Tier = Pool().get('member.tier')
         basic, silver, gold = create_tiers()
         first, kept = Tier.thresholds(), Tier.thresholds()
         self.assertEqual(type(first), type(kept))
@@ -573,8 +559,7 @@ class MemberTestCase(
     @with_transaction()
     def test_tier_base_at_creation(self):
         "A new member is in the base tier (threshold 0) from its creation"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         self.assertIsNone(create_member("Before tiers").tier)
         basic, silver, gold = create_tiers()
         self.assertEqual(create_member().tier, basic)
@@ -982,8 +967,7 @@ class MemberTestCase(
     @with_transaction()
     def test_configuration_timezone_default(self):
         "The time zone defaults to the company's"
-        pool = Pool()
-        Configuration = pool.get('member.configuration')
+        Configuration = Pool().get('member.configuration')
         company = create_company_shanghai()
         with set_company(company):
             self.assertEqual(Configuration.default_timezone(),
@@ -1015,8 +999,7 @@ class MemberTestCase(
     @with_transaction()
     def test_post_points_rpc_points_manager_only(self):
         "Through RPC, only points managers post points"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         clerk = create_user('clerk', 'group_member_user')
         manager = create_user('manager', 'group_points_manager')
@@ -1056,8 +1039,7 @@ class MemberTestCase(
 
     def _remaining(self, member):
         "Return {line id: remaining} of the lots of member"
-        pool = Pool()
-        Line = pool.get('member.points.line')
+        Line = Pool().get('member.points.line')
         return {l.id: l.remaining for l in Line.search([
                     ('member', '=', member.id), ('points', '>', 0)])}
 
@@ -1224,8 +1206,7 @@ class MemberTestCase(
     @with_transaction()
     def test_points_expiry_entry_covered(self):
         "An entry of a lot takes what the lot cannot cover from the others"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         first = Member.add_points(member, 10, "First")
         second = Member.add_points(member, 10, "Second")
@@ -1239,8 +1220,7 @@ class MemberTestCase(
     @with_transaction()
     def test_points_reversal_own_lot(self):
         "A reversal takes the points of its origin first"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         first = Member.add_points(member, 10, "First")
         cheat = Member.add_points(
@@ -1254,8 +1234,7 @@ class MemberTestCase(
     @with_transaction()
     def test_points_negative_then_earn(self):
         "Points earned below zero first pay what the lots could not cover"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         Member.add_points(member, 10, "Welcome")
         Member.post_points([{
