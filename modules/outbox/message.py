@@ -964,11 +964,8 @@ class Message(Workflow, ModelSQL, ModelView):
                 "message %s: WeChat answered %s (%s)", self.id, errcode, kind)
             if kind != 'token':
                 break
-        if kind == 'token':
-            kind = 'retry'
-        elif kind == 'fail':
-            kind = 'failed'
-        return kind, error
+        # A token refused twice is tried again later
+        return {'token': 'retry', 'fail': 'failed'}.get(kind, kind), error
 
     def _email(self):
         "Return the email message"
