@@ -313,10 +313,10 @@ class Template(DeactivableMixin, ModelSQL, ModelView):
         return False
 
     @staticmethod
-    def _render_lines(text, payload):
-        "Return {key: rendered text} of the \"key: text\" lines of text"
+    def _render_lines(lines, payload):
+        "Return {key: rendered text} of the \"key: text\" lines"
         values = {}
-        for line in (text or '').splitlines():
+        for line in (lines or '').splitlines():
             key, sep, text = line.partition(':')
             key = key.strip()
             if sep and key:
