@@ -23,6 +23,14 @@ _cached = Cache('member.configuration.cached', context=False)
 _MEMO = 'member.configuration.cached'
 
 
+def company_timezone():
+    "Return the time zone of the company of the context, or None"
+    Company = Pool().get('company.company')
+    company_id = Transaction().context.get('company')
+    if company_id is not None and company_id >= 0:
+        return Company(company_id).timezone or None
+
+
 def clear_cached():
     """Clear the cached configuration: in every process (at its next
     transaction) and the instance of this transaction"""
@@ -89,14 +97,7 @@ class Configuration(ModelSingleton, ModelSQL, ModelView):
 
     @classmethod
     def default_timezone(cls):
-        pool = Pool()
-        Company = pool.get('company.company')
-        company_id = Transaction().context.get('company')
-        if company_id is not None and company_id >= 0:
-            company = Company(company_id)
-            if company.timezone:
-                return company.timezone
-        return 'UTC'
+        return company_timezone() or 'UTC'
 
     @classmethod
     def default_allow_negative(cls):

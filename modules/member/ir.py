@@ -6,6 +6,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 
+from .configuration import company_timezone
 from .member import context_member
 
 # The models whose record rules depend on the member of the request (the
@@ -60,9 +61,8 @@ class Cron(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.method.selection.append(
-            ('member.member|recompute_tiers', "Recompute Member Tiers"))
         cls.method.selection.extend([
+                ('member.member|recompute_tiers', "Recompute Member Tiers"),
                 ('member.points.line|expire', "Expire Points"),
                 ('member.points.line|notify_expiring',
                     "Notify Members of Expiring Points"),
@@ -79,14 +79,9 @@ class Date(metaclass=PoolMeta):
         company module does; otherwise in the time zone of the member
         configuration (the local day of the suite), not the server's (UTC:
         yesterday before 08:00 in Shanghai)"""
-        pool = Pool()
-        Company = pool.get('company.company')
-        Configuration = pool.get('member.configuration')
-        company_id = Transaction().context.get('company')
-        if timezone is None and company_id is not None and company_id >= 0:
-            company = Company(company_id)
-            if company.timezone:
-                timezone = tz.ZoneInfo(company.timezone)
+        Configuration = Pool().get('member.configuration')
         if timezone is None:
-            timezone = Configuration.get_cached().tzinfo
+            company = company_timezone()
+            timezone = (tz.ZoneInfo(company) if company
+                else Configuration.get_cached().tzinfo)
         return clock.today(timezone)

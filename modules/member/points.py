@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import logging
 import re
-from decimal import Decimal
 
 from sql import Cast, Column, Conflict, From, Literal, Null, With
 from sql.aggregate import Count, Min, Sum
@@ -29,12 +28,11 @@ from . import prepared
 from .exceptions import (
     ConcurrentCreation, IdempotencyKeyError, LedgerAccessError,
     LockUnlessFound, NegativeBalanceError, PointsError)
+from .member import SLICE
 from .prepared import (
     NextId, Returned, created, execute, formatters, invalidate_records)
 
 logger = logging.getLogger(__name__)
-# Ids per SQL query in batch reads
-SLICE = 1000
 _REASON_CODE = re.compile(r'^[a-z][a-z0-9_]*\.msg_[a-z0-9_]+$')
 # The reason parameters as stored, by value (_reason_params_sql), per
 # process
@@ -46,12 +44,8 @@ def _param(value):
     "A parameter of a reason as a JSON value"
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
-    if isinstance(value, bool) or value is None:
+    if value is None or isinstance(value, (int, float, str)):
         return value
-    if isinstance(value, (int, float, str)):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
     return str(value)
 
 
@@ -110,7 +104,29 @@ def _reason_pattern(text):
     return re.compile('^' + regex + '$', re.S)
 
 
-class PointsLine(ModelSQL, ModelView):
+class _PostedOnly:
+    "The records of the ledger: inserted by post only, never changed"
+    __slots__ = ()
+
+    @classmethod
+    def check_modification(cls, mode, records, values=None, external=False):
+        super().check_modification(
+            mode, records, values=values, external=external)
+        if mode == 'create':
+            raise LedgerAccessError(gettext(
+                    'member.msg_points_line_post_only'))
+        elif mode in {'write', 'delete'}:
+            raise LedgerAccessError(gettext(
+                    'member.msg_points_line_immutable'))
+
+    @classmethod
+    def copy(cls, records, default=None):
+        if not records:
+            return []
+        raise LedgerAccessError(gettext('member.msg_points_line_immutable'))
+
+
+class PointsLine(_PostedOnly, ModelSQL, ModelView):
     "Points Line"
     __name__ = 'member.points.line'
 
@@ -352,23 +368,9 @@ class PointsLine(ModelSQL, ModelView):
 
     @classmethod
     def get_origin(cls):
-        pool = Pool()
-        IrModel = pool.get('ir.model')
-        get_name = IrModel.get_name
-        models = cls._get_origin()
-        return [(None, '')] + [(m, get_name(m)) for m in models]
-
-    @classmethod
-    def check_modification(cls, mode, lines, values=None, external=False):
-        super().check_modification(
-            mode, lines, values=values, external=external)
-        # Lines are inserted by post only
-        if mode == 'create':
-            raise LedgerAccessError(gettext(
-                    'member.msg_points_line_post_only'))
-        elif mode in {'write', 'delete'}:
-            raise LedgerAccessError(gettext(
-                    'member.msg_points_line_immutable'))
+        IrModel = Pool().get('ir.model')
+        return [(None, '')] + [
+            (m, IrModel.get_name(m)) for m in cls._get_origin()]
 
     @classmethod
     def post(cls, entries):
@@ -1242,14 +1244,8 @@ class PointsLine(ModelSQL, ModelView):
         # started: the restarted transaction reads its line
         raise ConcurrentCreation('member.points.line:%s' % key)
 
-    @classmethod
-    def copy(cls, lines, default=None):
-        if not lines:
-            return []
-        raise LedgerAccessError(gettext('member.msg_points_line_immutable'))
 
-
-class Allocation(ModelSQL, ModelView):
+class Allocation(_PostedOnly, ModelSQL, ModelView):
     "Points Allocation"
     __name__ = 'member.points.allocation'
 
@@ -1282,25 +1278,6 @@ class Allocation(ModelSQL, ModelView):
 
     def get_lot_field(self, name):
         return getattr(self.lot, name[len('lot_'):])
-
-    @classmethod
-    def check_modification(cls, mode, allocations, values=None,
-            external=False):
-        super().check_modification(
-            mode, allocations, values=values, external=external)
-        # Allocations are inserted by post only
-        if mode == 'create':
-            raise LedgerAccessError(gettext(
-                    'member.msg_points_line_post_only'))
-        elif mode in {'write', 'delete'}:
-            raise LedgerAccessError(gettext(
-                    'member.msg_points_line_immutable'))
-
-    @classmethod
-    def copy(cls, allocations, default=None):
-        if not allocations:
-            return []
-        raise LedgerAccessError(gettext('member.msg_points_line_immutable'))
 
 
 class AdjustStart(ModelView):

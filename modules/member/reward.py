@@ -21,14 +21,12 @@ from trytond.transaction import Transaction, without_check_access
 from .exceptions import (
     InsufficientPointsError, InvalidCouponError, OutOfStockError,
     RedemptionStateError, RewardNotFoundError, RewardUnavailableError)
-from .member import context_member
+from .member import SLICE, context_member
 from .prepared import invalidate_records
 
 # The characters of a coupon code: no 0/O, 1/I/L to misread
 CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789'
 CODE_LENGTH = 10
-# Ids per SQL query in batch reads
-SLICE = 1000
 
 
 def new_code():
@@ -384,11 +382,9 @@ class Redemption(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def get_used_by(cls):
-        pool = Pool()
-        IrModel = pool.get('ir.model')
-        get_name = IrModel.get_name
-        models = cls._get_used_by()
-        return [(None, '')] + [(m, get_name(m)) for m in models]
+        IrModel = Pool().get('ir.model')
+        return [(None, '')] + [
+            (m, IrModel.get_name(m)) for m in cls._get_used_by()]
 
     @classmethod
     def search_rec_name(cls, name, clause):

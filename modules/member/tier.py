@@ -13,8 +13,7 @@ from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
-# Ids per SQL query in batch reads
-SLICE = 1000
+from .member import SLICE
 
 # The thresholds of the active tiers, read by every points posting
 _thresholds_cache = Cache('member.tier.thresholds', context=False)

@@ -170,8 +170,7 @@ class SMTPBatch(SMTPDataManager):
     def abort(self, trans):
         self.queue = []
 
-    def tpc_abort(self, trans):
-        self.queue = []
+    tpc_abort = abort
 
     def close(self):
         if self._server is not None:
@@ -313,28 +312,27 @@ class Template(DeactivableMixin, ModelSQL, ModelView):
     def default_secret(cls):
         return False
 
-    def sms_values(self, payload):
-        "Return the parameters of the SMS template for payload"
-        params = {}
-        for line in (self.sms_data or '').splitlines():
+    @staticmethod
+    def _render_lines(lines, payload):
+        "Return {key: rendered text} of the \"key: text\" lines"
+        values = {}
+        for line in (lines or '').splitlines():
             key, sep, text = line.partition(':')
             key = key.strip()
             if sep and key:
-                params[key] = render(text.strip(), payload)
-        return params
+                values[key] = render(text.strip(), payload)
+        return values
+
+    def sms_values(self, payload):
+        "Return the parameters of the SMS template for payload"
+        return self._render_lines(self.sms_data, payload)
 
     def wechat_values(self, payload):
         "Return the data of the WeChat message for payload"
-        data = {}
-        for line in (self.wechat_data or '').splitlines():
-            key, sep, text = line.partition(':')
-            key = key.strip()
-            if not sep or not key:
-                continue
-            value = render(text.strip(), payload)
+        data = self._render_lines(self.wechat_data, payload)
+        for key, value in data.items():
             if key.startswith('thing') and len(value) > WECHAT_THING:
-                value = value[:WECHAT_THING - 1] + '…'
-            data[key] = value
+                data[key] = value[:WECHAT_THING - 1] + '…'
         return data
 
 
@@ -578,11 +576,9 @@ class Message(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def get_origin(cls):
-        pool = Pool()
-        IrModel = pool.get('ir.model')
-        models = cls._get_origin()
+        IrModel = Pool().get('ir.model')
         return [(None, '')] + [
-            (m, IrModel.get_name(m)) for m in models]
+            (m, IrModel.get_name(m)) for m in cls._get_origin()]
 
     def get_rec_name(self, name):
         recipient = self.party or self.user
@@ -968,11 +964,8 @@ class Message(Workflow, ModelSQL, ModelView):
                 "message %s: WeChat answered %s (%s)", self.id, errcode, kind)
             if kind != 'token':
                 break
-        if kind == 'token':
-            kind = 'retry'
-        elif kind == 'fail':
-            kind = 'failed'
-        return kind, error
+        # A token refused twice is tried again later
+        return {'token': 'retry', 'fail': 'failed'}.get(kind, kind), error
 
     def _email(self):
         "Return the email message"

@@ -5,12 +5,15 @@ import datetime as dt
 import tempfile
 from unittest.mock import patch
 
-from trytond import config
+from sql import Literal, Select, Table
+
+from trytond import backend, config
 from trytond.exceptions import UserError
 from trytond.model import ModelSQL, fields
 from trytond.model.exceptions import AccessError, SQLConstraintError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
+from trytond.modules.member import prepared
 from trytond.modules.member.exceptions import LockUnlessFound, PasswordError
 from trytond.modules.member.member import (
     FILLFACTOR, mask_name, mask_phone, member_context, normalize_phone)
@@ -25,8 +28,7 @@ from trytond.transaction import Transaction
 
 
 def create_tiers():
-    pool = Pool()
-    Tier = pool.get('member.tier')
+    Tier = Pool().get('member.tier')
     return Tier.create([
             {'code': 'basic', 'name': "Basic", 'threshold': 0},
             {'code': 'silver', 'name': "Silver", 'threshold': 100,
@@ -47,8 +49,7 @@ def create_company_shanghai():
 
 def create_member(name="Alice", phone=None, email=None):
     "Create a member; with an email, messages can reach them"
-    pool = Pool()
-    Member = pool.get('member.member')
+    Member = Pool().get('member.member')
     member, = Member.create([{'name': name, 'phone': phone}])
     if email:
         add_email(member, email)
@@ -57,13 +58,24 @@ def create_member(name="Alice", phone=None, email=None):
 
 def erase_party(party):
     "Run Tryton's Erase Party wizard on party"
-    pool = Pool()
-    Erase = pool.get('party.erase', type='wizard')
+    Erase = Pool().get('party.erase', type='wizard')
     session_id, _, _ = Erase.create()
     erase = Erase(session_id)
     erase.ask.party = party
     erase.transition_erase()
     Erase.delete(session_id)
+
+
+def create_user(login, group):
+    "Create the user login in the group (its fs id) of the member module"
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    user, = User.create([{
+                'name': login.title(), 'login': login,
+                'groups': [('add', [ModelData.get_id('member', group)])],
+                }])
+    return user
 
 
 def add_email(member, email):
@@ -153,8 +165,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_default_name(self):
         "A member created without a name is not named after the phone"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member, = Member.create([{'phone': '13945124220'}])
         self.assertEqual(member.name, "Member")
         self.assertNotIn('4220', member.rec_name)
@@ -209,8 +220,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_erase_personal_data(self):
         "erase_personal_data deactivates and erases members"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member("Wang Xiaoming", '13945124220')
         Member.erase_personal_data([member])
         member = Member(member.id)
@@ -251,8 +261,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_password(self):
         "Passwords are hashed with Tryton's scheme and checked"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member("Lotus Flower", '13800138000')
         for password, message in [
                 ('short', 'at least 8 characters'),
@@ -288,8 +297,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_password_forbidden_file(self):
         "[password] forbidden replaces the suite's list of common passwords"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         with tempfile.NamedTemporaryFile('w', suffix='.txt') as fp:
             fp.write('Lantern-42\n')
@@ -309,9 +317,7 @@ class MemberTestCase(
     def test_member_fillfactor(self):
         """On PostgreSQL the member table keeps room in its pages for the
         new version of a row that a posting rewrites (a HOT update)"""
-        from trytond import backend
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         if backend.name != 'postgresql':
             self.skipTest("a storage parameter of PostgreSQL")
         cursor = Transaction().connection.cursor()
@@ -344,8 +350,7 @@ class MemberTestCase(
     @with_transaction()
     def test_member_openid_unique_when_set(self):
         "Empty WeChat ids are not unique, set ones are"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         Member.create([{'name': "A", 'wechat_openid': ''},
                 {'name': "B", 'wechat_openid': None}])
         Member.create([{'name': "C", 'wechat_openid': 'o1'}])
@@ -356,8 +361,7 @@ class MemberTestCase(
     def test_key_look_ups(self):
         """A Key field (wechat_openid) finds what a Char finds: the bare
         column for values, NULL and '' alike for the empty ones"""
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         many = ['o%d' % i for i in range(150)]
         empty, none, set_ = Member.create([
                 {'name': "A", 'wechat_openid': ''},
@@ -391,8 +395,7 @@ class MemberTestCase(
     @with_transaction()
     def test_points_earn_spend(self):
         "Points earned and spent, balance is the sum of lines"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         line = Member.add_points(member, 50, "Welcome")
         self.assertEqual(line.balance_after, 50)
@@ -433,8 +436,7 @@ class MemberTestCase(
     @with_transaction()
     def test_points_invalid(self):
         "Zero or non-integer points and empty reasons are refused"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         for points in [0, 1.5, '3', None, True]:
             with self.subTest(points=points):
@@ -532,8 +534,7 @@ class MemberTestCase(
     @with_transaction()
     def test_tier_upgrade(self):
         "Tier follows lifetime points upwards at once"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         basic, silver, gold = create_tiers()
         member = create_member()
         Member.add_points(member, 10, "a")
@@ -548,8 +549,7 @@ class MemberTestCase(
     @with_transaction()
     def test_tier_thresholds_cached(self):
         "The thresholds answered as kept by the cache, first time included"
-        pool = Pool()
-        Tier = pool.get('member.tier')
+        Tier = Pool().get('member.tier')
         basic, silver, gold = create_tiers()
         first, kept = Tier.thresholds(), Tier.thresholds()
         self.assertEqual(type(first), type(kept))
@@ -559,8 +559,7 @@ class MemberTestCase(
     @with_transaction()
     def test_tier_base_at_creation(self):
         "A new member is in the base tier (threshold 0) from its creation"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         self.assertIsNone(create_member("Before tiers").tier)
         basic, silver, gold = create_tiers()
         self.assertEqual(create_member().tier, basic)
@@ -620,10 +619,6 @@ class MemberTestCase(
         prepared again, as one whose plan no longer gives the types of its
         result; in a transaction begun, and on SQLite, it runs in the
         transaction"""
-        from sql import Literal, Select, Table
-
-        from trytond import backend
-        from trytond.modules.member import prepared
 
         def build(value):
             return Select([Literal(12) / value])
@@ -729,7 +724,6 @@ class MemberTestCase(
         """_keeps_tier, the SQL of a statement committed alone, agrees with
         update_tiers's rule (_changes_tier) for every tier a member row may
         have and lifetime points that only grow"""
-        from sql import Literal
         pool = Pool()
         Member = pool.get('member.member')
         Tier = pool.get('member.tier')
@@ -973,11 +967,8 @@ class MemberTestCase(
     @with_transaction()
     def test_configuration_timezone_default(self):
         "The time zone defaults to the company's"
-        pool = Pool()
-        Configuration = pool.get('member.configuration')
-        company = create_company()
-        company.timezone = 'Asia/Shanghai'
-        company.save()
+        Configuration = Pool().get('member.configuration')
+        company = create_company_shanghai()
         with set_company(company):
             self.assertEqual(Configuration.default_timezone(),
                 'Asia/Shanghai')
@@ -1008,20 +999,10 @@ class MemberTestCase(
     @with_transaction()
     def test_post_points_rpc_points_manager_only(self):
         "Through RPC, only points managers post points"
-        pool = Pool()
-        Member = pool.get('member.member')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
+        Member = Pool().get('member.member')
         member = create_member()
-        clerk, manager = User.create([{
-                    'name': "Clerk", 'login': 'clerk',
-                    'groups': [('add', [ModelData.get_id(
-                                    'member', 'group_member_user')])],
-                    }, {
-                    'name': "Manager", 'login': 'manager',
-                    'groups': [('add', [ModelData.get_id(
-                                    'member', 'group_points_manager')])],
-                    }])
+        clerk = create_user('clerk', 'group_member_user')
+        manager = create_user('manager', 'group_points_manager')
         entry = {'member': member.id, 'points': 5, 'reason': "x"}
         with Transaction().set_user(clerk.id), \
                 Transaction().set_context(_check_access=True):
@@ -1038,12 +1019,7 @@ class MemberTestCase(
         pool = Pool()
         Member = pool.get('member.member')
         Line = pool.get('member.points.line')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        group_id = ModelData.get_id('member', 'group_member_self')
-        user, = User.create([{
-                    'name': "API", 'login': 'api',
-                    'groups': [('add', [group_id])]}])
+        user = create_user('api', 'group_member_self')
         alice = create_member("Alice")
         bob = create_member("Bob")
         Member.add_points(alice, 5, "a")
@@ -1061,12 +1037,10 @@ class MemberTestCase(
 
     # Expiring points
 
-    def _lots(self, member):
-        "Return {line id: (points, remaining, expires)} of the lots of member"
-        pool = Pool()
-        Line = pool.get('member.points.line')
-        return {l.id: (l.points, l.remaining, l.expires)
-            for l in Line.search([
+    def _remaining(self, member):
+        "Return {line id: remaining} of the lots of member"
+        Line = Pool().get('member.points.line')
+        return {l.id: l.remaining for l in Line.search([
                     ('member', '=', member.id), ('points', '>', 0)])}
 
     @with_transaction()
@@ -1114,10 +1088,10 @@ class MemberTestCase(
         with clock.at(dt.datetime(2025, 1, 1, 12)):
             early = Member.add_points(member, 10, "Early")
         spend = Member.add_points(member, -15, "Spend")
-        lots = self._lots(member)
-        self.assertEqual(lots[early.id][1], 0)
-        self.assertEqual(lots[late.id][1], 5)
-        self.assertEqual(lots[forever.id][1], 10)
+        lots = self._remaining(member)
+        self.assertEqual(lots[early.id], 0)
+        self.assertEqual(lots[late.id], 5)
+        self.assertEqual(lots[forever.id], 10)
         spend = Line(spend.id)
         self.assertEqual(
             sorted((a.lot.id, a.points) for a in spend.allocations),
@@ -1147,8 +1121,8 @@ class MemberTestCase(
                 expiry.idempotency_key, expiry.reason),
             (-100, Line(lot.id), 5, 'expiry:%d:1' % lot.id,
                 "Points expired on 2025-02-10"))
-        self.assertEqual(self._lots(member)[lot.id][1], 0)
-        self.assertEqual(self._lots(member)[kept.id][1], 5)
+        self.assertEqual(self._remaining(member)[lot.id], 0)
+        self.assertEqual(self._remaining(member)[kept.id], 5)
         # Again: nothing more
         self.assertEqual(Line.expire(dt.date(2025, 2, 11)), [])
         member = Member(member.id)
@@ -1177,13 +1151,11 @@ class MemberTestCase(
             member, 5, "Cancelled", key='booking:1:points:back:1')
         self.assertEqual(Line(back1.id).reverses.idempotency_key,
             'booking:1:points')
-        self.assertEqual(
-            {i: r for i, (_, r, _) in self._lots(member).items()},
+        self.assertEqual(self._remaining(member),
             {lot1.id: 0, lot2.id: 25, back1.id: 0})
         back2 = Member.add_points(
             member, 35, "Cancelled", key='booking:1:points:back:2')
-        self.assertEqual(
-            {i: r for i, (_, r, _) in self._lots(member).items()},
+        self.assertEqual(self._remaining(member),
             {lot1.id: 30, lot2.id: 30, back1.id: 0, back2.id: 0})
         member = Member(member.id)
         # Given back, not earned
@@ -1192,7 +1164,7 @@ class MemberTestCase(
         # Another key is a new lot
         other = Member.add_points(member, 7, "Gift", key='booking:1:gift')
         self.assertEqual(Line(other.id).reverses, None)
-        self.assertEqual(self._lots(member)[other.id][1], 7)
+        self.assertEqual(self._remaining(member)[other.id], 7)
         self.assertEqual(Member(member.id).lifetime_points, 67)
         self.assertEqual(Member.check_balances([member]), [])
         # Given back to an expired lot: it expires again
@@ -1227,31 +1199,28 @@ class MemberTestCase(
                     'member': member, 'points': 20, 'reason': "Refund",
                     'key': 'b-refund:1', 'reverses': spend}])
         self.assertEqual(Line(back.id).reverses, Line(spend.id))
-        self.assertEqual(self._lots(member)[lot.id][1], 30)
+        self.assertEqual(self._remaining(member)[lot.id], 30)
         self.assertEqual(Member(member.id).lifetime_points, 30)
         self.assertEqual(Member.check_balances([member, other]), [])
 
     @with_transaction()
     def test_points_expiry_entry_covered(self):
         "An entry of a lot takes what the lot cannot cover from the others"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         first = Member.add_points(member, 10, "First")
         second = Member.add_points(member, 10, "Second")
         Member.post_points([{
                     'member': member, 'points': -15, 'reason': "x",
                     'lot': second}])
-        self.assertEqual(
-            {i: r for i, (_, r, _) in self._lots(member).items()},
+        self.assertEqual(self._remaining(member),
             {first.id: 5, second.id: 0})
         self.assertEqual(Member.check_balances([member]), [])
 
     @with_transaction()
     def test_points_reversal_own_lot(self):
         "A reversal takes the points of its origin first"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         first = Member.add_points(member, 10, "First")
         cheat = Member.add_points(
@@ -1259,15 +1228,13 @@ class MemberTestCase(
         Member.post_points([{
                     'member': member, 'points': -10, 'reason': "Cheat",
                     'origin': 'res.user,1', 'reversal': True}])
-        self.assertEqual(
-            {i: r for i, (_, r, _) in self._lots(member).items()},
+        self.assertEqual(self._remaining(member),
             {first.id: 10, cheat.id: 0})
 
     @with_transaction()
     def test_points_negative_then_earn(self):
         "Points earned below zero first pay what the lots could not cover"
-        pool = Pool()
-        Member = pool.get('member.member')
+        Member = Pool().get('member.member')
         member = create_member()
         Member.add_points(member, 10, "Welcome")
         Member.post_points([{
@@ -1275,8 +1242,8 @@ class MemberTestCase(
                     'reversal': True, 'allow_negative': True}])
         small = Member.add_points(member, 15, "Earn")
         big = Member.add_points(member, 15, "Earn")
-        lots = self._lots(member)
-        self.assertEqual((lots[small.id][1], lots[big.id][1]), (0, 10))
+        lots = self._remaining(member)
+        self.assertEqual((lots[small.id], lots[big.id]), (0, 10))
         self.assertEqual(Member.check_balances([member]), [])
 
     @with_transaction()
@@ -1296,7 +1263,6 @@ class MemberTestCase(
                     Line._post_one(Line._post_values({
                                 'member': member.id, 'points': 5,
                                 'reason': "x"}))
-                from trytond import backend
                 self.assertEqual(
                     len(statements), 1 if backend.name == 'postgresql' else 2,
                     statements)
@@ -1335,7 +1301,6 @@ class MemberTestCase(
     @with_transaction()
     def test_points_insert_origin(self):
         "A posting inserts its origin first: nothing when it is refused"
-        from trytond import backend
         pool = Pool()
         Member = pool.get('member.member')
         Line = pool.get('member.points.line')
@@ -1392,7 +1357,6 @@ class MemberTestCase(
     def test_points_insert_takes_lock(self):
         """A posting that inserts its origin takes the member's lock in its
         statement: only of an active member, unless a record answers"""
-        from trytond import backend
         pool = Pool()
         Member = pool.get('member.member')
         Line = pool.get('member.points.line')

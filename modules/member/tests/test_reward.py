@@ -13,7 +13,7 @@ from trytond.modules.member.exceptions import (
     RedemptionStateError, RewardNotFoundError, RewardUnavailableError)
 from trytond.modules.member.member import member_context
 from trytond.modules.member.tests.test_module import (
-    create_company_shanghai, create_member)
+    create_company_shanghai, create_member, create_user)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import (
     activate_module, drop_db, with_transaction)
@@ -32,10 +32,6 @@ class RewardTestCase(unittest.TestCase):
         drop_db()
         activate_module('member')
         cls.addClassCleanup(drop_db)
-
-    def setUp(self):
-        super().setUp()
-        self.company = None
 
     def setup(self, points=500):
         "Return Alice with points and a company of the context"
@@ -184,8 +180,6 @@ class RewardTestCase(unittest.TestCase):
         pool = Pool()
         Reward = pool.get('member.reward')
         Redemption = pool.get('member.reward.redemption')
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
         company, alice = self.setup()
         bob = create_member("Bob")
         Pool().get('member.member').add_points(bob, 500, "Welcome")
@@ -193,11 +187,7 @@ class RewardTestCase(unittest.TestCase):
             reward = self.reward()
             mine = Reward.redeem(reward, alice)
             Reward.redeem(reward, bob)
-        user, = User.create([{
-                    'name': "API", 'login': 'api',
-                    'groups': [('add', [ModelData.get_id(
-                                    'member', 'group_member_self')])],
-                    }])
+        user = create_user('api', 'group_member_self')
         with Transaction().set_user(user.id), Transaction().set_context(
                 _check_access=True, **member_context(alice.id)):
             self.assertEqual(Redemption.search([]), [mine])

@@ -19,12 +19,12 @@ def create_template(**values):
     return template
 
 
-def create_party(name, email=None):
+def create_party(name, email=None, mobile=None):
     Party = Pool().get('party.party')
-    mechanisms = [('create', [{'type': 'email', 'value': email}])] if (
-        email) else []
+    mechanisms = [{'type': t, 'value': v}
+        for t, v in [('email', email), ('mobile', mobile)] if v]
     party, = Party.create([{
-                'name': name, 'contact_mechanisms': mechanisms}])
+                'name': name, 'contact_mechanisms': [('create', mechanisms)]}])
     return party
 
 

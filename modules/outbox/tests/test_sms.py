@@ -93,15 +93,11 @@ class SmsChannelTestCase(unittest.TestCase):
     def test_channel(self):
         """An SMS template goes by SMS to a mobile; the channel of a message
         may be imposed; a template without SMS code sends none"""
-        pool = Pool()
-        Message = pool.get('outbox.message')
-        Party = pool.get('party.party')
+        Message = Pool().get('outbox.message')
         create_template(code='sms', sms_template_id='SMS_1',
             sms_data="code: {code}\nnot a line")
         create_template(code='mail')
-        ann = create_party("Ann", 'ann@example.com')
-        Party.write([ann], {'contact_mechanisms': [('create', [{
-                            'type': 'mobile', 'value': '+8613800000002'}])]})
+        ann = create_party("Ann", 'ann@example.com', '+8613800000002')
         bob = create_party("Bob", 'bob@example.com')
         sms, = Message.queue([{'template': 'sms', 'party': ann.id,
                     'payload': {'code': '123456'}}])
@@ -123,13 +119,9 @@ class SmsChannelTestCase(unittest.TestCase):
     @with_transaction()
     def test_not_configured(self):
         "Without a provider an SMS fails for good, with the reason"
-        pool = Pool()
-        Message = pool.get('outbox.message')
-        Party = pool.get('party.party')
+        Message = Pool().get('outbox.message')
         create_template(code='sms', sms_template_id='SMS_1', secret=True)
-        ann = create_party("Ann")
-        Party.write([ann], {'contact_mechanisms': [('create', [{
-                            'type': 'mobile', 'value': '+8613800000003'}])]})
+        ann = create_party("Ann", mobile='+8613800000003')
         message, = Message.queue([{'template': 'sms', 'party': ann.id,
                     'payload': {'code': '654321'}}])
         outcome, error = message._deliver()

@@ -20,7 +20,42 @@ PNG = bytes.fromhex(
 _SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
 
 
-class FakeWeChat:
+class _Handler(BaseHTTPRequestHandler):
+    "The handler of a fake API: silent, answering JSON"
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self, data, status=200):
+        body = json.dumps(data).encode('utf-8')
+        try:
+            self.send_response(status)
+            self.send_header('Content-Type', 'application/json')
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            # The sender was killed while waiting for the answer
+            pass
+
+
+class _FakeAPI:
+    "A fake API served on 127.0.0.1 by a thread of its own"
+
+    def _serve(self, Handler):
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
+        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeWeChat(_FakeAPI):
     """A fake of api.weixin.qq.com on 127.0.0.1: it counts the token
     fetches, records the messages and answers the send with the codes of
     `send_answers` (an int errcode, or 'http500'), then 0.
@@ -53,22 +88,7 @@ class FakeWeChat:
         self.appid = None
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _answer(self, data, status=200):
-                body = json.dumps(data).encode('utf-8')
-                try:
-                    self.send_response(status)
-                    self.send_header('Content-Type', 'application/json')
-                    self.send_header('Content-Length', str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    # The sender was killed while waiting for the answer
-                    pass
-
+        class Handler(_Handler):
             def do_GET(self):
                 url = urllib.parse.urlparse(self.path)
                 if url.path != '/cgi-bin/token':
@@ -145,12 +165,7 @@ class FakeWeChat:
                                 'appid': fake.appid or 'APPID'},
                             }})
 
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.server.daemon_threads = True
-        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
 
     def counts(self):
         "The receptions and the distinct messages received"
@@ -161,12 +176,8 @@ class FakeWeChat:
         with self.lock:
             return dict(self.receptions)
 
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
-
-class FakeSMS:
+class FakeSMS(_FakeAPI):
     """A fake cloud SMS API (outbox.sms.HTTPProvider) on 127.0.0.1: it
     checks the key and the signature of each request, records the messages
     sent (`sent`: the bodies, TemplateParam decoded) and answers with the
@@ -183,18 +194,7 @@ class FakeSMS:
         checker = HTTPProvider(None, key, secret, None)
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _answer(self, data, status=200):
-                body = json.dumps(data).encode('utf-8')
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(_Handler):
             def do_POST(self):
                 length = int(self.headers.get('Content-Length') or 0)
                 raw = self.rfile.read(length)
@@ -222,22 +222,13 @@ class FakeSMS:
                         'BizId': 'biz-%d' % len(fake.sent),
                         'RequestId': 'req'})
 
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.server.daemon_threads = True
-        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
 
     def codes(self, number):
         "The codes sent to number (as the provider takes it: 11 digits)"
         with self.lock:
             return [b['TemplateParam'].get('code') for b in self.sent
                 if b['PhoneNumbers'] == number]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def configure_sms(database, fake, template='miniprogram_sms_code',
