@@ -26,7 +26,7 @@ from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction
 
 from .tools import (
-    Api, create_api_company, in_transaction, make_organizer, register)
+    Api, ApiTestMixin, create_api_company, create_organizer, in_transaction)
 
 if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
     from hypothesis.configuration import set_hypothesis_home_dir
@@ -66,24 +66,19 @@ header_text = st.one_of(
         signatures, signatures, signatures))
 
 
-class ApiEdgeTestCase(RouteTestCase):
+class ApiEdgeTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: the edge"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1350000'
 
     @classmethod
     def setUpDatabase(cls):
         pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
         Place = pool.get('checkin.place')
         Tag = pool.get('checkin.tag')
         company = create_api_company()
-        organizer, = User.create([{
-                    'name': "Organizer", 'login': 'organizer',
-                    'password': STAFF_PASSWORD,
-                    'groups': [('add', [ModelData.get_id(
-                                    'checkin', 'group_checkin')])],
-                    }])
+        organizer = create_organizer(password=STAFF_PASSWORD)
         event = create_event(name="Meeting",
             organizers=[('add', [organizer.id])])
         create_event(name="Tokyo", timezone='Asia/Tokyo',
@@ -99,9 +94,6 @@ class ApiEdgeTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
 
         def ids():
             pool = Pool()
@@ -112,25 +104,11 @@ class ApiEdgeTestCase(RouteTestCase):
             return event.id, event.current_token(NOW), service.id
         self.event_id, self.token, self.service_id = in_transaction(ids)
 
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, organizer=False):
-        api = register(self, '1350000%04d' % next(self._phones))
-        if organizer:
-            make_organizer(api.member_id)
-        return api
-
     def staff(self):
         status, data = self.api.json('POST', 'auth/staff', {
                 'login': 'organizer', 'password': STAFF_PASSWORD})
         self.assertEqual(status, 200, data)
         return Api(self.client(), token=data['access_token'])
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
 
     def assertCode(self, result, codes):
         """The answer is one of codes {status: {error codes}} (or a
@@ -140,9 +118,6 @@ class ApiEdgeTestCase(RouteTestCase):
         self.assertLess(status, 500, data)
         self.assertIn(status, codes, data)
         self.assertIn(data['error']['code'], codes[status], data)
-
-    def here(self, **extra):
-        return dict({'lat': LAT, 'lon': LON}, **extra)
 
     # 1. Credentials: any text is refused with the documented code
 

@@ -14,14 +14,14 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, register, set_tier
+from .tools import ApiTestMixin, create_api_company, set_tier
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
 SLOT = '2026-06-02T09:00:00+08:00'
 
 
-class BookingApiTestCase(RouteTestCase):
+class BookingApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: booking"
     module = 'miniprogram'
 
@@ -38,24 +38,15 @@ class BookingApiTestCase(RouteTestCase):
         frozen = patch.object(clock, 'now', lambda: NOW)
         frozen.start()
         self.addCleanup(frozen.stop)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Service = Pool().get('booking.service')
             self.service_id, = [s.id for s in Service.search([])]
 
-    _phones = iter(range(100, 10 ** 6))
-
     def login(self, tier=None):
-        api = register(self, '1370000%04d' % next(self._phones))
+        api = super().login()
         if tier:
             set_tier(api.member_id, tier)
         return api
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
 
     def book(self, api, start=SLOT, **extra):
         return api.json('POST', 'bookings', dict({

@@ -26,7 +26,8 @@ from trytond.transaction import Transaction
 
 from .test_auth_sms_api import set_config
 from .tools import (
-    Api, in_transaction, lock_waited, make_organizer, member_locked, register)
+    Api, ApiTestMixin, create_organizer, in_transaction, lock_waited,
+    member_locked)
 
 NOW = START + dt.timedelta(minutes=5)
 # The Python calls in the server of a check-in with points and of its
@@ -41,21 +42,15 @@ CALL_BUDGETS = {
 STAFF_PASSWORD = 'Kiosk-Staff-2026'
 
 
-class CheckinApiTestCase(RouteTestCase):
+class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: check-in"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1360000'
 
     @classmethod
     def setUpDatabase(cls):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        organizer, = User.create([{
-                    'name': "Organizer", 'login': 'organizer',
-                    'password': STAFF_PASSWORD,
-                    'groups': [('add', [ModelData.get_id(
-                                    'checkin', 'group_checkin')])],
-                    }])
+        organizer = create_organizer(password=STAFF_PASSWORD)
         create_event(name="Meeting", organizers=[('add', [organizer.id])])
         create_event(name="Other", organizers=[('add', [organizer.id])])
         create_event(name="Foreign")
@@ -66,9 +61,6 @@ class CheckinApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Event = Pool().get('checkin.event')
             self.event, = Event.search([('name', '=', "Meeting")])
@@ -76,24 +68,6 @@ class CheckinApiTestCase(RouteTestCase):
             self.token = self.event.current_token(NOW)
             self.old_token = self.event.current_token(
                 NOW - dt.timedelta(minutes=5))
-
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, organizer=False, name=None):
-        api = register(self, '1360000%04d' % next(self._phones),
-            **({'name': name} if name else {}))
-        if organizer:
-            make_organizer(api.member_id)
-        return api
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
-
-    def here(self, **extra):
-        return dict({'lat': LAT, 'lon': LON}, **extra)
 
     def test_events(self):
         "Open events with location, methods and checked_in"
@@ -909,11 +883,14 @@ class CheckinApiTestCase(RouteTestCase):
         in_transaction(run)
 
 
-class CheckinLanguagesTestCase(RouteTestCase):
+class CheckinLanguagesTestCase(ApiTestMixin, RouteTestCase):
     """What the staff and members read is rendered in their language: the
     codes of the API and the stored reasons stay codes and parameters"""
     module = 'miniprogram'
     language = 'zh_CN'
+    frozen = NOW
+    phone_prefix = '1360000'
+    _phones = iter(range(500, 10 ** 6))
 
     @classmethod
     def setUpDatabase(cls):
@@ -924,17 +901,11 @@ class CheckinLanguagesTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Event = Pool().get('checkin.event')
             self.event, = Event.search([('name', '=', "Meeting")])
             self.event_id = self.event.id
             self.token = self.event.current_token(NOW)
-
-    login = CheckinApiTestCase.login
-    _phones = iter(range(500, 10 ** 6))
 
     def check_in_far(self):
         "A member checks in 2 km away from the flagging event"

@@ -13,25 +13,19 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, make_organizer, register
+from .tools import ApiTestMixin, create_organizer
 
 NOW = START + dt.timedelta(minutes=5)
 
 
-class CheckoutApiTestCase(RouteTestCase):
+class CheckoutApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: check-out"
     module = 'miniprogram'
+    frozen = NOW
 
     @classmethod
     def setUpDatabase(cls):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        organizer, = User.create([{
-                    'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [ModelData.get_id(
-                                    'checkin', 'group_checkin')])],
-                    }])
+        organizer = create_organizer()
         organizers = [('add', [organizer.id])]
         create_event(name="Leaving", record_leaving=True,
             organizers=organizers)
@@ -39,9 +33,6 @@ class CheckoutApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Event = Pool().get('checkin.event')
             self.leaving, = Event.search([('name', '=', "Leaving")])
@@ -50,20 +41,6 @@ class CheckoutApiTestCase(RouteTestCase):
                 self.leaving.id, self.staying.id)
             self.token = self.leaving.current_token(NOW)
             self.staying_token = self.staying.current_token(NOW)
-
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, organizer=False):
-        api = register(self, '1370000%04d' % next(self._phones))
-        if organizer:
-            make_organizer(api.member_id)
-        return api
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
 
     def check_in(self, api, token=None):
         status, data = api.json('POST', 'checkins', {

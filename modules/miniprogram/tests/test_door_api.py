@@ -16,7 +16,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction, register
+from .tools import Api, ApiTestMixin, create_api_company, in_transaction
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -37,9 +37,11 @@ def north(position, meters):
             / 180), position[1])
 
 
-class DoorApiTestCase(RouteTestCase):
+class DoorApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: the technician at the customer's door"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1390000'
     # The answers in Chinese too (Accept-Language)
     language = 'zh_CN'
 
@@ -65,9 +67,6 @@ class DoorApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             pool = Pool()
             Service = pool.get('booking.service')
@@ -82,22 +81,14 @@ class DoorApiTestCase(RouteTestCase):
             Transaction().connection.cursor().execute(*table.delete())
         in_transaction(forget)
 
-    _phones = iter(range(100, 10 ** 6))
-
     def login(self, name="Zhang Wei"):
-        return register(self, '1390000%04d' % next(self._phones), name=name)
+        return super().login(name=name)
 
     def staff(self, login):
         status, data = self.api.json('POST', 'auth/staff', {
                 'login': login, 'password': PASSWORD})
         self.assertEqual(status, 200, data)
         return Api(self.client(), token=data['access_token'])
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
 
     def book(self, api, service="Home Cleaning", resource="Li Lei",
             start=SLOT, position=ADDRESS, coord_type='gcj02', **extra):

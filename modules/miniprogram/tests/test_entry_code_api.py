@@ -22,7 +22,7 @@ from trytond.transaction import Transaction
 
 from ..entry_code import SCENE_MAX, make_scene, parse_scene
 from .test_auth_sms_api import set_config
-from .tools import Api, in_transaction, make_organizer, register
+from .tools import ApiTestMixin, in_transaction
 
 NOW = START + dt.timedelta(minutes=5)
 BASE = 'https://lotus.example.com/mp/checkin'
@@ -44,9 +44,10 @@ def user_of(login):
     return user.id
 
 
-class EntryCodeApiTestCase(RouteTestCase):
+class EntryCodeApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: codes that open the mini-program"
     module = 'miniprogram'
+    frozen = NOW
 
     @classmethod
     def setUpDatabase(cls):
@@ -75,9 +76,6 @@ class EntryCodeApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         self.addCleanup(set_base, None)
         self.addCleanup(in_transaction, self.forget_codes)
         with Transaction().start(DB_NAME, 0):
@@ -107,14 +105,6 @@ class EntryCodeApiTestCase(RouteTestCase):
                 'access_token': None, 'expires_at': None})
         Place.write(Place.search([('active', '=', False)]), {'active': True})
 
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, organizer=False):
-        api = register(self, '1370000%04d' % next(self._phones))
-        if organizer:
-            make_organizer(api.member_id)
-        return api
-
     def assertError(self, result, status, code, reason=None):
         got_status, data = result
         self.assertEqual(got_status, status, data)
@@ -123,9 +113,6 @@ class EntryCodeApiTestCase(RouteTestCase):
             self.assertEqual(
                 data['error']['details'].get('reason'), reason, data)
         return data
-
-    def here(self, **extra):
-        return dict({'lat': LAT, 'lon': LON}, **extra)
 
     # The kiosk's QR link
 

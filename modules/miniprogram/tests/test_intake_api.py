@@ -20,7 +20,7 @@ from trytond.transaction import Transaction
 
 from .. import saturation
 from .test_auth_sms_api import set_config
-from .tools import Api, member_locked, register
+from .tools import Api, ApiTestMixin, member_locked
 
 NOW = START + dt.timedelta(minutes=5)
 
@@ -31,9 +31,11 @@ def drain(**kwargs):
         return Pool().get('miniprogram.checkin.intake').drain(**kwargs)
 
 
-class IntakeApiTestCase(RouteTestCase):
+class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: the intake of check-ins"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1350000'
 
     @classmethod
     def setUpDatabase(cls):
@@ -42,12 +44,9 @@ class IntakeApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
         saturation.reset()
         self.addCleanup(saturation.reset)
         set_config(self, 'miniprogram', 'intake', 'always')
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Event = Pool().get('checkin.event')
             event, = Event.search([('name', '=', "Intake")])
@@ -55,14 +54,6 @@ class IntakeApiTestCase(RouteTestCase):
             self.token = event.current_token(NOW)
             other, = Event.search([('name', '=', "Intake other")])
             self.other_token = other.current_token(NOW)
-
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self):
-        return register(self, '1350000%04d' % next(self._phones))
-
-    def here(self, **extra):
-        return dict({'lat': LAT, 'lon': LON}, **extra)
 
     def checkins(self, api):
         with Transaction().start(DB_NAME, 0):

@@ -8,12 +8,10 @@ import uuid
 
 from prometheus_client import REGISTRY
 
-from trytond.modules.suite import clock
-from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 
 from . import test_checkin_api
-from .tools import Api, in_transaction
+from .tools import ApiTestMixin, event_token
 
 NOW = test_checkin_api.NOW
 
@@ -27,28 +25,18 @@ def sample(name, **labels):
     return REGISTRY.get_sample_value(name, labels) or 0
 
 
-class MetricsTestCase(RouteTestCase):
+class MetricsTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: metrics"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1360000'
 
     setUpDatabase = _checkin('setUpDatabase')
-    here = _checkin('here')
     _phones = iter(range(7000, 10 ** 6))
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
-
-        def read():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Meeting")])
-            return event.current_token(NOW)
-        self.token = in_transaction(read)
-
-    def login(self):
-        return _checkin('login')(self)
+        _, self.token = event_token("Meeting", NOW)
 
     def checkins(self):
         "The check-in counts {(method, result): value}"

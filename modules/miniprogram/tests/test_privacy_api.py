@@ -8,12 +8,11 @@ import re
 import time
 from unittest.mock import patch
 
-from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 
 from . import test_checkin_api
-from .tools import Api, in_transaction
+from .tools import Api, ApiTestMixin, event_token, in_transaction
 
 NOW = test_checkin_api.NOW
 
@@ -28,32 +27,23 @@ def _checkin(name):
 PASSWORD = 'Lotus-2026-x'
 
 
-class PrivacyApiTestCase(RouteTestCase):
+class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: personal data"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1360000'
 
-    # The events, organizer and helpers of the check-in API tests
+    # The events and organizer of the check-in API tests
     setUpDatabase = _checkin('setUpDatabase')
-    assertError = _checkin('assertError')
-    here = _checkin('here')
     _phones = iter(range(5000, 10 ** 6))
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
-
-        def read():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Meeting")])
-            return event.id, event.current_token(NOW)
-        result = []
-        in_transaction(lambda: result.append(read()))
-        self.event_id, self.token = result[0]
+        self.event_id, self.token = event_token("Meeting", NOW)
 
     def register(self, name=None, organizer=False):
-        return _checkin('login')(self, organizer=organizer, name=name)
+        return self.login(
+            organizer=organizer, **({'name': name} if name else {}))
 
     def check_in(self, api):
         status, data = api.json('POST', 'checkins', self.here(

@@ -15,7 +15,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction, register
+from .tools import ApiTestMixin, create_api_company, in_transaction
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -25,9 +25,10 @@ SLOT_2 = '2026-06-02T11:30:00+08:00'
 LATER = dt.datetime(2026, 6, 2, 4, 0)
 
 
-class RatingApiTestCase(RouteTestCase):
+class RatingApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: ratings"
     module = 'miniprogram'
+    phone_prefix = '1370001'
 
     @classmethod
     def setUpDatabase(cls):
@@ -41,7 +42,6 @@ class RatingApiTestCase(RouteTestCase):
         frozen = patch.object(clock, 'now', lambda: self.now)
         frozen.start()
         self.addCleanup(frozen.stop)
-        self.api = Api(self.client())
         self.service_id = self.new_service()
 
     def new_service(self):
@@ -54,18 +54,6 @@ class RatingApiTestCase(RouteTestCase):
                 return create_service(
                     [room], name=self.id(), price=Decimal('100')).id
         return in_transaction(create)
-
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, name=None):
-        extra = {'name': name} if name else {}
-        return register(self, '1370001%04d' % next(self._phones), **extra)
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
 
     def book(self, api, start=SLOT_1):
         status, data = api.json('POST', 'bookings', {
@@ -101,7 +89,7 @@ class RatingApiTestCase(RouteTestCase):
 
     def test_rate_and_read(self):
         "Rate, change, read mine and the service's ratings and average"
-        alice, bob = self.login("Alice Wang"), self.login()
+        alice, bob = self.login(name="Alice Wang"), self.login()
         alices = self.book(alice)
         bobs = self.book(bob, start=SLOT_2)
         self.now = LATER

@@ -15,7 +15,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction, register
+from .tools import ApiTestMixin, create_api_company, in_transaction
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -23,9 +23,10 @@ SLOT = '2026-06-03T09:00:00+08:00'
 OTHER_SLOT = '2026-06-04T09:00:00+08:00'
 
 
-class SpendApiTestCase(RouteTestCase):
+class SpendApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: spending points"
     module = 'miniprogram'
+    phone_prefix = '1360000'
     # The Chinese texts of the errors are loaded
     language = 'zh_CN'
 
@@ -58,7 +59,6 @@ class SpendApiTestCase(RouteTestCase):
         frozen = patch.object(clock, 'now', lambda: NOW)
         frozen.start()
         self.addCleanup(frozen.stop)
-        self.api = Api(self.client())
 
         def configure():
             Configuration = Pool().get('member.configuration')
@@ -75,10 +75,8 @@ class SpendApiTestCase(RouteTestCase):
             self.service_id, = [s.id for s in Service.search([])]
             self.rewards = {r.name: r.id for r in Reward.search([])}
 
-    _phones = iter(range(100, 10 ** 6))
-
     def login(self, points=0):
-        api = register(self, '1360000%04d' % next(self._phones))
+        api = super().login()
         if points:
             def give():
                 Member = Pool().get('member.member')
@@ -90,12 +88,6 @@ class SpendApiTestCase(RouteTestCase):
         status, data = api.json('GET', 'me')
         self.assertEqual(status, 200, data)
         return data['member']['points_balance']
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
 
     def book(self, api, start=SLOT, **extra):
         return api.json('POST', 'bookings', dict({

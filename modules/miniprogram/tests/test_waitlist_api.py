@@ -14,7 +14,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction, register
+from .tools import ApiTestMixin, create_api_company, in_transaction
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -24,9 +24,10 @@ LATER = '2026-06-02T14:00:00+08:00'
 NOON = '2026-06-02T11:30:00+08:00'
 
 
-class WaitlistApiTestCase(RouteTestCase):
+class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: rescheduling and the waiting list"
     module = 'miniprogram'
+    phone_prefix = '1371111'
 
     @classmethod
     def setUpDatabase(cls):
@@ -42,21 +43,9 @@ class WaitlistApiTestCase(RouteTestCase):
         frozen = patch.object(clock, 'now', lambda: self.now)
         frozen.start()
         self.addCleanup(frozen.stop)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Service = Pool().get('booking.service')
             self.service_id, = [s.id for s in Service.search([])]
-
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self):
-        return register(self, '1371111%04d' % next(self._phones))
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
 
     def book(self, api, start=SLOT):
         status, data = api.json('POST', 'bookings', {
