@@ -38,10 +38,9 @@ class AnalyticsApiTestCase(ApiTestMixin, RouteTestCase):
         member = self.login()
         organizer = self.login()
         make_organizer(organizer.member_id)
-        status, data = member.json('POST', 'checkins', {
+        data = member.json('POST', 'checkins', {
                 'qr_token': self.token, 'lat': LAT, 'lon': LON,
-                'device_id': 'phone-a'})
-        self.assertEqual(status, 201, data)
+                'device_id': 'phone-a'}, expect=201)
         # Refused attempts: a duplicate, three out of range (rejected and
         # kept), an invalid token
         status, data = member.json('POST', 'checkins', {
@@ -96,10 +95,9 @@ class AnalyticsApiTestCase(ApiTestMixin, RouteTestCase):
                         'device_id': bad})
                 self.assertEqual(status, 400, data)
                 self.assertEqual(data['error']['code'], 'invalid_request')
-        status, data = member.json('POST', 'checkins/sync', {'items': [{
+        data = member.json('POST', 'checkins/sync', {'items': [{
                         'qr_token': self.token, 'lat': LAT, 'lon': LON,
                         'client_uuid': str(uuid.uuid4()),
                         'client_time': NOW.isoformat() + 'Z',
-                        'device_id': 'x' * 65}]})
-        self.assertEqual(status, 400, data)
+                        'device_id': 'x' * 65}]}, expect=400)
         self.assertEqual(data['error']['code'], 'invalid_request')

@@ -105,9 +105,8 @@ class ApiEdgeTestCase(ApiTestMixin, RouteTestCase):
         self.event_id, self.token, self.service_id = in_transaction(ids)
 
     def staff(self):
-        status, data = self.api.json('POST', 'auth/staff', {
-                'login': 'organizer', 'password': STAFF_PASSWORD})
-        self.assertEqual(status, 200, data)
+        data = self.api.json('POST', 'auth/staff', {
+                'login': 'organizer', 'password': STAFF_PASSWORD}, expect=200)
         return Api(self.client(), token=data['access_token'])
 
     def assertCode(self, result, codes):
@@ -334,9 +333,8 @@ class ApiEdgeTestCase(ApiTestMixin, RouteTestCase):
         self.assertError(api.json('POST', 'me/subscriptions', {
                     'results': {'TPL-GONE': 'accept'}}),
             422, 'unknown_template')
-        status, data = api.json('POST', 'me/subscriptions', {
-                'results': {'TPL-EDGE': 'accept'}})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'me/subscriptions', {
+                'results': {'TPL-EDGE': 'accept'}}, expect=200)
         self.assertEqual(credits(), [1])
 
     # 11. Every time has the offset of the time zone it belongs to

@@ -78,17 +78,16 @@ class SmsApiTestCase(RouteTestCase):
 
     def register(self):
         phone = new_phone()
-        status, data = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': PASSWORD, 'name': "Li"})
-        self.assertEqual(status, 201, data)
+        data = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': PASSWORD, 'name': "Li"},
+            expect=201)
         return phone, data
 
     def ask_code(self, phone, purpose='reset', **kwargs):
         "Ask a code for phone and return the code sent (or None)"
         before = len(self.sms.codes(phone))
-        status, data = self.api.json('POST', 'auth/sms-code', {
-                'phone': phone, 'purpose': purpose}, **kwargs)
-        self.assertEqual(status, 202, data)
+        data = self.api.json('POST', 'auth/sms-code', {
+                'phone': phone, 'purpose': purpose}, **kwargs, expect=202)
         self.assertEqual(data, {'expires_in': 300,
                 'resend_in': config.getint(
                     'miniprogram', 'sms_interval', default=60)})
@@ -260,9 +259,9 @@ class SmsApiTestCase(RouteTestCase):
         "A code sets the password, answers tokens, revokes the others"
         phone, registered = self.register()
         code = self.ask_code(phone)
-        status, data = self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': code, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200, data)
+        data = self.api.json('POST', 'auth/reset-password', {
+                'phone': phone, 'code': code, 'password': NEW_PASSWORD},
+            expect=200)
         self.assertEqual(data['member']['id'], registered['member']['id'])
         # The refresh tokens issued before are revoked, the new one works
         self.assertError(self.api.json('POST', 'auth/refresh', {
@@ -411,9 +410,8 @@ class SmsApiTestCase(RouteTestCase):
         "A login code answers tokens once"
         phone, registered = self.register()
         code = self.ask_code(phone, 'login')
-        status, data = self.api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': code})
-        self.assertEqual(status, 200, data)
+        data = self.api.json('POST', 'auth/sms-login', {
+                'phone': phone, 'code': code}, expect=200)
         self.assertEqual(data['member']['id'], registered['member']['id'])
         status, _ = self.api.json('GET', 'me', token=data['access_token'])
         self.assertEqual(status, 200)
@@ -532,8 +530,8 @@ class WeChatPhoneApiTestCase(RouteTestCase):
         api = self.wechat_member()
         number = new_phone()
         self.wechat.phones['p-1'] = ('86', number)
-        status, data = api.json('POST', 'auth/wechat-phone', {'code': 'p-1'})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'auth/wechat-phone', {'code': 'p-1'},
+            expect=200)
         self.assertEqual(data['member']['phone'],
             number[:3] + '****' + number[-4:])
         self.assertEqual(self.phone_of(api.member_id), '+86' + number)
@@ -616,8 +614,7 @@ class WeChatPhoneApiTestCase(RouteTestCase):
         # WeChat forgets the stored token (fetched by another system)
         with self.wechat.lock:
             self.wechat.valid_token = 'SOMEONE-ELSES'
-        status, data = api.json('POST', 'auth/wechat-phone', {'code': 'n-1'})
-        self.assertEqual(status, 200, data)
+        api.json('POST', 'auth/wechat-phone', {'code': 'n-1'}, expect=200)
         self.assertGreater(self.wechat.token_fetches, fetches)
         self.assertEqual(self.phone_of(api.member_id), '+86' + number)
 

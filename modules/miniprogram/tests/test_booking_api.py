@@ -55,8 +55,7 @@ class BookingApiTestCase(ApiTestMixin, RouteTestCase):
     def test_services_member_price(self):
         "Services answer the price and the member's tier price"
         gold = self.login(tier='gold')
-        status, data = gold.json('GET', 'services')
-        self.assertEqual(status, 200, data)
+        data = gold.json('GET', 'services', expect=200)
         self.assertEqual(data['total'], 1)
         service, = data['items']
         self.assertEqual(service['price'], '158.00')
@@ -64,8 +63,7 @@ class BookingApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertEqual(service['currency'], 'CNY')
         self.assertEqual(service['duration_min'], 120)
         # One service: the same values as in the list
-        status, data = gold.json('GET', 'services/%s' % self.service_id)
-        self.assertEqual(status, 200, data)
+        data = gold.json('GET', 'services/%s' % self.service_id, expect=200)
         self.assertEqual(data['service'], service)
         self.assertError(gold.json('GET', 'services/999999'),
             404, 'not_found')
@@ -73,9 +71,8 @@ class BookingApiTestCase(ApiTestMixin, RouteTestCase):
     def test_slots(self):
         "Free slots of a local date, with capacity left"
         api = self.login()
-        status, data = api.json('GET', 'services/%s/slots?date=2026-06-04'
-            % self.service_id)
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'services/%s/slots?date=2026-06-04'
+            % self.service_id, expect=200)
         starts = sorted({s['start'] for s in data['slots']})
         self.assertEqual(starts, ['2026-06-04T09:00:00+08:00',
                 '2026-06-04T11:30:00+08:00', '2026-06-04T14:00:00+08:00'])
@@ -136,9 +133,8 @@ class BookingApiTestCase(ApiTestMixin, RouteTestCase):
         status, theirs = carol.json('GET', 'me/bookings')
         self.assertEqual(theirs['total'], 0)
 
-        status, data = alice.json('POST', 'bookings/%s/cancel'
-            % booking['id'])
-        self.assertEqual(status, 200, data)
+        data = alice.json('POST', 'bookings/%s/cancel'
+            % booking['id'], expect=200)
         self.assertEqual(data['booking']['state'], 'cancelled')
         self.assertError(alice.json('POST', 'bookings/%s/cancel'
                 % booking['id']), 422, 'invalid_state')

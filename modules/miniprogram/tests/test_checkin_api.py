@@ -72,8 +72,7 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
     def test_events(self):
         "Open events with location, methods and checked_in"
         api = self.login()
-        status, data = api.json('GET', 'events')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'events', expect=200)
         event = {e['name']: e for e in data['items']}["Meeting"]
         self.assertEqual(event['location']['radius_m'], 500)
         self.assertIn('qr', event['methods'])
@@ -221,12 +220,10 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         client UUID is a duplicate whatever the credential"""
         api, other = self.login(), self.login()
         client_uuid = str(uuid.uuid4())
-        status, created = api.json('POST', 'checkins', self.here(
-                qr_token=self.token, client_uuid=client_uuid))
-        self.assertEqual(status, 201, created)
-        status, data = other.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        created = api.json('POST', 'checkins', self.here(
+                qr_token=self.token, client_uuid=client_uuid), expect=201)
+        data = other.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
         self.assertError(other.json('POST', 'checkins', self.here(
                     qr_token=self.token, client_uuid=client_uuid)),
             400, 'invalid_request')
@@ -259,9 +256,9 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         api = self.login()
         with patch.object(Attendance, '_resolve_credential',
                 classmethod(counted)):
-            status, data = api.json('POST', 'checkins', self.here(
-                    qr_token=self.token, client_uuid=str(uuid.uuid4())))
-            self.assertEqual(status, 201, data)
+            api.json('POST', 'checkins', self.here(
+                    qr_token=self.token, client_uuid=str(uuid.uuid4())),
+                expect=201)
             self.assertEqual(calls, [NOW])
             del calls[:]
             self.assertError(api.json('POST', 'checkins', self.here(
@@ -330,9 +327,8 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         from trytond.modules.checkin import analytics
         set_config(self, 'checkin', 'attempt_write_delay', 3600)
         api = self.login()
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        api.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
 
         analytics.write_waiting(DB_NAME)
         before = self.counted_duplicates()
@@ -415,8 +411,7 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         status, data = api.json('GET', 'me/checkins')
         self.assertEqual(data['items'], [])
         # The client sends it again when the database is back
-        status, data = api.json('POST', 'checkins', body)
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', body, expect=201)
 
     def test_checkin_same_member_at_once(self):
         "Requests of one member at once: one check-in, the others 409"
@@ -629,18 +624,15 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
             with self.subTest(path=path):
                 self.assertError(member.json('GET', path % self.event_id),
                     403, 'forbidden')
-        status, qr = organizer.json('GET', 'events/%s/qr' % self.event_id)
-        self.assertEqual(status, 200, qr)
+        qr = organizer.json('GET', 'events/%s/qr' % self.event_id, expect=200)
         self.assertEqual(qr['token'], self.token)
         self.assertTrue(qr['png'])
         self.assertIn('<svg', qr['svg'])
         # The token of the QR is accepted
-        status, data = member.json('POST', 'checkins', self.here(
-                qr_token=qr['token']))
-        self.assertEqual(status, 201, data)
-        status, stats = organizer.json(
-            'GET', 'events/%s/stats' % self.event_id)
-        self.assertEqual(status, 200, stats)
+        member.json('POST', 'checkins', self.here(
+                qr_token=qr['token']), expect=201)
+        stats = organizer.json(
+            'GET', 'events/%s/stats' % self.event_id, expect=200)
         self.assertGreaterEqual(stats['checked_in'], 1)
         # Batch check-in by the organizer
         third = self.login()
@@ -668,8 +660,7 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertError(member.json('GET', 'organizer/events'),
             403, 'forbidden')
         organizer = self.login(organizer=True)
-        status, data = organizer.json('GET', 'organizer/events')
-        self.assertEqual(status, 200, data)
+        data = organizer.json('GET', 'organizer/events', expect=200)
         # Not "Foreign", organized by nobody
         self.assertEqual(sorted(e['name'] for e in data['items']),
             ["Meeting", "Other"])
@@ -677,11 +668,9 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         meeting, = [e for e in data['items'] if e['name'] == "Meeting"]
         self.assertEqual((meeting['id'], meeting['state'], meeting['is_open'],
                 meeting['expected']), (self.event_id, 'open', True, None))
-        status, checkin = member.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, checkin)
-        status, page = organizer.json('GET', 'organizer/events?limit=1')
-        self.assertEqual(status, 200, page)
+        member.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
+        page = organizer.json('GET', 'organizer/events?limit=1', expect=200)
         self.assertEqual((len(page['items']), page['total']), (1, 2))
         status, data = organizer.json('GET', 'organizer/events')
         meeting, = [e for e in data['items'] if e['name'] == "Meeting"]
@@ -695,12 +684,10 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertEqual({e['is_open'] for e in data['items']}, {False})
         # The same list with a staff token
         api = Api(self.client())
-        status, tokens = api.json('POST', 'auth/staff', {
-                'login': 'organizer', 'password': STAFF_PASSWORD})
-        self.assertEqual(status, 200, tokens)
+        tokens = api.json('POST', 'auth/staff', {
+                'login': 'organizer', 'password': STAFF_PASSWORD}, expect=200)
         staff = Api(self.client(), token=tokens['access_token'])
-        status, data = staff.json('GET', 'organizer/events')
-        self.assertEqual(status, 200, data)
+        data = staff.json('GET', 'organizer/events', expect=200)
         self.assertEqual(data['total'], 2)
 
     def test_daily_without_sign_in_event(self):
@@ -728,13 +715,11 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertError(api.json('POST', 'auth/staff', {
                     'login': 'organizer', 'password': STAFF_PASSWORD,
                     'role': 'admin'}), 400, 'invalid_request')
-        status, data = api.json('POST', 'auth/staff', {
-                'login': 'organizer', 'password': STAFF_PASSWORD})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'auth/staff', {
+                'login': 'organizer', 'password': STAFF_PASSWORD}, expect=200)
         self.assertEqual(data['token_type'], 'Bearer')
         staff = Api(self.client(), token=data['access_token'])
-        status, qr = staff.json('GET', 'events/%s/qr' % self.event_id)
-        self.assertEqual(status, 200, qr)
+        qr = staff.json('GET', 'events/%s/qr' % self.event_id, expect=200)
         self.assertEqual(qr['token'], self.token)
         # Not an organizer of that event (it is not even visible), not a
         # member
@@ -784,9 +769,8 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         kiosk = Api(self.client(), token=kiosk_token)
         for route in ['qr', 'stats']:
             with self.subTest(route=route):
-                status, answer = kiosk.json(
-                    'GET', 'events/%s/%s' % (self.event_id, route))
-                self.assertEqual(status, 200, answer)
+                answer = kiosk.json(
+                    'GET', 'events/%s/%s' % (self.event_id, route), expect=200)
                 # A TV browser gives it in the address
                 status, answer = Api(self.client()).json('GET',
                     'events/%s/%s?token=%s' % (
@@ -1001,18 +985,16 @@ class CheckinLanguagesTestCase(ApiTestMixin, RouteTestCase):
             }
         for language, reason in expected.items():
             with self.subTest(language=language):
-                status, data = api.json('GET', 'me/points',
-                    headers={'Accept-Language': language})
-                self.assertEqual(status, 200, data)
+                data = api.json('GET', 'me/points',
+                    headers={'Accept-Language': language}, expect=200)
                 self.assertEqual(
                     [l['reason'] for l in data['items']], [reason])
 
     def test_points_reason_client(self):
         "The client reads and searches the reasons in the user's language"
         api = self.login()
-        status, data = api.json('POST', 'checkins', {
-                'qr_token': self.token, 'lat': LAT, 'lon': LON})
-        self.assertEqual(status, 201, data)
+        api.json('POST', 'checkins', {
+                'qr_token': self.token, 'lat': LAT, 'lon': LON}, expect=201)
         expected = {
             'zh_CN': ("签到：Meeting（2026-03-02）", '%签到%'),
             'en': ("Check-in: Meeting (2026-03-02)", '%check-in%'),
@@ -1084,9 +1066,8 @@ class CheckinLanguagesTestCase(ApiTestMixin, RouteTestCase):
         "Reasons and details stored as text get their codes and figures"
         api, checkin = self.check_in_far()
         member = self.login()
-        status, data = member.json('POST', 'checkins', {
-                'qr_token': self.token, 'lat': LAT, 'lon': LON})
-        self.assertEqual(status, 201, data)
+        member.json('POST', 'checkins', {
+                'qr_token': self.token, 'lat': LAT, 'lon': LON}, expect=201)
         with Transaction().start(DB_NAME, 0, context={
                     'language': 'en'}) as transaction:
             pool = Pool()

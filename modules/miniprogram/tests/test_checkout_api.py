@@ -43,9 +43,9 @@ class CheckoutApiTestCase(ApiTestMixin, RouteTestCase):
             self.staying_token = self.staying.current_token(NOW)
 
     def check_in(self, api, token=None):
-        status, data = api.json('POST', 'checkins', {
-                'qr_token': token or self.token, 'lat': LAT, 'lon': LON})
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', {
+                'qr_token': token or self.token, 'lat': LAT, 'lon': LON},
+            expect=201)
         self.assertTrue(data['checkin']['record_leaving'])
         self.assertIsNone(data['checkin']['checkout_time'])
         return data['checkin']
@@ -59,10 +59,10 @@ class CheckoutApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertFalse(events["Staying"]['record_leaving'])
         checkin = self.check_in(api)
         clock.freeze(NOW + dt.timedelta(minutes=47))
-        status, data = api.json('POST', 'checkins/checkout', {
+        data = api.json('POST', 'checkins/checkout', {
                 'event_id': self.leaving_id, 'lat': LAT, 'lon': LON,
-                'accuracy_m': 25, 'client_uuid': str(uuid.uuid4())})
-        self.assertEqual(status, 200, data)
+                'accuracy_m': 25, 'client_uuid': str(uuid.uuid4())},
+            expect=200)
         self.assertEqual(data['duration_min'], 47)
         self.assertEqual(data['checkin']['id'], checkin['id'])
         self.assertEqual(data['checkin']['checkout_source'], 'member')
@@ -76,9 +76,8 @@ class CheckoutApiTestCase(ApiTestMixin, RouteTestCase):
         api = self.login()
         self.check_in(api)
         key = str(uuid.uuid4())
-        status, first = api.json('POST', 'checkins/checkout', {
-                'qr_token': self.token, 'client_uuid': key})
-        self.assertEqual(status, 200, first)
+        first = api.json('POST', 'checkins/checkout', {
+                'qr_token': self.token, 'client_uuid': key}, expect=200)
         for body in [{'qr_token': self.token, 'client_uuid': key},
                 {'event_id': self.leaving_id}]:
             data = self.assertError(api.json('POST', 'checkins/checkout',
@@ -106,9 +105,9 @@ class CheckoutApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertEqual(data['error']['details']['reason'], 'no_checkout')
 
     def check_in_staying(self, api):
-        status, data = api.json('POST', 'checkins', {
-                'qr_token': self.staying_token, 'lat': LAT, 'lon': LON})
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', {
+                'qr_token': self.staying_token, 'lat': LAT, 'lon': LON},
+            expect=201)
         self.assertFalse(data['checkin']['record_leaving'])
 
     def test_checkout_bad_input(self):
@@ -145,18 +144,16 @@ class CheckoutApiTestCase(ApiTestMixin, RouteTestCase):
         "The statistics of an event that records leaving: present_now"
         organizer = self.login(organizer=True)
         # The other tests share the database
-        status, before = organizer.json(
-            'GET', 'events/%d/stats' % self.leaving_id)
-        self.assertEqual(status, 200, before)
+        before = organizer.json(
+            'GET', 'events/%d/stats' % self.leaving_id, expect=200)
         members = [self.login() for _ in range(3)]
         for api in members:
             self.check_in(api)
         status, data = members[0].json('POST', 'checkins/checkout', {
                 'event_id': self.leaving_id})
         self.assertEqual(status, 200, data)
-        status, stats = organizer.json(
-            'GET', 'events/%d/stats' % self.leaving_id)
-        self.assertEqual(status, 200, stats)
+        stats = organizer.json(
+            'GET', 'events/%d/stats' % self.leaving_id, expect=200)
         self.assertEqual(stats['checked_in'], before['checked_in'] + 3)
         self.assertEqual(stats['present_now'], before['present_now'] + 2)
         status, stats = organizer.json(

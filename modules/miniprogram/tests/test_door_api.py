@@ -85,9 +85,8 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
         return super().login(name=name)
 
     def staff(self, login):
-        status, data = self.api.json('POST', 'auth/staff', {
-                'login': login, 'password': PASSWORD})
-        self.assertEqual(status, 200, data)
+        data = self.api.json('POST', 'auth/staff', {
+                'login': login, 'password': PASSWORD}, expect=200)
         return Api(self.client(), token=data['access_token'])
 
     def book(self, api, service="Home Cleaning", resource="Li Lei",
@@ -175,11 +174,9 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
         theirs = self.booked(bob, resource="Wang Fang")
         li = self.staff('li')
         # Today (1 June in Shanghai) has no booking
-        status, data = li.json('GET', 'staff/bookings')
-        self.assertEqual(status, 200, data)
+        data = li.json('GET', 'staff/bookings', expect=200)
         self.assertEqual((data['date'], data['total']), ('2026-06-01', 0))
-        status, data = li.json('GET', 'staff/bookings?date=2026-06-02')
-        self.assertEqual(status, 200, data)
+        data = li.json('GET', 'staff/bookings?date=2026-06-02', expect=200)
         self.assertEqual([b['id'] for b in data['items']], [mine])
         booking, = data['items']
         self.assertEqual(booking['customer'], {'display_name': "Zhao **"})
@@ -219,9 +216,8 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertError(self.checkin(li, booking_id), 422, 'invalid_state')
 
         clock.freeze(START + 110 * M)
-        status, data = li.json(
-            'POST', 'staff/bookings/%s/checkout' % booking_id)
-        self.assertEqual(status, 200, data)
+        data = li.json(
+            'POST', 'staff/bookings/%s/checkout' % booking_id, expect=200)
         booking = data['booking']
         self.assertEqual(booking['state'], 'done')
         self.assertEqual(booking['duration_min'], 125)

@@ -138,8 +138,8 @@ class EntryCodeApiTestCase(ApiTestMixin, RouteTestCase):
     def test_qr_without_base(self):
         "Without a base the QR code is the bare token (url null)"
         organizer = self.login(organizer=True)
-        status, data = organizer.json('GET', 'events/%s/qr' % self.event_id)
-        self.assertEqual(status, 200, data)
+        data = organizer.json('GET', 'events/%s/qr' % self.event_id,
+            expect=200)
         self.assertEqual(data['token'], self.token)
         self.assertIsNone(data['url'])
         self.assertEqual(data['svg'], qr.qr_svg(self.token))
@@ -153,15 +153,14 @@ class EntryCodeApiTestCase(ApiTestMixin, RouteTestCase):
         "With a base the QR code is <base>?t=<token>, accepted to check in"
         set_base(BASE)
         organizer = self.login(organizer=True)
-        status, data = organizer.json('GET', 'events/%s/qr' % self.event_id)
-        self.assertEqual(status, 200, data)
+        data = organizer.json('GET', 'events/%s/qr' % self.event_id,
+            expect=200)
         self.assertEqual(data['token'], self.token)
         self.assertEqual(data['url'], BASE + '?t=' + self.token)
         self.assertEqual(data['svg'], qr.qr_svg(data['url']))
         member = self.login()
-        status, checkin = member.json('POST', 'checkins', self.here(
-                qr_token=data['url'], event_id=self.event_id))
-        self.assertEqual(status, 201, checkin)
+        checkin = member.json('POST', 'checkins', self.here(
+                qr_token=data['url'], event_id=self.event_id), expect=201)
         self.assertEqual(checkin['checkin']['event_id'], self.event_id)
         # The bare token is still accepted
         status, checkin = self.login().json('POST', 'checkins', self.here(
@@ -375,23 +374,20 @@ class EntryCodeApiTestCase(ApiTestMixin, RouteTestCase):
         "A scanned scene leads to the open events of its event or place"
         member = self.login()
         _, scene = self.create_code(event=self.event_id)
-        status, data = member.json('GET', 'entry-codes?scene=' + scene)
-        self.assertEqual(status, 200, data)
+        data = member.json('GET', 'entry-codes?scene=' + scene, expect=200)
         self.assertEqual(data['kind'], 'event')
         self.assertEqual(data['place']['id'], self.place_id)
         self.assertEqual([e['id'] for e in data['events']], [self.event_id])
         self.assertFalse(data['events'][0]['checked_in'])
         # The code is not a credential: the check-in uses the event's
         # methods (here the kiosk's QR code)
-        status, checkin = member.json('POST', 'checkins', self.here(
-                qr_token=self.token, event_id=self.event_id))
-        self.assertEqual(status, 201, checkin)
+        member.json('POST', 'checkins', self.here(
+                qr_token=self.token, event_id=self.event_id), expect=201)
         status, data = member.json('GET', 'entry-codes?scene=' + scene)
         self.assertTrue(data['events'][0]['checked_in'])
         _, place_scene = self.create_code(user='admin', place=self.place_id)
-        status, data = member.json('GET', 'entry-codes?scene='
-            + quote(place_scene))
-        self.assertEqual(status, 200, data)
+        data = member.json('GET', 'entry-codes?scene='
+            + quote(place_scene), expect=200)
         self.assertEqual(data['kind'], 'place')
         self.assertEqual([e['id'] for e in data['events']], [self.event_id])
 

@@ -111,16 +111,13 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
         forged = self.assertPending(api, self.here(
                 qr_token=self.token[:-2] + 'xx'))
         self.assertEqual(drain(), 3)
-        status, data = api.json('GET', 'checkins/receipts/' + first)
-        self.assertEqual(status, 201, data)
+        data = api.json('GET', 'checkins/receipts/' + first, expect=201)
         checkin_id = data['checkin']['id']
-        status, data = api.json('GET', 'checkins/receipts/' + second)
-        self.assertEqual(status, 409, data)
+        data = api.json('GET', 'checkins/receipts/' + second, expect=409)
         self.assertEqual(data['error']['code'], 'already_checked_in')
         self.assertEqual(data['error']['details']['checkin']['id'],
             checkin_id)
-        status, data = api.json('GET', 'checkins/receipts/' + forged)
-        self.assertEqual(status, 422, data)
+        data = api.json('GET', 'checkins/receipts/' + forged, expect=422)
         self.assertEqual(data['error']['code'], 'invalid_token')
         self.assertEqual(len(self.checkins(api)), 1)
 
@@ -257,16 +254,14 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
         # PostgreSQL, see test_checkin_before_dispatch)
         set_config(self, 'miniprogram', 'intake', 'off')
         del dispatched[:]
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.other_token))
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', self.here(
+                qr_token=self.other_token), expect=201)
         self.assertEqual(len(dispatched),
             0 if backend.name == 'postgresql' else 1)
 
         # Every item is recorded by the worker
         self.assertEqual(drain(), 3)
-        status, data = api.json('GET', 'checkins/receipts/' + early)
-        self.assertEqual(status, 201, data)
+        data = api.json('GET', 'checkins/receipts/' + early, expect=201)
         self.assertEqual(data['checkin']['client_uuid'], client_uuid.lower())
 
     def test_checkin_before_dispatch(self):
@@ -283,8 +278,7 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
 
         client_uuid = str(uuid.uuid4())
         body = self.here(qr_token=self.token, client_uuid=client_uuid)
-        status, data = api.json('POST', 'checkins', body)
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', body, expect=201)
         self.assertEqual(len(dispatched), 0 if early else 1)
         self.assertEqual(len(saturation._latencies), 1)
         # The same answer as the whole way's (an Origin goes the whole way)
@@ -357,8 +351,7 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
                 self.assertLogs(api_module.logger, 'ERROR'):
             receipt = self.assertPending(api, self.here(qr_token=self.token))
         drain()
-        status, data = api.json('GET', 'checkins/receipts/' + receipt)
-        self.assertEqual(status, 201, data)
+        api.json('GET', 'checkins/receipts/' + receipt, expect=201)
         with Transaction().start(DB_NAME, 0):
             Intake = Pool().get('miniprogram.checkin.intake')
             self.assertEqual(len(Intake.search(
@@ -400,8 +393,7 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
         receipt = self.assertPending(api, self.here(qr_token=self.token))
         clock.freeze(NOW + dt.timedelta(days=1))
         self.assertEqual(drain(), 1)
-        status, data = api.json('GET', 'checkins/receipts/' + receipt)
-        self.assertEqual(status, 201, data)
+        data = api.json('GET', 'checkins/receipts/' + receipt, expect=201)
         self.assertEqual(clock.to_utc(dt.datetime.fromisoformat(
                     data['checkin']['time'])), NOW)
 
@@ -455,24 +447,21 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
         "Without the intake, POST checkins records at once (201)"
         set_config(self, 'miniprogram', 'intake', 'off')
         api = self.login()
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        api.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
 
     def test_auto_mode(self):
         "auto: the intake takes the check-ins while they are slow"
         set_config(self, 'miniprogram', 'intake', 'auto')
         set_config(self, 'miniprogram', 'intake_latency', '0.5')
         api = self.login()
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        api.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
         for _ in range(saturation.MIN_SAMPLES):
             saturation.note_latency(2)
         self.assertTrue(saturation.saturated(DB_NAME))
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.other_token))
-        self.assertEqual(status, 202, data)
+        api.json('POST', 'checkins', self.here(
+                qr_token=self.other_token), expect=202)
         # The slow check-ins leave the window: recorded at once again
         saturation.reset()
         for _ in range(saturation.MIN_SAMPLES):
@@ -500,8 +489,7 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
             transaction.commit()
         make_organizer(organizer.member_id, login='intake_organizer')
         path = 'events/%d/stats' % self.event_id
-        status, data = organizer.json('GET', path)
-        self.assertEqual(status, 200, data)
+        data = organizer.json('GET', path, expect=200)
         self.assertEqual(data['pending'], 1)
         drain()
         status, data = organizer.json('GET', path)

@@ -46,9 +46,8 @@ class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
             organizer=organizer, **({'name': name} if name else {}))
 
     def check_in(self, api):
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
         return data
 
     def assertNoPersonalData(self, text, *apis, names=()):
@@ -124,18 +123,16 @@ class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
 
         # Batch check-in results name nobody
         third = self.register(name="Li Lei")
-        status, batch = organizer.json('POST',
+        batch = organizer.json('POST',
             'events/%s/batch-checkin' % self.event_id,
-            {'member_ids': [named.member_id, third.member_id]})
-        self.assertEqual(status, 200, batch)
+            {'member_ids': [named.member_id, third.member_id]}, expect=200)
         self.assertNoPersonalData(json.dumps(batch, ensure_ascii=False),
             named, third, names=["Wang", "Li Lei"])
 
     def test_stats_name_is_phone(self):
         "A name that is a phone number or an e-mail is never displayed"
         member = self.register(name="Wang Xiaoming")
-        status, data = member.json('PATCH', 'me', {'name': member.phone})
-        self.assertEqual(status, 200, data)
+        member.json('PATCH', 'me', {'name': member.phone}, expect=200)
         email = self.register(name="wang@example.com")
         organizer = self.register(organizer=True)
         for api in [member, email]:
@@ -194,21 +191,18 @@ class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
     def test_delete_me(self):
         "DELETE me erases the member, ends every token, keeps the figures"
         member = self.register(name="Wang Xiaoming")
-        status, data = member.json('PATCH', 'me', {
+        data = member.json('PATCH', 'me', {
                 'address': "1 Nanjing Road", 'avatar_url':
-                'https://example.com/wang.png'})
-        self.assertEqual(status, 200, data)
+                'https://example.com/wang.png'}, expect=200)
         other = self.register(name="Li Lei")
         for api in [member, other]:
             self.check_in(api)
-        status, refreshed = member.json('POST', 'auth/refresh',
-            {'refresh_token': member.refresh_token})
-        self.assertEqual(status, 200, refreshed)
+        refreshed = member.json('POST', 'auth/refresh',
+            {'refresh_token': member.refresh_token}, expect=200)
         before = self.figures()
         other_before = self.member_values(other.member_id)
 
-        status, data = member.json('DELETE', 'me', {'password': PASSWORD})
-        self.assertEqual(status, 204, data)
+        data = member.json('DELETE', 'me', {'password': PASSWORD}, expect=204)
 
         # Every token of the member is refused, a second call too
         self.assertError(member.json('DELETE', 'me', {'password': PASSWORD}),
@@ -248,13 +242,11 @@ class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertEqual(self.figures(), before)
 
         # The other member is unaffected
-        status, data = other.json('GET', 'me')
-        self.assertEqual(status, 200, data)
+        data = other.json('GET', 'me', expect=200)
         self.assertEqual(self.member_values(other.member_id), other_before)
         # The phone may register again, as a new member
-        status, data = self.api.json('POST', 'auth/register',
-            {'phone': member.phone, 'password': PASSWORD})
-        self.assertEqual(status, 201, data)
+        data = self.api.json('POST', 'auth/register',
+            {'phone': member.phone, 'password': PASSWORD}, expect=201)
         self.assertNotEqual(data['member']['id'], member.member_id)
 
     def test_delete_me_wrong_password(self):
@@ -284,9 +276,8 @@ class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
         for api in [member, other]:
             status, data = api.json('GET', 'me')
             self.assertEqual(status, 200, data)
-        status, data = member.json('POST', 'auth/refresh',
-            {'refresh_token': member.refresh_token})
-        self.assertEqual(status, 200, data)
+        data = member.json('POST', 'auth/refresh',
+            {'refresh_token': member.refresh_token}, expect=200)
 
     def test_delete_me_documented(self):
         "DELETE me is in the OpenAPI document"
@@ -332,7 +323,6 @@ class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
                         'access_token']), 401, 'invalid_credentials')
         self.assertTrue(self.member_values(member.member_id)['active'])
 
-        status, data = member.json('DELETE', 'me', {},
-            token=refreshed['access_token'])
-        self.assertEqual(status, 204, data)
+        member.json('DELETE', 'me', {},
+            token=refreshed['access_token'], expect=204)
         self.assertFalse(self.member_values(member.member_id)['active'])

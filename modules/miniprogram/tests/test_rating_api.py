@@ -56,9 +56,8 @@ class RatingApiTestCase(ApiTestMixin, RouteTestCase):
         return in_transaction(create)
 
     def book(self, api, start=SLOT_1):
-        status, data = api.json('POST', 'bookings', {
-                'service_id': self.service_id, 'start': start})
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'bookings', {
+                'service_id': self.service_id, 'start': start}, expect=201)
         return data['booking']['id']
 
     def set_state(self, booking_id, state):
@@ -118,8 +117,7 @@ class RatingApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertEqual(data['rating']['stars'], 4)
         # The booking tells its member it is rated (the mini-program offers
         # a change instead of a rating)
-        status, data = bob.json('GET', 'bookings/%s' % bobs)
-        self.assertEqual(status, 200, data)
+        data = bob.json('GET', 'bookings/%s' % bobs, expect=200)
         self.assertEqual(data['booking']['rating'], {
                 'id': data['booking']['rating']['id'], 'stars': 4,
                 'tags': [], 'comment': None, 'hidden': False,
@@ -129,19 +127,16 @@ class RatingApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertEqual([b['rating']['stars'] for b in data['items']
                 if b['id'] == bobs], [4])
 
-        status, data = alice.json('GET', 'me/ratings')
-        self.assertEqual(status, 200, data)
+        data = alice.json('GET', 'me/ratings', expect=200)
         self.assertEqual(data['total'], 1)
         self.assertEqual(data['items'][0]['comment'], "很干净")
 
-        status, data = alice.json('GET', 'services')
-        self.assertEqual(status, 200, data)
+        data = alice.json('GET', 'services', expect=200)
         service, = [s for s in data['items'] if s['id'] == self.service_id]
         self.assertEqual((service['average'], service['count']), (4.5, 2))
 
-        status, data = bob.json('GET', 'services/%s/ratings?limit=1'
-            % self.service_id)
-        self.assertEqual(status, 200, data)
+        data = bob.json('GET', 'services/%s/ratings?limit=1'
+            % self.service_id, expect=200)
         self.assertEqual((data['total'], data['count'], data['average']),
             (2, 2, 4.5))
         latest, = data['items']
@@ -171,9 +166,8 @@ class RatingApiTestCase(ApiTestMixin, RouteTestCase):
             rating.save()
             Rating.hide([rating])
         in_transaction(hide)
-        status, data = bob.json('GET', 'services/%s/ratings'
-            % self.service_id)
-        self.assertEqual(status, 200, data)
+        data = bob.json('GET', 'services/%s/ratings'
+            % self.service_id, expect=200)
         rating, = data['items']
         self.assertEqual((rating['stars'], rating['comment']), (1, None))
         self.assertNotIn('13900000000', str(data))

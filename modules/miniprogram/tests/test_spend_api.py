@@ -85,8 +85,7 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
         return api
 
     def balance(self, api):
-        status, data = api.json('GET', 'me')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'me', expect=200)
         return data['member']['points_balance']
 
     def book(self, api, start=SLOT, **extra):
@@ -105,8 +104,7 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
     def test_catalogue_redeem_coupons(self):
         "The catalogue, redeeming and the member's coupons"
         alice, bob = self.login(points=500), self.login(points=50)
-        status, data = alice.json('GET', 'rewards')
-        self.assertEqual(status, 200, data)
+        data = alice.json('GET', 'rewards', expect=200)
         # The summer towel is not redeemable yet
         self.assertEqual([r['name'] for r in data['items']],
             ["Mug", "20 off", "Free cleaning"])
@@ -149,8 +147,7 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
                 % self.rewards["Mug"]), 401, 'unauthorized')
         self.assertEqual(self.balance(bob), 50)
 
-        status, data = alice.json('GET', 'me/coupons')
-        self.assertEqual(status, 200, data)
+        data = alice.json('GET', 'me/coupons', expect=200)
         self.assertEqual([c['code'] for c in data['items']], [coupon['code']])
         status, data = bob.json('GET', 'me/coupons')
         self.assertEqual(data, {'items': [], 'total': 0})
@@ -210,9 +207,8 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
                 data['items'][0]['origin']),
             (-500, {'type': 'booking.booking', 'id': booking['id']}))
         # Cancelled inside the window: given back, once
-        status, data = alice.json('POST', 'bookings/%s/cancel'
-            % booking['id'])
-        self.assertEqual(status, 200, data)
+        data = alice.json('POST', 'bookings/%s/cancel'
+            % booking['id'], expect=200)
         self.assertEqual(self.balance(alice), 1000)
         self.assertError(alice.json('POST', 'bookings/%s/cancel'
                 % booking['id']), 422, 'invalid_state')
@@ -256,9 +252,8 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertEqual(data['error']['details']['reason'], 'used')
 
         # Cancelled: the coupon is usable again
-        status, data = alice.json('POST', 'bookings/%s/cancel'
-            % booking['id'])
-        self.assertEqual(status, 200, data)
+        data = alice.json('POST', 'bookings/%s/cancel'
+            % booking['id'], expect=200)
         status, data = alice.json('GET', 'me/coupons')
         self.assertEqual([c['state'] for c in data['items']
                 if c['code'] == code], ['active'])

@@ -48,9 +48,8 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
             self.service_id, = [s.id for s in Service.search([])]
 
     def book(self, api, start=SLOT):
-        status, data = api.json('POST', 'bookings', {
-                'service_id': self.service_id, 'start': start})
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'bookings', {
+                'service_id': self.service_id, 'start': start}, expect=201)
         return data['booking']
 
     def reschedule(self, api, booking, start, **extra):
@@ -62,8 +61,7 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
             dict({'start': start}, **extra))
 
     def state(self, api, booking):
-        status, data = api.json('GET', 'bookings/%s' % booking['id'])
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'bookings/%s' % booking['id'], expect=200)
         return data['booking']['state'], data['booking']['start']
 
     def use_day(self, day):
@@ -72,8 +70,7 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
             '2026-06-%02dT14:00:00+08:00' % day)
 
     def entries(self, api):
-        status, data = api.json('GET', 'me/waitlist')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'me/waitlist', expect=200)
         return {e['id']: e for e in data['items']}
 
     def test_reschedule(self):
@@ -162,9 +159,8 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
         status, data = carol.json('GET', 'services/%s/slots?date=2026-06-03'
             % self.service_id)
         self.assertNotIn(slot, [s['start'] for s in data['slots']])
-        status, data = carol.json('GET', 'services/%s/slots?date=2026-06-03'
-            '&full=true' % self.service_id)
-        self.assertEqual(status, 200, data)
+        data = carol.json('GET', 'services/%s/slots?date=2026-06-03'
+            '&full=true' % self.service_id, expect=200)
         self.assertEqual({s['capacity_left'] for s in data['slots']
                 if s['start'] == slot}, {0})
         self.assertIn(later, [s['start'] for s in data['slots']
@@ -218,8 +214,8 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
             % self.service_id)
         self.assertNotIn(slot, [s['start'] for s in data['slots']])
 
-        status, data = carol.json('POST', 'waitlist/%s/accept' % entry['id'])
-        self.assertEqual(status, 201, data)
+        data = carol.json('POST', 'waitlist/%s/accept' % entry['id'],
+            expect=201)
         self.assertEqual(data['booking']['start'], slot)
         self.assertEqual(self.entries(carol)[entry['id']]['state'], 'booked')
         self.assertError(carol.json('POST', 'waitlist/%s/accept'
@@ -236,9 +232,8 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertError(dave.json('POST', 'waitlist/%s/accept'
                 % dave_entry['id']), 422, 'offer_expired')
         # The place is free again for anyone
-        status, data = eve.json('POST', 'bookings', {
-                'service_id': self.service_id, 'start': slot})
-        self.assertEqual(status, 201, data)
+        data = eve.json('POST', 'bookings', {
+                'service_id': self.service_id, 'start': slot}, expect=201)
         in_transaction(lambda: Pool().get('booking.waitlist').process_offers())
         self.assertEqual(
             self.entries(dave)[dave_entry['id']]['state'], 'lapsed')
@@ -258,15 +253,14 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
         status, _ = alice.json('POST', 'bookings/%s/cancel' % a['id'])
         self.assertEqual(
             self.entries(carol)[carol_entry['id']]['state'], 'offered')
-        status, data = carol.json('DELETE', 'waitlist/%s' % carol_entry['id'])
-        self.assertEqual(status, 204, data)
+        data = carol.json('DELETE', 'waitlist/%s' % carol_entry['id'],
+            expect=204)
         self.assertEqual(
             self.entries(carol)[carol_entry['id']]['state'], 'cancelled')
         self.assertEqual(
             self.entries(dave)[dave_entry['id']]['state'], 'offered')
-        status, data = dave.json('POST', 'waitlist/%s/accept'
-            % dave_entry['id'])
-        self.assertEqual(status, 201, data)
+        data = dave.json('POST', 'waitlist/%s/accept'
+            % dave_entry['id'], expect=201)
 
     def test_openapi_lists_waitlist(self):
         "The document publishes the routes and their error codes"

@@ -59,13 +59,19 @@ class Api:
             PREFIX + path, method=method, data=data, headers=headers)
         return response
 
-    def json(self, method, path, *args, **kwargs):
+    def json(self, method, path, *args, expect=None, **kwargs):
         """Return the status and the JSON answer of the request, checked
-        against what the OpenAPI document says of that route and status"""
+        against what the OpenAPI document says of that route and status;
+        with expect, the answer only, failing unless its status is expect"""
         response = self(method, path, *args, **kwargs)
         data = json.loads(response.data) if response.data else None
         check_documented(method, path, response.status_code, data)
-        return response.status_code, data
+        if expect is None:
+            return response.status_code, data
+        if response.status_code != expect:
+            raise AssertionError("%s %s answered %s, not %s: %s" % (
+                    method, path, response.status_code, expect, data))
+        return data
 
 
 def check_documented(method, path, status, data):
