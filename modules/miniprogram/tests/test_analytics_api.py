@@ -90,10 +90,9 @@ class AnalyticsApiTestCase(ApiTestMixin, RouteTestCase):
         member = self.login()
         for bad in ['', 'x' * 65, 12]:
             with self.subTest(device_id=bad):
-                status, data = member.json('POST', 'checkins', {
+                data = member.json('POST', 'checkins', {
                         'qr_token': self.token, 'lat': LAT, 'lon': LON,
-                        'device_id': bad})
-                self.assertEqual(status, 400, data)
+                        'device_id': bad}, expect=400)
                 self.assertEqual(data['error']['code'], 'invalid_request')
         data = member.json('POST', 'checkins/sync', {'items': [{
                         'qr_token': self.token, 'lat': LAT, 'lon': LON,

@@ -319,8 +319,7 @@ class ApiEdgeTestCase(ApiTestMixin, RouteTestCase):
         in_transaction(configure)
 
         def credits():
-            status, data = api.json('GET', 'me/subscriptions')
-            self.assertEqual(status, 200, data)
+            data = api.json('GET', 'me/subscriptions', expect=200)
             return [t['credits'] for t in data['items']
                 if t['template_id'] == 'TPL-EDGE']
         data = self.assertError(api.json('POST', 'me/subscriptions', {

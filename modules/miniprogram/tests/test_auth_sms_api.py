@@ -228,13 +228,12 @@ class SmsApiTestCase(RouteTestCase):
                         'phone': phone, 'code': first,
                         'password': NEW_PASSWORD}),
                 422, 'invalid_code', 'wrong')
-        status, _ = self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': second, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/reset-password', {
+                'phone': phone, 'code': second, 'password': NEW_PASSWORD},
+            expect=200)
         # The code of the other purpose still works
-        status, _ = self.api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': login})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/sms-login', {
+                'phone': phone, 'code': login}, expect=200)
 
     def test_provider_refusals(self):
         "A busy provider is retried later, a refusal fails; same answer"
@@ -267,15 +266,13 @@ class SmsApiTestCase(RouteTestCase):
         self.assertError(self.api.json('POST', 'auth/refresh', {
                     'refresh_token': registered['refresh_token']}),
             401, 'unauthorized')
-        status, _ = self.api.json('POST', 'auth/refresh', {
-                'refresh_token': data['refresh_token']})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/refresh', {
+                'refresh_token': data['refresh_token']}, expect=200)
         self.assertError(self.api.json('POST', 'auth/login', {
                     'phone': phone, 'password': PASSWORD}),
             401, 'invalid_credentials')
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': NEW_PASSWORD}, expect=200)
 
         def reasons():
             RefreshToken = Pool().get('miniprogram.refresh_token')
@@ -286,9 +283,8 @@ class SmsApiTestCase(RouteTestCase):
         self.assertError(self.api.json('POST', 'auth/reset-password', {
                     'phone': phone, 'code': code, 'password': PASSWORD}),
             422, 'invalid_code', 'used')
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': NEW_PASSWORD}, expect=200)
 
     def test_reset_wrong_code(self):
         "A wrong code changes nothing and is counted; the right one works"
@@ -299,12 +295,11 @@ class SmsApiTestCase(RouteTestCase):
                     'password': NEW_PASSWORD}),
             422, 'invalid_code', 'wrong')
         self.assertEqual(self.codes_of(phone)[0][2], 1)
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 200)
-        status, _ = self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': code, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': PASSWORD}, expect=200)
+        self.api.json('POST', 'auth/reset-password', {
+                'phone': phone, 'code': code, 'password': NEW_PASSWORD},
+            expect=200)
 
     def test_reset_too_many_attempts(self):
         "3 wrong codes block the code; more failures are throttled (429)"
@@ -328,9 +323,8 @@ class SmsApiTestCase(RouteTestCase):
             dict(body, code=code))
         self.assertEqual(response.status_code, 429)
         self.assertGreater(int(response.headers['Retry-After']), 0)
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': PASSWORD}, expect=200)
 
     def test_reset_expired(self):
         "A code is valid 5 minutes"
@@ -348,9 +342,8 @@ class SmsApiTestCase(RouteTestCase):
                     'phone': phone, 'code': code,
                     'password': NEW_PASSWORD}),
             422, 'invalid_code', 'expired')
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': PASSWORD}, expect=200)
 
     def test_reset_weak_password(self):
         "A password refused by the rules uses no code"
@@ -365,9 +358,9 @@ class SmsApiTestCase(RouteTestCase):
                             'password': password}),
                     400, 'invalid_request')
         self.assertEqual(self.codes_of(phone)[0][1:3], ('pending', 0))
-        status, _ = self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': code, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/reset-password', {
+                'phone': phone, 'code': code, 'password': NEW_PASSWORD},
+            expect=200)
 
     def test_reset_malformed(self):
         "Malformed codes and bodies are 400 and count nothing"
@@ -413,15 +406,13 @@ class SmsApiTestCase(RouteTestCase):
         data = self.api.json('POST', 'auth/sms-login', {
                 'phone': phone, 'code': code}, expect=200)
         self.assertEqual(data['member']['id'], registered['member']['id'])
-        status, _ = self.api.json('GET', 'me', token=data['access_token'])
-        self.assertEqual(status, 200)
+        self.api.json('GET', 'me', token=data['access_token'], expect=200)
         self.assertError(self.api.json('POST', 'auth/sms-login', {
                     'phone': phone, 'code': code}),
             422, 'invalid_code', 'used')
         # The password still works, the other sessions too
-        status, _ = self.api.json('POST', 'auth/refresh', {
-                'refresh_token': registered['refresh_token']})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/refresh', {
+                'refresh_token': registered['refresh_token']}, expect=200)
 
     def test_sms_login_errors(self):
         "Wrong, reset-purpose, unknown phone and malformed codes"
@@ -469,16 +460,13 @@ class SmsApiChineseTestCase(RouteTestCase):
     def test_errors_in_chinese(self):
         api = Api(self.client(), language='zh-CN')
         phone = new_phone()
-        status, data = api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': '000000'})
-        self.assertEqual(status, 422)
+        data = api.json('POST', 'auth/sms-login', {
+                'phone': phone, 'code': '000000'}, expect=422)
         self.assertEqual(data['error']['message'], "验证码错误。")
-        status, _ = api.json('POST', 'auth/sms-code', {
-                'phone': phone, 'purpose': 'login'})
-        self.assertEqual(status, 202)
-        status, data = api.json('POST', 'auth/sms-code', {
-                'phone': phone, 'purpose': 'login'})
-        self.assertEqual(status, 429)
+        api.json('POST', 'auth/sms-code', {
+                'phone': phone, 'purpose': 'login'}, expect=202)
+        data = api.json('POST', 'auth/sms-code', {
+                'phone': phone, 'purpose': 'login'}, expect=429)
         self.assertEqual(data['error']['message'],
             "该手机号或网络获取验证码过于频繁，请稍后再试。")
 
@@ -539,8 +527,7 @@ class WeChatPhoneApiTestCase(RouteTestCase):
         self.assertEqual(self.wechat.phone_codes[-1], 'p-1')
         # The same phone again: nothing changes
         self.wechat.phones['p-2'] = ('86', number)
-        status, _ = api.json('POST', 'auth/wechat-phone', {'code': 'p-2'})
-        self.assertEqual(status, 200)
+        api.json('POST', 'auth/wechat-phone', {'code': 'p-2'}, expect=200)
         # The phone is a login: SMS codes reach it
         # (the code of a button is valid once)
         self.assertError(api.json('POST', 'auth/wechat-phone',
@@ -550,23 +537,20 @@ class WeChatPhoneApiTestCase(RouteTestCase):
     def test_replace_phone(self):
         "A member's phone is replaced by the one WeChat verified"
         phone = new_phone()
-        status, data = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 201)
+        data = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': PASSWORD}, expect=201)
         api = Api(self.client(), token=data['access_token'])
         number = new_phone()
         self.wechat.phones['r-1'] = ('86', number)
-        status, _ = api.json('POST', 'auth/wechat-phone', {'code': 'r-1'})
-        self.assertEqual(status, 200)
+        api.json('POST', 'auth/wechat-phone', {'code': 'r-1'}, expect=200)
         self.assertEqual(
             self.phone_of(data['member']['id']), '+86' + number)
 
     def test_phone_taken(self):
         "Another member's phone is 409 and nothing is merged"
         phone = new_phone()
-        status, other = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 201)
+        other = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': PASSWORD}, expect=201)
         api = self.wechat_member()
         self.wechat.phones['t-1'] = ('86', phone)
         data = self.assertError(api.json('POST', 'auth/wechat-phone',

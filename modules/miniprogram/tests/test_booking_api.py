@@ -24,6 +24,7 @@ SLOT = '2026-06-02T09:00:00+08:00'
 class BookingApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: booking"
     module = 'miniprogram'
+    now = NOW
 
     @classmethod
     def setUpDatabase(cls):
@@ -35,9 +36,6 @@ class BookingApiTestCase(ApiTestMixin, RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        frozen = patch.object(clock, 'now', lambda: NOW)
-        frozen.start()
-        self.addCleanup(frozen.stop)
         with Transaction().start(DB_NAME, 0):
             Service = Pool().get('booking.service')
             self.service_id, = [s.id for s in Service.search([])]

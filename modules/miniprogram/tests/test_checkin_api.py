@@ -975,10 +975,9 @@ class CheckinLanguagesTestCase(ApiTestMixin, RouteTestCase):
     def test_points_reason_languages(self):
         "The ledger reasons of me/points in the language of the request"
         api = self.login()
-        status, data = api.json('POST', 'checkins', {
+        data = api.json('POST', 'checkins', {
                 'qr_token': self.token, 'lat': LAT, 'lon': LON},
-            headers={'Accept-Language': 'zh-CN'})
-        self.assertEqual(status, 201, data)
+            headers={'Accept-Language': 'zh-CN'}, expect=201)
         expected = {
             'zh-CN': "签到：Meeting（2026-03-02）",
             'en': "Check-in: Meeting (2026-03-02)",

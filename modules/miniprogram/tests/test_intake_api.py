@@ -434,10 +434,8 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
         receipts = [self.assertPending(api, self.here(qr_token=token))
             for token in [self.token, self.other_token, self.token]]
         self.assertEqual(drain(limit=1), 1)
-        status, _ = api.json('GET', 'checkins/receipts/' + receipts[0])
-        self.assertEqual(status, 201)
-        status, _ = api.json('GET', 'checkins/receipts/' + receipts[1])
-        self.assertEqual(status, 202)
+        api.json('GET', 'checkins/receipts/' + receipts[0], expect=201)
+        api.json('GET', 'checkins/receipts/' + receipts[1], expect=202)
         self.assertEqual(drain(), 2)
         statuses = [api.json('GET', 'checkins/receipts/' + r)[0]
             for r in receipts]

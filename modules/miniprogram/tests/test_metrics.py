@@ -61,8 +61,7 @@ class MetricsTestCase(ApiTestMixin, RouteTestCase):
         duration = sample('mp_request_duration_seconds_count',
             route='bookings/{booking_id}', method='GET')
         for booking_id in [1234567, 7654321]:
-            status, _ = api.json('GET', 'bookings/%s' % booking_id)
-            self.assertEqual(status, 404)
+            api.json('GET', 'bookings/%s' % booking_id, expect=404)
         self.assertEqual(sample('mp_requests_total', **labels) - before, 2)
         self.assertEqual(sample('mp_request_duration_seconds_count',
                 route='bookings/{booking_id}', method='GET') - duration, 2)
@@ -71,14 +70,11 @@ class MetricsTestCase(ApiTestMixin, RouteTestCase):
         "Check-ins by method and result: created, duplicate, the error code"
         api = self.login()
         before = self.checkins()
-        status, _ = api.json('POST', 'checkins',
-            self.here(qr_token=self.token))
-        self.assertEqual(status, 201)
-        status, _ = api.json('POST', 'checkins',
-            self.here(qr_token=self.token))
-        self.assertEqual(status, 409)
-        status, _ = api.json('POST', 'checkins', self.here(qr_token='bad'))
-        self.assertEqual(status, 422)
+        api.json('POST', 'checkins',
+            self.here(qr_token=self.token), expect=201)
+        api.json('POST', 'checkins',
+            self.here(qr_token=self.token), expect=409)
+        api.json('POST', 'checkins', self.here(qr_token='bad'), expect=422)
         self.assertCounted(before, qr__created=1, qr__duplicate=1,
             qr__invalid_token=1)
 
@@ -93,12 +89,10 @@ class MetricsTestCase(ApiTestMixin, RouteTestCase):
             self.here(qr_token='bad', client_uuid=str(uuid.uuid4()),
                 client_time=client_time),
             ]
-        status, _ = api.json('POST', 'checkins/sync', {'items': items})
-        self.assertEqual(status, 200)
+        api.json('POST', 'checkins/sync', {'items': items}, expect=200)
         self.assertCounted(before, qr__created=1, qr__invalid_token=1)
         # Sent again: duplicates, the bad one refused again
-        status, _ = api.json('POST', 'checkins/sync', {'items': items})
-        self.assertEqual(status, 200)
+        api.json('POST', 'checkins/sync', {'items': items}, expect=200)
         self.assertCounted(before, qr__created=1, qr__duplicate=1,
             qr__invalid_token=2)
 
@@ -108,7 +102,6 @@ class MetricsTestCase(ApiTestMixin, RouteTestCase):
         before = self.checkins()
         labels = {'route': 'checkins', 'method': 'POST', 'status': '400'}
         requests = sample('mp_requests_total', **labels)
-        status, _ = api.json('POST', 'checkins', {'lat': 'north'})
-        self.assertEqual(status, 400)
+        api.json('POST', 'checkins', {'lat': 'north'}, expect=400)
         self.assertCounted(before)
         self.assertEqual(sample('mp_requests_total', **labels) - requests, 1)

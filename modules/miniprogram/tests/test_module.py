@@ -74,8 +74,7 @@ class ApiTestCase(RouteTestCase):
         self.assertEqual(member['streak_days'], 0)
         self.assertEqual(
             member['joined'], dt.date.today().isoformat())
-        status, me = self.api.json('GET', 'me', token=data['access_token'])
-        self.assertEqual(status, 200)
+        me = self.api.json('GET', 'me', token=data['access_token'], expect=200)
         self.assertEqual(me['member']['id'], member['id'])
 
     def test_register_errors(self):
@@ -188,9 +187,8 @@ class ApiTestCase(RouteTestCase):
         self.assertGreater(int(response.headers['Retry-After']), 0)
         # Another phone is not throttled
         other, _ = self.register(password='Right-pass-2')
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': other, 'password': 'Right-pass-2'})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/login', {
+                'phone': other, 'password': 'Right-pass-2'}, expect=200)
 
     def test_login_throttled_attempts(self):
         "Failed member logins are kept in their own model, not res.user's"
@@ -207,9 +205,8 @@ class ApiTestCase(RouteTestCase):
                 UserAttempt.search_count([('login', 'like', '%' + phone)]))
         self.assertEqual(in_transaction(counts), (1, 0))
         # A success forgets the failures of the phone
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': 'Right-pass-1'})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': 'Right-pass-1'}, expect=200)
         self.assertEqual(in_transaction(counts), (0, 0))
 
     def test_login_throttled_network(self):
@@ -669,9 +666,8 @@ class ApiChineseTestCase(RouteTestCase):
 
     def test_error_in_chinese(self):
         api = Api(self.client(), language='zh-CN')
-        status, data = api.json('POST', 'auth/login', {
-                'phone': new_phone(), 'password': 'Wrong-pass-1'})
-        self.assertEqual(status, 401)
+        data = api.json('POST', 'auth/login', {
+                'phone': new_phone(), 'password': 'Wrong-pass-1'}, expect=401)
         self.assertEqual(data['error']['message'], "手机号或密码错误。")
 
 

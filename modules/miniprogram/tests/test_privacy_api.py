@@ -91,8 +91,7 @@ class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
                 ('address', Api(self.client()),
                     'events/%%s/stats?token=%s' % kiosk_token)]:
             with self.subTest(who=who):
-                status, stats = api.json('GET', path % self.event_id)
-                self.assertEqual(status, 200, stats)
+                stats = api.json('GET', path % self.event_id, expect=200)
                 recent = {r['member_id']: r['member']
                     for r in stats['recent']}
                 self.assertEqual(recent[nameless.member_id], "M**")
@@ -274,9 +273,8 @@ class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertEqual(self.member_values(other.member_id), other_before)
         self.assertEqual(self.figures(), before)
         for api in [member, other]:
-            status, data = api.json('GET', 'me')
-            self.assertEqual(status, 200, data)
-        data = member.json('POST', 'auth/refresh',
+            api.json('GET', 'me', expect=200)
+        member.json('POST', 'auth/refresh',
             {'refresh_token': member.refresh_token}, expect=200)
 
     def test_delete_me_documented(self):

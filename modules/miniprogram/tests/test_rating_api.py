@@ -6,11 +6,9 @@ once, change it within the edit window, the member's ratings, a service's
 published ratings and its average; bad inputs and another member's ids."""
 import datetime as dt
 from decimal import Decimal
-from unittest.mock import patch
 
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
-from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction
@@ -28,6 +26,7 @@ LATER = dt.datetime(2026, 6, 2, 4, 0)
 class RatingApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: ratings"
     module = 'miniprogram'
+    now = NOW
     phone_prefix = '1370001'
 
     @classmethod
@@ -38,10 +37,6 @@ class RatingApiTestCase(ApiTestMixin, RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        self.now = NOW
-        frozen = patch.object(clock, 'now', lambda: self.now)
-        frozen.start()
-        self.addCleanup(frozen.stop)
         self.service_id = self.new_service()
 
     def new_service(self):

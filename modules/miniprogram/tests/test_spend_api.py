@@ -6,11 +6,9 @@ the member's coupons, points and coupons paying a booking, and every bad
 input a client can send."""
 import datetime as dt
 from decimal import Decimal
-from unittest.mock import patch
 
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
-from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
@@ -26,6 +24,7 @@ OTHER_SLOT = '2026-06-04T09:00:00+08:00'
 class SpendApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: spending points"
     module = 'miniprogram'
+    now = NOW
     phone_prefix = '1360000'
     # The Chinese texts of the errors are loaded
     language = 'zh_CN'
@@ -56,9 +55,6 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        frozen = patch.object(clock, 'now', lambda: NOW)
-        frozen.start()
-        self.addCleanup(frozen.stop)
 
         def configure():
             Configuration = Pool().get('member.configuration')

@@ -8,6 +8,7 @@ import threading
 import urllib.parse
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import patch
 
 from trytond.modules.checkin.tests.test_module import LAT, LON
 from trytond.modules.suite import clock
@@ -296,8 +297,10 @@ def event_token(name, when):
 
 class ApiTestMixin:
     """What the API test cases share: self.api, the clock frozen at
-    frozen, members registered with phones of their own"""
+    frozen or answering self.now (which a test may move), members
+    registered with phones of their own"""
     frozen = None
+    now = None
     # The phones of login: phone_prefix and 4 digits
     phone_prefix = '1370000'
     _phones = iter(range(100, 10 ** 6))
@@ -307,6 +310,10 @@ class ApiTestMixin:
         if self.frozen is not None:
             clock.freeze(self.frozen)
             self.addCleanup(clock.unfreeze)
+        if self.now is not None:
+            patched = patch.object(clock, 'now', lambda: self.now)
+            patched.start()
+            self.addCleanup(patched.stop)
         self.api = Api(self.client())
 
     def login(self, organizer=False, **body):
