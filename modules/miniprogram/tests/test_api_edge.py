@@ -26,7 +26,8 @@ from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction
 
 from .tools import (
-    Api, ApiTestMixin, create_api_company, create_organizer, in_transaction)
+    Api, ApiTestMixin, create_api_company, create_organizer, event_token,
+    in_transaction)
 
 if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
     from hypothesis.configuration import set_hypothesis_home_dir
@@ -288,12 +289,7 @@ class ApiEdgeTestCase(ApiTestMixin, RouteTestCase):
     def test_checkin_without_wifi(self):
         "A check-in without a Wi-Fi says that the Wi-Fi is missing"
         api = self.login()
-
-        def event():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Wi-Fi")])
-            return event.id, event.current_token(NOW)
-        event_id, token = in_transaction(event)
+        event_id, token = event_token("Wi-Fi", NOW)
         data = self.assertError(api.json('POST', 'checkins', self.here(
                     qr_token=token)), 422, 'wifi_mismatch')
         self.assertEqual(data['error']['details']['reason'], 'no_bssid')
@@ -383,11 +379,7 @@ class ApiEdgeTestCase(ApiTestMixin, RouteTestCase):
         member = self.login()
         organizer = self.login(organizer=True)
 
-        def tokyo_event():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Tokyo")])
-            return event.id, event.current_token(NOW)
-        tokyo_id, tokyo_token = in_transaction(tokyo_event)
+        tokyo_id, tokyo_token = event_token("Tokyo", NOW)
 
         status, data = member.json('GET', 'events')
         events = {e['name']: e for e in data['items']}

@@ -108,6 +108,11 @@ class SmsApiTestCase(RouteTestCase):
                     order=[('id', 'ASC')])]
         return in_transaction(read)
 
+    def reset(self, phone, code, password=NEW_PASSWORD, **kwargs):
+        "POST auth/reset-password (kwargs: those of Api.json)"
+        return self.api.json('POST', 'auth/reset-password', {
+                'phone': phone, 'code': code, 'password': password}, **kwargs)
+
     def wrong(self, code):
         "A code of 6 digits other than code"
         return '%06d' % ((int(code) + 1) % 10 ** 6)
@@ -144,9 +149,7 @@ class SmsApiTestCase(RouteTestCase):
             ('reset', 'pending', None, None))
         self.assertTrue(code_hash)
         # No code can be right
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': '123456',
-                    'password': NEW_PASSWORD}),
+        self.assertError(self.reset(phone, '123456'),
             422, 'invalid_code', 'wrong')
 
     def test_code_malformed(self):
@@ -224,13 +227,9 @@ class SmsApiTestCase(RouteTestCase):
         self.assertEqual(states, [('reset', 'replaced'),
                 ('login', 'pending'), ('reset', 'pending')])
         if first != second:
-            self.assertError(self.api.json('POST', 'auth/reset-password', {
-                        'phone': phone, 'code': first,
-                        'password': NEW_PASSWORD}),
+            self.assertError(self.reset(phone, first),
                 422, 'invalid_code', 'wrong')
-        self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': second, 'password': NEW_PASSWORD},
-            expect=200)
+        self.reset(phone, second, expect=200)
         # The code of the other purpose still works
         self.api.json('POST', 'auth/sms-login', {
                 'phone': phone, 'code': login}, expect=200)
@@ -258,9 +257,7 @@ class SmsApiTestCase(RouteTestCase):
         "A code sets the password, answers tokens, revokes the others"
         phone, registered = self.register()
         code = self.ask_code(phone)
-        data = self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': code, 'password': NEW_PASSWORD},
-            expect=200)
+        data = self.reset(phone, code, expect=200)
         self.assertEqual(data['member']['id'], registered['member']['id'])
         # The refresh tokens issued before are revoked, the new one works
         self.assertError(self.api.json('POST', 'auth/refresh', {
@@ -280,8 +277,7 @@ class SmsApiTestCase(RouteTestCase):
                         ('member', '=', registered['member']['id'])])}
         self.assertIn('password_reset', in_transaction(reasons))
         # Used once
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': code, 'password': PASSWORD}),
+        self.assertError(self.reset(phone, code, PASSWORD),
             422, 'invalid_code', 'used')
         self.api.json('POST', 'auth/login', {
                 'phone': phone, 'password': NEW_PASSWORD}, expect=200)
@@ -290,16 +286,12 @@ class SmsApiTestCase(RouteTestCase):
         "A wrong code changes nothing and is counted; the right one works"
         phone, _ = self.register()
         code = self.ask_code(phone)
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': self.wrong(code),
-                    'password': NEW_PASSWORD}),
+        self.assertError(self.reset(phone, self.wrong(code)),
             422, 'invalid_code', 'wrong')
         self.assertEqual(self.codes_of(phone)[0][2], 1)
         self.api.json('POST', 'auth/login', {
                 'phone': phone, 'password': PASSWORD}, expect=200)
-        self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': code, 'password': NEW_PASSWORD},
-            expect=200)
+        self.reset(phone, code, expect=200)
 
     def test_reset_too_many_attempts(self):
         "3 wrong codes block the code; more failures are throttled (429)"
@@ -338,9 +330,7 @@ class SmsApiTestCase(RouteTestCase):
                 'phone': phone, 'code': code})
         self.assertEqual(status, 422)  # a reset code is not a login code
         clock.freeze(start + dt.timedelta(seconds=300))
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': code,
-                    'password': NEW_PASSWORD}),
+        self.assertError(self.reset(phone, code),
             422, 'invalid_code', 'expired')
         self.api.json('POST', 'auth/login', {
                 'phone': phone, 'password': PASSWORD}, expect=200)
@@ -353,14 +343,10 @@ class SmsApiTestCase(RouteTestCase):
         # member's login): the code is not used either
         for password in ['short', '12345678', '+86' + phone]:
             with self.subTest(password=password):
-                self.assertError(self.api.json('POST', 'auth/reset-password',
-                        {'phone': phone, 'code': code,
-                            'password': password}),
+                self.assertError(self.reset(phone, code, password),
                     400, 'invalid_request')
         self.assertEqual(self.codes_of(phone)[0][1:3], ('pending', 0))
-        self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': code, 'password': NEW_PASSWORD},
-            expect=200)
+        self.reset(phone, code, expect=200)
 
     def test_reset_malformed(self):
         "Malformed codes and bodies are 400 and count nothing"
@@ -392,9 +378,7 @@ class SmsApiTestCase(RouteTestCase):
             Member.write([Member(registered['member']['id'])],
                 {'active': False})
         in_transaction(deactivate)
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': code,
-                    'password': NEW_PASSWORD}),
+        self.assertError(self.reset(phone, code),
             422, 'invalid_code', 'wrong')
 
     # auth/sms-login

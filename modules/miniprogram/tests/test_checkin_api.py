@@ -26,8 +26,8 @@ from trytond.transaction import Transaction
 
 from .test_auth_sms_api import set_config
 from .tools import (
-    Api, ApiTestMixin, create_organizer, in_transaction, lock_waited,
-    member_locked)
+    Api, ApiTestMixin, create_organizer, event_token, in_transaction,
+    lock_waited, member_locked)
 
 NOW = START + dt.timedelta(minutes=5)
 # The Python calls in the server of a check-in with points and of its
@@ -186,10 +186,7 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         """The 409 of a duplicate names the check-in as its 201 did, found by
         the client UUID or by the event and day (on PostgreSQL before the
         member's lock, see Attendance.duplicate_query)"""
-        with Transaction().start(DB_NAME, 0):
-            Event = Pool().get('checkin.event')
-            flagging, = Event.search([('name', '=', "Flag policy")])
-            token = flagging.current_token(NOW)
+        _, token = event_token("Flag policy", NOW)
         for body in [
                 self.here(qr_token=self.token, accuracy_m=20),
                 # Out of range: flagged, with its reasons
@@ -482,17 +479,9 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertTrue(all(c['status'] == 'rejected'
                 for c in mine['items']))
 
-    def map_event(self):
-        "Return the id and the current token of the event in GCJ-02"
-        def get():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Map")])
-            return event.id, event.current_token(NOW)
-        return in_transaction(get)
-
     def test_checkin_coord_type(self):
         "GPS and map positions are compared with the event in one system"
-        event_id, token = self.map_event()
+        event_id, token = event_token("Map", NOW)
         status, data = self.login().json('GET', 'events')
         location = {e['name']: e for e in data['items']}["Map"]['location']
         self.assertEqual(location, {'lat': GLAT, 'lon': GLON,
@@ -559,7 +548,7 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
 
     def test_sync_coord_type(self):
         "Each item of a batch has its own coord_type"
-        event_id, token = self.map_event()
+        event_id, token = event_token("Map", NOW)
         api = self.login()
         client_time = (NOW - dt.timedelta(seconds=10)).isoformat() + 'Z'
         items = [
@@ -894,10 +883,7 @@ class CheckinLanguagesTestCase(ApiTestMixin, RouteTestCase):
     def check_in_far(self):
         "A member checks in 2 km away from the flagging event"
         api = self.login()
-        with Transaction().start(DB_NAME, 0):
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Flagging")])
-            token = event.current_token(NOW)
+        _, token = event_token("Flagging", NOW)
         status, data = api.json('POST', 'checkins', {
                 'qr_token': token, 'lat': north(2000), 'lon': LON})
         self.assertEqual(status, 201, data)

@@ -20,7 +20,7 @@ from trytond.transaction import Transaction
 
 from .. import saturation
 from .test_auth_sms_api import set_config
-from .tools import Api, ApiTestMixin, member_locked
+from .tools import Api, ApiTestMixin, event_token, member_locked
 
 NOW = START + dt.timedelta(minutes=5)
 
@@ -47,13 +47,8 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
         saturation.reset()
         self.addCleanup(saturation.reset)
         set_config(self, 'miniprogram', 'intake', 'always')
-        with Transaction().start(DB_NAME, 0):
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Intake")])
-            self.event_id = event.id
-            self.token = event.current_token(NOW)
-            other, = Event.search([('name', '=', "Intake other")])
-            self.other_token = other.current_token(NOW)
+        self.event_id, self.token = event_token("Intake", NOW)
+        _, self.other_token = event_token("Intake other", NOW)
 
     def checkins(self, api):
         with Transaction().start(DB_NAME, 0):
