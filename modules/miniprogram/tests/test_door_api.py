@@ -90,7 +90,8 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
         return Api(self.client(), token=data['access_token'])
 
     def book(self, api, service="Home Cleaning", resource="Li Lei",
-            start=SLOT, position=ADDRESS, coord_type='gcj02', **extra):
+            start=SLOT, position=ADDRESS, coord_type='gcj02', expect=None,
+            **extra):
         body = dict({
                 'service_id': self.services[service],
                 'resource_id': self.resources[resource],
@@ -101,12 +102,11 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
             body.update(lat=position[0], lon=position[1])
             if coord_type:
                 body['coord_type'] = coord_type
-        return api.json('POST', 'bookings', body)
+        return api.json('POST', 'bookings', body, expect=expect)
 
     def booked(self, api, confirm=True, **kwargs):
         "Return the id of a booking made by api, confirmed by the staff"
-        status, data = self.book(api, **kwargs)
-        self.assertEqual(status, 201, data)
+        data = self.book(api, **kwargs, expect=201)
         booking_id = data['booking']['id']
         if confirm:
             def confirm_():
@@ -122,15 +122,16 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
             return booking.state, booking.door_checkin
         return in_transaction(read)
 
-    def checkin(self, api, booking_id, position=AT_DOOR, **extra):
+    def checkin(self, api, booking_id, position=AT_DOOR, expect=None,
+            **extra):
         return api.json('POST', 'staff/bookings/%s/checkin' % booking_id,
-            dict({'lat': position[0], 'lon': position[1]}, **extra))
+            dict({'lat': position[0], 'lon': position[1]}, **extra),
+            expect=expect)
 
     def test_booking_position(self):
         "The booking keeps the position of the address and its system"
         api = self.login()
-        status, data = self.book(api)
-        self.assertEqual(status, 201, data)
+        data = self.book(api, expect=201)
         self.assertEqual(data['booking']['position'], {
                 'lat': ADDRESS[0], 'lon': ADDRESS[1], 'coord_type': 'gcj02'})
         status, data = api.json('GET', 'bookings/%s' % data['booking']['id'])
@@ -151,8 +152,7 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
             422, 'invalid_coord_type')
         # GCJ-02 exists in China only: a map picker's point elsewhere is
         # a client's mistake
-        status, data = self.book(api, position=(48.8584, 2.2945))
-        self.assertEqual(status, 422)
+        data = self.book(api, position=(48.8584, 2.2945), expect=422)
         self.assertEqual(data['error']['code'], 'invalid_coord_type')
         self.assertEqual(data['error']['details']['reason'], 'outside_china')
         self.assertError(self.book(api, position=(ADDRESS[0], None)),
@@ -202,8 +202,7 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
         booking_id = self.booked(api)
         li = self.staff('li')
         clock.freeze(START - 15 * M)
-        status, data = self.checkin(li, booking_id, accuracy_m=12)
-        self.assertEqual(status, 200, data)
+        data = self.checkin(li, booking_id, accuracy_m=12, expect=200)
         booking = data['booking']
         self.assertEqual(booking['state'], 'in_progress')
         self.assertEqual(booking['door']['flagged'], False)
@@ -294,9 +293,8 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertIn("请在 100 米以内签到", data['error']['message'])
         self.assertEqual(self.state(booking_id), ('confirmed', None))
         # The accuracy counts, up to the radius: 150 m within 100 + 80 m
-        status, data = self.checkin(li, booking_id,
-            position=north(AT_DOOR, 150), accuracy_m=80)
-        self.assertEqual(status, 200, data)
+        data = self.checkin(li, booking_id,
+            position=north(AT_DOOR, 150), accuracy_m=80, expect=200)
         self.assertEqual(data['booking']['door']['distance_m'], 150)
         self.assertFalse(data['booking']['door']['flagged'])
 
@@ -308,17 +306,15 @@ class DoorApiTestCase(ApiTestMixin, RouteTestCase):
             position=None)
         li = self.staff('li')
         clock.freeze(START)
-        status, data = self.checkin(li, far, position=north(AT_DOOR, 500),
-            coord_type='wgs84')
-        self.assertEqual(status, 200, data)
+        data = self.checkin(li, far, position=north(AT_DOOR, 500),
+            coord_type='wgs84', expect=200)
         door = data['booking']['door']
         self.assertEqual(data['booking']['state'], 'in_progress')
         self.assertEqual((door['flagged'], door['flag_reason'],
                 door['distance_m']), (True, 'out_of_range', 500))
         # The address has no position: recorded, flagged
         clock.freeze(START + 150 * M)
-        status, data = self.checkin(li, nowhere)
-        self.assertEqual(status, 200, data)
+        data = self.checkin(li, nowhere, expect=200)
         door = data['booking']['door']
         self.assertEqual((door['flagged'], door['flag_reason'],
                 door['distance_m']), (True, 'no_position', None))

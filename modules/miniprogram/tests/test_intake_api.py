@@ -136,9 +136,7 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
                 (self.here(qr_token=self.token, lat=None, lon=LON), 400,
                     'invalid_request'),
                 ]:
-            got, data = api.json('POST', 'checkins', body)
-            self.assertEqual((got, data['error']['code']), (status, code),
-                (body, data))
+            self.assertError(api.json('POST', 'checkins', body), status, code)
         got, data = Api(self.client(), token='nope').json(
             'POST', 'checkins', self.here(qr_token=self.token))
         self.assertEqual(got, 401, data)
@@ -225,9 +223,7 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
                     'invalid_request'),
                 ]:
             del dispatched[:]
-            got, data = api.json('POST', 'checkins', body)
-            self.assertEqual((got, data['error']['code']), (status, code),
-                (body, data))
+            self.assertError(api.json('POST', 'checkins', body), status, code)
             self.assertEqual(len(dispatched), 1, body)
         del dispatched[:]
         response = api('POST', 'checkins', raw='{"qr_token": 1,}')
@@ -240,9 +236,8 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
             Member = Pool().get('member.member')
             Member.write([Member(other.member_id)], {'active': False})
         del dispatched[:]
-        got, data = other.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual((got, data['error']['code']), (401, 'unauthorized'))
+        self.assertError(other.json('POST', 'checkins', self.here(
+                    qr_token=self.token)), 401, 'unauthorized')
         self.assertEqual(len(dispatched), 1)
 
         # Not saturated: recorded at once (before the dispatch on
@@ -328,9 +323,8 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
             self.assertEqual(Attendance(rejected.id).status, 'rejected')
             Member = Pool().get('member.member')
             Member.write([Member(other.member_id)], {'active': False})
-        got, data = other.json('POST', 'checkins', self.here(
-                qr_token=self.other_token))
-        self.assertEqual((got, data['error']['code']), (401, 'unauthorized'))
+        self.assertError(other.json('POST', 'checkins', self.here(
+                    qr_token=self.other_token)), 401, 'unauthorized')
         self.assertEqual(len(dispatched), 3)
         self.assertEqual(len(self.checkins(api)), 1)
         self.assertEqual(len(self.checkins(other)), 1)
@@ -357,14 +351,14 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
         api = self.login()
         receipt = self.assertPending(api, self.here(qr_token=self.token))
         other = self.login()
-        status, data = other.json('GET', 'checkins/receipts/' + receipt)
-        self.assertEqual((status, data['error']['code']), (404, 'not_found'))
+        self.assertError(other.json('GET', 'checkins/receipts/' + receipt),
+            404, 'not_found')
         drain()
-        status, data = other.json('GET', 'checkins/receipts/' + receipt)
-        self.assertEqual((status, data['error']['code']), (404, 'not_found'))
-        status, data = api.json(
-            'GET', 'checkins/receipts/' + uuid.uuid4().hex)
-        self.assertEqual((status, data['error']['code']), (404, 'not_found'))
+        self.assertError(other.json('GET', 'checkins/receipts/' + receipt),
+            404, 'not_found')
+        self.assertError(api.json(
+                'GET', 'checkins/receipts/' + uuid.uuid4().hex),
+            404, 'not_found')
         response = api('GET', 'checkins/receipts/1234')
         self.assertEqual(response.status_code, 404)
         response = api('GET', 'checkins/receipts/' + receipt,

@@ -78,8 +78,9 @@ class RatingApiTestCase(ApiTestMixin, RouteTestCase):
                         ], order=[('id', 'ASC')])]
         return in_transaction(read)
 
-    def rate(self, api, booking_id, body, method='POST'):
-        return api.json(method, 'bookings/%s/rating' % booking_id, body)
+    def rate(self, api, booking_id, body, method='POST', expect=None):
+        return api.json(method, 'bookings/%s/rating' % booking_id, body,
+            expect=expect)
 
     def test_rate_and_read(self):
         "Rate, change, read mine and the service's ratings and average"
@@ -92,9 +93,9 @@ class RatingApiTestCase(ApiTestMixin, RouteTestCase):
         status, data = alice.json('GET', 'bookings/%s' % alices)
         self.assertEqual(data['booking']['rating'], None)
 
-        status, data = self.rate(alice, alices, {
-                'stars': 5, 'comment': "很干净", 'tags': ['tidy', 'punctual']})
-        self.assertEqual(status, 201, data)
+        data = self.rate(alice, alices, {
+                'stars': 5, 'comment': "很干净", 'tags': ['tidy', 'punctual']},
+            expect=201)
         rating = data['rating']
         self.assertEqual(rating['stars'], 5)
         self.assertEqual(rating['tags'], ['punctual', 'tidy'])
@@ -103,12 +104,10 @@ class RatingApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertEqual(rating['date'], '2026-06-02T12:00:00+08:00')
         self.assertEqual(rating['edit_deadline'], '2026-06-09T12:00:00+08:00')
         self.assertTrue(rating['editable'])
-        status, data = self.rate(bob, bobs, {'stars': 2})
-        self.assertEqual(status, 201, data)
+        data = self.rate(bob, bobs, {'stars': 2}, expect=201)
         self.assertEqual(data['rating']['comment'], None)
 
-        status, data = self.rate(bob, bobs, {'stars': 4}, method='PATCH')
-        self.assertEqual(status, 200, data)
+        data = self.rate(bob, bobs, {'stars': 4}, method='PATCH', expect=200)
         self.assertEqual(data['rating']['stars'], 4)
         # The booking tells its member it is rated (the mini-program offers
         # a change instead of a rating)
@@ -199,8 +198,7 @@ class RatingApiTestCase(ApiTestMixin, RouteTestCase):
                     400, 'invalid_request')
         self.assertEqual(self.ratings(), [])
 
-        status, data = self.rate(alice, alices, {'stars': 3})
-        self.assertEqual(status, 201, data)
+        data = self.rate(alice, alices, {'stars': 3}, expect=201)
         # Rating twice
         data = self.assertError(self.rate(alice, alices, {'stars': 1}),
             409, 'already_rated')

@@ -84,12 +84,14 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
         data = api.json('GET', 'me', expect=200)
         return data['member']['points_balance']
 
-    def book(self, api, start=SLOT, **extra):
+    def book(self, api, start=SLOT, expect=None, **extra):
         return api.json('POST', 'bookings', dict({
-                    'service_id': self.service_id, 'start': start}, **extra))
+                    'service_id': self.service_id, 'start': start}, **extra),
+            expect=expect)
 
-    def redeem(self, api, name):
-        return api.json('POST', 'rewards/%s/redeem' % self.rewards[name])
+    def redeem(self, api, name, expect=None):
+        return api.json('POST', 'rewards/%s/redeem' % self.rewards[name],
+            expect=expect)
 
     def staff(self, func, booking_id):
         def run():
@@ -111,8 +113,7 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
             ('20.00', 'CNY', 1, 'discount'))
         self.assertEqual(data['items'][2]['service']['id'], self.service_id)
 
-        status, data = self.redeem(alice, "20 off")
-        self.assertEqual(status, 201, data)
+        data = self.redeem(alice, "20 off", expect=201)
         coupon = data['coupon']
         self.assertEqual(data['member']['points_balance'], 400)
         self.assertEqual((coupon['state'], coupon['points'],
@@ -160,8 +161,7 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
         "Points pay a share of a booking: taken at confirmation, given back"
         # 1000 lifetime points: gold, 15% off 158.00 = 134.30
         alice = self.login(points=1000)
-        status, data = self.book(alice, points=500)
-        self.assertEqual(status, 201, data)
+        data = self.book(alice, points=500, expect=201)
         booking = data['booking']
         self.assertEqual(
             (booking['final_price'], booking['points_used'],
@@ -213,8 +213,7 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
     def test_book_with_coupon(self):
         "A coupon pays a booking once; another member cannot use it"
         alice, bob = self.login(points=500), self.login(points=500)
-        status, data = self.redeem(alice, "Free cleaning")
-        self.assertEqual(status, 201, data)
+        data = self.redeem(alice, "Free cleaning", expect=201)
         code = data['coupon']['code']
         status, data = self.redeem(alice, "Mug")
         mug = data['coupon']['code']
@@ -233,8 +232,7 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
                 self.assertError(self.book(alice, coupon=coupon),
                     400, 'invalid_request')
 
-        status, data = self.book(alice, coupon=code)
-        self.assertEqual(status, 201, data)
+        data = self.book(alice, coupon=code, expect=201)
         booking = data['booking']
         self.assertEqual((booking['coupon'], booking['coupon_amount'],
                 booking['amount_due']), (code, '150.10', '0.00'))
@@ -253,8 +251,7 @@ class SpendApiTestCase(ApiTestMixin, RouteTestCase):
         status, data = alice.json('GET', 'me/coupons')
         self.assertEqual([c['state'] for c in data['items']
                 if c['code'] == code], ['active'])
-        status, data = self.book(alice, start=OTHER_SLOT, coupon=code)
-        self.assertEqual(status, 201, data)
+        data = self.book(alice, start=OTHER_SLOT, coupon=code, expect=201)
 
     def test_openapi_lists_spending(self):
         status, doc = self.api.json('GET', 'openapi.json')

@@ -49,13 +49,13 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
                 'service_id': self.service_id, 'start': start}, expect=201)
         return data['booking']
 
-    def reschedule(self, api, booking, start, **extra):
+    def reschedule(self, api, booking, start, expect=None, **extra):
         return api.json('POST', 'bookings/%s/reschedule' % booking['id'],
-            dict({'start': start}, **extra))
+            dict({'start': start}, **extra), expect=expect)
 
-    def join(self, api, start=SLOT, **extra):
+    def join(self, api, start=SLOT, expect=None, **extra):
         return api.json('POST', 'services/%s/waitlist' % self.service_id,
-            dict({'start': start}, **extra))
+            dict({'start': start}, **extra), expect=expect)
 
     def state(self, api, booking):
         data = api.json('GET', 'bookings/%s' % booking['id'], expect=200)
@@ -100,12 +100,10 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
             400, 'invalid_request')
 
         # Alice moves to 14:00, which frees her place at 09:00 for Carol
-        status, data = self.reschedule(alice, a, LATER)
-        self.assertEqual(status, 200, data)
+        data = self.reschedule(alice, a, LATER, expect=200)
         self.assertEqual(data['booking']['start'], LATER)
         self.assertEqual(data['booking']['state'], 'pending')
-        status, data = self.reschedule(carol, c, SLOT)
-        self.assertEqual(status, 200, data)
+        data = self.reschedule(carol, c, SLOT, expect=200)
         self.assertEqual(self.state(carol, c), ('pending', SLOT))
         # The history keeps the old times
         history = in_transaction(lambda: [
@@ -175,13 +173,11 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
         # Alice holds the slot already
         self.assertError(self.join(alice, slot), 409, 'booking_overlap')
 
-        status, data = self.join(carol, slot)
-        self.assertEqual(status, 201, data)
+        data = self.join(carol, slot, expect=201)
         entry = data['entry']
         self.assertEqual((entry['state'], entry['position']), ('waiting', 1))
         self.assertError(self.join(carol, slot), 409, 'already_waiting')
-        status, data = self.join(dave, slot)
-        self.assertEqual(status, 201, data)
+        data = self.join(dave, slot, expect=201)
         dave_entry = data['entry']
         self.assertEqual(dave_entry['position'], 2)
         self.assertEqual(list(self.entries(carol)), [entry['id']])
@@ -219,8 +215,7 @@ class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
             422, 'invalid_state')
 
         # Bob moves away: Dave is offered his place, lets it lapse
-        status, _ = self.reschedule(bob, b, later)
-        self.assertEqual(status, 200)
+        self.reschedule(bob, b, later, expect=200)
         self.assertEqual(
             self.entries(dave)[dave_entry['id']]['state'], 'offered')
         self.now = NOW + dt.timedelta(hours=2, minutes=1)
