@@ -83,10 +83,9 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
     def test_checkin_and_duplicate(self):
         "A QR check-in in range is created once; the second is 409"
         api = self.login()
-        status, data = api.json('POST', 'checkins', self.here(
+        data = api.json('POST', 'checkins', self.here(
                 qr_token=self.token, accuracy_m=20,
-                client_uuid=str(uuid.uuid4())))
-        self.assertEqual(status, 201, data)
+                client_uuid=str(uuid.uuid4())), expect=201)
         self.assertEqual(data['checkin']['event_id'], self.event_id)
         # The mini-program names the event on the result page
         self.assertEqual(data['checkin']['event_name'], "Meeting")
@@ -194,9 +193,8 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
                 ]:
             api = self.login()
             client_uuid = str(uuid.uuid4())
-            status, created = api.json('POST', 'checkins',
-                dict(body, client_uuid=client_uuid.upper()))
-            self.assertEqual(status, 201, created)
+            created = api.json('POST', 'checkins',
+                dict(body, client_uuid=client_uuid.upper()), expect=201)
             for again in [
                     body,
                     dict(body, client_uuid=client_uuid),
@@ -562,8 +560,7 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
                 'coord_type': 'gcj02', 'client_uuid': str(uuid.uuid4()),
                 'client_time': client_time},
             ]
-        status, data = api.json('POST', 'checkins/sync', {'items': items})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'checkins/sync', {'items': items}, expect=200)
         self.assertEqual([r['status'] for r in data['results']],
             ['created', 'error', 'error'])
         self.assertLess(data['results'][0]['checkin']['distance_m'], 5)
@@ -586,8 +583,7 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
             self.here(qr_token='bad', client_uuid=str(uuid.uuid4()),
                 client_time=NOW.isoformat() + 'Z'),
             ]
-        status, data = api.json('POST', 'checkins/sync', {'items': items})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'checkins/sync', {'items': items}, expect=200)
         self.assertEqual([r['status'] for r in data['results']],
             ['created', 'error'])
         self.assertEqual(data['results'][1]['error']['code'], 'invalid_token')
@@ -625,16 +621,14 @@ class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
         self.assertGreaterEqual(stats['checked_in'], 1)
         # Batch check-in by the organizer
         third = self.login()
-        status, batch = organizer.json('POST', 'events/%s/batch-checkin'
+        batch = organizer.json('POST', 'events/%s/batch-checkin'
             % self.event_id, {'member_ids': [member.member_id,
-                    third.member_id]})
-        self.assertEqual(status, 200, batch)
+                    third.member_id]}, expect=200)
         self.assertEqual([r['status'] for r in batch['results']],
             ['duplicate', 'created'])
         # An unknown member is refused on its own (per-member results)
-        status, batch = organizer.json('POST', 'events/%s/batch-checkin'
-            % self.event_id, {'member_ids': [999999]})
-        self.assertEqual(status, 200, batch)
+        batch = organizer.json('POST', 'events/%s/batch-checkin'
+            % self.event_id, {'member_ids': [999999]}, expect=200)
         self.assertEqual([(r['status'], r['error']['code'])
                 for r in batch['results']], [('error', 'not_found')])
         self.assertError(member.json('POST', 'events/%s/batch-checkin'
@@ -884,9 +878,8 @@ class CheckinLanguagesTestCase(ApiTestMixin, RouteTestCase):
         "A member checks in 2 km away from the flagging event"
         api = self.login()
         _, token = event_token("Flagging", NOW)
-        status, data = api.json('POST', 'checkins', {
-                'qr_token': token, 'lat': north(2000), 'lon': LON})
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', {
+                'qr_token': token, 'lat': north(2000), 'lon': LON}, expect=201)
         self.assertEqual(data['checkin']['status'], 'flagged')
         return api, data['checkin']
 
@@ -910,9 +903,8 @@ class CheckinLanguagesTestCase(ApiTestMixin, RouteTestCase):
                 self.assertEqual(config['statuses']['flagged'], flagged)
                 self.assertEqual(config['statuses']['valid'], valid)
                 # The feed keeps the codes of API.md
-                status, stats = organizer.json('GET',
-                    'events/%s/stats' % self.event_id)
-                self.assertEqual(status, 200, stats)
+                stats = organizer.json('GET',
+                    'events/%s/stats' % self.event_id, expect=200)
                 for recent in stats['recent']:
                     self.assertIn(recent['status'], config['statuses'])
                     self.assertIn(recent['method'], config['methods'])

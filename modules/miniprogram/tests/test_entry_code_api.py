@@ -222,7 +222,7 @@ class EntryCodeApiTestCase(ApiTestMixin, RouteTestCase):
         "The offline queue sends the link as it was scanned"
         set_base(BASE)
         member = self.login()
-        status, data = member.json('POST', 'checkins/sync', {'items': [
+        data = member.json('POST', 'checkins/sync', {'items': [
                     self.here(qr_token=BASE + '?t=' + self.token,
                         client_uuid='6f1c1c56-4f0e-4c51-9d57-6a8c1d0e2b11',
                         client_time=NOW.isoformat() + 'Z'),
@@ -230,8 +230,7 @@ class EntryCodeApiTestCase(ApiTestMixin, RouteTestCase):
                         + self.token,
                         client_uuid='6f1c1c56-4f0e-4c51-9d57-6a8c1d0e2b12',
                         client_time=NOW.isoformat() + 'Z'),
-                    ]})
-        self.assertEqual(status, 200, data)
+                    ]}, expect=200)
         first, second = data['results']
         self.assertEqual(first['status'], 'created', first)
         self.assertEqual(second['status'], 'error', second)

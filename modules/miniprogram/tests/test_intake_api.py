@@ -56,8 +56,7 @@ class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
             return Attendance.search([('member', '=', api.member_id)])
 
     def assertPending(self, api, body, **kwargs):
-        status, data = api.json('POST', 'checkins', body, **kwargs)
-        self.assertEqual(status, 202, data)
+        data = api.json('POST', 'checkins', body, **kwargs, expect=202)
         self.assertEqual(data['status'], 'pending')
         self.assertRegex(data['receipt'], '^[0-9a-f]{32}$')
         return data['receipt']

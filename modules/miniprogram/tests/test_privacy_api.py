@@ -79,9 +79,8 @@ class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
         organizer = self.register(organizer=True)
         for api in [nameless, named]:
             self.check_in(api)
-        status, data = organizer.json(
-            'POST', 'events/%s/kiosk-token' % self.event_id)
-        self.assertEqual(status, 201, data)
+        data = organizer.json(
+            'POST', 'events/%s/kiosk-token' % self.event_id, expect=201)
         kiosk_token = data['token']
         kiosk = Api(self.client(), token=kiosk_token)
 
