@@ -113,6 +113,16 @@ class SmsApiTestCase(RouteTestCase):
         return self.api.json('POST', 'auth/reset-password', {
                 'phone': phone, 'code': code, 'password': password}, **kwargs)
 
+    def login(self, phone, password=PASSWORD, **kwargs):
+        "POST auth/login (kwargs: those of Api.json)"
+        return self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': password}, **kwargs)
+
+    def sms_login(self, phone, code, **kwargs):
+        "POST auth/sms-login (kwargs: those of Api.json)"
+        return self.api.json('POST', 'auth/sms-login', {
+                'phone': phone, 'code': code}, **kwargs)
+
     def wrong(self, code):
         "A code of 6 digits other than code"
         return '%06d' % ((int(code) + 1) % 10 ** 6)
@@ -231,8 +241,7 @@ class SmsApiTestCase(RouteTestCase):
                 422, 'invalid_code', 'wrong')
         self.reset(phone, second, expect=200)
         # The code of the other purpose still works
-        self.api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': login}, expect=200)
+        self.sms_login(phone, login, expect=200)
 
     def test_provider_refusals(self):
         "A busy provider is retried later, a refusal fails; same answer"
@@ -265,11 +274,8 @@ class SmsApiTestCase(RouteTestCase):
             401, 'unauthorized')
         self.api.json('POST', 'auth/refresh', {
                 'refresh_token': data['refresh_token']}, expect=200)
-        self.assertError(self.api.json('POST', 'auth/login', {
-                    'phone': phone, 'password': PASSWORD}),
-            401, 'invalid_credentials')
-        self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': NEW_PASSWORD}, expect=200)
+        self.assertError(self.login(phone), 401, 'invalid_credentials')
+        self.login(phone, NEW_PASSWORD, expect=200)
 
         def reasons():
             RefreshToken = Pool().get('miniprogram.refresh_token')
@@ -279,8 +285,7 @@ class SmsApiTestCase(RouteTestCase):
         # Used once
         self.assertError(self.reset(phone, code, PASSWORD),
             422, 'invalid_code', 'used')
-        self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': NEW_PASSWORD}, expect=200)
+        self.login(phone, NEW_PASSWORD, expect=200)
 
     def test_reset_wrong_code(self):
         "A wrong code changes nothing and is counted; the right one works"
@@ -289,8 +294,7 @@ class SmsApiTestCase(RouteTestCase):
         self.assertError(self.reset(phone, self.wrong(code)),
             422, 'invalid_code', 'wrong')
         self.assertEqual(self.codes_of(phone)[0][2], 1)
-        self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': PASSWORD}, expect=200)
+        self.login(phone, expect=200)
         self.reset(phone, code, expect=200)
 
     def test_reset_too_many_attempts(self):
@@ -315,8 +319,7 @@ class SmsApiTestCase(RouteTestCase):
             dict(body, code=code))
         self.assertEqual(response.status_code, 429)
         self.assertGreater(int(response.headers['Retry-After']), 0)
-        self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': PASSWORD}, expect=200)
+        self.login(phone, expect=200)
 
     def test_reset_expired(self):
         "A code is valid 5 minutes"
@@ -326,14 +329,12 @@ class SmsApiTestCase(RouteTestCase):
         self.addCleanup(clock.unfreeze)
         code = self.ask_code(phone)
         clock.freeze(start + dt.timedelta(seconds=299))
-        status, _ = self.api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': code})
-        self.assertEqual(status, 422)  # a reset code is not a login code
+        # A reset code is not a login code
+        self.sms_login(phone, code, expect=422)
         clock.freeze(start + dt.timedelta(seconds=300))
         self.assertError(self.reset(phone, code),
             422, 'invalid_code', 'expired')
-        self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': PASSWORD}, expect=200)
+        self.login(phone, expect=200)
 
     def test_reset_weak_password(self):
         "A password refused by the rules uses no code"
@@ -387,12 +388,10 @@ class SmsApiTestCase(RouteTestCase):
         "A login code answers tokens once"
         phone, registered = self.register()
         code = self.ask_code(phone, 'login')
-        data = self.api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': code}, expect=200)
+        data = self.sms_login(phone, code, expect=200)
         self.assertEqual(data['member']['id'], registered['member']['id'])
         self.api.json('GET', 'me', token=data['access_token'], expect=200)
-        self.assertError(self.api.json('POST', 'auth/sms-login', {
-                    'phone': phone, 'code': code}),
+        self.assertError(self.sms_login(phone, code),
             422, 'invalid_code', 'used')
         # The password still works, the other sessions too
         self.api.json('POST', 'auth/refresh', {
@@ -401,15 +400,12 @@ class SmsApiTestCase(RouteTestCase):
     def test_sms_login_errors(self):
         "Wrong, reset-purpose, unknown phone and malformed codes"
         phone, _ = self.register()
-        self.assertError(self.api.json('POST', 'auth/sms-login', {
-                    'phone': phone, 'code': '123456'}),
+        self.assertError(self.sms_login(phone, '123456'),
             422, 'invalid_code', 'wrong')
         code = self.ask_code(phone, 'reset')
-        self.assertError(self.api.json('POST', 'auth/sms-login', {
-                    'phone': phone, 'code': code}),
+        self.assertError(self.sms_login(phone, code),
             422, 'invalid_code', 'wrong')
-        self.assertError(self.api.json('POST', 'auth/sms-login', {
-                    'phone': new_phone(), 'code': code}),
+        self.assertError(self.sms_login(new_phone(), code),
             422, 'invalid_code', 'wrong')
         for body in [{'phone': phone}, {'code': code},
                 {'phone': 'x', 'code': code},
