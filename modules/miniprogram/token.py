@@ -92,29 +92,26 @@ class RefreshToken(ModelSQL, ModelView):
         cls._revoke_families({t.family for t in tokens}, 'staff')
 
     @classmethod
-    def _revoke_families(cls, families, reason):
+    def _revoke(cls, column, values, reason):
+        "Revoke the tokens not revoked yet whose column is in values"
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
-        families = list(families)
-        if families:
+        values = list(values)
+        if values:
             cursor.execute(*table.update(
                     [table.revoked, table.revoke_reason],
                     [dt.datetime.now(), reason],  # real time
-                    where=table.family.in_(families)
+                    where=getattr(table, column).in_(values)
                     & (table.revoked == None)))  # noqa: E711
+
+    @classmethod
+    def _revoke_families(cls, families, reason):
+        cls._revoke('family', families, reason)
 
     @classmethod
     def revoke_members(cls, members, reason):
         "Revoke every refresh token of members"
-        table = cls.__table__()
-        cursor = Transaction().connection.cursor()
-        ids = [m.id for m in members]
-        if ids:
-            cursor.execute(*table.update(
-                    [table.revoked, table.revoke_reason],
-                    [dt.datetime.now(), reason],  # real time
-                    where=table.member.in_(ids)
-                    & (table.revoked == None)))  # noqa: E711
+        cls._revoke('member', [m.id for m in members], reason)
 
     @classmethod
     def issue(cls, member, family=None, auth_time=None):

@@ -8,60 +8,39 @@ import uuid
 
 from trytond.modules.checkin.tests.test_module import (
     LAT, LON, START, create_event, north)
-from trytond.modules.suite import clock
 from trytond.pool import Pool
-from trytond.tests.test_tryton import DB_NAME, RouteTestCase
-from trytond.transaction import Transaction
+from trytond.tests.test_tryton import RouteTestCase
 
 from .tools import (
-    Api, check_documented, in_transaction, make_organizer, register)
+    ApiTestMixin, check_documented, create_organizer, event_token,
+    in_transaction, make_organizer)
 
 NOW = START + dt.timedelta(minutes=5)
 
 
-class AnalyticsApiTestCase(RouteTestCase):
+class AnalyticsApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: attempt analytics and devices"
     module = 'miniprogram'
+    frozen = NOW
 
     @classmethod
     def setUpDatabase(cls):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        organizer, = User.create([{
-                    'name': "Organizer", 'login': 'organizer',
-                    'password': 'Kiosk-Staff-2026',
-                    'groups': [('add', [ModelData.get_id(
-                                    'checkin', 'group_checkin')])],
-                    }])
+        organizer = create_organizer(password='Kiosk-Staff-2026')
         create_event(name="Analytics", policy='reject',
             organizers=[('add', [organizer.id])])
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
-        with Transaction().start(DB_NAME, 0):
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Analytics")])
-            self.event_id = event.id
-            self.token = event.current_token(NOW)
-
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self):
-        return register(self, '1370000%04d' % next(self._phones))
+        self.event_id, self.token = event_token("Analytics", NOW)
 
     def test_attempts_and_device(self):
         "Every attempt is counted; device_id is kept; hints are given"
         member = self.login()
         organizer = self.login()
         make_organizer(organizer.member_id)
-        status, data = member.json('POST', 'checkins', {
+        data = member.json('POST', 'checkins', {
                 'qr_token': self.token, 'lat': LAT, 'lon': LON,
-                'device_id': 'phone-a'})
-        self.assertEqual(status, 201, data)
+                'device_id': 'phone-a'}, expect=201)
         # Refused attempts: a duplicate, three out of range (rejected and
         # kept), an invalid token
         status, data = member.json('POST', 'checkins', {
@@ -111,15 +90,13 @@ class AnalyticsApiTestCase(RouteTestCase):
         member = self.login()
         for bad in ['', 'x' * 65, 12]:
             with self.subTest(device_id=bad):
-                status, data = member.json('POST', 'checkins', {
+                data = member.json('POST', 'checkins', {
                         'qr_token': self.token, 'lat': LAT, 'lon': LON,
-                        'device_id': bad})
-                self.assertEqual(status, 400, data)
+                        'device_id': bad}, expect=400)
                 self.assertEqual(data['error']['code'], 'invalid_request')
-        status, data = member.json('POST', 'checkins/sync', {'items': [{
+        data = member.json('POST', 'checkins/sync', {'items': [{
                         'qr_token': self.token, 'lat': LAT, 'lon': LON,
                         'client_uuid': str(uuid.uuid4()),
                         'client_time': NOW.isoformat() + 'Z',
-                        'device_id': 'x' * 65}]})
-        self.assertEqual(status, 400, data)
+                        'device_id': 'x' * 65}]}, expect=400)
         self.assertEqual(data['error']['code'], 'invalid_request')

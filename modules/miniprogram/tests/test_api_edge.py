@@ -26,7 +26,8 @@ from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction
 
 from .tools import (
-    Api, create_api_company, in_transaction, make_organizer, register)
+    Api, ApiTestMixin, create_api_company, create_organizer, event_token,
+    in_transaction)
 
 if not os.environ.get('HYPOTHESIS_STORAGE_DIRECTORY'):
     from hypothesis.configuration import set_hypothesis_home_dir
@@ -66,24 +67,19 @@ header_text = st.one_of(
         signatures, signatures, signatures))
 
 
-class ApiEdgeTestCase(RouteTestCase):
+class ApiEdgeTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: the edge"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1350000'
 
     @classmethod
     def setUpDatabase(cls):
         pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
         Place = pool.get('checkin.place')
         Tag = pool.get('checkin.tag')
         company = create_api_company()
-        organizer, = User.create([{
-                    'name': "Organizer", 'login': 'organizer',
-                    'password': STAFF_PASSWORD,
-                    'groups': [('add', [ModelData.get_id(
-                                    'checkin', 'group_checkin')])],
-                    }])
+        organizer = create_organizer(password=STAFF_PASSWORD)
         event = create_event(name="Meeting",
             organizers=[('add', [organizer.id])])
         create_event(name="Tokyo", timezone='Asia/Tokyo',
@@ -99,9 +95,6 @@ class ApiEdgeTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
 
         def ids():
             pool = Pool()
@@ -112,25 +105,10 @@ class ApiEdgeTestCase(RouteTestCase):
             return event.id, event.current_token(NOW), service.id
         self.event_id, self.token, self.service_id = in_transaction(ids)
 
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, organizer=False):
-        api = register(self, '1350000%04d' % next(self._phones))
-        if organizer:
-            make_organizer(api.member_id)
-        return api
-
     def staff(self):
-        status, data = self.api.json('POST', 'auth/staff', {
-                'login': 'organizer', 'password': STAFF_PASSWORD})
-        self.assertEqual(status, 200, data)
+        data = self.api.json('POST', 'auth/staff', {
+                'login': 'organizer', 'password': STAFF_PASSWORD}, expect=200)
         return Api(self.client(), token=data['access_token'])
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
 
     def assertCode(self, result, codes):
         """The answer is one of codes {status: {error codes}} (or a
@@ -140,9 +118,6 @@ class ApiEdgeTestCase(RouteTestCase):
         self.assertLess(status, 500, data)
         self.assertIn(status, codes, data)
         self.assertIn(data['error']['code'], codes[status], data)
-
-    def here(self, **extra):
-        return dict({'lat': LAT, 'lon': LON}, **extra)
 
     # 1. Credentials: any text is refused with the documented code
 
@@ -251,10 +226,10 @@ class ApiEdgeTestCase(RouteTestCase):
         "An unknown member of a batch is an error entry, the others go in"
         member = self.login()
         organizer = self.login(organizer=True)
-        status, data = organizer.json('POST',
+        data = organizer.json('POST',
             'events/%s/batch-checkin' % self.event_id,
-            {'member_ids': [member.member_id, MAX_ID, member.member_id]})
-        self.assertEqual(status, 200, data)
+            {'member_ids': [member.member_id, MAX_ID, member.member_id]},
+            expect=200)
         created, unknown = data['results']
         self.assertEqual((created['member_id'], created['status']),
             (member.member_id, 'created'), data)
@@ -314,12 +289,7 @@ class ApiEdgeTestCase(RouteTestCase):
     def test_checkin_without_wifi(self):
         "A check-in without a Wi-Fi says that the Wi-Fi is missing"
         api = self.login()
-
-        def event():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Wi-Fi")])
-            return event.id, event.current_token(NOW)
-        event_id, token = in_transaction(event)
+        event_id, token = event_token("Wi-Fi", NOW)
         data = self.assertError(api.json('POST', 'checkins', self.here(
                     qr_token=token)), 422, 'wifi_mismatch')
         self.assertEqual(data['error']['details']['reason'], 'no_bssid')
@@ -345,8 +315,7 @@ class ApiEdgeTestCase(RouteTestCase):
         in_transaction(configure)
 
         def credits():
-            status, data = api.json('GET', 'me/subscriptions')
-            self.assertEqual(status, 200, data)
+            data = api.json('GET', 'me/subscriptions', expect=200)
             return [t['credits'] for t in data['items']
                 if t['template_id'] == 'TPL-EDGE']
         data = self.assertError(api.json('POST', 'me/subscriptions', {
@@ -359,9 +328,8 @@ class ApiEdgeTestCase(RouteTestCase):
         self.assertError(api.json('POST', 'me/subscriptions', {
                     'results': {'TPL-GONE': 'accept'}}),
             422, 'unknown_template')
-        status, data = api.json('POST', 'me/subscriptions', {
-                'results': {'TPL-EDGE': 'accept'}})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'me/subscriptions', {
+                'results': {'TPL-EDGE': 'accept'}}, expect=200)
         self.assertEqual(credits(), [1])
 
     # 11. Every time has the offset of the time zone it belongs to
@@ -411,11 +379,7 @@ class ApiEdgeTestCase(RouteTestCase):
         member = self.login()
         organizer = self.login(organizer=True)
 
-        def tokyo_event():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Tokyo")])
-            return event.id, event.current_token(NOW)
-        tokyo_id, tokyo_token = in_transaction(tokyo_event)
+        tokyo_id, tokyo_token = event_token("Tokyo", NOW)
 
         status, data = member.json('GET', 'events')
         events = {e['name']: e for e in data['items']}

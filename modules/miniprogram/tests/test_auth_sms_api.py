@@ -78,17 +78,16 @@ class SmsApiTestCase(RouteTestCase):
 
     def register(self):
         phone = new_phone()
-        status, data = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': PASSWORD, 'name': "Li"})
-        self.assertEqual(status, 201, data)
+        data = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': PASSWORD, 'name': "Li"},
+            expect=201)
         return phone, data
 
     def ask_code(self, phone, purpose='reset', **kwargs):
         "Ask a code for phone and return the code sent (or None)"
         before = len(self.sms.codes(phone))
-        status, data = self.api.json('POST', 'auth/sms-code', {
-                'phone': phone, 'purpose': purpose}, **kwargs)
-        self.assertEqual(status, 202, data)
+        data = self.api.json('POST', 'auth/sms-code', {
+                'phone': phone, 'purpose': purpose}, **kwargs, expect=202)
         self.assertEqual(data, {'expires_in': 300,
                 'resend_in': config.getint(
                     'miniprogram', 'sms_interval', default=60)})
@@ -108,6 +107,21 @@ class SmsApiTestCase(RouteTestCase):
                 for c in Code.search([('phone', '=', '+86' + phone)],
                     order=[('id', 'ASC')])]
         return in_transaction(read)
+
+    def reset(self, phone, code, password=NEW_PASSWORD, **kwargs):
+        "POST auth/reset-password (kwargs: those of Api.json)"
+        return self.api.json('POST', 'auth/reset-password', {
+                'phone': phone, 'code': code, 'password': password}, **kwargs)
+
+    def login(self, phone, password=PASSWORD, **kwargs):
+        "POST auth/login (kwargs: those of Api.json)"
+        return self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': password}, **kwargs)
+
+    def sms_login(self, phone, code, **kwargs):
+        "POST auth/sms-login (kwargs: those of Api.json)"
+        return self.api.json('POST', 'auth/sms-login', {
+                'phone': phone, 'code': code}, **kwargs)
 
     def wrong(self, code):
         "A code of 6 digits other than code"
@@ -145,9 +159,7 @@ class SmsApiTestCase(RouteTestCase):
             ('reset', 'pending', None, None))
         self.assertTrue(code_hash)
         # No code can be right
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': '123456',
-                    'password': NEW_PASSWORD}),
+        self.assertError(self.reset(phone, '123456'),
             422, 'invalid_code', 'wrong')
 
     def test_code_malformed(self):
@@ -225,17 +237,11 @@ class SmsApiTestCase(RouteTestCase):
         self.assertEqual(states, [('reset', 'replaced'),
                 ('login', 'pending'), ('reset', 'pending')])
         if first != second:
-            self.assertError(self.api.json('POST', 'auth/reset-password', {
-                        'phone': phone, 'code': first,
-                        'password': NEW_PASSWORD}),
+            self.assertError(self.reset(phone, first),
                 422, 'invalid_code', 'wrong')
-        status, _ = self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': second, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.reset(phone, second, expect=200)
         # The code of the other purpose still works
-        status, _ = self.api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': login})
-        self.assertEqual(status, 200)
+        self.sms_login(phone, login, expect=200)
 
     def test_provider_refusals(self):
         "A busy provider is retried later, a refusal fails; same answer"
@@ -260,23 +266,16 @@ class SmsApiTestCase(RouteTestCase):
         "A code sets the password, answers tokens, revokes the others"
         phone, registered = self.register()
         code = self.ask_code(phone)
-        status, data = self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': code, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200, data)
+        data = self.reset(phone, code, expect=200)
         self.assertEqual(data['member']['id'], registered['member']['id'])
         # The refresh tokens issued before are revoked, the new one works
         self.assertError(self.api.json('POST', 'auth/refresh', {
                     'refresh_token': registered['refresh_token']}),
             401, 'unauthorized')
-        status, _ = self.api.json('POST', 'auth/refresh', {
-                'refresh_token': data['refresh_token']})
-        self.assertEqual(status, 200)
-        self.assertError(self.api.json('POST', 'auth/login', {
-                    'phone': phone, 'password': PASSWORD}),
-            401, 'invalid_credentials')
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/refresh', {
+                'refresh_token': data['refresh_token']}, expect=200)
+        self.assertError(self.login(phone), 401, 'invalid_credentials')
+        self.login(phone, NEW_PASSWORD, expect=200)
 
         def reasons():
             RefreshToken = Pool().get('miniprogram.refresh_token')
@@ -284,28 +283,19 @@ class SmsApiTestCase(RouteTestCase):
                         ('member', '=', registered['member']['id'])])}
         self.assertIn('password_reset', in_transaction(reasons))
         # Used once
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': code, 'password': PASSWORD}),
+        self.assertError(self.reset(phone, code, PASSWORD),
             422, 'invalid_code', 'used')
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.login(phone, NEW_PASSWORD, expect=200)
 
     def test_reset_wrong_code(self):
         "A wrong code changes nothing and is counted; the right one works"
         phone, _ = self.register()
         code = self.ask_code(phone)
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': self.wrong(code),
-                    'password': NEW_PASSWORD}),
+        self.assertError(self.reset(phone, self.wrong(code)),
             422, 'invalid_code', 'wrong')
         self.assertEqual(self.codes_of(phone)[0][2], 1)
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 200)
-        status, _ = self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': code, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.login(phone, expect=200)
+        self.reset(phone, code, expect=200)
 
     def test_reset_too_many_attempts(self):
         "3 wrong codes block the code; more failures are throttled (429)"
@@ -329,9 +319,7 @@ class SmsApiTestCase(RouteTestCase):
             dict(body, code=code))
         self.assertEqual(response.status_code, 429)
         self.assertGreater(int(response.headers['Retry-After']), 0)
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 200)
+        self.login(phone, expect=200)
 
     def test_reset_expired(self):
         "A code is valid 5 minutes"
@@ -341,17 +329,12 @@ class SmsApiTestCase(RouteTestCase):
         self.addCleanup(clock.unfreeze)
         code = self.ask_code(phone)
         clock.freeze(start + dt.timedelta(seconds=299))
-        status, _ = self.api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': code})
-        self.assertEqual(status, 422)  # a reset code is not a login code
+        # A reset code is not a login code
+        self.sms_login(phone, code, expect=422)
         clock.freeze(start + dt.timedelta(seconds=300))
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': code,
-                    'password': NEW_PASSWORD}),
+        self.assertError(self.reset(phone, code),
             422, 'invalid_code', 'expired')
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 200)
+        self.login(phone, expect=200)
 
     def test_reset_weak_password(self):
         "A password refused by the rules uses no code"
@@ -361,14 +344,10 @@ class SmsApiTestCase(RouteTestCase):
         # member's login): the code is not used either
         for password in ['short', '12345678', '+86' + phone]:
             with self.subTest(password=password):
-                self.assertError(self.api.json('POST', 'auth/reset-password',
-                        {'phone': phone, 'code': code,
-                            'password': password}),
+                self.assertError(self.reset(phone, code, password),
                     400, 'invalid_request')
         self.assertEqual(self.codes_of(phone)[0][1:3], ('pending', 0))
-        status, _ = self.api.json('POST', 'auth/reset-password', {
-                'phone': phone, 'code': code, 'password': NEW_PASSWORD})
-        self.assertEqual(status, 200)
+        self.reset(phone, code, expect=200)
 
     def test_reset_malformed(self):
         "Malformed codes and bodies are 400 and count nothing"
@@ -400,9 +379,7 @@ class SmsApiTestCase(RouteTestCase):
             Member.write([Member(registered['member']['id'])],
                 {'active': False})
         in_transaction(deactivate)
-        self.assertError(self.api.json('POST', 'auth/reset-password', {
-                    'phone': phone, 'code': code,
-                    'password': NEW_PASSWORD}),
+        self.assertError(self.reset(phone, code),
             422, 'invalid_code', 'wrong')
 
     # auth/sms-login
@@ -411,32 +388,24 @@ class SmsApiTestCase(RouteTestCase):
         "A login code answers tokens once"
         phone, registered = self.register()
         code = self.ask_code(phone, 'login')
-        status, data = self.api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': code})
-        self.assertEqual(status, 200, data)
+        data = self.sms_login(phone, code, expect=200)
         self.assertEqual(data['member']['id'], registered['member']['id'])
-        status, _ = self.api.json('GET', 'me', token=data['access_token'])
-        self.assertEqual(status, 200)
-        self.assertError(self.api.json('POST', 'auth/sms-login', {
-                    'phone': phone, 'code': code}),
+        self.api.json('GET', 'me', token=data['access_token'], expect=200)
+        self.assertError(self.sms_login(phone, code),
             422, 'invalid_code', 'used')
         # The password still works, the other sessions too
-        status, _ = self.api.json('POST', 'auth/refresh', {
-                'refresh_token': registered['refresh_token']})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/refresh', {
+                'refresh_token': registered['refresh_token']}, expect=200)
 
     def test_sms_login_errors(self):
         "Wrong, reset-purpose, unknown phone and malformed codes"
         phone, _ = self.register()
-        self.assertError(self.api.json('POST', 'auth/sms-login', {
-                    'phone': phone, 'code': '123456'}),
+        self.assertError(self.sms_login(phone, '123456'),
             422, 'invalid_code', 'wrong')
         code = self.ask_code(phone, 'reset')
-        self.assertError(self.api.json('POST', 'auth/sms-login', {
-                    'phone': phone, 'code': code}),
+        self.assertError(self.sms_login(phone, code),
             422, 'invalid_code', 'wrong')
-        self.assertError(self.api.json('POST', 'auth/sms-login', {
-                    'phone': new_phone(), 'code': code}),
+        self.assertError(self.sms_login(new_phone(), code),
             422, 'invalid_code', 'wrong')
         for body in [{'phone': phone}, {'code': code},
                 {'phone': 'x', 'code': code},
@@ -471,16 +440,13 @@ class SmsApiChineseTestCase(RouteTestCase):
     def test_errors_in_chinese(self):
         api = Api(self.client(), language='zh-CN')
         phone = new_phone()
-        status, data = api.json('POST', 'auth/sms-login', {
-                'phone': phone, 'code': '000000'})
-        self.assertEqual(status, 422)
+        data = api.json('POST', 'auth/sms-login', {
+                'phone': phone, 'code': '000000'}, expect=422)
         self.assertEqual(data['error']['message'], "验证码错误。")
-        status, _ = api.json('POST', 'auth/sms-code', {
-                'phone': phone, 'purpose': 'login'})
-        self.assertEqual(status, 202)
-        status, data = api.json('POST', 'auth/sms-code', {
-                'phone': phone, 'purpose': 'login'})
-        self.assertEqual(status, 429)
+        api.json('POST', 'auth/sms-code', {
+                'phone': phone, 'purpose': 'login'}, expect=202)
+        data = api.json('POST', 'auth/sms-code', {
+                'phone': phone, 'purpose': 'login'}, expect=429)
         self.assertEqual(data['error']['message'],
             "该手机号或网络获取验证码过于频繁，请稍后再试。")
 
@@ -532,8 +498,8 @@ class WeChatPhoneApiTestCase(RouteTestCase):
         api = self.wechat_member()
         number = new_phone()
         self.wechat.phones['p-1'] = ('86', number)
-        status, data = api.json('POST', 'auth/wechat-phone', {'code': 'p-1'})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'auth/wechat-phone', {'code': 'p-1'},
+            expect=200)
         self.assertEqual(data['member']['phone'],
             number[:3] + '****' + number[-4:])
         self.assertEqual(self.phone_of(api.member_id), '+86' + number)
@@ -541,8 +507,7 @@ class WeChatPhoneApiTestCase(RouteTestCase):
         self.assertEqual(self.wechat.phone_codes[-1], 'p-1')
         # The same phone again: nothing changes
         self.wechat.phones['p-2'] = ('86', number)
-        status, _ = api.json('POST', 'auth/wechat-phone', {'code': 'p-2'})
-        self.assertEqual(status, 200)
+        api.json('POST', 'auth/wechat-phone', {'code': 'p-2'}, expect=200)
         # The phone is a login: SMS codes reach it
         # (the code of a button is valid once)
         self.assertError(api.json('POST', 'auth/wechat-phone',
@@ -552,23 +517,20 @@ class WeChatPhoneApiTestCase(RouteTestCase):
     def test_replace_phone(self):
         "A member's phone is replaced by the one WeChat verified"
         phone = new_phone()
-        status, data = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 201)
+        data = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': PASSWORD}, expect=201)
         api = Api(self.client(), token=data['access_token'])
         number = new_phone()
         self.wechat.phones['r-1'] = ('86', number)
-        status, _ = api.json('POST', 'auth/wechat-phone', {'code': 'r-1'})
-        self.assertEqual(status, 200)
+        api.json('POST', 'auth/wechat-phone', {'code': 'r-1'}, expect=200)
         self.assertEqual(
             self.phone_of(data['member']['id']), '+86' + number)
 
     def test_phone_taken(self):
         "Another member's phone is 409 and nothing is merged"
         phone = new_phone()
-        status, other = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': PASSWORD})
-        self.assertEqual(status, 201)
+        other = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': PASSWORD}, expect=201)
         api = self.wechat_member()
         self.wechat.phones['t-1'] = ('86', phone)
         data = self.assertError(api.json('POST', 'auth/wechat-phone',
@@ -616,8 +578,7 @@ class WeChatPhoneApiTestCase(RouteTestCase):
         # WeChat forgets the stored token (fetched by another system)
         with self.wechat.lock:
             self.wechat.valid_token = 'SOMEONE-ELSES'
-        status, data = api.json('POST', 'auth/wechat-phone', {'code': 'n-1'})
-        self.assertEqual(status, 200, data)
+        api.json('POST', 'auth/wechat-phone', {'code': 'n-1'}, expect=200)
         self.assertGreater(self.wechat.token_fetches, fetches)
         self.assertEqual(self.phone_of(api.member_id), '+86' + number)
 

@@ -26,7 +26,8 @@ from trytond.transaction import Transaction
 
 from .test_auth_sms_api import set_config
 from .tools import (
-    Api, in_transaction, lock_waited, make_organizer, member_locked, register)
+    Api, ApiTestMixin, create_organizer, event_token, in_transaction,
+    lock_waited, member_locked)
 
 NOW = START + dt.timedelta(minutes=5)
 # The Python calls in the server of a check-in with points and of its
@@ -41,21 +42,15 @@ CALL_BUDGETS = {
 STAFF_PASSWORD = 'Kiosk-Staff-2026'
 
 
-class CheckinApiTestCase(RouteTestCase):
+class CheckinApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: check-in"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1360000'
 
     @classmethod
     def setUpDatabase(cls):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        organizer, = User.create([{
-                    'name': "Organizer", 'login': 'organizer',
-                    'password': STAFF_PASSWORD,
-                    'groups': [('add', [ModelData.get_id(
-                                    'checkin', 'group_checkin')])],
-                    }])
+        organizer = create_organizer(password=STAFF_PASSWORD)
         create_event(name="Meeting", organizers=[('add', [organizer.id])])
         create_event(name="Other", organizers=[('add', [organizer.id])])
         create_event(name="Foreign")
@@ -66,9 +61,6 @@ class CheckinApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Event = Pool().get('checkin.event')
             self.event, = Event.search([('name', '=', "Meeting")])
@@ -77,29 +69,10 @@ class CheckinApiTestCase(RouteTestCase):
             self.old_token = self.event.current_token(
                 NOW - dt.timedelta(minutes=5))
 
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, organizer=False, name=None):
-        api = register(self, '1360000%04d' % next(self._phones),
-            **({'name': name} if name else {}))
-        if organizer:
-            make_organizer(api.member_id)
-        return api
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
-
-    def here(self, **extra):
-        return dict({'lat': LAT, 'lon': LON}, **extra)
-
     def test_events(self):
         "Open events with location, methods and checked_in"
         api = self.login()
-        status, data = api.json('GET', 'events')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'events', expect=200)
         event = {e['name']: e for e in data['items']}["Meeting"]
         self.assertEqual(event['location']['radius_m'], 500)
         self.assertIn('qr', event['methods'])
@@ -110,10 +83,9 @@ class CheckinApiTestCase(RouteTestCase):
     def test_checkin_and_duplicate(self):
         "A QR check-in in range is created once; the second is 409"
         api = self.login()
-        status, data = api.json('POST', 'checkins', self.here(
+        data = api.json('POST', 'checkins', self.here(
                 qr_token=self.token, accuracy_m=20,
-                client_uuid=str(uuid.uuid4())))
-        self.assertEqual(status, 201, data)
+                client_uuid=str(uuid.uuid4())), expect=201)
         self.assertEqual(data['checkin']['event_id'], self.event_id)
         # The mini-program names the event on the result page
         self.assertEqual(data['checkin']['event_name'], "Meeting")
@@ -213,10 +185,7 @@ class CheckinApiTestCase(RouteTestCase):
         """The 409 of a duplicate names the check-in as its 201 did, found by
         the client UUID or by the event and day (on PostgreSQL before the
         member's lock, see Attendance.duplicate_query)"""
-        with Transaction().start(DB_NAME, 0):
-            Event = Pool().get('checkin.event')
-            flagging, = Event.search([('name', '=', "Flag policy")])
-            token = flagging.current_token(NOW)
+        _, token = event_token("Flag policy", NOW)
         for body in [
                 self.here(qr_token=self.token, accuracy_m=20),
                 # Out of range: flagged, with its reasons
@@ -224,9 +193,8 @@ class CheckinApiTestCase(RouteTestCase):
                 ]:
             api = self.login()
             client_uuid = str(uuid.uuid4())
-            status, created = api.json('POST', 'checkins',
-                dict(body, client_uuid=client_uuid.upper()))
-            self.assertEqual(status, 201, created)
+            created = api.json('POST', 'checkins',
+                dict(body, client_uuid=client_uuid.upper()), expect=201)
             for again in [
                     body,
                     dict(body, client_uuid=client_uuid),
@@ -247,12 +215,10 @@ class CheckinApiTestCase(RouteTestCase):
         client UUID is a duplicate whatever the credential"""
         api, other = self.login(), self.login()
         client_uuid = str(uuid.uuid4())
-        status, created = api.json('POST', 'checkins', self.here(
-                qr_token=self.token, client_uuid=client_uuid))
-        self.assertEqual(status, 201, created)
-        status, data = other.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        created = api.json('POST', 'checkins', self.here(
+                qr_token=self.token, client_uuid=client_uuid), expect=201)
+        data = other.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
         self.assertError(other.json('POST', 'checkins', self.here(
                     qr_token=self.token, client_uuid=client_uuid)),
             400, 'invalid_request')
@@ -285,9 +251,9 @@ class CheckinApiTestCase(RouteTestCase):
         api = self.login()
         with patch.object(Attendance, '_resolve_credential',
                 classmethod(counted)):
-            status, data = api.json('POST', 'checkins', self.here(
-                    qr_token=self.token, client_uuid=str(uuid.uuid4())))
-            self.assertEqual(status, 201, data)
+            api.json('POST', 'checkins', self.here(
+                    qr_token=self.token, client_uuid=str(uuid.uuid4())),
+                expect=201)
             self.assertEqual(calls, [NOW])
             del calls[:]
             self.assertError(api.json('POST', 'checkins', self.here(
@@ -356,9 +322,8 @@ class CheckinApiTestCase(RouteTestCase):
         from trytond.modules.checkin import analytics
         set_config(self, 'checkin', 'attempt_write_delay', 3600)
         api = self.login()
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        api.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
 
         analytics.write_waiting(DB_NAME)
         before = self.counted_duplicates()
@@ -441,8 +406,7 @@ class CheckinApiTestCase(RouteTestCase):
         status, data = api.json('GET', 'me/checkins')
         self.assertEqual(data['items'], [])
         # The client sends it again when the database is back
-        status, data = api.json('POST', 'checkins', body)
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', body, expect=201)
 
     def test_checkin_same_member_at_once(self):
         "Requests of one member at once: one check-in, the others 409"
@@ -513,17 +477,9 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertTrue(all(c['status'] == 'rejected'
                 for c in mine['items']))
 
-    def map_event(self):
-        "Return the id and the current token of the event in GCJ-02"
-        def get():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Map")])
-            return event.id, event.current_token(NOW)
-        return in_transaction(get)
-
     def test_checkin_coord_type(self):
         "GPS and map positions are compared with the event in one system"
-        event_id, token = self.map_event()
+        event_id, token = event_token("Map", NOW)
         status, data = self.login().json('GET', 'events')
         location = {e['name']: e for e in data['items']}["Map"]['location']
         self.assertEqual(location, {'lat': GLAT, 'lon': GLON,
@@ -590,7 +546,7 @@ class CheckinApiTestCase(RouteTestCase):
 
     def test_sync_coord_type(self):
         "Each item of a batch has its own coord_type"
-        event_id, token = self.map_event()
+        event_id, token = event_token("Map", NOW)
         api = self.login()
         client_time = (NOW - dt.timedelta(seconds=10)).isoformat() + 'Z'
         items = [
@@ -604,8 +560,7 @@ class CheckinApiTestCase(RouteTestCase):
                 'coord_type': 'gcj02', 'client_uuid': str(uuid.uuid4()),
                 'client_time': client_time},
             ]
-        status, data = api.json('POST', 'checkins/sync', {'items': items})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'checkins/sync', {'items': items}, expect=200)
         self.assertEqual([r['status'] for r in data['results']],
             ['created', 'error', 'error'])
         self.assertLess(data['results'][0]['checkin']['distance_m'], 5)
@@ -628,8 +583,7 @@ class CheckinApiTestCase(RouteTestCase):
             self.here(qr_token='bad', client_uuid=str(uuid.uuid4()),
                 client_time=NOW.isoformat() + 'Z'),
             ]
-        status, data = api.json('POST', 'checkins/sync', {'items': items})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'checkins/sync', {'items': items}, expect=200)
         self.assertEqual([r['status'] for r in data['results']],
             ['created', 'error'])
         self.assertEqual(data['results'][1]['error']['code'], 'invalid_token')
@@ -655,31 +609,26 @@ class CheckinApiTestCase(RouteTestCase):
             with self.subTest(path=path):
                 self.assertError(member.json('GET', path % self.event_id),
                     403, 'forbidden')
-        status, qr = organizer.json('GET', 'events/%s/qr' % self.event_id)
-        self.assertEqual(status, 200, qr)
+        qr = organizer.json('GET', 'events/%s/qr' % self.event_id, expect=200)
         self.assertEqual(qr['token'], self.token)
         self.assertTrue(qr['png'])
         self.assertIn('<svg', qr['svg'])
         # The token of the QR is accepted
-        status, data = member.json('POST', 'checkins', self.here(
-                qr_token=qr['token']))
-        self.assertEqual(status, 201, data)
-        status, stats = organizer.json(
-            'GET', 'events/%s/stats' % self.event_id)
-        self.assertEqual(status, 200, stats)
+        member.json('POST', 'checkins', self.here(
+                qr_token=qr['token']), expect=201)
+        stats = organizer.json(
+            'GET', 'events/%s/stats' % self.event_id, expect=200)
         self.assertGreaterEqual(stats['checked_in'], 1)
         # Batch check-in by the organizer
         third = self.login()
-        status, batch = organizer.json('POST', 'events/%s/batch-checkin'
+        batch = organizer.json('POST', 'events/%s/batch-checkin'
             % self.event_id, {'member_ids': [member.member_id,
-                    third.member_id]})
-        self.assertEqual(status, 200, batch)
+                    third.member_id]}, expect=200)
         self.assertEqual([r['status'] for r in batch['results']],
             ['duplicate', 'created'])
         # An unknown member is refused on its own (per-member results)
-        status, batch = organizer.json('POST', 'events/%s/batch-checkin'
-            % self.event_id, {'member_ids': [999999]})
-        self.assertEqual(status, 200, batch)
+        batch = organizer.json('POST', 'events/%s/batch-checkin'
+            % self.event_id, {'member_ids': [999999]}, expect=200)
         self.assertEqual([(r['status'], r['error']['code'])
                 for r in batch['results']], [('error', 'not_found')])
         self.assertError(member.json('POST', 'events/%s/batch-checkin'
@@ -694,8 +643,7 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertError(member.json('GET', 'organizer/events'),
             403, 'forbidden')
         organizer = self.login(organizer=True)
-        status, data = organizer.json('GET', 'organizer/events')
-        self.assertEqual(status, 200, data)
+        data = organizer.json('GET', 'organizer/events', expect=200)
         # Not "Foreign", organized by nobody
         self.assertEqual(sorted(e['name'] for e in data['items']),
             ["Meeting", "Other"])
@@ -703,11 +651,9 @@ class CheckinApiTestCase(RouteTestCase):
         meeting, = [e for e in data['items'] if e['name'] == "Meeting"]
         self.assertEqual((meeting['id'], meeting['state'], meeting['is_open'],
                 meeting['expected']), (self.event_id, 'open', True, None))
-        status, checkin = member.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, checkin)
-        status, page = organizer.json('GET', 'organizer/events?limit=1')
-        self.assertEqual(status, 200, page)
+        member.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
+        page = organizer.json('GET', 'organizer/events?limit=1', expect=200)
         self.assertEqual((len(page['items']), page['total']), (1, 2))
         status, data = organizer.json('GET', 'organizer/events')
         meeting, = [e for e in data['items'] if e['name'] == "Meeting"]
@@ -721,12 +667,10 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertEqual({e['is_open'] for e in data['items']}, {False})
         # The same list with a staff token
         api = Api(self.client())
-        status, tokens = api.json('POST', 'auth/staff', {
-                'login': 'organizer', 'password': STAFF_PASSWORD})
-        self.assertEqual(status, 200, tokens)
+        tokens = api.json('POST', 'auth/staff', {
+                'login': 'organizer', 'password': STAFF_PASSWORD}, expect=200)
         staff = Api(self.client(), token=tokens['access_token'])
-        status, data = staff.json('GET', 'organizer/events')
-        self.assertEqual(status, 200, data)
+        data = staff.json('GET', 'organizer/events', expect=200)
         self.assertEqual(data['total'], 2)
 
     def test_daily_without_sign_in_event(self):
@@ -754,13 +698,11 @@ class CheckinApiTestCase(RouteTestCase):
         self.assertError(api.json('POST', 'auth/staff', {
                     'login': 'organizer', 'password': STAFF_PASSWORD,
                     'role': 'admin'}), 400, 'invalid_request')
-        status, data = api.json('POST', 'auth/staff', {
-                'login': 'organizer', 'password': STAFF_PASSWORD})
-        self.assertEqual(status, 200, data)
+        data = api.json('POST', 'auth/staff', {
+                'login': 'organizer', 'password': STAFF_PASSWORD}, expect=200)
         self.assertEqual(data['token_type'], 'Bearer')
         staff = Api(self.client(), token=data['access_token'])
-        status, qr = staff.json('GET', 'events/%s/qr' % self.event_id)
-        self.assertEqual(status, 200, qr)
+        qr = staff.json('GET', 'events/%s/qr' % self.event_id, expect=200)
         self.assertEqual(qr['token'], self.token)
         # Not an organizer of that event (it is not even visible), not a
         # member
@@ -810,9 +752,8 @@ class CheckinApiTestCase(RouteTestCase):
         kiosk = Api(self.client(), token=kiosk_token)
         for route in ['qr', 'stats']:
             with self.subTest(route=route):
-                status, answer = kiosk.json(
-                    'GET', 'events/%s/%s' % (self.event_id, route))
-                self.assertEqual(status, 200, answer)
+                answer = kiosk.json(
+                    'GET', 'events/%s/%s' % (self.event_id, route), expect=200)
                 # A TV browser gives it in the address
                 status, answer = Api(self.client()).json('GET',
                     'events/%s/%s?token=%s' % (
@@ -909,11 +850,14 @@ class CheckinApiTestCase(RouteTestCase):
         in_transaction(run)
 
 
-class CheckinLanguagesTestCase(RouteTestCase):
+class CheckinLanguagesTestCase(ApiTestMixin, RouteTestCase):
     """What the staff and members read is rendered in their language: the
     codes of the API and the stored reasons stay codes and parameters"""
     module = 'miniprogram'
     language = 'zh_CN'
+    frozen = NOW
+    phone_prefix = '1360000'
+    _phones = iter(range(500, 10 ** 6))
 
     @classmethod
     def setUpDatabase(cls):
@@ -924,28 +868,18 @@ class CheckinLanguagesTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Event = Pool().get('checkin.event')
             self.event, = Event.search([('name', '=', "Meeting")])
             self.event_id = self.event.id
             self.token = self.event.current_token(NOW)
 
-    login = CheckinApiTestCase.login
-    _phones = iter(range(500, 10 ** 6))
-
     def check_in_far(self):
         "A member checks in 2 km away from the flagging event"
         api = self.login()
-        with Transaction().start(DB_NAME, 0):
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Flagging")])
-            token = event.current_token(NOW)
-        status, data = api.json('POST', 'checkins', {
-                'qr_token': token, 'lat': north(2000), 'lon': LON})
-        self.assertEqual(status, 201, data)
+        _, token = event_token("Flagging", NOW)
+        data = api.json('POST', 'checkins', {
+                'qr_token': token, 'lat': north(2000), 'lon': LON}, expect=201)
         self.assertEqual(data['checkin']['status'], 'flagged')
         return api, data['checkin']
 
@@ -969,9 +903,8 @@ class CheckinLanguagesTestCase(RouteTestCase):
                 self.assertEqual(config['statuses']['flagged'], flagged)
                 self.assertEqual(config['statuses']['valid'], valid)
                 # The feed keeps the codes of API.md
-                status, stats = organizer.json('GET',
-                    'events/%s/stats' % self.event_id)
-                self.assertEqual(status, 200, stats)
+                stats = organizer.json('GET',
+                    'events/%s/stats' % self.event_id, expect=200)
                 for recent in stats['recent']:
                     self.assertIn(recent['status'], config['statuses'])
                     self.assertIn(recent['method'], config['methods'])
@@ -1020,28 +953,25 @@ class CheckinLanguagesTestCase(RouteTestCase):
     def test_points_reason_languages(self):
         "The ledger reasons of me/points in the language of the request"
         api = self.login()
-        status, data = api.json('POST', 'checkins', {
+        data = api.json('POST', 'checkins', {
                 'qr_token': self.token, 'lat': LAT, 'lon': LON},
-            headers={'Accept-Language': 'zh-CN'})
-        self.assertEqual(status, 201, data)
+            headers={'Accept-Language': 'zh-CN'}, expect=201)
         expected = {
             'zh-CN': "签到：Meeting（2026-03-02）",
             'en': "Check-in: Meeting (2026-03-02)",
             }
         for language, reason in expected.items():
             with self.subTest(language=language):
-                status, data = api.json('GET', 'me/points',
-                    headers={'Accept-Language': language})
-                self.assertEqual(status, 200, data)
+                data = api.json('GET', 'me/points',
+                    headers={'Accept-Language': language}, expect=200)
                 self.assertEqual(
                     [l['reason'] for l in data['items']], [reason])
 
     def test_points_reason_client(self):
         "The client reads and searches the reasons in the user's language"
         api = self.login()
-        status, data = api.json('POST', 'checkins', {
-                'qr_token': self.token, 'lat': LAT, 'lon': LON})
-        self.assertEqual(status, 201, data)
+        api.json('POST', 'checkins', {
+                'qr_token': self.token, 'lat': LAT, 'lon': LON}, expect=201)
         expected = {
             'zh_CN': ("签到：Meeting（2026-03-02）", '%签到%'),
             'en': ("Check-in: Meeting (2026-03-02)", '%check-in%'),
@@ -1113,9 +1043,8 @@ class CheckinLanguagesTestCase(RouteTestCase):
         "Reasons and details stored as text get their codes and figures"
         api, checkin = self.check_in_far()
         member = self.login()
-        status, data = member.json('POST', 'checkins', {
-                'qr_token': self.token, 'lat': LAT, 'lon': LON})
-        self.assertEqual(status, 201, data)
+        member.json('POST', 'checkins', {
+                'qr_token': self.token, 'lat': LAT, 'lon': LON}, expect=201)
         with Transaction().start(DB_NAME, 0, context={
                     'language': 'en'}) as transaction:
             pool = Pool()

@@ -13,25 +13,19 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, make_organizer, register
+from .tools import ApiTestMixin, create_organizer
 
 NOW = START + dt.timedelta(minutes=5)
 
 
-class CheckoutApiTestCase(RouteTestCase):
+class CheckoutApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: check-out"
     module = 'miniprogram'
+    frozen = NOW
 
     @classmethod
     def setUpDatabase(cls):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        organizer, = User.create([{
-                    'name': "Organizer", 'login': 'organizer',
-                    'groups': [('add', [ModelData.get_id(
-                                    'checkin', 'group_checkin')])],
-                    }])
+        organizer = create_organizer()
         organizers = [('add', [organizer.id])]
         create_event(name="Leaving", record_leaving=True,
             organizers=organizers)
@@ -39,9 +33,6 @@ class CheckoutApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Event = Pool().get('checkin.event')
             self.leaving, = Event.search([('name', '=', "Leaving")])
@@ -51,24 +42,10 @@ class CheckoutApiTestCase(RouteTestCase):
             self.token = self.leaving.current_token(NOW)
             self.staying_token = self.staying.current_token(NOW)
 
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, organizer=False):
-        api = register(self, '1370000%04d' % next(self._phones))
-        if organizer:
-            make_organizer(api.member_id)
-        return api
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
-
     def check_in(self, api, token=None):
-        status, data = api.json('POST', 'checkins', {
-                'qr_token': token or self.token, 'lat': LAT, 'lon': LON})
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', {
+                'qr_token': token or self.token, 'lat': LAT, 'lon': LON},
+            expect=201)
         self.assertTrue(data['checkin']['record_leaving'])
         self.assertIsNone(data['checkin']['checkout_time'])
         return data['checkin']
@@ -82,10 +59,10 @@ class CheckoutApiTestCase(RouteTestCase):
         self.assertFalse(events["Staying"]['record_leaving'])
         checkin = self.check_in(api)
         clock.freeze(NOW + dt.timedelta(minutes=47))
-        status, data = api.json('POST', 'checkins/checkout', {
+        data = api.json('POST', 'checkins/checkout', {
                 'event_id': self.leaving_id, 'lat': LAT, 'lon': LON,
-                'accuracy_m': 25, 'client_uuid': str(uuid.uuid4())})
-        self.assertEqual(status, 200, data)
+                'accuracy_m': 25, 'client_uuid': str(uuid.uuid4())},
+            expect=200)
         self.assertEqual(data['duration_min'], 47)
         self.assertEqual(data['checkin']['id'], checkin['id'])
         self.assertEqual(data['checkin']['checkout_source'], 'member')
@@ -99,9 +76,8 @@ class CheckoutApiTestCase(RouteTestCase):
         api = self.login()
         self.check_in(api)
         key = str(uuid.uuid4())
-        status, first = api.json('POST', 'checkins/checkout', {
-                'qr_token': self.token, 'client_uuid': key})
-        self.assertEqual(status, 200, first)
+        first = api.json('POST', 'checkins/checkout', {
+                'qr_token': self.token, 'client_uuid': key}, expect=200)
         for body in [{'qr_token': self.token, 'client_uuid': key},
                 {'event_id': self.leaving_id}]:
             data = self.assertError(api.json('POST', 'checkins/checkout',
@@ -129,9 +105,9 @@ class CheckoutApiTestCase(RouteTestCase):
         self.assertEqual(data['error']['details']['reason'], 'no_checkout')
 
     def check_in_staying(self, api):
-        status, data = api.json('POST', 'checkins', {
-                'qr_token': self.staying_token, 'lat': LAT, 'lon': LON})
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', {
+                'qr_token': self.staying_token, 'lat': LAT, 'lon': LON},
+            expect=201)
         self.assertFalse(data['checkin']['record_leaving'])
 
     def test_checkout_bad_input(self):
@@ -168,18 +144,16 @@ class CheckoutApiTestCase(RouteTestCase):
         "The statistics of an event that records leaving: present_now"
         organizer = self.login(organizer=True)
         # The other tests share the database
-        status, before = organizer.json(
-            'GET', 'events/%d/stats' % self.leaving_id)
-        self.assertEqual(status, 200, before)
+        before = organizer.json(
+            'GET', 'events/%d/stats' % self.leaving_id, expect=200)
         members = [self.login() for _ in range(3)]
         for api in members:
             self.check_in(api)
         status, data = members[0].json('POST', 'checkins/checkout', {
                 'event_id': self.leaving_id})
         self.assertEqual(status, 200, data)
-        status, stats = organizer.json(
-            'GET', 'events/%d/stats' % self.leaving_id)
-        self.assertEqual(status, 200, stats)
+        stats = organizer.json(
+            'GET', 'events/%d/stats' % self.leaving_id, expect=200)
         self.assertEqual(stats['checked_in'], before['checked_in'] + 3)
         self.assertEqual(stats['present_now'], before['present_now'] + 2)
         status, stats = organizer.json(

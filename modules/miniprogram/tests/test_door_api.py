@@ -16,7 +16,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction, register
+from .tools import Api, ApiTestMixin, create_api_company, in_transaction
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -37,9 +37,11 @@ def north(position, meters):
             / 180), position[1])
 
 
-class DoorApiTestCase(RouteTestCase):
+class DoorApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: the technician at the customer's door"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1390000'
     # The answers in Chinese too (Accept-Language)
     language = 'zh_CN'
 
@@ -65,9 +67,6 @@ class DoorApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             pool = Pool()
             Service = pool.get('booking.service')
@@ -82,25 +81,17 @@ class DoorApiTestCase(RouteTestCase):
             Transaction().connection.cursor().execute(*table.delete())
         in_transaction(forget)
 
-    _phones = iter(range(100, 10 ** 6))
-
     def login(self, name="Zhang Wei"):
-        return register(self, '1390000%04d' % next(self._phones), name=name)
+        return super().login(name=name)
 
     def staff(self, login):
-        status, data = self.api.json('POST', 'auth/staff', {
-                'login': login, 'password': PASSWORD})
-        self.assertEqual(status, 200, data)
+        data = self.api.json('POST', 'auth/staff', {
+                'login': login, 'password': PASSWORD}, expect=200)
         return Api(self.client(), token=data['access_token'])
 
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
-
     def book(self, api, service="Home Cleaning", resource="Li Lei",
-            start=SLOT, position=ADDRESS, coord_type='gcj02', **extra):
+            start=SLOT, position=ADDRESS, coord_type='gcj02', expect=None,
+            **extra):
         body = dict({
                 'service_id': self.services[service],
                 'resource_id': self.resources[resource],
@@ -111,12 +102,11 @@ class DoorApiTestCase(RouteTestCase):
             body.update(lat=position[0], lon=position[1])
             if coord_type:
                 body['coord_type'] = coord_type
-        return api.json('POST', 'bookings', body)
+        return api.json('POST', 'bookings', body, expect=expect)
 
     def booked(self, api, confirm=True, **kwargs):
         "Return the id of a booking made by api, confirmed by the staff"
-        status, data = self.book(api, **kwargs)
-        self.assertEqual(status, 201, data)
+        data = self.book(api, **kwargs, expect=201)
         booking_id = data['booking']['id']
         if confirm:
             def confirm_():
@@ -132,15 +122,16 @@ class DoorApiTestCase(RouteTestCase):
             return booking.state, booking.door_checkin
         return in_transaction(read)
 
-    def checkin(self, api, booking_id, position=AT_DOOR, **extra):
+    def checkin(self, api, booking_id, position=AT_DOOR, expect=None,
+            **extra):
         return api.json('POST', 'staff/bookings/%s/checkin' % booking_id,
-            dict({'lat': position[0], 'lon': position[1]}, **extra))
+            dict({'lat': position[0], 'lon': position[1]}, **extra),
+            expect=expect)
 
     def test_booking_position(self):
         "The booking keeps the position of the address and its system"
         api = self.login()
-        status, data = self.book(api)
-        self.assertEqual(status, 201, data)
+        data = self.book(api, expect=201)
         self.assertEqual(data['booking']['position'], {
                 'lat': ADDRESS[0], 'lon': ADDRESS[1], 'coord_type': 'gcj02'})
         status, data = api.json('GET', 'bookings/%s' % data['booking']['id'])
@@ -161,8 +152,7 @@ class DoorApiTestCase(RouteTestCase):
             422, 'invalid_coord_type')
         # GCJ-02 exists in China only: a map picker's point elsewhere is
         # a client's mistake
-        status, data = self.book(api, position=(48.8584, 2.2945))
-        self.assertEqual(status, 422)
+        data = self.book(api, position=(48.8584, 2.2945), expect=422)
         self.assertEqual(data['error']['code'], 'invalid_coord_type')
         self.assertEqual(data['error']['details']['reason'], 'outside_china')
         self.assertError(self.book(api, position=(ADDRESS[0], None)),
@@ -184,11 +174,9 @@ class DoorApiTestCase(RouteTestCase):
         theirs = self.booked(bob, resource="Wang Fang")
         li = self.staff('li')
         # Today (1 June in Shanghai) has no booking
-        status, data = li.json('GET', 'staff/bookings')
-        self.assertEqual(status, 200, data)
+        data = li.json('GET', 'staff/bookings', expect=200)
         self.assertEqual((data['date'], data['total']), ('2026-06-01', 0))
-        status, data = li.json('GET', 'staff/bookings?date=2026-06-02')
-        self.assertEqual(status, 200, data)
+        data = li.json('GET', 'staff/bookings?date=2026-06-02', expect=200)
         self.assertEqual([b['id'] for b in data['items']], [mine])
         booking, = data['items']
         self.assertEqual(booking['customer'], {'display_name': "Zhao **"})
@@ -214,8 +202,7 @@ class DoorApiTestCase(RouteTestCase):
         booking_id = self.booked(api)
         li = self.staff('li')
         clock.freeze(START - 15 * M)
-        status, data = self.checkin(li, booking_id, accuracy_m=12)
-        self.assertEqual(status, 200, data)
+        data = self.checkin(li, booking_id, accuracy_m=12, expect=200)
         booking = data['booking']
         self.assertEqual(booking['state'], 'in_progress')
         self.assertEqual(booking['door']['flagged'], False)
@@ -228,9 +215,8 @@ class DoorApiTestCase(RouteTestCase):
         self.assertError(self.checkin(li, booking_id), 422, 'invalid_state')
 
         clock.freeze(START + 110 * M)
-        status, data = li.json(
-            'POST', 'staff/bookings/%s/checkout' % booking_id)
-        self.assertEqual(status, 200, data)
+        data = li.json(
+            'POST', 'staff/bookings/%s/checkout' % booking_id, expect=200)
         booking = data['booking']
         self.assertEqual(booking['state'], 'done')
         self.assertEqual(booking['duration_min'], 125)
@@ -307,9 +293,8 @@ class DoorApiTestCase(RouteTestCase):
         self.assertIn("请在 100 米以内签到", data['error']['message'])
         self.assertEqual(self.state(booking_id), ('confirmed', None))
         # The accuracy counts, up to the radius: 150 m within 100 + 80 m
-        status, data = self.checkin(li, booking_id,
-            position=north(AT_DOOR, 150), accuracy_m=80)
-        self.assertEqual(status, 200, data)
+        data = self.checkin(li, booking_id,
+            position=north(AT_DOOR, 150), accuracy_m=80, expect=200)
         self.assertEqual(data['booking']['door']['distance_m'], 150)
         self.assertFalse(data['booking']['door']['flagged'])
 
@@ -321,17 +306,15 @@ class DoorApiTestCase(RouteTestCase):
             position=None)
         li = self.staff('li')
         clock.freeze(START)
-        status, data = self.checkin(li, far, position=north(AT_DOOR, 500),
-            coord_type='wgs84')
-        self.assertEqual(status, 200, data)
+        data = self.checkin(li, far, position=north(AT_DOOR, 500),
+            coord_type='wgs84', expect=200)
         door = data['booking']['door']
         self.assertEqual(data['booking']['state'], 'in_progress')
         self.assertEqual((door['flagged'], door['flag_reason'],
                 door['distance_m']), (True, 'out_of_range', 500))
         # The address has no position: recorded, flagged
         clock.freeze(START + 150 * M)
-        status, data = self.checkin(li, nowhere)
-        self.assertEqual(status, 200, data)
+        data = self.checkin(li, nowhere, expect=200)
         door = data['booking']['door']
         self.assertEqual((door['flagged'], door['flag_reason'],
                 door['distance_m']), (True, 'no_position', None))

@@ -22,7 +22,7 @@ from trytond.transaction import Transaction
 
 from ..entry_code import SCENE_MAX, make_scene, parse_scene
 from .test_auth_sms_api import set_config
-from .tools import Api, in_transaction, make_organizer, register
+from .tools import ApiTestMixin, in_transaction
 
 NOW = START + dt.timedelta(minutes=5)
 BASE = 'https://lotus.example.com/mp/checkin'
@@ -44,9 +44,10 @@ def user_of(login):
     return user.id
 
 
-class EntryCodeApiTestCase(RouteTestCase):
+class EntryCodeApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: codes that open the mini-program"
     module = 'miniprogram'
+    frozen = NOW
 
     @classmethod
     def setUpDatabase(cls):
@@ -75,9 +76,6 @@ class EntryCodeApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
         self.addCleanup(set_base, None)
         self.addCleanup(in_transaction, self.forget_codes)
         with Transaction().start(DB_NAME, 0):
@@ -107,14 +105,6 @@ class EntryCodeApiTestCase(RouteTestCase):
                 'access_token': None, 'expires_at': None})
         Place.write(Place.search([('active', '=', False)]), {'active': True})
 
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, organizer=False):
-        api = register(self, '1370000%04d' % next(self._phones))
-        if organizer:
-            make_organizer(api.member_id)
-        return api
-
     def assertError(self, result, status, code, reason=None):
         got_status, data = result
         self.assertEqual(got_status, status, data)
@@ -123,9 +113,6 @@ class EntryCodeApiTestCase(RouteTestCase):
             self.assertEqual(
                 data['error']['details'].get('reason'), reason, data)
         return data
-
-    def here(self, **extra):
-        return dict({'lat': LAT, 'lon': LON}, **extra)
 
     # The kiosk's QR link
 
@@ -151,8 +138,8 @@ class EntryCodeApiTestCase(RouteTestCase):
     def test_qr_without_base(self):
         "Without a base the QR code is the bare token (url null)"
         organizer = self.login(organizer=True)
-        status, data = organizer.json('GET', 'events/%s/qr' % self.event_id)
-        self.assertEqual(status, 200, data)
+        data = organizer.json('GET', 'events/%s/qr' % self.event_id,
+            expect=200)
         self.assertEqual(data['token'], self.token)
         self.assertIsNone(data['url'])
         self.assertEqual(data['svg'], qr.qr_svg(self.token))
@@ -166,25 +153,22 @@ class EntryCodeApiTestCase(RouteTestCase):
         "With a base the QR code is <base>?t=<token>, accepted to check in"
         set_base(BASE)
         organizer = self.login(organizer=True)
-        status, data = organizer.json('GET', 'events/%s/qr' % self.event_id)
-        self.assertEqual(status, 200, data)
+        data = organizer.json('GET', 'events/%s/qr' % self.event_id,
+            expect=200)
         self.assertEqual(data['token'], self.token)
         self.assertEqual(data['url'], BASE + '?t=' + self.token)
         self.assertEqual(data['svg'], qr.qr_svg(data['url']))
         member = self.login()
-        status, checkin = member.json('POST', 'checkins', self.here(
-                qr_token=data['url'], event_id=self.event_id))
-        self.assertEqual(status, 201, checkin)
+        checkin = member.json('POST', 'checkins', self.here(
+                qr_token=data['url'], event_id=self.event_id), expect=201)
         self.assertEqual(checkin['checkin']['event_id'], self.event_id)
         # The bare token is still accepted
-        status, checkin = self.login().json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, checkin)
+        self.login().json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
         # The host in capitals and the default port are the same base
-        status, checkin = self.login().json('POST', 'checkins', self.here(
+        self.login().json('POST', 'checkins', self.here(
                 qr_token='https://LOTUS.example.com:443/mp/checkin?t='
-                + quote(self.token)))
-        self.assertEqual(status, 201, checkin)
+                + quote(self.token)), expect=201)
 
     def test_qr_link_refused(self):
         "Links of another host or prefix, of another event, expired"
@@ -236,7 +220,7 @@ class EntryCodeApiTestCase(RouteTestCase):
         "The offline queue sends the link as it was scanned"
         set_base(BASE)
         member = self.login()
-        status, data = member.json('POST', 'checkins/sync', {'items': [
+        data = member.json('POST', 'checkins/sync', {'items': [
                     self.here(qr_token=BASE + '?t=' + self.token,
                         client_uuid='6f1c1c56-4f0e-4c51-9d57-6a8c1d0e2b11',
                         client_time=NOW.isoformat() + 'Z'),
@@ -244,8 +228,7 @@ class EntryCodeApiTestCase(RouteTestCase):
                         + self.token,
                         client_uuid='6f1c1c56-4f0e-4c51-9d57-6a8c1d0e2b12',
                         client_time=NOW.isoformat() + 'Z'),
-                    ]})
-        self.assertEqual(status, 200, data)
+                    ]}, expect=200)
         first, second = data['results']
         self.assertEqual(first['status'], 'created', first)
         self.assertEqual(second['status'], 'error', second)
@@ -388,23 +371,20 @@ class EntryCodeApiTestCase(RouteTestCase):
         "A scanned scene leads to the open events of its event or place"
         member = self.login()
         _, scene = self.create_code(event=self.event_id)
-        status, data = member.json('GET', 'entry-codes?scene=' + scene)
-        self.assertEqual(status, 200, data)
+        data = member.json('GET', 'entry-codes?scene=' + scene, expect=200)
         self.assertEqual(data['kind'], 'event')
         self.assertEqual(data['place']['id'], self.place_id)
         self.assertEqual([e['id'] for e in data['events']], [self.event_id])
         self.assertFalse(data['events'][0]['checked_in'])
         # The code is not a credential: the check-in uses the event's
         # methods (here the kiosk's QR code)
-        status, checkin = member.json('POST', 'checkins', self.here(
-                qr_token=self.token, event_id=self.event_id))
-        self.assertEqual(status, 201, checkin)
+        member.json('POST', 'checkins', self.here(
+                qr_token=self.token, event_id=self.event_id), expect=201)
         status, data = member.json('GET', 'entry-codes?scene=' + scene)
         self.assertTrue(data['events'][0]['checked_in'])
         _, place_scene = self.create_code(user='admin', place=self.place_id)
-        status, data = member.json('GET', 'entry-codes?scene='
-            + quote(place_scene))
-        self.assertEqual(status, 200, data)
+        data = member.json('GET', 'entry-codes?scene='
+            + quote(place_scene), expect=200)
         self.assertEqual(data['kind'], 'place')
         self.assertEqual([e['id'] for e in data['events']], [self.event_id])
 

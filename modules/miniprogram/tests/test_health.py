@@ -197,8 +197,7 @@ class HealthTestCase(RouteTestCase):
 
     def test_documented(self):
         "Both answers are in the OpenAPI document"
-        status, document = self.api.json('GET', 'openapi.json')
-        self.assertEqual(status, 200)
+        document = self.api.json('GET', 'openapi.json', expect=200)
         operation = document['paths']['/{database}/mp/v1/health']['get']
         self.assertNotIn('security', operation)
         self.assertEqual(

@@ -20,7 +20,7 @@ from trytond.transaction import Transaction
 
 from .. import saturation
 from .test_auth_sms_api import set_config
-from .tools import Api, member_locked, register
+from .tools import Api, ApiTestMixin, event_token, member_locked
 
 NOW = START + dt.timedelta(minutes=5)
 
@@ -31,9 +31,11 @@ def drain(**kwargs):
         return Pool().get('miniprogram.checkin.intake').drain(**kwargs)
 
 
-class IntakeApiTestCase(RouteTestCase):
+class IntakeApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: the intake of check-ins"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1350000'
 
     @classmethod
     def setUpDatabase(cls):
@@ -42,27 +44,11 @@ class IntakeApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
         saturation.reset()
         self.addCleanup(saturation.reset)
         set_config(self, 'miniprogram', 'intake', 'always')
-        self.api = Api(self.client())
-        with Transaction().start(DB_NAME, 0):
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Intake")])
-            self.event_id = event.id
-            self.token = event.current_token(NOW)
-            other, = Event.search([('name', '=', "Intake other")])
-            self.other_token = other.current_token(NOW)
-
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self):
-        return register(self, '1350000%04d' % next(self._phones))
-
-    def here(self, **extra):
-        return dict({'lat': LAT, 'lon': LON}, **extra)
+        self.event_id, self.token = event_token("Intake", NOW)
+        _, self.other_token = event_token("Intake other", NOW)
 
     def checkins(self, api):
         with Transaction().start(DB_NAME, 0):
@@ -70,8 +56,7 @@ class IntakeApiTestCase(RouteTestCase):
             return Attendance.search([('member', '=', api.member_id)])
 
     def assertPending(self, api, body, **kwargs):
-        status, data = api.json('POST', 'checkins', body, **kwargs)
-        self.assertEqual(status, 202, data)
+        data = api.json('POST', 'checkins', body, **kwargs, expect=202)
         self.assertEqual(data['status'], 'pending')
         self.assertRegex(data['receipt'], '^[0-9a-f]{32}$')
         return data['receipt']
@@ -120,16 +105,13 @@ class IntakeApiTestCase(RouteTestCase):
         forged = self.assertPending(api, self.here(
                 qr_token=self.token[:-2] + 'xx'))
         self.assertEqual(drain(), 3)
-        status, data = api.json('GET', 'checkins/receipts/' + first)
-        self.assertEqual(status, 201, data)
+        data = api.json('GET', 'checkins/receipts/' + first, expect=201)
         checkin_id = data['checkin']['id']
-        status, data = api.json('GET', 'checkins/receipts/' + second)
-        self.assertEqual(status, 409, data)
+        data = api.json('GET', 'checkins/receipts/' + second, expect=409)
         self.assertEqual(data['error']['code'], 'already_checked_in')
         self.assertEqual(data['error']['details']['checkin']['id'],
             checkin_id)
-        status, data = api.json('GET', 'checkins/receipts/' + forged)
-        self.assertEqual(status, 422, data)
+        data = api.json('GET', 'checkins/receipts/' + forged, expect=422)
         self.assertEqual(data['error']['code'], 'invalid_token')
         self.assertEqual(len(self.checkins(api)), 1)
 
@@ -153,9 +135,7 @@ class IntakeApiTestCase(RouteTestCase):
                 (self.here(qr_token=self.token, lat=None, lon=LON), 400,
                     'invalid_request'),
                 ]:
-            got, data = api.json('POST', 'checkins', body)
-            self.assertEqual((got, data['error']['code']), (status, code),
-                (body, data))
+            self.assertError(api.json('POST', 'checkins', body), status, code)
         got, data = Api(self.client(), token='nope').json(
             'POST', 'checkins', self.here(qr_token=self.token))
         self.assertEqual(got, 401, data)
@@ -242,9 +222,7 @@ class IntakeApiTestCase(RouteTestCase):
                     'invalid_request'),
                 ]:
             del dispatched[:]
-            got, data = api.json('POST', 'checkins', body)
-            self.assertEqual((got, data['error']['code']), (status, code),
-                (body, data))
+            self.assertError(api.json('POST', 'checkins', body), status, code)
             self.assertEqual(len(dispatched), 1, body)
         del dispatched[:]
         response = api('POST', 'checkins', raw='{"qr_token": 1,}')
@@ -257,25 +235,22 @@ class IntakeApiTestCase(RouteTestCase):
             Member = Pool().get('member.member')
             Member.write([Member(other.member_id)], {'active': False})
         del dispatched[:]
-        got, data = other.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual((got, data['error']['code']), (401, 'unauthorized'))
+        self.assertError(other.json('POST', 'checkins', self.here(
+                    qr_token=self.token)), 401, 'unauthorized')
         self.assertEqual(len(dispatched), 1)
 
         # Not saturated: recorded at once (before the dispatch on
         # PostgreSQL, see test_checkin_before_dispatch)
         set_config(self, 'miniprogram', 'intake', 'off')
         del dispatched[:]
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.other_token))
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', self.here(
+                qr_token=self.other_token), expect=201)
         self.assertEqual(len(dispatched),
             0 if backend.name == 'postgresql' else 1)
 
         # Every item is recorded by the worker
         self.assertEqual(drain(), 3)
-        status, data = api.json('GET', 'checkins/receipts/' + early)
-        self.assertEqual(status, 201, data)
+        data = api.json('GET', 'checkins/receipts/' + early, expect=201)
         self.assertEqual(data['checkin']['client_uuid'], client_uuid.lower())
 
     def test_checkin_before_dispatch(self):
@@ -292,8 +267,7 @@ class IntakeApiTestCase(RouteTestCase):
 
         client_uuid = str(uuid.uuid4())
         body = self.here(qr_token=self.token, client_uuid=client_uuid)
-        status, data = api.json('POST', 'checkins', body)
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', body, expect=201)
         self.assertEqual(len(dispatched), 0 if early else 1)
         self.assertEqual(len(saturation._latencies), 1)
         # The same answer as the whole way's (an Origin goes the whole way)
@@ -348,9 +322,8 @@ class IntakeApiTestCase(RouteTestCase):
             self.assertEqual(Attendance(rejected.id).status, 'rejected')
             Member = Pool().get('member.member')
             Member.write([Member(other.member_id)], {'active': False})
-        got, data = other.json('POST', 'checkins', self.here(
-                qr_token=self.other_token))
-        self.assertEqual((got, data['error']['code']), (401, 'unauthorized'))
+        self.assertError(other.json('POST', 'checkins', self.here(
+                    qr_token=self.other_token)), 401, 'unauthorized')
         self.assertEqual(len(dispatched), 3)
         self.assertEqual(len(self.checkins(api)), 1)
         self.assertEqual(len(self.checkins(other)), 1)
@@ -366,8 +339,7 @@ class IntakeApiTestCase(RouteTestCase):
                 self.assertLogs(api_module.logger, 'ERROR'):
             receipt = self.assertPending(api, self.here(qr_token=self.token))
         drain()
-        status, data = api.json('GET', 'checkins/receipts/' + receipt)
-        self.assertEqual(status, 201, data)
+        api.json('GET', 'checkins/receipts/' + receipt, expect=201)
         with Transaction().start(DB_NAME, 0):
             Intake = Pool().get('miniprogram.checkin.intake')
             self.assertEqual(len(Intake.search(
@@ -378,14 +350,14 @@ class IntakeApiTestCase(RouteTestCase):
         api = self.login()
         receipt = self.assertPending(api, self.here(qr_token=self.token))
         other = self.login()
-        status, data = other.json('GET', 'checkins/receipts/' + receipt)
-        self.assertEqual((status, data['error']['code']), (404, 'not_found'))
+        self.assertError(other.json('GET', 'checkins/receipts/' + receipt),
+            404, 'not_found')
         drain()
-        status, data = other.json('GET', 'checkins/receipts/' + receipt)
-        self.assertEqual((status, data['error']['code']), (404, 'not_found'))
-        status, data = api.json(
-            'GET', 'checkins/receipts/' + uuid.uuid4().hex)
-        self.assertEqual((status, data['error']['code']), (404, 'not_found'))
+        self.assertError(other.json('GET', 'checkins/receipts/' + receipt),
+            404, 'not_found')
+        self.assertError(api.json(
+                'GET', 'checkins/receipts/' + uuid.uuid4().hex),
+            404, 'not_found')
         response = api('GET', 'checkins/receipts/1234')
         self.assertEqual(response.status_code, 404)
         response = api('GET', 'checkins/receipts/' + receipt,
@@ -409,8 +381,7 @@ class IntakeApiTestCase(RouteTestCase):
         receipt = self.assertPending(api, self.here(qr_token=self.token))
         clock.freeze(NOW + dt.timedelta(days=1))
         self.assertEqual(drain(), 1)
-        status, data = api.json('GET', 'checkins/receipts/' + receipt)
-        self.assertEqual(status, 201, data)
+        data = api.json('GET', 'checkins/receipts/' + receipt, expect=201)
         self.assertEqual(clock.to_utc(dt.datetime.fromisoformat(
                     data['checkin']['time'])), NOW)
 
@@ -451,10 +422,8 @@ class IntakeApiTestCase(RouteTestCase):
         receipts = [self.assertPending(api, self.here(qr_token=token))
             for token in [self.token, self.other_token, self.token]]
         self.assertEqual(drain(limit=1), 1)
-        status, _ = api.json('GET', 'checkins/receipts/' + receipts[0])
-        self.assertEqual(status, 201)
-        status, _ = api.json('GET', 'checkins/receipts/' + receipts[1])
-        self.assertEqual(status, 202)
+        api.json('GET', 'checkins/receipts/' + receipts[0], expect=201)
+        api.json('GET', 'checkins/receipts/' + receipts[1], expect=202)
         self.assertEqual(drain(), 2)
         statuses = [api.json('GET', 'checkins/receipts/' + r)[0]
             for r in receipts]
@@ -464,24 +433,21 @@ class IntakeApiTestCase(RouteTestCase):
         "Without the intake, POST checkins records at once (201)"
         set_config(self, 'miniprogram', 'intake', 'off')
         api = self.login()
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        api.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
 
     def test_auto_mode(self):
         "auto: the intake takes the check-ins while they are slow"
         set_config(self, 'miniprogram', 'intake', 'auto')
         set_config(self, 'miniprogram', 'intake_latency', '0.5')
         api = self.login()
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        api.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
         for _ in range(saturation.MIN_SAMPLES):
             saturation.note_latency(2)
         self.assertTrue(saturation.saturated(DB_NAME))
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.other_token))
-        self.assertEqual(status, 202, data)
+        api.json('POST', 'checkins', self.here(
+                qr_token=self.other_token), expect=202)
         # The slow check-ins leave the window: recorded at once again
         saturation.reset()
         for _ in range(saturation.MIN_SAMPLES):
@@ -509,8 +475,7 @@ class IntakeApiTestCase(RouteTestCase):
             transaction.commit()
         make_organizer(organizer.member_id, login='intake_organizer')
         path = 'events/%d/stats' % self.event_id
-        status, data = organizer.json('GET', path)
-        self.assertEqual(status, 200, data)
+        data = organizer.json('GET', path, expect=200)
         self.assertEqual(data['pending'], 1)
         drain()
         status, data = organizer.json('GET', path)

@@ -8,12 +8,10 @@ import uuid
 
 from prometheus_client import REGISTRY
 
-from trytond.modules.suite import clock
-from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 
 from . import test_checkin_api
-from .tools import Api, in_transaction
+from .tools import ApiTestMixin, event_token
 
 NOW = test_checkin_api.NOW
 
@@ -27,28 +25,18 @@ def sample(name, **labels):
     return REGISTRY.get_sample_value(name, labels) or 0
 
 
-class MetricsTestCase(RouteTestCase):
+class MetricsTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: metrics"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1360000'
 
     setUpDatabase = _checkin('setUpDatabase')
-    here = _checkin('here')
     _phones = iter(range(7000, 10 ** 6))
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
-
-        def read():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Meeting")])
-            return event.current_token(NOW)
-        self.token = in_transaction(read)
-
-    def login(self):
-        return _checkin('login')(self)
+        _, self.token = event_token("Meeting", NOW)
 
     def checkins(self):
         "The check-in counts {(method, result): value}"
@@ -73,8 +61,7 @@ class MetricsTestCase(RouteTestCase):
         duration = sample('mp_request_duration_seconds_count',
             route='bookings/{booking_id}', method='GET')
         for booking_id in [1234567, 7654321]:
-            status, _ = api.json('GET', 'bookings/%s' % booking_id)
-            self.assertEqual(status, 404)
+            api.json('GET', 'bookings/%s' % booking_id, expect=404)
         self.assertEqual(sample('mp_requests_total', **labels) - before, 2)
         self.assertEqual(sample('mp_request_duration_seconds_count',
                 route='bookings/{booking_id}', method='GET') - duration, 2)
@@ -83,14 +70,11 @@ class MetricsTestCase(RouteTestCase):
         "Check-ins by method and result: created, duplicate, the error code"
         api = self.login()
         before = self.checkins()
-        status, _ = api.json('POST', 'checkins',
-            self.here(qr_token=self.token))
-        self.assertEqual(status, 201)
-        status, _ = api.json('POST', 'checkins',
-            self.here(qr_token=self.token))
-        self.assertEqual(status, 409)
-        status, _ = api.json('POST', 'checkins', self.here(qr_token='bad'))
-        self.assertEqual(status, 422)
+        api.json('POST', 'checkins',
+            self.here(qr_token=self.token), expect=201)
+        api.json('POST', 'checkins',
+            self.here(qr_token=self.token), expect=409)
+        api.json('POST', 'checkins', self.here(qr_token='bad'), expect=422)
         self.assertCounted(before, qr__created=1, qr__duplicate=1,
             qr__invalid_token=1)
 
@@ -105,12 +89,10 @@ class MetricsTestCase(RouteTestCase):
             self.here(qr_token='bad', client_uuid=str(uuid.uuid4()),
                 client_time=client_time),
             ]
-        status, _ = api.json('POST', 'checkins/sync', {'items': items})
-        self.assertEqual(status, 200)
+        api.json('POST', 'checkins/sync', {'items': items}, expect=200)
         self.assertCounted(before, qr__created=1, qr__invalid_token=1)
         # Sent again: duplicates, the bad one refused again
-        status, _ = api.json('POST', 'checkins/sync', {'items': items})
-        self.assertEqual(status, 200)
+        api.json('POST', 'checkins/sync', {'items': items}, expect=200)
         self.assertCounted(before, qr__created=1, qr__duplicate=1,
             qr__invalid_token=2)
 
@@ -120,7 +102,6 @@ class MetricsTestCase(RouteTestCase):
         before = self.checkins()
         labels = {'route': 'checkins', 'method': 'POST', 'status': '400'}
         requests = sample('mp_requests_total', **labels)
-        status, _ = api.json('POST', 'checkins', {'lat': 'north'})
-        self.assertEqual(status, 400)
+        api.json('POST', 'checkins', {'lat': 'north'}, expect=400)
         self.assertCounted(before)
         self.assertEqual(sample('mp_requests_total', **labels) - requests, 1)

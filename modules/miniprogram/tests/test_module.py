@@ -40,9 +40,9 @@ class ApiTestCase(RouteTestCase):
 
     def register(self, password='Lotus-2026-x', name="Test"):
         phone = new_phone()
-        status, data = self.api.json('POST', 'auth/register', {
-                'phone': phone, 'password': password, 'name': name})
-        self.assertEqual(status, 201, data)
+        data = self.api.json('POST', 'auth/register', {
+                'phone': phone, 'password': password, 'name': name},
+            expect=201)
         return phone, data
 
     def assertError(self, response_or_tuple, status, code):
@@ -74,8 +74,7 @@ class ApiTestCase(RouteTestCase):
         self.assertEqual(member['streak_days'], 0)
         self.assertEqual(
             member['joined'], dt.date.today().isoformat())
-        status, me = self.api.json('GET', 'me', token=data['access_token'])
-        self.assertEqual(status, 200)
+        me = self.api.json('GET', 'me', token=data['access_token'], expect=200)
         self.assertEqual(me['member']['id'], member['id'])
 
     def test_register_errors(self):
@@ -163,9 +162,8 @@ class ApiTestCase(RouteTestCase):
     def test_login(self):
         "Login with the right password answers tokens"
         phone, _ = self.register(password='Right-pass-1')
-        status, data = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': 'Right-pass-1'})
-        self.assertEqual(status, 200, data)
+        data = self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': 'Right-pass-1'}, expect=200)
         self.assertIn('access_token', data)
         self.assertEqual(data['member']['phone'][:3], phone[:3])
         self.assertError(self.api.json('POST', 'auth/login', {
@@ -189,9 +187,8 @@ class ApiTestCase(RouteTestCase):
         self.assertGreater(int(response.headers['Retry-After']), 0)
         # Another phone is not throttled
         other, _ = self.register(password='Right-pass-2')
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': other, 'password': 'Right-pass-2'})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/login', {
+                'phone': other, 'password': 'Right-pass-2'}, expect=200)
 
     def test_login_throttled_attempts(self):
         "Failed member logins are kept in their own model, not res.user's"
@@ -208,9 +205,8 @@ class ApiTestCase(RouteTestCase):
                 UserAttempt.search_count([('login', 'like', '%' + phone)]))
         self.assertEqual(in_transaction(counts), (1, 0))
         # A success forgets the failures of the phone
-        status, _ = self.api.json('POST', 'auth/login', {
-                'phone': phone, 'password': 'Right-pass-1'})
-        self.assertEqual(status, 200)
+        self.api.json('POST', 'auth/login', {
+                'phone': phone, 'password': 'Right-pass-1'}, expect=200)
         self.assertEqual(in_transaction(counts), (0, 0))
 
     def test_login_throttled_network(self):
@@ -274,9 +270,8 @@ class ApiTestCase(RouteTestCase):
     def test_refresh_rotation(self):
         "A refresh token works once; reusing it ends the whole family"
         _, data = self.register()
-        status, new = self.api.json('POST', 'auth/refresh', {
-                'refresh_token': data['refresh_token']})
-        self.assertEqual(status, 200, new)
+        new = self.api.json('POST', 'auth/refresh', {
+                'refresh_token': data['refresh_token']}, expect=200)
         self.assertNotEqual(new['refresh_token'], data['refresh_token'])
         self.assertNotIn('member', new)
         # Reuse of the rotated token: refused and the new one is revoked
@@ -345,8 +340,7 @@ class ApiTestCase(RouteTestCase):
             decoded.append(kwargs.get('options'))
             return decode(*args, **kwargs)
         with patch.object(auth._jwt, 'decode', counted):
-            status, me = self.api.json('GET', 'me', token=token)
-            self.assertEqual(status, 200, me)
+            me = self.api.json('GET', 'me', token=token, expect=200)
             self.assertEqual(len(decoded), 1)
             status, me = self.api.json('GET', 'me', token=token)
             self.assertEqual(len(decoded), 1)
@@ -395,10 +389,9 @@ class ApiTestCase(RouteTestCase):
         "A member changes name, avatar and address, nothing else"
         _, data = self.register()
         api = Api(self.client(), token=data['access_token'])
-        status, me = api.json('PATCH', 'me', {
+        me = api.json('PATCH', 'me', {
                 'name': "New Name", 'address': "上海市", 'avatar_url':
-                'https://example.com/a.png'})
-        self.assertEqual(status, 200, me)
+                'https://example.com/a.png'}, expect=200)
         self.assertEqual(me['member']['name'], "New Name")
         self.assertEqual(me['member']['address'], "上海市")
         for body in [{'tier': 'gold'}, {'points_balance': 10000},
@@ -424,8 +417,7 @@ class ApiTestCase(RouteTestCase):
             Member.add_points(Member(bob['member']['id']), 99, "Bob")
         in_transaction(post)
         api = Api(self.client(), token=alice['access_token'])
-        status, data = api.json('GET', 'me/points?limit=2')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'me/points?limit=2', expect=200)
         self.assertEqual(data['total'], 3)
         self.assertEqual([l['points'] for l in data['items']], [30, 20])
         self.assertEqual(data['items'][0]['balance_after'], 60)
@@ -454,15 +446,13 @@ class ApiTestCase(RouteTestCase):
             return Configuration(1).expiry_date()
         expires = in_transaction(post)
         api = Api(self.client(), token=alice['access_token'])
-        status, data = api.json('GET', 'me/points')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'me/points', expect=200)
         self.assertEqual(
             [(l['points'], l['expires'], l['remaining'])
                 for l in data['items']],
             [(-5, None, None), (30, expires.isoformat(), 25),
                 (10, None, 10)])
-        status, data = api.json('GET', 'me')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'me', expect=200)
         self.assertEqual(data['member']['expiring'],
             {'points': 25, 'date': expires.isoformat()})
         _, bob = self.register()
@@ -524,8 +514,7 @@ class ApiTestCase(RouteTestCase):
                             'resource': "Room 1", 'booking_id': 1},
                         }])
         in_transaction(queue)
-        status, data = api.json('GET', 'me/messages')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'me/messages', expect=200)
         self.assertEqual(data['total'], 1)
         message, = data['items']
         self.assertEqual(message['template']['code'], 'booking_reminder')
@@ -611,9 +600,8 @@ class ApiTestCase(RouteTestCase):
             config.set('miniprogram', 'appid', 'wx-test')
             config.set('miniprogram', 'secret', 'wx-secret')
             try:
-                status, first = self.api.json(
-                    'POST', 'auth/wechat', {'code': 'ok-amy'})
-                self.assertEqual(status, 200, first)
+                first = self.api.json(
+                    'POST', 'auth/wechat', {'code': 'ok-amy'}, expect=200)
                 status, second = self.api.json(
                     'POST', 'auth/wechat', {'code': 'ok-amy'})
                 self.assertEqual(
@@ -653,8 +641,7 @@ class ApiTestCase(RouteTestCase):
     def test_openapi(self):
         "openapi.json describes every route with its errors"
         from trytond.modules.miniprogram.api import ROUTES
-        status, doc = self.api.json('GET', 'openapi.json')
-        self.assertEqual(status, 200)
+        doc = self.api.json('GET', 'openapi.json', expect=200)
         self.assertTrue(doc['openapi'].startswith('3.'))
         for route in ROUTES:
             path = '/{database}/mp/v1/' + route['path']
@@ -678,9 +665,8 @@ class ApiChineseTestCase(RouteTestCase):
 
     def test_error_in_chinese(self):
         api = Api(self.client(), language='zh-CN')
-        status, data = api.json('POST', 'auth/login', {
-                'phone': new_phone(), 'password': 'Wrong-pass-1'})
-        self.assertEqual(status, 401)
+        data = api.json('POST', 'auth/login', {
+                'phone': new_phone(), 'password': 'Wrong-pass-1'}, expect=401)
         self.assertEqual(data['error']['message'], "手机号或密码错误。")
 
 

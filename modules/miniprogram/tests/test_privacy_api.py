@@ -8,12 +8,11 @@ import re
 import time
 from unittest.mock import patch
 
-from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 
 from . import test_checkin_api
-from .tools import Api, in_transaction
+from .tools import Api, ApiTestMixin, event_token, in_transaction
 
 NOW = test_checkin_api.NOW
 
@@ -28,37 +27,27 @@ def _checkin(name):
 PASSWORD = 'Lotus-2026-x'
 
 
-class PrivacyApiTestCase(RouteTestCase):
+class PrivacyApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: personal data"
     module = 'miniprogram'
+    frozen = NOW
+    phone_prefix = '1360000'
 
-    # The events, organizer and helpers of the check-in API tests
+    # The events and organizer of the check-in API tests
     setUpDatabase = _checkin('setUpDatabase')
-    assertError = _checkin('assertError')
-    here = _checkin('here')
     _phones = iter(range(5000, 10 ** 6))
 
     def setUp(self):
         super().setUp()
-        clock.freeze(NOW)
-        self.addCleanup(clock.unfreeze)
-        self.api = Api(self.client())
-
-        def read():
-            Event = Pool().get('checkin.event')
-            event, = Event.search([('name', '=', "Meeting")])
-            return event.id, event.current_token(NOW)
-        result = []
-        in_transaction(lambda: result.append(read()))
-        self.event_id, self.token = result[0]
+        self.event_id, self.token = event_token("Meeting", NOW)
 
     def register(self, name=None, organizer=False):
-        return _checkin('login')(self, organizer=organizer, name=name)
+        return self.login(
+            organizer=organizer, **({'name': name} if name else {}))
 
     def check_in(self, api):
-        status, data = api.json('POST', 'checkins', self.here(
-                qr_token=self.token))
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'checkins', self.here(
+                qr_token=self.token), expect=201)
         return data
 
     def assertNoPersonalData(self, text, *apis, names=()):
@@ -90,9 +79,8 @@ class PrivacyApiTestCase(RouteTestCase):
         organizer = self.register(organizer=True)
         for api in [nameless, named]:
             self.check_in(api)
-        status, data = organizer.json(
-            'POST', 'events/%s/kiosk-token' % self.event_id)
-        self.assertEqual(status, 201, data)
+        data = organizer.json(
+            'POST', 'events/%s/kiosk-token' % self.event_id, expect=201)
         kiosk_token = data['token']
         kiosk = Api(self.client(), token=kiosk_token)
 
@@ -102,8 +90,7 @@ class PrivacyApiTestCase(RouteTestCase):
                 ('address', Api(self.client()),
                     'events/%%s/stats?token=%s' % kiosk_token)]:
             with self.subTest(who=who):
-                status, stats = api.json('GET', path % self.event_id)
-                self.assertEqual(status, 200, stats)
+                stats = api.json('GET', path % self.event_id, expect=200)
                 recent = {r['member_id']: r['member']
                     for r in stats['recent']}
                 self.assertEqual(recent[nameless.member_id], "M**")
@@ -134,18 +121,16 @@ class PrivacyApiTestCase(RouteTestCase):
 
         # Batch check-in results name nobody
         third = self.register(name="Li Lei")
-        status, batch = organizer.json('POST',
+        batch = organizer.json('POST',
             'events/%s/batch-checkin' % self.event_id,
-            {'member_ids': [named.member_id, third.member_id]})
-        self.assertEqual(status, 200, batch)
+            {'member_ids': [named.member_id, third.member_id]}, expect=200)
         self.assertNoPersonalData(json.dumps(batch, ensure_ascii=False),
             named, third, names=["Wang", "Li Lei"])
 
     def test_stats_name_is_phone(self):
         "A name that is a phone number or an e-mail is never displayed"
         member = self.register(name="Wang Xiaoming")
-        status, data = member.json('PATCH', 'me', {'name': member.phone})
-        self.assertEqual(status, 200, data)
+        member.json('PATCH', 'me', {'name': member.phone}, expect=200)
         email = self.register(name="wang@example.com")
         organizer = self.register(organizer=True)
         for api in [member, email]:
@@ -204,21 +189,18 @@ class PrivacyApiTestCase(RouteTestCase):
     def test_delete_me(self):
         "DELETE me erases the member, ends every token, keeps the figures"
         member = self.register(name="Wang Xiaoming")
-        status, data = member.json('PATCH', 'me', {
+        data = member.json('PATCH', 'me', {
                 'address': "1 Nanjing Road", 'avatar_url':
-                'https://example.com/wang.png'})
-        self.assertEqual(status, 200, data)
+                'https://example.com/wang.png'}, expect=200)
         other = self.register(name="Li Lei")
         for api in [member, other]:
             self.check_in(api)
-        status, refreshed = member.json('POST', 'auth/refresh',
-            {'refresh_token': member.refresh_token})
-        self.assertEqual(status, 200, refreshed)
+        refreshed = member.json('POST', 'auth/refresh',
+            {'refresh_token': member.refresh_token}, expect=200)
         before = self.figures()
         other_before = self.member_values(other.member_id)
 
-        status, data = member.json('DELETE', 'me', {'password': PASSWORD})
-        self.assertEqual(status, 204, data)
+        data = member.json('DELETE', 'me', {'password': PASSWORD}, expect=204)
 
         # Every token of the member is refused, a second call too
         self.assertError(member.json('DELETE', 'me', {'password': PASSWORD}),
@@ -258,13 +240,11 @@ class PrivacyApiTestCase(RouteTestCase):
         self.assertEqual(self.figures(), before)
 
         # The other member is unaffected
-        status, data = other.json('GET', 'me')
-        self.assertEqual(status, 200, data)
+        data = other.json('GET', 'me', expect=200)
         self.assertEqual(self.member_values(other.member_id), other_before)
         # The phone may register again, as a new member
-        status, data = self.api.json('POST', 'auth/register',
-            {'phone': member.phone, 'password': PASSWORD})
-        self.assertEqual(status, 201, data)
+        data = self.api.json('POST', 'auth/register',
+            {'phone': member.phone, 'password': PASSWORD}, expect=201)
         self.assertNotEqual(data['member']['id'], member.member_id)
 
     def test_delete_me_wrong_password(self):
@@ -292,11 +272,9 @@ class PrivacyApiTestCase(RouteTestCase):
         self.assertEqual(self.member_values(other.member_id), other_before)
         self.assertEqual(self.figures(), before)
         for api in [member, other]:
-            status, data = api.json('GET', 'me')
-            self.assertEqual(status, 200, data)
-        status, data = member.json('POST', 'auth/refresh',
-            {'refresh_token': member.refresh_token})
-        self.assertEqual(status, 200, data)
+            api.json('GET', 'me', expect=200)
+        member.json('POST', 'auth/refresh',
+            {'refresh_token': member.refresh_token}, expect=200)
 
     def test_delete_me_documented(self):
         "DELETE me is in the OpenAPI document"
@@ -342,7 +320,6 @@ class PrivacyApiTestCase(RouteTestCase):
                         'access_token']), 401, 'invalid_credentials')
         self.assertTrue(self.member_values(member.member_id)['active'])
 
-        status, data = member.json('DELETE', 'me', {},
-            token=refreshed['access_token'])
-        self.assertEqual(status, 204, data)
+        member.json('DELETE', 'me', {},
+            token=refreshed['access_token'], expect=204)
         self.assertFalse(self.member_values(member.member_id)['active'])

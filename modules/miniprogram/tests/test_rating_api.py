@@ -6,16 +6,14 @@ once, change it within the edit window, the member's ratings, a service's
 published ratings and its average; bad inputs and another member's ids."""
 import datetime as dt
 from decimal import Decimal
-from unittest.mock import patch
 
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
-from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction, register
+from .tools import ApiTestMixin, create_api_company, in_transaction
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -25,9 +23,11 @@ SLOT_2 = '2026-06-02T11:30:00+08:00'
 LATER = dt.datetime(2026, 6, 2, 4, 0)
 
 
-class RatingApiTestCase(RouteTestCase):
+class RatingApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: ratings"
     module = 'miniprogram'
+    now = NOW
+    phone_prefix = '1370001'
 
     @classmethod
     def setUpDatabase(cls):
@@ -37,11 +37,6 @@ class RatingApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        self.now = NOW
-        frozen = patch.object(clock, 'now', lambda: self.now)
-        frozen.start()
-        self.addCleanup(frozen.stop)
-        self.api = Api(self.client())
         self.service_id = self.new_service()
 
     def new_service(self):
@@ -55,22 +50,9 @@ class RatingApiTestCase(RouteTestCase):
                     [room], name=self.id(), price=Decimal('100')).id
         return in_transaction(create)
 
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self, name=None):
-        extra = {'name': name} if name else {}
-        return register(self, '1370001%04d' % next(self._phones), **extra)
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
-
     def book(self, api, start=SLOT_1):
-        status, data = api.json('POST', 'bookings', {
-                'service_id': self.service_id, 'start': start})
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'bookings', {
+                'service_id': self.service_id, 'start': start}, expect=201)
         return data['booking']['id']
 
     def set_state(self, booking_id, state):
@@ -96,12 +78,13 @@ class RatingApiTestCase(RouteTestCase):
                         ], order=[('id', 'ASC')])]
         return in_transaction(read)
 
-    def rate(self, api, booking_id, body, method='POST'):
-        return api.json(method, 'bookings/%s/rating' % booking_id, body)
+    def rate(self, api, booking_id, body, method='POST', expect=None):
+        return api.json(method, 'bookings/%s/rating' % booking_id, body,
+            expect=expect)
 
     def test_rate_and_read(self):
         "Rate, change, read mine and the service's ratings and average"
-        alice, bob = self.login("Alice Wang"), self.login()
+        alice, bob = self.login(name="Alice Wang"), self.login()
         alices = self.book(alice)
         bobs = self.book(bob, start=SLOT_2)
         self.now = LATER
@@ -110,9 +93,9 @@ class RatingApiTestCase(RouteTestCase):
         status, data = alice.json('GET', 'bookings/%s' % alices)
         self.assertEqual(data['booking']['rating'], None)
 
-        status, data = self.rate(alice, alices, {
-                'stars': 5, 'comment': "很干净", 'tags': ['tidy', 'punctual']})
-        self.assertEqual(status, 201, data)
+        data = self.rate(alice, alices, {
+                'stars': 5, 'comment': "很干净", 'tags': ['tidy', 'punctual']},
+            expect=201)
         rating = data['rating']
         self.assertEqual(rating['stars'], 5)
         self.assertEqual(rating['tags'], ['punctual', 'tidy'])
@@ -121,17 +104,14 @@ class RatingApiTestCase(RouteTestCase):
         self.assertEqual(rating['date'], '2026-06-02T12:00:00+08:00')
         self.assertEqual(rating['edit_deadline'], '2026-06-09T12:00:00+08:00')
         self.assertTrue(rating['editable'])
-        status, data = self.rate(bob, bobs, {'stars': 2})
-        self.assertEqual(status, 201, data)
+        data = self.rate(bob, bobs, {'stars': 2}, expect=201)
         self.assertEqual(data['rating']['comment'], None)
 
-        status, data = self.rate(bob, bobs, {'stars': 4}, method='PATCH')
-        self.assertEqual(status, 200, data)
+        data = self.rate(bob, bobs, {'stars': 4}, method='PATCH', expect=200)
         self.assertEqual(data['rating']['stars'], 4)
         # The booking tells its member it is rated (the mini-program offers
         # a change instead of a rating)
-        status, data = bob.json('GET', 'bookings/%s' % bobs)
-        self.assertEqual(status, 200, data)
+        data = bob.json('GET', 'bookings/%s' % bobs, expect=200)
         self.assertEqual(data['booking']['rating'], {
                 'id': data['booking']['rating']['id'], 'stars': 4,
                 'tags': [], 'comment': None, 'hidden': False,
@@ -141,19 +121,16 @@ class RatingApiTestCase(RouteTestCase):
         self.assertEqual([b['rating']['stars'] for b in data['items']
                 if b['id'] == bobs], [4])
 
-        status, data = alice.json('GET', 'me/ratings')
-        self.assertEqual(status, 200, data)
+        data = alice.json('GET', 'me/ratings', expect=200)
         self.assertEqual(data['total'], 1)
         self.assertEqual(data['items'][0]['comment'], "很干净")
 
-        status, data = alice.json('GET', 'services')
-        self.assertEqual(status, 200, data)
+        data = alice.json('GET', 'services', expect=200)
         service, = [s for s in data['items'] if s['id'] == self.service_id]
         self.assertEqual((service['average'], service['count']), (4.5, 2))
 
-        status, data = bob.json('GET', 'services/%s/ratings?limit=1'
-            % self.service_id)
-        self.assertEqual(status, 200, data)
+        data = bob.json('GET', 'services/%s/ratings?limit=1'
+            % self.service_id, expect=200)
         self.assertEqual((data['total'], data['count'], data['average']),
             (2, 2, 4.5))
         latest, = data['items']
@@ -183,9 +160,8 @@ class RatingApiTestCase(RouteTestCase):
             rating.save()
             Rating.hide([rating])
         in_transaction(hide)
-        status, data = bob.json('GET', 'services/%s/ratings'
-            % self.service_id)
-        self.assertEqual(status, 200, data)
+        data = bob.json('GET', 'services/%s/ratings'
+            % self.service_id, expect=200)
         rating, = data['items']
         self.assertEqual((rating['stars'], rating['comment']), (1, None))
         self.assertNotIn('13900000000', str(data))
@@ -222,8 +198,7 @@ class RatingApiTestCase(RouteTestCase):
                     400, 'invalid_request')
         self.assertEqual(self.ratings(), [])
 
-        status, data = self.rate(alice, alices, {'stars': 3})
-        self.assertEqual(status, 201, data)
+        data = self.rate(alice, alices, {'stars': 3}, expect=201)
         # Rating twice
         data = self.assertError(self.rate(alice, alices, {'stars': 1}),
             409, 'already_rated')

@@ -6,16 +6,14 @@ the member's coupons, points and coupons paying a booking, and every bad
 input a client can send."""
 import datetime as dt
 from decimal import Decimal
-from unittest.mock import patch
 
 from trytond.modules.service_booking.tests.test_module import (
     create_resource, create_service, create_tiers)
-from trytond.modules.suite import clock
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction, register
+from .tools import ApiTestMixin, create_api_company, in_transaction
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -23,9 +21,11 @@ SLOT = '2026-06-03T09:00:00+08:00'
 OTHER_SLOT = '2026-06-04T09:00:00+08:00'
 
 
-class SpendApiTestCase(RouteTestCase):
+class SpendApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: spending points"
     module = 'miniprogram'
+    now = NOW
+    phone_prefix = '1360000'
     # The Chinese texts of the errors are loaded
     language = 'zh_CN'
 
@@ -55,10 +55,6 @@ class SpendApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        frozen = patch.object(clock, 'now', lambda: NOW)
-        frozen.start()
-        self.addCleanup(frozen.stop)
-        self.api = Api(self.client())
 
         def configure():
             Configuration = Pool().get('member.configuration')
@@ -75,10 +71,8 @@ class SpendApiTestCase(RouteTestCase):
             self.service_id, = [s.id for s in Service.search([])]
             self.rewards = {r.name: r.id for r in Reward.search([])}
 
-    _phones = iter(range(100, 10 ** 6))
-
     def login(self, points=0):
-        api = register(self, '1360000%04d' % next(self._phones))
+        api = super().login()
         if points:
             def give():
                 Member = Pool().get('member.member')
@@ -87,22 +81,17 @@ class SpendApiTestCase(RouteTestCase):
         return api
 
     def balance(self, api):
-        status, data = api.json('GET', 'me')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'me', expect=200)
         return data['member']['points_balance']
 
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
-
-    def book(self, api, start=SLOT, **extra):
+    def book(self, api, start=SLOT, expect=None, **extra):
         return api.json('POST', 'bookings', dict({
-                    'service_id': self.service_id, 'start': start}, **extra))
+                    'service_id': self.service_id, 'start': start}, **extra),
+            expect=expect)
 
-    def redeem(self, api, name):
-        return api.json('POST', 'rewards/%s/redeem' % self.rewards[name])
+    def redeem(self, api, name, expect=None):
+        return api.json('POST', 'rewards/%s/redeem' % self.rewards[name],
+            expect=expect)
 
     def staff(self, func, booking_id):
         def run():
@@ -113,8 +102,7 @@ class SpendApiTestCase(RouteTestCase):
     def test_catalogue_redeem_coupons(self):
         "The catalogue, redeeming and the member's coupons"
         alice, bob = self.login(points=500), self.login(points=50)
-        status, data = alice.json('GET', 'rewards')
-        self.assertEqual(status, 200, data)
+        data = alice.json('GET', 'rewards', expect=200)
         # The summer towel is not redeemable yet
         self.assertEqual([r['name'] for r in data['items']],
             ["Mug", "20 off", "Free cleaning"])
@@ -125,8 +113,7 @@ class SpendApiTestCase(RouteTestCase):
             ('20.00', 'CNY', 1, 'discount'))
         self.assertEqual(data['items'][2]['service']['id'], self.service_id)
 
-        status, data = self.redeem(alice, "20 off")
-        self.assertEqual(status, 201, data)
+        data = self.redeem(alice, "20 off", expect=201)
         coupon = data['coupon']
         self.assertEqual(data['member']['points_balance'], 400)
         self.assertEqual((coupon['state'], coupon['points'],
@@ -157,8 +144,7 @@ class SpendApiTestCase(RouteTestCase):
                 % self.rewards["Mug"]), 401, 'unauthorized')
         self.assertEqual(self.balance(bob), 50)
 
-        status, data = alice.json('GET', 'me/coupons')
-        self.assertEqual(status, 200, data)
+        data = alice.json('GET', 'me/coupons', expect=200)
         self.assertEqual([c['code'] for c in data['items']], [coupon['code']])
         status, data = bob.json('GET', 'me/coupons')
         self.assertEqual(data, {'items': [], 'total': 0})
@@ -175,8 +161,7 @@ class SpendApiTestCase(RouteTestCase):
         "Points pay a share of a booking: taken at confirmation, given back"
         # 1000 lifetime points: gold, 15% off 158.00 = 134.30
         alice = self.login(points=1000)
-        status, data = self.book(alice, points=500)
-        self.assertEqual(status, 201, data)
+        data = self.book(alice, points=500, expect=201)
         booking = data['booking']
         self.assertEqual(
             (booking['final_price'], booking['points_used'],
@@ -218,9 +203,8 @@ class SpendApiTestCase(RouteTestCase):
                 data['items'][0]['origin']),
             (-500, {'type': 'booking.booking', 'id': booking['id']}))
         # Cancelled inside the window: given back, once
-        status, data = alice.json('POST', 'bookings/%s/cancel'
-            % booking['id'])
-        self.assertEqual(status, 200, data)
+        data = alice.json('POST', 'bookings/%s/cancel'
+            % booking['id'], expect=200)
         self.assertEqual(self.balance(alice), 1000)
         self.assertError(alice.json('POST', 'bookings/%s/cancel'
                 % booking['id']), 422, 'invalid_state')
@@ -229,8 +213,7 @@ class SpendApiTestCase(RouteTestCase):
     def test_book_with_coupon(self):
         "A coupon pays a booking once; another member cannot use it"
         alice, bob = self.login(points=500), self.login(points=500)
-        status, data = self.redeem(alice, "Free cleaning")
-        self.assertEqual(status, 201, data)
+        data = self.redeem(alice, "Free cleaning", expect=201)
         code = data['coupon']['code']
         status, data = self.redeem(alice, "Mug")
         mug = data['coupon']['code']
@@ -249,8 +232,7 @@ class SpendApiTestCase(RouteTestCase):
                 self.assertError(self.book(alice, coupon=coupon),
                     400, 'invalid_request')
 
-        status, data = self.book(alice, coupon=code)
-        self.assertEqual(status, 201, data)
+        data = self.book(alice, coupon=code, expect=201)
         booking = data['booking']
         self.assertEqual((booking['coupon'], booking['coupon_amount'],
                 booking['amount_due']), (code, '150.10', '0.00'))
@@ -264,14 +246,12 @@ class SpendApiTestCase(RouteTestCase):
         self.assertEqual(data['error']['details']['reason'], 'used')
 
         # Cancelled: the coupon is usable again
-        status, data = alice.json('POST', 'bookings/%s/cancel'
-            % booking['id'])
-        self.assertEqual(status, 200, data)
+        data = alice.json('POST', 'bookings/%s/cancel'
+            % booking['id'], expect=200)
         status, data = alice.json('GET', 'me/coupons')
         self.assertEqual([c['state'] for c in data['items']
                 if c['code'] == code], ['active'])
-        status, data = self.book(alice, start=OTHER_SLOT, coupon=code)
-        self.assertEqual(status, 201, data)
+        data = self.book(alice, start=OTHER_SLOT, coupon=code, expect=201)
 
     def test_openapi_lists_spending(self):
         status, doc = self.api.json('GET', 'openapi.json')

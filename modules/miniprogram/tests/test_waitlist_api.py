@@ -14,7 +14,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
-from .tools import Api, create_api_company, in_transaction, register
+from .tools import ApiTestMixin, create_api_company, in_transaction
 
 # 2026-06-01 08:00 in Shanghai
 NOW = dt.datetime(2026, 6, 1, 0, 0)
@@ -24,9 +24,11 @@ LATER = '2026-06-02T14:00:00+08:00'
 NOON = '2026-06-02T11:30:00+08:00'
 
 
-class WaitlistApiTestCase(RouteTestCase):
+class WaitlistApiTestCase(ApiTestMixin, RouteTestCase):
     "Mini-program API: rescheduling and the waiting list"
     module = 'miniprogram'
+    now = NOW
+    phone_prefix = '1371111'
 
     @classmethod
     def setUpDatabase(cls):
@@ -38,43 +40,25 @@ class WaitlistApiTestCase(RouteTestCase):
 
     def setUp(self):
         super().setUp()
-        self.now = NOW
-        frozen = patch.object(clock, 'now', lambda: self.now)
-        frozen.start()
-        self.addCleanup(frozen.stop)
-        self.api = Api(self.client())
         with Transaction().start(DB_NAME, 0):
             Service = Pool().get('booking.service')
             self.service_id, = [s.id for s in Service.search([])]
 
-    _phones = iter(range(100, 10 ** 6))
-
-    def login(self):
-        return register(self, '1371111%04d' % next(self._phones))
-
-    def assertError(self, result, status, code):
-        got_status, data = result
-        self.assertEqual(got_status, status, data)
-        self.assertEqual(data['error']['code'], code, data)
-        return data
-
     def book(self, api, start=SLOT):
-        status, data = api.json('POST', 'bookings', {
-                'service_id': self.service_id, 'start': start})
-        self.assertEqual(status, 201, data)
+        data = api.json('POST', 'bookings', {
+                'service_id': self.service_id, 'start': start}, expect=201)
         return data['booking']
 
-    def reschedule(self, api, booking, start, **extra):
+    def reschedule(self, api, booking, start, expect=None, **extra):
         return api.json('POST', 'bookings/%s/reschedule' % booking['id'],
-            dict({'start': start}, **extra))
+            dict({'start': start}, **extra), expect=expect)
 
-    def join(self, api, start=SLOT, **extra):
+    def join(self, api, start=SLOT, expect=None, **extra):
         return api.json('POST', 'services/%s/waitlist' % self.service_id,
-            dict({'start': start}, **extra))
+            dict({'start': start}, **extra), expect=expect)
 
     def state(self, api, booking):
-        status, data = api.json('GET', 'bookings/%s' % booking['id'])
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'bookings/%s' % booking['id'], expect=200)
         return data['booking']['state'], data['booking']['start']
 
     def use_day(self, day):
@@ -83,8 +67,7 @@ class WaitlistApiTestCase(RouteTestCase):
             '2026-06-%02dT14:00:00+08:00' % day)
 
     def entries(self, api):
-        status, data = api.json('GET', 'me/waitlist')
-        self.assertEqual(status, 200, data)
+        data = api.json('GET', 'me/waitlist', expect=200)
         return {e['id']: e for e in data['items']}
 
     def test_reschedule(self):
@@ -117,12 +100,10 @@ class WaitlistApiTestCase(RouteTestCase):
             400, 'invalid_request')
 
         # Alice moves to 14:00, which frees her place at 09:00 for Carol
-        status, data = self.reschedule(alice, a, LATER)
-        self.assertEqual(status, 200, data)
+        data = self.reschedule(alice, a, LATER, expect=200)
         self.assertEqual(data['booking']['start'], LATER)
         self.assertEqual(data['booking']['state'], 'pending')
-        status, data = self.reschedule(carol, c, SLOT)
-        self.assertEqual(status, 200, data)
+        data = self.reschedule(carol, c, SLOT, expect=200)
         self.assertEqual(self.state(carol, c), ('pending', SLOT))
         # The history keeps the old times
         history = in_transaction(lambda: [
@@ -132,8 +113,7 @@ class WaitlistApiTestCase(RouteTestCase):
                     dt.datetime(2026, 6, 2, 6), True)])
 
         # Cancelled: invalid_state
-        status, _ = carol.json('POST', 'bookings/%s/cancel' % c['id'])
-        self.assertEqual(status, 200)
+        carol.json('POST', 'bookings/%s/cancel' % c['id'], expect=200)
         self.assertError(self.reschedule(carol, c, NOON), 422,
             'invalid_state')
         # Inside the cancellation window (24 hours): too late
@@ -173,9 +153,8 @@ class WaitlistApiTestCase(RouteTestCase):
         status, data = carol.json('GET', 'services/%s/slots?date=2026-06-03'
             % self.service_id)
         self.assertNotIn(slot, [s['start'] for s in data['slots']])
-        status, data = carol.json('GET', 'services/%s/slots?date=2026-06-03'
-            '&full=true' % self.service_id)
-        self.assertEqual(status, 200, data)
+        data = carol.json('GET', 'services/%s/slots?date=2026-06-03'
+            '&full=true' % self.service_id, expect=200)
         self.assertEqual({s['capacity_left'] for s in data['slots']
                 if s['start'] == slot}, {0})
         self.assertIn(later, [s['start'] for s in data['slots']
@@ -194,13 +173,11 @@ class WaitlistApiTestCase(RouteTestCase):
         # Alice holds the slot already
         self.assertError(self.join(alice, slot), 409, 'booking_overlap')
 
-        status, data = self.join(carol, slot)
-        self.assertEqual(status, 201, data)
+        data = self.join(carol, slot, expect=201)
         entry = data['entry']
         self.assertEqual((entry['state'], entry['position']), ('waiting', 1))
         self.assertError(self.join(carol, slot), 409, 'already_waiting')
-        status, data = self.join(dave, slot)
-        self.assertEqual(status, 201, data)
+        data = self.join(dave, slot, expect=201)
         dave_entry = data['entry']
         self.assertEqual(dave_entry['position'], 2)
         self.assertEqual(list(self.entries(carol)), [entry['id']])
@@ -215,8 +192,7 @@ class WaitlistApiTestCase(RouteTestCase):
             404, 'not_found')
 
         # Alice cancels: her place is held for Carol, not for Eve
-        status, _ = alice.json('POST', 'bookings/%s/cancel' % a['id'])
-        self.assertEqual(status, 200)
+        alice.json('POST', 'bookings/%s/cancel' % a['id'], expect=200)
         offer = self.entries(carol)[entry['id']]
         self.assertEqual(offer['state'], 'offered')
         self.assertEqual(offer['offer']['expires'],
@@ -229,8 +205,8 @@ class WaitlistApiTestCase(RouteTestCase):
             % self.service_id)
         self.assertNotIn(slot, [s['start'] for s in data['slots']])
 
-        status, data = carol.json('POST', 'waitlist/%s/accept' % entry['id'])
-        self.assertEqual(status, 201, data)
+        data = carol.json('POST', 'waitlist/%s/accept' % entry['id'],
+            expect=201)
         self.assertEqual(data['booking']['start'], slot)
         self.assertEqual(self.entries(carol)[entry['id']]['state'], 'booked')
         self.assertError(carol.json('POST', 'waitlist/%s/accept'
@@ -239,17 +215,15 @@ class WaitlistApiTestCase(RouteTestCase):
             422, 'invalid_state')
 
         # Bob moves away: Dave is offered his place, lets it lapse
-        status, _ = self.reschedule(bob, b, later)
-        self.assertEqual(status, 200)
+        self.reschedule(bob, b, later, expect=200)
         self.assertEqual(
             self.entries(dave)[dave_entry['id']]['state'], 'offered')
         self.now = NOW + dt.timedelta(hours=2, minutes=1)
         self.assertError(dave.json('POST', 'waitlist/%s/accept'
                 % dave_entry['id']), 422, 'offer_expired')
         # The place is free again for anyone
-        status, data = eve.json('POST', 'bookings', {
-                'service_id': self.service_id, 'start': slot})
-        self.assertEqual(status, 201, data)
+        data = eve.json('POST', 'bookings', {
+                'service_id': self.service_id, 'start': slot}, expect=201)
         in_transaction(lambda: Pool().get('booking.waitlist').process_offers())
         self.assertEqual(
             self.entries(dave)[dave_entry['id']]['state'], 'lapsed')
@@ -269,20 +243,18 @@ class WaitlistApiTestCase(RouteTestCase):
         status, _ = alice.json('POST', 'bookings/%s/cancel' % a['id'])
         self.assertEqual(
             self.entries(carol)[carol_entry['id']]['state'], 'offered')
-        status, data = carol.json('DELETE', 'waitlist/%s' % carol_entry['id'])
-        self.assertEqual(status, 204, data)
+        data = carol.json('DELETE', 'waitlist/%s' % carol_entry['id'],
+            expect=204)
         self.assertEqual(
             self.entries(carol)[carol_entry['id']]['state'], 'cancelled')
         self.assertEqual(
             self.entries(dave)[dave_entry['id']]['state'], 'offered')
-        status, data = dave.json('POST', 'waitlist/%s/accept'
-            % dave_entry['id'])
-        self.assertEqual(status, 201, data)
+        data = dave.json('POST', 'waitlist/%s/accept'
+            % dave_entry['id'], expect=201)
 
     def test_openapi_lists_waitlist(self):
         "The document publishes the routes and their error codes"
-        status, data = self.api.json('GET', 'openapi.json')
-        self.assertEqual(status, 200)
+        data = self.api.json('GET', 'openapi.json', expect=200)
         paths = data['paths']
         for path, method in [
                 ('/{database}/mp/v1/bookings/{booking_id}/reschedule',

@@ -8,8 +8,11 @@ import threading
 import urllib.parse
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import patch
 
-from trytond.modules.suite.tests.tools import in_transaction  # noqa: F401
+from trytond.modules.checkin.tests.test_module import LAT, LON
+from trytond.modules.suite import clock
+from trytond.modules.suite.tests.tools import in_transaction
 from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
 
@@ -57,13 +60,19 @@ class Api:
             PREFIX + path, method=method, data=data, headers=headers)
         return response
 
-    def json(self, method, path, *args, **kwargs):
+    def json(self, method, path, *args, expect=None, **kwargs):
         """Return the status and the JSON answer of the request, checked
-        against what the OpenAPI document says of that route and status"""
+        against what the OpenAPI document says of that route and status;
+        with expect, the answer only, failing unless its status is expect"""
         response = self(method, path, *args, **kwargs)
         data = json.loads(response.data) if response.data else None
         check_documented(method, path, response.status_code, data)
-        return response.status_code, data
+        if expect is None:
+            return response.status_code, data
+        if response.status_code != expect:
+            raise AssertionError("%s %s answered %s, not %s: %s" % (
+                    method, path, response.status_code, expect, data))
+        return data
 
 
 def check_documented(method, path, status, data):
@@ -259,3 +268,67 @@ def set_tier(member_id, code):
         tier, = Tier.search([('code', '=', code)])
         Member.write([Member(member_id)], {'tier': tier.id})
     in_transaction(write)
+
+
+def create_organizer(**values):
+    "Create and return the check-in administrator 'organizer'"
+    from trytond.pool import Pool
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    organizer, = User.create([dict({
+                    'name': "Organizer", 'login': 'organizer',
+                    'groups': [('add', [ModelData.get_id(
+                                    'checkin', 'group_checkin')])],
+                    }, **values)])
+    return organizer
+
+
+def event_token(name, when):
+    "The id of the event name and its QR token at when"
+    from trytond.pool import Pool
+
+    def read():
+        Event = Pool().get('checkin.event')
+        event, = Event.search([('name', '=', name)])
+        return event.id, event.current_token(when)
+    return in_transaction(read)
+
+
+class ApiTestMixin:
+    """What the API test cases share: self.api, the clock frozen at
+    frozen or answering self.now (which a test may move), members
+    registered with phones of their own"""
+    frozen = None
+    now = None
+    # The phones of login: phone_prefix and 4 digits
+    phone_prefix = '1370000'
+    _phones = iter(range(100, 10 ** 6))
+
+    def setUp(self):
+        super().setUp()
+        if self.frozen is not None:
+            clock.freeze(self.frozen)
+            self.addCleanup(clock.unfreeze)
+        if self.now is not None:
+            patched = patch.object(clock, 'now', lambda: self.now)
+            patched.start()
+            self.addCleanup(patched.stop)
+        self.api = Api(self.client())
+
+    def login(self, organizer=False, **body):
+        "Register a member (its Api, see register), an organizer if asked"
+        api = register(
+            self, self.phone_prefix + '%04d' % next(self._phones), **body)
+        if organizer:
+            make_organizer(api.member_id)
+        return api
+
+    def assertError(self, result, status, code):
+        got_status, data = result
+        self.assertEqual(got_status, status, data)
+        self.assertEqual(data['error']['code'], code, data)
+        return data
+
+    def here(self, **extra):
+        return dict({'lat': LAT, 'lon': LON}, **extra)
