@@ -572,35 +572,6 @@ class Waitlist(Workflow, ModelSQL, ModelView):
                     domain, offset=offset, limit=limit, order=order),
                 cls.search_count(domain))
 
-    def entry_values(self):
-        "Return the plain values of the entry for the mini-program"
-        tzinfo = self.service.tzinfo
-
-        def local(value):
-            return clock.to_local(value, tzinfo).isoformat() if value else None
-        return {
-            'id': self.id,
-            'state': self.state,
-            'service': {
-                'id': self.service.id,
-                'name': self.service.name,
-                },
-            'resource': ({
-                    'id': self.resource.id,
-                    'name': self.resource.name,
-                    } if self.resource else None),
-            'start': self.start,
-            'end': self.end,
-            'position': self.position,
-            'offer_resource': ({
-                    'id': self.offer_resource.id,
-                    'name': self.offer_resource.name,
-                    } if self.offer_resource else None),
-            'offer_expires': self.offer_expires,
-            'booking_id': self.booking.id if self.booking else None,
-            'local_start': local(self.start),
-            }
-
 
 class Cron(metaclass=PoolMeta):
     __name__ = 'ir.cron'
