@@ -187,43 +187,22 @@ class Booking(Workflow, ModelSQL, ModelView):
             ('confirmed', 'no_show'),
             ('cancelled', 'draft'),
             }
-        cls._buttons.update({
-                'draft': {
-                    'invisible': Eval('state') != 'cancelled',
-                    'icon': 'tryton-undo',
-                    'depends': ['state'],
-                    },
-                'submit': {
-                    'invisible': Eval('state') != 'draft',
-                    'icon': 'tryton-forward',
-                    'depends': ['state'],
-                    },
-                'confirm': {
-                    'invisible': Eval('state') != 'pending',
-                    'icon': 'tryton-ok',
-                    'depends': ['state'],
-                    },
-                'begin': {
-                    'invisible': Eval('state') != 'confirmed',
-                    'icon': 'tryton-launch',
-                    'depends': ['state'],
-                    },
-                'finish': {
-                    'invisible': Eval('state') != 'in_progress',
-                    'icon': 'tryton-ok',
-                    'depends': ['state'],
-                    },
-                'no_show': {
-                    'invisible': Eval('state') != 'confirmed',
-                    'icon': 'tryton-cancel',
-                    'depends': ['state'],
-                    },
-                'cancel': {
-                    'invisible': ~Eval('state').in_(list(CANCELLABLE_STATES)),
-                    'icon': 'tryton-cancel',
-                    'depends': ['state'],
-                    },
-                })
+        state = Eval('state')
+        for button, invisible, icon in [
+                ('draft', state != 'cancelled', 'tryton-undo'),
+                ('submit', state != 'draft', 'tryton-forward'),
+                ('confirm', state != 'pending', 'tryton-ok'),
+                ('begin', state != 'confirmed', 'tryton-launch'),
+                ('finish', state != 'in_progress', 'tryton-ok'),
+                ('no_show', state != 'confirmed', 'tryton-cancel'),
+                ('cancel', ~state.in_(list(CANCELLABLE_STATES)),
+                    'tryton-cancel'),
+                ]:
+            cls._buttons[button] = {
+                'invisible': invisible,
+                'icon': icon,
+                'depends': ['state'],
+                }
         cls.__rpc__.update({
                 'create_booking': RPC(readonly=False, result=int),
                 'cancel_booking': RPC(readonly=False, result=int),
