@@ -965,26 +965,11 @@ class Booking(Workflow, ModelSQL, ModelView):
         booking = cls.get_booking(booking, member=member)
         with without_check_access():
             if booking.state not in CANCELLABLE_STATES:
-                raise InvalidStateError(gettext(
-                        'service_booking.msg_booking_cancel_state',
-                        booking=booking.rec_name,
-                        state=booking.state_string),
-                    details={'state': booking.state})
-            deadline = booking.cancel_deadline()
-            if booking.state != 'draft' and clock.now() > deadline:
-                tzinfo = booking.service.tzinfo
-                raise CancelWindowError(gettext(
-                        'service_booking.msg_booking_cancel_window',
-                        booking=booking.rec_name,
-                        hours=booking.service.cancel_window(booking.member),
-                        deadline=clock.to_local(deadline, tzinfo).strftime(
-                            '%Y-%m-%d %H:%M')),
-                    details={
-                        'deadline': clock.to_local(
-                            deadline, tzinfo).isoformat(),
-                        'window_hours': booking.service.cancel_window(
-                            booking.member),
-                        })
+                raise booking.invalid_state(
+                    'service_booking.msg_booking_cancel_state')
+            if booking.state != 'draft':
+                booking.check_cancel_window(
+                    'service_booking.msg_booking_cancel_window')
             cls.cancel([booking])
         return cls(booking.id)
 
@@ -992,6 +977,26 @@ class Booking(Workflow, ModelSQL, ModelView):
         "Return the last time (naive UTC) the member may cancel"
         hours = self.service.cancel_window(self.member)
         return self.start - dt.timedelta(hours=hours)
+
+    def check_cancel_window(self, message):
+        "Raise CancelWindowError (message) once the cancel deadline passed"
+        deadline = self.cancel_deadline()
+        if clock.now() > deadline:
+            hours = self.service.cancel_window(self.member)
+            raise CancelWindowError(gettext(
+                    message, booking=self.rec_name, hours=hours,
+                    deadline=self.local_string(deadline)),
+                details={
+                    'deadline': clock.to_local(
+                        deadline, self.service.tzinfo).isoformat(),
+                    'window_hours': hours,
+                    })
+
+    def invalid_state(self, message):
+        "Return the InvalidStateError (message) of the state of the booking"
+        return InvalidStateError(gettext(
+                message, booking=self.rec_name, state=self.state_string),
+            details={'state': self.state})
 
     @classmethod
     def get_booking(cls, booking, member=None):

@@ -269,11 +269,8 @@ class Rating(Workflow, ModelSQL, ModelView):
         values = cls._check_values(stars, comment, tags)
         with without_check_access():
             if booking.state != 'done':
-                raise InvalidStateError(gettext(
-                        'service_booking.msg_rating_booking_not_done',
-                        booking=booking.rec_name,
-                        state=booking.state_string),
-                    details={'state': booking.state})
+                raise booking.invalid_state(
+                    'service_booking.msg_rating_booking_not_done')
             cls._check_not_rated(booking)
             values.update({
                     'company': booking.company.id,
