@@ -533,6 +533,19 @@ class Booking(Workflow, ModelSQL, ModelView):
             'cancel_deadline': local(self.cancel_deadline()),
             }
 
+    def message_values(self, template, dedup_key=None, **payload):
+        """Return the values to queue the message of template to the member:
+        the payload of the booking updated with payload"""
+        values = self.message_payload()
+        values.update(payload)
+        return {
+            'template': template,
+            'party': self.member.party.id,
+            'payload': values,
+            'origin': str(self),
+            'dedup_key': dedup_key,
+            }
+
     @classmethod
     def notify_state(cls, bookings, state):
         """Queue the notice of the new state of bookings to their members:
@@ -541,19 +554,11 @@ class Booking(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Message = pool.get('outbox.message')
         label = dict(cls.fields_get(['state'])['state']['selection'])[state]
-        values = []
         with without_check_access():
-            for booking in cls.browse([b.id for b in bookings]):
-                payload = booking.message_payload()
-                payload['state'] = label
-                payload['state_code'] = state
-                values.append({
-                        'template': 'booking_state',
-                        'party': booking.member.party.id,
-                        'payload': payload,
-                        'origin': str(booking),
-                        })
-            Message.queue(values)
+            Message.queue([
+                    b.message_values(
+                        'booking_state', state=label, state_code=state)
+                    for b in cls.browse([b.id for b in bookings])])
 
     @classmethod
     def due_reminders(cls, now=None):
@@ -610,18 +615,11 @@ class Booking(Workflow, ModelSQL, ModelView):
         whatever the number of runs or processes"""
         pool = Pool()
         Message = pool.get('outbox.message')
-        values = []
-        for booking, hours in cls.due_reminders():
-            payload = booking.message_payload()
-            payload['hours'] = ('%g' % hours)
-            values.append({
-                    'template': 'booking_reminder',
-                    'party': booking.member.party.id,
-                    'payload': payload,
-                    'origin': str(booking),
-                    'dedup_key': booking.reminder_key(hours),
-                    })
-        return Message.queue(values)
+        return Message.queue([
+                b.message_values(
+                    'booking_reminder', dedup_key=b.reminder_key(hours),
+                    hours='%g' % hours)
+                for b, hours in cls.due_reminders()])
 
     # Slot holding
 

@@ -527,16 +527,10 @@ class Booking(metaclass=PoolMeta):
         Message = pool.get('outbox.message')
         Config = pool.get('member.configuration')
         days = Config.rating_edit_window().days
-        values = []
         with without_check_access():
-            for booking in cls.browse([b.id for b in bookings]):
-                payload = booking.message_payload()
-                payload['rating_days'] = days
-                values.append({
-                        'template': 'booking_rating_request',
-                        'party': booking.member.party.id,
-                        'payload': payload,
-                        'origin': str(booking),
-                        'dedup_key': 'booking-rating-request:%d' % booking.id,
-                        })
-            Message.queue(values)
+            Message.queue([
+                    b.message_values(
+                        'booking_rating_request',
+                        dedup_key='booking-rating-request:%d' % b.id,
+                        rating_days=days)
+                    for b in cls.browse([b.id for b in bookings])])

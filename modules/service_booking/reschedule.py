@@ -202,15 +202,10 @@ class Booking(metaclass=PoolMeta):
         values = []
         with without_check_access():
             for booking in cls.browse([b.id for b in bookings]):
-                payload = booking.message_payload()
                 last = max(booking.reschedules, key=lambda r: r.id)
-                payload['old_start'] = booking.local_string(last.old_start)
-                values.append({
-                        'template': 'booking_rescheduled',
-                        'party': booking.member.party.id,
-                        'payload': payload,
-                        'origin': str(booking),
-                        })
+                values.append(booking.message_values(
+                        'booking_rescheduled',
+                        old_start=booking.local_string(last.old_start)))
             Message.queue(values)
 
 
