@@ -571,31 +571,3 @@ class Waitlist(Workflow, ModelSQL, ModelView):
             return (cls.search(
                     domain, offset=offset, limit=limit, order=order),
                 cls.search_count(domain))
-
-
-class Cron(metaclass=PoolMeta):
-    __name__ = 'ir.cron'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.method.selection.extend([
-                ('booking.waitlist|process_offers',
-                    "Process Waiting List Offers"),
-                ])
-
-
-class Rule(metaclass=PoolMeta):
-    __name__ = 'ir.rule'
-
-    @classmethod
-    def _member_rule_models(cls):
-        return super()._member_rule_models() | {'booking.waitlist'}
-
-
-class Message(metaclass=PoolMeta):
-    __name__ = 'outbox.message'
-
-    @classmethod
-    def _get_origin(cls):
-        return super()._get_origin() + ['booking.waitlist']
