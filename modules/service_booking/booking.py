@@ -20,7 +20,8 @@ from .exceptions import (
     BookingNotFoundError, BookingOverlapError, CancelWindowError,
     FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError,
     PointsLimitError)
-from .service import OCCUPYING_STATES, search_slot_rec_name, slot_rec_name
+from .service import (
+    OCCUPYING_STATES, id_name, search_slot_rec_name, slot_rec_name)
 
 # The states in which the member may still cancel
 CANCELLABLE_STATES = ('draft', 'pending', 'confirmed')
@@ -1069,14 +1070,8 @@ class Booking(Workflow, ModelSQL, ModelView):
             'id': self.id,
             'state': self.state,
             'member': self.member.id,
-            'service': {
-                'id': self.service.id,
-                'name': self.service.name,
-                },
-            'resource': ({
-                    'id': self.resource.id,
-                    'name': self.resource.name,
-                    } if self.resource else None),
+            'service': id_name(self.service),
+            'resource': id_name(self.resource),
             'start': self.start,
             'end': self.end,
             'local_start': local(self.start),

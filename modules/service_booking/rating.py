@@ -24,6 +24,7 @@ from trytond.transaction import Transaction, without_check_access
 from .exceptions import (
     AlreadyRatedError, BookingNotFoundError, InvalidStateError,
     RatingEditWindowError, RatingValueError)
+from .service import id_name
 
 # The tags a member may give: a fixed list, so that the mini-program shows
 # the same chips to everyone, translated with the module, and a tag counts
@@ -409,10 +410,7 @@ class Rating(Workflow, ModelSQL, ModelView):
                 'comment': (rating.comment
                     if rating.state == 'published' else None),
                 'tags': list(rating.tags or []),
-                'resource': ({
-                        'id': rating.resource.id,
-                        'name': rating.resource.name,
-                        } if rating.resource else None),
+                'resource': id_name(rating.resource),
                 # In the time zone of the service
                 'date': clock.to_local(rating.date, rating.service.tzinfo),
                 }
@@ -423,10 +421,7 @@ class Rating(Workflow, ModelSQL, ModelView):
         with without_check_access():
             values.update({
                     'booking_id': self.booking.id,
-                    'service': {
-                        'id': self.service.id,
-                        'name': self.service.name,
-                        },
+                    'service': id_name(self.service),
                     # The member's own comment, also when it is hidden
                     'comment': self.comment,
                     'hidden': self.state == 'hidden',
