@@ -57,10 +57,10 @@ class ServiceBookingTimesheetTestCase(ModuleTestCase):
             yield SimpleNamespace(company=company, employee=employee,
                 work=work, resource=resource, service=service, member=member)
 
-    def book(self, s):
+    def book(self, s, start=START):
         pool = Pool()
         Booking = pool.get('booking.booking')
-        booking = Booking.create_booking(s.member, s.service, START)
+        booking = Booking.create_booking(s.member, s.service, start)
         Booking.confirm([booking])
         return Booking(booking.id)
 
@@ -142,9 +142,7 @@ class ServiceBookingTimesheetTestCase(ModuleTestCase):
         with self.setup() as s:
             booking = self.book(s)
             Booking.cancel([booking])
-            other = Booking.create_booking(
-                s.member, s.service, START + 24 * H)
-            Booking.confirm([other])
+            other = self.book(s, START + 24 * H)
             with clock(START + 25 * H):
                 Booking.no_show([other])
             Booking.transfer_timesheet([booking, other])
