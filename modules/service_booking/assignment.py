@@ -15,7 +15,7 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from .exceptions import InvalidStateError, SlotFullError, SlotUnavailableError
+from .exceptions import SlotFullError, SlotUnavailableError
 from .service import OCCUPYING_STATES, _datetime
 
 # The states of a booking whose resource staff may change
@@ -347,10 +347,8 @@ class Booking(metaclass=PoolMeta):
             'resource': int(resource),
             }
         if self.state not in REASSIGNABLE_STATES:
-            raise InvalidStateError(gettext(
-                    'service_booking.msg_booking_reassign_state',
-                    booking=self.rec_name, state=self.state_string),
-                details={'state': self.state})
+            raise self.invalid_state(
+                'service_booking.msg_booking_reassign_state')
 
         def unavailable(reason):
             return SlotUnavailableError(gettext(

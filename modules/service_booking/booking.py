@@ -20,7 +20,8 @@ from .exceptions import (
     BookingNotFoundError, BookingOverlapError, CancelWindowError,
     FinishTooEarlyError, InvalidStateError, NoShowTooEarlyError,
     PointsLimitError)
-from .service import OCCUPYING_STATES, search_slot_rec_name, slot_rec_name
+from .service import (
+    OCCUPYING_STATES, id_name, search_slot_rec_name, slot_rec_name)
 
 # The states in which the member may still cancel
 CANCELLABLE_STATES = ('draft', 'pending', 'confirmed')
@@ -187,43 +188,22 @@ class Booking(Workflow, ModelSQL, ModelView):
             ('confirmed', 'no_show'),
             ('cancelled', 'draft'),
             }
-        cls._buttons.update({
-                'draft': {
-                    'invisible': Eval('state') != 'cancelled',
-                    'icon': 'tryton-undo',
-                    'depends': ['state'],
-                    },
-                'submit': {
-                    'invisible': Eval('state') != 'draft',
-                    'icon': 'tryton-forward',
-                    'depends': ['state'],
-                    },
-                'confirm': {
-                    'invisible': Eval('state') != 'pending',
-                    'icon': 'tryton-ok',
-                    'depends': ['state'],
-                    },
-                'begin': {
-                    'invisible': Eval('state') != 'confirmed',
-                    'icon': 'tryton-launch',
-                    'depends': ['state'],
-                    },
-                'finish': {
-                    'invisible': Eval('state') != 'in_progress',
-                    'icon': 'tryton-ok',
-                    'depends': ['state'],
-                    },
-                'no_show': {
-                    'invisible': Eval('state') != 'confirmed',
-                    'icon': 'tryton-cancel',
-                    'depends': ['state'],
-                    },
-                'cancel': {
-                    'invisible': ~Eval('state').in_(list(CANCELLABLE_STATES)),
-                    'icon': 'tryton-cancel',
-                    'depends': ['state'],
-                    },
-                })
+        state = Eval('state')
+        for button, invisible, icon in [
+                ('draft', state != 'cancelled', 'tryton-undo'),
+                ('submit', state != 'draft', 'tryton-forward'),
+                ('confirm', state != 'pending', 'tryton-ok'),
+                ('begin', state != 'confirmed', 'tryton-launch'),
+                ('finish', state != 'in_progress', 'tryton-ok'),
+                ('no_show', state != 'confirmed', 'tryton-cancel'),
+                ('cancel', ~state.in_(list(CANCELLABLE_STATES)),
+                    'tryton-cancel'),
+                ]:
+            cls._buttons[button] = {
+                'invisible': invisible,
+                'icon': icon,
+                'depends': ['state'],
+                }
         cls.__rpc__.update({
                 'create_booking': RPC(readonly=False, result=int),
                 'cancel_booking': RPC(readonly=False, result=int),
@@ -554,6 +534,19 @@ class Booking(Workflow, ModelSQL, ModelView):
             'cancel_deadline': local(self.cancel_deadline()),
             }
 
+    def message_values(self, template, dedup_key=None, **payload):
+        """Return the values to queue the message of template to the member:
+        the payload of the booking updated with payload"""
+        values = self.message_payload()
+        values.update(payload)
+        return {
+            'template': template,
+            'party': self.member.party.id,
+            'payload': values,
+            'origin': str(self),
+            'dedup_key': dedup_key,
+            }
+
     @classmethod
     def notify_state(cls, bookings, state):
         """Queue the notice of the new state of bookings to their members:
@@ -562,19 +555,11 @@ class Booking(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Message = pool.get('outbox.message')
         label = dict(cls.fields_get(['state'])['state']['selection'])[state]
-        values = []
         with without_check_access():
-            for booking in cls.browse([b.id for b in bookings]):
-                payload = booking.message_payload()
-                payload['state'] = label
-                payload['state_code'] = state
-                values.append({
-                        'template': 'booking_state',
-                        'party': booking.member.party.id,
-                        'payload': payload,
-                        'origin': str(booking),
-                        })
-            Message.queue(values)
+            Message.queue([
+                    b.message_values(
+                        'booking_state', state=label, state_code=state)
+                    for b in cls.browse([b.id for b in bookings])])
 
     @classmethod
     def due_reminders(cls, now=None):
@@ -631,18 +616,11 @@ class Booking(Workflow, ModelSQL, ModelView):
         whatever the number of runs or processes"""
         pool = Pool()
         Message = pool.get('outbox.message')
-        values = []
-        for booking, hours in cls.due_reminders():
-            payload = booking.message_payload()
-            payload['hours'] = ('%g' % hours)
-            values.append({
-                    'template': 'booking_reminder',
-                    'party': booking.member.party.id,
-                    'payload': payload,
-                    'origin': str(booking),
-                    'dedup_key': booking.reminder_key(hours),
-                    })
-        return Message.queue(values)
+        return Message.queue([
+                b.message_values(
+                    'booking_reminder', dedup_key=b.reminder_key(hours),
+                    hours='%g' % hours)
+                for b, hours in cls.due_reminders()])
 
     # Slot holding
 
@@ -986,26 +964,11 @@ class Booking(Workflow, ModelSQL, ModelView):
         booking = cls.get_booking(booking, member=member)
         with without_check_access():
             if booking.state not in CANCELLABLE_STATES:
-                raise InvalidStateError(gettext(
-                        'service_booking.msg_booking_cancel_state',
-                        booking=booking.rec_name,
-                        state=booking.state_string),
-                    details={'state': booking.state})
-            deadline = booking.cancel_deadline()
-            if booking.state != 'draft' and clock.now() > deadline:
-                tzinfo = booking.service.tzinfo
-                raise CancelWindowError(gettext(
-                        'service_booking.msg_booking_cancel_window',
-                        booking=booking.rec_name,
-                        hours=booking.service.cancel_window(booking.member),
-                        deadline=clock.to_local(deadline, tzinfo).strftime(
-                            '%Y-%m-%d %H:%M')),
-                    details={
-                        'deadline': clock.to_local(
-                            deadline, tzinfo).isoformat(),
-                        'window_hours': booking.service.cancel_window(
-                            booking.member),
-                        })
+                raise booking.invalid_state(
+                    'service_booking.msg_booking_cancel_state')
+            if booking.state != 'draft':
+                booking.check_cancel_window(
+                    'service_booking.msg_booking_cancel_window')
             cls.cancel([booking])
         return cls(booking.id)
 
@@ -1013,6 +976,26 @@ class Booking(Workflow, ModelSQL, ModelView):
         "Return the last time (naive UTC) the member may cancel"
         hours = self.service.cancel_window(self.member)
         return self.start - dt.timedelta(hours=hours)
+
+    def check_cancel_window(self, message):
+        "Raise CancelWindowError (message) once the cancel deadline passed"
+        deadline = self.cancel_deadline()
+        if clock.now() > deadline:
+            hours = self.service.cancel_window(self.member)
+            raise CancelWindowError(gettext(
+                    message, booking=self.rec_name, hours=hours,
+                    deadline=self.local_string(deadline)),
+                details={
+                    'deadline': clock.to_local(
+                        deadline, self.service.tzinfo).isoformat(),
+                    'window_hours': hours,
+                    })
+
+    def invalid_state(self, message):
+        "Return the InvalidStateError (message) of the state of the booking"
+        return InvalidStateError(gettext(
+                message, booking=self.rec_name, state=self.state_string),
+            details={'state': self.state})
 
     @classmethod
     def get_booking(cls, booking, member=None):
@@ -1087,14 +1070,8 @@ class Booking(Workflow, ModelSQL, ModelView):
             'id': self.id,
             'state': self.state,
             'member': self.member.id,
-            'service': {
-                'id': self.service.id,
-                'name': self.service.name,
-                },
-            'resource': ({
-                    'id': self.resource.id,
-                    'name': self.resource.name,
-                    } if self.resource else None),
+            'service': id_name(self.service),
+            'resource': id_name(self.resource),
             'start': self.start,
             'end': self.end,
             'local_start': local(self.start),

@@ -17,7 +17,7 @@ from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import (
     BookingNotFoundError, DoorOutOfRangeError, InvalidCoordTypeError,
-    InvalidPositionError, InvalidStateError)
+    InvalidPositionError)
 
 COORD_TYPES = geo.COORD_TYPE_SELECTION
 # The message of each reason of suite.geo.CoordTypeError
@@ -310,11 +310,8 @@ class Booking(metaclass=PoolMeta):
             cls.lock([booking])
             booking = cls(booking.id)
             if booking.state != 'confirmed':
-                raise InvalidStateError(gettext(
-                        'service_booking.msg_door_checkin_state',
-                        booking=booking.rec_name,
-                        state=booking.state_string),
-                    details={'state': booking.state})
+                raise booking.invalid_state(
+                    'service_booking.msg_door_checkin_state')
             service = booking.service
             radius = service.door_radius
             distance = reason = None
@@ -364,11 +361,8 @@ class Booking(metaclass=PoolMeta):
             cls.lock([booking])
             booking = cls(booking.id)
             if booking.state != 'in_progress' or not booking.door_checkin:
-                raise InvalidStateError(gettext(
-                        'service_booking.msg_door_checkout_state',
-                        booking=booking.rec_name,
-                        state=booking.state_string),
-                    details={'state': booking.state})
+                raise booking.invalid_state(
+                    'service_booking.msg_door_checkout_state')
             now = clock.now()
             # The transition of the staff's button: points, notice
             cls.finish([booking])

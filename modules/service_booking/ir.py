@@ -14,7 +14,7 @@ class Rule(metaclass=PoolMeta):
     @classmethod
     def _member_rule_models(cls):
         return super()._member_rule_models() | {
-            'booking.booking', 'booking.rating'}
+            'booking.booking', 'booking.rating', 'booking.waitlist'}
 
     @classmethod
     def _get_context(cls, model_name):
@@ -45,4 +45,7 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.extend([
                 ('booking.booking|send_reminders',
                     "Send Booking Reminders"),
+                ('booking.waitlist|process_offers',
+                    "Process Waiting List Offers"),
+                ('booking.booking|mark_no_shows', "Mark Booking No-Shows"),
                 ])

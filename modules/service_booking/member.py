@@ -16,7 +16,8 @@ class PointsLine(metaclass=PoolMeta):
         return super()._reason_codes() + [
             'service_booking.msg_booking_points_reason',
             'service_booking.msg_booking_points_spent',
-            'service_booking.msg_booking_points_refund']
+            'service_booking.msg_booking_points_refund',
+            'service_booking.msg_booking_no_show_points']
 
 
 class Message(metaclass=PoolMeta):
@@ -24,4 +25,4 @@ class Message(metaclass=PoolMeta):
 
     @classmethod
     def _get_origin(cls):
-        return super()._get_origin() + ['booking.booking']
+        return super()._get_origin() + ['booking.booking', 'booking.waitlist']

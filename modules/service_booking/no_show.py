@@ -212,22 +212,3 @@ class Booking(metaclass=PoolMeta):
             if bookings:
                 cls.no_show(bookings)
         return bookings
-
-
-class PointsLine(metaclass=PoolMeta):
-    __name__ = 'member.points.line'
-
-    @classmethod
-    def _reason_codes(cls):
-        return super()._reason_codes() + [
-            'service_booking.msg_booking_no_show_points']
-
-
-class Cron(metaclass=PoolMeta):
-    __name__ = 'ir.cron'
-
-    @classmethod
-    def __setup__(cls):
-        super().__setup__()
-        cls.method.selection.append(
-            ('booking.booking|mark_no_shows', "Mark Booking No-Shows"))

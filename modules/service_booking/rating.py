@@ -24,6 +24,7 @@ from trytond.transaction import Transaction, without_check_access
 from .exceptions import (
     AlreadyRatedError, BookingNotFoundError, InvalidStateError,
     RatingEditWindowError, RatingValueError)
+from .service import id_name
 
 # The tags a member may give: a fixed list, so that the mini-program shows
 # the same chips to everyone, translated with the module, and a tag counts
@@ -269,11 +270,8 @@ class Rating(Workflow, ModelSQL, ModelView):
         values = cls._check_values(stars, comment, tags)
         with without_check_access():
             if booking.state != 'done':
-                raise InvalidStateError(gettext(
-                        'service_booking.msg_rating_booking_not_done',
-                        booking=booking.rec_name,
-                        state=booking.state_string),
-                    details={'state': booking.state})
+                raise booking.invalid_state(
+                    'service_booking.msg_rating_booking_not_done')
             cls._check_not_rated(booking)
             values.update({
                     'company': booking.company.id,
@@ -412,10 +410,7 @@ class Rating(Workflow, ModelSQL, ModelView):
                 'comment': (rating.comment
                     if rating.state == 'published' else None),
                 'tags': list(rating.tags or []),
-                'resource': ({
-                        'id': rating.resource.id,
-                        'name': rating.resource.name,
-                        } if rating.resource else None),
+                'resource': id_name(rating.resource),
                 # In the time zone of the service
                 'date': clock.to_local(rating.date, rating.service.tzinfo),
                 }
@@ -426,10 +421,7 @@ class Rating(Workflow, ModelSQL, ModelView):
         with without_check_access():
             values.update({
                     'booking_id': self.booking.id,
-                    'service': {
-                        'id': self.service.id,
-                        'name': self.service.name,
-                        },
+                    'service': id_name(self.service),
                     # The member's own comment, also when it is hidden
                     'comment': self.comment,
                     'hidden': self.state == 'hidden',
@@ -530,16 +522,10 @@ class Booking(metaclass=PoolMeta):
         Message = pool.get('outbox.message')
         Config = pool.get('member.configuration')
         days = Config.rating_edit_window().days
-        values = []
         with without_check_access():
-            for booking in cls.browse([b.id for b in bookings]):
-                payload = booking.message_payload()
-                payload['rating_days'] = days
-                values.append({
-                        'template': 'booking_rating_request',
-                        'party': booking.member.party.id,
-                        'payload': payload,
-                        'origin': str(booking),
-                        'dedup_key': 'booking-rating-request:%d' % booking.id,
-                        })
-            Message.queue(values)
+            Message.queue([
+                    b.message_values(
+                        'booking_rating_request',
+                        dedup_key='booking-rating-request:%d' % b.id,
+                        rating_days=days)
+                    for b in cls.browse([b.id for b in bookings])])

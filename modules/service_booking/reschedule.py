@@ -5,7 +5,6 @@
 of its row (no moment with both slots held or none), under the rules of a
 new booking and of the cancellation window; the history keeps the old
 start and resource."""
-from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.modules.member.member import context_member
 from trytond.modules.suite import clock
@@ -14,8 +13,6 @@ from trytond.pyson import Eval
 from trytond.rpc import RPC
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
-
-from .exceptions import CancelWindowError, InvalidStateError
 
 # The states of a booking that may move to another slot
 RESCHEDULABLE_STATES = ('pending', 'confirmed')
@@ -155,26 +152,10 @@ class Booking(metaclass=PoolMeta):
                 + [r.id for r in service.available_resources(resource)],
                 [booking.member.id])
             if booking.state not in RESCHEDULABLE_STATES:
-                raise InvalidStateError(gettext(
-                        'service_booking.msg_booking_reschedule_state',
-                        booking=booking.rec_name,
-                        state=booking.state_string),
-                    details={'state': booking.state})
-            deadline = booking.cancel_deadline()
-            if clock.now() > deadline:
-                tzinfo = service.tzinfo
-                raise CancelWindowError(gettext(
-                        'service_booking.msg_booking_reschedule_window',
-                        booking=booking.rec_name,
-                        hours=service.cancel_window(booking.member),
-                        deadline=clock.to_local(deadline, tzinfo).strftime(
-                            '%Y-%m-%d %H:%M')),
-                    details={
-                        'deadline': clock.to_local(
-                            deadline, tzinfo).isoformat(),
-                        'window_hours': service.cancel_window(
-                            booking.member),
-                        })
+                raise booking.invalid_state(
+                    'service_booking.msg_booking_reschedule_state')
+            booking.check_cancel_window(
+                'service_booking.msg_booking_reschedule_window')
             old_start, old_resource = booking.start, booking.resource
             # The booking leaves its slot: its own place is not counted
             with Transaction().set_context(booking_ignore=[booking.id]):
@@ -221,15 +202,10 @@ class Booking(metaclass=PoolMeta):
         values = []
         with without_check_access():
             for booking in cls.browse([b.id for b in bookings]):
-                payload = booking.message_payload()
                 last = max(booking.reschedules, key=lambda r: r.id)
-                payload['old_start'] = booking.local_string(last.old_start)
-                values.append({
-                        'template': 'booking_rescheduled',
-                        'party': booking.member.party.id,
-                        'payload': payload,
-                        'origin': str(booking),
-                        })
+                values.append(booking.message_values(
+                        'booking_rescheduled',
+                        old_start=booking.local_string(last.old_start)))
             Message.queue(values)
 
 

@@ -561,6 +561,11 @@ def slot_rec_name(record):
         record.service.rec_name if record.service else '', start)
 
 
+def id_name(record):
+    "Return the id and name of record (None without) for the mini-program"
+    return {'id': record.id, 'name': record.name} if record else None
+
+
 def search_slot_rec_name(clause):
     "The domain of a search on the name of a record of a slot"
     return tools.rec_name_domain(

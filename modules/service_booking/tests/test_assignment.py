@@ -23,10 +23,8 @@ from trytond.tests.test_tryton import (
     activate_module, drop_db, with_transaction)
 from trytond.transaction import Transaction
 
-from .test_module import NOW, clock, create_resource, create_service, utc
+from .test_module import NOW, H, M, clock, create_resource, create_service, utc
 
-H = dt.timedelta(hours=1)
-M = dt.timedelta(minutes=1)
 # Open all day, every day
 ALL_DAY = [(d, dt.time(0), dt.time(0)) for d in range(7)]
 # The first slot booked by the distribution tests: Tuesday 2 June 00:00
@@ -73,6 +71,18 @@ class AssignmentTestCase(unittest.TestCase):
         for link in Link.search([('service', '=', service.id)]):
             Link.write([link], values[link.resource.name])
 
+    def create_drafts(self, s, count, member=None):
+        "Create count drafts of the member, one an hour from FIRST"
+        pool = Pool()
+        Booking = pool.get('booking.booking')
+        return Booking.create([{
+                    'company': s.company.id,
+                    'currency': s.company.currency.id,
+                    'member': (member or s.member).id,
+                    'service': s.service.id,
+                    'start': FIRST + i * H,
+                    } for i in range(count)])
+
     def book_slots(self, s, count=BOOKINGS, member=None):
         """Book count slots of the member, one an hour from FIRST, and
         return the number of bookings per resource name.
@@ -85,14 +95,7 @@ class AssignmentTestCase(unittest.TestCase):
         Booking = pool.get('booking.booking')
         table = Booking.__table__()
         cursor = Transaction().connection.cursor()
-        member = member or s.member
-        bookings = Booking.create([{
-                    'company': s.company.id,
-                    'currency': s.company.currency.id,
-                    'member': member.id,
-                    'service': s.service.id,
-                    'start': FIRST + i * H,
-                    } for i in range(count)])
+        bookings = self.create_drafts(s, count, member)
         candidates = s.service.available_resources()
         for booking_id in map(int, bookings):
             booking = Booking(booking_id)
@@ -115,14 +118,7 @@ class AssignmentTestCase(unittest.TestCase):
         return the number of bookings per resource name"""
         pool = Pool()
         Booking = pool.get('booking.booking')
-        member = member or s.member
-        bookings = Booking.create([{
-                    'company': s.company.id,
-                    'currency': s.company.currency.id,
-                    'member': member.id,
-                    'service': s.service.id,
-                    'start': FIRST + i * H,
-                    } for i in range(count)])
+        bookings = self.create_drafts(s, count, member)
         # By batches (a write of a booking clears the cache of the others)
         for i in range(0, len(bookings), CHUNK):
             Booking.submit(bookings[i:i + CHUNK])

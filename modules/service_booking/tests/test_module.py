@@ -134,6 +134,21 @@ def set_tier(member, code):
     return Member(member.id)
 
 
+def create_api_user(company):
+    "Create the user of the mini-program (a member user) of company"
+    pool = Pool()
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    user, = User.create([{
+                'name': "Mini-program", 'login': 'mp',
+                'companies': [('add', [company.id])],
+                'company': company.id,
+                'groups': [('add', [ModelData.get_id(
+                                'member', 'group_member_self')])],
+                }])
+    return user
+
+
 class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
     "Test Service Booking module"
     module = 'service_booking'
@@ -847,19 +862,6 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
 
     # Access
 
-    def create_api_user(self, company):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        user, = User.create([{
-                    'name': "Mini-program", 'login': 'mp',
-                    'companies': [('add', [company.id])],
-                    'company': company.id,
-                    'groups': [('add', [ModelData.get_id(
-                                    'member', 'group_member_self')])],
-                    }])
-        return user
-
     @with_transaction()
     def test_self_service(self):
         "A member user books, reads and cancels only its own bookings"
@@ -867,7 +869,7 @@ class ServiceBookingTestCase(CompanyTestMixin, ModuleTestCase):
         Booking = pool.get('booking.booking')
         Service = pool.get('booking.service')
         with self.booking_setup(capacity=2) as s:
-            user = self.create_api_user(s.company)
+            user = create_api_user(s.company)
             bob = create_member("Bob")
             start = utc(dt.datetime(2026, 6, 3, 9))
             bobs = Booking.create_booking(bob, s.service, start)

@@ -22,9 +22,9 @@ from trytond.tests.test_tryton import activate_module, with_transaction
 from trytond.transaction import Transaction
 
 from .test_module import (
-    NOW, clock, create_resource, create_service, create_tiers, utc)
+    NOW, clock, create_api_user, create_resource, create_service, create_tiers,
+    utc)
 
-H = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 
 
@@ -44,23 +44,19 @@ class RatingTestCase(unittest.TestCase):
         Booking = pool.get('booking.booking')
         company = create_company_shanghai()
         with set_company(company), clock(NOW):
-            yield self._setup(Booking, company)
-
-    def _setup(self, Booking, company):
-        create_tiers()
-        rooms = [create_resource("Room 1"), create_resource("Room 2")]
-        service = create_service(rooms, capacity=1)
-        alice = create_member("Alice Wang", email='alice@example.com')
-        bob = create_member("13800000000")
-        bookings = []
-        for day, member, room in [
-                (2, alice, rooms[0]), (3, alice, rooms[1]),
-                (2, bob, rooms[1]), (4, bob, rooms[0])]:
-            start = utc(dt.datetime(2026, 6, day, 9))
-            booking = Booking.create_booking(
-                member, service, start, resource=room.id)
-            bookings.append(booking)
-        return company, service, rooms, (alice, bob), bookings
+            create_tiers()
+            rooms = [create_resource("Room 1"), create_resource("Room 2")]
+            service = create_service(rooms, capacity=1)
+            alice = create_member("Alice Wang", email='alice@example.com')
+            bob = create_member("13800000000")
+            bookings = []
+            for day, member, room in [
+                    (2, alice, rooms[0]), (3, alice, rooms[1]),
+                    (2, bob, rooms[1]), (4, bob, rooms[0])]:
+                start = utc(dt.datetime(2026, 6, day, 9))
+                bookings.append(Booking.create_booking(
+                        member, service, start, resource=room.id))
+            yield company, service, rooms, (alice, bob), bookings
 
     def finish(self, bookings):
         pool = Pool()
@@ -69,19 +65,6 @@ class RatingTestCase(unittest.TestCase):
         with clock(max(b.start for b in bookings)):
             Booking.begin(bookings)
             Booking.finish(bookings)
-
-    def create_api_user(self, company):
-        pool = Pool()
-        User = pool.get('res.user')
-        ModelData = pool.get('ir.model.data')
-        user, = User.create([{
-                    'name': "Mini-program", 'login': 'mp',
-                    'companies': [('add', [company.id])],
-                    'company': company.id,
-                    'groups': [('add', [ModelData.get_id(
-                                    'member', 'group_member_self')])],
-                    }])
-        return user
 
     @with_transaction()
     def test_rate_and_aggregates(self):
@@ -289,7 +272,7 @@ class RatingTestCase(unittest.TestCase):
         Rating = pool.get('booking.rating')
         with self.setup() as (company, service, _, (alice, bob), bookings):
             self.finish(bookings)
-            user = self.create_api_user(company)
+            user = create_api_user(company)
             bobs = Rating.rate(bookings[2].id, 3, member=bob.id)
             with Transaction().set_user(user.id), \
                     Transaction().set_context(

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from proteus import Model
 
+from trytond.modules.company.tests.tools import create_company, get_company
 from trytond.modules.suite import clock
 
-__all__ = ['freeze_clock', 'create_tiers', 'create_resource',
-    'create_service']
+__all__ = ['freeze_clock', 'create_company_shanghai', 'create_tiers',
+    'create_resource', 'create_service']
 
 
 class FrozenClock:
@@ -35,6 +36,15 @@ def freeze_clock(now):
     """Freeze the booking clock at now (a naive UTC datetime) and return it:
     set its `now` to move it, call stop() to let it run again"""
     return FrozenClock(now)
+
+
+def create_company_shanghai(config=None):
+    "Create the company in Shanghai that works in yuan and return it"
+    create_company(currency='CNY', config=config)
+    company = get_company(config=config)
+    company.timezone = 'Asia/Shanghai'
+    company.save()
+    return company
 
 
 def create_tiers(config=None):

@@ -14,8 +14,8 @@ from trytond.modules.company.tests import set_company
 from trytond.modules.member.tests.test_module import (
     create_company_shanghai, create_member)
 from trytond.modules.service_booking.tests.test_module import (
-    NOW, clock, create_product, create_resource, create_service, create_tiers,
-    utc)
+    NOW, H, clock, create_product, create_resource, create_service,
+    create_tiers, utc)
 from trytond.modules.suite.tests.tools import in_transaction
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
@@ -28,7 +28,6 @@ INSTALLED = importlib.util.find_spec('trytond.modules.sale') is not None
 if INSTALLED:
     from trytond.modules.account.tests import create_chart
 
-H = dt.timedelta(hours=1)
 D = dt.timedelta(days=1)
 # Tuesday 2 June 2026, 09:00 in Shanghai
 START = utc(dt.datetime(2026, 6, 2, 9))
@@ -98,11 +97,12 @@ class ServiceBookingSaleTestCase(ModuleTestCase):
                 category=category, resource=resource, service=service,
                 member=Member(member.id))
 
-    def done(self, s, start=START, **values):
-        "Book start for the member, confirm, begin and finish"
+    def done(self, s, start=START, member=None, **values):
+        "Book start for member (default s.member), confirm, begin, finish"
         pool = Pool()
         Booking = pool.get('booking.booking')
-        booking = Booking.create_booking(s.member, s.service, start, **values)
+        booking = Booking.create_booking(
+            member or s.member, s.service, start, **values)
         Booking.confirm([booking])
         with clock(start):
             Booking.begin([booking])
@@ -224,12 +224,8 @@ class ServiceBookingSaleTestCase(ModuleTestCase):
         with self.setup() as s:
             first = self.done(s)
             second = self.done(s, start=START + D)
-            bob = create_member("Bob")
-            other = Booking.create_booking(bob, s.service, START + 5 * H / 2)
-            Booking.confirm([other])
-            with clock(START + 5 * H / 2):
-                Booking.begin([other])
-                Booking.finish([other])
+            other = self.done(
+                s, start=START + 5 * H / 2, member=create_member("Bob"))
 
             # Per booking (the default)
             sales = Booking.bill(

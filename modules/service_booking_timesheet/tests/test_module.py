@@ -12,7 +12,7 @@ from trytond.modules.company.tests import set_company
 from trytond.modules.member.tests.test_module import (
     create_company_shanghai, create_member)
 from trytond.modules.service_booking.tests.test_module import (
-    NOW, clock, create_resource, create_service, create_tiers, utc)
+    NOW, H, M, clock, create_resource, create_service, create_tiers, utc)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
@@ -21,8 +21,6 @@ from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 # import error of scripts/run_tests.py)
 INSTALLED = importlib.util.find_spec('trytond.modules.timesheet') is not None
 
-H = dt.timedelta(hours=1)
-M = dt.timedelta(minutes=1)
 # Tuesday 2 June 2026, 09:00 in Shanghai
 START = utc(dt.datetime(2026, 6, 2, 9))
 
@@ -59,10 +57,10 @@ class ServiceBookingTimesheetTestCase(ModuleTestCase):
             yield SimpleNamespace(company=company, employee=employee,
                 work=work, resource=resource, service=service, member=member)
 
-    def book(self, s):
+    def book(self, s, start=START):
         pool = Pool()
         Booking = pool.get('booking.booking')
-        booking = Booking.create_booking(s.member, s.service, START)
+        booking = Booking.create_booking(s.member, s.service, start)
         Booking.confirm([booking])
         return Booking(booking.id)
 
@@ -144,9 +142,7 @@ class ServiceBookingTimesheetTestCase(ModuleTestCase):
         with self.setup() as s:
             booking = self.book(s)
             Booking.cancel([booking])
-            other = Booking.create_booking(
-                s.member, s.service, START + 24 * H)
-            Booking.confirm([other])
+            other = self.book(s, START + 24 * H)
             with clock(START + 25 * H):
                 Booking.no_show([other])
             Booking.transfer_timesheet([booking, other])
